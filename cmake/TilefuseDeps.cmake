@@ -15,7 +15,7 @@ set(TILEFUSE_INSTALL_HINT "Run `bash tools/install-deps.sh` (apt-get installs th
 if(NOT MLIR_DIR AND EXISTS /usr/lib/llvm-19/lib/cmake/mlir)
   set(MLIR_DIR /usr/lib/llvm-19/lib/cmake/mlir)
 endif()
-find_package(MLIR 19 CONFIG QUIET)
+find_package(MLIR CONFIG QUIET)
 if(NOT MLIR_FOUND)
   tilefuse_missing("MLIR 19 (Debian: libmlir-19-dev mlir-19-tools llvm-19-dev)" "${TILEFUSE_INSTALL_HINT}")
 endif()

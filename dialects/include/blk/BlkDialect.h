@@ -1,0 +1,31 @@
+//===- BlkDialect.h - the blk block-program dialect -----------------------===//
+//
+// Types, attributes and ops of the `blk` dialect: tiles moving between HBM,
+// shared memory (SMEM) and registers. See BlkDialect.td for the semantics.
+//
+#ifndef TILEFUSE_BLK_BLKDIALECT_H
+#define TILEFUSE_BLK_BLKDIALECT_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/BuiltinTypeInterfaces.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "blk/BlkEnums.h.inc"
+#include "blk/BlkDialect.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "blk/BlkTypes.h.inc"
+
+#define GET_OP_CLASSES
+#include "blk/BlkOps.h.inc"
+
+#endif // TILEFUSE_BLK_BLKDIALECT_H
