@@ -1,0 +1,55 @@
+//===- Attention.h - fp64 naive attention for a spec -----------------*- C++ -*-===//
+//
+// The direct definition of a spec's attention (Spec.h), computed row by row in fp64 with no
+// tiling: the oracle that the interpreter, the fused programs and the GPU kernels are checked
+// against. Also draws random inputs for a spec.
+//
+// Layouts: dense row-major, Q [B, Hq, Sq, D], K [B, Hkv, Sk, D], V [B, Hkv, Sk, Dv],
+// O [B, Hq, Sq, Dv], LSE [B, Hq, Sq] (natural log). A fully masked row gives O = 0, LSE = -inf.
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/spec/Spec.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace tilefuse::reference {
+
+/// A dense, row-major (contiguous) host tensor in fp64.
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+
+  Tensor() = default;
+  explicit Tensor(std::vector<int64_t> shape);
+  int64_t numel() const;
+};
+
+/// Q, K, V and the captured tensors, in Spec::captures order.
+struct Inputs {
+  Tensor Q, K, V;
+  std::vector<Tensor> captures;
+};
+
+struct Outputs {
+  Tensor O, LSE;
+};
+
+/// Fresh random inputs for `shape`: Q, K, V ~ N(0, 1); float captures ~ U(-1, 1); int captures
+/// are non-decreasing along their last dim, starting at 0 and growing by 0 or 1 with probability
+/// 1/32 per step (document ids), so every capture is a valid table for the shipped specs.
+/// Deterministic for a given seed. Throws spec::SpecError when a capture shape is not positive.
+Inputs randomInputs(const spec::Spec &s, const spec::Shape &shape, uint64_t seed);
+
+/// softmax(mask_mod ? score_mod(scale * q.k) : -inf) V, and LSE, in fp64 (Spec.h semantics).
+/// Throws spec::SpecError when an expression cannot be evaluated (a table index out of range).
+Outputs attention(const spec::Spec &s, const spec::Shape &shape, const Inputs &in);
+
+/// max |a - b| over all elements (both -inf or both +inf count as 0; any NaN gives NaN).
+double maxAbsDiff(const Tensor &a, const Tensor &b);
+/// max |a - b| / max(max |b|, tiny) — the relative error used by the equivalence tests.
+double maxRelDiff(const Tensor &a, const Tensor &b);
+
+} // namespace tilefuse::reference

@@ -1,0 +1,204 @@
+//===- ExprToArith.cpp - spec expressions -> arith/math ops ---------------===//
+#include "ExprToArith.h"
+
+#include "blk/BlkDialect.h"
+
+#include <limits>
+
+using namespace mlir;
+using tilefuse::spec::BinaryOp;
+using tilefuse::spec::Builtin;
+using tilefuse::spec::Expr;
+using tilefuse::spec::ExprKind;
+using tilefuse::spec::ScalarType;
+using tilefuse::spec::UnaryOp;
+using tilefuse::spec::Variable;
+
+namespace tilefuse::lowering {
+namespace {
+
+class Emitter {
+public:
+  Emitter(OpBuilder &b, Location loc, const ExprValues &v) : b(b), loc(loc), v(v) {}
+
+  Value emit(const Expr &e) {
+    switch (e.kind) {
+    case ExprKind::IntLiteral:
+      return b.create<arith::ConstantIntOp>(loc, e.intValue, 64);
+    case ExprKind::FloatLiteral:
+      return b.create<arith::ConstantFloatOp>(loc, APFloat(static_cast<float>(e.floatValue)),
+                                              b.getF32Type());
+    case ExprKind::BoolLiteral:
+      return b.create<arith::ConstantIntOp>(loc, e.boolValue ? 1 : 0, 1);
+    case ExprKind::Variable:
+      return variable(e.variable);
+    case ExprKind::TensorRead:
+      return tensorRead(e);
+    case ExprKind::Unary:
+      return unary(e);
+    case ExprKind::Binary:
+      return binary(e);
+    case ExprKind::Select: {
+      Value c = emit(e.operands[0]);
+      Value t = convert(emit(e.operands[1]), e.type);
+      Value f = convert(emit(e.operands[2]), e.type);
+      return b.create<arith::SelectOp>(loc, c, t, f);
+    }
+    case ExprKind::Call:
+      return call(e);
+    }
+    llvm_unreachable("unknown expression kind");
+  }
+
+private:
+  Value variable(Variable var) {
+    switch (var) {
+    case Variable::Score: return v.score;
+    case Variable::BatchIdx: return v.b;
+    case Variable::HeadIdx: return v.h;
+    case Variable::QIdx: return v.qIdx;
+    case Variable::KvIdx: return v.kvIdx;
+    case Variable::B: return v.sizes[0];
+    case Variable::Hq: return v.sizes[1];
+    case Variable::Hkv: return v.sizes[2];
+    case Variable::Sq: return v.sizes[3];
+    case Variable::Sk: return v.sizes[4];
+    }
+    llvm_unreachable("unknown variable");
+  }
+
+  /// Int -> Float where a Float is wanted; everything else unchanged.
+  Value convert(Value x, ScalarType want) {
+    if (want == ScalarType::Float && x.getType().isInteger(64))
+      return b.create<arith::SIToFPOp>(loc, b.getF32Type(), x);
+    return x;
+  }
+
+  Value tensorRead(const Expr &e) {
+    SmallVector<Value> idx;
+    for (const Expr &i : e.operands)
+      idx.push_back(b.create<arith::IndexCastOp>(loc, b.getIndexType(), emit(i)));
+    Value table = v.captures.at(e.captureSlot);
+    Type elem = cast<tilefuse::blk::HbmTensorType>(table.getType()).getElementType();
+    Value x = b.create<tilefuse::blk::ReadOp>(loc, elem, table, idx);
+    if (isa<FloatType>(elem))
+      return elem.isF32() ? x : b.create<arith::ExtFOp>(loc, b.getF32Type(), x).getResult();
+    return elem.isInteger(64) ? x : b.create<arith::ExtSIOp>(loc, b.getI64Type(), x).getResult();
+  }
+
+  Value unary(const Expr &e) {
+    Value x = emit(e.operands[0]);
+    if (e.unaryOp == UnaryOp::Not)
+      return b.create<arith::XOrIOp>(loc, x, b.create<arith::ConstantIntOp>(loc, 1, 1));
+    if (e.type == ScalarType::Float)
+      return b.create<arith::NegFOp>(loc, x);
+    return b.create<arith::SubIOp>(loc, b.create<arith::ConstantIntOp>(loc, 0, 64), x);
+  }
+
+  Value binary(const Expr &e) {
+    BinaryOp op = e.binaryOp;
+    bool isFloat = e.lhs().type == ScalarType::Float || e.rhs().type == ScalarType::Float ||
+                   op == BinaryOp::Div;
+    Value l = emit(e.lhs()), r = emit(e.rhs());
+    if (op == BinaryOp::And)
+      return b.create<arith::AndIOp>(loc, l, r);
+    if (op == BinaryOp::Or)
+      return b.create<arith::OrIOp>(loc, l, r);
+    if (e.lhs().type == ScalarType::Bool) { // == and != on booleans
+      auto pred = op == BinaryOp::Eq ? arith::CmpIPredicate::eq : arith::CmpIPredicate::ne;
+      return b.create<arith::CmpIOp>(loc, pred, l, r);
+    }
+    if (isFloat) {
+      l = convert(l, ScalarType::Float);
+      r = convert(r, ScalarType::Float);
+      return floatBinary(op, l, r);
+    }
+    return intBinary(op, l, r);
+  }
+
+  Value floatBinary(BinaryOp op, Value l, Value r) {
+    switch (op) {
+    case BinaryOp::Add: return b.create<arith::AddFOp>(loc, l, r);
+    case BinaryOp::Sub: return b.create<arith::SubFOp>(loc, l, r);
+    case BinaryOp::Mul: return b.create<arith::MulFOp>(loc, l, r);
+    case BinaryOp::Div: return b.create<arith::DivFOp>(loc, l, r);
+    case BinaryOp::FloorDiv:
+      return b.create<math::FloorOp>(loc, b.create<arith::DivFOp>(loc, l, r));
+    case BinaryOp::Mod: { // l - r * floor(l / r)
+      Value q = b.create<math::FloorOp>(loc, b.create<arith::DivFOp>(loc, l, r));
+      return b.create<arith::SubFOp>(loc, l, b.create<arith::MulFOp>(loc, r, q));
+    }
+    case BinaryOp::Lt: return cmpf(arith::CmpFPredicate::OLT, l, r);
+    case BinaryOp::Le: return cmpf(arith::CmpFPredicate::OLE, l, r);
+    case BinaryOp::Gt: return cmpf(arith::CmpFPredicate::OGT, l, r);
+    case BinaryOp::Ge: return cmpf(arith::CmpFPredicate::OGE, l, r);
+    case BinaryOp::Eq: return cmpf(arith::CmpFPredicate::OEQ, l, r);
+    case BinaryOp::Ne: return cmpf(arith::CmpFPredicate::UNE, l, r);
+    case BinaryOp::And:
+    case BinaryOp::Or: break;
+    }
+    llvm_unreachable("not a float operator");
+  }
+
+  Value intBinary(BinaryOp op, Value l, Value r) {
+    switch (op) {
+    case BinaryOp::Add: return b.create<arith::AddIOp>(loc, l, r);
+    case BinaryOp::Sub: return b.create<arith::SubIOp>(loc, l, r);
+    case BinaryOp::Mul: return b.create<arith::MulIOp>(loc, l, r);
+    case BinaryOp::FloorDiv: return b.create<arith::FloorDivSIOp>(loc, l, r);
+    case BinaryOp::Mod: { // l - r * floordiv(l, r): the sign of r, as in Python
+      Value q = b.create<arith::FloorDivSIOp>(loc, l, r);
+      return b.create<arith::SubIOp>(loc, l, b.create<arith::MulIOp>(loc, r, q));
+    }
+    case BinaryOp::Lt: return cmpi(arith::CmpIPredicate::slt, l, r);
+    case BinaryOp::Le: return cmpi(arith::CmpIPredicate::sle, l, r);
+    case BinaryOp::Gt: return cmpi(arith::CmpIPredicate::sgt, l, r);
+    case BinaryOp::Ge: return cmpi(arith::CmpIPredicate::sge, l, r);
+    case BinaryOp::Eq: return cmpi(arith::CmpIPredicate::eq, l, r);
+    case BinaryOp::Ne: return cmpi(arith::CmpIPredicate::ne, l, r);
+    case BinaryOp::Div:
+    case BinaryOp::And:
+    case BinaryOp::Or: break;
+    }
+    llvm_unreachable("not an int operator");
+  }
+
+  Value call(const Expr &e) {
+    SmallVector<Value> args;
+    for (const Expr &a : e.operands)
+      args.push_back(convert(emit(a), e.type == ScalarType::Float ? ScalarType::Float
+                                                                   : ScalarType::Unknown));
+    bool isFloat = e.type == ScalarType::Float;
+    switch (e.callee) {
+    case Builtin::Tanh: return b.create<math::TanhOp>(loc, args[0]);
+    case Builtin::Exp: return b.create<math::ExpOp>(loc, args[0]);
+    case Builtin::Log: return b.create<math::LogOp>(loc, args[0]);
+    case Builtin::Sqrt: return b.create<math::SqrtOp>(loc, args[0]);
+    case Builtin::Abs:
+      return isFloat ? b.create<math::AbsFOp>(loc, args[0]).getResult()
+                     : b.create<math::AbsIOp>(loc, args[0]).getResult();
+    case Builtin::Min:
+      return isFloat ? b.create<arith::MinimumFOp>(loc, args[0], args[1]).getResult()
+                     : b.create<arith::MinSIOp>(loc, args[0], args[1]).getResult();
+    case Builtin::Max:
+      return isFloat ? b.create<arith::MaximumFOp>(loc, args[0], args[1]).getResult()
+                     : b.create<arith::MaxSIOp>(loc, args[0], args[1]).getResult();
+    }
+    llvm_unreachable("unknown builtin");
+  }
+
+  Value cmpf(arith::CmpFPredicate p, Value l, Value r) { return b.create<arith::CmpFOp>(loc, p, l, r); }
+  Value cmpi(arith::CmpIPredicate p, Value l, Value r) { return b.create<arith::CmpIOp>(loc, p, l, r); }
+
+  OpBuilder &b;
+  Location loc;
+  const ExprValues &v;
+};
+
+} // namespace
+
+Value emitExpr(OpBuilder &b, Location loc, const Expr &e, const ExprValues &values) {
+  return Emitter(b, loc, values).emit(e);
+}
+
+} // namespace tilefuse::lowering

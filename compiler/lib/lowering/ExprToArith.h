@@ -1,0 +1,32 @@
+//===- ExprToArith.h - spec expressions -> arith/math ops ------------*- C++ -*-===//
+//
+// Emits a type-checked spec expression as scalar arith / math / blk.read ops at the builder's
+// insertion point (inside a blk.map region). Types: Int -> i64, Float -> f32, Bool -> i1.
+// Semantics match spec::evaluate: "/" is float division, "//" floors, "%" takes the sign of the
+// divisor (Python), an Int operand of a Float operation is converted first.
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/spec/Expr.h"
+
+#include "mlir/IR/Builders.h"
+
+#include <array>
+#include <vector>
+
+namespace tilefuse::lowering {
+
+/// The values an expression can read, all already available at the insertion point.
+struct ExprValues {
+  mlir::Value score;                 ///< f32 (ScoreMod only)
+  mlir::Value b, h, qIdx, kvIdx;     ///< i64
+  std::array<mlir::Value, 5> sizes;  ///< i64: B, Hq, Hkv, Sq, Sk
+  std::vector<mlir::Value> captures; ///< !blk.tensor, by Expr::captureSlot
+};
+
+/// Emits `e`; returns an i64, f32 or i1 value by e.type.
+mlir::Value emitExpr(mlir::OpBuilder &b, mlir::Location loc, const spec::Expr &e,
+                     const ExprValues &values);
+
+} // namespace tilefuse::lowering
