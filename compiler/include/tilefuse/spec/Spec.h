@@ -1,0 +1,120 @@
+//===- Spec.h - Attention-variant specs ----------------------------*- C++ -*-===//
+//
+// A spec is one attention variant as data: dtype, head sizes, heads, softmax scale, whether LSE is
+// written, and the score_mod / mask_mod expressions with the tensors they capture. The JSON format
+// is documented in specs/README.md; the shipped variants are specs/*.json.
+//
+// Attention computed for a spec (fp64 reference semantics), for every b, query head h, q_idx:
+//   s[kv_idx] = mask_mod(b, h, q_idx, kv_idx) ? score_mod(scale * (Q[b,h,q_idx] . K[b,h/G,kv_idx]),
+//                                                         b, h, q_idx, kv_idx)
+//                                             : -inf                   (G = Hq / Hkv)
+//   O[b,h,q_idx]   = sum_kv softmax(s)[kv_idx] * V[b,h/G,kv_idx]       (0 when every s is -inf)
+//   LSE[b,h,q_idx] = log(sum_kv exp(s[kv_idx]))                       (natural log; empty: -inf)
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/spec/Expr.h"
+#include "tilefuse/spec/Shape.h"
+#include "tilefuse/spec/SpecError.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tilefuse::spec {
+
+namespace detail {
+class SourceMap;
+} // namespace detail
+
+/// Element type of Q, K, V and O. Accumulation is fp32; LSE is fp32.
+enum class DType : uint8_t { BF16, FP16 };
+
+/// Element type of a captured tensor: f32, f16, bf16 read as Float; i32, i64 read as Int.
+enum class ElementType : uint8_t { F32, F16, BF16, I32, I64 };
+
+/// A tensor the variant's expressions read, passed to the kernel next to Q, K, V.
+struct Capture {
+  std::string name;
+  /// One Int expression per dimension over B, Hq, Hkv, Sq, Sk (an IntLiteral for a fixed size),
+  /// e.g. {Hq, Sq + Sk - 1}. captureShape() evaluates them for a Shape.
+  std::vector<Expr> shape;
+  ElementType dtype = ElementType::F32;
+  std::string description;
+};
+
+struct Spec {
+  std::string name;        ///< Identifier, e.g. "alibi".
+  std::string description; ///< Free text; not part of the content hash.
+  std::string file;        ///< Where it was read from (the name given to the parser).
+  DType dtype = DType::BF16;
+  int64_t headDim = 0;              ///< D.
+  std::optional<int64_t> valueDim;  ///< Dv; empty means Dv = D.
+  int64_t headsQ = 0;               ///< Hq.
+  int64_t headsKv = 0;              ///< Hkv.
+  std::optional<double> scale;      ///< Softmax scale; empty means 1 / sqrt(D).
+  bool lse = false;                 ///< Whether the kernel also writes LSE [B, Hq, Sq] fp32.
+  std::optional<Expr> scoreMod;     ///< Checked, Float. Empty: identity.
+  std::optional<Expr> maskMod;      ///< Checked, Bool. Empty: nothing masked.
+  std::vector<Capture> captures;    ///< Sorted by name; Expr::captureSlot indexes this.
+  int64_t batch = 0, seqQ = 0, seqK = 0; ///< The default problem size: shape.B, shape.Sq, shape.Sk.
+
+  /// Positions of the fields in the source text, for errorAt. Null for a spec built in code.
+  std::shared_ptr<const detail::SourceMap> source;
+
+  /// An error located at `field` (a JSON path such as "mask_mod" or "captures.bias.shape[1]") of
+  /// this spec's file, or at `exprColumn` inside that field's expression string when it is > 0.
+  /// For later stages (lowering, code generation) that reject something a spec says.
+  SpecError errorAt(std::string_view field, std::string message, int exprColumn = 0) const;
+};
+
+/// Reads and checks a spec file (format: specs/README.md).
+/// Throws SpecError when the file cannot be read, is not valid JSON, has an unknown, duplicate or
+/// missing field, a value of the wrong type or out of range, an unsupported dtype, Hq not a
+/// multiple of Hkv, an expression that does not parse or type-check, an unused capture, or a
+/// capture dimension that is not positive at the default shape.
+Spec parseSpecFile(const std::string &path);
+
+/// As parseSpecFile, for JSON text in memory; fileName only labels errors and Spec::file.
+Spec parseSpecString(std::string_view json, std::string_view fileName);
+
+/// The spec's sizes with `overrides` applied. Throws SpecError (field "shape.B", "heads.kv", ...)
+/// when a size is not positive, when Hq % Hkv != 0 (the message lists the allowed Hkv), or when a
+/// capture dimension evaluates to a size <= 0.
+Shape resolveShape(const Spec &spec, const ShapeOverrides &overrides = {});
+
+/// The softmax scale for `shape`: Spec::scale, or 1 / sqrt(shape.D).
+double softmaxScale(const Spec &spec, const Shape &shape);
+
+/// Sizes of capture `slot` (index into Spec::captures) for `shape`, elements per dimension.
+/// Throws SpecError (field "captures.NAME.shape[i]") when a size evaluates to <= 0.
+std::vector<int64_t> captureShape(const Spec &spec, size_t slot, const Shape &shape);
+
+/// The capture called `name`, or null.
+const Capture *findCapture(const Spec &spec, std::string_view name);
+
+/// What checkExpr needs to check a new expression against this spec's captures.
+ExprScope scopeOf(const Spec &spec, ExprContext context);
+
+/// Canonical JSON of everything that changes the generated kernel: dtype, head_dim, value_dim,
+/// heads, scale, lse, score_mod, mask_mod (printed by toString) and captures. Leaves out name,
+/// description and the default shape: a kernel cache key adds the resolved Shape itself.
+/// Keys sorted, no whitespace; stable across runs and machines.
+std::string canonicalJson(const Spec &spec);
+
+/// FNV-1a 64-bit hash of canonicalJson(spec).
+uint64_t contentHash(const Spec &spec);
+
+/// contentHash as 16 lower-case hex digits.
+std::string contentHashHex(const Spec &spec);
+
+std::string_view spelling(DType t);       ///< "bf16", "fp16"
+std::string_view spelling(ElementType t); ///< "f32", "f16", "bf16", "i32", "i64"
+/// Float for f32 / f16 / bf16, Int for i32 / i64.
+ScalarType scalarTypeOf(ElementType t);
+
+} // namespace tilefuse::spec

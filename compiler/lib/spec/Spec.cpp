@@ -1,0 +1,144 @@
+//===- Spec.cpp - Shapes, captures and names of a parsed spec ---------------------------------===//
+
+#include "tilefuse/spec/Spec.h"
+
+#include "SourceMap.h"
+
+#include "tilefuse/spec/Eval.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace tilefuse::spec {
+
+SpecError Spec::errorAt(std::string_view field, std::string message, int exprColumn) const {
+  if (source == nullptr) {
+    SourceLocation where;
+    where.file = file;
+    where.field = field;
+    where.exprColumn = exprColumn;
+    return SpecError(where, std::move(message));
+  }
+  SourceLocation where = exprColumn > 0 ? source->locateInString(file, field, exprColumn)
+                                        : source->locate(file, field);
+  return SpecError(where, std::move(message));
+}
+
+namespace {
+
+// One size: the spec's value or the caller's override, checked to be positive.
+int64_t pick(const Spec &spec, std::string_view field, std::string_view name, int64_t fromSpec,
+             const std::optional<int64_t> &override) {
+  int64_t v = override.value_or(fromSpec);
+  if (v > 0)
+    return v;
+  if (override.has_value()) {
+    SourceLocation where;
+    where.file = spec.file;
+    where.field = field;
+    throw SpecError(where, fmt::format("{} = {} (a shape override) is not allowed; expected a "
+                                       "positive integer",
+                                       name, v));
+  }
+  throw spec.errorAt(field,
+                     fmt::format("{} = {} is not allowed; expected a positive integer", name, v));
+}
+
+std::string divisorsOf(int64_t n) {
+  std::string out;
+  for (int64_t d = 1; d <= n && out.size() < 120; ++d)
+    if (n % d == 0)
+      out += (out.empty() ? "" : ", ") + std::to_string(d);
+  return out;
+}
+
+} // namespace
+
+Shape resolveShape(const Spec &spec, const ShapeOverrides &o) {
+  Shape s;
+  s.B = pick(spec, "shape.B", "B", spec.batch, o.B);
+  s.Hq = pick(spec, "heads.q", "Hq", spec.headsQ, o.Hq);
+  s.Hkv = pick(spec, "heads.kv", "Hkv", spec.headsKv, o.Hkv);
+  s.Sq = pick(spec, "shape.Sq", "Sq", spec.seqQ, o.Sq);
+  s.Sk = pick(spec, "shape.Sk", "Sk", spec.seqK, o.Sk);
+  s.D = pick(spec, "head_dim", "D", spec.headDim, o.D);
+  s.Dv = o.Dv ? pick(spec, "value_dim", "Dv", 0, o.Dv)
+              : pick(spec, "value_dim", "Dv", spec.valueDim.value_or(s.D), std::nullopt);
+  if (s.Hq % s.Hkv != 0) {
+    std::string message = fmt::format(
+        "Hq = {} is not a multiple of Hkv = {}; the GQA group size Hq / Hkv must be an integer, "
+        "so Hkv must be one of {}{}",
+        s.Hq, s.Hkv, divisorsOf(s.Hq), o.Hq || o.Hkv ? " (with the shape overrides)" : "");
+    throw spec.errorAt("heads.kv", message);
+  }
+  for (size_t slot = 0; slot < spec.captures.size(); ++slot)
+    captureShape(spec, slot, s);
+  return s;
+}
+
+double softmaxScale(const Spec &spec, const Shape &shape) {
+  return spec.scale.value_or(1.0 / std::sqrt(static_cast<double>(shape.D)));
+}
+
+std::vector<int64_t> captureShape(const Spec &spec, size_t slot, const Shape &shape) {
+  const Capture &capture = spec.captures.at(slot);
+  EvalEnv env;
+  env.shape = shape;
+  std::vector<int64_t> sizes;
+  for (size_t d = 0; d < capture.shape.size(); ++d) {
+    std::string field = fmt::format("captures.{}.shape[{}]", capture.name, d);
+    int64_t size = 0;
+    try {
+      size = evaluate(capture.shape[d], env).asInt();
+    } catch (const SpecError &e) {
+      throw spec.errorAt(field, e.message(), e.exprColumn());
+    }
+    if (size <= 0)
+      throw spec.errorAt(field, fmt::format("size '{}' of '{}' is {} for B={}, Hq={}, Hkv={}, "
+                                            "Sq={}, Sk={}; expected a positive size",
+                                            toString(capture.shape[d]), capture.name, size, shape.B,
+                                            shape.Hq, shape.Hkv, shape.Sq, shape.Sk));
+    sizes.push_back(size);
+  }
+  return sizes;
+}
+
+const Capture *findCapture(const Spec &spec, std::string_view name) {
+  for (const Capture &c : spec.captures)
+    if (c.name == name)
+      return &c;
+  return nullptr;
+}
+
+ExprScope scopeOf(const Spec &spec, ExprContext context) {
+  ExprScope scope;
+  scope.context = context;
+  for (const Capture &c : spec.captures)
+    scope.captures.push_back({c.name, c.shape.size(), scalarTypeOf(c.dtype)});
+  return scope;
+}
+
+std::string_view spelling(DType t) { return t == DType::BF16 ? "bf16" : "fp16"; }
+
+std::string_view spelling(ElementType t) {
+  switch (t) {
+  case ElementType::F32:
+    return "f32";
+  case ElementType::F16:
+    return "f16";
+  case ElementType::BF16:
+    return "bf16";
+  case ElementType::I32:
+    return "i32";
+  case ElementType::I64:
+    return "i64";
+  }
+  return "";
+}
+
+ScalarType scalarTypeOf(ElementType t) {
+  return t == ElementType::I32 || t == ElementType::I64 ? ScalarType::Int : ScalarType::Float;
+}
+
+} // namespace tilefuse::spec

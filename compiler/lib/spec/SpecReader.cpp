@@ -1,0 +1,367 @@
+//===- SpecReader.cpp - JSON spec files to Spec -----------------------------------------------===//
+//
+// Strict: every object's fields are checked against a table (unknown, duplicate and missing fields
+// are errors), every value's JSON type is checked, and every error names the file, the field's JSON
+// path and its line:column.
+//
+//===----------------------------------------------------------------------------------------===//
+
+#include "tilefuse/spec/Spec.h"
+
+#include "SourceMap.h"
+#include "Suggest.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <span>
+#include <sstream>
+#include <tuple>
+
+namespace tilefuse::spec {
+namespace {
+
+using json = nlohmann::json;
+using detail::SourceMap;
+
+struct FieldRule {
+  std::string_view name;
+  bool required;
+  std::string_view meaning; ///< For "missing required field" messages.
+};
+
+constexpr FieldRule kTopFields[] = {
+    {"name", true, "the variant's name, an identifier such as \"causal\""},
+    {"description", false, "free text"},
+    {"dtype", true, "the element type of Q, K, V and O: \"bf16\" or \"fp16\""},
+    {"head_dim", true, "D, the head dimension of Q and K, a positive integer"},
+    {"value_dim", false, "Dv, the head dimension of V and O, a positive integer"},
+    {"heads", true, "an object {\"q\": Hq, \"kv\": Hkv}"},
+    {"scale", false, "the softmax scale, a positive number"},
+    {"lse", false, "true or false"},
+    {"score_mod", false, "a float expression"},
+    {"mask_mod", false, "a bool expression"},
+    {"captures", false, "an object of captured tensors"},
+    {"shape", true, "the default problem size {\"B\": ..., \"Sq\": ..., \"Sk\": ...}"},
+};
+constexpr FieldRule kHeadsFields[] = {
+    {"q", true, "Hq, the number of query heads, a positive integer"},
+    {"kv", true, "Hkv, the number of K/V heads, a positive integer dividing Hq"},
+};
+constexpr FieldRule kShapeFields[] = {
+    {"B", true, "the batch size, a positive integer"},
+    {"Sq", true, "the query sequence length, a positive integer"},
+    {"Sk", true, "the key/value sequence length, a positive integer"},
+};
+constexpr FieldRule kCaptureFields[] = {
+    {"shape", true, "a list of sizes: integers or expressions over B, Hq, Hkv, Sq, Sk"},
+    {"dtype", true, "\"f32\", \"f16\", \"bf16\", \"i32\" or \"i64\""},
+    {"description", false, "free text"},
+};
+
+// "string \"8\"", "number 1.5", "an object", ... for "got ..." in messages.
+std::string describe(const json &j) {
+  std::string text = j.dump();
+  if (text.size() > 40)
+    text = text.substr(0, 37) + "...";
+  switch (j.type()) {
+  case json::value_t::object:
+    return "an object";
+  case json::value_t::array:
+    return "an array";
+  case json::value_t::null:
+    return "null";
+  case json::value_t::boolean:
+    return "boolean " + text;
+  case json::value_t::string:
+    return "string " + text;
+  default:
+    return "number " + text;
+  }
+}
+
+bool isIdentifier(std::string_view s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_'))
+    return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
+      return false;
+  return true;
+}
+
+// Names a capture may not take: they already mean something in expressions.
+std::vector<std::string> reservedNames() {
+  std::vector<std::string> names = {"true", "false", "inf", "where"};
+  for (int v = 0; v <= static_cast<int>(Variable::Sk); ++v)
+    names.emplace_back(spelling(static_cast<Variable>(v)));
+  for (int f = 0; f <= static_cast<int>(Builtin::Sqrt); ++f)
+    names.emplace_back(spelling(static_cast<Builtin>(f)));
+  return names;
+}
+
+class SpecReader {
+public:
+  SpecReader(std::string file, std::shared_ptr<const SourceMap> source)
+      : file_(std::move(file)), source_(std::move(source)) {}
+
+  Spec read(const json &root) {
+    if (!source_->duplicateKeys().empty()) {
+      const auto &[path, offset] = source_->duplicateKeys().front();
+      fail(path, "appears twice in the same object; expected each field once", true);
+    }
+    checkObject(root, "", kTopFields);
+    Spec spec;
+    spec.file = file_;
+    spec.source = source_;
+    spec.name = readIdentifier(root.at("name"), "name");
+    if (root.contains("description"))
+      spec.description = readString(root.at("description"), "description");
+    spec.dtype = readDType(root.at("dtype"), "dtype");
+    spec.headDim = readPositiveInt(root.at("head_dim"), "head_dim");
+    if (root.contains("value_dim"))
+      spec.valueDim = readPositiveInt(root.at("value_dim"), "value_dim");
+    checkObject(root.at("heads"), "heads", kHeadsFields);
+    spec.headsQ = readPositiveInt(root.at("heads").at("q"), "heads.q");
+    spec.headsKv = readPositiveInt(root.at("heads").at("kv"), "heads.kv");
+    if (root.contains("scale"))
+      spec.scale = readScale(root.at("scale"), "scale");
+    if (root.contains("lse"))
+      spec.lse = readBool(root.at("lse"), "lse");
+    if (root.contains("captures"))
+      readCaptures(root.at("captures"), spec);
+    if (root.contains("score_mod"))
+      spec.scoreMod =
+          readExpr(root.at("score_mod"), "score_mod", scopeOf(spec, ExprContext::ScoreMod));
+    if (root.contains("mask_mod"))
+      spec.maskMod = readExpr(root.at("mask_mod"), "mask_mod", scopeOf(spec, ExprContext::MaskMod));
+    checkCapturesUsed(spec);
+    checkObject(root.at("shape"), "shape", kShapeFields);
+    spec.batch = readPositiveInt(root.at("shape").at("B"), "shape.B");
+    spec.seqQ = readPositiveInt(root.at("shape").at("Sq"), "shape.Sq");
+    spec.seqK = readPositiveInt(root.at("shape").at("Sk"), "shape.Sk");
+    resolveShape(spec); // Hq % Hkv and capture sizes at the default shape.
+    return spec;
+  }
+
+private:
+  [[noreturn]] void fail(std::string_view path, std::string message, bool atKey = false) const {
+    throw SpecError(source_->locate(file_, path, atKey), std::move(message));
+  }
+
+  void checkObject(const json &j, std::string_view path, std::span<const FieldRule> rules) const {
+    if (!j.is_object())
+      fail(path, fmt::format("expected an object, got {}", describe(j)));
+    std::vector<std::string> allowed;
+    for (const FieldRule &rule : rules)
+      allowed.emplace_back(rule.name);
+    for (const auto &[key, value] : j.items()) {
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+        fail(SourceMap::child(path, key),
+             fmt::format("unknown field '{}'{}; expected one of: {}", key,
+                         detail::didYouMean(key, allowed), detail::joinNames(allowed)),
+             true);
+    }
+    for (const FieldRule &rule : rules) {
+      if (rule.required && !j.contains(rule.name))
+        fail(SourceMap::child(path, rule.name),
+             fmt::format("missing required field '{}'{}: {}", rule.name,
+                         path.empty() ? "" : fmt::format(" in '{}'", path), rule.meaning));
+    }
+  }
+
+  std::string readString(const json &j, std::string_view path) const {
+    if (!j.is_string())
+      fail(path, fmt::format("expected a string, got {}", describe(j)));
+    return j.get<std::string>();
+  }
+
+  std::string readIdentifier(const json &j, std::string_view path) const {
+    std::string s = readString(j, path);
+    if (!isIdentifier(s))
+      fail(path, fmt::format("\"{}\" is not an identifier; expected letters, digits and '_', not "
+                             "starting with a digit",
+                             s));
+    return s;
+  }
+
+  int64_t readPositiveInt(const json &j, std::string_view path) const {
+    bool tooLarge = j.is_number_unsigned() &&
+                    j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    if (!j.is_number_integer() || tooLarge || j.get<int64_t>() <= 0)
+      fail(path, fmt::format("expected a positive integer, got {}", describe(j)));
+    return j.get<int64_t>();
+  }
+
+  bool readBool(const json &j, std::string_view path) const {
+    if (!j.is_boolean())
+      fail(path, fmt::format("expected true or false, got {}", describe(j)));
+    return j.get<bool>();
+  }
+
+  double readScale(const json &j, std::string_view path) const {
+    if (!j.is_number() || !(j.get<double>() > 0.0) || !std::isfinite(j.get<double>()))
+      fail(path, fmt::format("expected a positive finite number (the softmax scale; leave it out "
+                             "for 1/sqrt(head_dim)), got {}",
+                             describe(j)));
+    return j.get<double>();
+  }
+
+  DType readDType(const json &j, std::string_view path) const {
+    std::string s = readString(j, path);
+    if (s == "bf16")
+      return DType::BF16;
+    if (s == "fp16")
+      return DType::FP16;
+    fail(path, fmt::format("unsupported dtype \"{}\"; expected \"bf16\" or \"fp16\"", s));
+  }
+
+  ElementType readElementType(const json &j, std::string_view path) const {
+    std::string s = readString(j, path);
+    for (ElementType t : {ElementType::F32, ElementType::F16, ElementType::BF16, ElementType::I32,
+                          ElementType::I64})
+      if (spelling(t) == s)
+        return t;
+    fail(path, fmt::format("unsupported capture dtype \"{}\"; expected \"f32\", \"f16\", "
+                           "\"bf16\", \"i32\" or \"i64\"",
+                           s));
+  }
+
+  Expr readExpr(const json &j, std::string_view path, const ExprScope &scope) const {
+    if (!j.is_string())
+      fail(path, fmt::format("expected an expression string, got {}", describe(j)));
+    try {
+      return parseCheckedExpr(j.get<std::string>(), scope);
+    } catch (const SpecError &e) {
+      throw SpecError(source_->locateInString(file_, path, e.exprColumn()), e.message());
+    }
+  }
+
+  void readCaptures(const json &captures, Spec &spec) const {
+    if (!captures.is_object())
+      fail("captures",
+           fmt::format("expected an object of captured tensors, got {}", describe(captures)));
+    std::vector<std::string> reserved = reservedNames();
+    // nlohmann::json keeps object keys sorted, so Spec::captures comes out sorted by name.
+    for (const auto &[name, body] : captures.items()) {
+      std::string path = SourceMap::child("captures", name);
+      if (!isIdentifier(name))
+        fail(path,
+             fmt::format("capture name '{}' is not an identifier; expected letters, digits "
+                         "and '_', not starting with a digit",
+                         name),
+             true);
+      if (std::find(reserved.begin(), reserved.end(), name) != reserved.end())
+        fail(path,
+             fmt::format("capture name '{}' is reserved in expressions; choose another name", name),
+             true);
+      checkObject(body, path, kCaptureFields);
+      Capture capture;
+      capture.name = name;
+      capture.dtype = readElementType(body.at("dtype"), path + ".dtype");
+      if (body.contains("description"))
+        capture.description = readString(body.at("description"), path + ".description");
+      const json &dims = body.at("shape");
+      std::string shapePath = path + ".shape";
+      if (!dims.is_array() || dims.empty())
+        fail(shapePath, fmt::format("expected a non-empty list of sizes (integers or expressions "
+                                    "over B, Hq, Hkv, Sq, Sk), got {}",
+                                    describe(dims)));
+      ExprScope dimScope{ExprContext::CaptureDim, {}};
+      for (size_t i = 0; i < dims.size(); ++i) {
+        std::string dimPath = SourceMap::element(shapePath, i);
+        if (dims[i].is_string())
+          capture.shape.push_back(readExpr(dims[i], dimPath, dimScope));
+        else if (dims[i].is_number_integer())
+          capture.shape.push_back(Expr::intLiteral(readPositiveInt(dims[i], dimPath)));
+        else
+          fail(dimPath, fmt::format("expected a positive integer or a size expression such as "
+                                    "\"Sq + Sk - 1\", got {}",
+                                    describe(dims[i])));
+        capture.shape.back().type = ScalarType::Int;
+      }
+      spec.captures.push_back(std::move(capture));
+    }
+  }
+
+  void checkCapturesUsed(const Spec &spec) const {
+    std::set<int> used;
+    for (const std::optional<Expr> *mod : {&spec.scoreMod, &spec.maskMod})
+      if (mod->has_value())
+        forEachNode(**mod, [&](const Expr &e) {
+          if (e.kind == ExprKind::TensorRead)
+            used.insert(e.captureSlot);
+        });
+    for (size_t slot = 0; slot < spec.captures.size(); ++slot)
+      if (!used.count(static_cast<int>(slot)))
+        fail(SourceMap::child("captures", spec.captures[slot].name),
+             fmt::format("captured tensor '{}' is not read by score_mod or mask_mod; expected "
+                         "every capture to be used",
+                         spec.captures[slot].name),
+             true);
+  }
+
+  std::string file_;
+  std::shared_ptr<const SourceMap> source_;
+};
+
+// nlohmann's "[json.exception.parse_error.101] parse error at line 3, column 0: syntax error ..."
+// without the part before the reason (we compute line:column ourselves from the byte offset).
+std::string parseErrorReason(const std::string &what) {
+  size_t column = what.find("column ");
+  size_t colon = what.find(": ", column == std::string::npos ? 0 : column);
+  return colon == std::string::npos ? what : what.substr(colon + 2);
+}
+
+} // namespace
+
+Spec parseSpecString(std::string_view text, std::string_view fileName) {
+  auto source = std::make_shared<const SourceMap>(std::string(text));
+  json root;
+  try {
+    root = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error &e) {
+    // e.byte is the 1-based index of the last byte read: the one that broke the syntax.
+    size_t offset = e.byte > 0 ? e.byte - 1 : 0;
+    // For an unexpected string literal that byte is its closing quote: point at the opening one.
+    if (offset < text.size() && text[offset] == '"' && offset > 0) {
+      size_t open = text.find_last_of('"', offset - 1);
+      while (open != std::string_view::npos && open > 0 && text[open - 1] == '\\')
+        open = open > 1 ? text.find_last_of('"', open - 2) : std::string_view::npos;
+      if (open != std::string_view::npos)
+        offset = open;
+    }
+    SourceLocation where;
+    where.file = fileName;
+    where.field = source->pathAt(offset);
+    std::tie(where.line, where.column) = source->lineColumn(offset);
+    throw SpecError(where, "malformed JSON: " + parseErrorReason(e.what()));
+  }
+  return SpecReader(std::string(fileName), std::move(source)).read(root);
+}
+
+Spec parseSpecFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    SourceLocation where;
+    where.file = path;
+    throw SpecError(where, fmt::format("cannot open the spec file: {}", std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    SourceLocation where;
+    where.file = path;
+    throw SpecError(where, "cannot read the spec file");
+  }
+  return parseSpecString(text.str(), path);
+}
+
+} // namespace tilefuse::spec
