@@ -50,7 +50,8 @@ Outputs attention(const spec::Spec &s, const spec::Shape &sh, const Inputs &in) 
   Outputs out;
   out.O = Tensor({sh.B, sh.Hq, sh.Sq, sh.Dv});
   out.LSE = Tensor({sh.B, sh.Hq, sh.Sq});
-  const double scale = spec::softmaxScale(s, sh);
+  // The kernels (and the block programs) hold the scale as an fp32 constant.
+  const double scale = static_cast<float>(spec::softmaxScale(s, sh));
   const double ninf = -std::numeric_limits<double>::infinity();
   spec::EvalEnv env;
   env.shape = sh;

@@ -110,7 +110,9 @@ def Blk_ReadOp : Blk_Op<"read", [MemoryEffects<[MemRead]>]> {
   let summary = "read one element of an HBM tensor (a captured table)";
   let description = [{
     A scalar read, used inside `blk.map` regions to look up captured tensors such as
-    per-head ALiBi slopes or a relative-position bias table. Indices must be in bounds.
+    per-head ALiBi slopes or a relative-position bias table. An index outside the tensor
+    reads 0, like the padding of `blk.load`: a map also runs on the padded rows and columns
+    of tail tiles, whose results are never stored, and those must not fault.
 
     ```mlir
     %s = blk.read %slopes[%h] : !blk.tensor<[Hq], f32> -> f32

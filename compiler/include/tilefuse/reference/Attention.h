@@ -43,7 +43,8 @@ struct Outputs {
 /// Deterministic for a given seed. Throws spec::SpecError when a capture shape is not positive.
 Inputs randomInputs(const spec::Spec &s, const spec::Shape &shape, uint64_t seed);
 
-/// softmax(mask_mod ? score_mod(scale * q.k) : -inf) V, and LSE, in fp64 (Spec.h semantics).
+/// softmax(mask_mod ? score_mod(scale * q.k) : -inf) V, and LSE, in fp64 (Spec.h semantics), with
+/// the softmax scale rounded to fp32 first, as every kernel and block program holds it.
 /// Throws spec::SpecError when an expression cannot be evaluated (a table index out of range).
 Outputs attention(const spec::Spec &s, const spec::Shape &shape, const Inputs &in);
 
