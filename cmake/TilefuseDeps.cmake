@@ -12,6 +12,8 @@ endfunction()
 
 set(TILEFUSE_INSTALL_HINT "Run `bash tools/install-deps.sh` (apt-get installs the Debian packages).")
 
+# TILEFUSE_RUNTIME_ONLY (GPU machines without the Debian packages): only CUDA and Catch2 are needed.
+if(NOT TILEFUSE_RUNTIME_ONLY)
 if(NOT MLIR_DIR AND EXISTS /usr/lib/llvm-19/lib/cmake/mlir)
   set(MLIR_DIR /usr/lib/llvm-19/lib/cmake/mlir)
 endif()
@@ -39,6 +41,7 @@ find_package(nlohmann_json 3 QUIET)
 if(NOT nlohmann_json_FOUND)
   tilefuse_missing("nlohmann/json 3 (Debian: nlohmann-json3-dev)" "${TILEFUSE_INSTALL_HINT}")
 endif()
+endif() # NOT TILEFUSE_RUNTIME_ONLY
 find_package(Catch2 2 QUIET)
 if(NOT Catch2_FOUND)
   tilefuse_missing("Catch2 2 (Debian: catch2)" "${TILEFUSE_INSTALL_HINT}")
@@ -57,11 +60,13 @@ if(NOT CUDAToolkit_FOUND OR NOT TARGET CUDA::nvrtc)
     "Install NVIDIA's CUDA Toolkit 12 or newer and point CUDAToolkit_ROOT at it (default /usr/local/cuda).")
 endif()
 
+if(NOT TILEFUSE_RUNTIME_ONLY)
 set(LLVM_LIT "/usr/lib/llvm-19/build/utils/lit/lit.py" CACHE FILEPATH "lit.py")
 set(LLVM_TOOLS_DIR "/usr/lib/llvm-19/bin" CACHE PATH "FileCheck, not, count")
 if(NOT EXISTS "${LLVM_LIT}" OR NOT EXISTS "${LLVM_TOOLS_DIR}/FileCheck")
   tilefuse_missing("lit and FileCheck (Debian: llvm-19-tools)" "${TILEFUSE_INSTALL_HINT}")
 endif()
+endif() # NOT TILEFUSE_RUNTIME_ONLY
 
 # Project-wide warnings for our own targets (not LLVM's HandleLLVMOptions, see TOOLCHAIN.md).
 add_library(tilefuse_warnings INTERFACE)

@@ -1,0 +1,182 @@
+// Helpers that generated kernels (compiler/lib/codegen) use on top of the device library: element-wise
+// maps over register fragments addressed by position, reductions without a running value, exp via exp2,
+// clamped reads of captured tables, stores of 16-bit register tiles, integer ops with MLIR `arith`
+// semantics (unsigned division, floor division). NVRTC-safe: no host headers.
+//
+// A generated kernel refers to this namespace as `tfcg`.
+#pragma once
+#include "../device.cuh"
+
+namespace tilefuse {
+namespace codegen_support {
+
+using namespace tilefuse::device;
+
+// ---------------------------------------------------------------------------------------------------
+// Fragment positions and element-wise maps
+
+/// Position of one element in a register tile held by this lane: base tile (i, j), pair p, element e
+/// (types.cuh). The same position names the same (row, col) in every tile of one shape and layout, so
+/// a map reads its inputs at the position it writes.
+struct fidx {
+  int i, j, p, e;
+};
+
+/// The element of `t` at `x`.
+template <typename T, int R, int C, typename L> TF_DEVICE T &at(rt<T, R, C, L> &t, fidx x) {
+  return x.e ? t.tiles[x.i][x.j][x.p].y : t.tiles[x.i][x.j][x.p].x;
+}
+template <typename T, int R, int C, typename L> TF_DEVICE const T &at(const rt<T, R, C, L> &t, fidx x) {
+  return x.e ? t.tiles[x.i][x.j][x.p].y : t.tiles[x.i][x.j][x.p].x;
+}
+/// The row value of `v` for the row of position `x` (a row vector broadcast along the columns).
+template <int R> TF_DEVICE float &at(rv<R> &v, fidx x) { return v.data[x.i][x.p & 1]; }
+template <int R> TF_DEVICE const float &at(const rv<R> &v, fidx x) { return v.data[x.i][x.p & 1]; }
+
+/// Two computed values as one packed pair of T: f32 values are rounded to nearest (the `arith.truncf`
+/// a map ends with is folded into this conversion).
+template <typename T> struct pack_pair {
+  static TF_DEVICE typename packed2<T>::type make(float a, float b) {
+    return packed2<T>::from_float2(make_float2(a, b));
+  }
+  template <typename U> static TF_DEVICE typename packed2<T>::type make(U a, U b) {
+    typename packed2<T>::type out;
+    out.x = a;
+    out.y = b;
+    return out;
+  }
+};
+
+/// dst(row, col) = f(x, row, col) for every element this lane holds, row-layout tile. `row0` is the
+/// tile row of this warp's first fragment row (the warp's slice of the row block); `row`, `col` are
+/// coordinates in the block's tile. f reads inputs of the same shape with at(tile, x); it may read
+/// dst itself (in place): both elements of a pair are computed before the pair is written.
+template <typename T, int R, int C, typename F> TF_DEVICE void map(rt<T, R, C, layout::row> &dst, int row0, F &&f) {
+  using Tile = rt<T, R, C, layout::row>;
+#pragma unroll
+  for (int i = 0; i < R / 16; ++i)
+#pragma unroll
+    for (int j = 0; j < C / 16; ++j)
+#pragma unroll
+      for (int p = 0; p < 4; ++p) {
+        const int row = row0 + Tile::row_of(i, p, 0);
+        const int col = Tile::col_of(j, p, 0);
+        const auto a = f(fidx{i, j, p, 0}, row, col);
+        const auto b = f(fidx{i, j, p, 1}, row, col + 1);
+        dst.tiles[i][j][p] = pack_pair<T>::make(a, b);
+      }
+}
+
+/// dst(row) = f(x, row, 0) for every row value this lane holds (x.p & 1 selects the row half).
+template <int R, typename F> TF_DEVICE void map(rv<R> &dst, int row0, F &&f) {
+#pragma unroll
+  for (int i = 0; i < R / 16; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) dst.data[i][h] = f(fidx{i, 0, h, 0}, row0 + rv<R>::row_of(i, h), 0);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reductions and the exponential
+
+TF_DEVICE float inf() { return __int_as_float(0x7f800000); }
+
+/// dst[r] = max_c src[r][c] (-inf for an all -inf row).
+template <int R, int C> TF_DEVICE void row_max(rv<R> &dst, const rt<float, R, C> &src) {
+  rv<R> identity;
+  warp::fill(identity, -inf());
+  warp::row_max(dst, src, identity);
+}
+
+/// dst[r] = sum_c src[r][c].
+template <int R, int C> TF_DEVICE void row_sum(rv<R> &dst, const rt<float, R, C> &src) {
+  rv<R> identity;
+  warp::fill(identity, 0.0f);
+  warp::row_sum(dst, src, identity);
+}
+
+constexpr float LOG2E = 1.4426950408889634f;
+
+/// e^x = 2^(x log2 e) with MUFU.EX2 (relative error about 2^-22; e^-inf = 0).
+TF_DEVICE float exp(float x) { return fast_exp2(x * LOG2E); }
+
+/// e^(a - b) = 2^(a log2 e - b log2 e): one FFMA and one MUFU.EX2 per element, b log2 e is shared by
+/// a row (FlashAttention-2's base-2 softmax, Dao 2023, Sec. 3.1). Same value as exp(a - b) up to
+/// rounding; a = -inf gives 0.
+TF_DEVICE float exp_diff(float a, float b) { return fast_exp2(fmaf(a, LOG2E, -b * LOG2E)); }
+
+// ---------------------------------------------------------------------------------------------------
+// Captured tables (blk.read)
+
+/// A read-only tensor of RANK dims (last dim contiguous) read one element at a time. Indices are
+/// clamped to [0, extent - 1]: a fused kernel also evaluates score_mod / mask_mod at the padded
+/// positions of tail tiles (q_idx >= Sq or kv_idx >= Sk), whose results are masked or never stored,
+/// and those evaluations must not read outside the table.
+template <typename T, int RANK> struct table {
+  const T *ptr;
+  long long extent[RANK];
+  long long stride[RANK]; // elements; stride[RANK - 1] == 1
+
+  static TF_DEVICE long long clamp(long long i, long long n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
+  template <typename... I> TF_DEVICE T operator()(I... indices) const {
+    static_assert(sizeof...(I) == RANK, "one index per dim");
+    const long long idx[RANK] = {static_cast<long long>(indices)...};
+    long long offset = 0;
+#pragma unroll
+    for (int d = 0; d < RANK; ++d) offset += clamp(idx[d], extent[d]) * stride[d];
+    return __ldg(ptr + offset);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Stores
+
+/// dst[row0 + r][col0 + c] = src[r][c] for rows row0 + r < dst.rows, a 16-bit row-layout register
+/// tile (device::warp::store takes f32 accumulators and converts; this one stores pairs as they are).
+template <typename T, int R, int C>
+TF_DEVICE void store(const gv<T> &dst, const rt<T, R, C, layout::row> &src, int row0, int col0) {
+  using Tile = rt<T, R, C, layout::row>;
+#pragma unroll
+  for (int i = 0; i < R / 16; ++i)
+#pragma unroll
+    for (int p = 0; p < 4; ++p) {
+      const int r = row0 + Tile::row_of(i, p, 0);
+      if (r >= dst.rows) continue;
+#pragma unroll
+      for (int j = 0; j < C / 16; ++j)
+        *reinterpret_cast<typename packed2<T>::type *>(dst.row(r) + col0 + Tile::col_of(j, p, 0)) = src.tiles[i][j][p];
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Integer ops with MLIR arith semantics (index and iN values are two's complement; the `u` ops read
+// the bits as unsigned of the same width).
+
+template <typename T> struct unsigned_of;
+template <> struct unsigned_of<bool> { using type = bool; };
+template <> struct unsigned_of<signed char> { using type = unsigned char; };
+template <> struct unsigned_of<short> { using type = unsigned short; };
+template <> struct unsigned_of<int> { using type = unsigned; };
+template <> struct unsigned_of<long long> { using type = unsigned long long; };
+
+/// The bits of a as an unsigned number of the same width (for unsigned compares).
+template <typename T> TF_DEVICE typename unsigned_of<T>::type u(T a) {
+  return static_cast<typename unsigned_of<T>::type>(a);
+}
+template <typename T> TF_DEVICE T divu(T a, T b) { return static_cast<T>(u(a) / u(b)); }
+template <typename T> TF_DEVICE T remu(T a, T b) { return static_cast<T>(u(a) % u(b)); }
+template <typename T> TF_DEVICE T ceildivu(T a, T b) { return a == 0 ? T(0) : static_cast<T>((u(a) - 1) / u(b) + 1); }
+template <typename T> TF_DEVICE T ceildivs(T a, T b) {
+  const T q = a / b;
+  return (a % b != 0 && ((a < 0) == (b < 0))) ? q + 1 : q;
+}
+template <typename T> TF_DEVICE T floordivs(T a, T b) {
+  const T q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+template <typename T> TF_DEVICE T smax(T a, T b) { return a > b ? a : b; }
+template <typename T> TF_DEVICE T smin(T a, T b) { return a < b ? a : b; }
+template <typename T> TF_DEVICE T umax(T a, T b) { return u(a) > u(b) ? a : b; }
+template <typename T> TF_DEVICE T umin(T a, T b) { return u(a) < u(b) ? a : b; }
+
+} // namespace codegen_support
+} // namespace tilefuse

@@ -1,0 +1,36 @@
+// group<N_WARPS>:: cooperative copies executed by N_WARPS warps together (warps
+// [k*N_WARPS, (k+1)*N_WARPS) of a 1-D block; with one group per block, the whole block).
+#pragma once
+#include "../arch/sm80_copy.cuh"
+#include "../types.cuh"
+
+namespace tilefuse {
+namespace device {
+
+template <int N_WARPS> struct group {
+  static constexpr int THREADS = N_WARPS * WARP_THREADS;
+  static TF_DEVICE int thread_index() { return static_cast<int>(threadIdx.x) % THREADS; }
+
+  /// Asynchronously dst = src[row0 : row0 + ROWS, 0 : COLS] with 16-byte cp.async.cg; rows at or past
+  /// src.rows are zero-filled (source size 0, nothing read). Issues only: the caller commits
+  /// (cp_async_commit), waits (cp_async_wait<N>) and then synchronizes the block, so several tiles can be
+  /// in flight (multi-stage pipelines). src.ptr / row stride must be 16-byte aligned.
+  template <typename T, typename G, int ROWS, int COLS>
+  static TF_DEVICE void load_async(st<T, ROWS, COLS> &dst, const gv<G> &src, int row0) {
+    constexpr int CHUNKS = st<T, ROWS, COLS>::CHUNKS_PER_ROW;
+    constexpr int TOTAL = ROWS * CHUNKS; // 16-byte chunks in the tile
+#pragma unroll
+    for (int it = 0; it < (TOTAL + THREADS - 1) / THREADS; ++it) {
+      const int idx = it * THREADS + thread_index();
+      if (TOTAL % THREADS != 0 && idx >= TOTAL) break;
+      const int r = idx / CHUNKS;
+      const int c = idx % CHUNKS;
+      const bool in_bounds = row0 + r < src.rows;
+      const G *from = in_bounds ? src.row(row0 + r) + 8 * c : src.ptr;
+      SM80_CP_ASYNC_CACHEGLOBAL_ZFILL::copy(smem_u32(dst.chunk_ptr(r, c)), from, in_bounds);
+    }
+  }
+};
+
+} // namespace device
+} // namespace tilefuse

@@ -1,0 +1,174 @@
+// [gpu] The reference FlashAttention-2 kernel against an fp64 host reference, with FlashAttention's
+// rule max|out - ref| <= 2 * max|naive_same_precision - ref| + 1e-5; output and LSE poisoned (NaN)
+// before the launch and every element checked written (and padding checked untouched).
+// [bench] (hidden; run with "[bench]"): throughput at B=4, H=16, S=4096, D=128, bf16.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <limits>
+
+#include "Fa2Launch.h"
+#include "GpuTest.h"
+
+using namespace tilefuse;
+using namespace tilefuse::test;
+using runtime::DeviceBuffer;
+
+namespace {
+
+/// Device buffers for one problem: Q [B,Sq,Hq,D] (BSHD), K/V [B,Hkv,Sk,D] (BHSD), O [B,Sq,Hq,D] with
+/// 8 padding elements per row, LSE [B,Hq,Sq]; everything poisoned/filled and params set.
+struct DeviceProblem {
+  AttentionProblem p;
+  AttentionInputs in;
+  Strides os;
+  std::size_t oElems = 0, lseElems = 0;
+  DeviceBuffer q, k, v, o, lse;
+  Fa2Params params{};
+
+  explicit DeviceProblem(const AttentionProblem &problem) : p(problem) {
+    const long long D = p.headDim;
+    in.qs = {p.seqQ * p.headsQ * D, D, p.headsQ * D};
+    in.ks = in.vs = {p.headsKv * p.seqK * D, p.seqK * D, D};
+    os = {0, D, p.headsQ * D + 8};
+    os.batch = p.seqQ * os.row;
+    in.q = randomHalves(p.dtype, std::size_t(p.batch) * in.qs.batch);
+    in.k = randomHalves(p.dtype, std::size_t(p.batch) * in.ks.batch);
+    in.v = randomHalves(p.dtype, std::size_t(p.batch) * in.vs.batch);
+    oElems = std::size_t(p.batch) * os.batch;
+    lseElems = std::size_t(p.batch) * p.headsQ * p.seqQ;
+    q = DeviceBuffer(in.q.size() * 2), k = DeviceBuffer(in.k.size() * 2), v = DeviceBuffer(in.v.size() * 2);
+    o = DeviceBuffer(oElems * 2), lse = DeviceBuffer(lseElems * 4);
+    q.upload(in.q), k.upload(in.k), v.upload(in.v);
+    o.fill(0xFF), lse.fill(0xFF); // NaN
+    params.q = reinterpret_cast<const void *>(q.get());
+    params.k = reinterpret_cast<const void *>(k.get());
+    params.v = reinterpret_cast<const void *>(v.get());
+    params.o = reinterpret_cast<void *>(o.get());
+    params.lse = reinterpret_cast<float *>(lse.get());
+    params.q_batch_stride = in.qs.batch, params.q_head_stride = in.qs.head, params.q_row_stride = in.qs.row;
+    params.k_batch_stride = in.ks.batch, params.k_head_stride = in.ks.head, params.k_row_stride = in.ks.row;
+    params.v_batch_stride = in.vs.batch, params.v_head_stride = in.vs.head, params.v_row_stride = in.vs.row;
+    params.o_batch_stride = os.batch, params.o_head_stride = os.head, params.o_row_stride = os.row;
+    params.lse_batch_stride = std::int64_t(p.headsQ) * p.seqQ, params.lse_head_stride = p.seqQ;
+    params.batch = p.batch, params.heads_q = p.headsQ, params.heads_kv = p.headsKv;
+    params.seqlen_q = p.seqQ, params.seqlen_k = p.seqK;
+    params.softmax_scale = float(p.scale());
+    params.scale_log2 = float(p.scale() * M_LOG2E);
+  }
+};
+
+struct RowErrors {
+  double maxErr = 0, maxNaiveErr = 0, maxLseErr = 0;
+  long unwritten = 0, lseBad = 0, rows = 0;
+};
+
+/// Compares rows (b, h, i) of the kernel output with the fp64 and naive references.
+void compareRow(const DeviceProblem &dp, const std::vector<std::uint16_t> &o, const std::vector<float> &lse, int b,
+                int h, int i, RowErrors &e) {
+  const AttentionProblem &p = dp.p;
+  std::vector<double> ref(p.headDim);
+  std::vector<float> naive(p.headDim);
+  const double lseRef = referenceRow(p, dp.in, b, h, i, ref.data());
+  naiveRow(p, dp.in, b, h, i, naive.data());
+  const std::uint16_t *got = &o[dp.os.at(b, h, i)];
+  for (int d = 0; d < p.headDim; ++d) {
+    const float x = decode(p.dtype, got[d]);
+    if (std::isnan(x)) ++e.unwritten;
+    e.maxErr = std::max(e.maxErr, std::fabs(x - ref[d]));
+    e.maxNaiveErr = std::max(e.maxNaiveErr, std::fabs(naive[d] - ref[d]));
+  }
+  const float l = lse[(std::size_t(b) * p.headsQ + h) * p.seqQ + i];
+  if (std::isinf(lseRef))
+    e.lseBad += !(std::isinf(l) && l < 0);
+  else if (std::isnan(l))
+    ++e.lseBad;
+  else
+    e.maxLseErr = std::max(e.maxLseErr, std::fabs(l - lseRef));
+  ++e.rows;
+}
+
+std::string describe(const AttentionProblem &p) {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "%s D=%d %s B=%d Hq=%d Hkv=%d Sq=%d Sk=%d", dtypeName(p.dtype).c_str(), p.headDim,
+                p.causal ? "causal" : "full", p.batch, p.headsQ, p.headsKv, p.seqQ, p.seqK);
+  return buf;
+}
+
+} // namespace
+
+TEST_CASE("FA2 reference kernel matches fp64 attention with tails and GQA and causal for D 32 64 128 in bf16 and fp16", "[gpu][fa2]") {
+  TF_REQUIRE_GPU();
+  const AttentionProblem cases[] = {
+      // B, Hq, Hkv, Sq, Sk, D, causal, dtype
+      {2, 4, 4, 128, 128, 64, false, Dtype::bf16},  {1, 4, 2, 200, 333, 64, true, Dtype::bf16},
+      {1, 6, 2, 77, 1000, 128, false, Dtype::bf16}, {2, 4, 1, 257, 130, 128, true, Dtype::bf16},
+      {1, 2, 2, 300, 190, 64, false, Dtype::fp16},  {2, 2, 2, 256, 256, 64, true, Dtype::fp16},
+      {2, 4, 4, 65, 64, 128, false, Dtype::fp16},   {1, 8, 2, 190, 190, 128, true, Dtype::fp16},
+      {1, 2, 1, 100, 150, 32, true, Dtype::bf16},   {1, 2, 2, 64, 1, 32, false, Dtype::fp16},
+  };
+  for (const AttentionProblem &p : cases) {
+    INFO(describe(p));
+    DeviceProblem dp(p);
+    fa2Launch(p, dp.params);
+    runtime::contextSynchronize();
+    const auto o = dp.o.download<std::uint16_t>();
+    const auto lse = dp.lse.download<float>();
+    RowErrors e;
+    for (int b = 0; b < p.batch; ++b)
+      for (int h = 0; h < p.headsQ; ++h)
+        for (int i = 0; i < p.seqQ; ++i) compareRow(dp, o, lse, b, h, i, e);
+    long padTouched = 0; // the 8 elements after each row of O must still be NaN (0xFFFF)
+    for (int b = 0; b < p.batch; ++b)
+      for (int i = 0; i < p.seqQ; ++i)
+        for (int d = 0; d < 8; ++d) padTouched += o[b * dp.os.batch + i * dp.os.row + p.headsQ * p.headDim + d] != 0xFFFF;
+    std::printf("fa2 %-44s max|out-ref| %.3e  max|naive-ref| %.3e  max|lse-ref| %.3e  unwritten %ld\n",
+                describe(p).c_str(), e.maxErr, e.maxNaiveErr, e.maxLseErr, e.unwritten);
+    CHECK(e.unwritten == 0);
+    CHECK(e.lseBad == 0);
+    CHECK(padTouched == 0);
+    CHECK(e.maxErr <= 2 * e.maxNaiveErr + 1e-5);
+    CHECK(e.maxLseErr <= 1e-3);
+  }
+}
+
+TEST_CASE("FA2 reference kernel throughput at B=4 H=16 S=4096 D=128 bf16", "[.][bench][gpu]") {
+  TF_REQUIRE_GPU();
+  const runtime::DeviceInfo &dev = testDevice();
+  std::printf("device %s (%s, %d SMs), driver %d, NVRTC %s\n", dev.name.c_str(), dev.arch().c_str(), dev.smCount,
+              runtime::driverVersion(), runtime::nvrtcVersion().c_str());
+  for (bool causal : {false, true}) {
+    AttentionProblem p{4, 16, 16, 4096, 4096, 128, causal, Dtype::bf16};
+    DeviceProblem dp(p);
+    CUfunction f = fa2Function(p);
+    std::printf("%s: %d registers, %u bytes dynamic smem\n", fa2KernelName(p.dtype, p.headDim, causal).c_str(),
+                runtime::funcGetAttribute(f, CU_FUNC_ATTRIBUTE_NUM_REGS), fa2SharedBytes(p.headDim));
+    CUevent start = runtime::eventCreate(), stop = runtime::eventCreate();
+    for (int i = 0; i < 3; ++i) fa2Launch(p, dp.params); // warm-up
+    std::vector<float> ms;
+    for (int i = 0; i < 20; ++i) {
+      runtime::eventRecord(start, nullptr);
+      fa2Launch(p, dp.params);
+      runtime::eventRecord(stop, nullptr);
+      runtime::eventSynchronize(stop);
+      ms.push_back(runtime::eventElapsedMs(start, stop));
+    }
+    runtime::eventDestroy(start), runtime::eventDestroy(stop);
+    std::sort(ms.begin(), ms.end());
+    const double median = ms[ms.size() / 2];
+    const double flops = 4.0 * p.batch * p.headsQ * double(p.seqQ) * p.seqK * p.headDim / (causal ? 2 : 1);
+    std::printf("fa2 bench %-44s median %.3f ms (min %.3f, max %.3f over %zu)  %.1f TFLOP/s\n", describe(p).c_str(),
+                median, ms.front(), ms.back(), ms.size(), flops / (median * 1e-3) / 1e12);
+    // Sampled correctness of the timed output (64 random rows).
+    const auto o = dp.o.download<std::uint16_t>();
+    const auto lse = dp.lse.download<float>();
+    RowErrors e;
+    std::uniform_int_distribution<int> bd(0, p.batch - 1), hd(0, p.headsQ - 1), id(0, p.seqQ - 1);
+    for (int n = 0; n < 64; ++n) compareRow(dp, o, lse, bd(rng()), hd(rng()), id(rng()), e);
+    std::printf("  sampled %ld rows: max|out-ref| %.3e  max|naive-ref| %.3e  max|lse-ref| %.3e\n", e.rows, e.maxErr,
+                e.maxNaiveErr, e.maxLseErr);
+    CHECK(e.unwritten == 0);
+    CHECK(e.maxErr <= 2 * e.maxNaiveErr + 1e-5);
+  }
+}
