@@ -1,0 +1,216 @@
+//===- TileSlice.cpp - recompute one chunk of a whole-row (`?`) tile ------===//
+#include "TileSlice.h"
+
+#include "Algebra.h"
+#include "BlkBuild.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+
+namespace tilefuse::fusion {
+
+namespace {
+
+/// The operand of `op` whose dim `od` becomes dim `d` of its result, for the ops that keep
+/// positions (elementwise) or move them (matmul, broadcast, reduce).
+SmallVector<std::pair<Value, unsigned>> chunkOperands(Operation *op, unsigned d) {
+  SmallVector<std::pair<Value, unsigned>> r;
+  if (isa<blk::MapOp, blk::SelectOp, blk::CopyOp>(op)) {
+    for (Value v : op->getOperands())
+      r.push_back({v, d});
+  } else if (auto mm = dyn_cast<blk::MatmulOp>(op)) {
+    if (d == 0)
+      r.push_back({mm.getLhs(), 0});
+    else
+      r.push_back({mm.getRhs(), mm.getTransposeB() ? 0u : 1u});
+    if (mm.getAcc())
+      r.push_back({mm.getAcc(), d});
+  } else if (auto bc = dyn_cast<blk::BroadcastOp>(op)) {
+    if (d == 0)
+      r.push_back({bc.getInput(), 0});
+  } else if (auto red = dyn_cast<blk::ReduceOp>(op)) {
+    r.push_back({red.getInput(), 0});
+  }
+  return r;
+}
+
+bool isIotaAlong(Value v, unsigned d) {
+  auto iota = v.getDefiningOp<blk::IotaOp>();
+  return iota && ((iota.getDim() == blk::IotaDim::row && d == 0) ||
+                  (iota.getDim() == blk::IotaDim::col && d == 1));
+}
+
+/// Whether region argument `i` of `map` reaches the index of a blk.read.
+bool indexesTable(blk::MapOp map, unsigned i) {
+  Block &body = map.getBody().front();
+  SmallVector<unsigned> cls(body.getNumArguments(), 0);
+  cls[i] = 1;
+  Dependence dep(&body, cls);
+  bool found = false;
+  map.getBody().walk([&](blk::ReadOp read) {
+    for (Value idx : read.getIndices())
+      found |= dep.of(idx) != 0;
+  });
+  return found;
+}
+
+} // namespace
+
+std::string whyNotSliceable(Value v, unsigned d) {
+  auto t = dyn_cast<blk::TileType>(v.getType());
+  if (!t || !t.isDynamicDim(d))
+    return "";
+  for (unsigned e = 0; e < t.getRank(); ++e)
+    if (e != d && t.isDynamicDim(e))
+      return "a tile with two `?` dims";
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return "a `?` tile that is a block argument";
+  if (isa<blk::LoadOp, blk::FillOp, blk::IotaOp>(op))
+    return "";
+  if (auto mm = dyn_cast<blk::MatmulOp>(op))
+    if (mm.getLhs().getType().isDynamicDim(1))
+      return "a matmul whose result and contraction dims are both `?`";
+  if (!isa<blk::MapOp, blk::SelectOp, blk::CopyOp, blk::MatmulOp, blk::BroadcastOp,
+           blk::ReduceOp>(op))
+    return ("'" + op->getName().getStringRef() + "' produces a `?` tile").str();
+  for (auto [operand, od] : chunkOperands(op, d))
+    if (std::string why = whyNotSliceable(operand, od); !why.empty())
+      return why;
+  return "";
+}
+
+std::pair<blk::LoadOp, unsigned> extentSource(Value v, unsigned d) {
+  auto t = dyn_cast<blk::TileType>(v.getType());
+  Operation *op = v.getDefiningOp();
+  if (!t || !t.isDynamicDim(d) || !op)
+    return {};
+  if (auto load = dyn_cast<blk::LoadOp>(op))
+    return {load, d};
+  if (isa<blk::FillOp, blk::IotaOp>(op))
+    return {};
+  for (auto [operand, od] : chunkOperands(op, d))
+    if (auto src = extentSource(operand, od); src.first)
+      return src;
+  return {};
+}
+
+Value buildExtent(OpBuilder &b, Location loc, Value v, unsigned d) {
+  auto [load, td] = extentSource(v, d);
+  blk::HbmTensorType t = load.getSource().getType();
+  int64_t dim = t.getRank() - load.getType().getRank() + td;
+  Value full = b.create<blk::DimOp>(loc, b.getIndexType(), load.getSource(),
+                                    b.getI64IntegerAttr(dim));
+  Value start = load.getIndices()[dim];
+  if (matchPattern(start, m_Zero()))
+    return full;
+  return b.create<arith::SubIOp>(loc, full, start);
+}
+
+bool padsWith(Value v, unsigned d, double value) {
+  if (value != 0.0)
+    return false;
+  if (v.getDefiningOp<blk::LoadOp>())
+    return true;
+  if (auto copy = v.getDefiningOp<blk::CopyOp>())
+    return padsWith(copy.getSource(), d, value);
+  return false;
+}
+
+Value ChunkSlicer::slice(Value v, unsigned d) {
+  auto t = cast<blk::TileType>(v.getType());
+  if (!t.isDynamicDim(d))
+    return v;
+  auto key = std::make_pair(v, d);
+  if (auto it = memo.find(key); it != memo.end())
+    return it->second;
+  Value r = sliceOp(v.getDefiningOp(), v, d);
+  memo[key] = r;
+  return r;
+}
+
+Value ChunkSlicer::sliceOp(Operation *op, Value v, unsigned d) {
+  blk::TileType type = withDim(cast<blk::TileType>(v.getType()), d, size);
+  if (auto load = dyn_cast<blk::LoadOp>(op)) {
+    SmallVector<Value> idx(load.getIndices());
+    int64_t td = load.getSource().getType().getRank() - type.getRank() + d;
+    idx[td] = matchPattern(idx[td], m_Zero()) ? off
+                                               : b.create<arith::AddIOp>(loc, idx[td], off);
+    return b.create<blk::LoadOp>(loc, type, load.getSource(), idx);
+  }
+  if (auto mm = dyn_cast<blk::MatmulOp>(op)) {
+    Value lhs = d == 0 ? slice(mm.getLhs(), 0) : mm.getLhs();
+    Value rhs = d == 1 ? slice(mm.getRhs(), mm.getTransposeB() ? 0 : 1) : mm.getRhs();
+    Value acc = mm.getAcc() ? slice(mm.getAcc(), d) : Value();
+    return b.create<blk::MatmulOp>(loc, type, lhs, rhs, acc, mm.getTransposeBAttr());
+  }
+  if (auto map = dyn_cast<blk::MapOp>(op)) {
+    // Padded positions are masked later, but a table read must stay in bounds there:
+    // index tiles along the tiled dim feeding a map that reads tables are clamped.
+    SmallVector<Value> inputs;
+    for (auto [i, in] : llvm::enumerate(map.getInputs())) {
+      Value chunk = slice(in, d);
+      if (isIotaAlong(in, d) && indexesTable(map, i)) {
+        Type it = tileOf(chunk).getElementType();
+        Value last = extentAs(it, 1);
+        chunk = buildMap(b, loc, chunk, it, [&](OpBuilder &bb, Location l, ValueRange x) {
+          return bb.create<arith::MinSIOp>(l, x[0], last).getResult();
+        });
+      }
+      inputs.push_back(chunk);
+    }
+    auto sliced = b.create<blk::MapOp>(loc, type, inputs);
+    IRMapping mapping;
+    map.getBody().cloneInto(&sliced.getBody(), mapping);
+    return sliced;
+  }
+  if (auto sel = dyn_cast<blk::SelectOp>(op))
+    return b.create<blk::SelectOp>(loc, type, slice(sel.getCondition(), d),
+                                   slice(sel.getTrueValue(), d), slice(sel.getFalseValue(), d));
+  if (auto copy = dyn_cast<blk::CopyOp>(op))
+    return b.create<blk::CopyOp>(loc, type, slice(copy.getSource(), d));
+  if (auto bc = dyn_cast<blk::BroadcastOp>(op))
+    return b.create<blk::BroadcastOp>(loc, type, d == 0 ? slice(bc.getInput(), 0)
+                                                        : bc.getInput());
+  if (auto fill = dyn_cast<blk::FillOp>(op))
+    return b.create<blk::FillOp>(loc, type, fill.getValue());
+  if (auto iota = dyn_cast<blk::IotaOp>(op)) {
+    Value offset = iota.getOffset();
+    if (isIotaAlong(v, d))
+      offset = matchPattern(offset, m_Zero()) ? off
+                                              : b.create<arith::AddIOp>(loc, offset, off);
+    return b.create<blk::IotaOp>(loc, type, iota.getDimAttr(), offset);
+  }
+  auto red = cast<blk::ReduceOp>(op);
+  return b.create<blk::ReduceOp>(loc, type, red.getKindAttr(), slice(red.getInput(), 0));
+}
+
+Value ChunkSlicer::extentAs(Type intType, int64_t minus) {
+  Value e = extent;
+  if (minus)
+    e = b.create<arith::SubIOp>(loc, e, b.create<arith::ConstantIndexOp>(loc, minus));
+  return b.create<arith::IndexCastOp>(loc, intType, e);
+}
+
+Value ChunkSlicer::tailMask(blk::TileType chunk, unsigned d) {
+  Type i64 = b.getI64Type();
+  blk::TileType idxType = blk::TileType::get(b.getContext(), chunk.getShape(), i64,
+                                             blk::MemorySpace::reg);
+  Value pos = b.create<blk::IotaOp>(loc, idxType, d == 0 ? blk::IotaDim::row
+                                                           : blk::IotaDim::col, off);
+  Value ext = extentAs(i64, 0);
+  return buildMap(b, loc, pos, b.getI1Type(), [&](OpBuilder &bb, Location l, ValueRange x) {
+    return bb.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, x[0], ext).getResult();
+  });
+}
+
+Value ChunkSlicer::maskTail(Value x, unsigned d, double identity) {
+  blk::TileType t = tileOf(x);
+  Value keep = tailMask(t, d);
+  Value fill = fillFloat(b, loc, t, identity);
+  return b.create<blk::SelectOp>(loc, t, keep, x, fill);
+}
+
+} // namespace tilefuse::fusion
