@@ -284,6 +284,17 @@ private:
 
 } // namespace
 
+std::map<std::string, int64_t> dimBindings(const spec::Spec &s, const spec::Shape &shape) {
+  std::map<std::string, int64_t> dims = {
+      {"B", shape.B}, {"Hq", shape.Hq}, {"Hkv", shape.Hkv}, {"Sq", shape.Sq}, {"Sk", shape.Sk}};
+  for (size_t slot = 0; slot < s.captures.size(); ++slot) {
+    std::vector<int64_t> extents = spec::captureShape(s, slot, shape);
+    for (size_t i = 0; i < extents.size(); ++i)
+      dims[captureDimName(s.captures[slot], i)] = extents[i];
+  }
+  return dims;
+}
+
 func::FuncOp lowerToUnfused(ModuleOp module, const spec::Spec &s, const spec::Shape &shape,
                             const LoweringOptions &options) {
   if (options.blockM <= 0)

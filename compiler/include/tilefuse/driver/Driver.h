@@ -46,6 +46,55 @@ Loaded load(const Problem &problem);
 /// The unfused block program (three kernels; S and P through HBM) as MLIR text.
 std::string unfusedIR(const Loaded &loaded);
 
+/// Result of the fusion pipeline on the unfused program.
+struct FuseResult {
+  std::string ir;          ///< The program after `--tilefuse-fuse` (MLIR text).
+  std::string diagnostics; ///< Remarks and warnings the rules emitted (why a rule did not apply).
+  int kernels = 0;         ///< blk.kernel ops left (1 when everything fused).
+  int hbmScratch = 0;      ///< blk.alloc ops left (0 when no intermediate goes through HBM).
+};
+
+/// Runs the rule-based fusion pipeline (docs/FUSION.md) with BLOCK_N = loaded.blockN on the
+/// program in `unfusedText`. A program the rules cannot fully fuse is returned partly fused (still
+/// correct) with the reasons in `diagnostics`. Throws DriverError when the text does not parse or
+/// the pipeline fails.
+FuseResult fuse(const Loaded &loaded, const std::string &unfusedText);
+
+/// The IO / FLOP report (analysis/IOReport.h) of the program in `mlirText` at `shape`, as a text
+/// table (json = false) or JSON. Throws DriverError when the analysis fails.
+std::string ioReport(const Loaded &loaded, const std::string &mlirText, const spec::Shape &shape,
+                     bool json);
+
+/// HBM bytes (read + written) and FLOPs of the program at `shape` (for summaries).
+struct IOTotals {
+  double hbmBytes = 0, matmulFlops = 0, otherFlops = 0;
+};
+IOTotals ioTotals(const Loaded &loaded, const std::string &mlirText, const spec::Shape &shape);
+
+/// Result of running a block program in the fp64 interpreter against the naive reference.
+struct CheckResult {
+  spec::Shape shape;     ///< The (small) shape it ran at.
+  uint64_t seed = 0;     ///< Seed of the random inputs (reference::randomInputs).
+  double maxAbsErrO = 0; ///< max |O_interp - O_ref|
+  double relErrO = 0;    ///< maxAbsErrO / max |O_ref|
+  double maxAbsErrLSE = 0; ///< max |LSE_interp - LSE_ref| over finite entries (0 without LSE)
+  bool lseMatchesInf = true; ///< -inf LSE entries (fully masked rows) agree exactly
+  double interpMs = 0;   ///< Wall time of the interpreter run, ms.
+  double tolerance = 1e-12; ///< Relative tolerance the check uses.
+  bool passed() const { return relErrO <= tolerance && maxAbsErrLSE <= tolerance * 100 && lseMatchesInf; }
+};
+
+/// A small shape for interpreter checks of `loaded`: B = 1, at most 2 K/V heads with the spec's
+/// GQA group, Sq = 113, Sk = 203 (not multiples of any tile; Sq < Sk exercises bottom-right
+/// alignment), the spec's D and Dv.
+spec::Shape smallCheckShape(const Loaded &loaded);
+
+/// Runs the program in `mlirText` (the spec's lowered or fused program) in the fp64 interpreter on
+/// fresh random inputs of `shape` and compares O and LSE with reference::attention.
+/// Throws DriverError when the text does not parse or verify, or the interpreter fails.
+CheckResult checkProgram(const Loaded &loaded, const std::string &mlirText,
+                         const spec::Shape &shape, uint64_t seed);
+
 /// Writes `text` to `path` atomically: a temporary file in the same folder, then rename, so a
 /// failure never leaves a partial file. Throws DriverError naming the path on an I/O error.
 void writeFileAtomically(const std::string &path, const std::string &text);

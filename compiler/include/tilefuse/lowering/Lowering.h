@@ -35,6 +35,8 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <cstdint>
+#include <map>
+#include <string>
 
 namespace tilefuse::lowering {
 
@@ -50,6 +52,11 @@ struct LoweringOptions {
 /// loaded (loadDialects does it). Throws spec::SpecError when blockM <= 0.
 mlir::func::FuncOp lowerToUnfused(mlir::ModuleOp module, const spec::Spec &spec,
                                   const spec::Shape &shape, const LoweringOptions &options = {});
+
+/// The extent of every symbolic dim of the lowered function's arguments at `shape`: B, Hq, Hkv,
+/// Sq, Sk and the captures' dims (named as in the function signature, e.g. "bias_d1").
+/// Throws spec::SpecError when a capture dim is not positive.
+std::map<std::string, int64_t> dimBindings(const spec::Spec &spec, const spec::Shape &shape);
 
 /// Loads every dialect a block program uses into `context`.
 void loadDialects(mlir::MLIRContext &context);
