@@ -107,23 +107,26 @@ TF_DEVICE float exp_diff(float a, float b) { return fast_exp2(fmaf(a, LOG2E, -b 
 // ---------------------------------------------------------------------------------------------------
 // Captured tables (blk.read)
 
-/// A read-only tensor of RANK dims (last dim contiguous) read one element at a time. Indices are
-/// clamped to [0, extent - 1]: a fused kernel also evaluates score_mod / mask_mod at the padded
-/// positions of tail tiles (q_idx >= Sq or kv_idx >= Sk), whose results are masked or never stored,
-/// and those evaluations must not read outside the table.
+/// A read-only tensor of RANK dims (last dim contiguous) read one element at a time (blk.read). An
+/// index outside [0, extent) reads 0, as the dialect defines it: a fused kernel also evaluates
+/// score_mod / mask_mod at the padded positions of tail tiles (q_idx >= Sq or kv_idx >= Sk), whose
+/// results are masked or never stored, and those evaluations must not fault.
 template <typename T, int RANK> struct table {
   const T *ptr;
   long long extent[RANK];
   long long stride[RANK]; // elements; stride[RANK - 1] == 1
 
-  static TF_DEVICE long long clamp(long long i, long long n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
   template <typename... I> TF_DEVICE T operator()(I... indices) const {
     static_assert(sizeof...(I) == RANK, "one index per dim");
     const long long idx[RANK] = {static_cast<long long>(indices)...};
     long long offset = 0;
+    bool inside = true;
 #pragma unroll
-    for (int d = 0; d < RANK; ++d) offset += clamp(idx[d], extent[d]) * stride[d];
-    return __ldg(ptr + offset);
+    for (int d = 0; d < RANK; ++d) {
+      inside &= static_cast<unsigned long long>(idx[d]) < static_cast<unsigned long long>(extent[d]);
+      offset += idx[d] * stride[d];
+    }
+    return inside ? __ldg(ptr + offset) : T(0);
   }
 };
 

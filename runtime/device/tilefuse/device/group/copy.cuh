@@ -19,15 +19,30 @@ template <int N_WARPS> struct group {
   static TF_DEVICE void load_async(st<T, ROWS, COLS> &dst, const gv<G> &src, int row0) {
     constexpr int CHUNKS = st<T, ROWS, COLS>::CHUNKS_PER_ROW;
     constexpr int TOTAL = ROWS * CHUNKS; // 16-byte chunks in the tile
+    if constexpr (THREADS % CHUNKS == 0 && TOTAL % THREADS == 0) {
+      // Every thread copies the same column chunk of rows r0, r0 + STEP, ...: one source pointer
+      // advanced by STEP rows, shared-memory offsets all compile-time (the swizzle depends on r0 % 8).
+      constexpr int STEP = THREADS / CHUNKS;
+      const int r0 = thread_index() / CHUNKS, c = thread_index() % CHUNKS;
+      const G *from = src.ptr + (static_cast<long long>(row0 + r0) * src.row_stride + 8 * c);
+      const long long step = STEP * src.row_stride;
 #pragma unroll
-    for (int it = 0; it < (TOTAL + THREADS - 1) / THREADS; ++it) {
-      const int idx = it * THREADS + thread_index();
-      if (TOTAL % THREADS != 0 && idx >= TOTAL) break;
-      const int r = idx / CHUNKS;
-      const int c = idx % CHUNKS;
-      const bool in_bounds = row0 + r < src.rows;
-      const G *from = in_bounds ? src.row(row0 + r) + 8 * c : src.ptr;
-      SM80_CP_ASYNC_CACHEGLOBAL_ZFILL::copy(smem_u32(dst.chunk_ptr(r, c)), from, in_bounds);
+      for (int it = 0; it < TOTAL / THREADS; ++it, from += step) {
+        const bool in_bounds = row0 + r0 + it * STEP < src.rows;
+        SM80_CP_ASYNC_CACHEGLOBAL_ZFILL::copy(smem_u32(dst.chunk_ptr(r0 + it * STEP, c)), in_bounds ? from : src.ptr,
+                                              in_bounds);
+      }
+    } else {
+#pragma unroll
+      for (int it = 0; it < (TOTAL + THREADS - 1) / THREADS; ++it) {
+        const int idx = it * THREADS + thread_index();
+        if (TOTAL % THREADS != 0 && idx >= TOTAL) break;
+        const int r = idx / CHUNKS;
+        const int c = idx % CHUNKS;
+        const bool in_bounds = row0 + r < src.rows;
+        const G *from = in_bounds ? src.row(row0 + r) + 8 * c : src.ptr;
+        SM80_CP_ASYNC_CACHEGLOBAL_ZFILL::copy(smem_u32(dst.chunk_ptr(r, c)), from, in_bounds);
+      }
     }
   }
 };

@@ -7,6 +7,7 @@
 //   row_max(m_new, s, m);  rescale_factor(alpha, m, m_new, scale_log2);
 //   exp2_sub_row(s, s, m_new, scale_log2);   // s now holds P (unnormalized)
 //   mul(l, l, alpha); row_sum(l, s, l);  mul_row(o, o, alpha);  m = m_new;  o += P V
+// (or rescale_unless_unchanged(o, l, alpha, m, m_new) in place of the two rescales, before row_sum).
 // After the last step: normalize_rows(o, l); log_sum_exp(lse, m, l, softmax_scale).
 #pragma once
 #include "../arch/sm80_math.cuh"
@@ -49,6 +50,24 @@ TF_DEVICE void rescale_factor(rv<R> &alpha, const rv<R> &m_old, const rv<R> &m_n
 #pragma unroll
     for (int h = 0; h < 2; ++h)
       alpha.data[i][h] = fast_exp2(m_old.data[i][h] * scale_log2 - detail::scaled_max(m_new.data[i][h], scale_log2));
+}
+
+/// The rescale step, skipped when it is the identity: l *= alpha and o *= alpha row by row, unless no
+/// row max of the warp moved (m_new == m_old on every row, so alpha = 1 in exact arithmetic; rows still
+/// fully masked count as unchanged), tested warp-uniformly with __all_sync. After the first K/V tiles the
+/// max seldom moves, so most steps skip the R x C multiplies of O (FlashAttention-4's conditional
+/// rescaling with threshold 0: the result is the same as always rescaling, up to alpha's rounding).
+template <int R, int C>
+TF_DEVICE void rescale_unless_unchanged(rt<float, R, C> &o, rv<R> &l, const rv<R> &alpha, const rv<R> &m_old,
+                                        const rv<R> &m_new) {
+  bool unchanged = true;
+#pragma unroll
+  for (int i = 0; i < R / 16; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) unchanged &= m_old.data[i][h] == m_new.data[i][h];
+  if (__all_sync(0xffffffffu, unchanged)) return;
+  mul(l, l, alpha);
+  mul_row(o, o, alpha);
 }
 
 /// o[r][c] /= l[r] (deferred normalization); rows with l = 0 (fully masked) become 0.
