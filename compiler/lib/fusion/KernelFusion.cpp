@@ -290,6 +290,7 @@ struct FoldDimOfAlloc : OpRewritePattern<blk::DimOp> {
   }
 };
 
+// A scratch tensor nobody uses is not needed.
 struct EraseUnusedAlloc : OpRewritePattern<blk::AllocOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(blk::AllocOp alloc, PatternRewriter &rewriter) const override {

@@ -39,24 +39,24 @@ struct FuseIndependentLoops : OpRewritePattern<scf::ForOp> {
   }
 };
 
-// y = map(x...){f}; ...; y' = map(x...){f}  =>  y' = y   (CSE for maps whose region reads
-// tables: upstream CSE skips ops with nested read effects; no write may lie between)
-struct ReuseEqualMap : OpRewritePattern<blk::MapOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(blk::MapOp map, PatternRewriter &rewriter) const override {
-    for (Operation *op = map->getPrevNode(); op; op = op->getPrevNode()) {
+// y = op(x...); ...; y' = op(x...)  =>  y' = y   for loads and maps (whose regions may read
+// tables), when no write lies between: the merged bodies' shared chunk computations (K loads,
+// score_mods) are computed once. Upstream CSE skips maps with nested reads.
+template <typename OpT> struct ReuseEqualRead : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
+    for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
       TensorAccesses acc;
-      acc.add(op);
+      acc.add(prev);
       if (!acc.writes.empty() || acc.unknown)
         break;
-      if (isa<blk::MapOp>(op) &&
-          OperationEquivalence::isEquivalentTo(op, map, OperationEquivalence::exactValueMatch,
-                                               nullptr, OperationEquivalence::IgnoreLocations)) {
-        rewriter.replaceOp(map, op->getResults());
+      if (isa<OpT>(prev) &&
+          OperationEquivalence::isEquivalentTo(prev, op, OperationEquivalence::IgnoreLocations)) {
+        rewriter.replaceOp(op, prev->getResults());
         return success();
       }
     }
-    return rewriter.notifyMatchFailure(map, "no equal map before it");
+    return rewriter.notifyMatchFailure(op, "no equal op before it");
   }
 };
 
@@ -65,7 +65,8 @@ struct FuseLoopsPass : tilefuse::impl::FuseLoopsBase<FuseLoopsPass> {
     // 1. Merge independent same-range loops until none is left.
     RewritePatternSet patterns(&getContext());
     // 2. Maps the merged bodies both compute (score_mods reading tables) are computed once.
-    patterns.add<FuseIndependentLoops, ReuseEqualMap>(&getContext());
+    patterns.add<FuseIndependentLoops, ReuseEqualRead<blk::LoadOp>, ReuseEqualRead<blk::MapOp>>(
+        &getContext());
     GreedyRewriteConfig config;
     config.useTopDownTraversal = true; // merge loops in program order
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns), config)))

@@ -32,6 +32,7 @@ void buildFusePipeline(mlir::OpPassManager &pm, const FusePipelineOptions &optio
   fpm.addPass(createPlace(PlaceOptions{options.qIn}));
   if (options.classify)
     fpm.addPass(createClassifyTiles());
+  fpm.addPass(mlir::createLoopInvariantCodeMotionPass());
   fpm.addPass(mlir::createCanonicalizerPass());
   fpm.addPass(mlir::createCSEPass());
 }

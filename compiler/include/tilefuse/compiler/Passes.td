@@ -204,7 +204,9 @@ def FuseLoops : Pass<"tilefuse-fuse-loops", "mlir::func::FuncOp"> {
     Rule `FuseIndependentLoops` (LoopFusion.cpp): `for j {A_j}; for j {B_j}` =
     `for j {A_j; B_j}` when B uses no result of the first loop, the ops between them that
     B needs can move above the first loop, and the loops' HBM accesses do not conflict.
-    CSE afterwards removes the chunk computations both bodies recompute (Q K^T, loads).
+    Rule `ReuseEqualRead`: a load or map equal to an earlier one of the same block with no
+    write between is the earlier one (upstream CSE skips maps whose regions read tables), so
+    the chunk computations both bodies recompute (loads, Q K^T, score_mods) happen once.
 
     Before:
     ```mlir
@@ -252,8 +254,9 @@ def ClassifyTiles : Pass<"tilefuse-classify-tiles", "mlir::func::FuncOp"> {
   let summary = "classify (Q tile, K/V tile) pairs as empty / partial / full under the mask";
   let description = [{
     Rule `ClassifyMaskedTiles` (ClassifyTiles.cpp, with MaskInterval.cpp and
-    SkipProof.cpp): in a tiled loop, an i1 tile computed by a map of index tiles (a
-    mask_mod, or a tail mask) is bounded by interval arithmetic over q_idx in
+    SkipProof.cpp): in a tiled loop, an i1 tile that selects values, is computed by a map of
+    index tiles (a mask_mod, or a tail mask) and changes with the induction variable is
+    bounded by interval arithmetic over q_idx in
     [r0, r0 + BM - 1] and kv_idx in [c0, c0 + BN - 1] (a table read takes the min / max of
     the table over its index range, found by a loop), giving run-time booleans "all true"
     and "all false". The body becomes:
@@ -270,7 +273,9 @@ def ClassifyTiles : Pass<"tilefuse-classify-tiles", "mlir::func::FuncOp"> {
     ```
     The skip is only emitted when SkipProof shows, by abstract evaluation of the body
     with the mask all false (max(m, -inf) = m, exp(-inf) = 0, x + 0 = x, alpha(m, m) = 1),
-    that every carried value comes out unchanged.
+    that every carried value comes out unchanged. Rule `SelectOfConstantMask`:
+    select(fill(true), x, y) = x cleans the full branch. A mask no interval rule covers gets
+    a remark and stays applied in every branch.
   }];
   let dependentDialects = ["tilefuse::blk::BlkDialect", "mlir::scf::SCFDialect",
                            "mlir::arith::ArithDialect"];
