@@ -1,11 +1,18 @@
 //===- main.cpp - the tilefuse command line -------------------------------===//
 //
 // tilefuse lower SPEC    print the unfused block program
+// tilefuse fuse SPEC     print the fused block program
 // tilefuse run SPEC      the main job (see --help)
+// tilefuse emit SPEC     CUDA / PTX / CUBIN of the kernel (no GPU needed)
+// tilefuse tune SPEC     autotune on this GPU and write the cache
+// tilefuse bench SPEC    time and check the (tuned) kernel
+// tilefuse cache ...     ls | show | clear | export | import | dir
 //
-// Arguments are parsed with CLI11; the work is done by tilefuse/driver (no MLIR in this file).
+// Arguments are parsed with CLI11; the work is done by tilefuse/driver and tilefuse/tuner's
+// Commands.h (no MLIR in this file).
 //
 #include "tilefuse/driver/Driver.h"
+#include "tilefuse/tuner/Commands.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -147,6 +154,31 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json) {
   return ok ? 0 : 1;
 }
 
+/// Shape flags of the tuner's commands (emit, tune, bench).
+void addShapeOptions(CLI::App *cmd, tilefuse::tuner::cli::ProblemArgs &p, std::optional<int64_t> &seqBoth) {
+  cmd->add_option("spec", p.specPath, "Spec file (JSON): specs/*.json or a model file specs/models/*.json")
+      ->required()
+      ->check(CLI::ExistingFile);
+  auto size = [&](const char *flag, std::optional<int64_t> &field, const char *what) {
+    cmd->add_option(flag, field, what)->check(CLI::PositiveNumber);
+  };
+  size("--B", p.overrides.B, "Batch size (default: the spec's shape.B)");
+  size("--Hq", p.overrides.Hq, "Query heads");
+  size("--Hkv", p.overrides.Hkv, "Key/value heads (must divide Hq)");
+  size("--Sq", p.overrides.Sq, "Query sequence length");
+  size("--Sk", p.overrides.Sk, "Key/value sequence length");
+  size("--S", seqBoth, "Sets both Sq and Sk");
+  size("--D", p.overrides.D, "HEAD_DIM of Q and K");
+  size("--Dv", p.overrides.Dv, "Head dim of V and O");
+}
+
+void applySeq(tilefuse::tuner::cli::ProblemArgs &p, const std::optional<int64_t> &seqBoth) {
+  if (seqBoth) {
+    p.overrides.Sq = p.overrides.Sq.value_or(*seqBoth);
+    p.overrides.Sk = p.overrides.Sk.value_or(*seqBoth);
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -156,7 +188,11 @@ int main(int argc, char **argv) {
   app.require_subcommand(1);
   app.footer("Examples:\n"
              "  tilefuse lower specs/causal.json --S 1024\n"
-             "  tilefuse lower specs/gqa.json -o gqa.mlir --json");
+             "  tilefuse lower specs/gqa.json -o gqa.mlir --json\n"
+             "  tilefuse emit specs/causal.json --arch sm_90 > causal.cu\n"
+             "  tilefuse tune specs/models/llama3_8b_prefill.json\n"
+             "  tilefuse bench specs/models/llama3_8b_prefill.json\n"
+             "  tilefuse cache ls");
 
   Problem problem;
   std::optional<int64_t> seqBoth;
@@ -185,8 +221,137 @@ int main(int argc, char **argv) {
   run->add_flag("--json", json, "Print one JSON object instead of text");
   run->footer("Example:\n  tilefuse run specs/causal.json --S 4096 --Hq 16 --Hkv 16 --B 1");
 
+  namespace cli = tilefuse::tuner::cli;
+  std::optional<int64_t> tunerSeq;
+
+  cli::EmitArgs emitArgs;
+  CLI::App *emit = app.add_subcommand(
+      "emit", "Print the CUDA source, PTX or CUBIN of a spec's kernel (no GPU needed)");
+  addShapeOptions(emit, emitArgs.problem, tunerSeq);
+  emit->add_option("--arch", emitArgs.arch,
+                   "NVRTC target, sm_80 or newer (default: this machine's GPU, else sm_90)");
+  emit->add_option("--format", emitArgs.format, "cuda, ptx, cubin (needs -o) or mlir (the fused program)")
+      ->check(CLI::IsMember({"cuda", "ptx", "cubin", "mlir"}));
+  emit->add_option("-o,--output", emitArgs.output, "Write to this file instead of stdout");
+  emit->add_option("--schedule", emitArgs.scheduleJson,
+                   "Schedule JSON, e.g. '{\"block_m\":128,\"block_n\":64,\"warps\":8}' (default: the "
+                   "tuning cache's entry, else the heuristic default)");
+  emit->add_flag("--json", emitArgs.json, "Print one JSON object (schedule, its source, launch, text)");
+  emit->footer("Uses the cached schedule for the spec and shape if there is one (any GPU of the arch),\n"
+               "else the heuristic default, and says which on stderr.\n"
+               "Examples:\n"
+               "  tilefuse emit specs/causal.json --S 4096 --arch sm_90 > causal.cu\n"
+               "  tilefuse emit specs/models/llama3_8b_prefill.json --format ptx --arch sm_80 -o llama.ptx\n"
+               "  tilefuse emit specs/gqa.json --format cubin -o gqa.cubin --schedule '{\"block_m\":64}'");
+
+  cli::TuneArgs tuneArgs;
+  CLI::App *tuneCmd = app.add_subcommand("tune", "Autotune a spec's kernel on this GPU and write the cache");
+  addShapeOptions(tuneCmd, tuneArgs.problem, tunerSeq);
+  tuneCmd->add_option("--max-candidates", tuneArgs.options.maxCandidates,
+                      "Schedules timed after pruning (default 24)")
+      ->check(CLI::PositiveNumber);
+  tuneCmd->add_option("--compile-extra", tuneArgs.options.compileExtra,
+                      "Schedules compiled beyond that, to replace ones pruned after compiling (default 12)")
+      ->check(CLI::NonNegativeNumber);
+  tuneCmd->add_option("--budget", tuneArgs.options.timeBudgetSeconds, "Time budget, seconds (default 60)")
+      ->check(CLI::PositiveNumber);
+  tuneCmd->add_option("--threads", tuneArgs.options.threads, "NVRTC threads (default: all cores)");
+  tuneCmd->add_option("--seed", tuneArgs.options.seed, "Seed of the inputs (default: random)");
+  tuneCmd->add_option("--device", tuneArgs.options.device, "CUDA device ordinal (default 0)");
+  bool noCache = false, keepFaster = false;
+  tuneCmd->add_option("--dry-run", tuneArgs.options.dryRunArch,
+                      "No GPU: prune for this arch (e.g. sm_90), generate and compile every candidate, "
+                      "time nothing, cache nothing");
+  tuneCmd->add_flag("--no-cache", noCache, "Do not write the cache");
+  tuneCmd->add_flag("--keep-faster", keepFaster, "Keep an existing cache entry if it is faster");
+  tuneCmd->add_flag("-v,--verbose", tuneArgs.verbose, "List every pruned schedule with the reason");
+  tuneCmd->add_flag("--json", tuneArgs.json, "Print one JSON object (every candidate, pruned ones with reasons)");
+  tuneCmd->footer("Needs a GPU (exit status 2 without one). Prints a progress bar, then a table of\n"
+                  "the candidates (schedule, ms, TFLOP/s, pass/fail) and writes the winner to the cache\n"
+                  "($TILEFUSE_CACHE_DIR, else $XDG_CACHE_HOME/tilefuse, else ~/.cache/tilefuse).\n"
+                  "Examples:\n"
+                  "  tilefuse tune specs/models/llama3_8b_prefill.json\n"
+                  "  tilefuse tune specs/causal.json --S 8000 --B 2 --verbose\n"
+                  "  tilefuse tune specs/models/gpt2_small.json --json > gpt2.tune.json\n"
+                  "  tilefuse tune specs/models/mistral_7b_prefill.json --dry-run sm_90 --verbose");
+
+  cli::BenchArgs benchArgs;
+  CLI::App *benchCmd = app.add_subcommand(
+      "bench", "Time the tuned kernel of a spec on this GPU and check it against the fp64 reference");
+  addShapeOptions(benchCmd, benchArgs.problem, tunerSeq);
+  benchCmd->add_option("--schedule", benchArgs.scheduleJson,
+                       "Schedule JSON (default: the cache's entry, else the heuristic default)");
+  benchCmd->add_option("--reps", benchArgs.options.reps, "Timed runs (default 50)")->check(CLI::PositiveNumber);
+  benchCmd->add_option("--warmup", benchArgs.options.warmup, "Untimed runs first (default 5)");
+  benchCmd->add_option("--seed", benchArgs.options.seed, "Seed of the inputs (default: random)");
+  benchCmd->add_option("--device", benchArgs.options.device, "CUDA device ordinal (default 0)");
+  benchCmd->add_flag("--json", benchArgs.json, "Print one JSON object");
+  benchCmd->footer("Needs a GPU (exit status 2 without one); exit status 1 when the accuracy check fails.\n"
+                   "Examples:\n"
+                   "  tilefuse bench specs/models/llama3_70b_prefill.json\n"
+                   "  tilefuse bench specs/causal.json --S 4096 --schedule '{\"block_m\":64,\"warps\":4}'");
+
+  cli::CacheArgs cacheArgs;
+  CLI::App *cacheCmd = app.add_subcommand("cache", "List, show, clear, export or import tuned kernels");
+  cacheCmd->require_subcommand(1);
+  cacheCmd->footer("The cache lives in $TILEFUSE_CACHE_DIR, else $XDG_CACHE_HOME/tilefuse, else\n"
+                   "~/.cache/tilefuse, one directory per GPU. Examples:\n"
+                   "  tilefuse cache ls\n"
+                   "  tilefuse cache show causal-\n"
+                   "  tilefuse cache clear --invalid\n"
+                   "  tilefuse cache export h100.tfcache && tilefuse cache import h100.tfcache");
+  CLI::App *cacheLs = cacheCmd->add_subcommand("ls", "List entries with their status (ok, stale, corrupt)");
+  CLI::App *cacheShow = cacheCmd->add_subcommand("show", "Print one entry");
+  cacheShow->add_option("entry", cacheArgs.target, "File name, path, or a substring of exactly one entry")
+      ->required();
+  CLI::App *cacheClear = cacheCmd->add_subcommand("clear", "Delete entries");
+  cacheClear->add_option("match", cacheArgs.target, "Only entries whose GPU dir/file name contains this");
+  cacheClear->add_flag("--invalid", cacheArgs.onlyInvalid, "Only stale or corrupt entries");
+  CLI::App *cacheExport = cacheCmd->add_subcommand(
+      "export", "Write every valid entry to one archive file (JSON lines, see tuner/README.md)");
+  cacheExport->add_option("file", cacheArgs.target, "Archive to write")->required();
+  CLI::App *cacheImport = cacheCmd->add_subcommand("import", "Add the entries of an archive to the cache");
+  cacheImport->add_option("file", cacheArgs.target, "Archive made by `tilefuse cache export`")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cacheImport->add_flag("--keep-faster", cacheArgs.keepFaster, "Keep an existing entry if it is faster");
+  CLI::App *cacheDir = cacheCmd->add_subcommand("dir", "Print the cache directory");
+  for (CLI::App *sub : {cacheLs, cacheShow, cacheClear, cacheExport, cacheImport, cacheDir})
+    sub->add_flag("--json", cacheArgs.json, "Print one JSON object");
+  cacheLs->footer("Example:\n  TILEFUSE_CACHE_DIR=/tmp/tf tilefuse cache ls --json");
+  cacheShow->footer("Examples:\n  tilefuse cache show llama3_8b_prefill\n"
+                    "  tilefuse cache show NVIDIA-H100-80GB-HBM3_sm90_132sm/causal- --json");
+  cacheClear->footer("Examples:\n  tilefuse cache clear --invalid\n  tilefuse cache clear A100");
+  cacheExport->footer("Example:\n  tilefuse cache export h100.tfcache");
+  cacheImport->footer("Example:\n  tilefuse cache import h100.tfcache --keep-faster");
+  cacheDir->footer("Example:\n  ls \"$(tilefuse cache dir)\"");
+
   CLI11_PARSE(app, argc, argv);
   applySeq(problem, seqBoth);
+
+  if (emit->parsed()) {
+    applySeq(emitArgs.problem, tunerSeq);
+    return cli::runEmit(emitArgs);
+  }
+  if (tuneCmd->parsed()) {
+    applySeq(tuneArgs.problem, tunerSeq);
+    tuneArgs.options.writeCache = !noCache;
+    if (keepFaster)
+      tuneArgs.options.storeMode = tilefuse::tuner::StoreMode::KeepFaster;
+    return cli::runTune(tuneArgs);
+  }
+  if (benchCmd->parsed()) {
+    applySeq(benchArgs.problem, tunerSeq);
+    return cli::runBench(benchArgs);
+  }
+  if (cacheCmd->parsed()) {
+    for (auto [sub, name] : {std::pair{cacheLs, "ls"}, std::pair{cacheShow, "show"}, std::pair{cacheClear, "clear"},
+                             std::pair{cacheExport, "export"}, std::pair{cacheImport, "import"},
+                             std::pair{cacheDir, "dir"}})
+      if (sub->parsed())
+        cacheArgs.action = name;
+    return cli::runCache(cacheArgs);
+  }
 
   try {
     if (lower->parsed()) {

@@ -94,6 +94,51 @@ template <int R, int C> TF_DEVICE void row_sum(rv<R> &dst, const rt<float, R, C>
   warp::row_sum(dst, src, identity);
 }
 
+namespace detail {
+/// Reduces f over this lane's elements of each row of an R x C row-layout fragment, then across the
+/// quad (the 4 lanes sharing a row), then with `accum` when given.
+template <typename Op, int C, int R, typename F>
+TF_DEVICE void row_reduce_of(rv<R> &dst, const rv<R> *accum, int row0, F &&f) {
+  using Tile = rt<float, R, C>;
+#pragma unroll
+  for (int i = 0; i < R / 16; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) { // pairs h and h + 2 hold row 16i + g + 8h
+      const int row = row0 + Tile::row_of(i, h, 0);
+      float x = f(fidx{i, 0, h, 0}, row, Tile::col_of(0, h, 0));
+      x = Op::apply(x, f(fidx{i, 0, h, 1}, row, Tile::col_of(0, h, 1)));
+#pragma unroll
+      for (int j = 0; j < C / 16; ++j)
+#pragma unroll
+        for (int p = h; p < 4; p += 2)
+#pragma unroll
+          for (int e = 0; e < 2; ++e)
+            if (j != 0 || p != h)
+              x = Op::apply(x, f(fidx{i, j, p, e}, row, Tile::col_of(j, p, e)));
+      x = Op::apply(x, __shfl_xor_sync(0xffffffffu, x, 1));
+      x = Op::apply(x, __shfl_xor_sync(0xffffffffu, x, 2));
+      dst.data[i][h] = accum ? Op::apply(x, accum->data[i][h]) : x;
+    }
+}
+} // namespace detail
+
+/// dst[r] = max(accum[r], max_c f(x, row, col)) over the columns of a C-column row block: the row max of
+/// an element-wise value that is never kept (the masked scores of a tile go straight into the max).
+/// dst may alias accum.
+template <int C, int R, typename F> TF_DEVICE void row_max_of(rv<R> &dst, const rv<R> &accum, int row0, F &&f) {
+  detail::row_reduce_of<warp::detail::op_max, C>(dst, &accum, row0, f);
+}
+template <int C, int R, typename F> TF_DEVICE void row_max_of(rv<R> &dst, int row0, F &&f) {
+  detail::row_reduce_of<warp::detail::op_max, C>(dst, static_cast<const rv<R> *>(nullptr), row0, f);
+}
+/// dst[r] = accum[r] + sum_c f(x, row, col) (see row_max_of).
+template <int C, int R, typename F> TF_DEVICE void row_sum_of(rv<R> &dst, const rv<R> &accum, int row0, F &&f) {
+  detail::row_reduce_of<warp::detail::op_sum, C>(dst, &accum, row0, f);
+}
+template <int C, int R, typename F> TF_DEVICE void row_sum_of(rv<R> &dst, int row0, F &&f) {
+  detail::row_reduce_of<warp::detail::op_sum, C>(dst, static_cast<const rv<R> *>(nullptr), row0, f);
+}
+
 constexpr float LOG2E = 1.4426950408889634f;
 
 /// e^x = 2^(x log2 e) with MUFU.EX2 (relative error about 2^-22; e^-inf = 0).

@@ -1,0 +1,139 @@
+//===- KernelAbi.h - what a generated kernel takes and how it is launched -*- C++ -*-===//
+//
+// A generated kernel takes ONE argument, `struct Params`, by value. Its layout is described on the
+// host by ParamLayout, so the runtime can fill it without parsing CUDA:
+//
+//   pointers, one per tensor argument of the fused function, in argument order:
+//       Q, K, V (const), O, LSE (when the spec writes it), then captured tables (const)
+//   long long <T>_stride[rank - 1]  per tensor of rank >= 2: strides in ELEMENTS of every dim but the
+//                                   last (the last dim is contiguous, stride 1)
+//   long long <C>_extent[rank]      per capture: its extents (table reads outside them give 0)
+//   long long B, Hq, Hkv, Sq, Sk    problem sizes
+//
+// Every field is 8 bytes and 8-byte aligned, so offsets are 8 * index and the host and device
+// layouts agree by construction (the generated source static_asserts the size).
+//
+// Requirements the runtime must meet (packParams checks the first two): tensors the kernel loads with
+// cp.async (Q, K, V) have 16-byte aligned bases and every stride a multiple of 16 bytes; every tensor's
+// last dim is contiguous and its extents match the sizes; O rows are written as 4-byte pairs (4-byte
+// alignment); the GQA group size Hq / Hkv is a constant of the fused program (query head h reads K/V
+// head h / G), so Hkv must be Hq / G for the G the program was lowered with.
+//
+// Grid: CUDA x, y, z = ceil(Sq / BLOCK_M), Hq, B for the FlashAttention-2 programs (Q tiles on
+// blockIdx.x so the tiles of one head run close in time and share K/V in L2). In general the fused
+// program's grid dims, innermost first; GridRule evaluates them for a problem size.
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/spec/Spec.h"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tilefuse::codegen {
+
+/// What a tensor argument of the fused function is.
+enum class TensorRole { Q, K, V, O, LSE, Capture };
+std::string_view spelling(TensorRole r); ///< "Q", "K", "V", "O", "LSE", "capture"
+
+struct TensorArg {
+  TensorRole role = TensorRole::Capture;
+  std::string name; ///< C identifier used in Params: "Q", ..., "LSE", or the capture's name.
+};
+
+/// The roles of the fused function's arguments, in order (Lowering.h's convention: Q, K, V, O,
+/// [LSE], captures sorted by name) and the kernel's name.
+struct KernelSignature {
+  std::vector<TensorArg> tensors;
+  /// extern "C" name of the kernel; empty: "tilefuse_" + the function's name.
+  std::string kernelName;
+
+  /// Q, K, V, O, then LSE when `lse`, then one capture per name.
+  static KernelSignature standard(bool lse, const std::vector<std::string> &captureNames);
+  /// standard(spec.lse, names of spec.captures).
+  static KernelSignature fromSpec(const spec::Spec &spec);
+  std::string toString() const;
+};
+
+/// Problem sizes of one launch.
+struct ProblemSizes {
+  int64_t B = 0, Hq = 0, Hkv = 0, Sq = 0, Sk = 0;
+  /// The value of "B", "Hq", "Hkv", "Sq" or "Sk"; throws std::invalid_argument for another name.
+  int64_t get(std::string_view name) const;
+};
+
+/// One CUDA grid dim: ceil(size / divisor), or 1 when size is empty.
+struct GridDimRule {
+  std::string size; ///< "B", "Hq", "Hkv", "Sq", "Sk" or "" (constant 1)
+  int64_t divisor = 1;
+  int64_t evaluate(const ProblemSizes &p) const;
+  std::string toString() const; ///< "ceil(Sq / 64)", "Hq", "1"
+};
+
+struct GridRule {
+  GridDimRule x, y, z;
+  std::array<int64_t, 3> evaluate(const ProblemSizes &p) const;
+  std::string toString() const; ///< "x = ceil(Sq / 64), y = Hq, z = B"
+};
+
+/// Field kinds of Params.
+enum class ParamSource {
+  TensorPointer, ///< base address of tensor `tensor`
+  TensorStride,  ///< stride (elements) of dim `dim` of tensor `tensor`
+  TensorExtent,  ///< extent of dim `dim` of tensor `tensor` (captures)
+  Size,          ///< problem size `size` (B, Hq, Hkv, Sq, Sk)
+};
+
+struct ParamField {
+  std::string name; ///< C name, e.g. "Q", "Q_stride[1]", "bias_extent[0]", "Sq"
+  ParamSource source = ParamSource::Size;
+  int tensor = -1;  ///< index into ParamLayout::tensors
+  int dim = -1;
+  std::string size;
+  std::size_t offset = 0; ///< bytes from the start of Params
+};
+
+/// How one tensor argument is passed.
+struct TensorAbi {
+  TensorArg arg;
+  int rank = 0;
+  int elementBytes = 0;
+  std::string elementType;           ///< "bf16", "f16", "f32", "i32", "i64"
+  std::vector<std::string> dimNames; ///< symbolic names ("B", "Sq") or static extents ("128")
+  bool written = false;              ///< O, LSE
+  bool needs16ByteRows = false;      ///< loaded by cp.async in 16-byte chunks
+};
+
+struct ParamLayout {
+  std::vector<TensorAbi> tensors;
+  std::vector<ParamField> fields; ///< in declaration order, offset = 8 * index
+  std::size_t bytes = 0;
+  /// The device-side declaration `struct Params { ... };` (also emitted in the kernel source).
+  std::string deviceStruct() const;
+  std::string toString() const; ///< one line per field with its offset
+};
+
+/// Device address, extents and strides (elements) of one tensor argument.
+struct TensorBinding {
+  uint64_t address = 0;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;
+};
+
+class AbiError : public std::invalid_argument {
+public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// The bytes of Params for one launch (`tensors` in ParamLayout::tensors order). Throws AbiError
+/// naming the tensor and dim when a rank differs, a last-dim stride is not 1, a symbolic extent
+/// disagrees with `sizes` (or a static one with the program), or an alignment requirement fails.
+std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes &sizes,
+                                  const std::vector<TensorBinding> &tensors);
+
+} // namespace tilefuse::codegen

@@ -1,0 +1,105 @@
+//===- Schedule.h - how a fused attention kernel is mapped to the GPU ---*- C++ -*-===//
+//
+// A Schedule is the tuner's decision for one fused kernel: tile sizes, warps, the depth of the
+// K/V copy pipeline, the matrix instruction family and where the loop-invariant Q operand lives.
+// It is plain data: printable (toString), JSON round-trippable (toJson / scheduleFromJson) so a
+// tuner decision can be replayed, and checked by validate().
+//
+// BLOCK_M and BLOCK_N are also the tile sizes of the fused block program (the fusion pass is run
+// with them); generateKernel checks that the two agree.
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/spec/Spec.h"
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace tilefuse::codegen {
+
+/// The warp-level matrix instruction the kernel is built from.
+enum class MmaFamily {
+  MmaSyncM16N8K16, ///< mma.sync.aligned.m16n8k16 (sm_80 and newer), operands via ldmatrix.
+  Wgmma,           ///< wgmma.mma_async (sm_90a); not generated yet, validate() rejects it.
+};
+
+/// Where the loop-invariant lhs of S = Q K^T lives while the K/V loop runs, when the fused program
+/// stages Q in shared memory (a program that loads Q straight into registers keeps it there).
+enum class QPlacement {
+  Registers, ///< ldmatrix once before the loop (FlashAttention-2: Q stays in registers).
+  Smem,      ///< ldmatrix a 16-column slice per k-step of every S = Q K^T (fewer registers).
+};
+
+/// Thrown by validate() and scheduleFromJson(): what() names the field, the value and the allowed values.
+class ScheduleError : public std::invalid_argument {
+public:
+  using std::invalid_argument::invalid_argument;
+};
+
+struct Schedule {
+  int blockM = 64;  ///< BLOCK_M: query rows per thread block (one Q tile).
+  int blockN = 64;  ///< BLOCK_N: key/value rows per K/V tile (one loop iteration).
+  int warps = 4;    ///< Warps per block; each owns BLOCK_M / warps consecutive query rows.
+  int kvStages = 2; ///< Shared-memory slots per loaded K/V tile (a cp.async ring). Each load is waited for
+                    ///< just before its first use and that wait refills the slot the previous load has
+                    ///< finished with: with 1 stage V_j lands during S = Q K_j^T and K_{j+1} during
+                    ///< P V_j (FlashAttention-2's schedule); with s stages tiles arrive s - 1 iterations ahead.
+  MmaFamily mma = MmaFamily::MmaSyncM16N8K16;
+  QPlacement q = QPlacement::Registers;
+  int minBlocksPerSm = 1; ///< __launch_bounds__ occupancy hint: ptxas keeps registers low enough for this
+                          ///< many blocks per SM (1: up to 255 registers per thread, no forced spills).
+
+  /// Query rows per warp: BLOCK_M / warps (a multiple of 16, the mma.sync M).
+  int rowsPerWarp() const { return blockM / warps; }
+  int threadsPerBlock() const { return 32 * warps; }
+
+  /// Throws ScheduleError naming the first bad field, its value and the allowed values:
+  /// block_m in {16, 32, 64, 128, 256}; block_n in {16, 32, 64, 128, 256}; warps in {1, 2, 4, 8, 16}
+  /// with block_m / warps a multiple of 16; kv_stages in {1, 2, 3, 4}; mma = mma_sync_m16n8k16;
+  /// min_blocks_per_sm in {1, 2, 3, 4}.
+  void validate() const;
+
+  /// One line, e.g. "BLOCK_M=64 BLOCK_N=64 warps=4 kv_stages=2 mma=mma_sync_m16n8k16 q=registers
+  /// min_blocks_per_sm=1".
+  std::string toString() const;
+  /// {"block_m":64,"block_n":64,"kv_stages":2,"min_blocks_per_sm":1,"mma":"mma_sync_m16n8k16",
+  /// "q":"registers","warps":4} (keys sorted, no whitespace: usable in cache keys).
+  std::string toJson() const;
+
+  bool operator==(const Schedule &) const = default;
+};
+
+/// Parses toJson()'s format; missing keys keep their defaults. Throws ScheduleError on malformed
+/// JSON, an unknown key or a value of the wrong type or spelling (it does not call validate()).
+Schedule scheduleFromJson(std::string_view json);
+
+std::string_view spelling(MmaFamily f); ///< "mma_sync_m16n8k16", "wgmma"
+std::string_view spelling(QPlacement q); ///< "registers", "smem"
+
+/// Compute capability of an NVRTC target "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", ... as 80, 86,
+/// ...; throws ScheduleError for anything else or an arch older than sm_80 (no mma.sync bf16).
+int computeCapability(std::string_view arch);
+
+/// Dynamic shared memory one block may opt into on `arch`, bytes (sm_80: 166912, sm_86 / sm_89:
+/// 101376, sm_90: 232448; others: the sm_86 value).
+std::size_t maxDynamicSmemBytes(std::string_view arch);
+
+/// Shared memory the generated kernel allocates for a schedule: Q (BLOCK_M x headDim) once, K and V
+/// (BLOCK_N x headDim each) per stage, 16-bit elements. Bytes.
+std::size_t smemBytes(const Schedule &s, int headDim);
+
+/// The untuned starting point for one (HEAD_DIM, dtype, arch), chosen to fit the arch's shared memory
+/// with room for two blocks per SM where that matters:
+///   headDim <= 64:          BLOCK_M 128, BLOCK_N 64, 8 warps, 2 stages       (48 KB at D = 64)
+///   headDim = 128, sm_80/90: BLOCK_M 128, BLOCK_N 64, 8 warps, 2 stages      (96 KB)
+///   headDim = 128, other:    BLOCK_M 64,  BLOCK_N 64, 4 warps, 1 stage, 2 blocks/SM hinted (48 KB)
+///   headDim > 128:           BLOCK_M 64,  BLOCK_N 32, 4 warps, 1 stage, Q in SMEM
+/// Always mma.sync m16n8k16 (dtype does not change the choice today; it is part of the signature
+/// for the tuner). Throws ScheduleError for headDim not 32 or a multiple of 64 up to 256 (the shared
+/// tile swizzle needs 32 or a multiple of 64 columns) or an arch computeCapability rejects.
+Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch);
+
+} // namespace tilefuse::codegen

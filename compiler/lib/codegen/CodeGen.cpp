@@ -1,0 +1,69 @@
+//===- CodeGen.cpp - resolve -> plan -> emit ---------------------------------===//
+#include "tilefuse/codegen/CodeGen.h"
+
+#include "Emit.h"
+#include "Plan.h"
+#include "Resolve.h"
+
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
+using namespace mlir;
+
+namespace tilefuse::codegen {
+
+GeneratedKernel generateKernel(func::FuncOp fused, const Schedule &schedule, const KernelSignature &signature) {
+  // 1. resolve: the kernel, its loops and tensors; every tile value classified and named.
+  const ResolvedKernel r = resolve(fused, signature);
+  // 2. plan: shared memory, the cp.async pipeline, register storage (validates the schedule).
+  const KernelPlan p = plan(r, schedule);
+  // 3. emit: walk the ops again and write CUDA.
+  GeneratedKernel k;
+  k.params = buildParamLayout(r);
+  k.source = emitKernel(r, p, k.params);
+  k.kernelName = r.kernelName;
+  k.threadsPerBlock = schedule.threadsPerBlock();
+  k.dynamicSmemBytes = p.smemBytes;
+  k.grid = r.grid;
+  k.schedule = schedule;
+  return k;
+}
+
+std::string dumpResolve(func::FuncOp fused, const KernelSignature &signature) {
+  return resolve(fused, signature).toString();
+}
+
+std::string dumpPlan(func::FuncOp fused, const Schedule &schedule, const KernelSignature &signature) {
+  const ResolvedKernel r = resolve(fused, signature);
+  return plan(r, schedule).toString() + buildParamLayout(r).toString();
+}
+
+Schedule matchProgram(func::FuncOp fused, Schedule base) {
+  const ResolvedKernel r = resolve(fused, inferSignature(fused));
+  base.blockM = static_cast<int>(r.blockM);
+  if (!r.loops.empty())
+    base.blockN = static_cast<int>(*getConstantIntValue(r.loops.front().getStep()));
+  while (base.warps > 1 && base.blockM % (16 * base.warps) != 0)
+    base.warps /= 2;
+  return base;
+}
+
+KernelSignature inferSignature(func::FuncOp fused) {
+  const unsigned n = fused.getNumArguments();
+  if (n < 4)
+    fail(fused, "a fused attention function takes at least Q, K, V, O; @" + fused.getSymName().str() + " takes " +
+                    std::to_string(n) + " arguments");
+  bool lse = false;
+  if (n > 4) {
+    auto t = dyn_cast<tilefuse::blk::HbmTensorType>(fused.getArgument(4).getType());
+    lse = t && t.getRank() == 3 && t.getElementType().isF32() && t.getDimName(0) == "B" && t.getDimName(1) == "Hq" &&
+          t.getDimName(2) == "Sq" && !fused.getArgAttr(4, "blk.name");
+  }
+  std::vector<std::string> captures;
+  for (unsigned i = lse ? 5 : 4; i < n; ++i) {
+    auto name = fused.getArgAttrOfType<StringAttr>(i, "blk.name");
+    captures.push_back(name ? name.str() : "capture" + std::to_string(captures.size()));
+  }
+  return KernelSignature::standard(lse, captures);
+}
+
+} // namespace tilefuse::codegen

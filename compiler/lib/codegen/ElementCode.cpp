@@ -1,0 +1,144 @@
+//===- ElementCode.cpp - per-element code of element-wise tiles -------------===//
+#include "ElementCode.h"
+
+#include <regex>
+
+using namespace mlir;
+using namespace tilefuse::blk;
+
+namespace tilefuse::codegen {
+
+bool isAtom(const std::string &expr) {
+  static const std::regex atom(R"(^([A-Za-z_][A-Za-z0-9_.]*|-?[0-9][0-9.e+-]*f?|\(-[0-9][0-9.e+-]*f?\)|tfcg::at\([A-Za-z0-9_]+, x\)|\(-tfcg::inf\(\)\)|tfcg::inf\(\))$)");
+  return std::regex_match(expr, atom);
+}
+
+std::string ElementCode::local(const std::string &base) {
+  std::string name = base;
+  for (int k = 1; sx_.isUsed(name) || locals_.count(name); ++k)
+    name = base + "_" + std::to_string(k);
+  locals_.insert(name);
+  return name;
+}
+
+void ElementCode::countRefs(Value tile) {
+  if (++refs_[tile] > 1 || r_.isKept(tile))
+    return;
+  Operation *d = tile.getDefiningOp();
+  if (!d)
+    return;
+  if (auto map = dyn_cast<MapOp>(d)) {
+    for (auto [i, in] : llvm::enumerate(map.getInputs()))
+      if (!map.getBody().front().getArgument(i).use_empty())
+        countRefs(in);
+    return;
+  }
+  for (Value in : d->getOperands())
+    if (isa<TileType>(in.getType()))
+      countRefs(in);
+}
+
+std::string ElementCode::nameIfShared(Value v, const std::string &expr, const std::string &cType) {
+  if (refs_.lookup(v) < 2 || isAtom(expr))
+    return expr;
+  const std::string name = local("e");
+  body_.line("const " + cType + " " + name + " = " + expr + ";");
+  return name;
+}
+
+std::string ElementCode::elem(Value tile) {
+  if (auto it = memo_.find(tile); it != memo_.end())
+    return it->second;
+  const TileInfo &info = r_.tile(tile);
+  std::string expr;
+  if (info.cls == TileClass::Fragment || info.cls == TileClass::RowVector) {
+    auto s = p_.storageOf.find(tile);
+    if (s == p_.storageOf.end())
+      fail(tile.getLoc(), "", "internal: kept tile without storage");
+    expr = "tfcg::at(" + p_.storages[s->second].name + ", x)";
+  } else if (info.cls == TileClass::Smem) {
+    Operation *user = *tile.getUsers().begin();
+    fail(user, "element-wise ops read register tiles, not shared tiles");
+  } else {
+    Operation *def = tile.getDefiningOp();
+    const std::string ct = cTypeOf(info.type.getElementType(), def);
+    if (auto iota = dyn_cast<IotaOp>(def)) {
+      const bool isRow = iota.getDim() == IotaDim::row;
+      std::string e = sx_.ref(iota.getOffset()) + (isRow ? " + row" : " + col");
+      if (ct != "long long")
+        e = "(" + ct + ")(" + e + ")";
+      expr = local(isRow ? "q_idx" : "kv_idx");
+      body_.line("const " + ct + " " + expr + " = " + e + ";");
+    } else if (auto fill = dyn_cast<FillOp>(def)) {
+      expr = sx_.ref(fill.getValue());
+    } else if (auto bc = dyn_cast<BroadcastOp>(def)) {
+      expr = elem(bc.getInput());
+    } else if (auto sel = dyn_cast<SelectOp>(def)) {
+      const std::string c = elem(sel.getCondition()), a = elem(sel.getTrueValue()), b = elem(sel.getFalseValue());
+      expr = nameIfShared(tile, "(" + c + " ? " + a + " : " + b + ")", ct);
+    } else if (auto map = dyn_cast<MapOp>(def)) {
+      expr = nameIfShared(tile, region(map, mapArgs(map), Value(), false), ct);
+    } else {
+      fail(def, "internal: not an element-wise op");
+    }
+  }
+  memo_[tile] = expr;
+  return expr;
+}
+
+std::vector<std::string> ElementCode::mapArgs(MapOp map) {
+  std::vector<std::string> args;
+  for (auto [i, in] : llvm::enumerate(map.getInputs()))
+    args.push_back(map.getBody().front().getArgument(i).use_empty() ? std::string("0") : elem(in));
+  return args;
+}
+
+std::string ElementCode::region(MapOp map, const std::vector<std::string> &args, Value result, bool foldTrunc) {
+  Block &block = map.getBody().front();
+  llvm::DenseMap<Value, std::string> val;
+  llvm::DenseMap<Value, std::pair<std::string, std::string>> subOperands; // subf result -> (a, b)
+  for (auto [i, arg] : llvm::enumerate(block.getArguments())) {
+    std::string a = args[i];
+    if (!arg.hasOneUse() && !isAtom(a)) {
+      const std::string name = local("a");
+      body_.line("const " + cTypeOf(arg.getType(), map) + " " + name + " = " + a + ";");
+      a = name;
+    }
+    val[arg] = a;
+  }
+  auto operand = [&](Value v) {
+    auto it = val.find(v);
+    return it != val.end() ? it->second : sx_.ref(v);
+  };
+  for (Operation &op : block.without_terminator()) {
+    if (op.getResult(0).use_empty())
+      continue; // dead in the region
+    std::vector<std::string> operands;
+    for (Value in : op.getOperands())
+      operands.push_back(operand(in));
+    std::string expr;
+    auto sub = isa<math::ExpOp>(op) && op.getResult(0).getType().isF32()
+                   ? subOperands.find(op.getOperand(0))
+                   : subOperands.end();
+    if (sub != subOperands.end())
+      expr = ScalarExprs::expDiff(sub->second.first, sub->second.second); // e^(a-b): one FFMA + EX2
+    else
+      expr = sx_.opExpr(&op, operands);
+    Value res = op.getResult(0);
+    if (isa<arith::SubFOp>(op) && res.hasOneUse())
+      subOperands[res] = {operands[0], operands[1]};
+    if (isa<ReadOp>(op) || (!res.hasOneUse() && !isAtom(expr))) {
+      const std::string name = local(isa<ReadOp>(op) ? "t" : "v");
+      body_.line("const " + cTypeOf(res.getType(), &op) + " " + name + " = " + expr + ";");
+      expr = name;
+    }
+    val[res] = expr;
+  }
+  Value y = result ? result : cast<YieldOp>(block.getTerminator()).getValue();
+  if (foldTrunc)
+    if (auto trunc = y.getDefiningOp<arith::TruncFOp>(); trunc && trunc.getIn().getType().isF32())
+      y = trunc.getIn();
+  return operand(y);
+}
+
+} // namespace tilefuse::codegen

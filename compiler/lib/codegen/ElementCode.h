@@ -1,0 +1,59 @@
+//===- ElementCode.h - per-element code of element-wise tiles --------*- C++ -*-===//
+//
+// Writes the body of the lambda a kept element-wise tile is computed with:
+//
+//   tfcg::map(s_acc, warp_row0, [&](tfcg::fidx x, int row, int col) {
+//     const long long q_idx = q_row0 + row;
+//     const long long kv_idx = kv0 + col;
+//     return ((q_idx + (Sk - Sq)) >= kv_idx) ? (tfcg::at(s_acc, x) * 0.0883883461f) : (-tfcg::inf());
+//   });
+//
+// Kept tiles are read at the element's fragment position (tfcg::at(name, x)); inlined element-wise
+// values are expanded in place: iota -> q_idx / kv_idx from (row, col), fill -> its scalar,
+// broadcast -> the row vector's value for the row, select -> ?:, map -> its region's ops (score_mod,
+// mask_mod) translated by ScalarExprs. A value used more than once gets a local name; one used once
+// is written inside its user's expression.
+//
+#pragma once
+
+#include "Expr.h"
+#include "Plan.h"
+#include "Writer.h"
+
+namespace tilefuse::codegen {
+
+class ElementCode {
+public:
+  ElementCode(const ResolvedKernel &r, const KernelPlan &p, ScalarExprs &sx) : r_(r), p_(p), sx_(sx) {}
+
+  /// Registers that the caller will ask for elem(v) (so values reached twice get a local name).
+  void countRefs(mlir::Value tile);
+  /// The expression of `tile`'s element at the lambda's position; statements go to body().
+  std::string elem(mlir::Value tile);
+  /// elem() of every input of `map` whose region argument is used ("0" for the others).
+  std::vector<std::string> mapArgs(tilefuse::blk::MapOp map);
+  /// The expression of `result` (a value of `map`'s region; null: the yielded value) with the region's
+  /// arguments bound to `args`. With foldTrunc, a yielded f32 -> 16-bit truncf is left out (the store
+  /// or pair packing rounds the same way).
+  std::string region(tilefuse::blk::MapOp map, const std::vector<std::string> &args, mlir::Value result,
+                     bool foldTrunc);
+
+  const Writer &body() const { return body_; }
+
+private:
+  std::string local(const std::string &base);
+  std::string nameIfShared(mlir::Value v, const std::string &expr, const std::string &cType);
+
+  const ResolvedKernel &r_;
+  const KernelPlan &p_;
+  ScalarExprs &sx_;
+  Writer body_;
+  llvm::DenseMap<mlir::Value, std::string> memo_;
+  llvm::DenseMap<mlir::Value, unsigned> refs_;
+  std::set<std::string> locals_;
+};
+
+/// True for an identifier, a literal or tfcg::at(name, x): text that may be repeated freely.
+bool isAtom(const std::string &expr);
+
+} // namespace tilefuse::codegen

@@ -1,0 +1,206 @@
+//===- KernelAbi.cpp - signatures, grid rules, the Params layout ----------===//
+#include "tilefuse/codegen/KernelAbi.h"
+
+#include <cstring>
+#include <sstream>
+
+namespace tilefuse::codegen {
+
+std::string_view spelling(TensorRole r) {
+  switch (r) {
+  case TensorRole::Q: return "Q";
+  case TensorRole::K: return "K";
+  case TensorRole::V: return "V";
+  case TensorRole::O: return "O";
+  case TensorRole::LSE: return "LSE";
+  case TensorRole::Capture: return "capture";
+  }
+  return "?";
+}
+
+KernelSignature KernelSignature::standard(bool lse, const std::vector<std::string> &captureNames) {
+  KernelSignature s;
+  s.tensors = {{TensorRole::Q, "Q"}, {TensorRole::K, "K"}, {TensorRole::V, "V"}, {TensorRole::O, "O"}};
+  if (lse)
+    s.tensors.push_back({TensorRole::LSE, "LSE"});
+  for (const std::string &c : captureNames)
+    s.tensors.push_back({TensorRole::Capture, c});
+  return s;
+}
+
+KernelSignature KernelSignature::fromSpec(const spec::Spec &spec) {
+  std::vector<std::string> names;
+  for (const spec::Capture &c : spec.captures)
+    names.push_back(c.name);
+  return standard(spec.lse, names);
+}
+
+std::string KernelSignature::toString() const {
+  std::string s = "(";
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += tensors[i].name;
+    if (tensors[i].role == TensorRole::Capture)
+      s += ": capture";
+  }
+  return s + ")" + (kernelName.empty() ? "" : " -> " + kernelName);
+}
+
+int64_t ProblemSizes::get(std::string_view name) const {
+  if (name == "B") return B;
+  if (name == "Hq") return Hq;
+  if (name == "Hkv") return Hkv;
+  if (name == "Sq") return Sq;
+  if (name == "Sk") return Sk;
+  throw std::invalid_argument("unknown problem size '" + std::string(name) +
+                              "' (known: B, Hq, Hkv, Sq, Sk)");
+}
+
+int64_t GridDimRule::evaluate(const ProblemSizes &p) const {
+  if (size.empty())
+    return 1;
+  const int64_t n = p.get(size);
+  return (n + divisor - 1) / divisor;
+}
+
+std::string GridDimRule::toString() const {
+  if (size.empty())
+    return "1";
+  if (divisor == 1)
+    return size;
+  return "ceil(" + size + " / " + std::to_string(divisor) + ")";
+}
+
+std::array<int64_t, 3> GridRule::evaluate(const ProblemSizes &p) const {
+  return {x.evaluate(p), y.evaluate(p), z.evaluate(p)};
+}
+
+std::string GridRule::toString() const {
+  return "x = " + x.toString() + ", y = " + y.toString() + ", z = " + z.toString();
+}
+
+namespace {
+
+std::string cType(const TensorAbi &t) {
+  const std::string &e = t.elementType;
+  std::string base = e == "bf16"  ? "__nv_bfloat16"
+                     : e == "f16" ? "__half"
+                     : e == "f32" ? "float"
+                     : e == "i32" ? "int"
+                     : e == "i64" ? "long long"
+                                  : "unsigned char";
+  return (t.written ? "" : "const ") + base + " *";
+}
+
+std::string dims(const TensorAbi &t) {
+  std::string s = "[";
+  for (size_t i = 0; i < t.dimNames.size(); ++i)
+    s += (i ? ", " : "") + t.dimNames[i];
+  return s + "]";
+}
+
+} // namespace
+
+std::string ParamLayout::deviceStruct() const {
+  std::ostringstream os;
+  os << "// Kernel parameters, passed by value. Host mirror: tilefuse::codegen::ParamLayout.\n"
+     << "// Strides are in elements (the last dim of every tensor is contiguous).\n"
+     << "struct Params {\n";
+  size_t i = 0;
+  while (i < fields.size()) {
+    const ParamField &f = fields[i];
+    if (f.source == ParamSource::TensorPointer) {
+      const TensorAbi &t = tensors[f.tensor];
+      os << "  " << cType(t) << f.name << "; // " << t.elementType << " " << dims(t)
+         << (t.arg.role == TensorRole::Capture ? " (captured)" : "") << "\n";
+      ++i;
+      continue;
+    }
+    if (f.source == ParamSource::Size) {
+      os << "  long long " << f.name << ";\n";
+      ++i;
+      continue;
+    }
+    // An array field: TensorStride / TensorExtent runs of one tensor.
+    size_t n = 1;
+    while (i + n < fields.size() && fields[i + n].source == f.source && fields[i + n].tensor == f.tensor)
+      ++n;
+    const std::string base = f.name.substr(0, f.name.find('['));
+    os << "  long long " << base << "[" << n << "];"
+       << (f.source == ParamSource::TensorStride ? " // strides of dims " : " // extents of dims ");
+    for (size_t k = 0; k < n; ++k)
+      os << (k ? ", " : "") << tensors[f.tensor].dimNames[fields[i + k].dim];
+    os << "\n";
+    i += n;
+  }
+  os << "};\n";
+  return os.str();
+}
+
+std::string ParamLayout::toString() const {
+  std::ostringstream os;
+  os << "Params: " << bytes << " bytes\n";
+  for (const ParamField &f : fields)
+    os << "  +" << f.offset << "\t" << f.name << "\n";
+  return os.str();
+}
+
+std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes &sizes,
+                                  const std::vector<TensorBinding> &tensors) {
+  if (tensors.size() != layout.tensors.size())
+    throw AbiError("packParams: " + std::to_string(tensors.size()) + " tensors given, the kernel takes " +
+                   std::to_string(layout.tensors.size()));
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    const TensorAbi &abi = layout.tensors[t];
+    const TensorBinding &b = tensors[t];
+    const std::string who = "packParams: tensor " + abi.arg.name;
+    if (static_cast<int>(b.shape.size()) != abi.rank || static_cast<int>(b.strides.size()) != abi.rank)
+      throw AbiError(who + " has rank " + std::to_string(b.shape.size()) + " (strides: " +
+                     std::to_string(b.strides.size()) + "), the kernel expects " + std::to_string(abi.rank));
+    if (abi.rank > 0 && b.strides.back() != 1)
+      throw AbiError(who + ": the last dim must be contiguous (stride 1), got stride " +
+                     std::to_string(b.strides.back()));
+    for (int d = 0; d < abi.rank; ++d) {
+      const std::string &name = abi.dimNames[d];
+      int64_t expected = -1;
+      if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0])))
+        expected = std::stoll(name);
+      else if (name == "B" || name == "Hq" || name == "Hkv" || name == "Sq" || name == "Sk")
+        expected = sizes.get(name);
+      if (expected >= 0 && b.shape[d] != expected)
+        throw AbiError(who + ": dim " + std::to_string(d) + " (" + name + ") is " + std::to_string(b.shape[d]) +
+                       ", expected " + std::to_string(expected));
+    }
+    if (abi.needs16ByteRows) {
+      if (b.address % 16 != 0)
+        throw AbiError(who + ": base address must be 16-byte aligned (cp.async)");
+      for (int d = 0; d + 1 < abi.rank; ++d)
+        if ((b.strides[d] * abi.elementBytes) % 16 != 0)
+          throw AbiError(who + ": stride of dim " + std::to_string(d) + " (" + std::to_string(b.strides[d]) +
+                         " elements) must be a multiple of 16 bytes");
+    }
+  }
+  if (sizes.Hkv <= 0 || sizes.Hq % sizes.Hkv != 0)
+    throw AbiError("packParams: Hq = " + std::to_string(sizes.Hq) + " must be a multiple of Hkv = " +
+                   std::to_string(sizes.Hkv));
+
+  std::vector<std::byte> out(layout.bytes);
+  for (const ParamField &f : layout.fields) {
+    int64_t value = 0;
+    uint64_t address = 0;
+    switch (f.source) {
+    case ParamSource::TensorPointer: address = tensors[f.tensor].address; break;
+    case ParamSource::TensorStride: value = tensors[f.tensor].strides[f.dim]; break;
+    case ParamSource::TensorExtent: value = tensors[f.tensor].shape[f.dim]; break;
+    case ParamSource::Size: value = sizes.get(f.size); break;
+    }
+    if (f.source == ParamSource::TensorPointer)
+      std::memcpy(out.data() + f.offset, &address, 8);
+    else
+      std::memcpy(out.data() + f.offset, &value, 8);
+  }
+  return out;
+}
+
+} // namespace tilefuse::codegen

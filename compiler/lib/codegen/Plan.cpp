@@ -1,0 +1,765 @@
+//===- Plan.cpp - phase 2: shared memory, registers, the copy pipeline -----===//
+#include "Plan.h"
+
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <functional>
+#include <map>
+#include <sstream>
+
+using namespace mlir;
+using namespace tilefuse::blk;
+
+namespace tilefuse::codegen {
+
+Type storageElemType(const ResolvedKernel &r, Value v) {
+  auto type = cast<TileType>(v.getType());
+  Type e = type.getElementType();
+  if (!e.isBF16() && !e.isF16())
+    return e;
+  auto map = v.getDefiningOp<MapOp>();
+  if (!map || v.use_empty())
+    return e;
+  bool onlyStores = llvm::all_of(v.getUsers(), [](Operation *u) { return isa<StoreOp>(u); });
+  auto yield = cast<YieldOp>(map.getBody().front().getTerminator());
+  auto trunc = yield.getValue().getDefiningOp<arith::TruncFOp>();
+  if (onlyStores && trunc && trunc.getIn().getType().isF32())
+    return Float32Type::get(v.getContext());
+  return e;
+}
+
+const LoopPlan *KernelPlan::loopPlan(scf::ForOp op) const {
+  for (const LoopPlan &l : loops)
+    if (l.op == op)
+      return &l;
+  return nullptr;
+}
+
+int KernelPlan::bufferOf(Value smemTile) const {
+  Value v = smemTile;
+  if (auto copy = v.getDefiningOp<CopyOp>())
+    v = copy.getSource();
+  if (auto load = v.getDefiningOp<LoadOp>()) {
+    auto it = bufferOfLoad.find(load);
+    return it == bufferOfLoad.end() ? -1 : it->second;
+  }
+  return -1;
+}
+
+namespace {
+
+std::string typeString(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
+/// Program-order positions and the liveness questions the register plan asks.
+class Liveness {
+public:
+  Liveness(const ResolvedKernel &r) : r_(r) {
+    int n = 0;
+    r.kernel.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) { order_[op] = n++; });
+  }
+
+  /// Ops at which `v` is read: its non-element-wise users, and the consumers of element-wise values
+  /// computed from it (those are evaluated inside their consumer).
+  const std::vector<Operation *> &readers(Value v) {
+    auto it = readers_.find(v);
+    if (it != readers_.end())
+      return it->second;
+    std::vector<Operation *> out;
+    for (Operation *user : v.getUsers()) {
+      if (isElementwise(user) && !r_.isKept(user->getResult(0))) {
+        const auto &inner = readers(user->getResult(0));
+        out.insert(out.end(), inner.begin(), inner.end());
+      } else {
+        out.push_back(user);
+      }
+    }
+    return readers_[v] = std::move(out);
+  }
+
+  /// True when `a` and `b` sit in different branches of one scf.if (never both run).
+  static bool exclusive(Operation *a, Operation *b) {
+    for (Operation *pa = a; pa; pa = pa->getParentOp()) {
+      Region *ra = pa->getParentRegion();
+      if (!ra)
+        break;
+      auto ifOp = dyn_cast_or_null<scf::IfOp>(ra->getParentOp());
+      if (!ifOp)
+        continue;
+      for (Operation *pb = b; pb; pb = pb->getParentOp()) {
+        if (pb->getParentRegion() && pb->getParentRegion()->getParentOp() == ifOp)
+          return pb->getParentRegion() != ra;
+      }
+    }
+    return false;
+  }
+
+  /// True when nothing reads `v` after `at` runs (reads at `at` itself are fine: in-place ops read an
+  /// element before writing it).
+  bool deadAfter(Value v, Operation *at) { return deadAfter(v, at, false); }
+
+  /// With `insideIsBefore`, reads nested in `at` (an scf.if) count as before its end: the question is
+  /// whether `v` is read once `at` has finished.
+  bool deadAfter(Value v, Operation *at, bool insideIsBefore) {
+    Operation *def = v.getDefiningOp();
+    Block *defBlock = def ? def->getBlock() : cast<BlockArgument>(v).getOwner();
+    // A value from outside a loop that contains `at` is read again by the next iteration.
+    for (Operation *p = at->getParentOp(); p && p != r_.kernel; p = p->getParentOp())
+      if (isa<scf::ForOp>(p) && !p->isAncestor(defBlock->getParentOp()))
+        return false;
+    for (Operation *reader : readers(v)) {
+      if (reader == at)
+        continue;
+      if (at->isProperAncestor(reader)) {
+        if (insideIsBefore)
+          continue;
+        return false;
+      }
+      if (exclusive(reader, at))
+        continue;
+      if (order_.lookup(reader) > order_.lookup(at))
+        return false;
+    }
+    return true;
+  }
+
+  int order(Operation *op) const { return order_.lookup(op); }
+
+private:
+  const ResolvedKernel &r_;
+  llvm::DenseMap<Operation *, int> order_;
+  llvm::DenseMap<Value, std::vector<Operation *>> readers_;
+};
+
+class Planner {
+public:
+  Planner(const ResolvedKernel &r, const Schedule &s) : r(r), live(r) {
+    p.r = &r;
+    p.schedule = s;
+  }
+
+  KernelPlan run() {
+    checkSchedule();
+    planSmem();
+    findCombines();
+    planHoists();
+    planBlock(r.kernel.getBodyBlock());
+    estimateRegisters();
+    return std::move(p);
+  }
+
+private:
+  // -- schedule vs program ---------------------------------------------------------------------------
+  void checkSchedule() {
+    const Schedule &s = p.schedule;
+    s.validate();
+    if (s.blockM != r.blockM)
+      fail(r.kernel, "schedule BLOCK_M = " + std::to_string(s.blockM) + " but the fused program's register tiles have " +
+                         std::to_string(r.blockM) + " rows (run the fusion pass with the schedule's BLOCK_M)");
+    for (scf::ForOp l : r.loops) {
+      const int64_t step = *getConstantIntValue(l.getStep());
+      if (step != s.blockN)
+        fail(l, "schedule BLOCK_N = " + std::to_string(s.blockN) + " but this K/V loop steps by " + std::to_string(step) +
+                    " (run the fusion pass with the schedule's BLOCK_N)");
+    }
+    p.warpRows = s.rowsPerWarp();
+  }
+
+  // -- shared memory and the pipeline --------------------------------------------------------------
+  /// A structural key of a scalar computed inside `loop` from its induction variable and values from
+  /// outside (nullopt: it depends on something else, e.g. a carried value).
+  std::optional<std::string> key(Value v, scf::ForOp loop) {
+    if (v == loop.getInductionVar())
+      return std::string("$iv");
+    if (auto c = getConstantIntValue(v))
+      return std::to_string(*c);
+    Operation *def = v.getDefiningOp();
+    Region *owner = def ? def->getParentRegion() : cast<BlockArgument>(v).getOwner()->getParent();
+    if (!loop.getRegion().isAncestor(owner)) {
+      std::ostringstream os;
+      os << "%" << v.getAsOpaquePointer();
+      return os.str();
+    }
+    if (!def || def->getNumRegions() != 0)
+      return std::nullopt;
+    StringRef ns = def->getDialect()->getNamespace();
+    if (!(ns == "arith" || ns == "math" || isa<DimOp, ReadOp>(def)))
+      return std::nullopt;
+    std::string s = def->getName().getStringRef().str() + "(";
+    for (NamedAttribute a : def->getAttrs()) {
+      std::string t;
+      llvm::raw_string_ostream os(t);
+      os << a.getValue();
+      s += t + ";";
+    }
+    for (Value in : def->getOperands()) {
+      auto k = key(in, loop);
+      if (!k)
+        return std::nullopt;
+      s += *k + ",";
+    }
+    return s + ")";
+  }
+
+  int addBuffer(LoadOp load, scf::ForOp loop, int stages, bool staging) {
+    auto type = load.getResult().getType();
+    SmemBuffer b;
+    std::string base = r.tile(load.getResult()).name;
+    if (staging && base.size() > 5 && base.substr(base.size() - 5) == "_frag")
+      base = base.substr(0, base.size() - 5) + "_smem";
+    b.name = base;
+    for (int k = 1; llvm::any_of(p.smem, [&](const SmemBuffer &o) { return o.name == b.name; }); ++k)
+      b.name = base + "_" + std::to_string(k);
+    b.elemC = cTypeOf(type.getElementType(), load);
+    b.rows = type.getDimSize(0);
+    b.cols = type.getDimSize(1);
+    b.stages = stages;
+    b.pipelined = loop && stages >= 1 && !staging;
+    b.staging = staging;
+    b.loop = loop;
+    b.loads.push_back(load);
+    b.bytesPerStage = static_cast<std::size_t>(b.rows * b.cols * 2);
+    if (type.getMemorySpace() == MemorySpace::reg) {
+      const int64_t cols = b.cols;
+      if (b.rows % 16 != 0 || !(cols == 32 || cols % 64 == 0))
+        fail(load, "a tile loaded into registers is staged through shared memory: it needs rows a multiple of 16 "
+                   "and 32 or a multiple of 64 columns");
+    }
+    p.smem.push_back(b);
+    p.bufferOfLoad[load] = static_cast<int>(p.smem.size()) - 1;
+    return static_cast<int>(p.smem.size()) - 1;
+  }
+
+  void planLoopLoads(scf::ForOp loop) {
+    LoopPlan lp;
+    lp.op = loop;
+    lp.step = *getConstantIntValue(loop.getStep());
+    lp.stages = p.schedule.kvStages;
+    std::map<std::string, int> byKey; // structural key -> index into lp.loads
+    loop.getBody()->walk<WalkOrder::PreOrder>([&](LoadOp load) {
+      const bool toSmem = load.getResult().getType().getMemorySpace() == MemorySpace::smem;
+      std::string k = "tensor" + std::to_string(r.tensorOf(load.getSource()).arg) + ":" +
+                      typeString(load.getResult().getType()) + ":";
+      bool predictable = toSmem;
+      for (Value idx : load.getIndices()) {
+        auto ki = key(idx, loop);
+        predictable &= ki.has_value();
+        k += ki.value_or("?") + "|";
+      }
+      if (!predictable) { // loaded synchronously where it stands
+        addBuffer(load, loop, 1, !toSmem);
+        p.smem.back().pipelined = false;
+        return;
+      }
+      // Conditions of the scf.if's between the load and the loop body, outermost first.
+      std::vector<std::pair<Value, bool>> conds;
+      for (Operation *a = load->getParentOp(); a != loop.getOperation(); a = a->getParentOp())
+        if (auto ifOp = dyn_cast<scf::IfOp>(a)) {
+          const bool inThen = ifOp.getThenRegion().isAncestor(load->getParentRegion());
+          if (key(ifOp.getCondition(), loop))
+            conds.insert(conds.begin(), {ifOp.getCondition(), inThen});
+        }
+      auto it = byKey.find(k);
+      if (it != byKey.end()) {
+        PipelinedLoad &pl = lp.loads[it->second];
+        p.smem[pl.buffer].loads.push_back(load);
+        p.bufferOfLoad[load] = pl.buffer;
+        size_t common = 0;
+        while (common < pl.conditions.size() && common < conds.size() && pl.conditions[common] == conds[common])
+          ++common;
+        pl.conditions.resize(common);
+        return;
+      }
+      PipelinedLoad pl;
+      pl.buffer = addBuffer(load, loop, lp.stages, false);
+      p.smem[pl.buffer].loadIndex = static_cast<int>(lp.loads.size());
+      pl.load = load;
+      pl.conditions = conds;
+      byKey[k] = static_cast<int>(lp.loads.size());
+      lp.loads.push_back(pl);
+    });
+    findSkipAbove(lp);
+    lp.split = splitOrderHolds(lp) && lp.loads.size() * lp.stages >= 2;
+    p.loops.push_back(lp);
+  }
+
+  /// Ops that read the shared tile of pipelined load `pl` (through blk.copy views too).
+  std::vector<Operation *> smemUses(const PipelinedLoad &pl) {
+    std::vector<Operation *> uses;
+    std::function<void(Value)> visit = [&](Value v) {
+      for (Operation *u : v.getUsers()) {
+        if (auto copy = dyn_cast<CopyOp>(u); copy && r.tile(copy.getResult()).cls == TileClass::Smem)
+          visit(copy.getResult());
+        else
+          uses.push_back(u);
+      }
+    };
+    for (LoadOp l : p.smem[pl.buffer].loads)
+      visit(l.getResult());
+    return uses;
+  }
+
+  /// Every use of load i - 1 comes before every use of load i on every path.
+  bool splitOrderHolds(const LoopPlan &lp) {
+    for (size_t i = 1; i < lp.loads.size(); ++i)
+      for (Operation *u : smemUses(lp.loads[i - 1]))
+        for (Operation *v : smemUses(lp.loads[i]))
+          if (!Liveness::exclusive(u, v) && live.order(u) >= live.order(v))
+            return false;
+    return true;
+  }
+
+  /// A body `scf.if %c { yield carried } else {...}` whose results the loop yields, with scalar ops only
+  /// besides: where %c (or one of the ors it is made of) is `iv > X` for a loop-invariant X, no
+  /// iteration past X does anything (the tile is empty under the mask: a causal tile above the
+  /// diagonal), so the loop bound is cut to X + 1.
+  void findSkipAbove(LoopPlan &lp) {
+    scf::ForOp loop = lp.op;
+    Block &body = *loop.getBody();
+    auto yield = cast<scf::YieldOp>(body.getTerminator());
+    scf::IfOp skip;
+    for (Operation &op : body.without_terminator()) {
+      if (auto ifOp = dyn_cast<scf::IfOp>(op); ifOp && !skip) {
+        skip = ifOp;
+        continue;
+      }
+      StringRef ns = op.getDialect()->getNamespace();
+      if (!((ns == "arith" || ns == "math") && op.getNumRegions() == 0))
+        return;
+    }
+    if (!skip || skip.getElseRegion().empty() || skip.getNumResults() != loop.getNumRegionIterArgs())
+      return;
+    for (unsigned k = 0; k < skip.getNumResults(); ++k)
+      if (yield.getOperand(k) != skip.getResult(k) || skip.thenYield().getOperand(k) != loop.getRegionIterArgs()[k])
+        return;
+    // Loop-invariant: computable without the induction variable (possibly by ops inside the body).
+    auto invariant = [&](Value v) {
+      auto k = key(v, loop);
+      return k && k->find("$iv") == std::string::npos;
+    };
+    auto stripCasts = [](Value v) {
+      while (Operation *d = v.getDefiningOp()) {
+        if (!isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp>(d))
+          break;
+        v = d->getOperand(0);
+      }
+      return v;
+    };
+    std::function<void(Value)> visit = [&](Value c) {
+      if (lp.skipAbove)
+        return;
+      if (auto orOp = c.getDefiningOp<arith::OrIOp>()) {
+        visit(orOp.getLhs());
+        visit(orOp.getRhs());
+        return;
+      }
+      auto cmp = c.getDefiningOp<arith::CmpIOp>();
+      if (!cmp)
+        return;
+      using P = arith::CmpIPredicate;
+      Value iv = loop.getInductionVar();
+      P pred = cmp.getPredicate();
+      Value lhs = stripCasts(cmp.getLhs()), rhs = cmp.getRhs();
+      if (stripCasts(rhs) == iv) {
+        rhs = cmp.getLhs();
+        lhs = iv; // X < iv  is  iv > X
+        switch (cmp.getPredicate()) {
+        case P::slt: pred = P::sgt; break;
+        case P::sle: pred = P::sge; break;
+        default: return;
+        }
+      }
+      if (lhs != iv || !invariant(rhs))
+        return;
+      if (pred == P::sgt || pred == P::sge) {
+        lp.skipAbove = rhs;
+        lp.skipAboveInclusive = pred == P::sge;
+      }
+    };
+    visit(skip.getCondition());
+  }
+
+  void planSmem() {
+    for (Operation &op : r.kernel.getBodyBlock()) {
+      if (auto load = dyn_cast<LoadOp>(op))
+        addBuffer(load, {}, 1, load.getResult().getType().getMemorySpace() == MemorySpace::reg);
+      if (auto ifOp = dyn_cast<scf::IfOp>(op))
+        ifOp.walk([&](LoadOp load) {
+          addBuffer(load, {}, 1, load.getResult().getType().getMemorySpace() == MemorySpace::reg);
+        });
+    }
+    for (scf::ForOp l : r.loops)
+      planLoopLoads(l);
+    // Offsets: buffers filled once first; then each loop's buffers, loops overlapping one another.
+    std::size_t offset = 0;
+    for (SmemBuffer &b : p.smem)
+      if (!b.loop) {
+        b.offset = offset;
+        offset += b.bytesPerStage * b.stages;
+      }
+    std::size_t end = offset;
+    for (scf::ForOp l : r.loops) {
+      std::size_t o = offset;
+      for (SmemBuffer &b : p.smem)
+        if (b.loop == l) {
+          b.offset = o;
+          o += b.bytesPerStage * b.stages;
+        }
+      end = std::max(end, o);
+    }
+    p.smemBytes = end;
+  }
+
+  // -- fusions and hoists ----------------------------------------------------------------------------
+  void findCombines() {
+    r.kernel.getBody().walk([&](ReduceOp red) {
+      if (!red.getResult().hasOneUse())
+        return;
+      auto map = dyn_cast<MapOp>(*red.getResult().getUsers().begin());
+      if (!map || map->getBlock() != red->getBlock() || !r.isKept(map.getResult()) ||
+          map.getResult().getType().getRank() != 1)
+        return;
+      // Only element-wise values (that emit nothing) between the two.
+      for (Operation *op = red->getNextNode(); op && op != map.getOperation(); op = op->getNextNode()) {
+        if (op->getNumResults() == 1 && isa<TileType>(op->getResult(0).getType()) && isElementwise(op) &&
+            !r.isKept(op->getResult(0)))
+          continue;
+        StringRef ns = op->getDialect()->getNamespace();
+        if ((ns == "arith" || ns == "math") && op->getNumRegions() == 0)
+          continue;
+        return;
+      }
+      Block &body = map.getBody().front();
+      unsigned argNo = 0;
+      for (; argNo < map.getInputs().size(); ++argNo)
+        if (map.getInputs()[argNo] == red.getResult())
+          break;
+      BlockArgument arg = body.getArgument(argNo);
+      if (!arg.hasOneUse())
+        return;
+      Operation *comb = cast<YieldOp>(body.getTerminator()).getValue().getDefiningOp();
+      if (!comb || comb != *arg.getUsers().begin())
+        return;
+      const bool isMax = red.getKind() == ReduceKind::max;
+      const bool matches = isMax ? isa<arith::MaximumFOp, arith::MaxNumFOp>(comb) : isa<arith::AddFOp>(comb);
+      if (!matches)
+        return;
+      Value other = comb->getOperand(0) == arg ? comb->getOperand(1) : comb->getOperand(0);
+      if (other == arg)
+        return;
+      p.combineOfMap[map] = ReduceCombine{red, argNo, other};
+      p.fusedReduces.insert(red);
+    });
+  }
+
+  void planHoists() {
+    if (p.schedule.q != QPlacement::Registers)
+      return;
+    for (SmemBuffer &b : p.smem) {
+      if (b.loop || b.staging)
+        continue;
+      Value tile = b.loads.front().getResult();
+      bool lhsInLoop = false, other = false;
+      for (OpOperand &u : tile.getUses()) {
+        auto mm = dyn_cast<MatmulOp>(u.getOwner());
+        if (mm && u.getOperandNumber() == 0 && mm->getParentOfType<scf::ForOp>())
+          lhsInLoop = true;
+        else if (!mm || u.getOperandNumber() != 0)
+          other = true;
+      }
+      if (!lhsInLoop || other)
+        continue;
+      auto type = cast<TileType>(tile.getType());
+      std::string name = b.name;
+      if (name.size() > 5 && name.substr(name.size() - 5) == "_smem")
+        name = name.substr(0, name.size() - 5);
+      p.hoisted[tile] = newStorage(name + "_frag", false, type.getElementType(), type.getDimSize(1));
+    }
+  }
+
+  // -- registers ----------------------------------------------------------------------------------------
+  static TileType type0(Value v) { return cast<TileType>(v.getType()); }
+
+  int newStorage(const std::string &base, bool rowVector, Type elem, int64_t cols) {
+    Storage s;
+    s.name = identifier(base);
+    for (int k = 1; llvm::any_of(p.storages, [&](const Storage &o) { return o.name == s.name; }) ||
+                    llvm::any_of(p.smem, [&](const SmemBuffer &b) { return b.name == s.name; });
+         ++k)
+      s.name = identifier(base) + "_" + std::to_string(k);
+    s.rowVector = rowVector;
+    s.elem = elem;
+    s.cols = cols;
+    p.storages.push_back(s);
+    owner.push_back(Value());
+    return static_cast<int>(p.storages.size()) - 1;
+  }
+
+  bool compatible(int storage, Value v) {
+    const Storage &s = p.storages[storage];
+    auto type = cast<TileType>(v.getType());
+    return s.rowVector == (type.getRank() == 1) && s.elem == storageElemType(r, v) &&
+           (s.rowVector || s.cols == type.getDimSize(1));
+  }
+
+  /// `storage` may take a new value at `at`: nothing live is in it.
+  bool isFree(int storage, Operation *at) {
+    Value o = owner[storage];
+    return !o || live.deadAfter(o, at);
+  }
+
+  void assign(Value v, int storage) {
+    p.storageOf[v] = storage;
+    owner[storage] = v;
+  }
+
+  /// The storage of the loop's k-th carried value (created on first request).
+  int iterStorage(scf::ForOp loop, unsigned k) {
+    auto key = std::make_pair(loop.getOperation(), k);
+    auto it = iterStorages.find(key);
+    if (it != iterStorages.end())
+      return it->second;
+    Value arg = loop.getRegionIterArgs()[k];
+    auto type = cast<TileType>(arg.getType());
+    int s = newStorage(r.tile(arg).name, type.getRank() == 1, type.getElementType(),
+                       type.getRank() == 2 ? type.getDimSize(1) : 0);
+    iterStorages[key] = s;
+    return s;
+  }
+
+  /// The storage of an scf.if's k-th result: the variable of the loop value it becomes, when that is free
+  /// after the scf.if; else a new variable.
+  int ifStorage(scf::IfOp ifOp, unsigned k) {
+    auto key = std::make_pair(ifOp.getOperation(), k);
+    auto it = iterStorages.find(key);
+    if (it != iterStorages.end())
+      return it->second;
+    Value res = ifOp.getResult(k);
+    int s = -1;
+    if (res.hasOneUse()) {
+      // Yielded on (to an enclosing scf.if or the loop): share that variable when what it holds now is
+      // not read once this scf.if has finished.
+      OpOperand &use = *res.getUses().begin();
+      if (auto y = dyn_cast<scf::YieldOp>(use.getOwner()); y && y->getBlock() == ifOp->getBlock()) {
+        int target = -1;
+        if (auto loop = dyn_cast<scf::ForOp>(y->getParentOp()))
+          target = iterStorage(loop, use.getOperandNumber());
+        else if (auto outer = dyn_cast<scf::IfOp>(y->getParentOp()))
+          target = ifStorage(outer, use.getOperandNumber());
+        if (target >= 0 && compatible(target, res) && (!owner[target] || live.deadAfter(owner[target], ifOp, true)))
+          s = target;
+      }
+    }
+    if (s < 0) {
+      auto type = cast<TileType>(res.getType());
+      s = newStorage(r.tile(res).name, type.getRank() == 1, storageElemType(r, res),
+                     type.getRank() == 2 ? type.getDimSize(1) : 0);
+    }
+    iterStorages[key] = s;
+    return s;
+  }
+
+  /// Kept tiles whose elements the op at `op` reads (through inlined element-wise values).
+  void keptReads(Value v, std::vector<Value> &out) {
+    if (r.isKept(v)) {
+      out.push_back(v);
+      return;
+    }
+    if (Operation *d = v.getDefiningOp())
+      for (Value in : d->getOperands())
+        if (isa<TileType>(in.getType()))
+          keptReads(in, out);
+  }
+
+  void planValue(Value v, Operation *at) {
+    const TileInfo &info = r.tile(v);
+    if (info.cls != TileClass::Fragment && info.cls != TileClass::RowVector)
+      return;
+    if (p.storageOf.count(v))
+      return;
+    // 1. Yielded: straight into the variable it is yielded to.
+    if (v.hasOneUse()) {
+      OpOperand &use = *v.getUses().begin();
+      Operation *user = use.getOwner();
+      int hint = -1;
+      if (auto y = dyn_cast<scf::YieldOp>(user)) {
+        if (auto loop = dyn_cast<scf::ForOp>(y->getParentOp()))
+          hint = iterStorage(loop, use.getOperandNumber());
+        else if (auto ifOp = dyn_cast<scf::IfOp>(y->getParentOp()))
+          hint = ifStorage(ifOp, use.getOperandNumber());
+      } else if (auto loop = dyn_cast<scf::ForOp>(user)) {
+        const unsigned k = use.getOperandNumber() - loop.getNumControlOperands();
+        hint = iterStorage(loop, k);
+      }
+      if (hint >= 0 && compatible(hint, v) && isFree(hint, at)) {
+        assign(v, hint);
+        return;
+      }
+    }
+    // 2. In place: an operand read at `at` and dead afterwards.
+    std::vector<Value> reads;
+    if (auto mm = dyn_cast<MatmulOp>(at)) {
+      if (mm.getAcc())
+        reads.push_back(mm.getAcc());
+    } else if (auto map = dyn_cast<MapOp>(at); map && p.combineOfMap.count(map)) {
+      const ReduceCombine &c = p.combineOfMap[map];
+      for (auto [i, in] : llvm::enumerate(map.getInputs()))
+        if (i != c.reduceArg)
+          keptReads(in, reads);
+    } else if (isElementwise(at)) {
+      for (Value in : at->getOperands())
+        if (isa<TileType>(in.getType()))
+          keptReads(in, reads);
+    }
+    if (type0(v).getRank() == 1)
+      reads.clear(); // row vectors are 2 registers: a new name reads better than an update in place
+    for (Value in : reads) {
+      auto it = p.storageOf.find(in);
+      if (it == p.storageOf.end() || p.hoisted.count(in))
+        continue;
+      if (owner[it->second] == in && compatible(it->second, v) && live.deadAfter(in, at)) {
+        assign(v, it->second);
+        return;
+      }
+    }
+    // 3. A new variable.
+    auto type = cast<TileType>(v.getType());
+    assign(v, newStorage(info.name, type.getRank() == 1, storageElemType(r, v),
+                         type.getRank() == 2 ? type.getDimSize(1) : 0));
+  }
+
+  void planBlock(Block &block) {
+    for (Operation &op : block) {
+      if (auto loop = dyn_cast<scf::ForOp>(op)) {
+        for (unsigned k = 0; k < loop.getNumRegionIterArgs(); ++k) {
+          Value arg = loop.getRegionIterArgs()[k];
+          if (!isa<TileType>(arg.getType()))
+            continue;
+          assign(arg, iterStorage(loop, k));
+        }
+        planBlock(*loop.getBody());
+        for (unsigned k = 0; k < loop.getNumResults(); ++k)
+          if (isa<TileType>(loop.getResult(k).getType()))
+            assign(loop.getResult(k), iterStorage(loop, k));
+        continue;
+      }
+      if (auto ifOp = dyn_cast<scf::IfOp>(op)) {
+        for (unsigned k = 0; k < ifOp.getNumResults(); ++k)
+          if (isa<TileType>(ifOp.getResult(k).getType()))
+            ifStorage(ifOp, k);
+        std::vector<Value> saved = owner;
+        planBlock(ifOp.getThenRegion().front());
+        std::vector<Value> afterThen = owner;
+        owner = saved;
+        owner.resize(p.storages.size()); // storages made in the then-branch hold nothing here
+        if (!ifOp.getElseRegion().empty())
+          planBlock(ifOp.getElseRegion().front());
+        for (size_t s = 0; s < owner.size(); ++s) {
+          const Value before = s < saved.size() ? saved[s] : Value();
+          const Value inThen = s < afterThen.size() ? afterThen[s] : Value();
+          if (owner[s] != before || inThen != before)
+            owner[s] = Value(); // written in a branch: no longer anyone's to update in place
+        }
+        for (unsigned k = 0; k < ifOp.getNumResults(); ++k)
+          if (isa<TileType>(ifOp.getResult(k).getType()))
+            assign(ifOp.getResult(k), ifStorage(ifOp, k));
+        continue;
+      }
+      if (p.fusedReduces.count(&op))
+        continue; // computed by the map that combines it
+      for (Value res : op.getResults())
+        if (isa<TileType>(res.getType()))
+          planValue(res, &op);
+    }
+  }
+
+  void estimateRegisters() {
+    int regs = 0;
+    for (const Storage &s : p.storages) {
+      if (s.rowVector)
+        regs += p.warpRows / 8;
+      else
+        regs += static_cast<int>(p.warpRows * s.cols / 32 / (s.elem.isF32() ? 1 : 2));
+    }
+    p.registerEstimate = regs;
+  }
+
+  const ResolvedKernel &r;
+  KernelPlan p;
+  Liveness live;
+  std::vector<Value> owner; ///< per storage: the value it holds now
+  std::map<std::pair<Operation *, unsigned>, int> iterStorages;
+};
+
+} // namespace
+
+std::string KernelPlan::toString() const {
+  std::ostringstream os;
+  os << "plan: " << schedule.toString() << "\n";
+  os << "  threads " << schedule.threadsPerBlock() << ", " << schedule.warps << " warps x " << warpRows
+     << " query rows (WARP_ROWS)\n";
+  os << "  shared memory: " << smemBytes << " bytes\n";
+  for (const SmemBuffer &b : smem) {
+    os << "    +" << b.offset << "\t" << b.name << (b.stages > 1 ? "[" + std::to_string(b.stages) + "]" : "")
+       << " : st<" << b.elemC << ", " << b.rows << ", " << b.cols << ">, " << b.bytesPerStage << " bytes"
+       << (b.stages > 1 ? " per stage" : "") << ", swizzle "
+       << (b.cols == 32 ? "chunk ^ ((row / 2) % 4)" : "chunk ^ (row % 8)") << " (16-byte chunks)";
+    if (b.staging)
+      os << ", staging for registers";
+    else if (b.loop)
+      os << (b.pipelined ? ", cp.async pipelined" : ", loaded in place (not pipelined)");
+    else
+      os << ", loaded once";
+    if (b.loads.size() > 1)
+      os << ", " << b.loads.size() << " loads share it";
+    os << "\n";
+  }
+  for (const LoopPlan &l : loops) {
+    os << "  loop at " << locationString(l.op.getLoc()) << ": step " << l.step << ", " << l.stages
+       << (l.stages == 1 ? " stage (issue at the top of each iteration, wait before each first use)"
+                         : " stages (prefetch iteration it + " + std::to_string(l.stages - 1) + ")")
+       << "\n";
+    if (l.skipAbove)
+      os << "    loop bound cut: iterations with the induction variable " << (l.skipAboveInclusive ? ">=" : ">")
+         << " a loop-invariant bound are empty (scf.if pass-through)\n";
+    if (!l.loads.empty())
+      os << "    " << (l.split ? "split waits: each load waited for before its first use, its predecessor's slot "
+                                 "refilled there"
+                               : "one wait per iteration")
+         << "\n";
+    for (const PipelinedLoad &pl : l.loads) {
+      os << "    load " << smem[pl.buffer].name;
+      if (pl.conditions.empty())
+        os << ", always";
+      else
+        os << ", under " << pl.conditions.size() << " scf.if condition(s)";
+      os << "\n";
+    }
+  }
+  os << "  registers (per thread, all storages, upper bound): ~" << registerEstimate << "\n";
+  for (const Storage &s : storages) {
+    os << "    " << s.name << " : "
+       << (s.rowVector ? "rv<" + std::to_string(warpRows) + ">"
+                       : "rt<" + typeString(s.elem) + ", " + std::to_string(warpRows) + ", " + std::to_string(s.cols) + ">");
+    std::vector<std::string> held;
+    for (auto &[v, idx] : storageOf)
+      if (&storages[idx] == &s)
+        held.push_back(r->tile(v).name);
+    os << "  (" << held.size() << " value" << (held.size() == 1 ? "" : "s") << ")\n";
+  }
+  for (auto &[map, c] : combineOfMap)
+    os << "  fused: blk.reduce " << (c.reduce.getKind() == ReduceKind::max ? "max" : "sum") << " at "
+       << locationString(c.reduce.getLoc()) << " into the blk.map at " << locationString(map->getLoc()) << "\n";
+  for (auto &[v, s] : hoisted)
+    os << "  kept in registers for the loop: " << r->tile(v).name << " -> " << storages[s].name << "\n";
+  return os.str();
+}
+
+KernelPlan plan(const ResolvedKernel &r, const Schedule &schedule) { return Planner(r, schedule).run(); }
+
+} // namespace tilefuse::codegen

@@ -1,0 +1,180 @@
+//===- Schedule.cpp - schedule validation, printing, JSON, defaults --------===//
+#include "tilefuse/codegen/Schedule.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <initializer_list>
+#include <sstream>
+
+namespace tilefuse::codegen {
+namespace {
+
+std::string listOf(std::initializer_list<int> values) {
+  std::string s;
+  for (int v : values)
+    s += (s.empty() ? "" : ", ") + std::to_string(v);
+  return s;
+}
+
+void requireOneOf(const char *field, int value, std::initializer_list<int> allowed) {
+  if (std::find(allowed.begin(), allowed.end(), value) == allowed.end())
+    throw ScheduleError(std::string("schedule: ") + field + " = " + std::to_string(value) +
+                        " is not allowed; allowed values: " + listOf(allowed));
+}
+
+} // namespace
+
+std::string_view spelling(MmaFamily f) {
+  return f == MmaFamily::MmaSyncM16N8K16 ? "mma_sync_m16n8k16" : "wgmma";
+}
+
+std::string_view spelling(QPlacement q) { return q == QPlacement::Registers ? "registers" : "smem"; }
+
+void Schedule::validate() const {
+  requireOneOf("block_m", blockM, {16, 32, 64, 128, 256});
+  requireOneOf("block_n", blockN, {16, 32, 64, 128, 256});
+  requireOneOf("warps", warps, {1, 2, 4, 8, 16});
+  requireOneOf("kv_stages", kvStages, {1, 2, 3, 4});
+  requireOneOf("min_blocks_per_sm", minBlocksPerSm, {1, 2, 3, 4});
+  if (blockM % (16 * warps) != 0) {
+    std::string allowed;
+    for (int w : {1, 2, 4, 8, 16})
+      if (blockM % (16 * w) == 0)
+        allowed += (allowed.empty() ? "" : ", ") + std::to_string(w);
+    throw ScheduleError("schedule: warps = " + std::to_string(warps) + " with block_m = " +
+                        std::to_string(blockM) +
+                        " leaves a warp a number of rows that is not a multiple of 16 (the mma.sync "
+                        "M); allowed values for this block_m: " + allowed);
+  }
+  if (mma != MmaFamily::MmaSyncM16N8K16)
+    throw ScheduleError("schedule: mma = " + std::string(spelling(mma)) +
+                        " is not generated yet; allowed values: mma_sync_m16n8k16");
+}
+
+std::string Schedule::toString() const {
+  std::ostringstream os;
+  os << "BLOCK_M=" << blockM << " BLOCK_N=" << blockN << " warps=" << warps
+     << " kv_stages=" << kvStages << " mma=" << spelling(mma) << " q=" << spelling(q)
+     << " min_blocks_per_sm=" << minBlocksPerSm;
+  return os.str();
+}
+
+std::string Schedule::toJson() const {
+  nlohmann::json j = {{"block_m", blockM},   {"block_n", blockN}, {"warps", warps},
+                      {"kv_stages", kvStages}, {"mma", spelling(mma)}, {"q", spelling(q)},
+                      {"min_blocks_per_sm", minBlocksPerSm}};
+  return j.dump(); // nlohmann::json objects keep keys sorted
+}
+
+Schedule scheduleFromJson(std::string_view text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception &e) {
+    throw ScheduleError(std::string("schedule: malformed JSON: ") + e.what());
+  }
+  if (!j.is_object())
+    throw ScheduleError("schedule: expected a JSON object, got " + j.dump());
+  Schedule s;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string &key = it.key();
+    const nlohmann::json &v = it.value();
+    auto integer = [&](int &field) {
+      if (!v.is_number_integer())
+        throw ScheduleError("schedule: " + key + " must be an integer, got " + v.dump());
+      field = v.get<int>();
+    };
+    if (key == "block_m")
+      integer(s.blockM);
+    else if (key == "block_n")
+      integer(s.blockN);
+    else if (key == "warps")
+      integer(s.warps);
+    else if (key == "kv_stages")
+      integer(s.kvStages);
+    else if (key == "min_blocks_per_sm")
+      integer(s.minBlocksPerSm);
+    else if (key == "mma") {
+      if (v == "mma_sync_m16n8k16")
+        s.mma = MmaFamily::MmaSyncM16N8K16;
+      else if (v == "wgmma")
+        s.mma = MmaFamily::Wgmma;
+      else
+        throw ScheduleError("schedule: mma = " + v.dump() +
+                            " is unknown; allowed values: \"mma_sync_m16n8k16\", \"wgmma\"");
+    } else if (key == "q") {
+      if (v == "registers")
+        s.q = QPlacement::Registers;
+      else if (v == "smem")
+        s.q = QPlacement::Smem;
+      else
+        throw ScheduleError("schedule: q = " + v.dump() +
+                            " is unknown; allowed values: \"registers\", \"smem\"");
+    } else {
+      throw ScheduleError("schedule: unknown key \"" + key +
+                          "\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, q, warps");
+    }
+  }
+  return s;
+}
+
+int computeCapability(std::string_view arch) {
+  std::string_view digits = arch;
+  if (digits.substr(0, 3) == "sm_")
+    digits.remove_prefix(3);
+  else
+    throw ScheduleError("arch = \"" + std::string(arch) + "\" is not an sm_XY target (e.g. sm_80)");
+  if (!digits.empty() && digits.back() == 'a')
+    digits.remove_suffix(1);
+  int cc = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9')
+      throw ScheduleError("arch = \"" + std::string(arch) + "\" is not an sm_XY target (e.g. sm_80)");
+    cc = cc * 10 + (c - '0');
+  }
+  if (digits.size() < 2 || digits.size() > 3 || cc < 80)
+    throw ScheduleError("arch = \"" + std::string(arch) +
+                        "\": the mma.sync path needs sm_80 or newer (bf16 m16n8k16)");
+  return cc;
+}
+
+std::size_t maxDynamicSmemBytes(std::string_view arch) {
+  switch (computeCapability(arch)) {
+  case 80:
+  case 87:
+    return 166912;
+  case 90:
+  case 100:
+    return 232448;
+  default:
+    return 101376;
+  }
+}
+
+std::size_t smemBytes(const Schedule &s, int headDim) {
+  const std::size_t tile = static_cast<std::size_t>(headDim) * 2;
+  return tile * (s.blockM + 2 * static_cast<std::size_t>(s.blockN) * s.kvStages);
+}
+
+Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch) {
+  (void)dtype;
+  const int cc = computeCapability(arch);
+  if (!(headDim == 32 || (headDim % 64 == 0 && headDim >= 64 && headDim <= 256)))
+    throw ScheduleError("head_dim = " + std::to_string(headDim) +
+                        " is not supported; allowed values: 32, 64, 128, 192, 256");
+  Schedule s;
+  if (headDim <= 64) {
+    s.blockM = 128, s.blockN = 64, s.warps = 8, s.kvStages = 2;
+  } else if (headDim == 128) {
+    if (cc == 80 || cc == 90)
+      s.blockM = 128, s.blockN = 64, s.warps = 8, s.kvStages = 2;
+    else
+      s.blockM = 64, s.blockN = 64, s.warps = 4, s.kvStages = 1, s.minBlocksPerSm = 2;
+  } else {
+    s.blockM = 64, s.blockN = 32, s.warps = 4, s.kvStages = 1, s.q = QPlacement::Smem;
+  }
+  return s;
+}
+
+} // namespace tilefuse::codegen

@@ -1,0 +1,41 @@
+# Tests of the runtime library (libtilefuse), included by runtime/CMakeLists.txt. Sources live with
+# the other GPU tests (tests/gpu/test_generated_*.cpp) and reuse their support library.
+#   tilefuse_runtime_api_tests     CPU (CI): Params packing vs codegen::packParams, no allocation in the
+#                                  launch path, launch errors, every spec to CUBIN, no-GPU errors
+#   tilefuse_generated_gpu_tests   [gpu]: the generated-kernel sweep against fp64, the Engine and C API
+#                                  on a GPU; exit 77 (ctest: Skipped) without a GPU
+#   runtime.example-*              the CMake package: install, find_package + build examples/, run it
+set(TILEFUSE_GPU_TESTS_DIR ${PROJECT_SOURCE_DIR}/tests/gpu)
+
+add_library(tilefuse_generated_test_support STATIC ${TILEFUSE_GPU_TESTS_DIR}/test_generated_reference.cpp)
+target_include_directories(tilefuse_generated_test_support PUBLIC ${TILEFUSE_GPU_TESTS_DIR})
+target_link_libraries(tilefuse_generated_test_support PUBLIC tilefuse_engine tilefuse_gpu_test_support
+  PRIVATE tilefuse_warnings)
+target_compile_definitions(tilefuse_generated_test_support PUBLIC TILEFUSE_SPECS_DIR="${PROJECT_SOURCE_DIR}/specs")
+
+add_executable(tilefuse_runtime_api_tests ${TILEFUSE_GPU_TESTS_DIR}/test_generated_launch_abi.cpp)
+target_include_directories(tilefuse_runtime_api_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/lib)
+target_link_libraries(tilefuse_runtime_api_tests PRIVATE tilefuse_generated_test_support Catch2::Catch2WithMain
+  tilefuse_warnings)
+catch_discover_tests(tilefuse_runtime_api_tests TEST_PREFIX "runtime: " PROPERTIES LABELS cpu TIMEOUT 600)
+
+add_executable(tilefuse_generated_gpu_tests
+  ${TILEFUSE_GPU_TESTS_DIR}/gpu_main.cpp
+  ${TILEFUSE_GPU_TESTS_DIR}/test_generated_attention.cpp
+  ${TILEFUSE_GPU_TESTS_DIR}/test_generated_engine.cpp)
+target_link_libraries(tilefuse_generated_gpu_tests PRIVATE tilefuse_generated_test_support tilefuse_warnings)
+catch_discover_tests(tilefuse_generated_gpu_tests TEST_PREFIX "gpu: "
+  PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu TIMEOUT 900)
+
+add_test(NAME runtime.example-builds-against-install
+  COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR} -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
+          -DWORK_DIR=${CMAKE_BINARY_DIR}/example-check -DCUDAToolkit_ROOT=${CUDAToolkit_ROOT}
+          -P ${PROJECT_SOURCE_DIR}/examples/check_example.cmake)
+set_tests_properties(runtime.example-builds-against-install PROPERTIES
+  LABELS cpu TIMEOUT 600 FIXTURES_SETUP tilefuse_example)
+add_test(NAME runtime.example-runs
+  COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR} -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
+          -DWORK_DIR=${CMAKE_BINARY_DIR}/example-check -DRUN=ON
+          -P ${PROJECT_SOURCE_DIR}/examples/check_example.cmake)
+set_tests_properties(runtime.example-runs PROPERTIES
+  LABELS gpu TIMEOUT 600 FIXTURES_REQUIRED tilefuse_example SKIP_REGULAR_EXPRESSION "SKIPPED: no GPU")

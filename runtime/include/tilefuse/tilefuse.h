@@ -1,0 +1,279 @@
+//===- tilefuse.h - the Tilefuse runtime library (C++ API) -----------*- C++ -*-===//
+//
+// What an application links (CMake: find_package(tilefuse) + tilefuse::tilefuse) to run a fused
+// attention variant on its own device buffers:
+//
+//   tilefuse::Engine engine(/*device=*/0);
+//   tilefuse::KernelHandle k = engine.getKernel("specs/causal.json", shape);   // JIT once
+//   tilefuse::AttentionArgs a;  a.B = ...;  a.q = TensorRef::bhsd(q, Hq, Sq, D);  ...
+//   engine.launch(k, a, stream);                                              // per call
+//
+// getKernel lowers the spec to a block program, fuses it (FlashAttention-2, Dao 2023, Alg. 1),
+// generates CUDA for a Schedule (tile sizes, warps, pipeline depth), compiles it with NVRTC to a
+// CUBIN for the device's exact architecture (sm_80, sm_90, ...), loads it into the device's primary
+// context and memoizes it. launch only packs the kernel's parameters on the stack and calls
+// cuLaunchKernel on the caller's stream.
+//
+// Allocations the library makes (host and device), all inside getKernel, none inside launch:
+//   * per distinct kernel (spec content hash, D, Dv, GQA group, schedule): one CUmodule (the
+//     CUBIN's code and constants in device memory), the generated source, PTX and the parameter
+//     packing plan (host), and one node of the kernel table;
+//   * per distinct (spec hash, shape bucket, policy) asked for: one node of the decision table
+//     (a pointer to a kernel) and its key;
+//   * while compiling: MLIR contexts, NVRTC programs and their outputs, freed on return;
+//   * once, on the first TuneOnMiss / FailOnMiss request without EngineOptions::schedules: the
+//     tuner's cache source (a path; entries are read per lookup, tuning allocates device buffers
+//     for its timing runs and frees them).
+// The Engine never allocates device memory for data (no workspace: O and LSE are the caller's)
+// and frees every module when it is destroyed. launch allocates nothing, on the host or the device.
+//
+// Thread safety: every Engine member may be called from any thread at once. getKernel takes the
+// table mutex only to find or insert a slot; different kernels compile concurrently, a kernel being
+// compiled by one thread is waited for (not compiled twice) by the others. launch takes no lock.
+// KernelHandles stay valid until their Engine is destroyed.
+//
+// Errors are exceptions: NoGpuError (no driver / no device), CudaError (a driver call failed),
+// CompileError (NVRTC rejected the generated source: log + dumped source), spec::SpecError (bad spec
+// file or shape), UnsupportedError (the generator cannot build this spec/shape/schedule),
+// CacheMissError (Policy::FailOnMiss and no cached schedule), LaunchError (bad launch arguments:
+// names the tensor and dim). tilefuse_c.h wraps all of this for C, without exceptions.
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/runtime/Errors.h"
+#include "tilefuse/spec/Shape.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+// The CUDA driver's stream type, declared exactly as cuda.h does (so cuda.h is not needed here);
+// a CUDA runtime cudaStream_t is the same type and may be passed as is.
+typedef struct CUstream_st *CUstream;
+
+namespace tilefuse {
+
+namespace spec {
+struct Spec;
+} // namespace spec
+
+/// Where getKernel takes the kernel's Schedule from.
+enum class Policy {
+  Heuristic,  ///< codegen::defaultSchedule(D, dtype, arch): no tuning, no cache.
+  TuneOnMiss, ///< The ScheduleSource's cached schedule (default: the tuner's on-disk cache); on a
+              ///< miss it tunes on this GPU and records the winner (seconds to a minute, once).
+  FailOnMiss, ///< The ScheduleSource's cached schedule; on a miss throws CacheMissError.
+};
+const char *spelling(Policy p); ///< "heuristic", "tune-on-miss", "fail-on-miss"
+
+/// The arguments of a call are wrong (null or misaligned pointer, a stride that is not a multiple
+/// of 16 bytes, sizes that disagree with the kernel). what() names the tensor and the dim.
+class LaunchError : public std::invalid_argument {
+public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// The generator cannot build a kernel for this spec / shape / schedule (an op it cannot
+/// translate, a program that did not fully fuse, shared memory beyond the device's limit).
+class UnsupportedError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Policy::FailOnMiss found no cached schedule for the query (what() names spec, shape, device).
+class CacheMissError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Shapes that share a tuned schedule: the kernel's compile-time dims (D, Dv, GQA group) and the
+/// sequence lengths rounded up to powers of two (at least 64). B, Hq, Sq, Sk themselves are
+/// run-time sizes of the kernel.
+struct ShapeBucket {
+  int64_t D = 0, Dv = 0, group = 1;
+  int64_t sqBucket = 0, skBucket = 0;
+  static ShapeBucket of(const spec::Shape &shape);
+  std::string toString() const; ///< "D=128 Dv=128 G=1 Sq<=2048 Sk<=2048"
+  bool operator==(const ShapeBucket &) const = default;
+};
+
+/// What a ScheduleSource is asked for.
+struct ScheduleQuery {
+  const spec::Spec *spec = nullptr; ///< never null
+  std::string specHash;             ///< spec::contentHashHex(*spec)
+  spec::Shape shape;                ///< the shape getKernel was given
+  ShapeBucket bucket;
+  int device = 0;          ///< CUDA ordinal
+  std::string deviceName;  ///< e.g. "NVIDIA H100 80GB HBM3"
+  std::string arch;        ///< e.g. "sm_90"
+};
+
+/// Where Policy::TuneOnMiss and Policy::FailOnMiss get schedules: EngineOptions::schedules, by
+/// default the tuner's on-disk cache (tuner/include/tilefuse/tuner/ScheduleSource.h:
+/// CacheScheduleSource). Schedules travel as the JSON of codegen::Schedule::toJson()
+/// ({"block_m":128,"block_n":64,...}), so this header needs no compiler headers. Implementations
+/// must be thread-safe (getKernel calls them from any thread).
+class ScheduleSource {
+public:
+  virtual ~ScheduleSource() = default;
+  /// The cached schedule for the query, or nullopt on a miss. Must not tune.
+  virtual std::optional<std::string> lookup(const ScheduleQuery &query) = 0;
+  /// Tunes the query on its device, records the winner and returns it (called on a miss under
+  /// Policy::TuneOnMiss).
+  virtual std::string tune(const ScheduleQuery &query) = 0;
+};
+
+struct EngineOptions {
+  /// Consulted by Policy::TuneOnMiss / FailOnMiss. Null: the tuner's on-disk cache
+  /// (tuner::CacheScheduleSource over Cache::openDefault(): $TILEFUSE_CACHE_DIR, else
+  /// $XDG_CACHE_HOME/tilefuse, else ~/.cache/tilefuse), opened on first need.
+  std::shared_ptr<ScheduleSource> schedules;
+  /// The device library's include root (holding tilefuse/device.cuh). Empty: env
+  /// TILEFUSE_DEVICE_INCLUDE, else <prefix>/share/tilefuse/device next to the installed library,
+  /// else the source tree the library was built from.
+  std::string deviceIncludeDir;
+  /// Extra NVRTC flags for every kernel (e.g. "-lineinfo").
+  std::vector<std::string> nvrtcFlags;
+};
+
+/// One Q, K, V or O operand: the device address of element [0, 0, 0, 0] and the strides, in
+/// ELEMENTS, of its batch, head and sequence dims. The head dim (D or Dv) is contiguous (stride 1).
+/// Requirements (checked by launch): 16-byte aligned address, every stride a multiple of 8 elements
+/// (16 bytes of bf16/fp16), strides >= 0.
+struct TensorRef {
+  const void *data = nullptr;
+  int64_t batchStride = 0, headStride = 0, rowStride = 0;
+
+  /// Dense [B, H, S, Dh]: strides {H*S*Dh, S*Dh, Dh} (the layout of Lowering.h).
+  static TensorRef bhsd(const void *data, int64_t H, int64_t S, int64_t Dh) {
+    return {data, H * S * Dh, S * Dh, Dh};
+  }
+  /// Dense [B, S, H, Dh]: strides {S*H*Dh, Dh, H*Dh} (flash_attn's and SDPA's q.transpose(1, 2)).
+  static TensorRef bshd(const void *data, int64_t H, int64_t S, int64_t Dh) {
+    return {data, S * H * Dh, Dh, H * Dh};
+  }
+};
+
+/// LSE [B, Hq, Sq], fp32, natural log: strides of batch and head in elements (Sq is contiguous).
+struct LseRef {
+  float *data = nullptr;
+  int64_t batchStride = 0, headStride = 0;
+  static LseRef dense(float *data, int64_t Hq, int64_t Sq) { return {data, Hq * Sq, Sq}; }
+};
+
+/// One captured tensor (spec "captures"): its device address and, optionally, the strides in
+/// elements of every dim but the last. Null strides: dense row-major, the specs' convention. The
+/// extents come from the spec's shape expressions at the call's sizes (e.g. [Hq, Sq + Sk - 1]).
+struct CaptureRef {
+  const void *data = nullptr;
+  const int64_t *strides = nullptr; ///< rank - 1 entries, or null
+};
+
+/// One attention call. Q [B, Hq, Sq, D], K [B, Hkv, Sk, D], V [B, Hkv, Sk, Dv], O [B, Hq, Sq, Dv],
+/// all of the spec's dtype; LSE [B, Hq, Sq] fp32. Hq / Hkv must equal the kernel's GQA group size and
+/// every size must be > 0. Causal masks in the shipped specs are aligned bottom-right when Sq != Sk.
+struct AttentionArgs {
+  int64_t B = 0, Hq = 0, Hkv = 0, Sq = 0, Sk = 0;
+  TensorRef q, k, v;
+  TensorRef o; ///< written (o.data is cast to non-const)
+  LseRef lse;  ///< written when the spec has "lse": true (then required), ignored otherwise
+  std::span<const CaptureRef> captures; ///< one per spec capture, in spec order (sorted by name)
+};
+
+/// What getKernel built (for logs, debugging and replaying a tuner decision).
+struct KernelInfo {
+  std::string specName, specHash; ///< spec name, spec::contentHashHex
+  std::string kernelName;         ///< extern "C" name in the CUBIN
+  std::string arch;               ///< NVRTC target, e.g. "sm_90"
+  std::string scheduleJson;       ///< codegen::Schedule::toJson()
+  std::string policy;             ///< spelling(Policy) of the first request that built it
+  std::string grid;               ///< "x = ceil(Sq / 128), y = Hq, z = B"
+  int64_t D = 0, Dv = 0, group = 1;
+  int threadsPerBlock = 0;
+  std::size_t dynamicSmemBytes = 0; ///< bytes per block
+  std::size_t paramBytes = 0;       ///< sizeof(Params)
+  int registers = 0;                ///< per thread (cuFuncGetAttribute)
+  int localBytes = 0;               ///< per thread local memory (spills), bytes
+  std::size_t cubinBytes = 0;
+  double generateMs = 0, compileMs = 0, loadMs = 0; ///< lower+fuse+codegen, NVRTC, module load
+  std::string source; ///< the CUDA C++ compiled
+  std::string ptx;    ///< NVRTC's PTX of the same compilation
+};
+
+namespace detail {
+struct Kernel;
+} // namespace detail
+
+/// A compiled, loaded kernel owned by an Engine; a cheap value (one pointer). Default: empty.
+class KernelHandle {
+public:
+  KernelHandle() = default;
+  explicit operator bool() const noexcept { return kernel_ != nullptr; }
+  /// Throws std::logic_error on an empty handle.
+  const KernelInfo &info() const;
+  bool operator==(const KernelHandle &) const = default;
+
+  const detail::Kernel *get() const noexcept { return kernel_; }
+  explicit KernelHandle(const detail::Kernel *kernel) noexcept : kernel_(kernel) {}
+
+private:
+  const detail::Kernel *kernel_ = nullptr;
+};
+
+/// The device, as the engine plans for it.
+struct DeviceDescription {
+  int ordinal = 0;
+  std::string name;
+  std::string arch; ///< "sm_90"
+  int smCount = 0;
+  int maxSharedPerBlockOptin = 0; ///< bytes
+};
+
+class Engine {
+public:
+  /// Retains the primary context of CUDA device `device` (the context CUDA runtime applications use,
+  /// so their buffers and streams work here). Throws NoGpuError without a driver or device,
+  /// CudaError for a bad ordinal.
+  explicit Engine(int device = 0, EngineOptions options = {});
+  ~Engine(); ///< unloads every module (no launch may be in flight on them)
+  Engine(const Engine &) = delete;
+  Engine &operator=(const Engine &) = delete;
+
+  /// The kernel for the spec file at `specPath` (format: specs/README.md) and `shape` (D, Dv and the
+  /// GQA group Hq / Hkv are compiled in; B, Hq, Sq, Sk are run-time). Reads and parses the file on
+  /// every call (~0.1 ms); keep the handle. Compiles on the first request (0.5-5 s), else returns
+  /// the memoized kernel. Throws spec::SpecError, UnsupportedError, CompileError, CacheMissError,
+  /// CudaError.
+  KernelHandle getKernel(const std::string &specPath, const spec::Shape &shape,
+                         Policy policy = Policy::Heuristic);
+  /// As above for a spec in memory (tilefuse/spec/Spec.h: parseSpecFile / parseSpecString); the
+  /// spec's dtype, head_dim and expressions are used, its default shape is not.
+  KernelHandle getKernel(const spec::Spec &spec, const spec::Shape &shape,
+                         Policy policy = Policy::Heuristic);
+
+  /// Enqueues one attention call on `stream` (null: the legacy default stream) and returns without
+  /// waiting. Makes the engine's device context current on the calling thread (as cudaSetDevice
+  /// does). Allocates nothing; takes no lock. Throws LaunchError for bad arguments (before anything
+  /// is enqueued) and CudaError when cuLaunchKernel fails; errors inside the kernel surface at the
+  /// next synchronization, as for any CUDA launch.
+  void launch(KernelHandle kernel, const AttentionArgs &args, CUstream stream = nullptr) const;
+
+  const DeviceDescription &device() const noexcept;
+  /// Kernels compiled and loaded so far.
+  std::size_t kernelCount() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// "0.1.0"
+const char *version();
+
+} // namespace tilefuse

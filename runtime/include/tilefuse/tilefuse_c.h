@@ -1,0 +1,125 @@
+/*===- tilefuse_c.h - the Tilefuse runtime library (C API) ------------*- C -*-===
+ *
+ * A C ABI over tilefuse.h for applications in C or other languages' FFIs: opaque handles, status
+ * codes, and tilefuse_last_error() for the message. No exception crosses this boundary; every
+ * function is noexcept and reports failures through its return value.
+ *
+ *   tilefuse_engine_t e;
+ *   if (tilefuse_engine_create(0, &e) != TILEFUSE_OK) { puts(tilefuse_last_error()); ... }
+ *   tilefuse_shape_t shape = {0};  shape.Sq = 4096;  shape.Sk = 4096;   // 0: the spec's value
+ *   tilefuse_kernel_t k;
+ *   tilefuse_get_kernel(e, "specs/causal.json", &shape, TILEFUSE_POLICY_HEURISTIC, &k);
+ *   tilefuse_attention_args_t a = {0};  ... fill sizes, pointers, strides (elements) ...
+ *   tilefuse_launch(e, k, &a, stream);
+ *   tilefuse_engine_destroy(e);
+ *
+ * Semantics, allocations and thread safety are those of tilefuse::Engine (tilefuse.h): kernels are
+ * compiled once and memoized; tilefuse_launch allocates nothing. Kernel handles stay valid until
+ * their engine is destroyed.
+ *
+ *===----------------------------------------------------------------------------------------===*/
+#ifndef TILEFUSE_TILEFUSE_C_H
+#define TILEFUSE_TILEFUSE_C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The CUDA driver's stream type, declared as cuda.h declares it; a cudaStream_t is the same type. */
+typedef struct CUstream_st *CUstream;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tilefuse_status {
+  TILEFUSE_OK = 0,
+  TILEFUSE_ERROR_INVALID_ARGUMENT = 1, /* a null handle or pointer argument, a bad enum value */
+  TILEFUSE_ERROR_NO_GPU = 2,           /* no CUDA driver (libcuda.so.1) or no device */
+  TILEFUSE_ERROR_CUDA = 3,             /* a CUDA driver call failed */
+  TILEFUSE_ERROR_SPEC = 4,             /* the spec file or shape is invalid (message has file:line:col) */
+  TILEFUSE_ERROR_COMPILE = 5,          /* NVRTC rejected the generated kernel (source dumped) */
+  TILEFUSE_ERROR_UNSUPPORTED = 6,      /* the generator cannot build this spec / shape / schedule */
+  TILEFUSE_ERROR_CACHE_MISS = 7,       /* TILEFUSE_POLICY_FAIL_ON_MISS and no cached schedule */
+  TILEFUSE_ERROR_LAUNCH = 8,           /* bad launch arguments (names the tensor and dim) */
+  TILEFUSE_ERROR_INTERNAL = 99         /* anything else */
+} tilefuse_status_t;
+
+typedef enum tilefuse_policy {
+  TILEFUSE_POLICY_HEURISTIC = 0,
+  TILEFUSE_POLICY_TUNE_ON_MISS = 1,
+  TILEFUSE_POLICY_FAIL_ON_MISS = 2
+} tilefuse_policy_t;
+
+typedef struct tilefuse_engine *tilefuse_engine_t;       /* owns kernels; destroy with tilefuse_engine_destroy */
+typedef const struct tilefuse_kernel *tilefuse_kernel_t; /* owned by its engine */
+
+/* Problem size for tilefuse_get_kernel. A member that is 0 takes the spec's value (its default
+ * shape, head_dim, value_dim, heads). D, Dv and Hq / Hkv are compiled in. */
+typedef struct tilefuse_shape {
+  int64_t B, Hq, Hkv, Sq, Sk, D, Dv;
+} tilefuse_shape_t;
+
+/* A Q, K, V or O operand: address of element [0,0,0,0]; strides in ELEMENTS of the batch, head and
+ * sequence dims; the head dim is contiguous. 16-byte aligned address, strides multiples of 8. */
+typedef struct tilefuse_tensor {
+  const void *data;
+  int64_t batch_stride, head_stride, row_stride;
+} tilefuse_tensor_t;
+
+/* A captured tensor: address and strides (elements) of every dim but the last; NULL strides: dense. */
+typedef struct tilefuse_capture {
+  const void *data;
+  const int64_t *strides;
+} tilefuse_capture_t;
+
+/* One call: Q [B,Hq,Sq,D], K [B,Hkv,Sk,D], V [B,Hkv,Sk,Dv], O [B,Hq,Sq,Dv] in the spec's dtype;
+ * LSE [B,Hq,Sq] fp32 (required when the spec writes it; Sq contiguous). */
+typedef struct tilefuse_attention_args {
+  int64_t B, Hq, Hkv, Sq, Sk;
+  tilefuse_tensor_t q, k, v, o;
+  float *lse;
+  int64_t lse_batch_stride, lse_head_stride;
+  const tilefuse_capture_t *captures; /* num_captures entries, in spec order (sorted by name) */
+  size_t num_captures;
+} tilefuse_attention_args_t;
+
+/* What a kernel is; the strings live as long as the kernel's engine. */
+typedef struct tilefuse_kernel_info {
+  const char *spec_name, *kernel_name, *arch, *schedule_json, *grid;
+  int threads_per_block;
+  size_t dynamic_smem_bytes;
+  int registers;
+  double compile_ms;
+} tilefuse_kernel_info_t;
+
+/* The error message of the last tilefuse_* call on the calling thread ("" when it succeeded). Valid
+ * until the next tilefuse_* call on this thread. */
+const char *tilefuse_last_error(void);
+/* "TILEFUSE_OK", "TILEFUSE_ERROR_NO_GPU", ... */
+const char *tilefuse_status_string(tilefuse_status_t status);
+/* "0.1.0" */
+const char *tilefuse_version(void);
+
+/* Creates an engine on CUDA device `device` (its primary context). */
+tilefuse_status_t tilefuse_engine_create(int device, tilefuse_engine_t *out);
+/* Unloads every kernel of the engine; NULL is ignored. */
+void tilefuse_engine_destroy(tilefuse_engine_t engine);
+
+/* The kernel for the spec file at `spec_path` and `shape` (NULL: the spec's default shape). */
+tilefuse_status_t tilefuse_get_kernel(tilefuse_engine_t engine, const char *spec_path, const tilefuse_shape_t *shape,
+                                      tilefuse_policy_t policy, tilefuse_kernel_t *out);
+/* As tilefuse_get_kernel, for a spec given as JSON text. */
+tilefuse_status_t tilefuse_get_kernel_json(tilefuse_engine_t engine, const char *spec_json,
+                                           const tilefuse_shape_t *shape, tilefuse_policy_t policy,
+                                           tilefuse_kernel_t *out);
+tilefuse_status_t tilefuse_kernel_info(tilefuse_kernel_t kernel, tilefuse_kernel_info_t *out);
+
+/* Enqueues one call on `stream` (NULL: the legacy default stream); does not wait. */
+tilefuse_status_t tilefuse_launch(tilefuse_engine_t engine, tilefuse_kernel_t kernel,
+                                  const tilefuse_attention_args_t *args, CUstream stream);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* TILEFUSE_TILEFUSE_C_H */

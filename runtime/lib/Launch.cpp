@@ -1,0 +1,272 @@
+//===- Launch.cpp - Params packing and the launch of a generated kernel -------===//
+//
+// The per-call path of the runtime library: validate the arguments, pack `struct Params` into a
+// stack buffer, cuLaunchKernel. Nothing here allocates on success (the error path builds a message).
+//
+#include "Launch.h"
+
+#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/spec/Eval.h"
+
+#include <cctype>
+#include <cstring>
+
+namespace tilefuse::detail {
+namespace {
+
+using codegen::ParamSource;
+using codegen::TensorRole;
+
+bool sizeIdOf(const std::string &name, SizeId &out) {
+  static constexpr const char *names[] = {"B", "Hq", "Hkv", "Sq", "Sk"};
+  for (int i = 0; i < 5; ++i)
+    if (name == names[i]) {
+      out = static_cast<SizeId>(i);
+      return true;
+    }
+  return false;
+}
+
+const char *sizeName(SizeId id) {
+  static constexpr const char *names[] = {"B", "Hq", "Hkv", "Sq", "Sk"};
+  return names[static_cast<int>(id)];
+}
+
+int64_t sizeOf(const AttentionArgs &a, SizeId id) {
+  switch (id) {
+  case SizeId::B: return a.B;
+  case SizeId::Hq: return a.Hq;
+  case SizeId::Hkv: return a.Hkv;
+  case SizeId::Sq: return a.Sq;
+  case SizeId::Sk: return a.Sk;
+  }
+  return 0;
+}
+
+[[noreturn]] void unsupported(const std::string &kernel, const std::string &message) {
+  throw UnsupportedError("kernel " + kernel + ": " + message);
+}
+
+[[noreturn]] void bad(const PackPlan &plan, const std::string &message) {
+  throw LaunchError("launch of " + plan.kernelName + ": " + message);
+}
+
+std::string dimLabel(const PackTensor &t, int d) {
+  return "dim " + std::to_string(d) + " (" + t.dims[d].name + ")";
+}
+
+} // namespace
+
+PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec, int64_t group,
+                      const std::string &kernelName) {
+  PackPlan plan;
+  plan.kernelName = kernelName;
+  plan.group = group;
+  plan.bytes = layout.bytes;
+  plan.captureCount = static_cast<int>(spec.captures.size());
+  if (layout.bytes > kMaxParamBytes)
+    unsupported(kernelName, "Params is " + std::to_string(layout.bytes) + " bytes, more than the " +
+                                std::to_string(kMaxParamBytes) + " a launch packs");
+  if (layout.tensors.size() > static_cast<size_t>(kMaxTensors))
+    unsupported(kernelName, "takes " + std::to_string(layout.tensors.size()) + " tensors, at most " +
+                                std::to_string(kMaxTensors) + " are supported");
+  for (const codegen::TensorAbi &abi : layout.tensors) {
+    PackTensor t;
+    t.role = abi.arg.role;
+    t.name = abi.arg.name;
+    t.rank = abi.rank;
+    t.elementBytes = abi.elementBytes;
+    t.needs16ByteRows = abi.needs16ByteRows;
+    if (t.rank < 1 || t.rank > kMaxRank || static_cast<int>(abi.dimNames.size()) != t.rank)
+      unsupported(kernelName, "tensor " + t.name + " has rank " + std::to_string(t.rank) + " (supported: 1.." +
+                                  std::to_string(kMaxRank) + ")");
+    const int expectedRank = t.role == TensorRole::LSE ? 3 : t.role == TensorRole::Capture ? t.rank : 4;
+    if (t.rank != expectedRank)
+      unsupported(kernelName, "tensor " + t.name + " has rank " + std::to_string(t.rank) + ", expected " +
+                                  std::to_string(expectedRank));
+    if (t.role == TensorRole::LSE)
+      plan.writesLse = true;
+    if (t.role == TensorRole::Capture) {
+      for (size_t slot = 0; slot < spec.captures.size(); ++slot)
+        if (spec.captures[slot].name == t.name)
+          t.captureSlot = static_cast<int>(slot);
+      if (t.captureSlot < 0)
+        unsupported(kernelName, "captured tensor " + t.name + " is not a capture of spec '" + spec.name + "'");
+      t.captureShape = spec.captures[t.captureSlot].shape;
+      if (static_cast<int>(t.captureShape.size()) != t.rank)
+        unsupported(kernelName, "captured tensor " + t.name + " has rank " + std::to_string(t.rank) +
+                                    ", the spec gives " + std::to_string(t.captureShape.size()) + " dims");
+    }
+    for (int d = 0; d < t.rank; ++d) {
+      DimSource s;
+      s.name = abi.dimNames[d];
+      if (t.role == TensorRole::Capture) {
+        s.kind = DimSource::CaptureExpr; // the spec's expression is the truth for capture extents
+        s.exprIndex = d;
+      } else if (!s.name.empty() && std::isdigit(static_cast<unsigned char>(s.name[0]))) {
+        s.kind = DimSource::Static;
+        s.value = std::stoll(s.name);
+      } else if (sizeIdOf(s.name, s.size)) {
+        s.kind = DimSource::Size;
+      } else {
+        unsupported(kernelName, "tensor " + t.name + " dim " + std::to_string(d) + " is '" + s.name +
+                                    "', neither a problem size nor a static extent");
+      }
+      t.dims.push_back(std::move(s));
+    }
+    plan.tensors.push_back(std::move(t));
+  }
+  for (const codegen::ParamField &f : layout.fields) {
+    PackField p;
+    p.source = f.source;
+    p.tensor = f.tensor;
+    p.dim = f.dim;
+    p.offset = f.offset;
+    if (f.offset + 8 > layout.bytes)
+      unsupported(kernelName, "field " + f.name + " lies outside Params");
+    if (f.source == ParamSource::Size && !sizeIdOf(f.size, p.size))
+      unsupported(kernelName, "field " + f.name + " reads unknown size '" + f.size + "'");
+    if (f.source != ParamSource::Size &&
+        (f.tensor < 0 || f.tensor >= static_cast<int>(plan.tensors.size()) ||
+         (f.source != ParamSource::TensorPointer && (f.dim < 0 || f.dim >= plan.tensors[f.tensor].rank))))
+      unsupported(kernelName, "field " + f.name + " refers to a tensor or dim that does not exist");
+    plan.fields.push_back(p);
+  }
+  return plan;
+}
+
+void bind(const PackPlan &plan, const AttentionArgs &a, Bindings &out) {
+  // 1. Sizes: positive, and the GQA group compiled into the kernel.
+  for (SizeId id : {SizeId::B, SizeId::Hq, SizeId::Hkv, SizeId::Sq, SizeId::Sk})
+    if (sizeOf(a, id) <= 0)
+      bad(plan, std::string("size ") + sizeName(id) + " = " + std::to_string(sizeOf(a, id)) + " must be > 0");
+  if (a.Hq % a.Hkv != 0 || a.Hq / a.Hkv != plan.group)
+    bad(plan, "Hq = " + std::to_string(a.Hq) + ", Hkv = " + std::to_string(a.Hkv) +
+                  ": the kernel was compiled for a GQA group size Hq / Hkv = " + std::to_string(plan.group));
+  if (static_cast<int>(a.captures.size()) != plan.captureCount)
+    bad(plan, std::to_string(a.captures.size()) + " captured tensors given, the spec has " +
+                  std::to_string(plan.captureCount));
+
+  // 2. One binding per tensor argument, in ParamLayout order.
+  out.count = static_cast<int>(plan.tensors.size());
+  spec::EvalEnv env; // capture extents are expressions over B, Hq, Hkv, Sq, Sk
+  env.shape.B = a.B, env.shape.Hq = a.Hq, env.shape.Hkv = a.Hkv, env.shape.Sq = a.Sq, env.shape.Sk = a.Sk;
+  for (size_t i = 0; i < plan.tensors.size(); ++i) {
+    const PackTensor &t = plan.tensors[i];
+    Binding &b = out.tensors[i];
+    b.rank = t.rank;
+    const TensorRef *ref = nullptr;
+    switch (t.role) {
+    case TensorRole::Q: ref = &a.q; break;
+    case TensorRole::K: ref = &a.k; break;
+    case TensorRole::V: ref = &a.v; break;
+    case TensorRole::O: ref = &a.o; break;
+    case TensorRole::LSE:
+      b.address = reinterpret_cast<uint64_t>(a.lse.data);
+      b.strides = {a.lse.batchStride, a.lse.headStride, 1, 0};
+      break;
+    case TensorRole::Capture: {
+      const CaptureRef &c = a.captures[t.captureSlot];
+      b.address = reinterpret_cast<uint64_t>(c.data);
+      for (int d = t.rank - 1; d >= 0; --d) {
+        int64_t extent = 0;
+        try {
+          extent = spec::evaluate(t.captureShape[d], env).asInt();
+        } catch (const std::exception &e) {
+          bad(plan, "captured tensor " + t.name + ": " + dimLabel(t, d) + ": " + e.what());
+        }
+        if (extent <= 0)
+          bad(plan, "captured tensor " + t.name + ": " + dimLabel(t, d) + " evaluates to " + std::to_string(extent) +
+                        " at these sizes");
+        b.shape[d] = extent;
+        if (d + 1 == t.rank)
+          b.strides[d] = 1; // the last dim is contiguous
+        else
+          b.strides[d] = c.strides ? c.strides[d] : b.strides[d + 1] * b.shape[d + 1]; // given, or dense
+      }
+      break;
+    }
+    }
+    if (ref) {
+      b.address = reinterpret_cast<uint64_t>(ref->data);
+      b.strides = {ref->batchStride, ref->headStride, ref->rowStride, 1};
+    }
+    if (t.role != TensorRole::Capture)
+      for (int d = 0; d < t.rank; ++d) {
+        const DimSource &s = t.dims[d];
+        b.shape[d] = s.kind == DimSource::Static ? s.value : sizeOf(a, s.size);
+      }
+
+    // 3. Checks: a pointer, strides >= 0, and the alignment cp.async and paired stores need.
+    if (b.address == 0)
+      bad(plan, "tensor " + t.name + ": null pointer");
+    for (int d = 0; d + 1 < t.rank; ++d)
+      if (b.strides[d] < 0)
+        bad(plan, "tensor " + t.name + ": stride of " + dimLabel(t, d) + " is " + std::to_string(b.strides[d]) +
+                      " (must be >= 0)");
+    if (t.needs16ByteRows) {
+      if (b.address % 16 != 0)
+        bad(plan, "tensor " + t.name + ": base address must be 16-byte aligned (cp.async), got address % 16 = " +
+                      std::to_string(b.address % 16));
+      for (int d = 0; d + 1 < t.rank; ++d)
+        if ((b.strides[d] * t.elementBytes) % 16 != 0)
+          bad(plan, "tensor " + t.name + ": stride of " + dimLabel(t, d) + " is " + std::to_string(b.strides[d]) +
+                        " elements (" + std::to_string(b.strides[d] * t.elementBytes) +
+                        " bytes), must be a multiple of 16 bytes");
+    } else if (b.address % static_cast<uint64_t>(t.elementBytes) != 0) {
+      bad(plan, "tensor " + t.name + ": base address is not aligned to its " + std::to_string(t.elementBytes) +
+                    "-byte elements");
+    }
+  }
+}
+
+void packInto(const PackPlan &plan, const AttentionArgs &a, const Bindings &bindings, std::span<std::byte> out) {
+  for (const PackField &f : plan.fields) {
+    int64_t value = 0;
+    uint64_t address = 0;
+    const Binding *b = f.tensor >= 0 ? &bindings.tensors[f.tensor] : nullptr;
+    switch (f.source) {
+    case ParamSource::TensorPointer: address = b->address; break;
+    case ParamSource::TensorStride: value = b->strides[f.dim]; break;
+    case ParamSource::TensorExtent: value = b->shape[f.dim]; break;
+    case ParamSource::Size: value = sizeOf(a, f.size); break;
+    }
+    if (f.source == ParamSource::TensorPointer)
+      std::memcpy(out.data() + f.offset, &address, 8);
+    else
+      std::memcpy(out.data() + f.offset, &value, 8);
+  }
+}
+
+std::vector<codegen::TensorBinding> toTensorBindings(const Bindings &bs) {
+  std::vector<codegen::TensorBinding> out;
+  for (int i = 0; i < bs.count; ++i) {
+    const Binding &b = bs.tensors[i];
+    out.push_back({b.address, std::vector<int64_t>(b.shape.begin(), b.shape.begin() + b.rank),
+                   std::vector<int64_t>(b.strides.begin(), b.strides.begin() + b.rank)});
+  }
+  return out;
+}
+
+codegen::ProblemSizes problemSizes(const AttentionArgs &a) { return {a.B, a.Hq, a.Hkv, a.Sq, a.Sk}; }
+
+void launch(const Kernel &k, const AttentionArgs &args, CUstream stream) {
+  // 1. Params on the stack: validated and packed (LaunchError before anything is enqueued).
+  alignas(16) std::byte params[kMaxParamBytes];
+  pack(k.plan, args, std::span<std::byte>(params, kMaxParamBytes));
+  // 2. The grid of the program (x = ceil(Sq / BLOCK_M), y = Hq, z = B for FA2 programs).
+  const std::array<int64_t, 3> grid = k.grid.evaluate(problemSizes(args));
+  if (grid[0] > 0x7fffffff || grid[1] > 65535 || grid[2] > 65535)
+    bad(k.plan, "grid (" + std::to_string(grid[0]) + ", " + std::to_string(grid[1]) + ", " +
+                    std::to_string(grid[2]) + ") exceeds CUDA's limits (2^31-1, 65535, 65535); grid " +
+                    k.grid.toString());
+  // 3. cuLaunchKernel in the engine's context; the kernel's one argument is Params by value.
+  runtime::setCurrentContext(k.context);
+  void *argv[] = {params};
+  runtime::launchKernel(k.function,
+                        {static_cast<unsigned>(grid[0]), static_cast<unsigned>(grid[1]),
+                         static_cast<unsigned>(grid[2])},
+                        {k.threads, 1, 1}, k.smemBytes, stream, argv);
+}
+
+} // namespace tilefuse::detail

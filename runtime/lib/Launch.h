@@ -1,0 +1,128 @@
+//===- Launch.h - packing a generated kernel's Params without allocating -*- C++ -*-===//
+//
+// Internal to the runtime library. A PackPlan is made once per kernel from its
+// codegen::ParamLayout (KernelAbi.h) and the spec's capture shapes; packInto then writes the bytes of
+// the kernel's single `Params` argument for one call into a caller's (stack) buffer. It performs the
+// checks codegen::packParams performs, with the same byte layout (a test compares the two), but
+// allocates nothing on success: extents are derived from the sizes, capture extents evaluated from
+// the spec's size expressions, and every binding lives in fixed-size arrays.
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/tilefuse.h"
+
+#include "tilefuse/codegen/KernelAbi.h"
+#include "tilefuse/runtime/Resources.h"
+#include "tilefuse/spec/Spec.h"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace tilefuse::detail {
+
+/// Params are passed by value through cuLaunchKernel: at most this many bytes (CUDA's classic limit).
+constexpr std::size_t kMaxParamBytes = 4096;
+/// Dims a bound tensor may have (Q, K, V, O: 4; LSE: 3; captures: at most this).
+constexpr int kMaxRank = 4;
+/// Tensor arguments a kernel may take (Q, K, V, O, LSE + captures).
+constexpr int kMaxTensors = 16;
+
+/// Problem sizes by index, so a plan can refer to them without strings.
+enum class SizeId : uint8_t { B, Hq, Hkv, Sq, Sk };
+
+/// Where the extent of one dim of a bound tensor comes from.
+struct DimSource {
+  enum Kind : uint8_t { Size, Static, CaptureExpr } kind = Static;
+  SizeId size = SizeId::B;
+  int64_t value = 0;   ///< Static
+  int exprIndex = -1;  ///< CaptureExpr: index into PackTensor::captureShape
+  std::string name;    ///< as in the layout ("Sq", "128", "bias_d1"), for messages
+};
+
+struct PackTensor {
+  codegen::TensorRole role = codegen::TensorRole::Capture;
+  std::string name;
+  int rank = 0;
+  int elementBytes = 0;
+  bool needs16ByteRows = false;
+  int captureSlot = -1;                 ///< index into Spec::captures (and AttentionArgs::captures)
+  std::vector<DimSource> dims;
+  std::vector<spec::Expr> captureShape; ///< the spec's size expressions of a capture
+};
+
+struct PackField {
+  codegen::ParamSource source = codegen::ParamSource::Size;
+  int tensor = -1, dim = -1;
+  SizeId size = SizeId::B;
+  std::size_t offset = 0;
+};
+
+struct PackPlan {
+  std::vector<PackTensor> tensors; ///< in ParamLayout::tensors order
+  std::vector<PackField> fields;
+  std::size_t bytes = 0;
+  int64_t group = 1; ///< GQA group size compiled into the kernel
+  int captureCount = 0;
+  bool writesLse = false;
+  std::string kernelName; ///< for messages
+};
+
+/// Builds the plan. Throws UnsupportedError when the layout does not fit kMaxParamBytes / kMaxRank /
+/// kMaxTensors, names a dim it cannot bind, or a capture the spec lacks.
+PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec, int64_t group,
+                      const std::string &kernelName);
+
+/// One tensor of one call: address, extents and strides (elements), in fixed storage.
+struct Binding {
+  uint64_t address = 0;
+  int rank = 0;
+  std::array<int64_t, kMaxRank> shape{};
+  std::array<int64_t, kMaxRank> strides{};
+};
+
+/// The bindings of one call, derived from `args` (no allocation).
+struct Bindings {
+  std::array<Binding, kMaxTensors> tensors{};
+  int count = 0;
+};
+
+/// Validates `args` against the plan and fills `out` (ParamLayout::tensors order). Throws
+/// LaunchError naming the tensor and dim.
+void bind(const PackPlan &plan, const AttentionArgs &args, Bindings &out);
+
+/// Writes Params for `bindings` and `args`' sizes into out[0, plan.bytes). Needs
+/// out.size() >= plan.bytes.
+void packInto(const PackPlan &plan, const AttentionArgs &args, const Bindings &bindings, std::span<std::byte> out);
+
+/// bind + packInto: what launch does.
+inline void pack(const PackPlan &plan, const AttentionArgs &args, std::span<std::byte> out) {
+  Bindings b;
+  bind(plan, args, b);
+  packInto(plan, args, b, out);
+}
+
+/// The same binding as codegen::TensorBinding values (allocates; for tests against packParams).
+std::vector<codegen::TensorBinding> toTensorBindings(const Bindings &b);
+codegen::ProblemSizes problemSizes(const AttentionArgs &args);
+
+/// A compiled, loaded kernel (what a KernelHandle points at).
+struct Kernel {
+  KernelInfo info;
+  runtime::Module module;
+  CUfunction function = nullptr;
+  CUcontext context = nullptr;
+  codegen::GridRule grid;
+  unsigned threads = 0;
+  unsigned smemBytes = 0;
+  PackPlan plan;
+};
+
+/// Packs and enqueues one call of `k` on `stream` (what Engine::launch does). Allocates nothing.
+void launch(const Kernel &k, const AttentionArgs &args, CUstream stream);
+
+} // namespace tilefuse::detail

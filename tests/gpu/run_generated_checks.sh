@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# On the GPU machine, from the repository root, with the bundle of tools/device-bundle.sh carried in
+# .device-carry/bundle (the device has CUDA but no MLIR, so nothing is built there):
+#   unpacks the bundle into /tmp, then runs
+#   1. the runtime library's CPU tests (Params packing, launch errors)      tilefuse_runtime_api_tests
+#   2. the generated-kernel sweep and the Engine / C API tests ([gpu])     tilefuse_generated_gpu_tests
+#   3. the example application (causal attention, B=4 H=16 S=4096 D=128)   causal_attention
+#   4. compute-sanitizer memcheck + racecheck on one small case per spec   "[sanitize]"
+#   5. the SASS of two generated kernels (HMMA.16816 = mma.sync, LDSM = ldmatrix, LDGSTS = cp.async)
+# Files in $OUT (default /tmp/tilefuse-gpu-out): summary.log (this script's output), generated.log,
+# generated_sweep.md (the sweep table), example.log, sanitizer-memcheck.log, sanitizer-racecheck.log.
+# Usage: bash tests/gpu/run_generated_checks.sh
+set -uo pipefail
+root=$(pwd)
+out=${OUT:-/tmp/tilefuse-gpu-out}
+work=/tmp/tilefuse-bundle
+mkdir -p "$out"
+exec > >(tee "$out/summary.log") 2>&1
+rm -rf "$work" && cp -r "$root/.device-carry/bundle" "$work"
+find "$work" -name '*.xz' -print0 | xargs -0 -r -n1 -P8 xz -d
+chmod +x "$work"/bin/*
+export LD_LIBRARY_PATH="$work/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}"
+export TILEFUSE_DEVICE_INCLUDE="$work/device" TILEFUSE_SPECS_DIR="$work/specs" TILEFUSE_RESULTS_DIR="$out"
+export TILEFUSE_CACHE_DIR=/tmp/tilefuse-cache
+[ -d /usr/local/cuda/include ] && export TILEFUSE_CUDA_INCLUDE=/usr/local/cuda/include
+export PATH=/usr/local/cuda/bin:$PATH
+
+# Binaries built on Debian 12 (glibc 2.36): on an older glibc, run them with the bundled loader.
+run=()
+glibc=$(ldd --version | head -1 | grep -o '[0-9]*\.[0-9]*$')
+if [ "$(printf '%s\n2.36\n' "$glibc" | sort -V | head -1)" != "2.36" ]; then
+  chmod +x "$work/glibc/ld-linux-x86-64.so.2"
+  run=("$work/glibc/ld-linux-x86-64.so.2" --library-path "$work/glibc:$LD_LIBRARY_PATH")
+fi
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader
+echo "glibc $glibc; loader: ${run[*]:-system}; $(nproc) cores"
+ldd "$work/bin/tilefuse_generated_gpu_tests" | grep "not found"
+
+status=0
+step() { echo "== $1"; }
+step "runtime CPU tests (packing, errors)"
+"${run[@]}" "$work/bin/tilefuse_runtime_api_tests" "~every shipped spec compiles*" 2>&1 | grep -E "FAILED|error:|passed|failed"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+
+step "generated sweep + engine + C API ([gpu])"
+start=$(date +%s)
+timeout 200 "${run[@]}" "$work/bin/tilefuse_generated_gpu_tests" "[gpu]" >"$out/generated.log" 2>&1
+rc=$?
+[ $rc = 0 ] || status=1
+grep -E "^generated|^  [a-z_]+ (bf16|fp16)|^engine|^cached|^C API|FAIL|failed|passed|REQUIRE|CHECK\(" "$out/generated.log" | head -80
+echo "exit $rc, $(( $(date +%s) - start )) s"
+
+step "example: causal attention B=4 Hq=16 S=4096 D=128"
+timeout 45 "${run[@]}" "$work/bin/causal_attention" "$work/specs/causal.json" 4 16 4096 128 2>&1 | tee "$out/example.log"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+
+step "compute-sanitizer (one small case per spec)"
+for tool in memcheck racecheck; do
+  timeout 80 compute-sanitizer --tool "$tool" --error-exitcode 9 "${run[@]}" \
+    "$work/bin/tilefuse_generated_gpu_tests" "[sanitize]" >"$out/sanitizer-$tool.log" 2>&1
+  rc=$?
+  grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Hazard|Invalid|passed|failed" "$out/sanitizer-$tool.log" | head -8
+  echo "  $tool exit $rc"
+  [ $rc = 0 ] || status=1
+done
+
+step "SASS of generated kernels"
+rm -rf /tmp/tf-cubin && mkdir -p /tmp/tf-cubin
+"${run[@]}" "$work/bin/tilefuse_generated_gpu_tests" "[sass]" >/dev/null 2>&1
+for f in /tmp/tf-cubin/*.cubin; do
+  [ -e "$f" ] || continue
+  cuobjdump -sass "$f" | awk -v f="$(basename "$f")" '/HMMA.16816/ {h++} /LDSM/ {l++} /LDGSTS/ {g++}
+    END {printf "  %-40s HMMA.16816 %4d  LDSM %4d  LDGSTS %4d\n", f, h, l, g}'
+done
+echo "status $status"
+sleep 1
+exit $status

@@ -1,0 +1,215 @@
+// CPU tests of the runtime library (run in CI, no GPU needed):
+//  - the launch path packs Params on the stack with the bytes codegen::packParams gives, for every
+//    shipped spec, and allocates nothing doing so;
+//  - bad launch arguments are rejected with LaunchError naming the tensor and dim;
+//  - every shipped spec goes spec -> lowering -> fusion -> CUDA -> NVRTC CUBIN (sm_90) through the
+//    engine's build path;
+//  - without a GPU, Engine throws NoGpuError and the C API returns TILEFUSE_ERROR_NO_GPU with a message.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "EngineBuild.h"
+#include "Launch.h"
+#include "test_generated_reference.h"
+#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/tilefuse.h"
+#include "tilefuse/tilefuse_c.h"
+
+// Counts this program's heap allocations while `counting` is set (for "launch allocates nothing").
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+} // namespace
+void *operator new(std::size_t n) {
+  if (counting)
+    ++allocations;
+  if (void *p = std::malloc(n ? n : 1))
+    return p;
+  throw std::bad_alloc();
+}
+void operator delete(void *p) noexcept { std::free(p); }
+void operator delete(void *p, std::size_t) noexcept { std::free(p); }
+
+using namespace tilefuse;
+
+namespace {
+
+/// A spec resolved with Hkv = 2, Hq = 2 * group, B = 2, Sq = 113, Sk = 203, its heuristic kernel for
+/// sm_90, and the kernel's pack plan.
+struct Generated {
+  spec::Spec spec;
+  spec::Shape shape;
+  detail::GeneratedSource source;
+  detail::PackPlan plan;
+};
+
+Generated generate(const std::string &file, int64_t D = 0) {
+  Generated g;
+  g.spec = spec::parseSpecFile(file);
+  spec::ShapeOverrides o;
+  o.B = 2, o.Hkv = 2, o.Hq = 2 * (g.spec.headsQ / g.spec.headsKv), o.Sq = 113, o.Sk = 203;
+  if (D)
+    o.D = D;
+  g.shape = spec::resolveShape(g.spec, o);
+  g.source = detail::generateSource(g.spec, g.shape, detail::heuristicSchedule(g.spec, g.shape, "sm_90"));
+  g.plan = detail::makePackPlan(g.source.params, g.spec, g.shape.groupSize(), g.source.kernelName);
+  return g;
+}
+
+/// generate(file), or nothing after FAIL_CHECK with the reason (the loop goes on with the next spec).
+std::optional<Generated> tryGenerate(const std::string &file) {
+  try {
+    return generate(file);
+  } catch (const std::exception &e) {
+    FAIL_CHECK(e.what());
+  }
+  return std::nullopt;
+}
+
+/// Arguments with made-up (aligned) device addresses: Q BSHD, K/V BHSD, O BSHD with padded rows.
+struct FakeArgs {
+  AttentionArgs args;
+  std::vector<CaptureRef> captures;
+  explicit FakeArgs(const Generated &g) {
+    const spec::Shape &s = g.shape;
+    args.B = s.B, args.Hq = s.Hq, args.Hkv = s.Hkv, args.Sq = s.Sq, args.Sk = s.Sk;
+    args.q = TensorRef::bshd(reinterpret_cast<const void *>(0x100000), s.Hq, s.Sq, s.D);
+    args.k = TensorRef::bhsd(reinterpret_cast<const void *>(0x200000), s.Hkv, s.Sk, s.D);
+    args.v = TensorRef::bhsd(reinterpret_cast<const void *>(0x300000), s.Hkv, s.Sk, s.Dv);
+    args.o = {reinterpret_cast<const void *>(0x400000), s.Sq * (s.Hq * s.Dv + 8), s.Dv, s.Hq * s.Dv + 8};
+    args.lse = LseRef::dense(reinterpret_cast<float *>(0x500000), s.Hq, s.Sq);
+    for (size_t i = 0; i < g.spec.captures.size(); ++i)
+      captures.push_back({reinterpret_cast<const void *>(0x600000 + 0x10000 * i), nullptr});
+    args.captures = captures;
+  }
+};
+
+std::string launchError(const Generated &g, const AttentionArgs &a) {
+  try {
+    alignas(16) std::byte buf[detail::kMaxParamBytes];
+    detail::pack(g.plan, a, buf);
+  } catch (const LaunchError &e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+} // namespace
+
+TEST_CASE("Params packed on the stack equal codegen packParams for every shipped spec and allocate nothing",
+          "[cpu][runtime]") {
+  for (const std::string &file : test::shippedSpecs()) {
+    INFO(file);
+    const std::optional<Generated> generated = tryGenerate(file);
+    if (!generated)
+      continue;
+    const Generated &g = *generated;
+    FakeArgs fake(g);
+    detail::Bindings bindings;
+    alignas(16) std::byte packed[detail::kMaxParamBytes];
+    allocations = 0;
+    counting = true;
+    detail::bind(g.plan, fake.args, bindings);
+    detail::packInto(g.plan, fake.args, bindings, packed);
+    counting = false;
+    CHECK(allocations == 0);
+    const std::vector<std::byte> expected =
+        codegen::packParams(g.source.params, detail::problemSizes(fake.args), detail::toTensorBindings(bindings));
+    REQUIRE(expected.size() == g.plan.bytes);
+    CHECK(std::equal(expected.begin(), expected.end(), packed));
+    std::printf("%-16s %s: Params %zu bytes, %zu tensors, grid %s\n", g.spec.name.c_str(),
+                g.source.kernelName.c_str(), g.plan.bytes, g.plan.tensors.size(), g.source.grid.toString().c_str());
+  }
+}
+
+TEST_CASE("bad launch arguments throw LaunchError naming the tensor and dim", "[cpu][runtime]") {
+  const std::string dir = test::specsDir() + "/";
+  const Generated causal = generate(dir + "causal.json", 64); // writes LSE
+  const Generated alibi = generate(dir + "alibi.json", 64);   // one capture
+  {
+    FakeArgs f(causal);
+    f.args.q.rowStride = 100; // 200 bytes: not a multiple of 16
+    const std::string e = launchError(causal, f.args);
+    CHECK_THAT(e, Catch::Contains("tensor Q") && Catch::Contains("dim 2 (Sq)") && Catch::Contains("16 bytes"));
+  }
+  {
+    FakeArgs f(causal);
+    f.args.k.data = reinterpret_cast<const void *>(0x200008);
+    CHECK_THAT(launchError(causal, f.args), Catch::Contains("tensor K") && Catch::Contains("16-byte aligned"));
+  }
+  {
+    FakeArgs f(causal);
+    f.args.v.data = nullptr;
+    CHECK_THAT(launchError(causal, f.args), Catch::Contains("tensor V: null pointer"));
+  }
+  {
+    FakeArgs f(causal);
+    f.args.lse.data = nullptr;
+    CHECK_THAT(launchError(causal, f.args), Catch::Contains("tensor LSE: null pointer"));
+  }
+  {
+    FakeArgs f(causal);
+    f.args.Hkv = 1; // group 2 * 1 / 1 = 2 != 1
+    CHECK_THAT(launchError(causal, f.args), Catch::Contains("GQA group size"));
+  }
+  {
+    FakeArgs f(causal);
+    f.args.Sq = 0;
+    CHECK_THAT(launchError(causal, f.args), Catch::Contains("size Sq = 0"));
+  }
+  {
+    FakeArgs f(alibi);
+    f.args.captures = {};
+    CHECK_THAT(launchError(alibi, f.args), Catch::Contains("0 captured tensors given, the spec has 1"));
+  }
+  {
+    FakeArgs f(alibi);
+    f.captures[0].data = nullptr;
+    CHECK_THAT(launchError(alibi, f.args), Catch::Contains("tensor slopes: null pointer"));
+  }
+}
+
+TEST_CASE("every shipped spec compiles to a CUBIN for sm_90 through the engine build path", "[cpu][runtime]") {
+  for (const std::string &file : test::shippedSpecs()) {
+    INFO(file);
+    const std::optional<Generated> generated = tryGenerate(file);
+    if (!generated)
+      continue;
+    const Generated &g = *generated;
+    runtime::CompileOptions o = detail::compileOptions("sm_90", EngineOptions{});
+    const runtime::CompileResult c = runtime::compileCuda(g.source.source, o);
+    CHECK(!c.cubin.empty());
+    CHECK(c.ptx.find(".entry " + g.source.kernelName) != std::string::npos);
+    std::printf("%-16s %s %zu B smem, generate %.0f ms, NVRTC %.0f ms, CUBIN %zu B\n", g.spec.name.c_str(),
+                g.source.schedule.toJson().c_str(), g.source.dynamicSmemBytes, g.source.generateMs, c.compileMs,
+                c.cubin.size());
+  }
+}
+
+TEST_CASE("without a GPU Engine throws NoGpuError and the C API returns TILEFUSE_ERROR_NO_GPU", "[cpu][runtime]") {
+  CHECK(std::string(tilefuse_status_string(TILEFUSE_ERROR_CACHE_MISS)) == "TILEFUSE_ERROR_CACHE_MISS");
+  CHECK(std::string(tilefuse_version()) == version());
+  CHECK(tilefuse_engine_create(0, nullptr) == TILEFUSE_ERROR_INVALID_ARGUMENT);
+  CHECK_THAT(tilefuse_last_error(), Catch::Contains("out is NULL"));
+  tilefuse_kernel_t k = nullptr;
+  CHECK(tilefuse_get_kernel(nullptr, "x.json", nullptr, TILEFUSE_POLICY_HEURISTIC, &k) ==
+        TILEFUSE_ERROR_INVALID_ARGUMENT);
+  std::string reason;
+  if (runtime::gpuAvailable(&reason)) {
+    WARN("a GPU is present: the no-GPU checks do not apply here");
+    return;
+  }
+  CHECK_THROWS_AS(Engine(0), NoGpuError);
+  tilefuse_engine_t e = nullptr;
+  CHECK(tilefuse_engine_create(0, &e) == TILEFUSE_ERROR_NO_GPU);
+  CHECK(e == nullptr);
+  CHECK_THAT(tilefuse_last_error(), Catch::Contains("no GPU"));
+  std::printf("without a GPU: %s\n", tilefuse_last_error());
+}

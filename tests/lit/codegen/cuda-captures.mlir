@@ -1,0 +1,20 @@
+// score_mod / mask_mod reading captured tables: bounds-checked table objects (outside reads 0), per-element reads.
+// RUN: tilefuse-codegen %S/Inputs/alibi.mlir | FileCheck %s --check-prefix=ALIBI
+// RUN: tilefuse-codegen %S/Inputs/relative_bias.mlir | FileCheck %s --check-prefix=REL
+// RUN: tilefuse-codegen %S/Inputs/document_mask.mlir | FileCheck %s --check-prefix=DOC
+// RUN: tilefuse-codegen %S/Inputs/softcap.mlir | FileCheck %s --check-prefix=SOFTCAP
+
+// ALIBI: const float *slopes; // f32 [Hq] (captured)
+// ALIBI: long long slopes_extent[1]; // extents of dims Hq
+// ALIBI: const tfcg::table<float, 1> slopes{p.slopes, {p.Hq}, {1}};
+// ALIBI: const float [[T:t]] = slopes(head);
+// ALIBI: (tfcg::at(s_acc, x) * 0.0883883461f) + ([[T]] * ((float)(kv_idx - ((q_idx + Sk) - Sq))))
+
+// REL: const tfcg::table<float, 2> bias{p.bias, {p.Hq, p.bias_extent[1]}, {p.bias_stride[0], 1}};
+// REL: bias(head, (((kv_idx - q_idx) + Sq) - 1))
+
+// DOC: const tfcg::table<int, 2> doc_ids{p.doc_ids, {p.B, p.Sk}, {p.doc_ids_stride[0], 1}};
+// DOC: doc_ids(batch, ((q_idx + Sk) - Sq))
+// DOC: doc_ids(batch, kv_idx)
+
+// SOFTCAP: (50.0f * tanhf(((tfcg::at(s_acc, x) * 0.0883883461f) / 50.0f)))

@@ -1,0 +1,122 @@
+// The kernel ABI: the Params layout of generated kernels (host mirror of the device struct), packing
+// Params for a launch with its checks, grid rules, signatures.
+#include "CodegenTestSupport.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+using namespace tilefuse::codegen;
+using namespace tilefuse::codegen::test;
+
+namespace {
+
+int64_t fieldValue(const std::vector<std::byte> &bytes, const ParamLayout &layout, const std::string &name) {
+  for (const ParamField &f : layout.fields)
+    if (f.name == name) {
+      int64_t v = 0;
+      std::memcpy(&v, bytes.data() + f.offset, 8);
+      return v;
+    }
+  FAIL("no field " << name);
+  return 0;
+}
+
+/// Dense row-major binding of `shape` at `address`.
+TensorBinding dense(uint64_t address, std::vector<int64_t> shape) {
+  TensorBinding b;
+  b.address = address;
+  b.shape = shape;
+  b.strides.assign(shape.size(), 1);
+  for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d)
+    b.strides[d] = b.strides[d + 1] * shape[d + 1];
+  return b;
+}
+
+} // namespace
+
+TEST_CASE("Params layout of a causal kernel with LSE", "[abi]") {
+  const Program prog = loadInput("causal.mlir");
+  const GeneratedKernel k = generate(prog);
+  const ParamLayout &l = k.params;
+  REQUIRE(l.tensors.size() == 5);
+  CHECK(l.bytes == 192);
+  CHECK(l.fields.front().name == "Q");
+  CHECK(l.fields[4].name == "LSE");
+  CHECK(l.fields[5].name == "Q_stride[0]");
+  CHECK(l.fields[5].offset == 40);
+  CHECK(l.fields.back().name == "Sk");
+  CHECK(l.fields.back().offset == 184);
+  CHECK(l.tensors[0].needs16ByteRows);
+  CHECK(!l.tensors[3].needs16ByteRows);
+  CHECK(l.tensors[3].written);
+  const std::string st = l.deviceStruct();
+  CHECK(contains(st, "const __nv_bfloat16 *Q; // bf16 [B, Hq, Sq, 128]"));
+  CHECK(contains(st, "float *LSE; // f32 [B, Hq, Sq]"));
+  CHECK(contains(st, "long long LSE_stride[2]; // strides of dims B, Hq"));
+  CHECK(contains(k.source, st.substr(0, 40)));
+  CHECK(contains(k.source, "static_assert(sizeof(Params) == 192"));
+  CHECK(k.grid.toString() == "x = ceil(Sq / 64), y = Hq, z = B");
+  CHECK(k.grid.evaluate({2, 16, 4, 1000, 1000}) == std::array<int64_t, 3>{16, 16, 2});
+}
+
+TEST_CASE("Params of captured tables carry their extents", "[abi]") {
+  const Program prog = loadInput("relative_bias.mlir");
+  const ParamLayout l = generate(prog).params;
+  REQUIRE(l.tensors.size() == 5);
+  CHECK(l.tensors[4].arg.name == "bias");
+  CHECK(l.tensors[4].arg.role == TensorRole::Capture);
+  bool extent1 = false;
+  for (const ParamField &f : l.fields)
+    extent1 |= f.name == "bias_extent[1]" && f.source == ParamSource::TensorExtent && f.dim == 1;
+  CHECK(extent1);
+  CHECK(contains(l.deviceStruct(), "const float *bias; // f32 [Hq, bias_d1] (captured)"));
+}
+
+TEST_CASE("packParams fills every field and checks shapes strides and alignment", "[abi]") {
+  const Program prog = loadInput("gqa.mlir");
+  const ParamLayout l = generate(prog).params;
+  const ProblemSizes sizes{2, 8, 2, 100, 130};
+  std::vector<TensorBinding> t = {dense(0x1000, {2, 8, 100, 128}), dense(0x2000, {2, 2, 130, 128}),
+                                  dense(0x3000, {2, 2, 130, 128}), dense(0x4000, {2, 8, 100, 128}),
+                                  dense(0x5000, {2, 8, 100})};
+  const auto bytes = packParams(l, sizes, t);
+  REQUIRE(bytes.size() == l.bytes);
+  CHECK(fieldValue(bytes, l, "K") == 0x2000);
+  CHECK(fieldValue(bytes, l, "K_stride[1]") == 130 * 128);
+  CHECK(fieldValue(bytes, l, "LSE_stride[0]") == 800);
+  CHECK(fieldValue(bytes, l, "Hkv") == 2);
+  CHECK(fieldValue(bytes, l, "Sk") == 130);
+
+  auto bad = t;
+  bad[1].address = 0x2004;
+  CHECK_THROWS_WITH(packParams(l, sizes, bad), "packParams: tensor K: base address must be 16-byte aligned (cp.async)");
+  bad = t;
+  bad[0].strides[2] = 132 + 2; // 134 bf16 = 268 bytes per row
+  CHECK_THROWS_WITH(packParams(l, sizes, bad),
+                    "packParams: tensor Q: stride of dim 2 (134 elements) must be a multiple of 16 bytes");
+  bad = t;
+  bad[2].shape[2] = 129;
+  CHECK_THROWS_WITH(packParams(l, sizes, bad), "packParams: tensor V: dim 2 (Sk) is 129, expected 130");
+  bad = t;
+  bad[3].shape[3] = 64;
+  CHECK_THROWS_WITH(packParams(l, sizes, bad), "packParams: tensor O: dim 3 (128) is 64, expected 128");
+  bad = t;
+  bad[4].strides[2] = 2;
+  CHECK_THROWS_AS(packParams(l, sizes, bad), AbiError);
+  CHECK_THROWS_AS(packParams(l, sizes, {t[0]}), AbiError);
+  CHECK_THROWS_WITH(packParams(l, ProblemSizes{2, 8, 3, 100, 130}, t),
+                    "packParams: tensor K: dim 1 (Hkv) is 2, expected 3");
+}
+
+TEST_CASE("Signatures from specs and from argument types", "[abi]") {
+  const KernelSignature s = KernelSignature::standard(true, {"bias", "slopes"});
+  CHECK(s.toString() == "(Q, K, V, O, LSE, bias: capture, slopes: capture)");
+  const Program prog = loadInput("alibi.mlir");
+  const KernelSignature inferred = inferSignature(prog.func());
+  REQUIRE(inferred.tensors.size() == 5);
+  CHECK(inferred.tensors[4].name == "slopes"); // the blk.name argument attribute
+  CHECK(inferred.tensors[4].role == TensorRole::Capture);
+  const KernelSignature lse = inferSignature(loadInput("causal.mlir").func());
+  CHECK(lse.tensors[4].role == TensorRole::LSE);
+}

@@ -1,0 +1,94 @@
+// Schedule: validation messages name field, value and allowed values; printing and JSON round trip;
+// the default heuristic fits each arch's shared memory.
+#include "tilefuse/codegen/Schedule.h"
+
+#include <catch2/catch.hpp>
+
+using namespace tilefuse::codegen;
+
+namespace {
+
+std::string errorOf(const Schedule &s) {
+  try {
+    s.validate();
+  } catch (const ScheduleError &e) {
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_CASE("Schedule validate names the field the value and the allowed values", "[schedule]") {
+  Schedule ok;
+  CHECK(errorOf(ok).empty());
+
+  Schedule s;
+  s.blockM = 48;
+  CHECK(errorOf(s) == "schedule: block_m = 48 is not allowed; allowed values: 16, 32, 64, 128, 256");
+  s = {};
+  s.blockN = 96;
+  CHECK(errorOf(s) == "schedule: block_n = 96 is not allowed; allowed values: 16, 32, 64, 128, 256");
+  s = {};
+  s.warps = 3;
+  CHECK(errorOf(s) == "schedule: warps = 3 is not allowed; allowed values: 1, 2, 4, 8, 16");
+  s = {};
+  s.kvStages = 0;
+  CHECK(errorOf(s) == "schedule: kv_stages = 0 is not allowed; allowed values: 1, 2, 3, 4");
+  s = {};
+  s.warps = 8; // 64 rows / 8 warps = 8 rows per warp
+  CHECK(errorOf(s) == "schedule: warps = 8 with block_m = 64 leaves a warp a number of rows that is not a multiple "
+                      "of 16 (the mma.sync M); allowed values for this block_m: 1, 2, 4");
+  s = {};
+  s.minBlocksPerSm = 0;
+  CHECK(errorOf(s) == "schedule: min_blocks_per_sm = 0 is not allowed; allowed values: 1, 2, 3, 4");
+  s = {};
+  s.mma = MmaFamily::Wgmma;
+  CHECK(errorOf(s) == "schedule: mma = wgmma is not generated yet; allowed values: mma_sync_m16n8k16");
+}
+
+TEST_CASE("Schedule prints and round-trips through JSON", "[schedule]") {
+  Schedule s;
+  s.blockM = 128, s.blockN = 32, s.warps = 8, s.kvStages = 3, s.q = QPlacement::Smem, s.minBlocksPerSm = 2;
+  CHECK(s.toString() == "BLOCK_M=128 BLOCK_N=32 warps=8 kv_stages=3 mma=mma_sync_m16n8k16 q=smem min_blocks_per_sm=2");
+  CHECK(s.toJson() ==
+        R"({"block_m":128,"block_n":32,"kv_stages":3,"min_blocks_per_sm":2,"mma":"mma_sync_m16n8k16","q":"smem","warps":8})");
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(scheduleFromJson("{}") == Schedule{});
+  CHECK(s.rowsPerWarp() == 16);
+  CHECK(s.threadsPerBlock() == 256);
+}
+
+TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
+                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, q, warps");
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"warps":"four"})"), "schedule: warps must be an integer, got \"four\"");
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"q":"hbm"})"),
+                    "schedule: q = \"hbm\" is unknown; allowed values: \"registers\", \"smem\"");
+  CHECK_THROWS_AS(scheduleFromJson("{"), ScheduleError);
+  CHECK_THROWS_AS(scheduleFromJson("[1]"), ScheduleError);
+}
+
+TEST_CASE("defaultSchedule validates and fits every arch's shared memory", "[schedule]") {
+  for (const char *arch : {"sm_80", "sm_86", "sm_89", "sm_90", "sm_90a"})
+    for (int d : {32, 64, 128, 192, 256}) {
+      INFO(arch << " D=" << d);
+      const Schedule s = defaultSchedule(d, tilefuse::spec::DType::BF16, arch);
+      CHECK_NOTHROW(s.validate());
+      CHECK(smemBytes(s, d) <= maxDynamicSmemBytes(arch));
+    }
+  const Schedule a100 = defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_80");
+  CHECK(a100.blockM == 128);
+  CHECK(a100.warps == 8);
+  CHECK(smemBytes(a100, 128) == 98304);
+  const Schedule ada = defaultSchedule(128, tilefuse::spec::DType::FP16, "sm_89");
+  CHECK(ada.kvStages == 1);
+  CHECK(smemBytes(ada, 128) == 49152);
+  CHECK_THROWS_WITH(defaultSchedule(96, tilefuse::spec::DType::BF16, "sm_80"),
+                    "head_dim = 96 is not supported; allowed values: 32, 64, 128, 192, 256");
+  CHECK_THROWS_WITH(defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_75"),
+                    "arch = \"sm_75\": the mma.sync path needs sm_80 or newer (bf16 m16n8k16)");
+  CHECK_THROWS_AS(defaultSchedule(128, tilefuse::spec::DType::BF16, "compute_80"), ScheduleError);
+  CHECK(computeCapability("sm_90a") == 90);
+  CHECK(computeCapability("sm_120") == 120);
+}

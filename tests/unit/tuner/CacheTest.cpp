@@ -1,0 +1,396 @@
+// The on-disk cache: buckets, location rules, entry format, corruption and staleness, atomic and
+// concurrent writes, ls / clear / export / import.
+#include "TunerTestSupport.h"
+
+#include "tilefuse/tuner/Cache.h"
+#include "tilefuse/tuner/Version.h"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace tilefuse::tuner;
+using namespace tilefuse::tuner::test;
+namespace fs = std::filesystem;
+
+TEST_CASE("bucketing: Sq and Sk to powers of two up to 4096 - then multiples of 1024", "[cache]") {
+  CHECK(bucketSeqLen(1) == 128);
+  CHECK(bucketSeqLen(128) == 128);
+  CHECK(bucketSeqLen(129) == 256);
+  CHECK(bucketSeqLen(197) == 256);
+  CHECK(bucketSeqLen(1024) == 1024);
+  CHECK(bucketSeqLen(3000) == 4096);
+  CHECK(bucketSeqLen(4096) == 4096);
+  CHECK(bucketSeqLen(4097) == 5120);
+  CHECK(bucketSeqLen(8000) == 8192);
+  CHECK(bucketSeqLen(8192) == 8192);
+  CHECK(bucketSeqLen(8193) == 9216);
+  CHECK(bucketSeqLen(16384) == 16384);
+  CHECK(bucketBatch(1) == 1);
+  CHECK(bucketBatch(3) == 4);
+  CHECK(bucketBatch(16) == 16);
+  CHECK(bucketBatch(64) == 64);
+  // S = 8000 and S = 8192 share an entry; D, Dv, Hq, Hkv are exact.
+  tilefuse::spec::Shape a{1, 32, 8, 8000, 8000, 128, 128}, b{1, 32, 8, 8192, 8192, 128, 128};
+  CHECK(bucketShape(a) == bucketShape(b));
+  CacheKey ka = makeTestKey(h100(), 1), kb = ka;
+  ka.shape = bucketShape(a);
+  kb.shape = bucketShape(b);
+  CHECK(ka.fileName() == kb.fileName());
+  b.D = 64;
+  b.Dv = 64;
+  CHECK_FALSE(bucketShape(a) == bucketShape(b));
+}
+
+TEST_CASE("location: TILEFUSE_CACHE_DIR - then absolute XDG_CACHE_HOME - then HOME", "[cache]") {
+  auto root = [](std::map<std::string, std::string> env) {
+    return cacheRootFrom([env](const char *name) -> const char * {
+      auto it = env.find(name);
+      return it == env.end() ? nullptr : it->second.c_str();
+    });
+  };
+  CHECK(root({{"TILEFUSE_CACHE_DIR", "/tmp/tf"}, {"XDG_CACHE_HOME", "/x"}, {"HOME", "/h"}}) == "/tmp/tf");
+  CHECK(root({{"TILEFUSE_CACHE_DIR", ""}, {"XDG_CACHE_HOME", "/x"}, {"HOME", "/h"}}) == "/x/tilefuse");
+  CHECK(root({{"XDG_CACHE_HOME", "relative/dir"}, {"HOME", "/h"}}) == "/h/.cache/tilefuse");
+  CHECK(root({{"HOME", "/h"}}) == "/h/.cache/tilefuse");
+  // Nothing set: the password database's home directory.
+  fs::path fallback = root({});
+  CHECK(fallback.filename() == "tilefuse");
+  CHECK(fallback.parent_path().filename() == ".cache");
+}
+
+TEST_CASE("keys: one directory per GPU - readable and deterministic file names", "[cache]") {
+  DeviceIdentity d = h100();
+  CHECK(d.directoryName() == "NVIDIA-H100-80GB-HBM3_sm90_132sm");
+  CHECK(d.arch() == "sm_90");
+  DeviceIdentity odd{"  ../weird//GPU name  ", 8, 6, 84, 0};
+  CHECK(odd.directoryName() == "weird-GPU-name_sm86_84sm");
+  CacheKey k = makeTestKey(d, 7, 2048);
+  CHECK(k.fileName() == "spec7-1234567800000007-bf16-B2-Hq16-Hkv16-Sq2048-Sk2048-D128-Dv128.json");
+  CHECK(k.toJson() == makeTestKey(d, 7, 2048).toJson());
+  CHECK(k.toJson().find("\"tilefuse\":\"" + tilefuseVersion() + "\"") != std::string::npos);
+  CHECK(k.toJson().find(kBucketRule) != std::string::npos);
+}
+
+TEST_CASE("entries round-trip through JSON with the CUBIN and launch description", "[cache]") {
+  CacheEntry e = makeTestEntry(makeTestKey(h100(), 1), 1.25, 1001);
+  CacheEntry back = entryFromJson(entryToJson(e));
+  CHECK(back.key == e.key);
+  CHECK(back.schedule == e.schedule);
+  CHECK(back.cubin == e.cubin);
+  CHECK(back.tuning.medianMs == e.tuning.medianMs);
+  CHECK(back.tuning.defaultSchedule == e.tuning.defaultSchedule);
+  CHECK(back.launch.kernelName == e.launch.kernelName);
+  CHECK(back.launch.grid.toString() == e.launch.grid.toString());
+  CHECK(back.launch.params.toString() == e.launch.params.toString());
+  REQUIRE(back.launch.params.tensors.size() == 1);
+  CHECK(back.launch.params.tensors[0].dimNames == e.launch.params.tensors[0].dimNames);
+  CHECK(back.launch.params.tensors[0].needs16ByteRows);
+}
+
+TEST_CASE("store then lookup: hit - miss - and a different key", "[cache]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  CacheKey key = makeTestKey(h100(), 1);
+  CHECK(cache.lookup(key).status == LookupStatus::Miss);
+  StoreResult s = cache.store(makeTestEntry(key, 2.0));
+  CHECK(s.written);
+  CHECK(s.path == dir.path() / "NVIDIA-H100-80GB-HBM3_sm90_132sm" / key.fileName());
+  LookupResult r = cache.lookup(key);
+  REQUIRE(r.hit());
+  CHECK(r.entry->tuning.medianMs == 2.0);
+  CHECK(cache.lookup(makeTestKey(h100(), 2)).status == LookupStatus::Miss);
+  // S = 8000 finds the entry tuned at 8192 (same bucket).
+  CacheKey near = makeTestKey(h100(), 1, 8000), far = makeTestKey(h100(), 1, 8192);
+  cache.store(makeTestEntry(far, 3.0));
+  CHECK(cache.lookup(near).hit());
+  CHECK(countTempFiles(dir.path()) == 0);
+}
+
+TEST_CASE("an entry without a CUBIN is never written", "[cache]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  CacheEntry e = makeTestEntry(makeTestKey(h100(), 1), 1.0);
+  e.cubin.clear();
+  CHECK_THROWS_AS(cache.store(e), CacheError);
+  CHECK(cache.lookup(e.key).status == LookupStatus::Miss);
+}
+
+TEST_CASE("corruption is detected - reported and rebuilt", "[cache]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  CacheKey key = makeTestKey(h100(), 1);
+  fs::path path = cache.store(makeTestEntry(key, 2.0)).path;
+  const std::string good = readText(path);
+
+  SECTION("truncated file (bad JSON)") {
+    writeText(path, good.substr(0, good.size() / 2));
+    LookupResult r = cache.lookup(key);
+    CHECK(r.status == LookupStatus::Corrupt);
+    CHECK_THAT(r.problem, Catch::Contains("not valid JSON"));
+  }
+  SECTION("a flipped CUBIN byte (SHA-256 mismatch)") {
+    std::string bad = good;
+    size_t at = bad.find("\"base64\": \"") + 20;
+    bad[at] = bad[at] == 'A' ? 'B' : 'A';
+    writeText(path, bad);
+    LookupResult r = cache.lookup(key);
+    CHECK(r.status == LookupStatus::Corrupt);
+    CHECK_THAT(r.problem, Catch::Contains("SHA-256 mismatch"));
+  }
+  SECTION("a missing field") {
+    std::string bad = good;
+    size_t at = bad.find("\"median_ms\"");
+    bad.replace(at, 11, "\"medain_ms\"");
+    writeText(path, bad);
+    LookupResult r = cache.lookup(key);
+    CHECK(r.status == LookupStatus::Corrupt);
+    CHECK_THAT(r.problem, Catch::Contains("tuning.median_ms") && Catch::Contains("missing"));
+  }
+  SECTION("an entry copied under another key's name") {
+    fs::path other = path.parent_path() / makeTestKey(h100(), 9).fileName();
+    fs::copy_file(path, other);
+    LookupResult r = cache.lookup(makeTestKey(h100(), 9));
+    CHECK(r.status == LookupStatus::Corrupt);
+    CHECK_THAT(r.problem, Catch::Contains("does not match"));
+  }
+  std::vector<ListedEntry> listed = cache.list({});
+  REQUIRE(listed.size() >= 1);
+  bool sawCorrupt = false;
+  for (const ListedEntry &l : listed)
+    sawCorrupt = sawCorrupt || l.status == LookupStatus::Corrupt;
+  CHECK(sawCorrupt);
+  // Rebuilt: the next store replaces it and says so.
+  for (const ListedEntry &l : listed)
+    if (l.status == LookupStatus::Corrupt && l.path == path) {
+      StoreResult s = cache.store(makeTestEntry(key, 1.5));
+      CHECK(s.written);
+      CHECK_THAT(s.note, Catch::Contains("rebuilt a corrupt entry"));
+      CHECK(cache.lookup(key).hit());
+    }
+}
+
+TEST_CASE("entries of other versions are stale", "[cache]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  CacheKey key = makeTestKey(h100(), 1);
+  SECTION("another Tilefuse version") {
+    CacheKey old = key;
+    old.tilefuseVersion = "0.0.1";
+    cache.store(makeTestEntry(old, 2.0));
+    LookupResult r = cache.lookup(key);
+    CHECK(r.status == LookupStatus::Stale);
+    CHECK_THAT(r.problem, Catch::Contains("Tilefuse 0.0.1 (entry)"));
+    StoreResult s = cache.store(makeTestEntry(key, 2.5));
+    CHECK_THAT(s.note, Catch::Contains("rebuilt a stale entry"));
+    CHECK(cache.lookup(key).hit());
+  }
+  SECTION("another driver") {
+    CacheKey old = key;
+    old.device.driverVersion = 12080;
+    cache.store(makeTestEntry(old, 2.0));
+    LookupResult r = cache.lookup(key);
+    CHECK(r.status == LookupStatus::Stale);
+    CHECK_THAT(r.problem, Catch::Contains("driver 12080"));
+    // Without a GPU the driver is unknown and not compared.
+    CurrentVersions noGpu{0, key.nvrtcVersion, key.tilefuseVersion};
+    CHECK(cache.list(noGpu).at(0).status == LookupStatus::Hit);
+  }
+  SECTION("another NVRTC") {
+    CacheKey old = key;
+    old.nvrtcVersion = "12.8";
+    cache.store(makeTestEntry(old, 2.0));
+    CHECK(cache.lookup(key).status == LookupStatus::Stale);
+  }
+  SECTION("another bucketing rule") {
+    CacheKey old = key;
+    old.bucketRule = "seq:pow2;v0";
+    cache.store(makeTestEntry(old, 2.0));
+    CHECK(cache.lookup(key).status == LookupStatus::Stale);
+  }
+  SECTION("another entry format version") {
+    std::string text = entryToJson(makeTestEntry(key, 2.0));
+    text.replace(text.find("\"format_version\": 1"), 19, "\"format_version\": 0");
+    fs::create_directories(cache.gpuDir(key.device));
+    writeText(cache.entryPath(key), text);
+    LookupResult r = cache.lookup(key);
+    CHECK(r.status == LookupStatus::Stale);
+    CHECK_THAT(r.problem, Catch::Contains("format_version"));
+  }
+}
+
+TEST_CASE("a writer killed mid-write leaves the old entry intact", "[cache]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  CacheKey key = makeTestKey(h100(), 1);
+  cache.store(makeTestEntry(key, 2.0, 64 * 1024));
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    Cache writer(dir.path());
+    writer.afterPartialWriteForTest = [] { ::_exit(3); }; // "killed" with the lock held
+    try {
+      writer.store(makeTestEntry(key, 1.0, 64 * 1024));
+    } catch (...) {
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 3); // it died in the middle of the write
+  CHECK(countTempFiles(dir.path()) == 1);
+  LookupResult r = cache.lookup(key);
+  REQUIRE(r.hit());
+  CHECK(r.entry->tuning.medianMs == 2.0); // the old entry, whole
+  CHECK(cache.list({}).size() == 1);      // the temporary file is not an entry
+  // The lock died with the writer; the next writer removes its orphaned temporary file.
+  cache.store(makeTestEntry(makeTestKey(h100(), 2), 1.0));
+  CHECK(countTempFiles(dir.path()) == 0);
+}
+
+TEST_CASE("two processes writing the cache at once lose and corrupt nothing", "[cache]") {
+  TempDir dir;
+  constexpr int kPerProcess = 30, kShared = 10;
+  auto writer = [&](int who) {
+    Cache cache(dir.path());
+    for (int i = 0; i < kPerProcess; ++i) {
+      // Entries 0..kShared-1 are written by both processes; the rest by one only.
+      int id = i < kShared ? i : 1000 * (who + 1) + i;
+      cache.store(makeTestEntry(makeTestKey(h100(), id), 1.0 + who + i * 0.01, 32 * 1024 + 97 * i));
+    }
+  };
+  pid_t children[2];
+  for (int who = 0; who < 2; ++who) {
+    children[who] = ::fork();
+    REQUIRE(children[who] >= 0);
+    if (children[who] == 0) {
+      int code = 0;
+      try {
+        writer(who);
+      } catch (...) {
+        code = 1;
+      }
+      ::_exit(code);
+    }
+  }
+  for (pid_t c : children) {
+    int status = 0;
+    ::waitpid(c, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  Cache cache(dir.path());
+  std::vector<ListedEntry> all = cache.list({});
+  CHECK(all.size() == 2 * kPerProcess - kShared);
+  for (const ListedEntry &e : all) {
+    INFO(e.path.string() << ": " << e.problem);
+    CHECK(e.status == LookupStatus::Hit);
+  }
+  for (int who = 0; who < 2; ++who)
+    for (int i = kShared; i < kPerProcess; ++i)
+      CHECK(cache.lookup(makeTestKey(h100(), 1000 * (who + 1) + i)).hit());
+  CHECK(countTempFiles(dir.path()) == 0);
+}
+
+TEST_CASE("KeepFaster keeps a faster existing entry", "[cache]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  CacheKey key = makeTestKey(h100(), 1);
+  cache.store(makeTestEntry(key, 1.0));
+  StoreResult s = cache.store(makeTestEntry(key, 2.0), StoreMode::KeepFaster);
+  CHECK_FALSE(s.written);
+  CHECK(cache.lookup(key).entry->tuning.medianMs == 1.0);
+  CHECK(cache.store(makeTestEntry(key, 0.5), StoreMode::KeepFaster).written);
+  CHECK(cache.lookup(key).entry->tuning.medianMs == 0.5);
+  CHECK(cache.store(makeTestEntry(key, 3.0)).written); // Replace
+  CHECK(cache.lookup(key).entry->tuning.medianMs == 3.0);
+}
+
+TEST_CASE("list and clear: all - by match - only invalid", "[cache]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  DeviceIdentity a100{"NVIDIA A100-SXM4-80GB", 8, 0, 108, 13000};
+  cache.store(makeTestEntry(makeTestKey(h100(), 1), 1.0));
+  cache.store(makeTestEntry(makeTestKey(h100(), 2), 1.0));
+  cache.store(makeTestEntry(makeTestKey(a100, 1), 1.0));
+  CacheKey stale = makeTestKey(h100(), 3);
+  stale.tilefuseVersion = "0.0.0";
+  cache.store(makeTestEntry(stale, 1.0));
+  CurrentVersions now{13000, "13.0", tilefuseVersion()};
+  std::vector<ListedEntry> all = cache.list(now);
+  REQUIRE(all.size() == 4);
+  CHECK(all[0].gpuDir == "NVIDIA-A100-SXM4-80GB_sm80_108sm");
+
+  CHECK(cache.clear("", true, now).entries == 1); // the stale one
+  CHECK(cache.list(now).size() == 3);
+  CHECK(cache.clear("A100", false, now).entries == 1);
+  CHECK(cache.list(now).size() == 2);
+  CHECK(cache.clear("", false, now).entries == 2);
+  CHECK(cache.list(now).empty());
+}
+
+TEST_CASE("findForArch: entries of any GPU with the arch - fastest first", "[cache]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  DeviceIdentity h100pcie{"NVIDIA H100 PCIe", 9, 0, 114, 12080};
+  DeviceIdentity a100{"NVIDIA A100-SXM4-80GB", 8, 0, 108, 13000};
+  cache.store(makeTestEntry(makeTestKey(h100(), 1), 2.0));
+  cache.store(makeTestEntry(makeTestKey(h100pcie, 1), 1.0));
+  cache.store(makeTestEntry(makeTestKey(a100, 1), 0.5));
+  DeviceIdentity sm90{"", 9, 0, 0, 0};
+  std::vector<LookupResult> found = cache.findForArch(makeTestKey(sm90, 1));
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].entry->key.device.name == "NVIDIA H100 PCIe");
+  CHECK(found[1].entry->key.device.name == "NVIDIA H100 80GB HBM3");
+  CHECK(cache.findForArch(makeTestKey(sm90, 2)).empty());
+}
+
+TEST_CASE("export and import through one archive file", "[cache]") {
+  TempDir from, to, files;
+  Cache source(from.path());
+  DeviceIdentity a100{"NVIDIA A100-SXM4-80GB", 8, 0, 108, 13000};
+  for (int id = 0; id < 5; ++id)
+    source.store(makeTestEntry(makeTestKey(id % 2 ? a100 : h100(), id), 1.0 + id));
+  // One corrupt file: skipped and reported, not exported.
+  writeText(source.gpuDir(h100()) / "broken-0000000000000000-bf16-B1-Hq1-Hkv1-Sq128-Sk128-D64-Dv64.json", "{");
+  fs::path archive = files.path() / "sub" / "all.tfcache";
+  TransferReport out = source.exportTo(archive);
+  CHECK(out.entries == 5);
+  REQUIRE(out.problems.size() == 1);
+  CHECK_THAT(out.problems[0], Catch::Contains("broken"));
+
+  Cache target(to.path());
+  TransferReport in = target.importFrom(archive);
+  CHECK(in.entries == 5);
+  CHECK(in.problems.empty());
+  for (int id = 0; id < 5; ++id) {
+    LookupResult r = target.lookup(makeTestKey(id % 2 ? a100 : h100(), id));
+    REQUIRE(r.hit());
+    CHECK(r.entry->cubin == source.lookup(makeTestKey(id % 2 ? a100 : h100(), id)).entry->cubin);
+  }
+  // KeepFaster import keeps faster (or equal) local entries and replaces slower ones.
+  target.store(makeTestEntry(makeTestKey(h100(), 0), 0.1));
+  target.store(makeTestEntry(makeTestKey(h100(), 2), 9.0));
+  TransferReport again = target.importFrom(archive, StoreMode::KeepFaster);
+  CHECK(again.entries == 1);
+  CHECK(target.lookup(makeTestKey(h100(), 0)).entry->tuning.medianMs == 0.1);
+  CHECK(target.lookup(makeTestKey(h100(), 2)).entry->tuning.medianMs == 3.0);
+
+  // A damaged line is reported and skipped; the rest is imported.
+  std::string text = readText(archive);
+  size_t second = text.find('\n', text.find('\n') + 1);
+  text.insert(second + 1, "{\"not\": \"an entry\"}\n");
+  writeText(archive, text);
+  TempDir third;
+  Cache other(third.path());
+  TransferReport partial = other.importFrom(archive);
+  CHECK(partial.entries == 5);
+  REQUIRE(partial.problems.size() == 1);
+  CHECK_THAT(partial.problems[0], Catch::Contains("all.tfcache:3"));
+
+  writeText(files.path() / "not.tfcache", "hello\n");
+  CHECK_THROWS_WITH(other.importFrom(files.path() / "not.tfcache"), Catch::Contains("not a Tilefuse cache archive"));
+}

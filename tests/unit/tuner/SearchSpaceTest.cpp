@@ -1,0 +1,172 @@
+// The search space and its pruning rules, without a GPU (DeviceLimits::forArch).
+#include "tilefuse/tuner/SearchSpace.h"
+
+#include <catch2/catch.hpp>
+
+#include <set>
+
+using namespace tilefuse::tuner;
+using tilefuse::codegen::QPlacement;
+using tilefuse::codegen::Schedule;
+using tilefuse::spec::Shape;
+
+namespace {
+
+Schedule sched(int m, int n, int warps, int stages, QPlacement q = QPlacement::Registers) {
+  Schedule s;
+  s.blockM = m, s.blockN = n, s.warps = warps, s.kvStages = stages, s.q = q;
+  return s;
+}
+
+int countRule(const SearchSpace &s, const std::string &rule) {
+  int n = 0;
+  for (const PrunedCandidate &p : s.pruned)
+    n += p.rule == rule;
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("limits per arch without a GPU", "[search]") {
+  DeviceLimits h = DeviceLimits::forArch("sm_90");
+  CHECK(h.maxSmemPerBlock == 232448);
+  CHECK(h.smemPerSm == 228 * 1024);
+  CHECK(h.smCount == 132);
+  DeviceLimits a = DeviceLimits::forArch("sm_80");
+  CHECK(a.maxSmemPerBlock == 166912);
+  DeviceLimits g = DeviceLimits::forArch("sm_86");
+  CHECK(g.maxSmemPerBlock == 101376);
+  CHECK_THROWS(DeviceLimits::forArch("sm_75"));
+}
+
+TEST_CASE("resource estimates", "[search]") {
+  // Q 128x128 + 2 stages of K, V 64x128, 2 bytes: 32 KiB + 64 KiB.
+  CHECK(estimateSmemBytes(sched(128, 64, 8, 2), 128, 128) == 96 * 1024);
+  // 16 rows per warp, D = Dv = 128, BLOCK_N = 64, Q in registers:
+  // O 64 + S 32 + P 16 + m,l 4 + 32 + 2 x 16 + Q 32 = 212 (ptxas: 201).
+  CHECK(estimateRegisters(sched(128, 64, 8, 2), 128, 128) == 212);
+  CHECK(estimateRegisters(sched(128, 64, 8, 2, QPlacement::Smem), 128, 128) == 180); // ptxas: 182
+  // 32 rows per warp at D = 128 spill (ptxas), and so does BLOCK_N = 128 with Q in registers.
+  CHECK(estimateRegisters(sched(64, 32, 2, 2, QPlacement::Smem), 128, 128) > 255);
+  CHECK(estimateRegisters(sched(128, 128, 8, 2), 128, 128) > 255);
+  CHECK(estimateRegisters(sched(128, 128, 8, 2, QPlacement::Smem), 128, 128) <= 255); // ptxas: 250
+  DeviceLimits h = DeviceLimits::forArch("sm_90");
+  Occupancy o = occupancy(sched(128, 64, 8, 2), 180, 96 * 1024, h);
+  // 184 registers x 256 threads = 47104 of 65536: 1 block by registers.
+  CHECK(o.blocksPerSm == 1);
+  CHECK(o.limiter == "registers");
+  CHECK(o.warpsPerSm == 8);
+  Occupancy o2 = occupancy(sched(64, 64, 4, 2), 128, 64 * 1024, h);
+  CHECK(o2.blocksPerSm == 3); // smem: 228 KiB / 65 KiB
+  CHECK(o2.limiter == "smem");
+}
+
+TEST_CASE("every enumerated schedule is a candidate or pruned with a reason", "[search]") {
+  Shape shape{1, 32, 8, 8192, 8192, 128, 128};
+  DeviceLimits h = DeviceLimits::forArch("sm_90");
+  Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90");
+  SearchSpace s = buildSearchSpace(shape, def, h, {24, 12});
+  CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
+  CHECK(s.candidates.size() == 36);
+  std::set<std::string> rules = {"tile-size", "problem", "smem", "registers", "occupancy", "hint", "budget"};
+  for (const PrunedCandidate &p : s.pruned) {
+    INFO(p.schedule.toString());
+    CHECK(rules.count(p.rule) == 1);
+    CHECK_FALSE(p.reason.empty());
+  }
+  int defaults = 0;
+  for (const Candidate &c : s.candidates) {
+    defaults += c.isDefault;
+    CHECK(c.smemBytes <= h.maxSmemPerBlock);
+    CHECK(c.registerEstimate <= 255);
+    CHECK(c.occupancy.warpsPerSm >= 4);
+    CHECK(c.schedule.blockM > 16);
+  }
+  CHECK(defaults == 1);
+  CHECK(countRule(s, "smem") > 0);
+  CHECK(countRule(s, "registers") > 0);
+  CHECK(countRule(s, "budget") > 0);
+  // Sorted by the model, best first (the default may sit anywhere).
+  for (size_t i = 1; i < s.candidates.size(); ++i)
+    if (!s.candidates[i].isDefault && !s.candidates[i - 1].isDefault)
+      CHECK(s.candidates[i - 1].score >= s.candidates[i].score);
+}
+
+TEST_CASE("smaller shared memory prunes more: sm_86 against sm_90", "[search]") {
+  Shape shape{1, 32, 8, 4096, 4096, 128, 128};
+  Schedule def86 = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
+  Schedule def90 = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90");
+  SearchSpace s86 = buildSearchSpace(shape, def86, DeviceLimits::forArch("sm_86"), {1000, 0});
+  SearchSpace s90 = buildSearchSpace(shape, def90, DeviceLimits::forArch("sm_90"), {1000, 0});
+  CHECK(countRule(s86, "smem") > countRule(s90, "smem"));
+  for (const PrunedCandidate &p : s86.pruned)
+    if (p.rule == "smem")
+      CHECK_THAT(p.reason, Catch::Contains("sm_86 allows 99.0 KiB"));
+}
+
+TEST_CASE("short sequences prune tiles that would be mostly padding", "[search]") {
+  Shape shortSeq{64, 16, 16, 100, 100, 64, 64};
+  Schedule def = tilefuse::codegen::defaultSchedule(64, tilefuse::spec::DType::BF16, "sm_90");
+  SearchSpace s = buildSearchSpace(shortSeq, def, DeviceLimits::forArch("sm_90"), {24});
+  for (const Candidate &c : s.candidates) {
+    CHECK(c.schedule.blockM < 2 * 100);
+    CHECK(c.schedule.blockN < 2 * 100);
+  }
+  CHECK(countRule(s, "problem") > 0);
+  // ViT-L/16 (S = 197): BLOCK_M = 256 is one tile with as much padding as two of 128: kept.
+  Shape vit{64, 16, 16, 197, 197, 64, 64};
+  SearchSpace v = buildSearchSpace(vit, def, DeviceLimits::forArch("sm_90"), {1000, 0});
+  bool any256 = false;
+  for (const Candidate &c : v.candidates)
+    any256 = any256 || c.schedule.blockM == 256;
+  CHECK(any256);
+}
+
+TEST_CASE("D = 256 still has candidates within the register limit", "[search]") {
+  Shape gemma{1, 16, 8, 8192, 8192, 256, 256};
+  Schedule def = tilefuse::codegen::defaultSchedule(256, tilefuse::spec::DType::BF16, "sm_90");
+  SearchSpace s = buildSearchSpace(gemma, def, DeviceLimits::forArch("sm_90"), {24});
+  REQUIRE_FALSE(s.candidates.empty());
+  for (const Candidate &c : s.candidates)
+    CHECK((c.registerEstimate <= 255 || c.isDefault));
+}
+
+TEST_CASE("min_blocks_per_sm: a register cap - searched where it lifts occupancy", "[search]") {
+  DeviceLimits h = DeviceLimits::forArch("sm_90");
+  Schedule s = sched(128, 64, 8, 2);
+  CHECK(estimateRegisters(s, 128, 128) == 212); // 1 block of 8 warps per SM by registers
+  Schedule hinted = s;
+  hinted.minBlocksPerSm = 2; // 65536 / (2 x 256) = 128 registers: the kernel would spill
+  Shape shape{1, 32, 8, 8192, 8192, 128, 128};
+  Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90");
+  SearchSpace space = buildSearchSpace(shape, def, h, {1000, 0});
+  bool sawCap = false, sawNoEffect = false, sawHinted = false;
+  for (const PrunedCandidate &p : space.pruned) {
+    if (p.schedule == hinted) {
+      CHECK(p.rule == "registers");
+      CHECK_THAT(p.reason, Catch::Contains("caps them at 128") && Catch::Contains("min_blocks_per_sm = 2"));
+      sawCap = true;
+    }
+    sawNoEffect = sawNoEffect || p.rule == "hint";
+  }
+  for (const Candidate &c : space.candidates)
+    if (c.schedule.minBlocksPerSm == 2) {
+      sawHinted = true;
+      CHECK(c.occupancy.blocksPerSm >= 2);
+    }
+  CHECK(sawCap);
+  CHECK(sawNoEffect);
+  CHECK(sawHinted);
+}
+
+TEST_CASE("after compiling: spills and real occupancy prune", "[search]") {
+  DeviceLimits h = DeviceLimits::forArch("sm_90");
+  std::string rule;
+  CHECK(pruneAfterCompile(sched(128, 64, 8, 2), 200, 0, 96 * 1024, h, &rule).empty());
+  CHECK_THAT(pruneAfterCompile(sched(128, 64, 8, 2), 255, 48, 96 * 1024, h, &rule), Catch::Contains("48 bytes"));
+  CHECK(rule == "spills");
+  CHECK_FALSE(pruneAfterCompile(sched(64, 64, 2, 2), 255, 0, 240 * 1024, h, &rule).empty());
+  CHECK(rule == "smem");
+  CHECK_FALSE(pruneAfterCompile(sched(32, 64, 1, 2), 255, 0, 200 * 1024, h, &rule).empty());
+  CHECK(rule == "occupancy");
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Times Tilefuse's generated kernels and the peers (cuDNN, FlashAttention-2, FlexAttention through
+# PyTorch) on the same shapes, in the same run, on this machine's GPU; prints one table.
+#
+# usage: tools/device-bench.sh [PEERS_PY]      (run from the repository root on the GPU machine)
+#   PEERS_PY  the peers script (default .device-carry/peers/peers.py, a copy of ../shared/bench)
+# Uses the bundle of tools/device-bundle.sh in .device-carry/bundle (the GPU machine has no MLIR).
+# Cases are peers.py's defaults: B,Hq,Hkv,S,D,causal. Tilefuse runs `tilefuse bench` with the
+# cached schedule when $TILEFUSE_CACHE_DIR holds one, else the heuristic default. Files in $OUT.
+set -u -o pipefail
+root=$(pwd)
+out=${OUT:-/tmp/tilefuse-bench-out}
+peers=${1:-$root/.device-carry/peers/peers.py}
+mkdir -p "$out"
+work=/tmp/tilefuse-bench-bundle
+rm -rf "$work" && cp -r "$root/.device-carry/bundle" "$work"
+find "$work" -name '*.xz' -print0 | xargs -0 -r -n1 -P8 xz -d
+chmod +x "$work"/bin/*
+export LD_LIBRARY_PATH="$work/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+export TILEFUSE_DEVICE_INCLUDE="$work/device"
+export TILEFUSE_CACHE_DIR=${TILEFUSE_CACHE_DIR:-/tmp/tilefuse-cache}
+[ -d /usr/local/cuda/include ] && export TILEFUSE_CUDA_INCLUDE=/usr/local/cuda/include
+tf="$work/bin/tilefuse"
+
+cases=("16,16,16,1024,128,0" "4,16,16,4096,128,0" "1,16,16,16384,128,0" "4,16,16,4096,128,1"
+       "1,16,16,16384,128,1" "4,32,32,4096,64,0" "1,32,8,8192,128,1")
+echo "== tilefuse bench"
+for c in "${cases[@]}"; do
+  IFS=, read -r B Hq Hkv S D causal <<<"$c"
+  spec=specs/mha.json; [ "$causal" = 1 ] && spec=specs/causal.json
+  "$tf" bench "$spec" --B "$B" --Hq "$Hq" --Hkv "$Hkv" --S "$S" --D "$D" --reps 30 --json \
+    > "$out/tf_$c.json" 2> "$out/tf_$c.err"
+  echo "$c rc=$? $(tail -c 300 "$out/tf_$c.err" | tr '\n' ' ')"
+done
+echo "== peers"
+peer_args=()
+for c in "${cases[@]}"; do peer_args+=(--case "$c"); done
+PYTHONUNBUFFERED=1 python3 "$peers" "${peer_args[@]}" --json "$out/peers.json" > "$out/peers.log" 2>&1
+echo "peers rc=$?"; tail -n 3 "$out/peers.log"
+
+python3 - "$out" "${cases[@]}" <<'PY' | tee "$out/table.md"
+import json, sys, os
+out, cases = sys.argv[1], sys.argv[2:]
+peers = {}
+try:
+    for r in json.load(open(os.path.join(out, "peers.json")))["rows"]:
+        peers[(r["peer"], r["case"])] = r.get("tflops")
+except Exception as e:
+    print("peers.json unreadable:", e)
+fmt = lambda x: "-" if x is None else "%.0f" % x
+print("| case B,Hq,Hkv,S,D,causal | tilefuse ms | tilefuse TFLOP/s | schedule | check | cuDNN | FA2 | Flex |")
+print("|---|---|---|---|---|---|---|---|")
+for c in cases:
+    try:
+        j = json.load(open(os.path.join(out, "tf_%s.json" % c)))
+    except Exception:
+        j = {}
+    B, Hq, Hkv, S, D, causal = map(int, c.split(","))
+    flops = 4.0 * B * Hq * S * S * D / (2 if causal else 1)
+    ms = j.get("median_ms") or j.get("ms")
+    tf = flops / ms / 1e9 if ms else None
+    sched = j.get("schedule", "-")
+    if isinstance(sched, dict):
+        sched = "%sx%s w%s st%s" % (sched.get("block_m"), sched.get("block_n"), sched.get("warps"), sched.get("kv_stages"))
+    ok = j.get("passed", j.get("check", {}).get("passed") if isinstance(j.get("check"), dict) else None)
+    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (c, "-" if not ms else "%.3f" % ms, fmt(tf), sched, ok,
+          fmt(peers.get(("sdpa_cudnn", c))), fmt(peers.get(("sdpa_flash", c))), fmt(peers.get(("flex", c)))))
+PY

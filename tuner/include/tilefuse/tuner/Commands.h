@@ -1,0 +1,69 @@
+//===- Commands.h - the tilefuse CLI's emit, tune, bench and cache commands -*- C++ -*-===//
+//
+// What `tilefuse emit|tune|bench|cache` do, behind plain option structs, so tools/tilefuse/main.cpp
+// only parses flags (CLI11) and includes no MLIR (TOOLCHAIN.md). Each command prints text to stdout
+// (progress and notes to stderr), or one JSON object to stdout with `json`, and returns the exit
+// status:
+//   0  success
+//   1  an error (bad spec or shape, unsupported spec, I/O error, a failed accuracy check)
+//   2  the command needs a GPU and this machine has none (tune, bench)
+// Errors are printed as "tilefuse <command>: error: <what>" on stderr; with `json` also as
+// {"error": "<what>"} on stdout.
+//
+// Spec arguments are spec files (specs/README.md), including the model shape files in specs/models.
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/spec/Shape.h"
+#include "tilefuse/tuner/Tuner.h"
+
+#include <optional>
+#include <string>
+
+namespace tilefuse::tuner::cli {
+
+/// The spec file and size overrides every command that takes a spec shares.
+struct ProblemArgs {
+  std::string specPath;
+  spec::ShapeOverrides overrides;
+};
+
+struct EmitArgs {
+  ProblemArgs problem;
+  std::string arch;            ///< empty: this machine's GPU, else sm_90
+  std::string format = "cuda"; ///< cuda | ptx | cubin | mlir (the fused block program)
+  std::string output;          ///< file; empty: stdout (not allowed for cubin)
+  std::string scheduleJson;    ///< empty: cache, else default
+  bool json = false;
+};
+int runEmit(const EmitArgs &args);
+
+struct TuneArgs {
+  ProblemArgs problem;
+  TuneOptions options;
+  bool verbose = false; ///< list every pruned schedule with its reason
+  bool json = false;
+  bool progressBar = true; ///< on stderr when it is a terminal
+};
+int runTune(const TuneArgs &args);
+
+struct BenchArgs {
+  ProblemArgs problem;
+  BenchOptions options;
+  std::string scheduleJson;
+  bool json = false;
+};
+int runBench(const BenchArgs &args);
+
+struct CacheArgs {
+  std::string action;     ///< ls | show | clear | export | import | dir
+  std::string target;     ///< show: entry (file name, path or unique substring); clear: filter;
+                          ///< export / import: the archive file
+  bool onlyInvalid = false; ///< clear: only stale / corrupt entries
+  bool keepFaster = false;  ///< import: keep an existing entry when it is faster
+  bool json = false;
+};
+int runCache(const CacheArgs &args);
+
+} // namespace tilefuse::tuner::cli

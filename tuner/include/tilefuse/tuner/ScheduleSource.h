@@ -1,0 +1,54 @@
+//===- ScheduleSource.h - the cache behind the runtime's tuned policies -*- C++ -*-===//
+//
+// The runtime library (tilefuse/tilefuse.h) asks a ScheduleSource for schedules under
+// Policy::TuneOnMiss and Policy::FailOnMiss. CacheScheduleSource answers from the on-disk cache
+// (Cache.h) and tunes with tune() (Tuner.h), which also writes the cache:
+//
+//   auto source = std::make_shared<tilefuse::tuner::CacheScheduleSource>(
+//       tilefuse::tuner::Cache::openDefault());
+//   tilefuse::EngineOptions options;
+//   options.schedules = source;
+//   tilefuse::Engine engine(0, options);
+//   engine.getKernel("specs/causal.json", shape, tilefuse::Policy::TuneOnMiss);
+//
+// A stale or corrupt entry is a miss (lookup returns nullopt; TuneOnMiss then rebuilds it, FailOnMiss
+// throws) and is recorded in problems(). Thread-safe: lookups run concurrently, tunings one at a time
+// (they time kernels on the GPU and must not overlap).
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/tilefuse.h"
+#include "tilefuse/tuner/Cache.h"
+#include "tilefuse/tuner/Tuner.h"
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tilefuse::tuner {
+
+class CacheScheduleSource : public tilefuse::ScheduleSource {
+public:
+  explicit CacheScheduleSource(Cache cache, TuneOptions options = {});
+
+  /// The cached schedule's JSON (Schedule::toJson) for the query's spec, shape bucket and device.
+  std::optional<std::string> lookup(const ScheduleQuery &query) override;
+  /// tune() on the query's device with this source's options; returns the winner's JSON.
+  /// Throws what tune() throws.
+  std::string tune(const ScheduleQuery &query) override;
+
+  /// "path: stale (driver ...)" for every unusable entry lookup met, oldest first.
+  std::vector<std::string> problems() const;
+  const Cache &cache() const { return cache_; }
+
+private:
+  Cache cache_;
+  TuneOptions options_;
+  std::mutex tuneMutex_;
+  mutable std::mutex problemsMutex_;
+  std::vector<std::string> problems_;
+};
+
+} // namespace tilefuse::tuner

@@ -1,0 +1,190 @@
+//===- Tuner.h - autotuning, benchmarking, and kernels by cache policy --*- C++ -*-===//
+//
+// tune():  build the search space (SearchSpace.h), generate every candidate (KernelBuild.h),
+//          compile them in parallel with NVRTC on a pool of std::threads (hardware_concurrency),
+//          and on the GPU, in order as they finish compiling:
+//            1. correctness gate: run at a small shape (driver::smallCheckShape's rule: B = 1, at
+//               most 2 K/V heads, Sq = 113, Sk = 203) on fresh inputs, every row checked with the
+//               rule of Check.h; a failing candidate is rejected and reported, never cached;
+//            2. time: CUDA events around each launch on inputs rotated over enough copies to cover
+//               several times the L2 cache (TuneOptions::l2Multiple), `warmup` launches first,
+//               then as many runs as fit in msPerCandidate (between minReps and maxReps); median.
+//          The fastest is checked once more at the tuned shape itself on sampled rows (Check.h)
+//          before it is stored in the cache with the default schedule's time.
+//          Whole tuning stays within timeBudgetSeconds (60 s): candidates not timed by then are
+//          reported as pruned by rule "time".
+// bench(): time one kernel (the cached one, or the default schedule, or a given schedule) and check
+//          it against the fp64 reference at the small shape and on sampled rows of the real shape.
+// chooseSchedule(): the schedule `emit` and `bench` use (given, cached, or default).
+// The runtime library's Policy::TuneOnMiss / FailOnMiss reach the cache through
+// CacheScheduleSource (ScheduleSource.h).
+//
+// TFLOP/s = usefulFlops / time, with usefulFlops the matmul FLOPs of the tiles the kernel computes
+// (IO report of the default schedule's fused program: tiles proven fully masked are not counted),
+// or dense 2*B*Hq*Sq*Sk*(D+Dv) when the analysis fails ("flops_rule": "tiles" | "dense"). One count
+// per problem, so TFLOP/s of different candidates compare as their times do.
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/codegen/Schedule.h"
+#include "tilefuse/spec/Spec.h"
+#include "tilefuse/tuner/Cache.h"
+#include "tilefuse/tuner/Check.h"
+#include "tilefuse/tuner/SearchSpace.h"
+
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tilefuse::tuner {
+
+/// Tuning or benchmarking was asked for on a machine without a usable GPU.
+class NeedsGpuError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The GPU this process runs on (device 0), with its driver version. Throws NeedsGpuError.
+DeviceIdentity currentDevice(int ordinal = 0);
+/// Limits of device `ordinal` (runtime::deviceInfo). Throws NeedsGpuError.
+DeviceLimits currentLimits(int ordinal = 0);
+/// The versions entries are compared with on this machine (driver 0 without a GPU).
+CurrentVersions currentVersions();
+
+/// The small shape of correctness gates: B = 1, Hkv = min(Hkv, 2) with the spec's GQA group,
+/// Sq = 113, Sk = 203, the shape's D and Dv (same rule as driver::smallCheckShape).
+spec::Shape gateShape(const spec::Shape &shape);
+
+struct TuneProgress {
+  std::string phase; ///< "generate", "compile", "time", "verify"
+  int done = 0, total = 0;
+  std::string message; ///< the candidate just finished, e.g. "BLOCK_M=128 ... 1.234 ms"
+};
+
+struct TuneOptions {
+  int device = 0;                   ///< CUDA ordinal
+  int maxCandidates = 24;           ///< timed at most (SearchOptions::maxCandidates)
+  int compileExtra = 12;            ///< compiled beyond that, replacing post-compile prunes
+  double timeBudgetSeconds = 60;    ///< whole tuning, wall clock
+  int warmup = 3;
+  int minReps = 5, maxReps = 50;
+  double msPerCandidate = 300;      ///< timed-run budget per candidate
+  double l2Multiple = 4;            ///< rotated input copies cover at least this many times L2
+  int threads = 0;                  ///< NVRTC workers; 0: std::thread::hardware_concurrency()
+  uint64_t seed = 0;                ///< inputs; 0: random
+  int sampleRows = 128;             ///< rows of the tuned shape checked for the winner
+  bool writeCache = true;
+  StoreMode storeMode = StoreMode::Replace;
+  /// Non-empty ("sm_90"): a dry run without a GPU: the limits of this arch
+  /// (DeviceLimits::forArch), every candidate generated and compiled, nothing run, timed or cached.
+  std::string dryRunArch;
+  std::function<void(const TuneProgress &)> progress; ///< called on the calling thread
+};
+
+enum class CandidateStatus {
+  Timed,         ///< passed the gate and was timed
+  Compiled,      ///< compiled in a dry run (not run)
+  Pruned,        ///< by its real resources after compiling (rule)
+  CompileFailed, ///< generation or NVRTC failed (message)
+  WrongResult,   ///< failed an accuracy check (message)
+  LaunchFailed,  ///< the driver rejected it
+};
+std::string_view spelling(CandidateStatus s); ///< "timed", "compiled", "pruned", "compile-failed", ...
+
+struct CandidateResult {
+  codegen::Schedule schedule;
+  bool isDefault = false;
+  CandidateStatus status = CandidateStatus::Timed;
+  std::string message;   ///< why it failed / was pruned after compiling
+  std::string rule;      ///< for Pruned: the rule (SearchSpace.h)
+  double compileMs = 0;
+  int registers = 0, spillBytes = 0;
+  std::size_t smemBytes = 0;
+  int blocksPerSm = 0;
+  double medianMs = 0, minMs = 0, maxMs = 0;
+  int reps = 0;
+  double tflops = 0;
+  Accuracy gate; ///< the small-shape check (rows = 0 when it did not run)
+};
+
+struct TuneResult {
+  spec::Spec spec;
+  spec::Shape shape;
+  DeviceIdentity device;
+  CacheKey key;
+  std::vector<CandidateResult> candidates; ///< compiled ones, in search order
+  std::vector<PrunedCandidate> pruned;     ///< pruned before compiling (and by "time")
+  int enumerated = 0;
+  int winner = -1;                         ///< index into candidates; -1: none passed
+  double defaultMs = 0;
+  double usefulFlops = 0;
+  std::string flopsRule;
+  Accuracy winnerCheck;                    ///< the winner at the tuned shape, sampled rows
+  double seconds = 0;
+  std::optional<StoreResult> stored;       ///< when the cache was written
+  std::string cacheNote;                   ///< what the lookup found before tuning (stale, corrupt)
+  const CandidateResult *best() const { return winner >= 0 ? &candidates[winner] : nullptr; }
+};
+
+/// Tunes (spec, shape) on GPU options.device and stores the winner in `cache` (when options.writeCache).
+/// With options.dryRunArch, only generates and compiles (winner = -1, nothing cached, no GPU used).
+/// Throws NeedsGpuError without a GPU (and no dry run), KernelBuildError when even the default schedule cannot be
+/// generated (an unsupported spec), std::runtime_error when no candidate passes.
+TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOptions &options,
+                Cache &cache);
+
+struct BenchOptions {
+  int device = 0;                            ///< CUDA ordinal
+  std::optional<codegen::Schedule> schedule; ///< else the cached one, else the default
+  int warmup = 5;
+  int reps = 50;
+  double l2Multiple = 4;
+  uint64_t seed = 0;
+  int sampleRows = 256;
+};
+
+struct BenchResult {
+  spec::Spec spec;
+  spec::Shape shape;
+  DeviceIdentity device;
+  codegen::Schedule schedule;
+  std::string scheduleSource; ///< "cache", "default", "--schedule"
+  std::string note;           ///< e.g. why the cache was not used
+  double medianMs = 0, minMs = 0, maxMs = 0;
+  int reps = 0;
+  double usefulFlops = 0, tflops = 0;
+  std::string flopsRule;
+  double cachedMs = 0;        ///< the cache entry's median, when from the cache
+  Accuracy small;             ///< every row at gateShape
+  Accuracy sampled;           ///< sampled rows at the real shape
+  bool passed() const { return small.passed && sampled.passed; }
+};
+
+/// Times and checks one kernel on GPU options.device. Throws NeedsGpuError, KernelBuildError, CompileError.
+BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchOptions &options,
+                  Cache &cache);
+
+// ---------------------------------------------------------------------------------------------
+// Which schedule a command uses.
+
+struct ScheduleChoice {
+  codegen::Schedule schedule;
+  std::string source; ///< "cache" (this GPU), "cache:<gpu dir>" (another GPU of the arch),
+                      ///< "default" (codegen::defaultSchedule), "--schedule" (given)
+  std::string note;   ///< why the cache was not used ("no entry", "stale: driver ...")
+  std::optional<CacheEntry> entry; ///< when from the cache
+};
+
+/// The schedule for (spec, shape) on `arch`: `given` when set; else the cache entry of `device`
+/// (when non-null: this machine's GPU) or, without a GPU, the best entry of any GPU of `arch`'s
+/// compute capability (Cache::findForArch); else codegen::defaultSchedule. Never throws for a bad
+/// entry (it is reported in `note`); throws codegen::ScheduleError for a head dim the default
+/// schedule does not support.
+ScheduleChoice chooseSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch,
+                              const Cache &cache, const DeviceIdentity *device,
+                              const std::optional<codegen::Schedule> &given = std::nullopt);
+
+} // namespace tilefuse::tuner

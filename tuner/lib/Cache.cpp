@@ -1,0 +1,385 @@
+//===- Cache.cpp - lookup, atomic locked store, ls / clear / export / import -===//
+#include "tilefuse/tuner/Cache.h"
+
+#include "tilefuse/tuner/Version.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace tilefuse::tuner {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char *kLockFile = ".lock";
+constexpr const char *kTempPrefix = ".tmp-";
+constexpr const char *kArchiveFormat = "tilefuse-cache-archive";
+constexpr int kArchiveVersion = 1;
+
+std::string errnoText() { return std::strerror(errno); }
+
+/// An exclusive flock() on `path` (created if missing), released by the destructor (and by the
+/// kernel when the process dies, so a killed writer never leaves the directory locked).
+class FileLock {
+public:
+  explicit FileLock(const fs::path &path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+      throw CacheError("cannot open the cache lock '" + path.string() + "': " + errnoText());
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        std::string why = errnoText();
+        ::close(fd_);
+        throw CacheError("cannot lock '" + path.string() + "': " + why);
+      }
+    }
+  }
+  FileLock(const FileLock &) = delete;
+  FileLock &operator=(const FileLock &) = delete;
+  ~FileLock() {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+private:
+  int fd_ = -1;
+};
+
+std::optional<std::string> readFile(const fs::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void writeAll(int fd, const char *data, std::size_t size, const fs::path &path) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      throw CacheError("cannot write '" + path.string() + "': " + errnoText());
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void fsyncDirectory(const fs::path &dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+/// Writes `text` to `target` through a temporary file in the same directory and rename(2).
+/// `halfway`, when set, is called after half of the text is written (test hook).
+void publish(const fs::path &target, const std::string &text, const std::function<void()> &halfway) {
+  static std::atomic<unsigned> counter{0};
+  fs::path dir = target.parent_path();
+  fs::path tmp = dir / (std::string(kTempPrefix) + std::to_string(::getpid()) + "-" +
+                        std::to_string(counter++));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw CacheError("cannot create '" + tmp.string() + "': " + errnoText());
+  try {
+    std::size_t half = text.size() / 2;
+    writeAll(fd, text.data(), half, tmp);
+    if (halfway)
+      halfway();
+    writeAll(fd, text.data() + half, text.size() - half, tmp);
+    if (::fsync(fd) != 0)
+      throw CacheError("cannot fsync '" + tmp.string() + "': " + errnoText());
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    std::string why = errnoText();
+    ::unlink(tmp.c_str());
+    throw CacheError("cannot rename '" + tmp.string() + "' to '" + target.string() + "': " + why);
+  }
+  fsyncDirectory(dir);
+}
+
+/// Deletes temporary files left by killed writers. Call with the directory lock held: every live
+/// writer holds it while its temporary file exists, so any one found now is orphaned.
+void removeOrphanedTemps(const fs::path &dir) {
+  std::error_code ec;
+  for (const fs::directory_entry &f : fs::directory_iterator(dir, ec))
+    if (f.path().filename().string().rfind(kTempPrefix, 0) == 0)
+      fs::remove(f.path(), ec);
+}
+
+bool sameIdentity(const DeviceIdentity &a, const DeviceIdentity &b) {
+  return a.name == b.name && a.ccMajor == b.ccMajor && a.ccMinor == b.ccMinor &&
+         a.smCount == b.smCount;
+}
+
+/// The part of the key a file name and directory stand for: the GPU, spec, dtype and bucket.
+std::string placementMismatch(const CacheKey &inside, const CacheKey &wanted, bool compareDevice) {
+  if (compareDevice && !sameIdentity(inside.device, wanted.device))
+    return "the entry was tuned on '" + inside.device.directoryName() + "', not '" +
+           wanted.device.directoryName() + "'";
+  if (inside.specHash != wanted.specHash)
+    return "spec hash " + inside.specHash + " inside, " + wanted.specHash + " expected";
+  if (inside.dtype != wanted.dtype)
+    return "dtype " + std::string(spec::spelling(inside.dtype)) + " inside";
+  if (!(inside.shape == wanted.shape))
+    return "the shape bucket inside differs from the file name";
+  return "";
+}
+
+CurrentVersions versionsOf(const CacheKey &key) {
+  return {key.device.driverVersion, key.nvrtcVersion, key.tilefuseVersion};
+}
+
+bool isEntryFile(const fs::directory_entry &f) {
+  const std::string name = f.path().filename().string();
+  return f.is_regular_file() && f.path().extension() == ".json" && name.front() != '.';
+}
+
+std::vector<fs::path> sortedChildren(const fs::path &dir, bool directories) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const fs::directory_entry &f : fs::directory_iterator(dir, ec)) {
+    if (directories ? f.is_directory() : isEntryFile(f))
+      out.push_back(f.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// Parses one entry file and checks it against `now` (Hit, Stale or Corrupt).
+ListedEntry inspect(const fs::path &path, const CurrentVersions &now) {
+  ListedEntry l;
+  l.gpuDir = path.parent_path().filename().string();
+  l.path = path;
+  std::optional<std::string> text = readFile(path);
+  if (!text) {
+    l.status = LookupStatus::Corrupt;
+    l.problem = "cannot read: " + errnoText();
+    return l;
+  }
+  try {
+    l.entry = entryFromJson(*text);
+  } catch (const CacheFormatVersionError &e) {
+    l.status = LookupStatus::Stale;
+    l.problem = e.what();
+    return l;
+  } catch (const CacheError &e) {
+    l.status = LookupStatus::Corrupt;
+    l.problem = e.what();
+    return l;
+  }
+  if (l.entry->key.fileName() != path.filename().string() ||
+      l.entry->key.device.directoryName() != l.gpuDir) {
+    l.status = LookupStatus::Corrupt;
+    l.problem = "the key inside does not match the file's place (expected " +
+                l.entry->key.device.directoryName() + "/" + l.entry->key.fileName() + ")";
+    return l;
+  }
+  if (std::string why = staleReason(l.entry->key, now); !why.empty()) {
+    l.status = LookupStatus::Stale;
+    l.problem = why;
+  }
+  return l;
+}
+
+} // namespace
+
+Cache::Cache(fs::path root) : root_(std::move(root)) {}
+
+Cache Cache::openDefault() { return Cache(cacheRoot()); }
+
+fs::path Cache::gpuDir(const DeviceIdentity &device) const { return root_ / device.directoryName(); }
+
+fs::path Cache::entryPath(const CacheKey &key) const { return gpuDir(key.device) / key.fileName(); }
+
+LookupResult Cache::lookup(const CacheKey &key) const {
+  LookupResult r;
+  r.path = entryPath(key);
+  std::error_code ec;
+  if (!fs::exists(r.path, ec)) {
+    r.status = LookupStatus::Miss;
+    return r;
+  }
+  ListedEntry l = inspect(r.path, versionsOf(key));
+  r.status = l.status;
+  r.problem = l.problem;
+  r.entry = std::move(l.entry);
+  if (r.entry && r.status != LookupStatus::Corrupt) {
+    if (std::string why = placementMismatch(r.entry->key, key, true); !why.empty()) {
+      r.status = LookupStatus::Corrupt;
+      r.problem = why;
+    } else if (std::string stale = staleReason(r.entry->key, versionsOf(key), &key.device);
+               !stale.empty()) {
+      r.status = LookupStatus::Stale;
+      r.problem = stale;
+    }
+  }
+  if (r.status == LookupStatus::Corrupt)
+    r.entry.reset();
+  return r;
+}
+
+std::vector<LookupResult> Cache::findForArch(const CacheKey &key) const {
+  std::vector<LookupResult> out;
+  CurrentVersions now{0, key.nvrtcVersion, key.tilefuseVersion};
+  for (const fs::path &dir : sortedChildren(root_, true)) {
+    fs::path file = dir / key.fileName();
+    std::error_code ec;
+    if (!fs::exists(file, ec))
+      continue;
+    ListedEntry l = inspect(file, now);
+    if (l.status != LookupStatus::Hit)
+      continue;
+    const CacheKey &k = l.entry->key;
+    if (k.device.ccMajor != key.device.ccMajor || k.device.ccMinor != key.device.ccMinor ||
+        !placementMismatch(k, key, false).empty())
+      continue;
+    out.push_back({LookupStatus::Hit, file, "", std::move(l.entry)});
+  }
+  // Fastest first (by index: sorting the results in place trips GCC 12's -Wmaybe-uninitialized).
+  std::vector<std::size_t> order(out.size());
+  for (std::size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return out[a].entry->tuning.medianMs < out[b].entry->tuning.medianMs;
+  });
+  std::vector<LookupResult> sorted;
+  for (std::size_t i : order)
+    sorted.push_back(std::move(out[i]));
+  return sorted;
+}
+
+StoreResult Cache::store(const CacheEntry &entry, StoreMode mode) {
+  if (entry.cubin.empty())
+    throw CacheError("refusing to cache an entry without a CUBIN (" + entry.key.fileName() + ")");
+  StoreResult result;
+  result.path = entryPath(entry.key);
+  fs::path dir = result.path.parent_path();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw CacheError("cannot create the cache directory '" + dir.string() + "': " + ec.message());
+  std::string text = entryToJson(entry);
+
+  FileLock lock(dir / kLockFile);
+  removeOrphanedTemps(dir);
+  LookupResult existing = lookup(entry.key);
+  if (existing.status == LookupStatus::Hit && mode == StoreMode::KeepFaster &&
+      existing.entry->tuning.medianMs <= entry.tuning.medianMs) {
+    result.note = "kept the existing entry (" + std::to_string(existing.entry->tuning.medianMs) +
+                  " ms <= " + std::to_string(entry.tuning.medianMs) + " ms)";
+    return result;
+  }
+  if (existing.status == LookupStatus::Stale || existing.status == LookupStatus::Corrupt)
+    result.note = "rebuilt a " + std::string(spelling(existing.status)) + " entry (" +
+                  existing.problem + ")";
+  else if (existing.status == LookupStatus::Hit)
+    result.note = "replaced the previous entry";
+  publish(result.path, text, afterPartialWriteForTest);
+  result.written = true;
+  return result;
+}
+
+std::vector<ListedEntry> Cache::list(const CurrentVersions &now) const {
+  std::vector<ListedEntry> out;
+  for (const fs::path &dir : sortedChildren(root_, true))
+    for (const fs::path &file : sortedChildren(dir, false))
+      out.push_back(inspect(file, now));
+  return out;
+}
+
+TransferReport Cache::clear(const std::string &match, bool onlyInvalid, const CurrentVersions &now) {
+  TransferReport report;
+  for (const fs::path &dir : sortedChildren(root_, true)) {
+    FileLock lock(dir / kLockFile);
+    if (!onlyInvalid && (match.empty() || dir.filename().string().find(match) != std::string::npos))
+      removeOrphanedTemps(dir);
+    for (const fs::path &file : sortedChildren(dir, false)) {
+      std::string where = dir.filename().string() + "/" + file.filename().string();
+      if (!match.empty() && where.find(match) == std::string::npos)
+        continue;
+      if (onlyInvalid && inspect(file, now).status == LookupStatus::Hit)
+        continue;
+      std::error_code ec;
+      if (fs::remove(file, ec))
+        ++report.entries;
+      else if (ec)
+        report.problems.push_back(where + ": " + ec.message());
+    }
+  }
+  return report;
+}
+
+TransferReport Cache::exportTo(const fs::path &archive) const {
+  TransferReport report;
+  std::string body;
+  for (ListedEntry &l : list({})) {
+    if (!l.entry) { // corrupt, or another format version
+      report.problems.push_back(l.gpuDir + "/" + l.path.filename().string() + ": " + l.problem);
+      continue;
+    }
+    body += entryToJson(*l.entry, -1);
+    ++report.entries;
+  }
+  nlohmann::json header = {{"format", kArchiveFormat},
+                           {"format_version", kArchiveVersion},
+                           {"tilefuse", tilefuseVersion()},
+                           {"entries", report.entries}};
+  fs::path target = fs::absolute(archive);
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  publish(target, header.dump() + "\n" + body, nullptr);
+  return report;
+}
+
+TransferReport Cache::importFrom(const fs::path &archive, StoreMode mode) {
+  std::ifstream in(archive, std::ios::binary);
+  if (!in)
+    throw CacheError("cannot read the archive '" + archive.string() + "': " + errnoText());
+  std::string line;
+  nlohmann::json header;
+  if (std::getline(in, line))
+    header = nlohmann::json::parse(line, nullptr, false);
+  if (!header.is_object() || header.value("format", "") != kArchiveFormat)
+    throw CacheError("'" + archive.string() + "' is not a Tilefuse cache archive (its first line "
+                     "must be {\"format\": \"" + kArchiveFormat + "\", ...}; made by `tilefuse cache export`)");
+  if (header.value("format_version", 0) != kArchiveVersion)
+    throw CacheError("'" + archive.string() + "' has archive format version " +
+                     header.value("format_version", nlohmann::json(0)).dump() + "; this Tilefuse reads " +
+                     std::to_string(kArchiveVersion));
+  TransferReport report;
+  int lineNo = 1;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (line.empty())
+      continue;
+    try {
+      CacheEntry e = entryFromJson(line);
+      if (store(e, mode).written)
+        ++report.entries;
+    } catch (const CacheError &err) {
+      report.problems.push_back(archive.filename().string() + ":" + std::to_string(lineNo) + ": " +
+                                err.what());
+    }
+  }
+  return report;
+}
+
+} // namespace tilefuse::tuner

@@ -1,0 +1,275 @@
+//===- Check.cpp - host inputs, row references, the accuracy rule ----------===//
+#include "tilefuse/tuner/Check.h"
+
+#include "tilefuse/spec/Eval.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+namespace tilefuse::tuner {
+namespace {
+
+uint16_t bf16Bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u)
+    return 0x7fc0; // NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+float bf16Value(uint16_t b) {
+  uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+/// splitmix64: a small, fast generator with good statistics (Steele et al. 2014).
+struct SplitMix {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  /// Approximately N(0, 1): four 16-bit uniforms summed (Irwin-Hall, variance 1/3), scaled.
+  float normal() {
+    uint64_t r = next();
+    float sum = 0;
+    for (int i = 0; i < 4; ++i)
+      sum += ((r >> (16 * i)) & 0xffff) * (1.0f / 65536.0f);
+    return (sum - 2.0f) * 1.7320508f;
+  }
+  double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
+};
+
+double roundTo(spec::DType t, double x) { return fromBits(t, toBits(t, static_cast<float>(x))); }
+
+template <typename T> void appendBytes(std::vector<unsigned char> &out, T v) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  out.insert(out.end(), b, b + sizeof(T));
+}
+
+} // namespace
+
+uint16_t toBits(spec::DType t, float f) {
+  if (t == spec::DType::BF16)
+    return bf16Bits(f);
+  _Float16 h = static_cast<_Float16>(f);
+  uint16_t b;
+  std::memcpy(&b, &h, 2);
+  return b;
+}
+
+float fromBits(spec::DType t, uint16_t bits) {
+  if (t == spec::DType::BF16)
+    return bf16Value(bits);
+  _Float16 h;
+  std::memcpy(&h, &bits, 2);
+  return static_cast<float>(h);
+}
+
+HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &s, uint64_t seed) {
+  HostInputs in;
+  in.shape = s;
+  in.dtype = spec.dtype;
+  SplitMix rng{seed};
+  auto fill = [&](std::vector<uint16_t> &t, int64_t n) {
+    t.resize(static_cast<size_t>(n));
+    for (uint16_t &x : t)
+      x = toBits(spec.dtype, rng.normal());
+  };
+  fill(in.Q, s.B * s.Hq * s.Sq * s.D);
+  fill(in.K, s.B * s.Hkv * s.Sk * s.D);
+  fill(in.V, s.B * s.Hkv * s.Sk * s.Dv);
+  for (size_t slot = 0; slot < spec.captures.size(); ++slot) {
+    const spec::Capture &c = spec.captures[slot];
+    std::vector<int64_t> shape = spec::captureShape(spec, slot, s);
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    std::vector<double> values(static_cast<size_t>(n));
+    std::vector<unsigned char> bytes;
+    if (spec::scalarTypeOf(c.dtype) == spec::ScalarType::Float) {
+      for (double &v : values) {
+        float f = static_cast<float>(2 * rng.uniform() - 1);
+        switch (c.dtype) {
+        case spec::ElementType::F16:
+          appendBytes(bytes, toBits(spec::DType::FP16, f));
+          v = fromBits(spec::DType::FP16, toBits(spec::DType::FP16, f));
+          break;
+        case spec::ElementType::BF16:
+          appendBytes(bytes, toBits(spec::DType::BF16, f));
+          v = fromBits(spec::DType::BF16, toBits(spec::DType::BF16, f));
+          break;
+        default:
+          appendBytes(bytes, f);
+          v = f;
+        }
+      }
+    } else {
+      // Non-decreasing along the last dim from 0, +1 with probability 1/32 (document ids).
+      const int64_t row = shape.back();
+      for (int64_t i = 0; i < n; ++i) {
+        values[i] = (i % row == 0) ? 0.0 : values[i - 1] + (rng.next() % 32 == 0 ? 1.0 : 0.0);
+        if (c.dtype == spec::ElementType::I32)
+          appendBytes(bytes, static_cast<int32_t>(values[i]));
+        else
+          appendBytes(bytes, static_cast<int64_t>(values[i]));
+      }
+    }
+    in.captureShapes.push_back(std::move(shape));
+    in.captureValues.push_back(std::move(values));
+    in.captureBytes.push_back(std::move(bytes));
+  }
+  return in;
+}
+
+std::vector<RowIndex> sampleRows(const spec::Shape &s, int64_t maxRows, uint64_t seed) {
+  std::vector<RowIndex> rows;
+  const int64_t total = s.B * s.Hq * s.Sq;
+  if (total <= maxRows) {
+    for (int64_t b = 0; b < s.B; ++b)
+      for (int64_t h = 0; h < s.Hq; ++h)
+        for (int64_t q = 0; q < s.Sq; ++q)
+          rows.push_back({b, h, q});
+    return rows;
+  }
+  std::set<std::tuple<int64_t, int64_t, int64_t>> seen;
+  auto add = [&](int64_t b, int64_t h, int64_t q) {
+    if (static_cast<int64_t>(rows.size()) < maxRows && seen.insert({b, h, q}).second)
+      rows.push_back({b, h, q});
+  };
+  add(0, 0, 0);
+  add(0, 0, s.Sq - 1);
+  add(s.B - 1, s.Hq - 1, 0);
+  add(s.B - 1, s.Hq - 1, s.Sq - 1);
+  SplitMix rng{seed ^ 0x5eed};
+  while (static_cast<int64_t>(rows.size()) < maxRows)
+    add(static_cast<int64_t>(rng.next() % s.B), static_cast<int64_t>(rng.next() % s.Hq),
+        static_cast<int64_t>(rng.next() % s.Sq));
+  return rows;
+}
+
+ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const RowIndex &row) {
+  const spec::Shape &s = in.shape;
+  const double ninf = -std::numeric_limits<double>::infinity();
+  // Kernels (and reference::attention) hold the scale as an fp32 constant.
+  const double scale = static_cast<float>(spec::softmaxScale(spec, s));
+  spec::EvalEnv env;
+  env.shape = s;
+  for (size_t i = 0; i < in.captureValues.size(); ++i)
+    env.captures.push_back({in.captureShapes[i], in.captureValues[i]});
+  env.b = row.b, env.h = row.h, env.q_idx = row.q;
+  const int64_t hk = row.h / s.groupSize();
+  std::vector<double> q(static_cast<size_t>(s.D));
+  for (int64_t d = 0; d < s.D; ++d)
+    q[d] = fromBits(in.dtype, in.Q[((row.b * s.Hq + row.h) * s.Sq + row.q) * s.D + d]);
+  std::vector<double> score(static_cast<size_t>(s.Sk));
+  double m = ninf;
+  for (int64_t j = 0; j < s.Sk; ++j) {
+    env.kv_idx = j;
+    if (spec.maskMod && !spec::evaluate(*spec.maskMod, env).asBool()) {
+      score[j] = ninf;
+      continue;
+    }
+    const uint16_t *k = &in.K[((row.b * s.Hkv + hk) * s.Sk + j) * s.D];
+    double dot = 0;
+    for (int64_t d = 0; d < s.D; ++d)
+      dot += q[d] * fromBits(in.dtype, k[d]);
+    env.score = scale * dot;
+    score[j] = spec.scoreMod ? spec::evaluate(*spec.scoreMod, env).asFloat() : env.score;
+    m = std::max(m, score[j]);
+  }
+  ReferenceRow r;
+  r.O.assign(static_cast<size_t>(s.Dv), 0.0);
+  r.Onaive.assign(static_cast<size_t>(s.Dv), 0.0);
+  if (m == ninf) {
+    r.lse = ninf;
+    return r;
+  }
+  double l = 0;
+  for (int64_t j = 0; j < s.Sk; ++j)
+    l += std::exp(score[j] - m);
+  for (int64_t j = 0; j < s.Sk; ++j) {
+    if (score[j] == ninf)
+      continue;
+    const double p = std::exp(score[j] - m) / l;
+    const double pNaive = roundTo(in.dtype, p);
+    const uint16_t *v = &in.V[((row.b * s.Hkv + hk) * s.Sk + j) * s.Dv];
+    for (int64_t d = 0; d < s.Dv; ++d) {
+      const double vd = fromBits(in.dtype, v[d]);
+      r.O[d] += p * vd;
+      r.Onaive[d] += pNaive * vd;
+    }
+  }
+  for (double &x : r.Onaive)
+    x = roundTo(in.dtype, x);
+  r.lse = m + std::log(l);
+  return r;
+}
+
+Accuracy checkRows(const spec::Spec &spec, const HostInputs &in, const std::vector<RowIndex> &rows,
+                   const std::vector<uint16_t> &O, const std::vector<float> &LSE) {
+  const int64_t dv = in.shape.Dv;
+  Accuracy a;
+  a.rows = static_cast<int64_t>(rows.size());
+  std::ostringstream worst;
+  double worstErr = -1;
+  bool lseOk = true;
+  std::string lseDetail;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    ReferenceRow ref = referenceRow(spec, in, rows[r]);
+    for (int64_t d = 0; d < dv; ++d) {
+      const double got = fromBits(in.dtype, O[r * dv + d]);
+      if (!std::isfinite(got)) {
+        a.finite = false;
+        worst.str("");
+        worst << "O[" << rows[r].b << "," << rows[r].h << "," << rows[r].q << "," << d << "] = " << got;
+        worstErr = std::numeric_limits<double>::infinity();
+        continue;
+      }
+      const double err = std::abs(got - ref.O[d]);
+      a.naiveErr = std::max(a.naiveErr, std::abs(ref.Onaive[d] - ref.O[d]));
+      a.maxErr = std::max(a.maxErr, err);
+      if (err > worstErr) {
+        worstErr = err;
+        worst.str("");
+        worst << "O[" << rows[r].b << "," << rows[r].h << "," << rows[r].q << "," << d << "] = " << got
+              << " vs " << ref.O[d];
+      }
+    }
+    if (!LSE.empty()) {
+      const double got = LSE[r];
+      if (std::isnan(got)) {
+        a.finite = false;
+      } else if (std::isinf(ref.lse) || std::isinf(got)) {
+        if (got != ref.lse)
+          a.lseInfMatch = false;
+      } else {
+        const double err = std::abs(got - ref.lse);
+        a.maxLseErr = std::max(a.maxLseErr, err);
+        if (err > 1e-3 * std::max(1.0, std::abs(ref.lse)) && lseOk) {
+          lseOk = false;
+          lseDetail = "LSE[" + std::to_string(rows[r].b) + "," + std::to_string(rows[r].h) + "," +
+                      std::to_string(rows[r].q) + "] = " + std::to_string(got) + " vs " +
+                      std::to_string(ref.lse);
+        }
+      }
+    }
+  }
+  a.bound = 2 * a.naiveErr + 1e-5;
+  a.detail = lseOk ? worst.str() : lseDetail;
+  a.passed = a.finite && a.lseInfMatch && lseOk && a.maxErr <= a.bound;
+  return a;
+}
+
+} // namespace tilefuse::tuner

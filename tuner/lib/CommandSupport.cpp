@@ -1,0 +1,70 @@
+//===- CommandSupport.cpp - what the CLI commands share --------------------===//
+#include "CommandSupport.h"
+
+#include "tilefuse/tuner/KernelBuild.h"
+
+#include <fmt/core.h>
+
+namespace tilefuse::tuner::cli::detail {
+
+Loaded load(const ProblemArgs &args) {
+  Loaded l{spec::parseSpecFile(args.specPath), {}};
+  l.shape = spec::resolveShape(l.spec, args.overrides);
+  return l;
+}
+
+std::string shapeText(const spec::Shape &s) {
+  return fmt::format("B={} Hq={} Hkv={} Sq={} Sk={} D={} Dv={}", s.B, s.Hq, s.Hkv, s.Sq, s.Sk, s.D, s.Dv);
+}
+
+nlohmann::json shapeJson(const spec::Shape &s) {
+  return {{"B", s.B}, {"Hq", s.Hq}, {"Hkv", s.Hkv}, {"Sq", s.Sq}, {"Sk", s.Sk}, {"D", s.D}, {"Dv", s.Dv}};
+}
+
+nlohmann::json scheduleJson(const codegen::Schedule &s) { return nlohmann::json::parse(s.toJson()); }
+
+nlohmann::json accuracyJson(const Accuracy &a) {
+  return {{"rows", a.rows},          {"max_abs_err", a.maxErr},  {"naive_err", a.naiveErr},
+          {"bound", a.bound},        {"max_lse_err", a.maxLseErr}, {"lse_inf_match", a.lseInfMatch},
+          {"finite", a.finite},      {"passed", a.passed},        {"worst", a.detail}};
+}
+
+nlohmann::json deviceJson(const DeviceIdentity &d) {
+  return {{"name", d.name}, {"arch", d.arch()}, {"sm_count", d.smCount}, {"driver", d.driverVersion}};
+}
+
+std::string scheduleText(const codegen::Schedule &s) {
+  return fmt::format("BLOCK_M={} BLOCK_N={} warps={} stages={} q={}{}", s.blockM, s.blockN, s.warps, s.kvStages,
+                     codegen::spelling(s.q),
+                     s.minBlocksPerSm > 1 ? fmt::format(" min_blocks_per_sm={}", s.minBlocksPerSm) : "");
+}
+
+std::optional<codegen::Schedule> parseSchedule(const std::string &json) {
+  if (json.empty())
+    return std::nullopt;
+  codegen::Schedule s = codegen::scheduleFromJson(json);
+  s.validate();
+  return s;
+}
+
+int guarded(const char *command, bool json, const std::function<int()> &body) {
+  auto fail = [&](const std::string &what, int code, bool needsGpu) {
+    fmt::print(stderr, "tilefuse {}: error: {}\n", command, what);
+    if (json) {
+      nlohmann::json j = {{"command", command}, {"error", what}};
+      if (needsGpu)
+        j["needs_gpu"] = true;
+      fmt::print("{}\n", j.dump(2));
+    }
+    return code;
+  };
+  try {
+    return body();
+  } catch (const NeedsGpuError &e) {
+    return fail(e.what(), 2, true);
+  } catch (const std::exception &e) {
+    return fail(e.what(), 1, false);
+  }
+}
+
+} // namespace tilefuse::tuner::cli::detail

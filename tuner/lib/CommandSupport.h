@@ -1,0 +1,36 @@
+//===- CommandSupport.h - what the CLI commands share -----------------*- C++ -*-===//
+#pragma once
+
+#include "tilefuse/tuner/Commands.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace tilefuse::tuner::cli::detail {
+
+struct Loaded {
+  spec::Spec spec;
+  spec::Shape shape;
+};
+/// Parses the spec file and resolves the shape. Throws spec::SpecError.
+Loaded load(const ProblemArgs &args);
+
+std::string shapeText(const spec::Shape &s); ///< "B=1 Hq=32 Hkv=8 Sq=8192 Sk=8192 D=128 Dv=128"
+nlohmann::json shapeJson(const spec::Shape &s);
+nlohmann::json scheduleJson(const codegen::Schedule &s);
+nlohmann::json accuracyJson(const Accuracy &a);
+nlohmann::json deviceJson(const DeviceIdentity &d);
+/// "BLOCK_M=128 BLOCK_N=64 warps=8 stages=2 q=registers" (mma left out: one family today;
+/// " min_blocks_per_sm=2" when the hint is set).
+std::string scheduleText(const codegen::Schedule &s);
+
+/// The schedule given on the command line (validated), or nullopt for "". Throws ScheduleError.
+std::optional<codegen::Schedule> parseSchedule(const std::string &json);
+
+/// Runs `body`, turning exceptions into the exit status and messages of Commands.h.
+int guarded(const char *command, bool json, const std::function<int()> &body);
+
+} // namespace tilefuse::tuner::cli::detail

@@ -1,0 +1,240 @@
+//===- CommandTune.cpp - tilefuse tune and tilefuse bench -------------------===//
+#include "CommandSupport.h"
+
+#include "tilefuse/tuner/KernelBuild.h"
+
+#include <fmt/core.h>
+
+#include <map>
+#include <unistd.h>
+
+namespace tilefuse::tuner::cli {
+namespace {
+
+/// A one-line progress bar on stderr, redrawn in place (terminals only).
+class ProgressBar {
+public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)) {}
+  ~ProgressBar() { done(); }
+  void update(const TuneProgress &p) {
+    if (!enabled_ || p.total <= 0)
+      return;
+    constexpr int kWidth = 30;
+    const int filled = p.done * kWidth / p.total;
+    std::string bar(static_cast<size_t>(filled), '=');
+    if (filled < kWidth)
+      bar += '>' + std::string(static_cast<size_t>(kWidth - filled - 1), ' ');
+    std::string msg = p.message.substr(0, 60);
+    fmt::print(stderr, "\r\033[K[{}] {:>3}/{:<3} {:<8} {}", bar, p.done, p.total, p.phase, msg);
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  void done() {
+    if (drawn_)
+      fmt::print(stderr, "\r\033[K");
+    drawn_ = false;
+  }
+
+private:
+  bool enabled_;
+  bool drawn_ = false;
+};
+
+std::string kib(std::size_t bytes) { return fmt::format("{:.0f}", bytes / 1024.0); }
+
+std::string checkText(const CandidateResult &c) {
+  switch (c.status) {
+  case CandidateStatus::Timed: return "pass";
+  case CandidateStatus::Compiled: return "compiled";
+  case CandidateStatus::WrongResult: return "FAIL";
+  case CandidateStatus::CompileFailed: return "compile error";
+  case CandidateStatus::LaunchFailed: return "launch error";
+  case CandidateStatus::Pruned: return "pruned: " + c.rule;
+  }
+  return "?";
+}
+
+nlohmann::json candidateJson(const CandidateResult &c) {
+  nlohmann::json j = {{"schedule", detail::scheduleJson(c.schedule)},
+                      {"default", c.isDefault},
+                      {"status", std::string(spelling(c.status))},
+                      {"message", c.message},
+                      {"compile_ms", c.compileMs},
+                      {"registers", c.registers},
+                      {"spill_bytes", c.spillBytes},
+                      {"smem_bytes", c.smemBytes},
+                      {"blocks_per_sm", c.blocksPerSm}};
+  if (c.status == CandidateStatus::Pruned)
+    j["rule"] = c.rule;
+  if (c.status == CandidateStatus::Timed)
+    j.update({{"median_ms", c.medianMs}, {"min_ms", c.minMs}, {"max_ms", c.maxMs}, {"reps", c.reps},
+              {"tflops", c.tflops}});
+  if (c.gate.rows > 0)
+    j["check"] = detail::accuracyJson(c.gate);
+  return j;
+}
+
+void printTable(const TuneResult &r) {
+  fmt::print("  #  {:<7} {:<7} {:<5} {:<6} {:<9} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10} {:>10} {:>8}  {}\n", "BLOCK_M",
+             "BLOCK_N", "warps", "stages", "q", "minB", "regs", "spill", "smem KiB", "blk/SM", "compile ms",
+             "median ms", "TFLOP/s", "check");
+  for (size_t i = 0; i < r.candidates.size(); ++i) {
+    const CandidateResult &c = r.candidates[i];
+    const codegen::Schedule &s = c.schedule;
+    const bool timed = c.status == CandidateStatus::Timed;
+    std::string mark = static_cast<int>(i) == r.winner ? " <- winner" : c.isDefault ? " (default)" : "";
+    if (static_cast<int>(i) == r.winner && c.isDefault)
+      mark = " <- winner (default)";
+    fmt::print("{:>3}  {:<7} {:<7} {:<5} {:<6} {:<9} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10.0f} {:>10} {:>8}  {}{}\n",
+               i + 1, s.blockM, s.blockN, s.warps, s.kvStages, codegen::spelling(s.q), s.minBlocksPerSm,
+               c.registers, c.spillBytes,
+               kib(c.smemBytes), c.blocksPerSm, c.compileMs, timed ? fmt::format("{:.3f}", c.medianMs) : "-",
+               timed ? fmt::format("{:.1f}", c.tflops) : "-", checkText(c), mark);
+  }
+}
+
+} // namespace
+
+int runTune(const TuneArgs &a) {
+  return detail::guarded("tune", a.json, [&] {
+    detail::Loaded l = detail::load(a.problem);
+    Cache cache = Cache::openDefault();
+    TuneOptions options = a.options;
+    ProgressBar bar(a.progressBar && !a.json);
+    options.progress = [&](const TuneProgress &p) {
+      bar.update(p);
+      if (a.verbose && !a.json && !::isatty(STDERR_FILENO) && p.phase == "time")
+        fmt::print(stderr, "[{}/{}] {}\n", p.done, p.total, p.message);
+    };
+    if (!a.json)
+      fmt::print(stderr, "tilefuse tune: {} {} ...\n", describe(l.spec, l.shape), detail::shapeText(l.shape));
+    TuneResult r = tune(l.spec, l.shape, options, cache);
+    bar.done();
+    const bool dry = !options.dryRunArch.empty();
+    static const CandidateResult kNone;
+    const CandidateResult &w = r.best() ? *r.best() : kNone;
+    std::map<std::string, int> byRule;
+    for (const PrunedCandidate &p : r.pruned)
+      ++byRule[p.rule];
+    for (const CandidateResult &c : r.candidates)
+      if (c.status == CandidateStatus::Pruned)
+        ++byRule[c.rule];
+    if (a.json) {
+      nlohmann::json cands = nlohmann::json::array(), pruned = nlohmann::json::array();
+      for (const CandidateResult &c : r.candidates)
+        cands.push_back(candidateJson(c));
+      for (const PrunedCandidate &p : r.pruned)
+        pruned.push_back({{"schedule", detail::scheduleJson(p.schedule)}, {"rule", p.rule}, {"reason", p.reason}});
+      nlohmann::json out = {{"spec", l.spec.name},
+                            {"file", a.problem.specPath},
+                            {"shape", detail::shapeJson(l.shape)},
+                            {"device", detail::deviceJson(r.device)},
+                            {"cache_key", nlohmann::json::parse(r.key.toJson())},
+                            {"enumerated", r.enumerated},
+                            {"pruned_by_rule", byRule},
+                            {"candidates", cands},
+                            {"pruned", pruned},
+                            {"dry_run", dry},
+                            {"winner", dry ? nlohmann::json() : detail::scheduleJson(w.schedule)},
+                            {"median_ms", w.medianMs},
+                            {"tflops", w.tflops},
+                            {"default_ms", r.defaultMs},
+                            {"speedup_vs_default", r.defaultMs > 0 ? r.defaultMs / w.medianMs : 0.0},
+                            {"useful_flops", r.usefulFlops},
+                            {"flops_rule", r.flopsRule},
+                            {"winner_check", detail::accuracyJson(r.winnerCheck)},
+                            {"tuning_seconds", r.seconds},
+                            {"cache_note", r.cacheNote}};
+      if (r.stored)
+        out["cache"] = {{"path", r.stored->path.string()}, {"written", r.stored->written}, {"note", r.stored->note}};
+      fmt::print("{}\n", out.dump(2));
+      return 0;
+    }
+
+    fmt::print("tilefuse tune: {} {}\n", describe(l.spec, l.shape), detail::shapeText(l.shape));
+    if (dry)
+      fmt::print("dry run for {}: limits of the arch, every candidate generated and compiled; nothing run, "
+                 "timed or cached\n",
+                 options.dryRunArch);
+    else
+      fmt::print("device: {} ({}, {} SMs, driver {})\n", r.device.name, r.device.arch(), r.device.smCount,
+                 r.device.driverVersion);
+    if (!r.cacheNote.empty())
+      fmt::print("cache: {}\n", r.cacheNote);
+    std::string rules;
+    for (auto &[rule, n] : byRule)
+      rules += fmt::format("{}{} {}", rules.empty() ? "" : ", ", rule, n);
+    fmt::print("search space: {} schedules; pruned: {}; {} compiled\n", r.enumerated, rules.empty() ? "none" : rules,
+               r.candidates.size());
+    if (a.verbose) {
+      for (const PrunedCandidate &p : r.pruned)
+        fmt::print("  pruned [{}] {}: {}\n", p.rule, detail::scheduleText(p.schedule), p.reason);
+      for (const CandidateResult &c : r.candidates)
+        if (c.status != CandidateStatus::Timed && !c.message.empty())
+          fmt::print("  {} [{}] {}: {}\n", spelling(c.status), c.rule, detail::scheduleText(c.schedule), c.message);
+    }
+    printTable(r);
+    if (dry) {
+      fmt::print("generation and compilation took {:.1f} s\n", r.seconds);
+      return 0;
+    }
+    fmt::print("winner: {}: {:.3f} ms, {:.1f} TFLOP/s ({} FLOPs: {:.3e})", detail::scheduleText(w.schedule), w.medianMs,
+               w.tflops, r.flopsRule, r.usefulFlops);
+    if (r.defaultMs > 0)
+      fmt::print(", {:.2f}x the default schedule ({:.3f} ms)", r.defaultMs / w.medianMs, r.defaultMs);
+    fmt::print("\nchecked at the tuned shape on {} rows: max|O-ref| = {:.3g} <= {:.3g}\n", r.winnerCheck.rows,
+               r.winnerCheck.maxErr, r.winnerCheck.bound);
+    if (r.stored)
+      fmt::print("cache: {} {}{}\n", r.stored->written ? "wrote" : "kept", r.stored->path.string(),
+                 r.stored->note.empty() ? "" : " (" + r.stored->note + ")");
+    fmt::print("tuning took {:.1f} s\n", r.seconds);
+    return 0;
+  });
+}
+
+int runBench(const BenchArgs &a) {
+  return detail::guarded("bench", a.json, [&] {
+    detail::Loaded l = detail::load(a.problem);
+    Cache cache = Cache::openDefault();
+    BenchOptions options = a.options;
+    options.schedule = detail::parseSchedule(a.scheduleJson);
+    BenchResult r = bench(l.spec, l.shape, options, cache);
+    if (a.json) {
+      nlohmann::json out = {{"spec", l.spec.name},
+                            {"file", a.problem.specPath},
+                            {"shape", detail::shapeJson(l.shape)},
+                            {"device", detail::deviceJson(r.device)},
+                            {"schedule", detail::scheduleJson(r.schedule)},
+                            {"schedule_source", r.scheduleSource},
+                            {"note", r.note},
+                            {"median_ms", r.medianMs},
+                            {"min_ms", r.minMs},
+                            {"max_ms", r.maxMs},
+                            {"reps", r.reps},
+                            {"tflops", r.tflops},
+                            {"useful_flops", r.usefulFlops},
+                            {"flops_rule", r.flopsRule},
+                            {"cached_ms", r.cachedMs},
+                            {"check_small", detail::accuracyJson(r.small)},
+                            {"check_sampled", detail::accuracyJson(r.sampled)},
+                            {"passed", r.passed()}};
+      fmt::print("{}\n", out.dump(2));
+    } else {
+      fmt::print("tilefuse bench: {} {}\n", describe(l.spec, l.shape), detail::shapeText(l.shape));
+      fmt::print("device: {} ({}, {} SMs)\n", r.device.name, r.device.arch(), r.device.smCount);
+      fmt::print("schedule: {} from {}{}\n", detail::scheduleText(r.schedule), r.scheduleSource,
+                 r.note.empty() ? "" : " (" + r.note + ")");
+      fmt::print("time: median {:.3f} ms (min {:.3f}, max {:.3f}, {} runs){}\n", r.medianMs, r.minMs, r.maxMs, r.reps,
+                 r.cachedMs > 0 ? fmt::format("; tuned {:.3f} ms", r.cachedMs) : "");
+      fmt::print("throughput: {:.1f} TFLOP/s ({} FLOPs: {:.3e})\n", r.tflops, r.flopsRule, r.usefulFlops);
+      for (auto [name, acc] : {std::pair{"small shape, every row", &r.small}, std::pair{"sampled rows", &r.sampled}})
+        fmt::print("error ({}: {} rows): max|O-ref| = {:.3g}, bound {:.3g} (2 x naive {:.3g} + 1e-5){} -> {}\n", name,
+                   acc->rows, acc->maxErr, acc->bound, acc->naiveErr,
+                   acc->maxLseErr > 0 ? fmt::format(", max|LSE-ref| = {:.3g}", acc->maxLseErr) : "",
+                   acc->passed ? "PASS" : "FAIL (" + acc->detail + ")");
+    }
+    return r.passed() ? 0 : 1;
+  });
+}
+
+} // namespace tilefuse::tuner::cli

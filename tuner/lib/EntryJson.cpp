@@ -1,0 +1,313 @@
+//===- EntryJson.cpp - cache entry <-> JSON, checked on the way in --------===//
+//
+// {"format": "tilefuse-cache-entry", "format_version": 1,
+//  "key": {...CacheKey::toJson...},
+//  "schedule": {...Schedule::toJson...},
+//  "tuning": {"tuned_shape": {...}, "median_ms", "tflops", "default_ms", "default_schedule", ...},
+//  "launch": {"kernel_name", "threads_per_block", "dynamic_smem_bytes", "grid": {...}, "params": {...}},
+//  "cubin": {"bytes": N, "sha256": "...", "base64": "..."}}
+//
+#include "tilefuse/tuner/Cache.h"
+
+#include "Encoding.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+namespace tilefuse::tuner {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char *kFormat = "tilefuse-cache-entry";
+
+json shapeJson(const spec::Shape &s) {
+  return {{"B", s.B}, {"Hq", s.Hq}, {"Hkv", s.Hkv}, {"Sq", s.Sq},
+          {"Sk", s.Sk}, {"D", s.D}, {"Dv", s.Dv}};
+}
+
+std::string_view sourceSpelling(codegen::ParamSource s) {
+  switch (s) {
+  case codegen::ParamSource::TensorPointer: return "pointer";
+  case codegen::ParamSource::TensorStride: return "stride";
+  case codegen::ParamSource::TensorExtent: return "extent";
+  case codegen::ParamSource::Size: return "size";
+  }
+  return "?";
+}
+
+json gridDimJson(const codegen::GridDimRule &r) { return {{"size", r.size}, {"divisor", r.divisor}}; }
+
+json launchJson(const LaunchInfo &l) {
+  json tensors = json::array();
+  for (const codegen::TensorAbi &t : l.params.tensors)
+    tensors.push_back({{"role", std::string(codegen::spelling(t.arg.role))},
+                       {"name", t.arg.name},
+                       {"rank", t.rank},
+                       {"element_bytes", t.elementBytes},
+                       {"element_type", t.elementType},
+                       {"dim_names", t.dimNames},
+                       {"written", t.written},
+                       {"needs_16_byte_rows", t.needs16ByteRows}});
+  json fields = json::array();
+  for (const codegen::ParamField &f : l.params.fields)
+    fields.push_back({{"name", f.name},
+                      {"source", std::string(sourceSpelling(f.source))},
+                      {"tensor", f.tensor},
+                      {"dim", f.dim},
+                      {"size", f.size},
+                      {"offset", f.offset}});
+  return {{"kernel_name", l.kernelName},
+          {"threads_per_block", l.threadsPerBlock},
+          {"dynamic_smem_bytes", l.dynamicSmemBytes},
+          {"grid", {{"x", gridDimJson(l.grid.x)}, {"y", gridDimJson(l.grid.y)}, {"z", gridDimJson(l.grid.z)}}},
+          {"params", {{"tensors", tensors}, {"fields", fields}, {"bytes", l.params.bytes}}}};
+}
+
+/// Reads fields of a JSON object, naming the path of a missing or mistyped one.
+class Reader {
+public:
+  Reader(const json &j, std::string path) : j_(j), path_(std::move(path)) {
+    if (!j_.is_object())
+      fail("", "is not an object");
+  }
+  const json &at(const char *key) const {
+    auto it = j_.find(key);
+    if (it == j_.end())
+      fail(key, "is missing");
+    return *it;
+  }
+  Reader object(const char *key) const { return Reader(at(key), name(key)); }
+  std::string str(const char *key) const {
+    const json &v = at(key);
+    if (!v.is_string())
+      fail(key, "must be a string");
+    return v.get<std::string>();
+  }
+  int64_t integer(const char *key) const {
+    const json &v = at(key);
+    if (!v.is_number_integer())
+      fail(key, "must be an integer");
+    return v.get<int64_t>();
+  }
+  double number(const char *key) const {
+    const json &v = at(key);
+    if (!v.is_number())
+      fail(key, "must be a number");
+    return v.get<double>();
+  }
+  bool boolean(const char *key) const {
+    const json &v = at(key);
+    if (!v.is_boolean())
+      fail(key, "must be true or false");
+    return v.get<bool>();
+  }
+  const json &array(const char *key) const {
+    const json &v = at(key);
+    if (!v.is_array())
+      fail(key, "must be an array");
+    return v;
+  }
+  std::string name(const std::string &key) const { return path_.empty() ? key : path_ + "." + key; }
+  [[noreturn]] void fail(const std::string &key, const std::string &what) const {
+    throw CacheError("field '" + (key.empty() ? path_ : name(key)) + "' " + what);
+  }
+
+private:
+  const json &j_;
+  std::string path_;
+};
+
+spec::Shape readShape(const Reader &r) {
+  spec::Shape s;
+  s.B = r.integer("B"), s.Hq = r.integer("Hq"), s.Hkv = r.integer("Hkv");
+  s.Sq = r.integer("Sq"), s.Sk = r.integer("Sk"), s.D = r.integer("D"), s.Dv = r.integer("Dv");
+  return s;
+}
+
+spec::DType readDType(const Reader &r, const char *key) {
+  std::string d = r.str(key);
+  if (d == "bf16")
+    return spec::DType::BF16;
+  if (d == "fp16")
+    return spec::DType::FP16;
+  r.fail(key, "must be \"bf16\" or \"fp16\", got \"" + d + "\"");
+}
+
+codegen::Schedule readSchedule(const Reader &r, const char *key) {
+  try {
+    codegen::Schedule s = codegen::scheduleFromJson(r.at(key).dump());
+    s.validate();
+    return s;
+  } catch (const codegen::ScheduleError &e) {
+    r.fail(key, std::string("is not a valid schedule: ") + e.what());
+  }
+}
+
+CacheKey readKey(const Reader &r) {
+  CacheKey k;
+  k.device.name = r.str("gpu");
+  std::string cc = r.str("cc");
+  if (std::sscanf(cc.c_str(), "%d.%d", &k.device.ccMajor, &k.device.ccMinor) != 2)
+    r.fail("cc", "must be \"<major>.<minor>\", got \"" + cc + "\"");
+  k.device.smCount = static_cast<int>(r.integer("sm_count"));
+  k.device.driverVersion = static_cast<int>(r.integer("driver"));
+  k.nvrtcVersion = r.str("nvrtc");
+  k.tilefuseVersion = r.str("tilefuse");
+  k.bucketRule = r.str("bucket_rule");
+  k.specName = r.str("spec");
+  k.specHash = r.str("spec_hash");
+  k.dtype = readDType(r, "dtype");
+  spec::Shape s = readShape(r.object("shape_bucket"));
+  k.shape = {s.B, s.Hq, s.Hkv, s.Sq, s.Sk, s.D, s.Dv};
+  return k;
+}
+
+codegen::GridDimRule readGridDim(const Reader &r) {
+  return {r.str("size"), r.integer("divisor")};
+}
+
+LaunchInfo readLaunch(const Reader &r) {
+  LaunchInfo l;
+  l.kernelName = r.str("kernel_name");
+  l.threadsPerBlock = static_cast<int>(r.integer("threads_per_block"));
+  l.dynamicSmemBytes = static_cast<std::size_t>(r.integer("dynamic_smem_bytes"));
+  Reader grid = r.object("grid");
+  l.grid = {readGridDim(grid.object("x")), readGridDim(grid.object("y")), readGridDim(grid.object("z"))};
+  Reader params = r.object("params");
+  l.params.bytes = static_cast<std::size_t>(params.integer("bytes"));
+  const json &tensors = params.array("tensors");
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    Reader t(tensors[i], params.name("tensors[" + std::to_string(i) + "]"));
+    codegen::TensorAbi abi;
+    std::string role = t.str("role");
+    using codegen::TensorRole;
+    bool known = false;
+    for (TensorRole cand : {TensorRole::Q, TensorRole::K, TensorRole::V, TensorRole::O,
+                            TensorRole::LSE, TensorRole::Capture})
+      if (codegen::spelling(cand) == role)
+        abi.arg.role = cand, known = true;
+    if (!known)
+      t.fail("role", "is not a tensor role: \"" + role + "\"");
+    abi.arg.name = t.str("name");
+    abi.rank = static_cast<int>(t.integer("rank"));
+    abi.elementBytes = static_cast<int>(t.integer("element_bytes"));
+    abi.elementType = t.str("element_type");
+    for (const json &d : t.array("dim_names")) {
+      if (!d.is_string())
+        t.fail("dim_names", "must hold strings");
+      abi.dimNames.push_back(d.get<std::string>());
+    }
+    abi.written = t.boolean("written");
+    abi.needs16ByteRows = t.boolean("needs_16_byte_rows");
+    l.params.tensors.push_back(std::move(abi));
+  }
+  const json &fields = params.array("fields");
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    Reader f(fields[i], params.name("fields[" + std::to_string(i) + "]"));
+    codegen::ParamField field;
+    field.name = f.str("name");
+    std::string source = f.str("source");
+    using codegen::ParamSource;
+    bool known = false;
+    for (ParamSource cand : {ParamSource::TensorPointer, ParamSource::TensorStride,
+                             ParamSource::TensorExtent, ParamSource::Size})
+      if (sourceSpelling(cand) == source)
+        field.source = cand, known = true;
+    if (!known)
+      f.fail("source", "is not a parameter source: \"" + source + "\"");
+    field.tensor = static_cast<int>(f.integer("tensor"));
+    field.dim = static_cast<int>(f.integer("dim"));
+    field.size = f.str("size");
+    field.offset = static_cast<std::size_t>(f.integer("offset"));
+    if (field.tensor >= static_cast<int>(l.params.tensors.size()))
+      f.fail("tensor", "is out of range");
+    l.params.fields.push_back(std::move(field));
+  }
+  return l;
+}
+
+} // namespace
+
+std::string entryToJson(const CacheEntry &e, int indent) {
+  const TuningRecord &t = e.tuning;
+  json j = {
+      {"format", kFormat},
+      {"format_version", kEntryFormatVersion},
+      {"key", json::parse(e.key.toJson())},
+      {"schedule", json::parse(e.schedule.toJson())},
+      {"tuning",
+       {{"tuned_shape", shapeJson(t.tunedShape)},
+        {"median_ms", t.medianMs},
+        {"tflops", t.tflops},
+        {"default_ms", t.defaultMs},
+        {"default_schedule", json::parse(t.defaultSchedule.toJson())},
+        {"useful_flops", t.usefulFlops},
+        {"flops_rule", t.flopsRule},
+        {"tuning_seconds", t.tuningSeconds},
+        {"candidates_timed", t.candidatesTimed},
+        {"candidates_pruned", t.candidatesPruned},
+        {"candidates_failed", t.candidatesFailed},
+        {"registers", t.registers},
+        {"spill_bytes", t.spillBytes},
+        {"created_at", t.createdAt}}},
+      {"launch", launchJson(e.launch)},
+      {"cubin",
+       {{"bytes", e.cubin.size()},
+        {"sha256", detail::sha256Hex(e.cubin.data(), e.cubin.size())},
+        {"base64", detail::base64Encode(e.cubin.data(), e.cubin.size())}}}};
+  return j.dump(indent) + "\n";
+}
+
+CacheEntry entryFromJson(const std::string &text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception &e) {
+    throw CacheError(std::string("not valid JSON (") + e.what() + ")");
+  }
+  Reader r(j, "");
+  if (r.str("format") != kFormat)
+    r.fail("format", "is not \"" + std::string(kFormat) + "\"");
+  if (int64_t v = r.integer("format_version"); v != kEntryFormatVersion)
+    throw CacheFormatVersionError("field 'format_version' is " + std::to_string(v) + ", this Tilefuse reads " +
+                                  std::to_string(kEntryFormatVersion));
+  CacheEntry e;
+  e.key = readKey(r.object("key"));
+  e.schedule = readSchedule(r, "schedule");
+  Reader t = r.object("tuning");
+  TuningRecord &rec = e.tuning;
+  rec.tunedShape = readShape(t.object("tuned_shape"));
+  rec.medianMs = t.number("median_ms");
+  rec.tflops = t.number("tflops");
+  rec.defaultMs = t.number("default_ms");
+  rec.defaultSchedule = readSchedule(t, "default_schedule");
+  rec.usefulFlops = t.number("useful_flops");
+  rec.flopsRule = t.str("flops_rule");
+  rec.tuningSeconds = t.number("tuning_seconds");
+  rec.candidatesTimed = static_cast<int>(t.integer("candidates_timed"));
+  rec.candidatesPruned = static_cast<int>(t.integer("candidates_pruned"));
+  rec.candidatesFailed = static_cast<int>(t.integer("candidates_failed"));
+  rec.registers = static_cast<int>(t.integer("registers"));
+  rec.spillBytes = static_cast<int>(t.integer("spill_bytes"));
+  rec.createdAt = t.str("created_at");
+  e.launch = readLaunch(r.object("launch"));
+  Reader c = r.object("cubin");
+  std::string expected = c.str("sha256");
+  if (!detail::base64Decode(c.str("base64"), e.cubin))
+    c.fail("base64", "is not valid base64");
+  if (static_cast<int64_t>(e.cubin.size()) != c.integer("bytes"))
+    c.fail("bytes", "is " + std::to_string(c.integer("bytes")) + " but the CUBIN has " +
+                        std::to_string(e.cubin.size()) + " bytes");
+  if (e.cubin.empty())
+    c.fail("bytes", "is 0 (an entry always holds a CUBIN)");
+  std::string actual = detail::sha256Hex(e.cubin.data(), e.cubin.size());
+  if (actual != expected)
+    throw CacheError("CUBIN SHA-256 mismatch: entry says " + expected + ", content is " + actual);
+  if (!(rec.medianMs > 0))
+    t.fail("median_ms", "must be > 0");
+  return e;
+}
+
+} // namespace tilefuse::tuner

@@ -1,0 +1,208 @@
+//===- GpuRun.cpp - device buffers, launches, CUDA-event timing ------------===//
+#include "GpuRun.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+namespace tilefuse::tuner::detail {
+namespace {
+
+/// Row-major strides (elements) of a dense tensor.
+std::vector<int64_t> denseStrides(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * shape[i + 1];
+  return strides;
+}
+
+/// RAII pair of CUDA events.
+struct EventPair {
+  CUevent start = runtime::eventCreate(), end = runtime::eventCreate();
+  EventPair() = default;
+  EventPair(const EventPair &) = delete;
+  EventPair &operator=(const EventPair &) = delete;
+  EventPair(EventPair &&o) noexcept : start(o.start), end(o.end) { o.start = o.end = nullptr; }
+  ~EventPair() {
+    if (start)
+      runtime::eventDestroy(start);
+    if (end)
+      runtime::eventDestroy(end);
+  }
+};
+
+} // namespace
+
+DeviceProblem::DeviceProblem(const spec::Spec &spec, const HostInputs &in, int sets)
+    : shape_(in.shape), lse_(spec.lse) {
+  const spec::Shape &s = in.shape;
+  const std::size_t qBytes = in.Q.size() * 2, kBytes = in.K.size() * 2, vBytes = in.V.size() * 2;
+  const std::size_t oBytes = static_cast<std::size_t>(s.B * s.Hq * s.Sq * s.Dv) * 2;
+  const std::size_t lseBytes = lse_ ? static_cast<std::size_t>(s.B * s.Hq * s.Sq) * 4 : 0;
+  bytesPerSet_ = qBytes + kBytes + vBytes + oBytes + lseBytes;
+  for (int i = 0; i < std::max(1, sets); ++i) {
+    Set set{runtime::DeviceBuffer(qBytes), runtime::DeviceBuffer(kBytes), runtime::DeviceBuffer(vBytes),
+            runtime::DeviceBuffer(oBytes), runtime::DeviceBuffer(lseBytes)};
+    set.Q.upload(in.Q);
+    set.K.upload(in.K);
+    set.V.upload(in.V);
+    sets_.push_back(std::move(set));
+    poisonOutputs(i);
+  }
+  for (std::size_t c = 0; c < in.captureBytes.size(); ++c) {
+    runtime::DeviceBuffer buf(std::max<std::size_t>(in.captureBytes[c].size(), 16));
+    buf.upload(in.captureBytes[c]);
+    captures_.push_back(std::move(buf));
+    captureShapes_.push_back(in.captureShapes[c]);
+  }
+}
+
+std::vector<std::byte> DeviceProblem::params(const codegen::ParamLayout &layout, int index) const {
+  const Set &set = sets_.at(static_cast<std::size_t>(index));
+  const spec::Shape &s = shape_;
+  std::vector<codegen::TensorBinding> bindings;
+  std::size_t capture = 0;
+  for (const codegen::TensorAbi &t : layout.tensors) {
+    codegen::TensorBinding b;
+    switch (t.arg.role) {
+    case codegen::TensorRole::Q: b = {set.Q.get(), {s.B, s.Hq, s.Sq, s.D}, {}}; break;
+    case codegen::TensorRole::K: b = {set.K.get(), {s.B, s.Hkv, s.Sk, s.D}, {}}; break;
+    case codegen::TensorRole::V: b = {set.V.get(), {s.B, s.Hkv, s.Sk, s.Dv}, {}}; break;
+    case codegen::TensorRole::O: b = {set.O.get(), {s.B, s.Hq, s.Sq, s.Dv}, {}}; break;
+    case codegen::TensorRole::LSE: b = {set.LSE.get(), {s.B, s.Hq, s.Sq}, {}}; break;
+    case codegen::TensorRole::Capture:
+      b = {captures_.at(capture).get(), captureShapes_.at(capture), {}};
+      ++capture;
+      break;
+    }
+    b.strides = denseStrides(b.shape);
+    bindings.push_back(std::move(b));
+  }
+  return codegen::packParams(layout, {s.B, s.Hq, s.Hkv, s.Sq, s.Sk}, bindings);
+}
+
+void DeviceProblem::poisonOutputs(int index) {
+  Set &set = sets_.at(static_cast<std::size_t>(index));
+  set.O.fill(0xFF);
+  if (set.LSE.bytes())
+    set.LSE.fill(0xFF);
+}
+
+void DeviceProblem::readRows(const std::vector<RowIndex> &rows, int index, std::vector<uint16_t> &O,
+                             std::vector<float> &LSE) const {
+  const Set &set = sets_.at(static_cast<std::size_t>(index));
+  const spec::Shape &s = shape_;
+  O.assign(rows.size() * static_cast<std::size_t>(s.Dv), 0);
+  LSE.assign(lse_ ? rows.size() : 0, 0.0f);
+  // Whole tensors when small, row by row otherwise.
+  const bool whole = rows.size() * 8 >= static_cast<std::size_t>(s.B * s.Hq * s.Sq);
+  std::vector<uint16_t> allO;
+  std::vector<float> allLse;
+  if (whole) {
+    allO = set.O.download<uint16_t>();
+    if (lse_)
+      allLse = set.LSE.download<float>();
+  }
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const int64_t flat = (rows[r].b * s.Hq + rows[r].h) * s.Sq + rows[r].q;
+    uint16_t *dst = &O[r * s.Dv];
+    if (whole)
+      std::copy_n(&allO[flat * s.Dv], s.Dv, dst);
+    else
+      runtime::memcpyDtoH(dst, set.O.get() + flat * s.Dv * 2, s.Dv * 2);
+    if (lse_) {
+      if (whole)
+        LSE[r] = allLse[flat];
+      else
+        runtime::memcpyDtoH(&LSE[r], set.LSE.get() + flat * 4, 4);
+    }
+  }
+}
+
+int rotationSets(std::size_t bytesPerSet, std::size_t l2Bytes, double multiple, std::size_t maxBytes) {
+  if (bytesPerSet == 0)
+    return 1;
+  const double want = multiple * static_cast<double>(l2Bytes);
+  int sets = static_cast<int>(std::ceil(want / static_cast<double>(bytesPerSet)));
+  sets = std::clamp(sets, 1, 64);
+  while (sets > 1 && static_cast<std::size_t>(sets) * bytesPerSet > maxBytes)
+    --sets;
+  return sets;
+}
+
+LoadedKernel::LoadedKernel(const std::vector<char> &cubin, LaunchInfo launch)
+    : module_(cubin), info_(std::move(launch)) {
+  function_ = module_.function(info_.kernelName.c_str());
+  if (info_.dynamicSmemBytes > 48 * 1024)
+    runtime::funcSetAttribute(function_, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                              static_cast<int>(info_.dynamicSmemBytes));
+}
+
+int LoadedKernel::registers() const {
+  return runtime::funcGetAttribute(function_, CU_FUNC_ATTRIBUTE_NUM_REGS);
+}
+
+int LoadedKernel::localBytes() const {
+  return runtime::funcGetAttribute(function_, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES);
+}
+
+std::vector<std::vector<std::byte>> LoadedKernel::bind(const DeviceProblem &problem) const {
+  std::vector<std::vector<std::byte>> out;
+  for (int i = 0; i < problem.sets(); ++i)
+    out.push_back(problem.params(info_.params, i));
+  return out;
+}
+
+void LoadedKernel::launch(const DeviceProblem &problem, std::vector<std::byte> &params,
+                          CUstream stream) const {
+  const spec::Shape &s = problem.shape();
+  std::array<int64_t, 3> grid = info_.grid.evaluate({s.B, s.Hq, s.Hkv, s.Sq, s.Sk});
+  void *args[] = {params.data()};
+  runtime::launchKernel(function_,
+                        {static_cast<unsigned>(grid[0]), static_cast<unsigned>(grid[1]),
+                         static_cast<unsigned>(grid[2])},
+                        {static_cast<unsigned>(info_.threadsPerBlock), 1, 1},
+                        static_cast<unsigned>(info_.dynamicSmemBytes), stream, args);
+}
+
+Timing timeKernel(const LoadedKernel &kernel, const DeviceProblem &problem, int warmup, int minReps,
+                  int maxReps, double budgetMs) {
+  std::vector<std::vector<std::byte>> params = kernel.bind(problem);
+  const int sets = problem.sets();
+  int next = 0;
+  auto launch = [&](CUstream stream) {
+    kernel.launch(problem, params[next], stream);
+    next = (next + 1) % sets;
+  };
+  for (int i = 0; i < warmup; ++i)
+    launch(nullptr);
+  // One run alone sizes the number of runs.
+  EventPair probe;
+  runtime::eventRecord(probe.start, nullptr);
+  launch(nullptr);
+  runtime::eventRecord(probe.end, nullptr);
+  runtime::eventSynchronize(probe.end);
+  const double first = std::max(1e-3, double(runtime::eventElapsedMs(probe.start, probe.end)));
+  const double fit = budgetMs / first; // clamp as a double: budgetMs may be huge (bench: all reps)
+  const int lo = std::max(1, minReps), hi = std::max(lo, maxReps);
+  const int reps = fit >= hi ? hi : fit <= lo ? lo : static_cast<int>(fit);
+  std::vector<EventPair> events(static_cast<std::size_t>(reps));
+  for (EventPair &e : events) {
+    runtime::eventRecord(e.start, nullptr);
+    launch(nullptr);
+    runtime::eventRecord(e.end, nullptr);
+  }
+  runtime::eventSynchronize(events.back().end);
+  Timing t;
+  for (EventPair &e : events)
+    t.ms.push_back(runtime::eventElapsedMs(e.start, e.end));
+  std::vector<float> sorted = t.ms;
+  std::sort(sorted.begin(), sorted.end());
+  t.median = sorted.size() % 2 ? sorted[sorted.size() / 2]
+                               : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+  t.min = sorted.front();
+  t.max = sorted.back();
+  return t;
+}
+
+} // namespace tilefuse::tuner::detail

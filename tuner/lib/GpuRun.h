@@ -1,0 +1,82 @@
+//===- GpuRun.h - device buffers, loading, launching and timing kernels -*- C++ -*-===//
+//
+// Internal to the tuner: one problem's tensors on the GPU (rotated copies so timed runs read from
+// HBM, not L2), a loaded CUBIN, launches and CUDA-event timing. Every function needs the device's
+// primary context current on the calling thread (runtime::retainPrimaryContext).
+//
+//===----------------------------------------------------------------------------------------===//
+#pragma once
+
+#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/Resources.h"
+#include "tilefuse/tuner/Cache.h"
+#include "tilefuse/tuner/Check.h"
+
+#include <cstddef>
+#include <vector>
+
+namespace tilefuse::tuner::detail {
+
+/// Copies of a problem's Q, K, V, O (and LSE) on the device, `sets` times; captures once (read-only,
+/// small). Every set holds the same input values, so any set's output checks against the host.
+class DeviceProblem {
+public:
+  DeviceProblem(const spec::Spec &spec, const HostInputs &inputs, int sets);
+
+  int sets() const { return static_cast<int>(sets_.size()); }
+  const spec::Shape &shape() const { return shape_; }
+  /// Bytes of Q, K, V, O and LSE of one set.
+  std::size_t bytesPerSet() const { return bytesPerSet_; }
+
+  /// The kernel's Params for set `set` (codegen::packParams; throws codegen::AbiError).
+  std::vector<std::byte> params(const codegen::ParamLayout &layout, int set) const;
+  /// Fills O and LSE of `set` with 0xFF bytes (NaN), so an unwritten element fails the check.
+  void poisonOutputs(int set);
+  /// O (dtype bits, Dv per row) and LSE (empty without LSE) of `rows` from set `set`.
+  void readRows(const std::vector<RowIndex> &rows, int set, std::vector<uint16_t> &O,
+                std::vector<float> &LSE) const;
+
+private:
+  struct Set {
+    runtime::DeviceBuffer Q, K, V, O, LSE;
+  };
+  spec::Shape shape_;
+  bool lse_ = false;
+  std::vector<Set> sets_;
+  std::vector<runtime::DeviceBuffer> captures_;
+  std::vector<std::vector<int64_t>> captureShapes_;
+  std::size_t bytesPerSet_ = 0;
+};
+
+/// How many sets make `multiple` x L2 (at least 1, at most 64), within `maxBytes` of memory in all.
+int rotationSets(std::size_t bytesPerSet, std::size_t l2Bytes, double multiple, std::size_t maxBytes);
+
+/// A CUBIN loaded into the current context with its launch description.
+class LoadedKernel {
+public:
+  LoadedKernel(const std::vector<char> &cubin, LaunchInfo launch);
+  /// Registers per thread and local (spill) bytes per thread the driver reports.
+  int registers() const;
+  int localBytes() const;
+  /// Params of every set of `problem`, in set order (codegen::packParams; throws AbiError).
+  std::vector<std::vector<std::byte>> bind(const DeviceProblem &problem) const;
+  /// Launches with `params` (one of bind()'s) on `stream`; does not synchronise. Throws CudaError.
+  void launch(const DeviceProblem &problem, std::vector<std::byte> &params, CUstream stream) const;
+
+private:
+  runtime::Module module_;
+  CUfunction function_ = nullptr;
+  LaunchInfo info_;
+};
+
+struct Timing {
+  std::vector<float> ms; ///< one per timed run
+  double median = 0, min = 0, max = 0;
+};
+
+/// `warmup` launches, then one launch between CUDA events per run, rotating sets; as many runs as
+/// fit in `budgetMs` (by the first run's time), clamped to [minReps, maxReps]. Synchronises.
+Timing timeKernel(const LoadedKernel &kernel, const DeviceProblem &problem, int warmup, int minReps,
+                  int maxReps, double budgetMs);
+
+} // namespace tilefuse::tuner::detail

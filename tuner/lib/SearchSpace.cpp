@@ -1,0 +1,247 @@
+//===- SearchSpace.cpp - candidate schedules and the pruning rules ---------===//
+#include "tilefuse/tuner/SearchSpace.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace tilefuse::tuner {
+
+using codegen::QPlacement;
+using codegen::Schedule;
+
+DeviceLimits DeviceLimits::forArch(const std::string &arch) {
+  DeviceLimits l;
+  l.arch = arch;
+  l.maxSmemPerBlock = codegen::maxDynamicSmemBytes(arch);
+  switch (codegen::computeCapability(arch)) {
+  case 80:
+  case 87:
+    l.smemPerSm = 164 * 1024, l.smCount = 108;
+    break;
+  case 90:
+  case 100:
+    l.smemPerSm = 228 * 1024, l.smCount = 132;
+    break;
+  default:
+    l.smemPerSm = 100 * 1024, l.smCount = 84, l.maxThreadsPerSm = 1536;
+    break;
+  }
+  return l;
+}
+
+int estimateRegisters(const Schedule &s, int headDim, int valueDim) {
+  const int r = s.rowsPerWarp();
+  int regs = r * valueDim / 32 + r * s.blockN / 32 + r * s.blockN / 64 + r / 4 + 32 + 2 * r;
+  if (s.q == QPlacement::Registers)
+    regs += r * headDim / 64;
+  return regs;
+}
+
+std::size_t estimateSmemBytes(const Schedule &s, int headDim, int valueDim) {
+  return 2 * (static_cast<std::size_t>(s.blockM) * headDim +
+              static_cast<std::size_t>(s.kvStages) * s.blockN * (headDim + valueDim));
+}
+
+Occupancy occupancy(const Schedule &s, int registers, std::size_t smemBytes, const DeviceLimits &l) {
+  const int threads = s.threadsPerBlock();
+  // Registers are allocated per warp in units of 256 (8 per thread).
+  const int perWarp = (std::max(registers, 1) * 32 + 255) / 256 * 256;
+  const int byRegs = l.registersPerSm / (perWarp * s.warps);
+  const int bySmem = static_cast<int>(l.smemPerSm / (smemBytes + 1024));
+  const int byThreads = l.maxThreadsPerSm / threads;
+  Occupancy o;
+  o.blocksPerSm = l.maxBlocksPerSm, o.limiter = "blocks";
+  auto limit = [&](int n, const char *what) {
+    if (n < o.blocksPerSm)
+      o.blocksPerSm = n, o.limiter = what;
+  };
+  limit(byRegs, "registers");
+  limit(bySmem, "smem");
+  limit(byThreads, "threads");
+  o.warpsPerSm = o.blocksPerSm * s.warps;
+  return o;
+}
+
+double score(const Schedule &s, const Occupancy &occ, const spec::Shape &shape, const DeviceLimits &l) {
+  if (occ.blocksPerSm <= 0)
+    return 0;
+  const double tiles = double(shape.B) * shape.Hq * ((shape.Sq + s.blockM - 1) / s.blockM);
+  const double slots = double(l.smCount) * occ.blocksPerSm;
+  const double waves = std::ceil(tiles / slots);
+  const double waveEff = tiles / (waves * slots);
+  const double hide = std::min(1.0, occ.warpsPerSm / 8.0);
+  const double r = s.rowsPerWarp();
+  const double reuse = r / (r + 16);
+  const double loop = s.blockN / (s.blockN + 32.0);
+  const double pipe = s.kvStages >= 2 ? 1.0 : 0.85;
+  const double q = s.q == QPlacement::Registers ? 1.0 : 0.95;
+  return waveEff * hide * reuse * loop * pipe * q;
+}
+
+namespace {
+
+/// Registers per thread ptxas may use: 255, or less when __launch_bounds__ asks for
+/// min_blocks_per_sm blocks (whole warps' allocations of 256 registers must fit).
+int registerCap(const Schedule &s, const DeviceLimits &l) {
+  if (s.minBlocksPerSm <= 1)
+    return 255;
+  const int perWarp = l.registersPerSm / (s.minBlocksPerSm * s.warps) / 256 * 256;
+  return std::min(255, perWarp / 32 / 8 * 8);
+}
+
+std::string kib(std::size_t bytes) {
+  std::ostringstream os;
+  os.precision(1);
+  os << std::fixed << bytes / 1024.0 << " KiB";
+  return os.str();
+}
+
+/// The smem / registers / occupancy rules with given resources; "" when the schedule passes.
+std::string resourceRules(const Schedule &s, int registers, bool registersAreEstimate,
+                          std::size_t smem, const DeviceLimits &l, std::string *rule) {
+  if (smem > l.maxSmemPerBlock) {
+    *rule = "smem";
+    return "needs " + kib(smem) + " of shared memory per block; " + l.arch + " allows " +
+           kib(l.maxSmemPerBlock);
+  }
+  const int cap = registerCap(s, l);
+  // ptxas can squeeze a kernel somewhat below what it would use to meet a __launch_bounds__ cap;
+  // beyond a quarter more it spills (the post-compile rule checks the real outcome).
+  const int squeezable = s.minBlocksPerSm > 1 ? std::min(255, cap * 5 / 4) : 255;
+  if (registersAreEstimate && registers > squeezable) {
+    *rule = "registers";
+    if (s.minBlocksPerSm > 1)
+      return "needs about " + std::to_string(registers) + " registers per thread; min_blocks_per_sm = " +
+             std::to_string(s.minBlocksPerSm) + " caps them at " + std::to_string(cap) +
+             ", more than a quarter below: it would spill";
+    return "needs about " + std::to_string(registers) + " registers per thread (> 255): it would spill";
+  }
+  if (registersAreEstimate)
+    registers = std::min(registers, cap);
+  Occupancy o = occupancy(s, registers, smem, l);
+  if (o.blocksPerSm <= 0) {
+    *rule = "occupancy";
+    return "no block fits on an SM (limited by " + o.limiter + ")";
+  }
+  if (o.warpsPerSm < 4) {
+    *rule = "occupancy";
+    return std::to_string(o.warpsPerSm) + " warp(s) per SM (" + std::to_string(o.blocksPerSm) +
+           " block(s), limited by " + o.limiter + "); at least 4 are needed to hide latency";
+  }
+  return "";
+}
+
+} // namespace
+
+std::string pruneAfterCompile(const Schedule &s, int registers, int spillBytes, std::size_t smemBytes,
+                              const DeviceLimits &limits, std::string *rule) {
+  if (spillBytes > 0) {
+    *rule = "spills";
+    return "ptxas reports " + std::to_string(spillBytes) + " bytes of register spills per thread (" +
+           std::to_string(registers) + " registers)";
+  }
+  return resourceRules(s, registers, false, smemBytes, limits, rule);
+}
+
+SearchSpace buildSearchSpace(const spec::Shape &shape, const Schedule &defaultSchedule,
+                             const DeviceLimits &limits, const SearchOptions &options) {
+  const int d = static_cast<int>(shape.D), dv = static_cast<int>(shape.Dv);
+  SearchSpace space;
+  static constexpr int kTiles[] = {16, 32, 64, 128, 256};
+  // Smallest tile sizes the problem rule keeps even when they exceed 2 * S.
+  const int smallestM = 32, smallestN = 32;
+  std::vector<Candidate> valid;
+  for (int bm : kTiles)
+    for (int bn : kTiles)
+      for (int warps : {1, 2, 4, 8, 16})
+        for (int stages : {1, 2, 3, 4})
+          for (QPlacement q : {QPlacement::Registers, QPlacement::Smem})
+            for (int minBlocks : {1, 2}) {
+            Schedule s;
+            s.blockM = bm, s.blockN = bn, s.warps = warps, s.kvStages = stages, s.q = q;
+            s.minBlocksPerSm = minBlocks;
+            try {
+              s.validate();
+            } catch (const codegen::ScheduleError &) {
+              continue; // not a schedule at all (rows per warp not a multiple of 16)
+            }
+            ++space.total;
+            const bool isDefault = s == defaultSchedule;
+            auto prune = [&](const std::string &rule, const std::string &reason) {
+              space.pruned.push_back({s, rule, reason});
+            };
+            if (!isDefault && (bm == 16 || bn == 16)) {
+              prune("tile-size", std::string(bm == 16 ? "BLOCK_M" : "BLOCK_N") +
+                                     " = 16: one mma.sync tile per step cannot amortise the "
+                                     "per-iteration softmax work");
+              continue;
+            }
+            if (!isDefault && bm > smallestM && bm >= 2 * shape.Sq) {
+              prune("problem", "BLOCK_M = " + std::to_string(bm) + " >= 2 x Sq (" +
+                                   std::to_string(shape.Sq) + "): most of every Q tile is padding");
+              continue;
+            }
+            if (!isDefault && bn > smallestN && bn >= 2 * shape.Sk) {
+              prune("problem", "BLOCK_N = " + std::to_string(bn) + " >= 2 x Sk (" +
+                                   std::to_string(shape.Sk) + "): most of every K/V tile is padding");
+              continue;
+            }
+            Candidate c;
+            c.schedule = s;
+            c.isDefault = isDefault;
+            c.smemBytes = estimateSmemBytes(s, d, dv);
+            c.registerEstimate = estimateRegisters(s, d, dv);
+            std::string rule;
+            std::string why = resourceRules(s, c.registerEstimate, true, c.smemBytes, limits, &rule);
+            // The default schedule is kept unless it cannot fit (it is the baseline of every table).
+            if (!why.empty() && !(isDefault && rule != "smem")) {
+              prune(rule, why);
+              continue;
+            }
+            c.occupancy = occupancy(s, std::min(c.registerEstimate, registerCap(s, limits)), c.smemBytes, limits);
+            if (!isDefault && minBlocks > 1) {
+              // The hint only matters when it lifts occupancy that registers limit.
+              Occupancy plain = occupancy(s, c.registerEstimate, c.smemBytes, limits);
+              if (plain.blocksPerSm >= minBlocks || c.occupancy.blocksPerSm < minBlocks) {
+                prune("hint", "min_blocks_per_sm = " + std::to_string(minBlocks) + " changes nothing: " +
+                                  (plain.blocksPerSm >= minBlocks
+                                       ? std::to_string(plain.blocksPerSm) + " blocks per SM fit without it"
+                                       : "only " + std::to_string(c.occupancy.blocksPerSm) +
+                                             " block(s) per SM fit (limited by " + c.occupancy.limiter + ")"));
+                continue;
+              }
+            }
+            c.score = score(s, c.occupancy, shape, limits);
+            valid.push_back(c);
+          }
+  std::stable_sort(valid.begin(), valid.end(), [](const Candidate &a, const Candidate &b) {
+    return a.score > b.score;
+  });
+  const int budget = std::max(1, options.maxCandidates) + std::max(0, options.compileExtra);
+  // Keep the best `budget` (the default schedule counts against it but is never cut).
+  auto def = std::find_if(valid.begin(), valid.end(), [](const Candidate &c) { return c.isDefault; });
+  const bool haveDefault = def != valid.end();
+  int room = budget - (haveDefault ? 1 : 0);
+  int rank = 0;
+  for (Candidate &c : valid) {
+    ++rank;
+    if (c.isDefault) {
+      space.candidates.push_back(c);
+      continue;
+    }
+    if (room > 0) {
+      space.candidates.push_back(c);
+      --room;
+      continue;
+    }
+    std::ostringstream os;
+    os.precision(3);
+    os << "model score " << c.score << " ranks " << rank << " of " << valid.size()
+       << "; only the best " << budget << " are compiled";
+    space.pruned.push_back({c.schedule, "budget", os.str()});
+  }
+  return space;
+}
+
+} // namespace tilefuse::tuner

@@ -1,0 +1,474 @@
+//===- Tuner.cpp - the tuning loop -----------------------------------------===//
+//
+// 1. device, key, what the cache holds now (a stale / corrupt entry is reported, then rebuilt)
+// 2. search space (pruned with reasons), the default schedule first in timing order
+// 3. generate every candidate's CUDA (serial: MLIR), compile all on the NVRTC pool
+// 4. per candidate, in order, as compiles finish: resources -> gate at the small shape -> time
+// 5. winner = fastest that passed; checked again on sampled rows of the tuned shape
+// 6. store (atomic, locked) with the default schedule's time
+//
+#include "tilefuse/tuner/Tuner.h"
+
+#include "Compile.h"
+#include "TuneSupport.h"
+
+#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/Nvrtc.h"
+#include "tilefuse/tuner/KernelBuild.h"
+#include "tilefuse/tuner/Version.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <random>
+
+namespace tilefuse::tuner {
+
+using Clock = std::chrono::steady_clock;
+
+std::string_view spelling(CandidateStatus s) {
+  switch (s) {
+  case CandidateStatus::Timed: return "timed";
+  case CandidateStatus::Compiled: return "compiled";
+  case CandidateStatus::Pruned: return "pruned";
+  case CandidateStatus::CompileFailed: return "compile-failed";
+  case CandidateStatus::WrongResult: return "wrong-result";
+  case CandidateStatus::LaunchFailed: return "launch-failed";
+  }
+  return "?";
+}
+
+DeviceIdentity currentDevice(int ordinal) {
+  std::string why;
+  if (!runtime::gpuAvailable(&why))
+    throw NeedsGpuError("this needs a CUDA GPU, and none is usable here: " + why);
+  runtime::DeviceInfo info = runtime::deviceInfo(ordinal);
+  return {info.name, info.ccMajor, info.ccMinor, info.smCount, runtime::driverVersion()};
+}
+
+DeviceLimits currentLimits(int ordinal) {
+  std::string why;
+  if (!runtime::gpuAvailable(&why))
+    throw NeedsGpuError("this needs a CUDA GPU, and none is usable here: " + why);
+  runtime::DeviceInfo info = runtime::deviceInfo(ordinal);
+  DeviceLimits l;
+  try {
+    l = DeviceLimits::forArch(info.arch());
+  } catch (const codegen::ScheduleError &e) {
+    throw NeedsGpuError(info.name + " (" + info.arch() + ") is not supported: " + e.what());
+  }
+  l.smCount = info.smCount;
+  l.maxSmemPerBlock = static_cast<std::size_t>(info.maxSharedPerBlockOptin);
+  l.smemPerSm = static_cast<std::size_t>(
+      runtime::deviceAttribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR, ordinal));
+  l.registersPerSm = runtime::deviceAttribute(CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR, ordinal);
+  l.maxThreadsPerSm = runtime::deviceAttribute(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR, ordinal);
+  l.maxBlocksPerSm = runtime::deviceAttribute(CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR, ordinal);
+  return l;
+}
+
+CurrentVersions currentVersions() {
+  CurrentVersions v;
+  if (runtime::gpuAvailable())
+    v.driverVersion = runtime::driverVersion();
+  v.nvrtcVersion = runtime::nvrtcVersion();
+  v.tilefuseVersion = tilefuseVersion();
+  return v;
+}
+
+spec::Shape gateShape(const spec::Shape &shape) {
+  spec::Shape s = shape;
+  const int64_t group = s.groupSize();
+  s.B = 1;
+  s.Hkv = std::min<int64_t>(s.Hkv, 2);
+  s.Hq = s.Hkv * group;
+  s.Sq = 113;
+  s.Sk = 203;
+  return s;
+}
+
+namespace detail {
+
+uint64_t freshSeed(uint64_t seed) { return seed ? seed : (uint64_t(std::random_device{}()) << 32) | std::random_device{}() | 1; }
+
+std::string utcNow() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+codegen::Schedule defaultFor(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch) {
+  try {
+    return codegen::defaultSchedule(static_cast<int>(shape.D), spec.dtype, arch);
+  } catch (const codegen::ScheduleError &e) {
+    throw KernelBuildError(describe(spec, shape) + ": not supported by code generation: " + e.what());
+  }
+}
+
+std::pair<double, std::string> usefulFlops(KernelBuilder &builder, const codegen::Schedule &def,
+                                           const spec::Shape &shape) {
+  try {
+    double f = builder.tileFlops(def.blockM, def.blockN, shape);
+    if (f > 0)
+      return {f, "tiles"};
+  } catch (const KernelBuildError &) {
+  }
+  return {denseFlops(shape), "dense"};
+}
+
+Accuracy runAndCheck(const spec::Spec &spec, const HostInputs &inputs, DeviceProblem &problem,
+                     const LoadedKernel &kernel, const std::vector<RowIndex> &rows) {
+  problem.poisonOutputs(0);
+  std::vector<std::vector<std::byte>> params = kernel.bind(problem);
+  kernel.launch(problem, params[0], nullptr);
+  runtime::contextSynchronize();
+  std::vector<uint16_t> O;
+  std::vector<float> LSE;
+  problem.readRows(rows, 0, O, LSE);
+  return checkRows(spec, inputs, rows, O, LSE);
+}
+
+std::string accuracyText(const Accuracy &a) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "max|O-ref| = %.3g > bound %.3g (2 x naive %.3g + 1e-5)%s%s; worst %s",
+                a.maxErr, a.bound, a.naiveErr, a.finite ? "" : ", NaN/inf in output",
+                a.lseInfMatch ? "" : ", -inf LSE rows differ", a.detail.c_str());
+  return buf;
+}
+
+std::size_t bytesPerSet(const spec::Spec &spec, const spec::Shape &s) {
+  const std::size_t q = static_cast<std::size_t>(s.B * s.Hq * s.Sq * s.D);
+  const std::size_t kv = static_cast<std::size_t>(s.B * s.Hkv * s.Sk * (s.D + s.Dv));
+  const std::size_t o = static_cast<std::size_t>(s.B * s.Hq * s.Sq * s.Dv);
+  return (q + kv + o) * 2 + (spec.lse ? static_cast<std::size_t>(s.B * s.Hq * s.Sq) * 4 : 0);
+}
+
+/// Errors after which the context is unusable (a fault inside a kernel), as opposed to a launch the
+/// driver refused (too many resources, an invalid value), after which tuning can go on.
+bool poisonsContext(int code) {
+  switch (code) {
+  case CUDA_ERROR_ILLEGAL_ADDRESS:
+  case CUDA_ERROR_LAUNCH_TIMEOUT:
+  case CUDA_ERROR_ASSERT:
+  case CUDA_ERROR_HARDWARE_STACK_ERROR:
+  case CUDA_ERROR_ILLEGAL_INSTRUCTION:
+  case CUDA_ERROR_MISALIGNED_ADDRESS:
+  case CUDA_ERROR_INVALID_ADDRESS_SPACE:
+  case CUDA_ERROR_INVALID_PC:
+  case CUDA_ERROR_LAUNCH_FAILED:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/// Memory for rotated input copies: at most 8 GiB.
+constexpr std::size_t kRotationBytes = std::size_t(8) << 30;
+
+} // namespace detail
+
+TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOptions &options, Cache &cache) {
+  using namespace detail;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(options.timeBudgetSeconds));
+  auto progress = [&](const char *phase, int done, int total, const std::string &message) {
+    if (options.progress)
+      options.progress({phase, done, total, message});
+  };
+
+  // 1. Device, key, the cache's current entry.
+  TuneResult result;
+  result.spec = spec;
+  result.shape = shape;
+  const bool dry = !options.dryRunArch.empty();
+  DeviceLimits limits;
+  if (dry) {
+    limits = DeviceLimits::forArch(options.dryRunArch);
+    const int cc = codegen::computeCapability(options.dryRunArch);
+    result.device = {"dry run", cc / 10, cc % 10, limits.smCount, 0};
+  } else {
+    result.device = currentDevice(options.device);
+    limits = currentLimits(options.device);
+    runtime::retainPrimaryContext(options.device);
+  }
+  const std::string arch = dry ? options.dryRunArch : result.device.arch();
+  result.key = makeKey(result.device, runtime::nvrtcVersion(), spec, shape);
+  LookupResult before = cache.lookup(result.key);
+  if (before.status == LookupStatus::Stale || before.status == LookupStatus::Corrupt)
+    result.cacheNote = "the cached entry " + before.path.string() + " is " +
+                       std::string(spelling(before.status)) + " (" + before.problem +
+                       "); it will be rebuilt";
+
+  // 2. Search space; the default schedule is timed first (every table shows its time).
+  const codegen::Schedule def = defaultFor(spec, shape, arch);
+  SearchSpace space = buildSearchSpace(shape, def, limits, {options.maxCandidates, options.compileExtra});
+  result.enumerated = space.total;
+  result.pruned = space.pruned;
+  std::stable_partition(space.candidates.begin(), space.candidates.end(),
+                        [](const Candidate &c) { return c.isDefault; });
+
+  // 3. Generate (MLIR, serial) and compile (NVRTC, parallel).
+  KernelBuilder builder(spec, shape);
+  std::tie(result.usefulFlops, result.flopsRule) = usefulFlops(builder, def, shape);
+  std::vector<KernelSource> sources(space.candidates.size());
+  std::vector<std::string> generateErrors(space.candidates.size());
+  for (std::size_t i = 0; i < space.candidates.size(); ++i) {
+    try {
+      sources[i] = builder.generate(space.candidates[i].schedule);
+    } catch (const KernelBuildError &e) {
+      if (space.candidates[i].isDefault)
+        throw; // the spec itself is not supported: say so rather than tune around it
+      generateErrors[i] = e.what();
+    }
+    progress("generate", static_cast<int>(i + 1), static_cast<int>(sources.size()),
+             space.candidates[i].schedule.toString());
+  }
+  std::vector<const KernelSource *> toCompile;
+  std::vector<std::size_t> poolIndex(sources.size(), SIZE_MAX);
+  for (std::size_t i = 0; i < sources.size(); ++i)
+    if (generateErrors[i].empty()) {
+      poolIndex[i] = toCompile.size();
+      toCompile.push_back(&sources[i]);
+    }
+  CompilePool pool(toCompile, arch, options.threads);
+
+  // 4. Inputs: the gate's (every row checked) and the tuned shape's (rotated copies).
+  const uint64_t seed = freshSeed(options.seed);
+  const spec::Shape small = gateShape(shape);
+  HostInputs gateInputs, inputs;
+  std::optional<DeviceProblem> gateProblem, problem;
+  std::vector<RowIndex> gateRows;
+  if (!dry) {
+    gateInputs = makeInputs(spec, small, seed);
+    gateProblem.emplace(spec, gateInputs, 1);
+    gateRows = sampleRows(small, INT64_MAX, seed);
+    inputs = makeInputs(spec, shape, seed + 1);
+    const runtime::DeviceInfo info = runtime::deviceInfo(options.device);
+    const int sets = rotationSets(bytesPerSet(spec, shape), static_cast<std::size_t>(info.l2CacheBytes),
+                                  options.l2Multiple, kRotationBytes);
+    problem.emplace(spec, inputs, sets);
+  }
+
+  const int total = static_cast<int>(space.candidates.size());
+  std::vector<std::vector<char>> cubins(space.candidates.size());
+  std::vector<std::size_t> spaceIndex; // of each result.candidates entry
+  auto record = [&](CandidateResult r, std::size_t i) {
+    result.candidates.push_back(std::move(r));
+    spaceIndex.push_back(i);
+  };
+  int accepted = 0; // timed (or, in a dry run, compiled) so far
+  for (std::size_t i = 0; i < space.candidates.size(); ++i) {
+    const Candidate &cand = space.candidates[i];
+    if (accepted >= options.maxCandidates && !cand.isDefault) {
+      result.pruned.push_back({cand.schedule, "budget",
+                               std::to_string(options.maxCandidates) + " candidates were already " +
+                                   (dry ? "compiled" : "timed") + " (a spare for post-compile prunes)"});
+      continue;
+    }
+    CandidateResult r;
+    r.schedule = cand.schedule;
+    r.isDefault = cand.isDefault;
+    r.smemBytes = cand.smemBytes;
+    auto finish = [&](const std::string &message) {
+      progress("time", static_cast<int>(i + 1), total, cand.schedule.toString() + ": " + message);
+    };
+    if (!generateErrors[i].empty()) {
+      r.status = CandidateStatus::CompileFailed;
+      r.message = generateErrors[i];
+      record(r, i);
+      finish("generation failed");
+      continue;
+    }
+    if (Clock::now() > deadline && !cand.isDefault) {
+      result.pruned.push_back({cand.schedule, "time",
+                               "the tuning budget of " + std::to_string(int(options.timeBudgetSeconds)) +
+                                   " s ran out before it was timed"});
+      finish("out of time");
+      continue;
+    }
+    Compiled compiled = pool.take(poolIndex[i]);
+    r.compileMs = compiled.compileMs;
+    if (!compiled.ok) {
+      r.status = CandidateStatus::CompileFailed;
+      r.message = compiled.error;
+      record(r, i);
+      finish("compile failed");
+      continue;
+    }
+    const KernelSource &src = sources[i];
+    r.smemBytes = src.dynamicSmemBytes;
+    // Real resources (ptxas, through NVRTC's log; the estimate if the log lacks them) and the
+    // post-compile rules, before anything touches the GPU.
+    r.registers = compiled.ptxas.registers >= 0 ? compiled.ptxas.registers : cand.registerEstimate;
+    r.spillBytes = std::max(0, compiled.ptxas.spillStoreBytes) + std::max(0, compiled.ptxas.spillLoadBytes);
+    r.blocksPerSm = occupancy(cand.schedule, r.registers, r.smemBytes, limits).blocksPerSm;
+    std::string rule;
+    std::string why = pruneAfterCompile(cand.schedule, r.registers, r.spillBytes, r.smemBytes, limits, &rule);
+    if (!why.empty() && !cand.isDefault) {
+      r.status = CandidateStatus::Pruned;
+      r.rule = rule;
+      r.message = why;
+      record(r, i);
+      finish("pruned (" + rule + ")");
+      continue;
+    }
+    if (dry) {
+      r.status = CandidateStatus::Compiled;
+      r.message = why;
+      ++accepted;
+      record(r, i);
+      finish("compiled");
+      continue;
+    }
+    try {
+      LoadedKernel kernel(compiled.cubin, src.launch());
+      r.gate = runAndCheck(spec, gateInputs, *gateProblem, kernel, gateRows);
+      if (!r.gate.passed) {
+        r.status = CandidateStatus::WrongResult;
+        r.message = "small-shape check failed: " + accuracyText(r.gate);
+        record(r, i);
+        finish("WRONG RESULT");
+        continue;
+      }
+      Timing t = timeKernel(kernel, *problem, options.warmup, options.minReps, options.maxReps,
+                            options.msPerCandidate);
+      r.medianMs = t.median, r.minMs = t.min, r.maxMs = t.max;
+      r.reps = static_cast<int>(t.ms.size());
+      r.tflops = result.usefulFlops / (r.medianMs * 1e-3) / 1e12;
+      r.status = CandidateStatus::Timed;
+      ++accepted;
+    } catch (const CudaError &e) {
+      r.status = CandidateStatus::LaunchFailed;
+      r.message = e.what();
+      if (poisonsContext(e.code())) {
+        // A fault inside the kernel poisons the context: nothing more can run in this process.
+        record(r, i);
+        pool.stop();
+        throw std::runtime_error("tuning stopped: candidate " + cand.schedule.toString() +
+                                 " faulted on the GPU (" + e.what() + "); nothing was cached");
+      }
+    } catch (const codegen::AbiError &e) {
+      r.status = CandidateStatus::LaunchFailed;
+      r.message = e.what();
+    }
+    if (r.isDefault && r.status == CandidateStatus::Timed)
+      result.defaultMs = r.medianMs;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%.3f ms, %.1f TFLOP/s", r.medianMs, r.tflops);
+    if (r.status == CandidateStatus::Timed)
+      cubins[i] = std::move(compiled.cubin);
+    record(r, i);
+    finish(r.status == CandidateStatus::Timed ? buf : r.message);
+  }
+  pool.stop();
+  if (dry) {
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return result;
+  }
+
+  // 5. The winner: fastest that passed, checked again at the tuned shape (sampled rows).
+  const std::vector<RowIndex> rows = sampleRows(shape, options.sampleRows, seed);
+  std::vector<int> order;
+  for (int i = 0; i < static_cast<int>(result.candidates.size()); ++i)
+    if (result.candidates[i].status == CandidateStatus::Timed)
+      order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return result.candidates[a].medianMs < result.candidates[b].medianMs;
+  });
+  for (int idx : order) {
+    CandidateResult &c = result.candidates[idx];
+    const std::size_t si = spaceIndex[idx];
+    progress("verify", 1, 1, c.schedule.toString());
+    LoadedKernel kernel(cubins[si], sources[si].launch());
+    Accuracy a = runAndCheck(spec, inputs, *problem, kernel, rows);
+    if (!a.passed) {
+      c.status = CandidateStatus::WrongResult;
+      c.message = "check at the tuned shape failed: " + accuracyText(a);
+      continue;
+    }
+    result.winner = idx;
+    result.winnerCheck = a;
+    break;
+  }
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (result.winner < 0)
+    throw std::runtime_error("tuning " + describe(spec, shape) + " found no candidate that compiles, runs and "
+                             "passes the accuracy check; nothing was cached");
+
+  // 6. Store.
+  const CandidateResult &w = result.candidates[result.winner];
+  CacheEntry entry;
+  entry.key = result.key;
+  entry.schedule = w.schedule;
+  entry.launch = sources[spaceIndex[result.winner]].launch();
+  entry.cubin = cubins[spaceIndex[result.winner]];
+  TuningRecord &t = entry.tuning;
+  t.tunedShape = shape;
+  t.medianMs = w.medianMs;
+  t.tflops = w.tflops;
+  t.defaultMs = result.defaultMs;
+  t.defaultSchedule = def;
+  t.usefulFlops = result.usefulFlops;
+  t.flopsRule = result.flopsRule;
+  t.tuningSeconds = result.seconds;
+  for (const CandidateResult &c : result.candidates) {
+    t.candidatesTimed += c.status == CandidateStatus::Timed;
+    t.candidatesFailed += c.status == CandidateStatus::CompileFailed || c.status == CandidateStatus::WrongResult ||
+                          c.status == CandidateStatus::LaunchFailed;
+    t.candidatesPruned += c.status == CandidateStatus::Pruned;
+  }
+  t.candidatesPruned += static_cast<int>(result.pruned.size());
+  t.registers = w.registers;
+  t.spillBytes = w.spillBytes;
+  t.createdAt = utcNow();
+  if (options.writeCache)
+    result.stored = cache.store(entry, options.storeMode);
+  return result;
+}
+
+ScheduleChoice chooseSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch,
+                              const Cache &cache, const DeviceIdentity *device,
+                              const std::optional<codegen::Schedule> &given) {
+  ScheduleChoice c;
+  if (given) {
+    c.schedule = *given;
+    c.source = "--schedule";
+    return c;
+  }
+  std::string nvrtc = runtime::nvrtcVersion();
+  if (device && device->arch() == arch) {
+    CacheKey key = makeKey(*device, nvrtc, spec, shape);
+    LookupResult r = cache.lookup(key);
+    if (r.hit()) {
+      c.schedule = r.entry->schedule;
+      c.source = "cache";
+      c.entry = std::move(r.entry);
+      return c;
+    }
+    c.note = r.status == LookupStatus::Miss
+                 ? "no cache entry for this GPU (" + r.path.string() + ")"
+                 : "cache entry " + std::string(spelling(r.status)) + ": " + r.problem;
+  } else {
+    DeviceIdentity any;
+    any.ccMajor = codegen::computeCapability(arch) / 10;
+    any.ccMinor = codegen::computeCapability(arch) % 10;
+    CacheKey key = makeKey(any, nvrtc, spec, shape);
+    std::vector<LookupResult> found = cache.findForArch(key);
+    if (!found.empty()) {
+      c.schedule = found.front().entry->schedule;
+      c.source = "cache:" + found.front().path.parent_path().filename().string();
+      c.entry = std::move(found.front().entry);
+      return c;
+    }
+    c.note = "no cache entry for " + arch + " under " + cache.root().string();
+  }
+  c.schedule = detail::defaultFor(spec, shape, arch);
+  c.source = "default";
+  return c;
+}
+
+} // namespace tilefuse::tuner
