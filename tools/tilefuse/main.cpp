@@ -18,7 +18,10 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "tilefuse/runtime/Driver.h"
+
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <random>
 
@@ -81,7 +84,8 @@ nlohmann::json checkJson(const tilefuse::driver::CheckResult &r) {
 }
 
 /// `tilefuse run`: every stage of the chain that exists, on one spec. Exit 1 if a check fails.
-int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json) {
+int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
+               const std::string &emitDir) {
   namespace drv = tilefuse::driver;
   drv::Loaded loaded = drv::load(problem);
   if (seed == 0)
@@ -149,9 +153,35 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json) {
                "FLOPs {:.3e} -> {:.3e}\n",
                u.hbmBytes / (1 << 30), f.hbmBytes / (1 << 30), u.hbmBytes / f.hbmBytes,
                u.matmulFlops, f.matmulFlops);
-  if (json)
+  if (json) {
     fmt::print("{}\n", out.dump(2));
-  return ok ? 0 : 1;
+    return ok ? 0 : 1;
+  }
+
+  // 5. The kernel: tuned and benchmarked on a GPU; emitted with the default schedule without one.
+  namespace tcli = tilefuse::tuner::cli;
+  tcli::ProblemArgs pa{problem.specPath, problem.overrides};
+  std::string reason;
+  if (tilefuse::runtime::gpuAvailable(&reason)) {
+    section("5. tune and benchmark on this GPU");
+    tcli::TuneArgs tune;
+    tune.problem = pa;
+    int rc = tcli::runTune(tune);
+    tcli::BenchArgs bench;
+    bench.problem = pa;
+    rc = rc ? rc : tcli::runBench(bench);
+    return ok && rc == 0 ? 0 : 1;
+  }
+  section("5. CUDA kernel (no GPU here: " + reason + ")");
+  tcli::EmitArgs emit;
+  emit.problem = pa;
+  emit.output = emitDir + "/" + loaded.spec.name + ".cu";
+  std::filesystem::create_directories(emitDir);
+  int rc = tcli::runEmit(emit);
+  if (rc == 0)
+    fmt::print("wrote {}; tuning and benchmarking need a GPU (tilefuse tune / tilefuse bench).\n",
+               emit.output);
+  return ok && rc == 0 ? 0 : 1;
 }
 
 /// Shape flags of the tuner's commands (emit, tune, bench).
@@ -218,7 +248,9 @@ int main(int argc, char **argv) {
   uint64_t seed = 0;
   run->add_flag("--no-ir", quietIR, "Do not print the block programs");
   run->add_option("--seed", seed, "Seed of the random check inputs (default: random)");
-  run->add_flag("--json", json, "Print one JSON object instead of text");
+  run->add_flag("--json", json, "Print one JSON object instead of text (stages 1-4 only)");
+  std::string emitDir = "tilefuse-out";
+  run->add_option("--emit-dir", emitDir, "Where the CUDA kernel is written without a GPU");
   run->footer("Example:\n  tilefuse run specs/causal.json --S 4096 --Hq 16 --Hkv 16 --B 1");
 
   namespace cli = tilefuse::tuner::cli;
@@ -384,7 +416,7 @@ int main(int argc, char **argv) {
       }
     }
     if (run->parsed())
-      return runMainJob(problem, quietIR, seed, json);
+      return runMainJob(problem, quietIR, seed, json, emitDir);
   } catch (const std::exception &e) {
     fmt::print(stderr, "tilefuse: {}\n", e.what());
     return 1;
