@@ -3,7 +3,7 @@
 # MLIR/LLVM Debian packages (so the compiler cannot be built there), into .device-carry/bundle/
 # (ignored by git; carry it with the device tool: carry [".device-carry"]):
 #
-#   bin/      tilefuse_generated_gpu_tests, tilefuse_runtime_api_tests, the tilefuse CLI, and the
+#   bin/      tilefuse_generated_gpu_tests, tilefuse-codegen-gpu-tests, tilefuse_runtime_api_tests, the tilefuse CLI, and the
 #             example causal_attention built against an install of the library
 #   lib/      libtilefuse.so and every shared library the binaries need that a base Ubuntu + CUDA
 #             image lacks (ldd: libLLVM-19, libz3, libicu*, libxml2, libedit, libffi, libfmt, ...);
@@ -26,6 +26,7 @@ binaries=(
   "$build/runtime/tilefuse_runtime_api_tests"
   "$build/bin/tilefuse"
   "$build/example-check/build/causal_attention"
+  "$build/tests/unit/codegen/tilefuse-codegen-gpu-tests"
 )
 for b in "${binaries[@]}"; do
   [ -x "$b" ] || { echo "missing $b: build it (and run ctest -R runtime.example for the example)" >&2; exit 1; }
