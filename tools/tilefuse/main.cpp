@@ -29,33 +29,41 @@ namespace {
 
 using tilefuse::driver::Problem;
 
-/// Shape and schedule flags shared by every command that takes a spec.
-void addProblemOptions(CLI::App *cmd, Problem &p, std::optional<int64_t> &seqBoth) {
-  cmd->add_option("spec", p.specPath, "Spec file (JSON), e.g. specs/causal.json")
+/// The spec positional and the size flags of every command that takes a spec.
+void addSpecAndSizes(CLI::App *cmd, std::string &specPath, tilefuse::spec::ShapeOverrides &o,
+                     std::optional<int64_t> &seqBoth) {
+  cmd->add_option("spec", specPath,
+                  "Spec file (JSON): specs/*.json or a model file specs/models/*.json")
       ->required()
       ->check(CLI::ExistingFile);
   auto size = [&](const char *flag, std::optional<int64_t> &field, const char *what) {
     cmd->add_option(flag, field, what)->check(CLI::PositiveNumber);
   };
-  size("--B", p.overrides.B, "Batch size (default: the spec's shape.B)");
-  size("--Hq", p.overrides.Hq, "Query heads");
-  size("--Hkv", p.overrides.Hkv, "Key/value heads (must divide Hq)");
-  size("--Sq", p.overrides.Sq, "Query sequence length");
-  size("--Sk", p.overrides.Sk, "Key/value sequence length");
+  size("--B", o.B, "Batch size (default: the spec's shape.B)");
+  size("--Hq", o.Hq, "Query heads");
+  size("--Hkv", o.Hkv, "Key/value heads (must divide Hq)");
+  size("--Sq", o.Sq, "Query sequence length");
+  size("--Sk", o.Sk, "Key/value sequence length");
   size("--S", seqBoth, "Sets both Sq and Sk");
-  size("--D", p.overrides.D, "HEAD_DIM of Q and K");
-  size("--Dv", p.overrides.Dv, "Head dim of V and O");
+  size("--D", o.D, "HEAD_DIM of Q and K");
+  size("--Dv", o.Dv, "Head dim of V and O");
+}
+
+/// `--S` sets Sq and Sk where they were not given themselves.
+void applySeq(tilefuse::spec::ShapeOverrides &o, const std::optional<int64_t> &seqBoth) {
+  if (seqBoth) {
+    o.Sq = o.Sq.value_or(*seqBoth);
+    o.Sk = o.Sk.value_or(*seqBoth);
+  }
+}
+
+/// Spec, sizes and the BLOCK_M / BLOCK_N of lowering and fusion (lower, fuse, run).
+void addProblemOptions(CLI::App *cmd, Problem &p, std::optional<int64_t> &seqBoth) {
+  addSpecAndSizes(cmd, p.specPath, p.overrides, seqBoth);
   cmd->add_option("--block-m", p.blockM, "BLOCK_M: query rows per program instance")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--block-n", p.blockN, "BLOCK_N: key/value rows per tile after fusion")
       ->check(CLI::PositiveNumber);
-}
-
-void applySeq(Problem &p, const std::optional<int64_t> &seqBoth) {
-  if (seqBoth) {
-    p.overrides.Sq = p.overrides.Sq.value_or(*seqBoth);
-    p.overrides.Sk = p.overrides.Sk.value_or(*seqBoth);
-  }
 }
 
 /// Prints to stdout, or writes the file atomically when `output` is set.
@@ -184,31 +192,6 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
   return ok && rc == 0 ? 0 : 1;
 }
 
-/// Shape flags of the tuner's commands (emit, tune, bench).
-void addShapeOptions(CLI::App *cmd, tilefuse::tuner::cli::ProblemArgs &p, std::optional<int64_t> &seqBoth) {
-  cmd->add_option("spec", p.specPath, "Spec file (JSON): specs/*.json or a model file specs/models/*.json")
-      ->required()
-      ->check(CLI::ExistingFile);
-  auto size = [&](const char *flag, std::optional<int64_t> &field, const char *what) {
-    cmd->add_option(flag, field, what)->check(CLI::PositiveNumber);
-  };
-  size("--B", p.overrides.B, "Batch size (default: the spec's shape.B)");
-  size("--Hq", p.overrides.Hq, "Query heads");
-  size("--Hkv", p.overrides.Hkv, "Key/value heads (must divide Hq)");
-  size("--Sq", p.overrides.Sq, "Query sequence length");
-  size("--Sk", p.overrides.Sk, "Key/value sequence length");
-  size("--S", seqBoth, "Sets both Sq and Sk");
-  size("--D", p.overrides.D, "HEAD_DIM of Q and K");
-  size("--Dv", p.overrides.Dv, "Head dim of V and O");
-}
-
-void applySeq(tilefuse::tuner::cli::ProblemArgs &p, const std::optional<int64_t> &seqBoth) {
-  if (seqBoth) {
-    p.overrides.Sq = p.overrides.Sq.value_or(*seqBoth);
-    p.overrides.Sk = p.overrides.Sk.value_or(*seqBoth);
-  }
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -259,7 +242,7 @@ int main(int argc, char **argv) {
   cli::EmitArgs emitArgs;
   CLI::App *emit = app.add_subcommand(
       "emit", "Print the CUDA source, PTX or CUBIN of a spec's kernel (no GPU needed)");
-  addShapeOptions(emit, emitArgs.problem, tunerSeq);
+  addSpecAndSizes(emit, emitArgs.problem.specPath, emitArgs.problem.overrides, tunerSeq);
   emit->add_option("--arch", emitArgs.arch,
                    "NVRTC target, sm_80 or newer (default: this machine's GPU, else sm_90)");
   emit->add_option("--format", emitArgs.format, "cuda, ptx, cubin (needs -o) or mlir (the fused program)")
@@ -278,7 +261,7 @@ int main(int argc, char **argv) {
 
   cli::TuneArgs tuneArgs;
   CLI::App *tuneCmd = app.add_subcommand("tune", "Autotune a spec's kernel on this GPU and write the cache");
-  addShapeOptions(tuneCmd, tuneArgs.problem, tunerSeq);
+  addSpecAndSizes(tuneCmd, tuneArgs.problem.specPath, tuneArgs.problem.overrides, tunerSeq);
   tuneCmd->add_option("--max-candidates", tuneArgs.options.maxCandidates,
                       "Schedules timed after pruning (default 24)")
       ->check(CLI::PositiveNumber);
@@ -310,7 +293,7 @@ int main(int argc, char **argv) {
   cli::BenchArgs benchArgs;
   CLI::App *benchCmd = app.add_subcommand(
       "bench", "Time the tuned kernel of a spec on this GPU and check it against the fp64 reference");
-  addShapeOptions(benchCmd, benchArgs.problem, tunerSeq);
+  addSpecAndSizes(benchCmd, benchArgs.problem.specPath, benchArgs.problem.overrides, tunerSeq);
   benchCmd->add_option("--schedule", benchArgs.scheduleJson,
                        "Schedule JSON (default: the cache's entry, else the heuristic default)");
   benchCmd->add_option("--reps", benchArgs.options.reps, "Timed runs (default 50)")->check(CLI::PositiveNumber);
@@ -359,21 +342,21 @@ int main(int argc, char **argv) {
   cacheDir->footer("Example:\n  ls \"$(tilefuse cache dir)\"");
 
   CLI11_PARSE(app, argc, argv);
-  applySeq(problem, seqBoth);
+  applySeq(problem.overrides, seqBoth);
 
   if (emit->parsed()) {
-    applySeq(emitArgs.problem, tunerSeq);
+    applySeq(emitArgs.problem.overrides, tunerSeq);
     return cli::runEmit(emitArgs);
   }
   if (tuneCmd->parsed()) {
-    applySeq(tuneArgs.problem, tunerSeq);
+    applySeq(tuneArgs.problem.overrides, tunerSeq);
     tuneArgs.options.writeCache = !noCache;
     if (keepFaster)
       tuneArgs.options.storeMode = tilefuse::tuner::StoreMode::KeepFaster;
     return cli::runTune(tuneArgs);
   }
   if (benchCmd->parsed()) {
-    applySeq(benchArgs.problem, tunerSeq);
+    applySeq(benchArgs.problem.overrides, tunerSeq);
     return cli::runBench(benchArgs);
   }
   if (cacheCmd->parsed()) {
