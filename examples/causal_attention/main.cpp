@@ -10,6 +10,8 @@
 
 #include <cuda_runtime.h>
 
+#include <chrono>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -95,11 +97,15 @@ int main(int argc, char **argv) {
     sizes.B = B, sizes.Hq = H, sizes.Hkv = H / (spec.headsQ / spec.headsKv), sizes.Sq = S, sizes.Sk = S, sizes.D = D;
     const tilefuse::spec::Shape shape = tilefuse::spec::resolveShape(spec, sizes);
     tilefuse::Engine engine(0);
+    const auto getStart = std::chrono::steady_clock::now();
     tilefuse::KernelHandle kernel = engine.getKernel(spec, shape, tilefuse::Policy::Heuristic);
+    const double getMs =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - getStart).count();
     const tilefuse::KernelInfo &info = kernel.info();
     std::printf("%s on %s: kernel %s, %s, %d threads, %zu B smem, %d registers, compiled in %.0f ms\n",
                 spec.name.c_str(), engine.device().name.c_str(), info.kernelName.c_str(), info.scheduleJson.c_str(),
                 info.threadsPerBlock, info.dynamicSmemBytes, info.registers, info.generateMs + info.compileMs);
+    std::printf("getKernel in this fresh process: %.1f ms (wall)\n", getMs);
 
     // 2. The application's own buffers: Q, K, V random, dense [B, H, S, D]; O and LSE outputs.
     const bool bf16 = spec.dtype == tilefuse::spec::DType::BF16;
@@ -142,6 +148,16 @@ int main(int argc, char **argv) {
     }
     std::sort(ms.begin(), ms.end());
     const double median = ms[ms.size() / 2];
+
+    // Host overhead per launch: wall time of 200 back-to-back engine.launch calls (argument checks,
+    // Params packing, cuLaunchKernel), measured on the host while the GPU queue fills.
+    const auto hostStart = std::chrono::steady_clock::now();
+    for (int i = 0; i < 200; ++i)
+      engine.launch(kernel, args, stream);
+    const double hostUs =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - hostStart).count() / 200;
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+    std::printf("host overhead per launch: %.2f us (mean of 200 enqueues)\n", hostUs);
 
     // 4. Checksum of O (sum and sum of |x|), and of the finite LSE entries.
     std::vector<std::uint16_t> out(no);
