@@ -172,6 +172,7 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
   std::string reason;
   if (tilefuse::runtime::gpuAvailable(&reason)) {
     section("5. tune and benchmark on this GPU");
+    std::fflush(stdout); // the tuner's commands also write to stderr: keep the order on a pipe
     tcli::TuneArgs tune;
     tune.problem = pa;
     int rc = tcli::runTune(tune);
@@ -181,6 +182,7 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
     return ok && rc == 0 ? 0 : 1;
   }
   section("5. CUDA kernel (no GPU here: " + reason + ")");
+  std::fflush(stdout);
   tcli::EmitArgs emit;
   emit.problem = pa;
   emit.output = emitDir + "/" + loaded.spec.name + ".cu";
