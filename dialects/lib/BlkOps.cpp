@@ -63,6 +63,16 @@ LogicalResult verifyTileAccess(Operation *op, HbmTensorType tensor, TileType til
   return requireSpace(op, "the tile", tile, {MemorySpace::smem, MemorySpace::reg});
 }
 
+/// What reduce and broadcast share: one element type, input and result in registers.
+LogicalResult verifyRegisterRowOp(Operation *op, TileType in, TileType res) {
+  if (in.getElementType() != res.getElementType())
+    return op->emitOpError() << "element type must not change";
+  if (failed(requireSpace(op, "the input", in, {MemorySpace::reg})) ||
+      failed(requireSpace(op, "the result", res, {MemorySpace::reg})))
+    return failure();
+  return success();
+}
+
 } // namespace
 
 LogicalResult KernelOp::verify() {
@@ -198,12 +208,7 @@ LogicalResult ReduceOp::verify() {
   if (!compatible(in.getDimSize(0), res.getDimSize(0)))
     return emitOpError() << "result has " << shapeStr(res.getShape()) << " rows, input has "
                          << shapeStr(in.getShape());
-  if (in.getElementType() != res.getElementType())
-    return emitOpError() << "element type must not change";
-  if (failed(requireSpace(*this, "the input", in, {MemorySpace::reg})) ||
-      failed(requireSpace(*this, "the result", res, {MemorySpace::reg})))
-    return failure();
-  return success();
+  return verifyRegisterRowOp(*this, in, res);
 }
 
 LogicalResult BroadcastOp::verify() {
@@ -213,12 +218,7 @@ LogicalResult BroadcastOp::verify() {
   if (!compatible(in.getDimSize(0), res.getDimSize(0)))
     return emitOpError() << "row count differs: " << shapeStr(in.getShape()) << " vs "
                          << shapeStr(res.getShape());
-  if (in.getElementType() != res.getElementType())
-    return emitOpError() << "element type must not change";
-  if (failed(requireSpace(*this, "the input", in, {MemorySpace::reg})) ||
-      failed(requireSpace(*this, "the result", res, {MemorySpace::reg})))
-    return failure();
-  return success();
+  return verifyRegisterRowOp(*this, in, res);
 }
 
 LogicalResult FillOp::verify() {

@@ -231,3 +231,19 @@ func.func @select_cond(%c: !blk.tile<64x64xi32, reg>, %a: !blk.tile<64x64xf32, r
 // -----
 
 func.func @tensor_dims(%t: !blk.tensor<[0], f32>) { return } // expected-error {{static tensor dims must be positive, got 0}}
+
+// -----
+
+func.func @reduce_elem(%a: !blk.tile<64x64xf32, reg>) {
+  // expected-error @+1 {{element type must not change}}
+  %m = blk.reduce max %a : !blk.tile<64x64xf32, reg> -> !blk.tile<64xf16, reg>
+  return
+}
+
+// -----
+
+func.func @broadcast_space(%a: !blk.tile<64xf32, reg>) {
+  // expected-error @+1 {{the result must live in reg, got smem}}
+  %m = blk.broadcast %a : !blk.tile<64xf32, reg> -> !blk.tile<64x64xf32, smem>
+  return
+}
