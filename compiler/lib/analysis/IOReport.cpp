@@ -476,8 +476,19 @@ void Analyzer::runFor(scf::ForOp op) {
     env[op.getResult(k)] = carried[k];
 }
 
+/// Operations in a region, nested ones included.
+static int64_t opCount(Region &region) {
+  int64_t n = 0;
+  region.walk([&](Operation *) { ++n; });
+  return n;
+}
+
 void Analyzer::runIf(scf::IfOp op) {
-  const bool cond = known(op, op.getCondition(), "condition") & 1;
+  // A condition that depends on tensor contents (it reads a captured table) cannot be folded:
+  // count the branch that does more work, an upper bound (see IOReport.h).
+  AScalar c = scalar(op.getCondition());
+  const bool cond = c.known ? (c.w.i & 1) != 0
+                            : opCount(op.getThenRegion()) >= opCount(op.getElseRegion());
   Region &region = cond ? op.getThenRegion() : op.getElseRegion();
   if (region.empty())
     return;

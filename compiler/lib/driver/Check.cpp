@@ -1,6 +1,8 @@
 //===- Check.cpp - interpreter vs naive reference -------------------------===//
 #include "tilefuse/driver/Driver.h"
 
+#include "Program.h"
+
 #include "tilefuse/interp/Interpreter.h"
 #include "tilefuse/lowering/Lowering.h"
 #include "tilefuse/reference/Attention.h"
@@ -59,19 +61,8 @@ spec::Shape smallCheckShape(const Loaded &loaded) {
 
 CheckResult checkProgram(const Loaded &loaded, const std::string &mlirText,
                          const spec::Shape &shape, uint64_t seed) {
-  mlir::MLIRContext context;
-  lowering::loadDialects(context);
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(mlirText, &context);
-  if (!module || mlir::failed(mlir::verify(*module)))
-    throw DriverError("the program of '" + loaded.spec.name + "' does not parse or verify");
-  mlir::func::FuncOp fn;
-  module->walk([&](mlir::func::FuncOp f) {
-    if (!fn)
-      fn = f;
-  });
-  if (!fn)
-    throw DriverError("the program of '" + loaded.spec.name + "' has no function");
+  Program program = parseProgram(loaded, mlirText);
+  mlir::func::FuncOp fn = program.func(loaded);
 
   const spec::Spec &s = loaded.spec;
   reference::Inputs in = reference::randomInputs(s, shape, seed);

@@ -1,6 +1,8 @@
 //===- Fuse.cpp - the fusion pipeline and the IO report behind the CLI ----===//
 #include "tilefuse/driver/Driver.h"
 
+#include "Program.h"
+
 #include "tilefuse/analysis/IOReport.h"
 #include "tilefuse/compiler/Passes.h"
 #include "tilefuse/lowering/Lowering.h"
@@ -15,30 +17,6 @@
 namespace tilefuse::driver {
 namespace {
 
-struct Parsed {
-  std::unique_ptr<mlir::MLIRContext> context;
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-};
-
-Parsed parse(const Loaded &loaded, const std::string &text) {
-  Parsed p;
-  p.context = std::make_unique<mlir::MLIRContext>();
-  lowering::loadDialects(*p.context);
-  p.module = mlir::parseSourceString<mlir::ModuleOp>(text, p.context.get());
-  if (!p.module || mlir::failed(mlir::verify(*p.module)))
-    throw DriverError("the program of '" + loaded.spec.name + "' does not parse or verify");
-  return p;
-}
-
-mlir::func::FuncOp firstFunc(mlir::ModuleOp module) {
-  mlir::func::FuncOp fn;
-  module.walk([&](mlir::func::FuncOp f) {
-    if (!fn)
-      fn = f;
-  });
-  return fn;
-}
-
 std::string print(mlir::ModuleOp module) {
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -48,12 +26,12 @@ std::string print(mlir::ModuleOp module) {
 
 analysis::IOReport analyze(const Loaded &loaded, const std::string &text,
                            const spec::Shape &shape) {
-  Parsed p = parse(loaded, text);
+  Program p = parseProgram(loaded, text);
   analysis::Dims dims;
   for (auto &[name, extent] : lowering::dimBindings(loaded.spec, shape))
     dims[name] = extent;
   try {
-    return analysis::analyzeIO(firstFunc(*p.module), dims);
+    return analysis::analyzeIO(p.func(loaded), dims);
   } catch (const std::exception &e) {
     throw DriverError(std::string("IO report: ") + e.what());
   }
@@ -62,7 +40,7 @@ analysis::IOReport analyze(const Loaded &loaded, const std::string &text,
 } // namespace
 
 FuseResult fuse(const Loaded &loaded, const std::string &unfusedText) {
-  Parsed p = parse(loaded, unfusedText);
+  Program p = parseProgram(loaded, unfusedText);
   FuseResult r;
   llvm::raw_string_ostream diag(r.diagnostics);
   mlir::ScopedDiagnosticHandler handler(p.context.get(), [&](mlir::Diagnostic &d) {

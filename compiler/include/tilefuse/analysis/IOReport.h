@@ -28,8 +28,10 @@
 // the tiles they are combined with for fill / iota / broadcast results), as in the interpreter.
 //
 // Assumptions (the report cannot check them without data): leading (slice) indices of loads and
-// stores are inside the tensor; offsets, trip counts, scf.if conditions and grid sizes depend only
-// on the dims and program ids, not on tensor contents (else AnalysisError).
+// stores are inside the tensor; offsets, trip counts and grid sizes depend only on the dims and
+// program ids, not on tensor contents (else AnalysisError). An scf.if whose condition depends on
+// tensor contents (a tile classification that reads a captured table, e.g. document ids) is
+// counted as the branch with more operations, so the report is an upper bound there.
 //
 // Cost of the analysis itself: one walk of each kernel body per combination of the program ids
 // that reach an offset, bound or condition (e.g. the query-tile id, not batch or head), times the
