@@ -2,7 +2,11 @@
 // bottom-right aligned mask, writes LSE) on device buffers this program allocates and fills itself,
 // then prints a checksum of O and the time per call.
 //
-//   causal_attention [spec.json] [B Hq Sq D]        (defaults: causal.json, 4 16 4096 128)
+//   causal_attention [spec.json] [B Hq Sq D] [policy]   (defaults: causal.json, 4 16 4096 128, heuristic)
+//
+// policy: heuristic (compile the default schedule), tune-on-miss or fail-on-miss (the tuner's cache,
+// $TILEFUSE_CACHE_DIR else ~/.cache/tilefuse: a hit loads the cached CUBIN without compiling; run
+// `tilefuse tune <spec> --B .. --Hq .. --Sq .. --D ..` first for fail-on-miss).
 //
 // Exit codes: 0 done, 1 error, 77 no GPU (printed as "SKIPPED: ..."; ctest treats 77 as skipped).
 #include <tilefuse/spec/Spec.h>
@@ -79,6 +83,18 @@ int main(int argc, char **argv) {
     specPath = argv[1];
   if (argc > 5)
     B = std::atoll(argv[2]), H = std::atoll(argv[3]), S = std::atoll(argv[4]), D = std::atoll(argv[5]);
+  tilefuse::Policy policy = tilefuse::Policy::Heuristic;
+  if (argc > 6) {
+    const std::string p = argv[6];
+    if (p == "tune-on-miss")
+      policy = tilefuse::Policy::TuneOnMiss;
+    else if (p == "fail-on-miss")
+      policy = tilefuse::Policy::FailOnMiss;
+    else if (p != "heuristic") {
+      std::fprintf(stderr, "policy '%s' is not one of heuristic, tune-on-miss, fail-on-miss\n", p.c_str());
+      return 1;
+    }
+  }
 
   int devices = 0;
   if (cudaError_t e = cudaGetDeviceCount(&devices); e != cudaSuccess || devices == 0) {
@@ -96,16 +112,21 @@ int main(int argc, char **argv) {
     tilefuse::spec::ShapeOverrides sizes;
     sizes.B = B, sizes.Hq = H, sizes.Hkv = H / (spec.headsQ / spec.headsKv), sizes.Sq = S, sizes.Sk = S, sizes.D = D;
     const tilefuse::spec::Shape shape = tilefuse::spec::resolveShape(spec, sizes);
-    tilefuse::Engine engine(0);
+    const auto engineStart = std::chrono::steady_clock::now();
+    tilefuse::Engine engine(0); // driver init + the device's primary context
     const auto getStart = std::chrono::steady_clock::now();
-    tilefuse::KernelHandle kernel = engine.getKernel(spec, shape, tilefuse::Policy::Heuristic);
-    const double getMs =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - getStart).count();
+    tilefuse::KernelHandle kernel = engine.getKernel(spec, shape, policy);
+    const auto getEnd = std::chrono::steady_clock::now();
+    const double engineMs = std::chrono::duration<double, std::milli>(getStart - engineStart).count();
+    const double getMs = std::chrono::duration<double, std::milli>(getEnd - getStart).count();
     const tilefuse::KernelInfo &info = kernel.info();
-    std::printf("%s on %s: kernel %s, %s, %d threads, %zu B smem, %d registers, compiled in %.0f ms\n",
-                spec.name.c_str(), engine.device().name.c_str(), info.kernelName.c_str(), info.scheduleJson.c_str(),
-                info.threadsPerBlock, info.dynamicSmemBytes, info.registers, info.generateMs + info.compileMs);
-    std::printf("getKernel in this fresh process: %.1f ms (wall)\n", getMs);
+    std::printf("%s on %s: kernel %s, %s, %d threads, %zu B smem, %d registers\n", spec.name.c_str(),
+                engine.device().name.c_str(), info.kernelName.c_str(), info.scheduleJson.c_str(),
+                info.threadsPerBlock, info.dynamicSmemBytes, info.registers);
+    std::printf("kernel origin: %s (policy %s); generate %.1f ms, NVRTC %.1f ms, module load %.2f ms\n",
+                info.origin.c_str(), tilefuse::spelling(policy), info.generateMs, info.compileMs, info.loadMs);
+    std::printf("Engine constructor (driver + context): %.1f ms; getKernel in this fresh process: %.2f ms (wall)\n",
+                engineMs, getMs);
 
     // 2. The application's own buffers: Q, K, V random, dense [B, H, S, D]; O and LSE outputs.
     const bool bf16 = spec.dtype == tilefuse::spec::DType::BF16;

@@ -2,9 +2,12 @@
 //
 // getKernel in four steps:
 //   1. the decision table: (spec hash, shape bucket, policy) -> kernel, when asked before;
-//   2. the schedule: Heuristic -> defaultSchedule; TuneOnMiss / FailOnMiss -> ScheduleSource;
+//   2. the choice: Heuristic -> defaultSchedule; TuneOnMiss / FailOnMiss -> the ScheduleSource's
+//      compiled kernel (lookupKernel: the tuner cache's CUBIN), else its schedule (lookup), else
+//      tune (TuneOnMiss, which also records a CUBIN) or CacheMissError (FailOnMiss);
 //   3. the kernel table: (spec hash, D, Dv, group, schedule) -> slot; the first thread to take a
-//      slot's mutex builds (generate -> NVRTC -> load), the others wait for it;
+//      slot's mutex builds it (loads the cached CUBIN, or generates -> NVRTC -> loads), the others
+//      wait for it;
 //   4. record the decision.
 // The table mutex is never held while compiling, so different kernels build concurrently.
 //
@@ -87,11 +90,28 @@ struct Engine::Impl {
   std::unordered_map<std::string, std::shared_ptr<Slot>> kernels;
   std::unordered_map<std::string, const detail::Kernel *> decisions;
 
-  codegen::Schedule chooseSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &hash,
-                                   Policy policy) const;
+  /// The schedule to build, and the source's CUBIN of it when it has one.
+  struct Choice {
+    codegen::Schedule schedule;
+    std::optional<CachedKernel> cached;
+  };
+  Choice choose(const spec::Spec &spec, const spec::Shape &shape, const std::string &hash, Policy policy) const;
   std::unique_ptr<detail::Kernel> build(const spec::Spec &spec, const spec::Shape &shape, const std::string &hash,
                                         const codegen::Schedule &schedule, Policy policy) const;
+  /// Loads a source's CUBIN; nullptr (and `why`) when it cannot be used, so getKernel compiles.
+  std::unique_ptr<detail::Kernel> loadCached(const spec::Spec &spec, const spec::Shape &shape,
+                                             const std::string &hash, const codegen::Schedule &schedule,
+                                             const CachedKernel &cached, Policy policy, std::string &why) const;
+  /// Throws UnsupportedError when the kernel needs more shared memory than the device has.
+  void checkSharedMemory(const codegen::LaunchDescription &launch, const spec::Spec &spec,
+                         const codegen::Schedule &schedule) const;
+  /// Loads `cubin` into the engine's context and fills the launch fields and KernelInfo of `k`.
+  void load(detail::Kernel &k, const std::vector<char> &cubin, const codegen::LaunchDescription &launch,
+            const spec::Spec &spec, const spec::Shape &shape, const std::string &hash,
+            const codegen::Schedule &schedule, Policy policy) const;
 };
+
+std::optional<CachedKernel> ScheduleSource::lookupKernel(const ScheduleQuery &) { return std::nullopt; }
 
 ScheduleSource *Engine::Impl::scheduleSource() const {
   if (options.schedules)
@@ -100,10 +120,10 @@ ScheduleSource *Engine::Impl::scheduleSource() const {
   return defaultSource.get();
 }
 
-codegen::Schedule Engine::Impl::chooseSchedule(const spec::Spec &spec, const spec::Shape &shape,
-                                               const std::string &hash, Policy policy) const {
+Engine::Impl::Choice Engine::Impl::choose(const spec::Spec &spec, const spec::Shape &shape, const std::string &hash,
+                                           Policy policy) const {
   if (policy == Policy::Heuristic)
-    return detail::heuristicSchedule(spec, shape, device.arch);
+    return {detail::heuristicSchedule(spec, shape, device.arch), std::nullopt};
   ScheduleQuery q{&spec, hash, shape, ShapeBucket::of(shape), device.ordinal, device.name, device.arch};
   const std::string what = "spec '" + spec.name + "' (" + hash + ") " + q.bucket.toString() + " on " + device.name +
                            " (" + device.arch + ")";
@@ -111,19 +131,77 @@ codegen::Schedule Engine::Impl::chooseSchedule(const spec::Spec &spec, const spe
   if (!source)
     throw CacheMissError(std::string("Policy::") + (policy == Policy::TuneOnMiss ? "TuneOnMiss" : "FailOnMiss") +
                          " for " + what + ": no ScheduleSource attached and this build has no tuner cache");
+  auto parse = [&](const std::string &json) {
+    try {
+      codegen::Schedule s = codegen::scheduleFromJson(json);
+      s.validate();
+      return s;
+    } catch (const codegen::ScheduleError &e) {
+      throw UnsupportedError("the schedule source returned a bad schedule for " + what + ": " + json + ": " +
+                             e.what());
+    }
+  };
+  auto usable = [](const std::optional<CachedKernel> &c) { return c && c->launch && !c->cubin.empty(); };
+  // A compiled kernel first (a cache hit needs neither MLIR nor NVRTC), then a schedule.
+  if (std::optional<CachedKernel> cached = source->lookupKernel(q); usable(cached))
+    return {parse(cached->scheduleJson), std::move(cached)};
   std::optional<std::string> json = source->lookup(q);
-  if (!json) {
-    if (policy == Policy::FailOnMiss)
-      throw CacheMissError("no cached schedule for " + what + " (Policy::FailOnMiss)");
-    json = source->tune(q);
-  }
-  try {
-    codegen::Schedule s = codegen::scheduleFromJson(*json);
-    s.validate();
-    return s;
-  } catch (const codegen::ScheduleError &e) {
-    throw UnsupportedError("the schedule source returned a bad schedule for " + what + ": " + *json + ": " + e.what());
-  }
+  if (json)
+    return {parse(*json), std::nullopt};
+  if (policy == Policy::FailOnMiss)
+    throw CacheMissError("no cached schedule for " + what + " (Policy::FailOnMiss)");
+  Choice c{parse(source->tune(q)), std::nullopt};
+  // Tuning recorded the winner's CUBIN: load it rather than compile the same source again.
+  if (std::optional<CachedKernel> cached = source->lookupKernel(q);
+      usable(cached) && cached->scheduleJson == c.schedule.toJson())
+    c.cached = std::move(cached);
+  return c;
+}
+
+void Engine::Impl::checkSharedMemory(const codegen::LaunchDescription &launch, const spec::Spec &spec,
+                                     const codegen::Schedule &schedule) const {
+  if (launch.dynamicSmemBytes > static_cast<std::size_t>(device.maxSharedPerBlockOptin))
+    throw UnsupportedError("kernel " + launch.kernelName + " for spec '" + spec.name + "' needs " +
+                           std::to_string(launch.dynamicSmemBytes) + " bytes of shared memory per block; " +
+                           device.name + " allows " + std::to_string(device.maxSharedPerBlockOptin) +
+                           " (schedule " + schedule.toString() + ")");
+}
+
+void Engine::Impl::load(detail::Kernel &k, const std::vector<char> &cubin, const codegen::LaunchDescription &launch,
+                        const spec::Spec &spec, const spec::Shape &shape, const std::string &hash,
+                        const codegen::Schedule &schedule, Policy policy) const {
+  checkSharedMemory(launch, spec, schedule);
+  k.plan = detail::makePackPlan(launch.params, spec, shape.groupSize(), launch.kernelName);
+
+  // Load into the engine's context; opt into > 48 KB of dynamic shared memory.
+  const auto loadStart = std::chrono::steady_clock::now();
+  runtime::setCurrentContext(context);
+  k.module = runtime::Module(cubin);
+  k.function = k.module.function(launch.kernelName.c_str());
+  if (launch.dynamicSmemBytes > 48 * 1024)
+    runtime::funcSetAttribute(k.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                              static_cast<int>(launch.dynamicSmemBytes));
+  k.context = context;
+  k.grid = launch.grid;
+  k.threads = static_cast<unsigned>(launch.threadsPerBlock);
+  k.smemBytes = static_cast<unsigned>(launch.dynamicSmemBytes);
+
+  KernelInfo &i = k.info;
+  i.specName = spec.name;
+  i.specHash = hash;
+  i.kernelName = launch.kernelName;
+  i.arch = compile.arch;
+  i.scheduleJson = schedule.toJson();
+  i.policy = spelling(policy);
+  i.grid = launch.grid.toString();
+  i.D = shape.D, i.Dv = shape.Dv, i.group = shape.groupSize();
+  i.threadsPerBlock = launch.threadsPerBlock;
+  i.dynamicSmemBytes = launch.dynamicSmemBytes;
+  i.paramBytes = launch.params.bytes;
+  i.registers = runtime::funcGetAttribute(k.function, CU_FUNC_ATTRIBUTE_NUM_REGS);
+  i.localBytes = runtime::funcGetAttribute(k.function, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES);
+  i.cubinBytes = cubin.size();
+  i.loadMs = msSince(loadStart);
 }
 
 std::unique_ptr<detail::Kernel> Engine::Impl::build(const spec::Spec &spec, const spec::Shape &shape,
@@ -131,50 +209,36 @@ std::unique_ptr<detail::Kernel> Engine::Impl::build(const spec::Spec &spec, cons
                                                     Policy policy) const {
   // 1. Source: lower -> fuse -> generate.
   detail::GeneratedSource g = detail::generateSource(spec, shape, schedule);
-  if (g.dynamicSmemBytes > static_cast<std::size_t>(device.maxSharedPerBlockOptin))
-    throw UnsupportedError("kernel " + g.kernelName + " for spec '" + spec.name + "' needs " +
-                           std::to_string(g.dynamicSmemBytes) + " bytes of shared memory per block; " + device.name +
-                           " allows " + std::to_string(device.maxSharedPerBlockOptin) + " (schedule " +
-                           schedule.toString() + ")");
-  auto k = std::make_unique<detail::Kernel>();
-  k->plan = detail::makePackPlan(g.params, spec, shape.groupSize(), g.kernelName);
+  const codegen::LaunchDescription launch{g.kernelName, g.threadsPerBlock, g.dynamicSmemBytes, g.grid, g.params};
+  checkSharedMemory(launch, spec, schedule); // before spending a compile on it
 
   // 2. NVRTC: CUBIN for the device's exact sm_XY, PTX kept.
   runtime::CompileResult c = runtime::compileCuda(g.source, compile);
 
-  // 3. Load into the engine's context; opt into > 48 KB of dynamic shared memory.
-  const auto loadStart = std::chrono::steady_clock::now();
-  runtime::setCurrentContext(context);
-  k->module = runtime::Module(c.cubin);
-  k->function = k->module.function(g.kernelName.c_str());
-  if (g.dynamicSmemBytes > 48 * 1024)
-    runtime::funcSetAttribute(k->function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                              static_cast<int>(g.dynamicSmemBytes));
-  k->context = context;
-  k->grid = g.grid;
-  k->threads = static_cast<unsigned>(g.threadsPerBlock);
-  k->smemBytes = static_cast<unsigned>(g.dynamicSmemBytes);
-
+  // 3. Load.
+  auto k = std::make_unique<detail::Kernel>();
+  load(*k, c.cubin, launch, spec, shape, hash, schedule, policy);
   KernelInfo &i = k->info;
-  i.specName = spec.name;
-  i.specHash = hash;
-  i.kernelName = g.kernelName;
-  i.arch = compile.arch;
-  i.scheduleJson = schedule.toJson();
-  i.policy = spelling(policy);
-  i.grid = g.grid.toString();
-  i.D = shape.D, i.Dv = shape.Dv, i.group = shape.groupSize();
-  i.threadsPerBlock = g.threadsPerBlock;
-  i.dynamicSmemBytes = g.dynamicSmemBytes;
-  i.paramBytes = g.params.bytes;
-  i.registers = runtime::funcGetAttribute(k->function, CU_FUNC_ATTRIBUTE_NUM_REGS);
-  i.localBytes = runtime::funcGetAttribute(k->function, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES);
-  i.cubinBytes = c.cubin.size();
+  i.origin = "compiled";
   i.generateMs = g.generateMs;
   i.compileMs = c.compileMs;
-  i.loadMs = msSince(loadStart);
   i.source = std::move(g.source);
   i.ptx = std::move(c.ptx);
+  return k;
+}
+
+std::unique_ptr<detail::Kernel> Engine::Impl::loadCached(const spec::Spec &spec, const spec::Shape &shape,
+                                                         const std::string &hash, const codegen::Schedule &schedule,
+                                                         const CachedKernel &cached, Policy policy,
+                                                         std::string &why) const {
+  auto k = std::make_unique<detail::Kernel>();
+  try {
+    load(*k, cached.cubin, *cached.launch, spec, shape, hash, schedule, policy);
+  } catch (const std::exception &e) { // a CUBIN the driver refuses, a layout that disagrees with the spec
+    why = e.what();
+    return nullptr;
+  }
+  k->info.origin = cached.origin.empty() ? std::string("cached") : cached.origin;
   return k;
 }
 
@@ -221,8 +285,9 @@ KernelHandle Engine::getKernel(const spec::Spec &spec, const spec::Shape &shape,
     if (auto it = impl_->decisions.find(decisionKey); it != impl_->decisions.end())
       return KernelHandle(it->second);
   }
-  // 2. The schedule (may tune; no lock held).
-  const codegen::Schedule schedule = impl_->chooseSchedule(spec, shape, hash, policy);
+  // 2. The schedule, with the source's CUBIN of it if any (may tune; no lock held).
+  Impl::Choice choice = impl_->choose(spec, shape, hash, policy);
+  const codegen::Schedule &schedule = choice.schedule;
   // 3. The kernel: find or insert its slot, then build it once.
   std::shared_ptr<Impl::Slot> slot;
   {
@@ -236,7 +301,14 @@ KernelHandle Engine::getKernel(const spec::Spec &spec, const spec::Shape &shape,
   {
     std::lock_guard<std::mutex> slotLock(slot->mutex);
     if (!slot->kernel) {
-      slot->kernel = impl_->build(spec, shape, hash, schedule, policy); // a failure leaves it empty: retried
+      std::string why;
+      if (choice.cached)
+        slot->kernel = impl_->loadCached(spec, shape, hash, schedule, *choice.cached, policy, why);
+      if (!slot->kernel) { // no CUBIN, or one that cannot be used: compile the schedule
+        slot->kernel = impl_->build(spec, shape, hash, schedule, policy); // a failure leaves it empty: retried
+        if (!why.empty())
+          slot->kernel->info.origin = "compiled (the cached CUBIN could not be used: " + why + ")";
+      }
       slot->built = true;
     }
     kernel = slot->kernel.get();

@@ -10,10 +10,17 @@
 
 #include "GpuTest.h"
 #include "test_generated_reference.h"
+#include "tilefuse/codegen/KernelAbi.h"
 #include "tilefuse/codegen/Schedule.h"
+#include "tilefuse/runtime/Nvrtc.h"
 #include "tilefuse/spec/Spec.h"
 #include "tilefuse/tilefuse.h"
 #include "tilefuse/tilefuse_c.h"
+#include "tilefuse/tuner/KernelBuild.h"
+#include "tilefuse/tuner/ScheduleSource.h"
+
+#include <chrono>
+#include <filesystem>
 
 using namespace tilefuse;
 using namespace tilefuse::test;
@@ -72,7 +79,131 @@ struct FakeCache : ScheduleSource {
   }
 };
 
+/// A ScheduleSource holding one compiled kernel (any query), as the tuner's cache hands them over.
+struct FakeCompiledCache : ScheduleSource {
+  CachedKernel kernel;
+  std::atomic<int> kernelLookups{0}, lookups{0};
+  std::optional<CachedKernel> lookupKernel(const ScheduleQuery &) override {
+    ++kernelLookups;
+    return kernel;
+  }
+  std::optional<std::string> lookup(const ScheduleQuery &) override {
+    ++lookups;
+    return kernel.scheduleJson;
+  }
+  std::string tune(const ScheduleQuery &) override { throw std::logic_error("FakeCompiledCache::tune"); }
+};
+
+/// Generates and compiles `schedule` for `spec` at `shape` the way the tuner does (its KernelBuilder,
+/// then NVRTC for this GPU's arch).
+struct Compiled {
+  tuner::KernelSource source;
+  runtime::CompileResult cubin;
+};
+Compiled compileForThisGpu(const spec::Spec &spec, const spec::Shape &shape, const codegen::Schedule &schedule,
+                           const std::string &arch) {
+  tuner::KernelBuilder builder(spec, shape);
+  Compiled c{builder.generate(schedule), {}};
+  runtime::CompileOptions o;
+  o.arch = arch;
+  c.cubin = runtime::compileCuda(c.source.source, o);
+  return c;
+}
+
 } // namespace
+
+TEST_CASE("engine loads a ScheduleSource's CUBIN without compiling, and compiles when it cannot be used",
+          "[gpu][engine]") {
+  TF_REQUIRE_GPU();
+  const spec::Spec causal = spec::parseSpecFile(specFile("causal.json"));
+  const spec::Shape shape = shapeOf(causal, 333, 517, 128);
+  const SpecProblem p = makeProblem(causal, shape);
+  const codegen::Schedule schedule = codegen::scheduleFromJson(R"({"block_m":64,"block_n":64,"kv_stages":2,"warps":4})");
+  auto cache = std::make_shared<FakeCompiledCache>();
+  {
+    Engine probe(0); // only for the device's arch
+    const Compiled c = compileForThisGpu(causal, shape, schedule, probe.device().arch);
+    cache->kernel.scheduleJson = schedule.toJson();
+    cache->kernel.cubin = c.cubin.cubin;
+    cache->kernel.launch = std::make_shared<const codegen::LaunchDescription>(c.source.launch());
+    cache->kernel.origin = "test: precompiled";
+  }
+  EngineOptions options;
+  options.schedules = cache;
+  Engine engine(0, options);
+  const auto start = std::chrono::steady_clock::now();
+  const KernelHandle k = engine.getKernel(causal, shape, Policy::FailOnMiss);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  CHECK(k.info().origin == "test: precompiled");
+  CHECK(k.info().compileMs == 0);
+  CHECK(k.info().source.empty());
+  CHECK(k.info().scheduleJson == schedule.toJson());
+  CHECK(cache->kernelLookups == 1);
+  CHECK(cache->lookups == 0); // the compiled kernel answered; no schedule lookup, no compile
+  {
+    Buffers b(p);
+    engine.launch(k, b.args(p));
+    runtime::contextSynchronize();
+    const Comparison c = b.compare(p);
+    CHECK(c.passed());
+    std::printf("cached CUBIN loaded in %.2f ms (getKernel %.2f ms wall): max|out-ref| %.2e, max|naive-ref| %.2e\n",
+                k.info().loadMs, ms, c.maxErr, c.maxNaiveErr);
+  }
+
+  // A CUBIN the driver refuses: getKernel compiles the same schedule and says why.
+  auto broken = std::make_shared<FakeCompiledCache>();
+  broken->kernel = cache->kernel;
+  broken->kernel.cubin.assign(4096, '\x5a');
+  EngineOptions brokenOptions;
+  brokenOptions.schedules = broken;
+  Engine engine2(0, brokenOptions);
+  const KernelHandle k2 = engine2.getKernel(causal, shape, Policy::FailOnMiss);
+  CHECK_THAT(k2.info().origin, Catch::StartsWith("compiled (the cached CUBIN could not be used"));
+  CHECK(k2.info().compileMs > 0);
+  CHECK(k2.info().scheduleJson == schedule.toJson());
+  Buffers b2(p);
+  engine2.launch(k2, b2.args(p));
+  runtime::contextSynchronize();
+  CHECK(b2.compare(p).passed());
+}
+
+TEST_CASE("engine loads the tuner cache's CUBIN for a stored entry (Policy::FailOnMiss)", "[gpu][engine]") {
+  TF_REQUIRE_GPU();
+  const spec::Spec mha = spec::parseSpecFile(specFile("mha.json"));
+  const spec::Shape shape = shapeOf(mha, 700, 300, 64);
+  const SpecProblem p = makeProblem(mha, shape);
+  const codegen::Schedule schedule = codegen::scheduleFromJson(R"({"block_m":64,"block_n":32,"kv_stages":2,"warps":4})");
+  const std::filesystem::path dir = "/tmp/tilefuse-engine-cubin-test-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  tuner::Cache cache(dir);
+  tuner::CacheEntry e;
+  const tuner::DeviceIdentity device = tuner::currentDevice(0);
+  const Compiled c = compileForThisGpu(mha, shape, schedule, device.arch());
+  e.key = tuner::makeKey(device, runtime::nvrtcVersion(), mha, shape);
+  e.schedule = schedule;
+  e.launch = c.source.launch();
+  e.cubin = c.cubin.cubin;
+  e.tuning.tunedShape = shape;
+  e.tuning.medianMs = 1.0;
+  e.tuning.defaultSchedule = schedule;
+  const tuner::StoreResult stored = cache.store(e);
+
+  EngineOptions options;
+  options.schedules = std::make_shared<tuner::CacheScheduleSource>(cache);
+  Engine engine(0, options);
+  const KernelHandle k = engine.getKernel(mha, shape, Policy::FailOnMiss);
+  CHECK(k.info().origin == "cache: " + stored.path.string());
+  CHECK(k.info().compileMs == 0);
+  CHECK(k.info().scheduleJson == schedule.toJson());
+  Buffers b(p);
+  engine.launch(k, b.args(p));
+  runtime::contextSynchronize();
+  const Comparison cmp = b.compare(p);
+  CHECK(cmp.passed());
+  std::printf("tuner cache entry %s: loaded in %.2f ms, max|out-ref| %.2e\n", stored.path.filename().c_str(),
+              k.info().loadMs, cmp.maxErr);
+  std::filesystem::remove_all(dir);
+}
 
 TEST_CASE("engine memoizes kernels per spec and shape bucket and builds one kernel for concurrent requests",
           "[gpu][engine]") {

@@ -174,7 +174,12 @@ private:
     Block &body = r.kernel.getBodyBlock();
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
       const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));
-      w.line("const long long " + name + " = blockIdx." + std::string(1, r.programIdAxis[k]) + ";");
+      const std::string axis(1, r.programIdAxis[k]);
+      if (r.scalarNames.lookup(body.getArgument(k)) == "q_tile" && p.schedule.qTileOrder == QTileOrder::Descending)
+        w.line("const long long " + name + " = gridDim." + axis + " - 1 - blockIdx." + axis +
+               "; // last (longest under a causal mask) Q tiles first");
+      else
+        w.line("const long long " + name + " = blockIdx." + axis + ";");
       sx.bind(body.getArgument(k), name);
     }
     w.line("const int warp_row0 = WARP_ROWS * warpid(); // this warp's first row in the Q tile");

@@ -30,6 +30,7 @@ std::string_view spelling(MmaFamily f) {
 }
 
 std::string_view spelling(QPlacement q) { return q == QPlacement::Registers ? "registers" : "smem"; }
+std::string_view spelling(QTileOrder o) { return o == QTileOrder::Descending ? "descending" : "ascending"; }
 
 void Schedule::validate() const {
   requireOneOf("block_m", blockM, {16, 32, 64, 128, 256});
@@ -56,14 +57,14 @@ std::string Schedule::toString() const {
   std::ostringstream os;
   os << "BLOCK_M=" << blockM << " BLOCK_N=" << blockN << " warps=" << warps
      << " kv_stages=" << kvStages << " mma=" << spelling(mma) << " q=" << spelling(q)
-     << " min_blocks_per_sm=" << minBlocksPerSm;
+     << " min_blocks_per_sm=" << minBlocksPerSm << " q_tile_order=" << spelling(qTileOrder);
   return os.str();
 }
 
 std::string Schedule::toJson() const {
   nlohmann::json j = {{"block_m", blockM},   {"block_n", blockN}, {"warps", warps},
                       {"kv_stages", kvStages}, {"mma", spelling(mma)}, {"q", spelling(q)},
-                      {"min_blocks_per_sm", minBlocksPerSm}};
+                      {"min_blocks_per_sm", minBlocksPerSm}, {"q_tile_order", spelling(qTileOrder)}};
   return j.dump(); // nlohmann::json objects keep keys sorted
 }
 
@@ -111,9 +112,18 @@ Schedule scheduleFromJson(std::string_view text) {
       else
         throw ScheduleError("schedule: q = " + v.dump() +
                             " is unknown; allowed values: \"registers\", \"smem\"");
+    } else if (key == "q_tile_order") {
+      if (v == "descending")
+        s.qTileOrder = QTileOrder::Descending;
+      else if (v == "ascending")
+        s.qTileOrder = QTileOrder::Ascending;
+      else
+        throw ScheduleError("schedule: q_tile_order = " + v.dump() +
+                            " is unknown; allowed values: \"descending\", \"ascending\"");
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +
-                          "\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, q, warps");
+                          "\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, q, "
+                          "q_tile_order, warps");
     }
   }
   return s;

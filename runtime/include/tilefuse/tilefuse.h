@@ -62,6 +62,9 @@ namespace tilefuse {
 namespace spec {
 struct Spec;
 } // namespace spec
+namespace codegen {
+struct LaunchDescription; // tilefuse/codegen/KernelAbi.h
+} // namespace codegen
 
 /// Where getKernel takes the kernel's Schedule from.
 enum class Policy {
@@ -114,6 +117,16 @@ struct ScheduleQuery {
   std::string arch;        ///< e.g. "sm_90"
 };
 
+/// A compiled kernel as a ScheduleSource hands it over (ScheduleSource::lookupKernel).
+struct CachedKernel {
+  std::string scheduleJson;  ///< codegen::Schedule::toJson() of the schedule the CUBIN was built with
+  std::vector<char> cubin;   ///< ELF for ScheduleQuery::arch; never empty
+  /// Kernel name, block size, dynamic shared memory, grid rule and Params layout of the CUBIN (never
+  /// null; built by code that includes tilefuse/codegen/KernelAbi.h).
+  std::shared_ptr<const codegen::LaunchDescription> launch;
+  std::string origin; ///< where it came from, for KernelInfo::origin (e.g. the cache entry's path)
+};
+
 /// Where Policy::TuneOnMiss and Policy::FailOnMiss get schedules: EngineOptions::schedules, by
 /// default the tuner's on-disk cache (tuner/include/tilefuse/tuner/ScheduleSource.h:
 /// CacheScheduleSource). Schedules travel as the JSON of codegen::Schedule::toJson()
@@ -127,6 +140,12 @@ public:
   /// Tunes the query on its device, records the winner and returns it (called on a miss under
   /// Policy::TuneOnMiss).
   virtual std::string tune(const ScheduleQuery &query) = 0;
+
+  /// A kernel already built for the query: the cached schedule with its CUBIN (for query.arch) and
+  /// launch description, so that getKernel loads it (about a millisecond) instead of lowering,
+  /// fusing, generating and compiling it (0.1-1 s). nullopt: no such kernel; getKernel then calls
+  /// lookup(). The default returns nullopt; the tuner's cache returns its entries' CUBINs.
+  virtual std::optional<CachedKernel> lookupKernel(const ScheduleQuery &query);
 };
 
 struct EngineOptions {
@@ -202,8 +221,12 @@ struct KernelInfo {
   int localBytes = 0;               ///< per thread local memory (spills), bytes
   std::size_t cubinBytes = 0;
   double generateMs = 0, compileMs = 0, loadMs = 0; ///< lower+fuse+codegen, NVRTC, module load
-  std::string source; ///< the CUDA C++ compiled
-  std::string ptx;    ///< NVRTC's PTX of the same compilation
+  /// "compiled" when getKernel generated and compiled it, else where the CUBIN came from
+  /// (CachedKernel::origin, e.g. "cache: <entry path>"); then generateMs = compileMs = 0 and
+  /// source / ptx are empty.
+  std::string origin;
+  std::string source; ///< the CUDA C++ compiled (empty for a cached CUBIN)
+  std::string ptx;    ///< NVRTC's PTX of the same compilation (empty for a cached CUBIN)
 };
 
 namespace detail {

@@ -18,7 +18,7 @@
 // CHECK: st<T, 64, 128> *[[V:v_smem]] = reinterpret_cast<st<T, 64, 128> *>(smem + 49152); // [2] pipeline stages
 // CHECK: const long long batch = blockIdx.z;
 // CHECK: const long long head = blockIdx.y;
-// CHECK: const long long q_tile = blockIdx.x;
+// CHECK: const long long q_tile = gridDim.x - 1 - blockIdx.x; // last (longest under a causal mask) Q tiles first
 // CHECK: const long long q_row0 = (q_tile * 64);
 // CHECK: block::load_async([[Q]], gv<const T>{p.Q + batch * p.Q_stride[0] + head * p.Q_stride[1], static_cast<int>(p.Sq), p.Q_stride[2]}, static_cast<int>(q_row0));
 // CHECK: warp::fill([[M:m_i]], (-tfcg::inf()));

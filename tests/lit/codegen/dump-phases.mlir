@@ -15,7 +15,7 @@
 // RESOLVE: alpha = blk.map : !blk.tile<64xf32, reg>  [row-vector]
 // RESOLVE: p_frag = blk.map : !blk.tile<64x64xbf16, reg>  [fragment]
 
-// PLAN-LABEL: plan: BLOCK_M=64 BLOCK_N=64 warps=4 kv_stages=3 mma=mma_sync_m16n8k16 q=registers min_blocks_per_sm=1
+// PLAN-LABEL: plan: BLOCK_M=64 BLOCK_N=64 warps=4 kv_stages=3 mma=mma_sync_m16n8k16 q=registers min_blocks_per_sm=1 q_tile_order=descending
 // PLAN: shared memory: 114688 bytes
 // PLAN: +0 q_smem : st<__nv_bfloat16, 64, 128>, 16384 bytes, swizzle chunk ^ (row % 8) (16-byte chunks), loaded once
 // PLAN: +16384 k_smem[3] : st<__nv_bfloat16, 64, 128>, 16384 bytes per stage

@@ -55,7 +55,7 @@ TEST_CASE("The causal kernel reads like FlashAttention-2", "[emit]") {
       "extern \"C\" __global__ void __launch_bounds__(128, 1) tilefuse_causal(const tilefuse_causal_abi::Params p)",
       "auto &q_smem = *reinterpret_cast<st<T, 64, 128> *>(smem + 0);",
       "st<T, 64, 128> *k_smem = reinterpret_cast<st<T, 64, 128> *>(smem + 16384); // [2] pipeline stages",
-      "const long long q_tile = blockIdx.x;",
+      "const long long q_tile = gridDim.x - 1 - blockIdx.x;",
       "block::load_async(q_smem,",
       "warp::fill(m_i, (-tfcg::inf()));",
       "warp::fill(l_i, 0.0f);",

@@ -50,10 +50,15 @@ TEST_CASE("Schedule validate names the field the value and the allowed values", 
 TEST_CASE("Schedule prints and round-trips through JSON", "[schedule]") {
   Schedule s;
   s.blockM = 128, s.blockN = 32, s.warps = 8, s.kvStages = 3, s.q = QPlacement::Smem, s.minBlocksPerSm = 2;
-  CHECK(s.toString() == "BLOCK_M=128 BLOCK_N=32 warps=8 kv_stages=3 mma=mma_sync_m16n8k16 q=smem min_blocks_per_sm=2");
-  CHECK(s.toJson() ==
-        R"({"block_m":128,"block_n":32,"kv_stages":3,"min_blocks_per_sm":2,"mma":"mma_sync_m16n8k16","q":"smem","warps":8})");
+  s.qTileOrder = QTileOrder::Ascending;
+  CHECK(s.toString() == "BLOCK_M=128 BLOCK_N=32 warps=8 kv_stages=3 mma=mma_sync_m16n8k16 q=smem min_blocks_per_sm=2 "
+                        "q_tile_order=ascending");
+  CHECK(s.toJson() == R"({"block_m":128,"block_n":32,"kv_stages":3,"min_blocks_per_sm":2,"mma":"mma_sync_m16n8k16",)"
+                      R"("q":"smem","q_tile_order":"ascending","warps":8})");
   CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(Schedule{}.qTileOrder == QTileOrder::Descending);
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"random"})"),
+                    "schedule: q_tile_order = \"random\" is unknown; allowed values: \"descending\", \"ascending\"");
   CHECK(scheduleFromJson("{}") == Schedule{});
   CHECK(s.rowsPerWarp() == 16);
   CHECK(s.threadsPerBlock() == 256);
@@ -61,7 +66,8 @@ TEST_CASE("Schedule prints and round-trips through JSON", "[schedule]") {
 
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {
   CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
-                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, q, warps");
+                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, q, "
+                    "q_tile_order, warps");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"warps":"four"})"), "schedule: warps must be an integer, got \"four\"");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q":"hbm"})"),
                     "schedule: q = \"hbm\" is unknown; allowed values: \"registers\", \"smem\"");

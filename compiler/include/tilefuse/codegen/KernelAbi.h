@@ -118,6 +118,17 @@ struct ParamLayout {
   std::string toString() const; ///< one line per field with its offset
 };
 
+/// Everything needed to launch a compiled kernel without regenerating it: codegen's GeneratedKernel
+/// minus the source and schedule. The tuner's cache stores one per entry next to the CUBIN, and the
+/// runtime loads a cached kernel from it (tilefuse.h: CachedKernel).
+struct LaunchDescription {
+  std::string kernelName; ///< extern "C" symbol in the CUBIN
+  int threadsPerBlock = 0;
+  std::size_t dynamicSmemBytes = 0; ///< bytes per block
+  GridRule grid;
+  ParamLayout params;
+};
+
 /// Device address, extents and strides (elements) of one tensor argument.
 struct TensorBinding {
   uint64_t address = 0;

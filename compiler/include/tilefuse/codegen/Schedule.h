@@ -33,6 +33,16 @@ enum class QPlacement {
   Smem,      ///< ldmatrix a 16-column slice per k-step of every S = Q K^T (fewer registers).
 };
 
+/// The order in which the Q tiles of one (batch, head) are handed to the hardware block scheduler.
+/// With a causal or otherwise triangular mask, Q tile i visits about i + 1 K/V tiles, so the last
+/// tiles are the longest; launching them first (longest-processing-time-first list scheduling) keeps
+/// one long tile from running alone at the end of the grid. FlashAttention-2's kernels launch
+/// causal query blocks in reverse order for the same reason.
+enum class QTileOrder {
+  Descending, ///< blockIdx.x = 0 runs the last Q tile (q_tile = gridDim.x - 1 - blockIdx.x).
+  Ascending,  ///< blockIdx.x = 0 runs Q tile 0.
+};
+
 /// Thrown by validate() and scheduleFromJson(): what() names the field, the value and the allowed values.
 class ScheduleError : public std::invalid_argument {
 public:
@@ -51,6 +61,7 @@ struct Schedule {
   QPlacement q = QPlacement::Registers;
   int minBlocksPerSm = 1; ///< __launch_bounds__ occupancy hint: ptxas keeps registers low enough for this
                           ///< many blocks per SM (1: up to 255 registers per thread, no forced spills).
+  QTileOrder qTileOrder = QTileOrder::Descending; ///< grid order of the Q tiles (see QTileOrder).
 
   /// Query rows per warp: BLOCK_M / warps (a multiple of 16, the mma.sync M).
   int rowsPerWarp() const { return blockM / warps; }
@@ -63,10 +74,11 @@ struct Schedule {
   void validate() const;
 
   /// One line, e.g. "BLOCK_M=64 BLOCK_N=64 warps=4 kv_stages=2 mma=mma_sync_m16n8k16 q=registers
-  /// min_blocks_per_sm=1".
+  /// min_blocks_per_sm=1 q_tile_order=descending".
   std::string toString() const;
   /// {"block_m":64,"block_n":64,"kv_stages":2,"min_blocks_per_sm":1,"mma":"mma_sync_m16n8k16",
-  /// "q":"registers","warps":4} (keys sorted, no whitespace: usable in cache keys).
+  /// "q":"registers","q_tile_order":"descending","warps":4} (keys sorted, no whitespace: usable in
+  /// cache keys).
   std::string toJson() const;
 
   bool operator==(const Schedule &) const = default;
@@ -78,6 +90,7 @@ Schedule scheduleFromJson(std::string_view json);
 
 std::string_view spelling(MmaFamily f); ///< "mma_sync_m16n8k16", "wgmma"
 std::string_view spelling(QPlacement q); ///< "registers", "smem"
+std::string_view spelling(QTileOrder o); ///< "descending", "ascending"
 
 /// Compute capability of an NVRTC target "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", ... as 80, 86,
 /// ...; throws ScheduleError for anything else or an arch older than sm_80 (no mma.sync bf16).

@@ -130,13 +130,7 @@ CacheKey makeKey(const DeviceIdentity &device, const std::string &nvrtc, const s
 
 /// Everything the runtime needs to launch the CUBIN without regenerating it (codegen's
 /// GeneratedKernel minus the source).
-struct LaunchInfo {
-  std::string kernelName; ///< extern "C" symbol in the CUBIN
-  int threadsPerBlock = 0;
-  std::size_t dynamicSmemBytes = 0;
-  codegen::GridRule grid;
-  codegen::ParamLayout params;
-};
+using LaunchInfo = codegen::LaunchDescription;
 
 /// How the winner was found.
 struct TuningRecord {

@@ -11,8 +11,10 @@
 //   tilefuse::Engine engine(0, options);
 //   engine.getKernel("specs/causal.json", shape, tilefuse::Policy::TuneOnMiss);
 //
-// A stale or corrupt entry is a miss (lookup returns nullopt; TuneOnMiss then rebuilds it, FailOnMiss
-// throws) and is recorded in problems(). Thread-safe: lookups run concurrently, tunings one at a time
+// A hit hands the runtime the entry's CUBIN (lookupKernel), so a fresh process loads a tuned
+// kernel without lowering, fusing or compiling it. A stale or corrupt entry is a miss (lookup and
+// lookupKernel return nullopt; TuneOnMiss then rebuilds it, FailOnMiss throws) and is recorded once
+// in problems(). Thread-safe: lookups run concurrently, tunings one at a time
 // (they time kernels on the GPU and must not overlap).
 //
 //===----------------------------------------------------------------------------------------===//
@@ -35,6 +37,9 @@ public:
 
   /// The cached schedule's JSON (Schedule::toJson) for the query's spec, shape bucket and device.
   std::optional<std::string> lookup(const ScheduleQuery &query) override;
+  /// The cached entry's CUBIN and launch description with its schedule (a hit loads without MLIR or
+  /// NVRTC); nullopt on a miss, a stale or a corrupt entry (recorded in problems()).
+  std::optional<CachedKernel> lookupKernel(const ScheduleQuery &query) override;
   /// tune() on the query's device with this source's options; returns the winner's JSON.
   /// Throws what tune() throws.
   std::string tune(const ScheduleQuery &query) override;
@@ -44,6 +49,8 @@ public:
   const Cache &cache() const { return cache_; }
 
 private:
+  LookupResult find(const ScheduleQuery &query);
+
   Cache cache_;
   TuneOptions options_;
   std::mutex tuneMutex_;
