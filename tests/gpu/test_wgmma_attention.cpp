@@ -1,0 +1,298 @@
+// [gpu][wgmma] The Hopper wgmma path (runtime/device/tilefuse/device/wgmma.cuh), compiled with NVRTC for
+// sm_90a: (1) the primitive check kernel (wgmma_gemm_kernel.cuh: SS with two K-major operands, RS with an
+// N-major B) against a host product; (2) the hand-written wgmma attention kernel
+// (wgmma_attention_kernel.cuh) against the fp64 reference with FlashAttention's rule
+// max|out - ref| <= 2 max|naive - ref| + 1e-5, on fresh random inputs, tails, GQA, causal and not, output
+// and LSE poisoned (NaN) and every element checked written. Skips visibly without an sm_90 GPU.
+// [.][wgmma-bench] (hidden): TFLOP/s of the wgmma kernel next to the FA2 reference kernel's default
+// schedule, bf16, B=4 H=16 S=4096 D=128 (and D=64), causal and not, in the same process.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "Fa2Launch.h"
+#include "GpuTest.h"
+#include "WgmmaAttention.h"
+
+using namespace tilefuse;
+using namespace tilefuse::test;
+using runtime::DeviceBuffer;
+
+namespace {
+
+/// False (after a WARN) unless device 0 is an sm_90 GPU (wgmma needs sm_90a).
+bool hopperOrSkip() {
+  if (testDevice().ccMajor == 9) return true;
+  WARN("SKIPPED: wgmma needs an sm_90 GPU, device 0 is " << testDevice().arch());
+  return false;
+}
+
+/// Compiles `source` with NVRTC for sm_90a (tests/gpu on the include path), dumps the CUBIN when
+/// TILEFUSE_TEST_DUMP_DIR is set, loads it. Cached per source for the process.
+const runtime::Module &sm90aModule(const std::string &source) {
+  static std::map<std::string, runtime::Module> modules;
+  auto it = modules.find(source);
+  if (it != modules.end()) return it->second;
+  runtime::CompileOptions options;
+  options.arch = "sm_90a";
+  options.includeDirs = {TILEFUSE_TESTS_GPU_DIR};
+  const runtime::CompileResult compiled = runtime::compileCuda(source, options);
+  std::printf("wgmma module: NVRTC %.0f ms, CUBIN %zu bytes\n", compiled.compileMs, compiled.cubin.size());
+  if (const char *dir = std::getenv("TILEFUSE_TEST_DUMP_DIR"))
+    std::ofstream(std::string(dir) + "/wgmma-" + std::to_string(std::hash<std::string>{}(source)) + "-sm_90a.cubin",
+                  std::ios::binary)
+        .write(compiled.cubin.data(), std::streamsize(compiled.cubin.size()));
+  return modules.emplace(source, runtime::Module(compiled.cubin)).first->second;
+}
+
+CUfunction wgmmaFunction(const WgmmaVariant &v, bool causal) {
+  CUfunction f = sm90aModule(wgmmaSource(wgmmaVariants())).function(wgmmaKernelName(v, causal).c_str());
+  runtime::funcSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(wgmmaSharedBytes(v)));
+  runtime::funcSetAttribute(f, CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT, CU_SHAREDMEM_CARVEOUT_MAX_SHARED);
+  return f;
+}
+
+void wgmmaLaunch(CUfunction f, const WgmmaVariant &v, const AttentionProblem &p, const Fa2Params &params) {
+  Fa2Params copy = params;
+  void *args[] = {&copy};
+  runtime::launchKernel(f,
+                        {static_cast<unsigned>((p.seqQ + kWgmmaBlockM - 1) / kWgmmaBlockM),
+                         static_cast<unsigned>(p.headsQ), static_cast<unsigned>(p.batch)},
+                        {kWgmmaThreads, 1, 1}, wgmmaSharedBytes(v), nullptr, args);
+}
+
+/// Device buffers for one problem: Q [B,Sq,Hq,D] (BSHD), K/V [B,Hkv,Sk,D] (BHSD), O [B,Sq,Hq,D] with 8
+/// padding elements per row, LSE [B,Hq,Sq]; inputs N(0,1) in bf16, outputs poisoned (NaN).
+struct DeviceProblem {
+  AttentionProblem p;
+  AttentionInputs in;
+  Strides os;
+  DeviceBuffer q, k, v, o, lse;
+  Fa2Params params{};
+
+  explicit DeviceProblem(const AttentionProblem &problem) : p(problem) {
+    const long long D = p.headDim;
+    in.qs = {p.seqQ * p.headsQ * D, D, p.headsQ * D};
+    in.ks = in.vs = {p.headsKv * p.seqK * D, p.seqK * D, D};
+    os = {0, D, p.headsQ * D + 8};
+    os.batch = p.seqQ * os.row;
+    in.q = randomHalves(p.dtype, std::size_t(p.batch) * in.qs.batch);
+    in.k = randomHalves(p.dtype, std::size_t(p.batch) * in.ks.batch);
+    in.v = randomHalves(p.dtype, std::size_t(p.batch) * in.vs.batch);
+    q = DeviceBuffer(in.q.size() * 2), k = DeviceBuffer(in.k.size() * 2), v = DeviceBuffer(in.v.size() * 2);
+    o = DeviceBuffer(std::size_t(p.batch) * os.batch * 2), lse = DeviceBuffer(std::size_t(p.batch) * p.headsQ * p.seqQ * 4);
+    q.upload(in.q), k.upload(in.k), v.upload(in.v);
+    o.fill(0xFF), lse.fill(0xFF);
+    params.q = reinterpret_cast<const void *>(q.get());
+    params.k = reinterpret_cast<const void *>(k.get());
+    params.v = reinterpret_cast<const void *>(v.get());
+    params.o = reinterpret_cast<void *>(o.get());
+    params.lse = reinterpret_cast<float *>(lse.get());
+    params.q_batch_stride = in.qs.batch, params.q_head_stride = in.qs.head, params.q_row_stride = in.qs.row;
+    params.k_batch_stride = in.ks.batch, params.k_head_stride = in.ks.head, params.k_row_stride = in.ks.row;
+    params.v_batch_stride = in.vs.batch, params.v_head_stride = in.vs.head, params.v_row_stride = in.vs.row;
+    params.o_batch_stride = os.batch, params.o_head_stride = os.head, params.o_row_stride = os.row;
+    params.lse_batch_stride = std::int64_t(p.headsQ) * p.seqQ, params.lse_head_stride = p.seqQ;
+    params.batch = p.batch, params.heads_q = p.headsQ, params.heads_kv = p.headsKv;
+    params.seqlen_q = p.seqQ, params.seqlen_k = p.seqK;
+    params.softmax_scale = float(p.scale());
+    params.scale_log2 = float(p.scale() * M_LOG2E);
+  }
+};
+
+struct Errors {
+  double maxErr = 0, maxNaiveErr = 0, maxLseErr = 0;
+  long unwritten = 0, lseBad = 0, padTouched = 0, rows = 0;
+};
+
+void compareRow(const DeviceProblem &dp, const std::vector<std::uint16_t> &o, const std::vector<float> &lse, int b,
+                int h, int i, Errors &e) {
+  const AttentionProblem &p = dp.p;
+  std::vector<double> ref(p.headDim);
+  std::vector<float> naive(p.headDim);
+  const double lseRef = referenceRow(p, dp.in, b, h, i, ref.data());
+  naiveRow(p, dp.in, b, h, i, naive.data());
+  const std::uint16_t *got = &o[dp.os.at(b, h, i)];
+  for (int d = 0; d < p.headDim; ++d) {
+    const float x = decode(p.dtype, got[d]);
+    if (std::isnan(x)) ++e.unwritten;
+    e.maxErr = std::max(e.maxErr, std::fabs(x - ref[d]));
+    e.maxNaiveErr = std::max(e.maxNaiveErr, std::fabs(naive[d] - ref[d]));
+  }
+  const float l = lse[(std::size_t(b) * p.headsQ + h) * p.seqQ + i];
+  if (std::isinf(lseRef))
+    e.lseBad += !(std::isinf(l) && l < 0);
+  else if (std::isnan(l))
+    ++e.lseBad;
+  else
+    e.maxLseErr = std::max(e.maxLseErr, std::fabs(l - lseRef));
+  ++e.rows;
+}
+
+/// Every row (sampled: `samples` random rows) of O and LSE against the references, plus O's padding.
+Errors checkOutput(const DeviceProblem &dp, int samples = 0) {
+  const AttentionProblem &p = dp.p;
+  const auto o = dp.o.download<std::uint16_t>();
+  const auto lse = dp.lse.download<float>();
+  Errors e;
+  if (samples > 0) {
+    std::uniform_int_distribution<int> bd(0, p.batch - 1), hd(0, p.headsQ - 1), id(0, p.seqQ - 1);
+    for (int n = 0; n < samples; ++n) compareRow(dp, o, lse, bd(rng()), hd(rng()), id(rng()), e);
+    return e;
+  }
+  for (int b = 0; b < p.batch; ++b)
+    for (int h = 0; h < p.headsQ; ++h)
+      for (int i = 0; i < p.seqQ; ++i) compareRow(dp, o, lse, b, h, i, e);
+  for (int b = 0; b < p.batch; ++b)
+    for (int i = 0; i < p.seqQ; ++i)
+      for (int d = 0; d < 8; ++d) e.padTouched += o[b * dp.os.batch + i * dp.os.row + p.headsQ * p.headDim + d] != 0xFFFF;
+  return e;
+}
+
+std::string describe(const AttentionProblem &p) {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "bf16 D=%d %s B=%d Hq=%d Hkv=%d Sq=%d Sk=%d", p.headDim, p.causal ? "causal" : "full",
+                p.batch, p.headsQ, p.headsKv, p.seqQ, p.seqK);
+  return buf;
+}
+
+std::string variantLabel(const WgmmaVariant &v) {
+  return "wgmma m128n" + std::to_string(v.blockN) + "wg2b" + std::to_string(v.minBlocks) + (v.overlap ? " overlap" : "") +
+         (v.lateCopy ? " late-copy" : "");
+}
+
+} // namespace
+
+TEST_CASE("wgmma SS (K-major A and B) and RS (N-major B) products match a host product", "[gpu][wgmma]") {
+  TF_REQUIRE_GPU();
+  if (!hopperOrSkip()) return;
+  const std::vector<std::uint16_t> a = randomHalves(Dtype::bf16, 64 * 128), bnk = randomHalves(Dtype::bf16, 128 * 128),
+                                   bkn = randomHalves(Dtype::bf16, 128 * 128);
+  DeviceBuffer da(a.size() * 2), dbnk(bnk.size() * 2), dbkn(bkn.size() * 2), dss(64 * 128 * 4), drs(64 * 128 * 4);
+  da.upload(a), dbnk.upload(bnk), dbkn.upload(bkn);
+  dss.fill(0xFF), drs.fill(0xFF);
+  CUfunction f = sm90aModule("#include \"wgmma_gemm_kernel.cuh\"\n").function("wgmma_gemm_check");
+  launchSync(f, {1, 1, 1}, {128, 1, 1}, 1024 + (64 + 128 + 128) * 128 * 2, da.get(), dbnk.get(), dbkn.get(), dss.get(),
+             drs.get());
+  const auto ss = dss.download<float>(), rs = drs.download<float>();
+  const auto fa = decodeAll(Dtype::bf16, a), fnk = decodeAll(Dtype::bf16, bnk), fkn = decodeAll(Dtype::bf16, bkn);
+  double errSs = 0, errRs = 0;
+  long nan = 0;
+  for (int i = 0; i < 64; ++i)
+    for (int j = 0; j < 128; ++j) {
+      double refSs = 0, refRs = 0;
+      for (int k = 0; k < 128; ++k) {
+        refSs += double(fa[i * 128 + k]) * fnk[j * 128 + k];
+        refRs += double(fa[i * 128 + k]) * fkn[k * 128 + j];
+      }
+      nan += std::isnan(ss[i * 128 + j]) + std::isnan(rs[i * 128 + j]);
+      errSs = std::max(errSs, std::fabs(ss[i * 128 + j] - refSs));
+      errRs = std::max(errRs, std::fabs(rs[i * 128 + j] - refRs));
+    }
+  std::printf("wgmma gemm 64x128x128: max|SS - ref| %.3e  max|RS(N-major B) - ref| %.3e  NaN %ld\n", errSs, errRs, nan);
+  CHECK(nan == 0);
+  CHECK(errSs <= 1e-3);
+  CHECK(errRs <= 1e-3);
+}
+
+TEST_CASE("wgmma attention kernel matches fp64 attention with tails and GQA and causal for D 64 128", "[gpu][wgmma]") {
+  TF_REQUIRE_GPU();
+  if (!hopperOrSkip()) return;
+  for (const WgmmaVariant &v : wgmmaVariants()) {
+    const int d = v.headDim;
+    const AttentionProblem cases[] = {
+        // B, Hq, Hkv, Sq, Sk, D, causal, dtype
+        {1, 2, 2, 128, 128, d, false, Dtype::bf16}, {2, 4, 2, 200, 333, d, true, Dtype::bf16},
+        {1, 3, 3, 77, 1000, d, false, Dtype::bf16}, {2, 4, 1, 257, 130, d, true, Dtype::bf16},
+        {1, 2, 2, 300, 100, d, false, Dtype::bf16}, {1, 2, 2, 513, 513, d, true, Dtype::bf16},
+        {1, 2, 2, 64, 1, d, false, Dtype::bf16},
+    };
+    for (const AttentionProblem &p : cases) {
+      INFO(variantLabel(v) << " " << describe(p));
+      DeviceProblem dp(p);
+      wgmmaLaunch(wgmmaFunction(v, p.causal), v, p, dp.params);
+      runtime::contextSynchronize();
+      const Errors e = checkOutput(dp);
+      std::printf("wgmma %-20s %-44s max|out-ref| %.3e  max|naive-ref| %.3e  max|lse-ref| %.3e  unwritten %ld\n",
+                  variantLabel(v).c_str(), describe(p).c_str(), e.maxErr, e.maxNaiveErr, e.maxLseErr, e.unwritten);
+      CHECK(e.unwritten == 0);
+      CHECK(e.lseBad == 0);
+      CHECK(e.padTouched == 0);
+      CHECK(e.maxErr <= 2 * e.maxNaiveErr + 1e-5);
+      CHECK(e.maxLseErr <= 1e-3);
+    }
+  }
+}
+
+TEST_CASE("wgmma attention kernel throughput next to the FA2 reference kernel, bf16", "[.][wgmma-bench][gpu]") {
+  TF_REQUIRE_GPU();
+  if (!hopperOrSkip()) return;
+  const runtime::DeviceInfo &dev = testDevice();
+  std::printf("device %s (%s, %d SMs), driver %d, NVRTC %s\n", dev.name.c_str(), dev.arch().c_str(), dev.smCount,
+              runtime::driverVersion(), runtime::nvrtcVersion().c_str());
+  std::string table = "| problem | kernel | regs | median ms | TFLOP/s | vs FA2 default |\n| --- | --- | --- | --- | --- | --- |\n";
+  for (int headDim : {128, 64}) {
+    const Fa2Variant fa2{Dtype::bf16, headDim, fa2DeviceDefaultSchedule(headDim), {}};
+    DeviceProblem dp(AttentionProblem{4, 16, 16, 4096, 4096, headDim, false, Dtype::bf16});
+    for (bool causal : {false, true}) {
+      dp.p.causal = causal;
+      const AttentionProblem &p = dp.p;
+      const double flops = 4.0 * p.batch * p.headsQ * double(p.seqQ) * p.seqK * p.headDim / (causal ? 2 : 1);
+      double fa2Tflops = 0;
+      struct Entry {
+        std::string label;
+        CUfunction f;
+        std::function<void()> launch;
+      };
+      std::vector<Entry> entries;
+      {
+        CUfunction f = fa2Function(fa2, causal);
+        entries.push_back({"FA2 default " + fa2ScheduleName(fa2.schedule), f,
+                           [&, f] { fa2LaunchFunction(f, p, dp.params, fa2.schedule); }});
+      }
+      for (const WgmmaVariant &v : wgmmaVariants()) {
+        if (v.headDim != headDim) continue;
+        CUfunction f = wgmmaFunction(v, causal);
+        entries.push_back({variantLabel(v), f, [&, f, v] { wgmmaLaunch(f, v, p, dp.params); }});
+      }
+      for (const Entry &en : entries) {
+        dp.o.fill(0xFF), dp.lse.fill(0xFF);
+        for (int i = 0; i < 2; ++i) en.launch(); // warm-up
+        constexpr int REPS = 12;
+        std::vector<CUevent> ev(REPS + 1);
+        for (auto &x : ev) x = runtime::eventCreate();
+        runtime::eventRecord(ev[0], nullptr);
+        for (int i = 0; i < REPS; ++i) {
+          en.launch();
+          runtime::eventRecord(ev[i + 1], nullptr);
+        }
+        runtime::eventSynchronize(ev[REPS]);
+        std::vector<float> ms;
+        for (int i = 0; i < REPS; ++i) ms.push_back(runtime::eventElapsedMs(ev[i], ev[i + 1]));
+        for (auto &x : ev) runtime::eventDestroy(x);
+        std::sort(ms.begin(), ms.end());
+        const double median = ms[ms.size() / 2], tflops = flops / (median * 1e-3) / 1e12;
+        if (fa2Tflops == 0) fa2Tflops = tflops;
+        const int regs = runtime::funcGetAttribute(en.f, CU_FUNC_ATTRIBUTE_NUM_REGS);
+        const Errors e = checkOutput(dp, 16);
+        std::printf("wgmma bench %-40s %-28s %3d regs  median %.3f ms (min %.3f, max %.3f)  %.1f TFLOP/s  x%.2f  "
+                    "sampled max|out-ref| %.3e (naive %.3e)\n",
+                    describe(p).c_str(), en.label.c_str(), regs, median, ms.front(), ms.back(), tflops,
+                    tflops / fa2Tflops, e.maxErr, e.maxNaiveErr);
+        CHECK(e.unwritten == 0);
+        CHECK(e.maxErr <= 2 * e.maxNaiveErr + 1e-5);
+        char row[300];
+        std::snprintf(row, sizeof(row), "| D=%d B=4 H=16 S=4096 %s | %s | %d | %.3f | %.1f | %.2f |\n", headDim,
+                      causal ? "causal" : "full", en.label.c_str(), regs, median, tflops, tflops / fa2Tflops);
+        table += row;
+      }
+    }
+  }
+  std::printf("\n%s", table.c_str());
+}
