@@ -181,6 +181,8 @@ tilefuse_status_t tilefuse_kernel_info(tilefuse_kernel_t kernel, tilefuse_kernel
     out->dynamic_smem_bytes = i.dynamicSmemBytes;
     out->registers = i.registers;
     out->compile_ms = i.compileMs;
+    out->load_ms = i.loadMs;
+    out->origin = i.origin.c_str();
     return ok();
   } catch (...) {
     return translate();

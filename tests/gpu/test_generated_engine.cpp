@@ -285,6 +285,8 @@ TEST_CASE("the C API builds and launches a kernel and reports launch errors with
   tilefuse_kernel_info_t info{};
   REQUIRE(tilefuse_kernel_info(k, &info) == TILEFUSE_OK);
   std::printf("C API: %s %s %s\n", info.spec_name, info.kernel_name, info.schedule_json);
+  CHECK(std::string(info.origin) == "compiled"); // Policy::Heuristic compiles
+  CHECK(info.compile_ms > 0);
 
   const spec::Spec gqa = spec::parseSpecFile(specFile("gqa.json"));
   spec::ShapeOverrides o;

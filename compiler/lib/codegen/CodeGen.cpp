@@ -3,17 +3,21 @@
 
 #include "Emit.h"
 #include "Plan.h"
+#include "Prepare.h"
 #include "Resolve.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 
 namespace tilefuse::codegen {
 
 GeneratedKernel generateKernel(func::FuncOp fused, const Schedule &schedule, const KernelSignature &signature) {
+  // 0. prepare: a copy of the program with the rewrites that spare registers (Prepare.h).
+  OwningOpRef<func::FuncOp> prepared = prepare(fused);
   // 1. resolve: the kernel, its loops and tensors; every tile value classified and named.
-  const ResolvedKernel r = resolve(fused, signature);
+  const ResolvedKernel r = resolve(*prepared, signature);
   // 2. plan: shared memory, the cp.async pipeline, register storage (validates the schedule).
   const KernelPlan p = plan(r, schedule);
   // 3. emit: walk the ops again and write CUDA.
@@ -28,12 +32,23 @@ GeneratedKernel generateKernel(func::FuncOp fused, const Schedule &schedule, con
   return k;
 }
 
+std::string dumpPrepare(func::FuncOp fused) {
+  OwningOpRef<func::FuncOp> prepared = prepare(fused);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  prepared->print(os);
+  os << "\n";
+  return text;
+}
+
 std::string dumpResolve(func::FuncOp fused, const KernelSignature &signature) {
-  return resolve(fused, signature).toString();
+  OwningOpRef<func::FuncOp> prepared = prepare(fused);
+  return resolve(*prepared, signature).toString();
 }
 
 std::string dumpPlan(func::FuncOp fused, const Schedule &schedule, const KernelSignature &signature) {
-  const ResolvedKernel r = resolve(fused, signature);
+  OwningOpRef<func::FuncOp> prepared = prepare(fused);
+  const ResolvedKernel r = resolve(*prepared, signature);
   return plan(r, schedule).toString() + buildParamLayout(r).toString();
 }
 

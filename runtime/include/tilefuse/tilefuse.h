@@ -296,7 +296,7 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-/// "0.1.0"
+/// "0.2.0"
 const char *version();
 
 } // namespace tilefuse

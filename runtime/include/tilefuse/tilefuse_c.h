@@ -89,7 +89,9 @@ typedef struct tilefuse_kernel_info {
   int threads_per_block;
   size_t dynamic_smem_bytes;
   int registers;
-  double compile_ms;
+  double compile_ms; /* NVRTC time, ms; 0 when the CUBIN came from the tuner's cache */
+  double load_ms;    /* module load, ms */
+  const char *origin; /* "compiled", or where the CUBIN came from ("cache: <entry path>") */
 } tilefuse_kernel_info_t;
 
 /* The error message of the last tilefuse_* call on the calling thread ("" when it succeeded). Valid
@@ -97,7 +99,7 @@ typedef struct tilefuse_kernel_info {
 const char *tilefuse_last_error(void);
 /* "TILEFUSE_OK", "TILEFUSE_ERROR_NO_GPU", ... */
 const char *tilefuse_status_string(tilefuse_status_t status);
-/* "0.1.0" */
+/* "0.2.0" */
 const char *tilefuse_version(void);
 
 /* Creates an engine on CUDA device `device` (its primary context). */

@@ -1,6 +1,7 @@
 // Two K/V loops in one kernel (the row max first, then the row sum and P V): each loop has its own
 // pipeline, their shared tiles share addresses, and the second waits for the first to be done with them.
-// The reductions of the masked scores run inside the reduction (row_max_of / row_sum_of).
+// The row max of the masked scores runs inside the reduction (row_max_of); the masked P of the second
+// loop is kept once, and the row sum and P V read it without masking again (Prepare.h).
 // RUN: tilefuse-codegen %S/Inputs/mha_two_pass.mlir | FileCheck %s
 
 // CHECK: st<T, 64, 128> *k_smem = reinterpret_cast<st<T, 64, 128> *>(smem + [[OFF:[0-9]+]]);
@@ -13,5 +14,7 @@
 // CHECK: __syncthreads(); // the previous loop's shared tiles are reused
 // CHECK: for (int it = 0; it < n_iters_1; ++it) {
 // CHECK: warp::mma_ABt(s_acc_1, q_frag, k_smem_1[stage], 0);
-// CHECK: tfcg::row_sum_of<64>(l_i, l_i, warp_row0,
+// CHECK: return ((kv_idx < Sk) ? tfcg::exp_diff(
+// CHECK: warp::row_sum(l_i, s_acc_1, l_i);
+// CHECK: warp::copy(p_frag, s_acc_1);
 // CHECK: warp::mma_AB(o_acc, p_frag, v_smem[stage], 0);

@@ -3,7 +3,7 @@
 // Prints what code generation makes of a fused block program, for lit tests and debugging (until
 // `tilefuse emit` exists):
 //
-//   tilefuse-codegen FILE.mlir|- [--dump=cuda|resolve|plan|params|launch|all]
+//   tilefuse-codegen FILE.mlir|- [--dump=cuda|prepare|resolve|plan|params|launch|all]
 //                    [--schedule=JSON] [--warps=N] [--kv-stages=N] [--q=registers|smem]
 //                    [--func=NAME] [--kernel-name=NAME]
 //
@@ -32,7 +32,7 @@ namespace {
 bool startsWith(const std::string &s, const std::string &prefix) { return s.rfind(prefix, 0) == 0; }
 
 int usage() {
-  std::cerr << "usage: tilefuse-codegen FILE.mlir|- [--dump=cuda|resolve|plan|params|launch|all] "
+  std::cerr << "usage: tilefuse-codegen FILE.mlir|- [--dump=cuda|prepare|resolve|plan|params|launch|all] "
                "[--schedule=JSON] [--warps=N] [--kv-stages=N] [--q=registers|smem] [--func=NAME] "
                "[--kernel-name=NAME]\n";
   return 2;
@@ -95,6 +95,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   try {
+    if (dump == "prepare") {
+      std::cout << dumpPrepare(func);
+      return 0;
+    }
     KernelSignature sig = inferSignature(func);
     sig.kernelName = kernelName;
     Schedule s = matchProgram(func, schedule);

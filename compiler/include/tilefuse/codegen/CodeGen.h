@@ -5,7 +5,9 @@
 // the CUDA C++ source of one kernel built on the device library (runtime/device/tilefuse): cp.async
 // into swizzled shared tiles, ldmatrix, mma.sync m16n8k16, warp row reductions.
 //
-// Three phases, each printable (dumpResolve / dumpPlan, `tilefuse-codegen --dump=resolve|plan`):
+// Three phases, each printable (dumpResolve / dumpPlan, `tilefuse-codegen --dump=resolve|plan`), after
+// a prepare step on a copy of the program (dumpPrepare, `--dump=prepare`):
+//   prepare  rewrites that keep every value but fewer of them alive (a mask applied once, Prepare.h)
 //   resolve  find the kernel, its grid, the K/V loop(s), the tensors' roles; classify every tile
 //            value (SMEM tile, register tile in accumulator layout, row vector, or element-wise
 //            value inlined into its consumer) and name it (q_smem, k_smem, s_acc, m_i, l_i, o_acc)
@@ -62,6 +64,10 @@ struct GeneratedKernel {
 /// Throws CodegenError (an untranslatable op, a program of the wrong shape) or ScheduleError.
 GeneratedKernel generateKernel(mlir::func::FuncOp fused, const Schedule &schedule,
                                const KernelSignature &signature);
+
+/// The program after the prepare phase (lib/codegen/Prepare.h: rewrites on a copy of `fused` that
+/// spare registers), printed as MLIR; `fused` itself is left as it is.
+std::string dumpPrepare(mlir::func::FuncOp fused);
 
 /// The resolve phase's result as text: kernel, grid, tensors with roles, loops, every tile value
 /// with its class and name.

@@ -107,7 +107,7 @@ ShapeBucket bucketShape(const spec::Shape &shape);
 struct CacheKey {
   DeviceIdentity device;
   std::string nvrtcVersion;    ///< runtime::nvrtcVersion(), "13.0"
-  std::string tilefuseVersion; ///< tilefuseVersion(), "0.1.0"
+  std::string tilefuseVersion; ///< tilefuseVersion(), "0.2.0"
   std::string bucketRule = kBucketRule;
   std::string specName; ///< Spec::name; part of the file name only (the content hash decides)
   std::string specHash; ///< spec::contentHashHex

@@ -9,7 +9,7 @@ namespace device {
 
 template <int N_WARPS> struct group {
   static constexpr int THREADS = N_WARPS * WARP_THREADS;
-  static TF_DEVICE int thread_index() { return static_cast<int>(threadIdx.x) % THREADS; }
+  static TF_DEVICE int thread_index() { return static_cast<int>(threadIdx.x % THREADS); }
 
   /// Asynchronously dst = src[row0 : row0 + ROWS, 0 : COLS] with 16-byte cp.async.cg; rows at or past
   /// src.rows are zero-filled (source size 0, nothing read). Issues only: the caller commits
@@ -23,7 +23,10 @@ template <int N_WARPS> struct group {
       // Every thread copies the same column chunk of rows r0, r0 + STEP, ...: one source pointer
       // advanced by STEP rows, shared-memory offsets all compile-time (the swizzle depends on r0 % 8).
       constexpr int STEP = THREADS / CHUNKS;
-      const int r0 = thread_index() / CHUNKS, c = thread_index() % CHUNKS;
+      // Unsigned thread math: no sign fix-ups for % and /, and 8 * c widens to 64 bits with a zero high
+      // word, so the K/V loop keeps no extra registers for them (ptxas spilled them at HEAD_DIM 128).
+      const unsigned t = threadIdx.x % THREADS, c = t % CHUNKS;
+      const int r0 = static_cast<int>(t / CHUNKS);
       const G *from = src.ptr + (static_cast<long long>(row0 + r0) * src.row_stride + 8 * c);
       const long long step = STEP * src.row_stride;
 #pragma unroll
