@@ -3,9 +3,14 @@
 // N-major B) against a host product; (2) the hand-written wgmma attention kernel
 // (wgmma_attention_kernel.cuh) against the fp64 reference with FlashAttention's rule
 // max|out - ref| <= 2 max|naive - ref| + 1e-5, on fresh random inputs, tails, GQA, causal and not, output
-// and LSE poisoned (NaN) and every element checked written. Skips visibly without an sm_90 GPU.
+// and LSE poisoned (NaN) and every element checked written; (3) the same for the warp-specialized kernel
+// (wgmma_ws_attention_kernel.cuh: TMA tensor maps built here with cuTensorMapEncodeTiled). Skips visibly
+// without an sm_90 GPU.
 // [.][wgmma-bench] (hidden): TFLOP/s of the wgmma kernel next to the FA2 reference kernel's default
-// schedule, bf16, B=4 H=16 S=4096 D=128 (and D=64), causal and not, in the same process.
+// schedule and the warp-specialized variants, bf16, B=4 H=16 S=4096 D=128 (and D=64), causal and not, in
+// the same process.
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -167,6 +173,75 @@ std::string variantLabel(const WgmmaVariant &v) {
          (v.lateCopy ? " late-copy" : "");
 }
 
+
+// ---- warp-specialized kernel (wgmma_ws_attention_kernel.cuh): TMA tensor maps and launch
+
+/// cuTensorMapEncodeTiled from libcuda.so.1 (dlopen: the tests do not link libcuda; the runtime library
+/// does not wrap tensor maps yet). Throws when the driver lacks it.
+using EncodeTiledFn = CUresult (*)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
+                                   const cuuint64_t *, const cuuint32_t *, const cuuint32_t *, CUtensorMapInterleave,
+                                   CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+EncodeTiledFn encodeTiled() {
+  static EncodeTiledFn fn = [] {
+    void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    void *f = h ? dlsym(h, "cuTensorMapEncodeTiled") : nullptr;
+    if (!f) throw std::runtime_error("libcuda.so.1 lacks cuTensorMapEncodeTiled");
+    return reinterpret_cast<EncodeTiledFn>(f);
+  }();
+  return fn;
+}
+
+/// 4D bf16 tensor map {D, S, H, B} (innermost first; strides in elements, converted to bytes) with a
+/// {64, boxRows, 1, 1} box, 128B swizzle (= wgmma.cuh's sw128 panels), zero fill out of bounds.
+CUtensorMap tensorMap(const void *base, int d, int s, int h, int b, long long rowStride, long long headStride,
+                      long long batchStride, int boxRows) {
+  CUtensorMap map;
+  const cuuint64_t dims[4] = {cuuint64_t(d), cuuint64_t(s), cuuint64_t(h), cuuint64_t(b)};
+  const cuuint64_t strides[3] = {cuuint64_t(rowStride) * 2, cuuint64_t(headStride) * 2, cuuint64_t(batchStride) * 2};
+  const cuuint32_t box[4] = {64, cuuint32_t(boxRows), 1, 1}, elementStrides[4] = {1, 1, 1, 1};
+  const CUresult r = encodeTiled()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, const_cast<void *>(base), dims, strides,
+                                   box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS) throw std::runtime_error("cuTensorMapEncodeTiled failed: " + std::to_string(int(r)));
+  return map;
+}
+
+/// The Q, K, V tensor maps of one problem for a BLOCK_N.
+struct WsMaps {
+  alignas(64) CUtensorMap q, k, v;
+};
+WsMaps wsMaps(const AttentionProblem &p, const Fa2Params &a, int blockN) {
+  WsMaps m;
+  m.q = tensorMap(a.q, p.headDim, p.seqQ, p.headsQ, p.batch, a.q_row_stride, a.q_head_stride, a.q_batch_stride,
+                  kWgmmaBlockM);
+  m.k = tensorMap(a.k, p.headDim, p.seqK, p.headsKv, p.batch, a.k_row_stride, a.k_head_stride, a.k_batch_stride, blockN);
+  m.v = tensorMap(a.v, p.headDim, p.seqK, p.headsKv, p.batch, a.v_row_stride, a.v_head_stride, a.v_batch_stride, blockN);
+  return m;
+}
+
+CUfunction wgmmaWsFunction(const WgmmaWsVariant &v, bool causal) {
+  CUfunction f = sm90aModule(wgmmaWsSource(wgmmaWsVariants())).function(wgmmaWsKernelName(v, causal).c_str());
+  runtime::funcSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(wgmmaWsSharedBytes(v)));
+  runtime::funcSetAttribute(f, CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT, CU_SHAREDMEM_CARVEOUT_MAX_SHARED);
+  return f;
+}
+
+void wgmmaWsLaunch(CUfunction f, const WgmmaWsVariant &v, const AttentionProblem &p, const Fa2Params &params,
+                   const WsMaps &maps) {
+  Fa2Params copy = params;
+  WsMaps m = maps;
+  void *args[] = {&copy, &m.q, &m.k, &m.v};
+  runtime::launchKernel(f,
+                        {static_cast<unsigned>((p.seqQ + kWgmmaBlockM - 1) / kWgmmaBlockM),
+                         static_cast<unsigned>(p.headsQ), static_cast<unsigned>(p.batch)},
+                        {kWgmmaWsThreads, 1, 1}, wgmmaWsSharedBytes(v), nullptr, args);
+}
+
+std::string wsLabel(const WgmmaWsVariant &v) {
+  return "wgmma-ws m128n" + std::to_string(v.blockN) + " s" + std::to_string(v.stages) +
+         (v.loop ? " burst" : " simple") + (v.intra ? " intra" : "") + (v.pingpong ? " pingpong" : "") + (v.fastExp ? " ex2-ftz" : "");
+}
+
 } // namespace
 
 TEST_CASE("wgmma SS (K-major A and B) and RS (N-major B) products match a host product", "[gpu][wgmma]") {
@@ -230,6 +305,37 @@ TEST_CASE("wgmma attention kernel matches fp64 attention with tails and GQA and 
   }
 }
 
+TEST_CASE("warp-specialized wgmma attention kernel (TMA, pingpong) matches fp64 attention with tails, GQA, causal",
+          "[gpu][wgmma]") {
+  TF_REQUIRE_GPU();
+  if (!hopperOrSkip()) return;
+  for (const WgmmaWsVariant &v : wgmmaWsVariants()) {
+    const int d = v.headDim;
+    const AttentionProblem cases[] = {
+        // B, Hq, Hkv, Sq, Sk, D, causal, dtype
+        {1, 2, 2, 128, 128, d, false, Dtype::bf16}, {2, 4, 2, 200, 333, d, true, Dtype::bf16},
+        {1, 3, 3, 77, 1000, d, false, Dtype::bf16}, {2, 4, 1, 257, 130, d, true, Dtype::bf16},
+        {1, 2, 2, 300, 100, d, false, Dtype::bf16}, {1, 2, 2, 513, 513, d, true, Dtype::bf16},
+        {1, 2, 2, 64, 1, d, false, Dtype::bf16},    {1, 2, 1, 700, 1100, d, false, Dtype::bf16},
+        {1, 2, 2, 1000, 1000, d, true, Dtype::bf16},
+    };
+    for (const AttentionProblem &p : cases) {
+      INFO(wsLabel(v) << " " << describe(p));
+      DeviceProblem dp(p);
+      wgmmaWsLaunch(wgmmaWsFunction(v, p.causal), v, p, dp.params, wsMaps(p, dp.params, v.blockN));
+      runtime::contextSynchronize();
+      const Errors e = checkOutput(dp);
+      std::printf("wgmma-ws %-40s %-44s max|out-ref| %.3e  max|naive-ref| %.3e  max|lse-ref| %.3e  unwritten %ld\n",
+                  wsLabel(v).c_str(), describe(p).c_str(), e.maxErr, e.maxNaiveErr, e.maxLseErr, e.unwritten);
+      CHECK(e.unwritten == 0);
+      CHECK(e.lseBad == 0);
+      CHECK(e.padTouched == 0);
+      CHECK(e.maxErr <= 2 * e.maxNaiveErr + 1e-5);
+      CHECK(e.maxLseErr <= 1e-3);
+    }
+  }
+}
+
 TEST_CASE("wgmma attention kernel throughput next to the FA2 reference kernel, bf16", "[.][wgmma-bench][gpu]") {
   TF_REQUIRE_GPU();
   if (!hopperOrSkip()) return;
@@ -261,6 +367,12 @@ TEST_CASE("wgmma attention kernel throughput next to the FA2 reference kernel, b
         CUfunction f = wgmmaFunction(v, causal);
         entries.push_back({variantLabel(v), f, [&, f, v] { wgmmaLaunch(f, v, p, dp.params); }});
       }
+      for (const WgmmaWsVariant &v : wgmmaWsVariants()) {
+        if (v.headDim != headDim) continue;
+        CUfunction f = wgmmaWsFunction(v, causal);
+        const WsMaps maps = wsMaps(p, dp.params, v.blockN);
+        entries.push_back({wsLabel(v), f, [&, f, v, maps] { wgmmaWsLaunch(f, v, p, dp.params, maps); }});
+      }
       for (const Entry &en : entries) {
         dp.o.fill(0xFF), dp.lse.fill(0xFF);
         for (int i = 0; i < 2; ++i) en.launch(); // warm-up
@@ -281,7 +393,7 @@ TEST_CASE("wgmma attention kernel throughput next to the FA2 reference kernel, b
         if (fa2Tflops == 0) fa2Tflops = tflops;
         const int regs = runtime::funcGetAttribute(en.f, CU_FUNC_ATTRIBUTE_NUM_REGS);
         const Errors e = checkOutput(dp, 16);
-        std::printf("wgmma bench %-40s %-28s %3d regs  median %.3f ms (min %.3f, max %.3f)  %.1f TFLOP/s  x%.2f  "
+        std::printf("wgmma bench %-40s %-44s %3d regs  median %.3f ms (min %.3f, max %.3f)  %.1f TFLOP/s  x%.2f  "
                     "sampled max|out-ref| %.3e (naive %.3e)\n",
                     describe(p).c_str(), en.label.c_str(), regs, median, ms.front(), ms.back(), tflops,
                     tflops / fa2Tflops, e.maxErr, e.maxNaiveErr);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "WgmmaAttention.h"
 #include "tilefuse/runtime/Nvrtc.h"
@@ -49,11 +50,15 @@ std::string sassOf(const std::vector<char> &cubin) {
   return sass;
 }
 
-void checkWgmmaModule(const std::string &what, const std::string &source, std::size_t kernels) {
+void checkWgmmaModule(const std::string &what, const std::string &source, std::size_t kernels,
+                      const std::vector<std::string> &ptxMust = {"fence.proxy.async.shared::cta"}) {
   const CompileResult c = compileSm90a(source);
   REQUIRE(!c.cubin.empty());
   CHECK(c.ptx.find("wgmma.mma_async.sync.aligned.m64n") != std::string::npos);
-  CHECK(c.ptx.find("fence.proxy.async.shared::cta") != std::string::npos);
+  for (const std::string &s : ptxMust) {
+    INFO("PTX holds " << s);
+    CHECK(c.ptx.find(s) != std::string::npos);
+  }
   const PtxasReport r = runPtxas(c.ptx, "sm_90a");
   std::printf("%s sm_90a: NVRTC %.0f ms, CUBIN %zu bytes, ptxas %.0f ms\n", what.c_str(), c.compileMs, c.cubin.size(),
               r.ms);
@@ -90,6 +95,17 @@ TEST_CASE("wgmma primitive check kernel compiles for sm_90a to wgmma without spi
 TEST_CASE("wgmma attention kernel compiles for sm_90a to wgmma without spills", "[nvrtc][ptxas][wgmma]") {
   const auto variants = test::wgmmaVariants();
   checkWgmmaModule("wgmma attention", test::wgmmaSource(variants), 2 * variants.size());
+}
+
+TEST_CASE("warp-specialized wgmma attention kernel (TMA, mbarrier, setmaxnreg) compiles for sm_90a without spills",
+          "[nvrtc][ptxas][wgmma]") {
+  // ptxas reports the registers at entry (the __launch_bounds__(384, 1) cap, 168); setmaxnreg moves the
+  // consumers to 240 and the producer to 24. A C7508 note (setmaxnreg ignored) fails the (C75 check.
+  const auto variants = test::wgmmaWsVariants();
+  checkWgmmaModule("wgmma warp-specialized attention", test::wgmmaWsSource(variants), 2 * variants.size(),
+                   {"cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes",
+                    "mbarrier.try_wait.parity", "setmaxnreg.inc.sync.aligned.u32 240",
+                    "setmaxnreg.dec.sync.aligned.u32 24"});
 }
 
 TEST_CASE("plain sm_90 rejects the wgmma attention kernel with a clear error", "[nvrtc][wgmma]") {

@@ -5,8 +5,8 @@
 // Two loop forms (template OVERLAP): the simple one below, and FA3 Sec. 3.2's intra-warpgroup overlap
 // (softmax of S_j while P_{j-1} V_{j-1} runs); LATE_COPY issues the next K/V cp.async after the step's
 // wgmma instead of before. Measured on an H100 (RESULTS_WGMMA.md): simple + LATE_COPY is the fastest,
-// the overlap form is slower as written. Not yet: warp specialisation (producer warp, setmaxnreg), TMA,
-// mbarrier pipelines, pingpong between the warpgroups.
+// the overlap form is slower as written. Warp specialisation (producer warp, setmaxnreg), TMA, mbarrier
+// pipelines and pingpong between the warpgroups: wgmma_ws_attention_kernel.cuh, which reuses the helpers here.
 //
 // Grid (ceil(Sq / 128), Hq, B); 256 threads = 2 consumer warpgroups; warpgroup wg owns query rows
 // [64 wg, 64 wg + 64) of the block's 128-row Q tile. Per thread (see wgmma.cuh for the fragment): rows
@@ -75,10 +75,22 @@ TF_DEVICE void mask_scores(float (&s)[NS], int n0, int t, int row_a, int row_b, 
     }
 }
 
+/// 2^x: exp2f (FAST = false), or the bare MUFU ex2.approx.ftz.f32 (FAST = true: no denormal scaling;
+/// ex2(-inf) = +0). Both well within bf16 P's rounding.
+template <bool FAST> TF_DEVICE float exp2_of(float x) {
+  if constexpr (FAST) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+  } else {
+    return exp2f(x);
+  }
+}
+
 /// The online-softmax step without the rescale of O (for the overlapped loop, where O is still being
 /// accumulated by the previous P V when the scores arrive): updates m and the per-thread partial l,
 /// leaves P in s and returns the factors alpha = exp2((m_old - m_new) scale_log2) O must be scaled by.
-template <int NS>
+template <int NS, bool FAST = false>
 TF_DEVICE void online_softmax_deferred(float (&s)[NS], float (&m)[2], float (&l)[2], float (&alpha)[2], float scale_log2) {
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
@@ -87,14 +99,14 @@ TF_DEVICE void online_softmax_deferred(float (&s)[NS], float (&m)[2], float (&l)
     for (int i = 0; i < NS / 4; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * h], s[4 * i + 2 * h + 1]));
     const float m_new = quad_max(mx);
     const bool none = m_new == neg_inf();
-    alpha[h] = none ? 1.0f : exp2f((m[h] - m_new) * scale_log2);
+    alpha[h] = none ? 1.0f : exp2_of<FAST>((m[h] - m_new) * scale_log2);
     const float m_scaled = none ? 0.0f : m_new * scale_log2;
     float sum = 0.0f;
 #pragma unroll
     for (int i = 0; i < NS / 4; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const float pv = exp2f(fmaf(s[4 * i + 2 * h + e], scale_log2, -m_scaled));
+        const float pv = exp2_of<FAST>(fmaf(s[4 * i + 2 * h + e], scale_log2, -m_scaled));
         s[4 * i + 2 * h + e] = pv;
         sum += pv;
       }
@@ -122,7 +134,7 @@ TF_DEVICE void issue_pv(float (&o)[NO], const unsigned (&pa)[BLOCK_N / 16][4], u
 
 /// One online-softmax step for the two rows (h = 0: r_a, 1: r_b) this thread holds of S [64 x BLOCK_N]:
 /// updates m (raw score units), the per-thread partial l and rescales O; leaves P = exp2(...) in s.
-template <int NS, int NO>
+template <int NS, int NO, bool FAST = false>
 TF_DEVICE void online_softmax(float (&s)[NS], float (&o)[NO], float (&m)[2], float (&l)[2], float scale_log2) {
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
@@ -131,14 +143,14 @@ TF_DEVICE void online_softmax(float (&s)[NS], float (&o)[NO], float (&m)[2], flo
     for (int i = 0; i < NS / 4; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * h], s[4 * i + 2 * h + 1]));
     const float m_new = quad_max(mx);
     const bool none = m_new == neg_inf(); // every score so far masked
-    const float alpha = none ? 1.0f : exp2f((m[h] - m_new) * scale_log2);
+    const float alpha = none ? 1.0f : exp2_of<FAST>((m[h] - m_new) * scale_log2);
     const float m_scaled = none ? 0.0f : m_new * scale_log2;
     float sum = 0.0f;
 #pragma unroll
     for (int i = 0; i < NS / 4; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const float pv = exp2f(fmaf(s[4 * i + 2 * h + e], scale_log2, -m_scaled));
+        const float pv = exp2_of<FAST>(fmaf(s[4 * i + 2 * h + e], scale_log2, -m_scaled));
         s[4 * i + 2 * h + e] = pv;
         sum += pv;
       }
