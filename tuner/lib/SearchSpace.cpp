@@ -108,14 +108,17 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
   const int cap = registerCap(s, l);
   // ptxas can squeeze a kernel somewhat below what it would use to meet a __launch_bounds__ cap;
   // beyond a quarter more it spills (the post-compile rule checks the real outcome).
-  const int squeezable = s.minBlocksPerSm > 1 ? std::min(255, cap * 5 / 4) : 255;
+  // Without a cap, the estimate's own error is the margin: up to kRegisterEstimateLimit the
+  // schedule is compiled and ptxas's spill count decides.
+  const int squeezable = s.minBlocksPerSm > 1 ? std::min(255, cap * 5 / 4) : kRegisterEstimateLimit;
   if (registersAreEstimate && registers > squeezable) {
     *rule = "registers";
     if (s.minBlocksPerSm > 1)
       return "needs about " + std::to_string(registers) + " registers per thread; min_blocks_per_sm = " +
              std::to_string(s.minBlocksPerSm) + " caps them at " + std::to_string(cap) +
              ", more than a quarter below: it would spill";
-    return "needs about " + std::to_string(registers) + " registers per thread (> 255): it would spill";
+    return "needs about " + std::to_string(registers) + " registers per thread (> " +
+           std::to_string(kRegisterEstimateLimit) + " = 1.3 x 255): it would spill";
   }
   if (registersAreEstimate)
     registers = std::min(registers, cap);

@@ -46,8 +46,13 @@ TEST_CASE("resource estimates", "[search]") {
   // O 64 + S 32 + P 16 + m,l 4 + 32 + 2 x 16 + Q 32 = 212 (ptxas: 201).
   CHECK(estimateRegisters(sched(128, 64, 8, 2), 128, 128) == 212);
   CHECK(estimateRegisters(sched(128, 64, 8, 2, QPlacement::Smem), 128, 128) == 180); // ptxas: 182
-  // 32 rows per warp at D = 128 spill (ptxas), and so does BLOCK_N = 128 with Q in registers.
-  CHECK(estimateRegisters(sched(64, 32, 2, 2, QPlacement::Smem), 128, 128) > 255);
+  // 32 rows per warp at D = 128 with Q in SMEM: estimated 328, within kRegisterEstimateLimit, so it
+  // is compiled (ptxas: 255 registers, no spills); with Q in registers too or BLOCK_N = 128 it is
+  // pruned before compiling (ptxas: 2036 and 2760 bytes of spills).
+  CHECK(estimateRegisters(sched(128, 64, 4, 2, QPlacement::Smem), 128, 128) == 328);
+  CHECK(estimateRegisters(sched(128, 64, 4, 2, QPlacement::Smem), 128, 128) <= kRegisterEstimateLimit);
+  CHECK(estimateRegisters(sched(128, 64, 4, 2), 128, 128) > kRegisterEstimateLimit);
+  CHECK(estimateRegisters(sched(128, 128, 4, 2, QPlacement::Smem), 128, 128) > kRegisterEstimateLimit);
   CHECK(estimateRegisters(sched(128, 128, 8, 2), 128, 128) > 255);
   CHECK(estimateRegisters(sched(128, 128, 8, 2, QPlacement::Smem), 128, 128) <= 255); // ptxas: 250
   DeviceLimits h = DeviceLimits::forArch("sm_90");
@@ -78,7 +83,7 @@ TEST_CASE("every enumerated schedule is a candidate or pruned with a reason", "[
   for (const Candidate &c : s.candidates) {
     defaults += c.isDefault;
     CHECK(c.smemBytes <= h.maxSmemPerBlock);
-    CHECK(c.registerEstimate <= 255);
+    CHECK(c.registerEstimate <= kRegisterEstimateLimit);
     CHECK(c.occupancy.warpsPerSm >= 4);
     CHECK(c.schedule.blockM > 16);
   }
@@ -128,7 +133,7 @@ TEST_CASE("D = 256 still has candidates within the register limit", "[search]") 
   SearchSpace s = buildSearchSpace(gemma, def, DeviceLimits::forArch("sm_90"), {24});
   REQUIRE_FALSE(s.candidates.empty());
   for (const Candidate &c : s.candidates)
-    CHECK((c.registerEstimate <= 255 || c.isDefault));
+    CHECK((c.registerEstimate <= kRegisterEstimateLimit || c.isDefault));
 }
 
 TEST_CASE("min_blocks_per_sm: a register cap - searched where it lifts occupancy", "[search]") {

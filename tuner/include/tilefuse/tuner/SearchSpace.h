@@ -12,8 +12,11 @@
 //              unless it is the smallest tile size searched.
 //   smem       shared memory (Q once, K and V per stage, 16-bit) above what one block may opt into
 //              (DeviceLimits::maxSmemPerBlock).
-//   registers  estimateRegisters() > 255, or with min_blocks_per_sm > 1 more than 1.25 x the cap
-//              it sets (65536 / (min_blocks_per_sm x threads)): the kernel would spill.
+//   registers  estimateRegisters() > kRegisterEstimateLimit (331 = 1.3 x 255: the estimate is
+//              coarse, so schedules near 255 are compiled and ptxas decides; e.g. 32 rows per warp
+//              at D = 128 with Q in SMEM is estimated 328 and compiles to 255 with no spills), or
+//              with min_blocks_per_sm > 1 more than 1.25 x the cap it sets
+//              (65536 / (min_blocks_per_sm x threads)): the kernel would spill.
 //   occupancy  fewer than 4 warps resident per SM (by registers, SMEM, threads): too few to hide
 //              memory latency, or 0 blocks (cannot launch).
 //   hint       min_blocks_per_sm = 2 where it changes nothing (2 blocks fit without it, or SMEM
@@ -61,6 +64,8 @@ struct DeviceLimits {
 /// 32 + 2R for addresses, indices and operand fragments (fitted to ptxas on the generated kernels:
 /// within about 15% at D = 128, e.g. 212 for 201 measured at BLOCK_M=128 BLOCK_N=64 8 warps).
 int estimateRegisters(const codegen::Schedule &s, int headDim, int valueDim);
+/// Above this estimate (without a min_blocks_per_sm cap) a schedule is pruned before compiling.
+inline constexpr int kRegisterEstimateLimit = 255 * 13 / 10;
 
 /// SMEM the kernel allocates: Q (BLOCK_M x D) once, K (BLOCK_N x D) and V (BLOCK_N x Dv) per stage,
 /// 2 bytes per element.
