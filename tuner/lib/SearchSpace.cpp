@@ -2,6 +2,7 @@
 #include "tilefuse/tuner/SearchSpace.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <sstream>
 
@@ -222,17 +223,34 @@ SearchSpace buildSearchSpace(const spec::Shape &shape, const Schedule &defaultSc
     return a.score > b.score;
   });
   const int budget = std::max(1, options.maxCandidates) + std::max(0, options.compileExtra);
-  // Keep the best `budget` (the default schedule counts against it but is never cut).
+  // Keep the best `budget` (the default schedule counts against it but is never cut). The model
+  // only ranks roughly (e.g. it favours 32 rows per warp, which wins at D = 128 and loses at
+  // D = 64 on an H100), so the best candidate of every tile shape (BLOCK_M, BLOCK_N, warps) comes
+  // first, up to half of the budget, and the rest of the room goes by score: every tile shape
+  // near the top gets timed, not only variants of the model's favourite.
   auto def = std::find_if(valid.begin(), valid.end(), [](const Candidate &c) { return c.isDefault; });
   const bool haveDefault = def != valid.end();
   int room = budget - (haveDefault ? 1 : 0);
-  int rank = 0;
-  for (Candidate &c : valid) {
-    ++rank;
-    if (c.isDefault) {
-      space.candidates.push_back(c);
+  std::vector<bool> taken(valid.size(), false);
+  std::vector<std::array<int, 3>> shapes;
+  int leaders = room / 2;
+  for (std::size_t i = 0; i < valid.size() && leaders > 0; ++i) {
+    const Schedule &sc = valid[i].schedule;
+    const std::array<int, 3> key{sc.blockM, sc.blockN, sc.warps};
+    if (valid[i].isDefault || std::find(shapes.begin(), shapes.end(), key) != shapes.end())
       continue;
-    }
+    shapes.push_back(key);
+    taken[i] = true, --leaders, --room;
+  }
+  for (std::size_t i = 0; i < valid.size(); ++i)
+    if (taken[i] || valid[i].isDefault)
+      space.candidates.push_back(valid[i]);
+  int rank = 0;
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    Candidate &c = valid[i];
+    ++rank;
+    if (taken[i] || c.isDefault)
+      continue;
     if (room > 0) {
       space.candidates.push_back(c);
       --room;

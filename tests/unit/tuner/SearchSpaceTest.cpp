@@ -1,6 +1,9 @@
 // The search space and its pruning rules, without a GPU (DeviceLimits::forArch).
 #include "tilefuse/tuner/SearchSpace.h"
 
+#include <algorithm>
+#include <array>
+
 #include <catch2/catch.hpp>
 
 #include <set>
@@ -91,10 +94,34 @@ TEST_CASE("every enumerated schedule is a candidate or pruned with a reason", "[
   CHECK(countRule(s, "smem") > 0);
   CHECK(countRule(s, "registers") > 0);
   CHECK(countRule(s, "budget") > 0);
-  // Sorted by the model, best first (the default may sit anywhere).
-  for (size_t i = 1; i < s.candidates.size(); ++i)
-    if (!s.candidates[i].isDefault && !s.candidates[i - 1].isDefault)
-      CHECK(s.candidates[i - 1].score >= s.candidates[i].score);
+  // First the best of each tile shape (BLOCK_M, BLOCK_N, warps), then the rest; each part sorted by
+  // the model, best first (the default may sit anywhere). Every tile shape of the other part has
+  // its leader in the first.
+  std::vector<std::array<int, 3>> leaders;
+  size_t i = 0;
+  auto shapeOf = [](const Schedule &sc) { return std::array<int, 3>{sc.blockM, sc.blockN, sc.warps}; };
+  for (; i < s.candidates.size(); ++i) {
+    const Candidate &c = s.candidates[i];
+    if (c.isDefault)
+      continue;
+    if (std::find(leaders.begin(), leaders.end(), shapeOf(c.schedule)) != leaders.end())
+      break; // a second schedule of a shape: the second part starts
+    leaders.push_back(shapeOf(c.schedule));
+  }
+  CHECK(leaders.size() >= 4);
+  CHECK(leaders.size() <= (24 + 12) / 2);
+  auto sortedFrom = [&](size_t begin, size_t end) {
+    const Candidate *prev = nullptr;
+    for (size_t k = begin; k < end; ++k) {
+      if (s.candidates[k].isDefault)
+        continue;
+      if (prev)
+        CHECK(prev->score >= s.candidates[k].score);
+      prev = &s.candidates[k];
+    }
+  };
+  sortedFrom(0, i);
+  sortedFrom(i, s.candidates.size());
 }
 
 TEST_CASE("smaller shared memory prunes more: sm_86 against sm_90", "[search]") {

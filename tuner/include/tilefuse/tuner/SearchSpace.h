@@ -21,8 +21,9 @@
 //              memory latency, or 0 blocks (cannot launch).
 //   hint       min_blocks_per_sm = 2 where it changes nothing (2 blocks fit without it, or SMEM
 //              allows only 1).
-//   budget     valid but ranked below the best maxCandidates + compileExtra by the analytic model
-//              (score()); the tuner also prunes, by this rule, compiled candidates left when
+//   budget     valid but not among the maxCandidates + compileExtra kept: the best of each tile
+//              shape (up to half of them), then the best by the analytic model (score()); the
+//              tuner also prunes, by this rule, compiled candidates left when
 //              maxCandidates have been timed.
 //
 // After compilation the tuner applies the same smem / registers / occupancy rules with the
@@ -105,7 +106,9 @@ struct SearchOptions {
 };
 
 struct SearchSpace {
-  /// Best score first (the default schedule always included): maxCandidates + compileExtra at most.
+  /// maxCandidates + compileExtra at most, the default schedule always included: first the best
+  /// candidate of each tile shape (BLOCK_M, BLOCK_N, warps) by score, up to half of them, then the
+  /// rest by score (the tuner times them in this order).
   std::vector<Candidate> candidates;
   std::vector<PrunedCandidate> pruned;
   int total = 0; ///< schedules enumerated
