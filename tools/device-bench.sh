@@ -13,13 +13,8 @@ out=${OUT:-/tmp/tilefuse-bench-out}
 peers=${1:-$root/.device-carry/peers/peers.py}
 mkdir -p "$out"
 work=/tmp/tilefuse-bench-bundle
-rm -rf "$work" && cp -r "$root/.device-carry/bundle" "$work"
-find "$work" -name '*.xz' -print0 | xargs -0 -r -n1 -P8 xz -d
-chmod +x "$work"/bin/*
-export LD_LIBRARY_PATH="$work/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-export TILEFUSE_DEVICE_INCLUDE="$work/device"
+source "$root/tools/device-unpack.sh" "$work"
 export TILEFUSE_CACHE_DIR=${TILEFUSE_CACHE_DIR:-/tmp/tilefuse-cache}
-[ -d /usr/local/cuda/include ] && export TILEFUSE_CUDA_INCLUDE=/usr/local/cuda/include
 tf="$work/bin/tilefuse"
 
 cases=("16,16,16,1024,128,0" "4,16,16,4096,128,0" "1,16,16,16384,128,0" "4,16,16,4096,128,1"

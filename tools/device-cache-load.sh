@@ -19,13 +19,7 @@ root=$(pwd)
 out=${OUT:-/tmp/tilefuse-load-out}
 mkdir -p "$out"
 work=/tmp/tilefuse-load-bundle
-rm -rf "$work" && cp -r "$root/.device-carry/bundle" "$work"
-find "$work" -name '*.xz' -print0 | xargs -0 -r -n1 -P8 xz -d
-chmod +x "$work"/bin/*
-export LD_LIBRARY_PATH="$work/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-export TILEFUSE_DEVICE_INCLUDE="$work/device"
-export TILEFUSE_SPECS_DIR="$work/specs"
-[ -d /usr/local/cuda/include ] && export TILEFUSE_CUDA_INCLUDE=/usr/local/cuda/include
+source "$root/tools/device-unpack.sh" "$work"
 export TILEFUSE_CACHE_DIR=/tmp/tilefuse-load-cache
 rm -rf "$TILEFUSE_CACHE_DIR"
 tf="$work/bin/tilefuse"

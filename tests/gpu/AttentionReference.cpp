@@ -65,4 +65,29 @@ void naiveRow(const AttentionProblem &p, const AttentionInputs &in, int b, int h
   for (int d = 0; d < D; ++d) out[d] = roundTo(t, acc[d]);
 }
 
+void compareRow(const AttentionProblem &p, const AttentionInputs &in, const Strides &os,
+                const std::vector<std::uint16_t> &o, const std::vector<float> &lse, int b, int h, int i,
+                RowErrors &e) {
+  std::vector<double> ref(p.headDim);
+  std::vector<float> naive(p.headDim);
+  const double lseRef = referenceRow(p, in, b, h, i, ref.data());
+  naiveRow(p, in, b, h, i, naive.data());
+  const std::uint16_t *got = &o[os.at(b, h, i)];
+  for (int d = 0; d < p.headDim; ++d) {
+    const float x = decode(p.dtype, got[d]);
+    if (std::isnan(x))
+      ++e.unwritten;
+    e.maxErr = std::max(e.maxErr, std::fabs(x - ref[d]));
+    e.maxNaiveErr = std::max(e.maxNaiveErr, std::fabs(naive[d] - ref[d]));
+  }
+  const float l = lse[(std::size_t(b) * p.headsQ + h) * p.seqQ + i];
+  if (std::isinf(lseRef))
+    e.lseBad += !(std::isinf(l) && l < 0);
+  else if (std::isnan(l))
+    ++e.lseBad;
+  else
+    e.maxLseErr = std::max(e.maxLseErr, std::fabs(l - lseRef));
+  ++e.rows;
+}
+
 } // namespace tilefuse::test

@@ -40,4 +40,19 @@ double referenceRow(const AttentionProblem &p, const AttentionInputs &in, int b,
 /// (f32 dot), P = round(softmax_f32(S)), out = round(P . v) (f32 dot).
 void naiveRow(const AttentionProblem &p, const AttentionInputs &in, int b, int h, int i, float *out);
 
+/// Errors of a kernel's output rows against referenceRow and naiveRow, accumulated by compareRow.
+struct RowErrors {
+  double maxErr = 0, maxNaiveErr = 0, maxLseErr = 0; ///< max |out - ref|, |naive - ref|, |lse - ref lse|
+  long unwritten = 0;  ///< NaN elements (outputs are poisoned with NaN before the launch)
+  long lseBad = 0;     ///< LSE NaN, or not -inf where no key is visible
+  long padTouched = 0; ///< counted by callers that check row padding
+  long rows = 0;
+};
+
+/// Compares row (b, h, i) of a kernel's O (`o`, strides `os`, bits of p.dtype) and LSE (`lse`,
+/// dense [B, Hq, Sq], natural log) with the references, into `e`.
+void compareRow(const AttentionProblem &p, const AttentionInputs &in, const Strides &os,
+                const std::vector<std::uint16_t> &o, const std::vector<float> &lse, int b, int h, int i,
+                RowErrors &e);
+
 } // namespace tilefuse::test

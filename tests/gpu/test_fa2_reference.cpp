@@ -63,35 +63,7 @@ struct DeviceProblem {
   }
 };
 
-struct RowErrors {
-  double maxErr = 0, maxNaiveErr = 0, maxLseErr = 0;
-  long unwritten = 0, lseBad = 0, rows = 0;
-};
 
-/// Compares rows (b, h, i) of the kernel output with the fp64 and naive references.
-void compareRow(const DeviceProblem &dp, const std::vector<std::uint16_t> &o, const std::vector<float> &lse, int b,
-                int h, int i, RowErrors &e) {
-  const AttentionProblem &p = dp.p;
-  std::vector<double> ref(p.headDim);
-  std::vector<float> naive(p.headDim);
-  const double lseRef = referenceRow(p, dp.in, b, h, i, ref.data());
-  naiveRow(p, dp.in, b, h, i, naive.data());
-  const std::uint16_t *got = &o[dp.os.at(b, h, i)];
-  for (int d = 0; d < p.headDim; ++d) {
-    const float x = decode(p.dtype, got[d]);
-    if (std::isnan(x)) ++e.unwritten;
-    e.maxErr = std::max(e.maxErr, std::fabs(x - ref[d]));
-    e.maxNaiveErr = std::max(e.maxNaiveErr, std::fabs(naive[d] - ref[d]));
-  }
-  const float l = lse[(std::size_t(b) * p.headsQ + h) * p.seqQ + i];
-  if (std::isinf(lseRef))
-    e.lseBad += !(std::isinf(l) && l < 0);
-  else if (std::isnan(l))
-    ++e.lseBad;
-  else
-    e.maxLseErr = std::max(e.maxLseErr, std::fabs(l - lseRef));
-  ++e.rows;
-}
 
 std::string describe(const AttentionProblem &p) {
   char buf[160];
@@ -122,7 +94,7 @@ TEST_CASE("FA2 reference kernel matches fp64 attention with tails and GQA and ca
     RowErrors e;
     for (int b = 0; b < p.batch; ++b)
       for (int h = 0; h < p.headsQ; ++h)
-        for (int i = 0; i < p.seqQ; ++i) compareRow(dp, o, lse, b, h, i, e);
+        for (int i = 0; i < p.seqQ; ++i) compareRow(dp.p, dp.in, dp.os, o, lse, b, h, i, e);
     long padTouched = 0; // the 8 elements after each row of O must still be NaN (0xFFFF)
     for (int b = 0; b < p.batch; ++b)
       for (int i = 0; i < p.seqQ; ++i)
@@ -187,7 +159,7 @@ template <typename Launch> void checkAgainstReference(DeviceProblem &dp, Launch 
   RowErrors e;
   for (int b = 0; b < p.batch; ++b)
     for (int h = 0; h < p.headsQ; ++h)
-      for (int i = 0; i < p.seqQ; ++i) compareRow(dp, o, lse, b, h, i, e);
+      for (int i = 0; i < p.seqQ; ++i) compareRow(dp.p, dp.in, dp.os, o, lse, b, h, i, e);
   long padTouched = 0;
   for (int b = 0; b < p.batch; ++b)
     for (int i = 0; i < p.seqQ; ++i)
@@ -288,7 +260,7 @@ TEST_CASE("FA2 reference kernel throughput of the swept schedules, bf16", "[.][b
         const auto lse = dp.lse.download<float>();
         RowErrors err;
         std::uniform_int_distribution<int> bd(0, p.batch - 1), hd(0, p.headsQ - 1), id(0, p.seqQ - 1);
-        for (int n = 0; n < (p.seqQ > 8192 ? 8 : 16); ++n) compareRow(dp, o, lse, bd(rng()), hd(rng()), id(rng()), err);
+        for (int n = 0; n < (p.seqQ > 8192 ? 8 : 16); ++n) compareRow(dp.p, dp.in, dp.os, o, lse, bd(rng()), hd(rng()), id(rng()), err);
         std::printf("  sampled %ld rows: max|out-ref| %.3e  max|naive-ref| %.3e  max|lse-ref| %.3e\n", err.rows,
                     err.maxErr, err.maxNaiveErr, err.maxLseErr);
         CHECK(err.unwritten == 0);

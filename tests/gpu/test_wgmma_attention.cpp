@@ -112,49 +112,22 @@ struct DeviceProblem {
   }
 };
 
-struct Errors {
-  double maxErr = 0, maxNaiveErr = 0, maxLseErr = 0;
-  long unwritten = 0, lseBad = 0, padTouched = 0, rows = 0;
-};
 
-void compareRow(const DeviceProblem &dp, const std::vector<std::uint16_t> &o, const std::vector<float> &lse, int b,
-                int h, int i, Errors &e) {
-  const AttentionProblem &p = dp.p;
-  std::vector<double> ref(p.headDim);
-  std::vector<float> naive(p.headDim);
-  const double lseRef = referenceRow(p, dp.in, b, h, i, ref.data());
-  naiveRow(p, dp.in, b, h, i, naive.data());
-  const std::uint16_t *got = &o[dp.os.at(b, h, i)];
-  for (int d = 0; d < p.headDim; ++d) {
-    const float x = decode(p.dtype, got[d]);
-    if (std::isnan(x)) ++e.unwritten;
-    e.maxErr = std::max(e.maxErr, std::fabs(x - ref[d]));
-    e.maxNaiveErr = std::max(e.maxNaiveErr, std::fabs(naive[d] - ref[d]));
-  }
-  const float l = lse[(std::size_t(b) * p.headsQ + h) * p.seqQ + i];
-  if (std::isinf(lseRef))
-    e.lseBad += !(std::isinf(l) && l < 0);
-  else if (std::isnan(l))
-    ++e.lseBad;
-  else
-    e.maxLseErr = std::max(e.maxLseErr, std::fabs(l - lseRef));
-  ++e.rows;
-}
 
 /// Every row (sampled: `samples` random rows) of O and LSE against the references, plus O's padding.
-Errors checkOutput(const DeviceProblem &dp, int samples = 0) {
+RowErrors checkOutput(const DeviceProblem &dp, int samples = 0) {
   const AttentionProblem &p = dp.p;
   const auto o = dp.o.download<std::uint16_t>();
   const auto lse = dp.lse.download<float>();
-  Errors e;
+  RowErrors e;
   if (samples > 0) {
     std::uniform_int_distribution<int> bd(0, p.batch - 1), hd(0, p.headsQ - 1), id(0, p.seqQ - 1);
-    for (int n = 0; n < samples; ++n) compareRow(dp, o, lse, bd(rng()), hd(rng()), id(rng()), e);
+    for (int n = 0; n < samples; ++n) compareRow(dp.p, dp.in, dp.os, o, lse, bd(rng()), hd(rng()), id(rng()), e);
     return e;
   }
   for (int b = 0; b < p.batch; ++b)
     for (int h = 0; h < p.headsQ; ++h)
-      for (int i = 0; i < p.seqQ; ++i) compareRow(dp, o, lse, b, h, i, e);
+      for (int i = 0; i < p.seqQ; ++i) compareRow(dp.p, dp.in, dp.os, o, lse, b, h, i, e);
   for (int b = 0; b < p.batch; ++b)
     for (int i = 0; i < p.seqQ; ++i)
       for (int d = 0; d < 8; ++d) e.padTouched += o[b * dp.os.batch + i * dp.os.row + p.headsQ * p.headDim + d] != 0xFFFF;
@@ -293,7 +266,7 @@ TEST_CASE("wgmma attention kernel matches fp64 attention with tails and GQA and 
       DeviceProblem dp(p);
       wgmmaLaunch(wgmmaFunction(v, p.causal), v, p, dp.params);
       runtime::contextSynchronize();
-      const Errors e = checkOutput(dp);
+      const RowErrors e = checkOutput(dp);
       std::printf("wgmma %-20s %-44s max|out-ref| %.3e  max|naive-ref| %.3e  max|lse-ref| %.3e  unwritten %ld\n",
                   variantLabel(v).c_str(), describe(p).c_str(), e.maxErr, e.maxNaiveErr, e.maxLseErr, e.unwritten);
       CHECK(e.unwritten == 0);
@@ -324,7 +297,7 @@ TEST_CASE("warp-specialized wgmma attention kernel (TMA, pingpong) matches fp64 
       DeviceProblem dp(p);
       wgmmaWsLaunch(wgmmaWsFunction(v, p.causal), v, p, dp.params, wsMaps(p, dp.params, v.blockN));
       runtime::contextSynchronize();
-      const Errors e = checkOutput(dp);
+      const RowErrors e = checkOutput(dp);
       std::printf("wgmma-ws %-40s %-44s max|out-ref| %.3e  max|naive-ref| %.3e  max|lse-ref| %.3e  unwritten %ld\n",
                   wsLabel(v).c_str(), describe(p).c_str(), e.maxErr, e.maxNaiveErr, e.maxLseErr, e.unwritten);
       CHECK(e.unwritten == 0);
@@ -392,7 +365,7 @@ TEST_CASE("wgmma attention kernel throughput next to the FA2 reference kernel, b
         const double median = ms[ms.size() / 2], tflops = flops / (median * 1e-3) / 1e12;
         if (fa2Tflops == 0) fa2Tflops = tflops;
         const int regs = runtime::funcGetAttribute(en.f, CU_FUNC_ATTRIBUTE_NUM_REGS);
-        const Errors e = checkOutput(dp, 16);
+        const RowErrors e = checkOutput(dp, 16);
         std::printf("wgmma bench %-40s %-44s %3d regs  median %.3f ms (min %.3f, max %.3f)  %.1f TFLOP/s  x%.2f  "
                     "sampled max|out-ref| %.3e (naive %.3e)\n",
                     describe(p).c_str(), en.label.c_str(), regs, median, ms.front(), ms.back(), tflops,
