@@ -41,13 +41,6 @@ const char *spelling(Policy p) {
 
 namespace {
 
-int64_t bucketOf(int64_t n) {
-  int64_t b = 64;
-  while (b < n)
-    b *= 2;
-  return b;
-}
-
 double msSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
@@ -55,12 +48,13 @@ double msSince(std::chrono::steady_clock::time_point t) {
 } // namespace
 
 ShapeBucket ShapeBucket::of(const spec::Shape &s) {
-  return {s.D, s.Dv, s.Hkv > 0 ? s.Hq / s.Hkv : 1, bucketOf(s.Sq), bucketOf(s.Sk)};
+  const spec::Shape b = spec::bucketShape(s);
+  return {b.B, b.Hq, b.Hkv, b.Sq, b.Sk, b.D, b.Dv};
 }
 
 std::string ShapeBucket::toString() const {
-  return "D=" + std::to_string(D) + " Dv=" + std::to_string(Dv) + " G=" + std::to_string(group) +
-         " Sq<=" + std::to_string(sqBucket) + " Sk<=" + std::to_string(skBucket);
+  return "B<=" + std::to_string(B) + " Hq=" + std::to_string(Hq) + " Hkv=" + std::to_string(Hkv) + " Sq<=" +
+         std::to_string(Sq) + " Sk<=" + std::to_string(Sk) + " D=" + std::to_string(D) + " Dv=" + std::to_string(Dv);
 }
 
 const KernelInfo &KernelHandle::info() const {

@@ -213,3 +213,19 @@ TEST_CASE("without a GPU Engine throws NoGpuError and the C API returns TILEFUSE
   CHECK_THAT(tilefuse_last_error(), Catch::Contains("no GPU"));
   std::printf("without a GPU: %s\n", tilefuse_last_error());
 }
+
+TEST_CASE("the engine decides per shape bucket with the tuner cache's bucketing rule", "[cpu][runtime]") {
+  using tilefuse::ShapeBucket;
+  auto shape = [](int64_t B, int64_t Hq, int64_t Hkv, int64_t Sq, int64_t Sk) {
+    return tilefuse::spec::Shape{B, Hq, Hkv, Sq, Sk, 128, 128};
+  };
+  // Same bucket as the cache key: B to a power of two, S <= 4096 to a power of two, above to 1024s.
+  const ShapeBucket b = ShapeBucket::of(shape(3, 32, 8, 8000, 197));
+  CHECK(b == ShapeBucket{4, 32, 8, 8192, 256, 128, 128});
+  CHECK(b.toString() == "B<=4 Hq=32 Hkv=8 Sq<=8192 Sk<=256 D=128 Dv=128");
+  CHECK(ShapeBucket::of(shape(4, 32, 8, 8192, 200)) == b);
+  // Shapes with their own cache entries get their own decisions.
+  CHECK_FALSE(ShapeBucket::of(shape(4, 32, 8, 5000, 256)) == ShapeBucket::of(shape(4, 32, 8, 6000, 256)));
+  CHECK_FALSE(ShapeBucket::of(shape(4, 32, 8, 8192, 256)) == ShapeBucket::of(shape(4, 64, 16, 8192, 256)));
+  CHECK_FALSE(ShapeBucket::of(shape(4, 32, 8, 8192, 256)) == ShapeBucket::of(shape(5, 32, 8, 8192, 256)));
+}

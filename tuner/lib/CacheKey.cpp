@@ -60,30 +60,6 @@ std::string DeviceIdentity::directoryName() const {
          std::to_string(smCount) + "sm";
 }
 
-namespace {
-
-int64_t nextPowerOfTwo(int64_t v) {
-  int64_t p = 1;
-  while (p < v)
-    p *= 2;
-  return p;
-}
-
-} // namespace
-
-int64_t bucketSeqLen(int64_t s) {
-  if (s <= 128)
-    return 128;
-  if (s <= 4096)
-    return nextPowerOfTwo(s);
-  return (s + 1023) / 1024 * 1024;
-}
-
-int64_t bucketBatch(int64_t b) { return b <= 1 ? 1 : nextPowerOfTwo(b); }
-
-ShapeBucket bucketShape(const spec::Shape &s) {
-  return {bucketBatch(s.B), s.Hq, s.Hkv, bucketSeqLen(s.Sq), bucketSeqLen(s.Sk), s.D, s.Dv};
-}
 
 std::string CacheKey::fileName() const {
   std::string spec = specName.substr(0, 64);

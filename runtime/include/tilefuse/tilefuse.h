@@ -95,14 +95,14 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-/// Shapes that share a tuned schedule: the kernel's compile-time dims (D, Dv, GQA group) and the
-/// sequence lengths rounded up to powers of two (at least 64). B, Hq, Sq, Sk themselves are
-/// run-time sizes of the kernel.
+/// Shapes that share a tuned kernel, bucketed as the tuner's cache key is (spec/Shape.h:
+/// spec::bucketShape): B to a power of two, Sq and Sk by spec::bucketSeqLen (197 -> 256,
+/// 8000 -> 8192), Hq, Hkv, D, Dv exact. Getting a kernel is decided once per bucket and policy.
+/// B, Hq, Sq, Sk stay run-time sizes of the kernel (D, Dv and the GQA group are compiled in).
 struct ShapeBucket {
-  int64_t D = 0, Dv = 0, group = 1;
-  int64_t sqBucket = 0, skBucket = 0;
+  int64_t B = 0, Hq = 0, Hkv = 0, Sq = 0, Sk = 0, D = 0, Dv = 0; ///< bucketed sizes
   static ShapeBucket of(const spec::Shape &shape);
-  std::string toString() const; ///< "D=128 Dv=128 G=1 Sq<=2048 Sk<=2048"
+  std::string toString() const; ///< "B<=4 Hq=16 Hkv=16 Sq<=2048 Sk<=2048 D=128 Dv=128"
   bool operator==(const ShapeBucket &) const = default;
 };
 

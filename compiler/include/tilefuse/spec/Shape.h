@@ -27,6 +27,40 @@ struct Shape {
   bool operator==(const Shape &) const = default;
 };
 
+/// Shapes that share one tuned kernel: the tuner's cache key (tuner/Cache.h) and the runtime's
+/// decision table (tilefuse.h: ShapeBucket) both bucket with these rules, so a shape that needs
+/// its own cache entry also gets its own decision. The bucketed sizes are run-time parameters of
+/// the kernel, which stays correct for every size in its bucket.
+///
+/// Sequence lengths (Sq, Sk), tokens:
+///   S <= 128          -> 128
+///   128 < S <= 4096   -> the next power of two (197 -> 256, 1024 -> 1024, 3000 -> 4096)
+///   S > 4096          -> the next multiple of 1024 (8000 -> 8192, 8192 -> 8192, 8193 -> 9216)
+inline int64_t bucketSeqLen(int64_t s) {
+  if (s <= 128)
+    return 128;
+  if (s <= 4096) {
+    int64_t p = 256;
+    while (p < s)
+      p *= 2;
+    return p;
+  }
+  return (s + 1023) / 1024 * 1024;
+}
+/// Batch B: the next power of two (it only changes the grid's z extent and the number of waves:
+/// 3 -> 4, 16 -> 16; B <= 1 -> 1). Hq, Hkv, D and Dv are not bucketed: D, Dv and the GQA group are
+/// compile-time constants of the kernel, and Hq changes the grid as much as a power of two of B.
+inline int64_t bucketBatch(int64_t b) {
+  int64_t p = 1;
+  while (p < b)
+    p *= 2;
+  return p;
+}
+/// `shape` with B, Sq and Sk bucketed, the other sizes as they are.
+inline Shape bucketShape(const Shape &s) {
+  return {bucketBatch(s.B), s.Hq, s.Hkv, bucketSeqLen(s.Sq), bucketSeqLen(s.Sk), s.D, s.Dv};
+}
+
 /// Caller-side replacements for a spec's sizes; an empty member keeps the spec's value.
 /// Overriding D also changes Dv when the spec gives no value_dim, and the default scale 1/sqrt(D)
 /// when the spec gives no scale.

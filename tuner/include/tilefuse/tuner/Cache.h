@@ -84,25 +84,17 @@ struct DeviceIdentity {
   bool operator==(const DeviceIdentity &) const = default;
 };
 
-/// Sequence lengths Sq and Sk are bucketed, so that nearby lengths share one tuned kernel (they are
-/// run-time parameters of the kernel, so it stays correct for every length in its bucket):
-///   S <= 128          -> 128
-///   128 < S <= 4096   -> the next power of two (197 -> 256, 1024 -> 1024, 3000 -> 4096)
-///   S > 4096          -> the next multiple of 1024 (8000 -> 8192, 8192 -> 8192, 8193 -> 9216)
-int64_t bucketSeqLen(int64_t s);
-/// Batch B is bucketed to the next power of two (it only changes the grid's z extent and the
-/// number of waves: 3 -> 4, 16 -> 16). Hq, Hkv, D and Dv are exact: D, Dv and the GQA group are
-/// compile-time constants of the kernel, Hq changes the grid as much as a power of two of B would.
-int64_t bucketBatch(int64_t b);
+/// Sequence lengths and B are bucketed by spec::bucketSeqLen / spec::bucketBatch (spec/Shape.h:
+/// 197 -> 256, 8000 -> 8192, B 3 -> 4), the rule the runtime's decision table uses too; Hq, Hkv, D
+/// and Dv are exact.
+using spec::bucketBatch;
+using spec::bucketSeqLen;
 /// Names the rule above; stored in every key, so a new rule makes older entries stale.
 inline constexpr const char *kBucketRule = "seq:max(128,pow2)<=4096,ceil1024>4096;B:pow2;v1";
 
-/// A shape after bucketing (bucketShape); same fields as spec::Shape.
-struct ShapeBucket {
-  int64_t B = 0, Hq = 0, Hkv = 0, Sq = 0, Sk = 0, D = 0, Dv = 0;
-  bool operator==(const ShapeBucket &) const = default;
-};
-ShapeBucket bucketShape(const spec::Shape &shape);
+/// A shape after bucketing (spec::bucketShape).
+using ShapeBucket = spec::Shape;
+using spec::bucketShape;
 
 struct CacheKey {
   DeviceIdentity device;
