@@ -136,28 +136,36 @@ TF_DEVICE void issue_pv(float (&o)[NO], const unsigned (&pa)[BLOCK_N / 16][4], u
 /// updates m (raw score units), the per-thread partial l and rescales O; leaves P = exp2(...) in s.
 template <int NS, int NO, bool FAST = false>
 TF_DEVICE void online_softmax(float (&s)[NS], float (&o)[NO], float (&m)[2], float (&l)[2], float scale_log2) {
+  float alpha[2];
+  online_softmax_deferred<NS, FAST>(s, m, l, alpha, scale_log2);
+#pragma unroll
+  for (int h = 0; h < 2; ++h)
+#pragma unroll
+    for (int i = 0; i < NO / 4; ++i) o[4 * i + 2 * h] *= alpha[h], o[4 * i + 2 * h + 1] *= alpha[h];
+}
+
+/// The epilogue of both wgmma kernels, for the two rows (row_a, row_b) thread t of a quad holds:
+/// l summed over the quad, O = o / l written as bf16 pairs (columns 8 i + 2 t, + 1) to O [B, Hq, Sq,
+/// HEAD_DIM] at p's strides, LSE = m softmax_scale + ln l (natural log) to LSE [B, Hq, Sq]; a fully
+/// masked row (l = 0) gives O = 0 and LSE = -inf. Rows >= seqlen_q are not written.
+template <int NO>
+TF_DEVICE void store_output(const Fa2Params &p, int batch, int head, int row_a, int row_b, int t,
+                            const float (&o)[NO], const float (&m)[2], const float (&l)[2]) {
+  __nv_bfloat16 *O = static_cast<__nv_bfloat16 *>(p.o) + batch * p.o_batch_stride + head * p.o_head_stride;
+  float *LSE = p.lse + batch * p.lse_batch_stride + head * p.lse_head_stride;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    float mx = m[h];
+    const int row = h == 0 ? row_a : row_b;
+    const float sum = quad_sum(l[h]);
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    if (row < p.seqlen_q) {
+      __nv_bfloat16 *dst = O + row * p.o_row_stride + 2 * t;
 #pragma unroll
-    for (int i = 0; i < NS / 4; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * h], s[4 * i + 2 * h + 1]));
-    const float m_new = quad_max(mx);
-    const bool none = m_new == neg_inf(); // every score so far masked
-    const float alpha = none ? 1.0f : exp2_of<FAST>((m[h] - m_new) * scale_log2);
-    const float m_scaled = none ? 0.0f : m_new * scale_log2;
-    float sum = 0.0f;
-#pragma unroll
-    for (int i = 0; i < NS / 4; ++i)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const float pv = exp2_of<FAST>(fmaf(s[4 * i + 2 * h + e], scale_log2, -m_scaled));
-        s[4 * i + 2 * h + e] = pv;
-        sum += pv;
-      }
-    l[h] = l[h] * alpha + sum;
-    m[h] = m_new;
-#pragma unroll
-    for (int i = 0; i < NO / 4; ++i) o[4 * i + 2 * h] *= alpha, o[4 * i + 2 * h + 1] *= alpha;
+      for (int i = 0; i < NO / 4; ++i)
+        *reinterpret_cast<__nv_bfloat162 *>(dst + 8 * i) =
+            __floats2bfloat162_rn(o[4 * i + 2 * h] * inv, o[4 * i + 2 * h + 1] * inv);
+      if (t == 0) LSE[row] = sum > 0.0f ? m[h] * p.softmax_scale + logf(sum) : neg_inf();
+    }
   }
 }
 
@@ -346,22 +354,7 @@ __device__ __forceinline__ void forward(const Fa2Params &p) {
   } // OVERLAP
 
   // Epilogue: deferred 1 / l; LSE (natural log); fully masked rows give O = 0, LSE = -inf.
-  __nv_bfloat16 *O = static_cast<__nv_bfloat16 *>(p.o) + batch * p.o_batch_stride + head * p.o_head_stride;
-  float *LSE = p.lse + batch * p.lse_batch_stride + head * p.lse_head_stride;
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int row = h == 0 ? row_a : row_b;
-    const float sum = quad_sum(l[h]);
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    if (row < p.seqlen_q) {
-      __nv_bfloat16 *dst = O + row * p.o_row_stride + 2 * t;
-#pragma unroll
-      for (int i = 0; i < NO / 4; ++i)
-        *reinterpret_cast<__nv_bfloat162 *>(dst + 8 * i) =
-            __floats2bfloat162_rn(o[4 * i + 2 * h] * inv, o[4 * i + 2 * h + 1] * inv);
-      if (t == 0) LSE[row] = sum > 0.0f ? m[h] * p.softmax_scale + logf(sum) : neg_inf();
-    }
-  }
+  store_output(p, batch, head, row_a, row_b, t, o, m, l);
 }
 
 } // namespace wgmma_attention

@@ -225,22 +225,7 @@ __device__ __forceinline__ void forward_ws(const Fa2Params &p, const TmaDescript
   }
 
   // Epilogue (as the prototype): deferred 1 / l; LSE (natural log); fully masked rows: O = 0, LSE = -inf.
-  __nv_bfloat16 *O = static_cast<__nv_bfloat16 *>(p.o) + batch * p.o_batch_stride + head * p.o_head_stride;
-  float *LSE = p.lse + batch * p.lse_batch_stride + head * p.lse_head_stride;
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int row = h == 0 ? row_a : row_b;
-    const float sum = quad_sum(l[h]);
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    if (row < p.seqlen_q) {
-      __nv_bfloat16 *dst = O + row * p.o_row_stride + 2 * t;
-#pragma unroll
-      for (int i = 0; i < NO / 4; ++i)
-        *reinterpret_cast<__nv_bfloat162 *>(dst + 8 * i) =
-            __floats2bfloat162_rn(o[4 * i + 2 * h] * inv, o[4 * i + 2 * h + 1] * inv);
-      if (t == 0) LSE[row] = sum > 0.0f ? m[h] * p.softmax_scale + logf(sum) : neg_inf();
-    }
-  }
+  store_output(p, batch, head, row_a, row_b, t, o, m, l);
 }
 
 } // namespace wgmma_attention
