@@ -22,7 +22,8 @@ namespace {
   X(cuModuleUnload, 2000) X(cuFuncSetAttribute, 9000) X(cuFuncGetAttribute, 2020) X(cuLaunchKernel, 4000)         \
   X(cuMemAlloc, 3020) X(cuMemFree, 3020) X(cuMemcpyHtoD, 3020) X(cuMemcpyDtoH, 3020) X(cuMemsetD8, 3020)          \
   X(cuStreamCreate, 2000) X(cuStreamDestroy, 4000) X(cuStreamSynchronize, 2000) X(cuEventCreate, 2000)            \
-  X(cuEventDestroy, 4000) X(cuEventRecord, 2000) X(cuEventSynchronize, 2000) X(cuEventElapsedTime, 12080)
+  X(cuEventDestroy, 4000) X(cuEventRecord, 2000) X(cuEventSynchronize, 2000) X(cuEventElapsedTime, 12080)         \
+  X(cuTensorMapEncodeTiled, 12000)
 
 // A field per entry point, fn_<name>, typed by the versioned typedef (## keeps <cuda.h>'s macros out).
 #define TF_DRIVER_FIELD(name, version) PFN_##name##_v##version fn_##name = nullptr;
@@ -195,6 +196,25 @@ void launchKernel(CUfunction function, Dim3 grid, Dim3 block, unsigned sharedByt
                   void **params) {
   TF_CU(cuLaunchKernel, function, grid.x, grid.y, grid.z, block.x, block.y, block.z, sharedBytes, stream, params,
         nullptr);
+}
+
+void encodeTensorMap(void *out, const TensorMapRequest &t) {
+  if (t.rank < 2 || t.rank > 5)
+    throw CudaError("cuTensorMapEncodeTiled", CUDA_ERROR_INVALID_VALUE, "CUDA_ERROR_INVALID_VALUE",
+                    "tensor rank " + std::to_string(t.rank) + "; allowed: 2 to 5");
+  cuuint64_t dims[5], strides[4];
+  cuuint32_t box[5], elementStrides[5];
+  for (int d = 0; d < t.rank; ++d) { // innermost first
+    const int src = t.rank - 1 - d;
+    dims[d] = static_cast<cuuint64_t>(t.shape[src]);
+    box[d] = d == 0 ? static_cast<cuuint32_t>(t.boxCols) : d == 1 ? static_cast<cuuint32_t>(t.boxRows) : 1u;
+    elementStrides[d] = 1;
+    if (d > 0)
+      strides[d - 1] = static_cast<cuuint64_t>(t.strides[src]) * static_cast<cuuint64_t>(t.elementBytes);
+  }
+  TF_CU(cuTensorMapEncodeTiled, static_cast<CUtensorMap *>(out), t.dataType, static_cast<cuuint32_t>(t.rank),
+        reinterpret_cast<void *>(t.address), dims, strides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+        CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
 }
 
 CUdeviceptr memAlloc(std::size_t bytes) {

@@ -117,7 +117,7 @@ ScheduleSource *Engine::Impl::scheduleSource() const {
 Engine::Impl::Choice Engine::Impl::choose(const spec::Spec &spec, const spec::Shape &shape, const std::string &hash,
                                            Policy policy) const {
   if (policy == Policy::Heuristic)
-    return {detail::heuristicSchedule(spec, shape, device.arch), std::nullopt};
+    return {detail::heuristicSchedule(spec, shape, device.arch, options.backend), std::nullopt};
   ScheduleQuery q{&spec, hash, shape, ShapeBucket::of(shape), device.ordinal, device.name, device.arch};
   const std::string what = "spec '" + spec.name + "' (" + hash + ") " + q.bucket.toString() + " on " + device.name +
                            " (" + device.arch + ")";
@@ -184,7 +184,7 @@ void Engine::Impl::load(detail::Kernel &k, const std::vector<char> &cubin, const
   i.specName = spec.name;
   i.specHash = hash;
   i.kernelName = launch.kernelName;
-  i.arch = compile.arch;
+  i.arch = schedule.mma == codegen::MmaFamily::Wgmma ? std::string("sm_90a") : compile.arch; // the target
   i.scheduleJson = schedule.toJson();
   i.policy = spelling(policy);
   i.grid = launch.grid.toString();
@@ -206,8 +206,14 @@ std::unique_ptr<detail::Kernel> Engine::Impl::build(const spec::Spec &spec, cons
   const codegen::LaunchDescription launch{g.kernelName, g.threadsPerBlock, g.dynamicSmemBytes, g.grid, g.params};
   checkSharedMemory(launch, spec, schedule); // before spending a compile on it
 
-  // 2. NVRTC: CUBIN for the device's exact sm_XY, PTX kept.
-  runtime::CompileResult c = runtime::compileCuda(g.source, compile);
+  // 2. NVRTC: CUBIN for the device's exact sm_XY (sm_90a for the sm90 backend), PTX kept.
+  runtime::CompileOptions options = compile;
+  try {
+    options.arch = codegen::compileArch(schedule, compile.arch);
+  } catch (const codegen::ScheduleError &e) {
+    throw UnsupportedError(spec.name + ": " + e.what());
+  }
+  runtime::CompileResult c = runtime::compileCuda(g.source, options);
 
   // 3. Load.
   auto k = std::make_unique<detail::Kernel>();

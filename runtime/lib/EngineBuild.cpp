@@ -52,9 +52,17 @@ void checkShape(const spec::Shape &s) {
                                 std::to_string(s.Hkv));
 }
 
-codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch) {
+codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch,
+                                    const std::string &backend) {
+  if (backend != "auto" && backend != "sm80" && backend != "sm90")
+    throw std::invalid_argument("EngineOptions::backend = \"" + backend + "\"; allowed: \"auto\", \"sm80\", \"sm90\"");
   try {
-    return codegen::defaultSchedule(static_cast<int>(shape.D), spec.dtype, arch);
+    const bool hopper = codegen::computeCapability(arch) == 90;
+    if (backend == "sm90" && !hopper)
+      throw UnsupportedError("EngineOptions::backend = \"sm90\" needs an sm_90 GPU; this one is " + arch);
+    // The sm90 backend's default applies to D a multiple of 64 (whole 128-byte swizzle panels).
+    const bool sm90 = hopper && (backend == "sm90" || (backend == "auto" && shape.D % 64 == 0 && shape.Dv == shape.D));
+    return codegen::defaultSchedule(static_cast<int>(shape.D), spec.dtype, sm90 ? "sm_90a" : arch);
   } catch (const codegen::ScheduleError &e) {
     throw UnsupportedError("spec '" + spec.name + "' D=" + std::to_string(shape.D) + " on " + arch +
                            ": no default schedule: " + e.what());

@@ -42,7 +42,8 @@ struct GeneratedSource {
 GeneratedSource generateSource(const spec::Spec &spec, const spec::Shape &shape, const codegen::Schedule &schedule);
 
 /// The schedule of Policy::Heuristic: codegen::defaultSchedule(shape.D, spec.dtype, arch).
-codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch);
+codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch,
+                                    const std::string &backend = "auto");
 
 /// NVRTC options for `arch` with the device library found as EngineOptions::deviceIncludeDir says.
 runtime::CompileOptions compileOptions(const std::string &arch, const EngineOptions &options);

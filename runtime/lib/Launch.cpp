@@ -76,6 +76,7 @@ PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec
     t.name = abi.arg.name;
     t.rank = abi.rank;
     t.elementBytes = abi.elementBytes;
+    t.f16 = abi.elementType == "f16";
     t.needs16ByteRows = abi.needs16ByteRows;
     if (t.rank < 1 || t.rank > kMaxRank || static_cast<int>(abi.dimNames.size()) != t.rank)
       unsupported(kernelName, "tensor " + t.name + " has rank " + std::to_string(t.rank) + " (supported: 1.." +
@@ -122,13 +123,19 @@ PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec
     p.tensor = f.tensor;
     p.dim = f.dim;
     p.offset = f.offset;
+    p.boxRows = f.boxRows, p.boxCols = f.boxCols;
+    if (f.source == ParamSource::TensorMap &&
+        (f.offset % 64 != 0 || f.offset + 128 > layout.bytes || f.tensor < 0 ||
+         f.tensor >= static_cast<int>(plan.tensors.size()) || plan.tensors[f.tensor].elementBytes != 2))
+      unsupported(kernelName, "field " + f.name + ": a TMA tensor map must be 128 bytes at a 64-byte aligned "
+                                                   "offset inside Params, of a tensor with 16-bit elements");
     if (f.offset + 8 > layout.bytes)
       unsupported(kernelName, "field " + f.name + " lies outside Params");
     if (f.source == ParamSource::Size && !sizeIdOf(f.size, p.size))
       unsupported(kernelName, "field " + f.name + " reads unknown size '" + f.size + "'");
     if (f.source != ParamSource::Size &&
         (f.tensor < 0 || f.tensor >= static_cast<int>(plan.tensors.size()) ||
-         (f.source != ParamSource::TensorPointer && (f.dim < 0 || f.dim >= plan.tensors[f.tensor].rank))))
+         (f.source != ParamSource::TensorPointer && f.source != ParamSource::TensorMap && (f.dim < 0 || f.dim >= plan.tensors[f.tensor].rank))))
       unsupported(kernelName, "field " + f.name + " refers to a tensor or dim that does not exist");
     plan.fields.push_back(p);
   }
@@ -221,6 +228,7 @@ void bind(const PackPlan &plan, const AttentionArgs &a, Bindings &out) {
 }
 
 void packInto(const PackPlan &plan, const AttentionArgs &a, const Bindings &bindings, std::span<std::byte> out) {
+  std::memset(out.data(), 0, plan.bytes); // the tensor maps (encodeTensorMaps) and sm90's tail padding
   for (const PackField &f : plan.fields) {
     int64_t value = 0;
     uint64_t address = 0;
@@ -230,11 +238,26 @@ void packInto(const PackPlan &plan, const AttentionArgs &a, const Bindings &bind
     case ParamSource::TensorStride: value = b->strides[f.dim]; break;
     case ParamSource::TensorExtent: value = b->shape[f.dim]; break;
     case ParamSource::Size: value = sizeOf(a, f.size); break;
+    case ParamSource::TensorMap: continue; // encodeTensorMaps
     }
     if (f.source == ParamSource::TensorPointer)
       std::memcpy(out.data() + f.offset, &address, 8);
     else
       std::memcpy(out.data() + f.offset, &value, 8);
+  }
+}
+
+void encodeTensorMaps(const PackPlan &plan, const Bindings &bindings, std::span<std::byte> out) {
+  for (const PackField &f : plan.fields) {
+    if (f.source != ParamSource::TensorMap)
+      continue;
+    const PackTensor &t = plan.tensors[f.tensor];
+    const Binding &b = bindings.tensors[f.tensor];
+    runtime::TensorMapRequest m;
+    m.dataType = t.f16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    m.rank = b.rank, m.address = b.address, m.shape = b.shape.data(), m.strides = b.strides.data();
+    m.elementBytes = t.elementBytes, m.boxRows = f.boxRows, m.boxCols = f.boxCols;
+    runtime::encodeTensorMap(out.data() + f.offset, m);
   }
 }
 

@@ -49,6 +49,7 @@ struct PackTensor {
   std::string name;
   int rank = 0;
   int elementBytes = 0;
+  bool f16 = false;                     ///< fp16 elements (else bf16 / not 16-bit): the TMA data type
   bool needs16ByteRows = false;
   int captureSlot = -1;                 ///< index into Spec::captures (and AttentionArgs::captures)
   std::vector<DimSource> dims;
@@ -60,6 +61,7 @@ struct PackField {
   int tensor = -1, dim = -1;
   SizeId size = SizeId::B;
   std::size_t offset = 0;
+  int boxRows = 0, boxCols = 0; ///< TensorMap: the TMA box
 };
 
 struct PackPlan {
@@ -95,15 +97,21 @@ struct Bindings {
 /// LaunchError naming the tensor and dim.
 void bind(const PackPlan &plan, const AttentionArgs &args, Bindings &out);
 
-/// Writes Params for `bindings` and `args`' sizes into out[0, plan.bytes). Needs
+/// Writes Params for `bindings` and `args`' sizes into out[0, plan.bytes), all but the TMA tensor maps
+/// (encodeTensorMaps). Needs
 /// out.size() >= plan.bytes.
 void packInto(const PackPlan &plan, const AttentionArgs &args, const Bindings &bindings, std::span<std::byte> out);
 
-/// bind + packInto: what launch does.
+/// Encodes the TMA tensor maps of an sm90 kernel (ParamSource::TensorMap fields; packInto leaves them)
+/// into out through the driver (cuTensorMapEncodeTiled, host-only). Throws runtime::CudaError.
+void encodeTensorMaps(const PackPlan &plan, const Bindings &bindings, std::span<std::byte> out);
+
+/// bind + packInto + encodeTensorMaps: what launch does.
 inline void pack(const PackPlan &plan, const AttentionArgs &args, std::span<std::byte> out) {
   Bindings b;
   bind(plan, args, b);
   packInto(plan, args, b, out);
+  encodeTensorMaps(plan, b, out);
 }
 
 /// The same binding as codegen::TensorBinding values (allocates; for tests against packParams).

@@ -6,7 +6,8 @@
 #   2. the generated-kernel sweep and the Engine / C API tests ([gpu])     tilefuse_generated_gpu_tests
 #   3. the example application (causal attention, B=4 H=16 S=4096 D=128)   causal_attention
 #   4. compute-sanitizer memcheck + racecheck on one small case per spec   "[sanitize]"
-#   5. the SASS of two generated kernels (HMMA.16816 = mma.sync, LDSM = ldmatrix, LDGSTS = cp.async)
+#   5. the SASS of generated kernels (HMMA.16816 = mma.sync, LDSM = ldmatrix, LDGSTS = cp.async;
+#      sm90 backend: HGMMA = wgmma, UTMALDG = TMA tensor loads)
 # Files in $OUT (default /tmp/tilefuse-gpu-out): summary.log (this script's output), generated.log,
 # generated_sweep.md (the sweep table), example.log, sanitizer-memcheck.log, sanitizer-racecheck.log.
 # Usage: bash tests/gpu/run_generated_checks.sh
@@ -44,10 +45,10 @@ step "runtime CPU tests (packing, errors)"
 
 step "generated sweep + engine + C API ([gpu])"
 start=$(date +%s)
-timeout 200 "${run[@]}" "$work/bin/tilefuse_generated_gpu_tests" "[gpu]" >"$out/generated.log" 2>&1
+timeout 400 "${run[@]}" "$work/bin/tilefuse_generated_gpu_tests" "[gpu]" >"$out/generated.log" 2>&1
 rc=$?
 [ $rc = 0 ] || status=1
-grep -E "^generated|^  [a-z_]+ (bf16|fp16)|^engine|^cached|^C API|FAIL|failed|passed|REQUIRE|CHECK\(" "$out/generated.log" | head -80
+grep -E "^generated|^  sm[0-9]+ [a-z_]+ (bf16|fp16)|^engine|^cached|^C API|FAIL|failed|passed|REQUIRE|CHECK\(" "$out/generated.log" | head -80
 echo "exit $rc, $(( $(date +%s) - start )) s"
 
 step "example: causal attention B=4 Hq=16 S=4096 D=128"
@@ -69,8 +70,8 @@ rm -rf /tmp/tf-cubin && mkdir -p /tmp/tf-cubin
 "${run[@]}" "$work/bin/tilefuse_generated_gpu_tests" "[sass]" >/dev/null 2>&1
 for f in /tmp/tf-cubin/*.cubin; do
   [ -e "$f" ] || continue
-  cuobjdump -sass "$f" | awk -v f="$(basename "$f")" '/HMMA.16816/ {h++} /LDSM/ {l++} /LDGSTS/ {g++}
-    END {printf "  %-40s HMMA.16816 %4d  LDSM %4d  LDGSTS %4d\n", f, h, l, g}'
+  cuobjdump -sass "$f" | awk -v f="$(basename "$f")" '/HMMA.16816/ {h++} /LDSM/ {l++} /LDGSTS/ {g++} /HGMMA/ {w++} /UTMALDG/ {t++}
+    END {printf "  %-40s HMMA.16816 %4d  LDSM %4d  LDGSTS %4d  HGMMA %4d  UTMALDG %4d\n", f, h, l, g, w, t}'
 done
 echo "status $status"
 sleep 1

@@ -3,7 +3,8 @@
 // is checked by FlashAttention's rule
 //   max|out - ref_fp64| <= 2 * max|out_naive_same_precision - ref_fp64| + 1e-5
 // for (Sq, Sk) in {(113,203), (128,217), (256,512), (512,256), (1023,1024), (1024,1023), (2048,2048)},
-// D in {64, 128}, bf16 and fp16. The specs bring causal (bottom-right; Sq > Sk leaves rows fully
+// D in {64, 128, 256}, bf16 and fp16, on both code-generator backends (sm80: mma.sync + cp.async; sm90,
+// on an sm_90 GPU: warp-specialized wgmma + TMA). The specs bring causal (bottom-right; Sq > Sk leaves rows fully
 // masked: O = 0, LSE = -inf) and not, GQA (group 4), score_mods and captured tensors. Fresh random
 // inputs every run (seed printed); O and LSE poisoned with NaN before each launch; every element
 // checked written, the padding after O's rows checked untouched. One kernel per (spec, D, dtype),
@@ -17,6 +18,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -35,6 +38,7 @@ namespace {
 
 /// One kernel of the sweep: a spec with its dtype and head dim overridden.
 struct KernelConfig {
+  std::string backend; ///< EngineOptions::backend: "sm80" or "sm90"
   spec::Spec spec;
   spec::Shape shape; ///< the shape getKernel is given (D, Dv and the group are compiled in)
   std::string label; ///< "causal bf16 D=128"
@@ -43,22 +47,26 @@ struct KernelConfig {
 };
 
 /// `file` with dtype `t` and D = `D`; Hkv = 2 (Hq = group * 2), Sq = Sk = 128 for the kernel request.
-KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D) {
+KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const std::string &backend = "sm80") {
   KernelConfig c;
+  c.backend = backend;
   c.spec = spec::parseSpecFile(file);
   c.spec.dtype = t;
   spec::ShapeOverrides o;
   o.D = D, o.Hkv = 2, o.Hq = 2 * (c.spec.headsQ / c.spec.headsKv), o.B = 1, o.Sq = 128, o.Sk = 128;
   c.shape = spec::resolveShape(c.spec, o);
-  c.label = c.spec.name + " " + std::string(spec::spelling(t)) + " D=" + std::to_string(D);
+  c.label = backend + " " + c.spec.name + " " + std::string(spec::spelling(t)) + " D=" + std::to_string(D);
   return c;
 }
 
-/// Compiles every config's kernel, in parallel; a failure is kept in KernelConfig::error.
-void compileAll(Engine &engine, std::vector<KernelConfig> &configs) {
+Engine &engine(const std::string &backend);
+
+/// Compiles every config's kernel, in parallel, on its backend's engine; a failure is kept in
+/// KernelConfig::error.
+void compileAll(std::vector<KernelConfig> &configs) {
   parallelFor(configs.size(), [&](std::size_t i) {
     try {
-      configs[i].kernel = engine.getKernel(configs[i].spec, configs[i].shape, Policy::Heuristic);
+      configs[i].kernel = engine(configs[i].backend).getKernel(configs[i].spec, configs[i].shape, Policy::Heuristic);
     } catch (const std::exception &e) {
       configs[i].error = e.what();
     }
@@ -181,9 +189,26 @@ void check(const CaseResult &r) {
 const char *kHeader = "| kernel | Sq | Sk | BxHq/Hkv | max\\|out-ref\\| | max\\|naive-ref\\| | ratio | LSE rel err | "
                       "masked rows | result |\n|---|---|---|---|---|---|---|---|---|---|";
 
-Engine &engine() {
-  static Engine e(0);
-  return e;
+/// One engine per backend (EngineOptions::backend), made on first use.
+Engine &engine(const std::string &backend) {
+  static std::mutex m;
+  static std::map<std::string, std::unique_ptr<Engine>> engines;
+  std::lock_guard<std::mutex> lock(m);
+  std::unique_ptr<Engine> &e = engines[backend];
+  if (!e) {
+    EngineOptions o;
+    o.backend = backend;
+    e = std::make_unique<Engine>(0, o);
+  }
+  return *e;
+}
+
+/// The backends this GPU runs: sm80 always, sm90 on an sm_90 GPU.
+std::vector<std::string> backends() {
+  std::vector<std::string> b = {"sm80"};
+  if (engine("sm80").device().arch == "sm_90")
+    b.push_back("sm90");
+  return b;
 }
 
 } // namespace
@@ -195,13 +220,14 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
 
   std::vector<KernelConfig> configs;
-  for (const std::string &file : shippedSpecs())
-    for (int64_t D : {64, 128})
-      for (spec::DType t : {spec::DType::BF16, spec::DType::FP16})
-        configs.push_back(makeConfig(file, t, D));
-  compileAll(engine(), configs);
-  std::printf("generated: %zu kernels compiled in %.1f s on %s (%s)\n", engine().kernelCount(), seconds(),
-              engine().device().name.c_str(), engine().device().arch.c_str());
+  for (const std::string &backend : backends())
+    for (const std::string &file : shippedSpecs())
+      for (int64_t D : {64, 128, 256})
+        for (spec::DType t : {spec::DType::BF16, spec::DType::FP16})
+          configs.push_back(makeConfig(file, t, D, backend));
+  compileAll(configs);
+  std::printf("generated: %zu kernels compiled in %.1f s on %s (%s)\n", configs.size(), seconds(),
+              engine("sm80").device().name.c_str(), engine("sm80").device().arch.c_str());
   for (const KernelConfig &c : configs)
     if (c.kernel)
       std::printf("  %-34s %s regs=%d local=%dB smem=%zuB gen=%.0fms nvrtc=%.0fms\n", c.label.c_str(),
@@ -216,7 +242,7 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
   for (const KernelConfig &c : configs)
     for (const auto &[Sq, Sk] : shapes) {
       const bool large = Sq * Sk > 512 * 512;
-      results.push_back(runCase(engine(), c, Sq, Sk, large ? 1 : 2, large ? 1 : 2));
+      results.push_back(runCase(engine(c.backend), c, Sq, Sk, large ? 1 : 2, large ? 1 : 2));
       check(results.back());
     }
 
@@ -229,7 +255,7 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
   }
   std::printf("%s", table.str().c_str());
   std::printf("generated sweep: %d passed, %d failed, %d not checked, %zu kernels, %.1f s\n", passed, failed,
-              skipped, engine().kernelCount(), seconds());
+              skipped, configs.size(), seconds());
   if (const char *dir = std::getenv("TILEFUSE_RESULTS_DIR"))
     std::ofstream(std::string(dir) + "/generated_sweep.md") << table.str();
 }
@@ -237,11 +263,12 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
 TEST_CASE("one small generated case per spec (for compute-sanitizer)", "[.][sanitize]") {
   TF_REQUIRE_GPU();
   std::vector<KernelConfig> configs;
-  for (const std::string &file : shippedSpecs())
-    configs.push_back(makeConfig(file, spec::DType::BF16, 64));
-  compileAll(engine(), configs);
+  for (const std::string &backend : backends())
+    for (const std::string &file : shippedSpecs())
+      configs.push_back(makeConfig(file, spec::DType::BF16, 64, backend));
+  compileAll(configs);
   for (const KernelConfig &c : configs) {
-    const CaseResult r = runCase(engine(), c, 113, 203, 1, 1);
+    const CaseResult r = runCase(engine(c.backend), c, 113, 203, 1, 1);
     std::printf("%s\n", row(r).c_str());
     check(r);
   }
@@ -253,7 +280,12 @@ TEST_CASE("CUBINs of two generated kernels for SASS inspection", "[.][sass]") {
   const std::string out = dir && *dir ? dir : "/tmp/tf-cubin";
   std::vector<KernelConfig> configs = {makeConfig(specsDir() + "/causal.json", spec::DType::BF16, 128),
                                        makeConfig(specsDir() + "/alibi.json", spec::DType::FP16, 64)};
-  compileAll(engine(), configs);
+  for (const std::string &backend : backends())
+    if (backend != "sm80") {
+      configs.push_back(makeConfig(specsDir() + "/causal.json", spec::DType::BF16, 128, backend));
+      configs.push_back(makeConfig(specsDir() + "/document_mask.json", spec::DType::FP16, 64, backend));
+    }
+  compileAll(configs);
   for (const KernelConfig &c : configs) {
     INFO(c.label << ": " << c.error);
     REQUIRE(c.kernel);

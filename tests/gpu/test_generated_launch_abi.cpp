@@ -50,7 +50,7 @@ struct Generated {
   detail::PackPlan plan;
 };
 
-Generated generate(const std::string &file, int64_t D = 0) {
+Generated generate(const std::string &file, int64_t D = 0, const std::string &backend = "sm80") {
   Generated g;
   g.spec = spec::parseSpecFile(file);
   spec::ShapeOverrides o;
@@ -58,15 +58,15 @@ Generated generate(const std::string &file, int64_t D = 0) {
   if (D)
     o.D = D;
   g.shape = spec::resolveShape(g.spec, o);
-  g.source = detail::generateSource(g.spec, g.shape, detail::heuristicSchedule(g.spec, g.shape, "sm_90"));
+  g.source = detail::generateSource(g.spec, g.shape, detail::heuristicSchedule(g.spec, g.shape, "sm_90", backend));
   g.plan = detail::makePackPlan(g.source.params, g.spec, g.shape.groupSize(), g.source.kernelName);
   return g;
 }
 
 /// generate(file), or nothing after FAIL_CHECK with the reason (the loop goes on with the next spec).
-std::optional<Generated> tryGenerate(const std::string &file) {
+std::optional<Generated> tryGenerate(const std::string &file, const std::string &backend = "sm80") {
   try {
-    return generate(file);
+    return generate(file, 0, backend);
   } catch (const std::exception &e) {
     FAIL_CHECK(e.what());
   }
@@ -105,9 +105,10 @@ std::string launchError(const Generated &g, const AttentionArgs &a) {
 
 TEST_CASE("Params packed on the stack equal codegen packParams for every shipped spec and allocate nothing",
           "[cpu][runtime]") {
+  for (const std::string backend : {"sm80", "sm90"})
   for (const std::string &file : test::shippedSpecs()) {
-    INFO(file);
-    const std::optional<Generated> generated = tryGenerate(file);
+    INFO(backend << " " << file);
+    const std::optional<Generated> generated = tryGenerate(file, backend);
     if (!generated)
       continue;
     const Generated &g = *generated;
@@ -177,13 +178,15 @@ TEST_CASE("bad launch arguments throw LaunchError naming the tensor and dim", "[
 }
 
 TEST_CASE("every shipped spec compiles to a CUBIN for sm_90 through the engine build path", "[cpu][runtime]") {
+  for (const std::string backend : {"sm80", "sm90"})
   for (const std::string &file : test::shippedSpecs()) {
-    INFO(file);
-    const std::optional<Generated> generated = tryGenerate(file);
+    INFO(backend << " " << file);
+    const std::optional<Generated> generated = tryGenerate(file, backend);
     if (!generated)
       continue;
     const Generated &g = *generated;
     runtime::CompileOptions o = detail::compileOptions("sm_90", EngineOptions{});
+    o.arch = codegen::compileArch(g.source.schedule, "sm_90"); // sm_90a for the sm90 backend
     const runtime::CompileResult c = runtime::compileCuda(g.source.source, o);
     CHECK(!c.cubin.empty());
     CHECK(c.ptx.find(".entry " + g.source.kernelName) != std::string::npos);

@@ -25,10 +25,10 @@ PtxasInfo parsePtxasInfo(const std::string &log) {
 Compiled compileKernel(const KernelSource &kernel, const std::string &arch) {
   Compiled c;
   runtime::CompileOptions options;
-  options.arch = arch;
   options.extraFlags = {"-Xptxas=-v"};
   options.sourceName = kernel.kernelName + ".cu";
   try {
+    options.arch = codegen::compileArch(kernel.schedule, arch); // sm_90a for the sm90 backend
     runtime::CompileResult r = runtime::compileCuda(kernel.source, options);
     c.cubin = std::move(r.cubin);
     c.ptx = std::move(r.ptx);

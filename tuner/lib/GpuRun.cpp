@@ -57,6 +57,18 @@ DeviceProblem::DeviceProblem(const spec::Spec &spec, const HostInputs &in, int s
   }
 }
 
+namespace {
+/// codegen::TensorMapEncoder through the driver (sm90 kernels' TMA tensor maps).
+void encodeTensorMap(std::byte *out, const codegen::ParamField &f, const codegen::TensorAbi &abi,
+                     const codegen::TensorBinding &t) {
+  runtime::TensorMapRequest m;
+  m.dataType = abi.elementType == "f16" ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+  m.rank = abi.rank, m.address = t.address, m.shape = t.shape.data(), m.strides = t.strides.data();
+  m.elementBytes = abi.elementBytes, m.boxRows = f.boxRows, m.boxCols = f.boxCols;
+  runtime::encodeTensorMap(out, m);
+}
+} // namespace
+
 std::vector<std::byte> DeviceProblem::params(const codegen::ParamLayout &layout, int index) const {
   const Set &set = sets_.at(static_cast<std::size_t>(index));
   const spec::Shape &s = shape_;
@@ -78,7 +90,7 @@ std::vector<std::byte> DeviceProblem::params(const codegen::ParamLayout &layout,
     b.strides = denseStrides(b.shape);
     bindings.push_back(std::move(b));
   }
-  return codegen::packParams(layout, {s.B, s.Hq, s.Hkv, s.Sq, s.Sk}, bindings);
+  return codegen::packParams(layout, {s.B, s.Hq, s.Hkv, s.Sq, s.Sk}, bindings, &encodeTensorMap);
 }
 
 void DeviceProblem::poisonOutputs(int index) {

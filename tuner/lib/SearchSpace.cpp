@@ -136,6 +136,68 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
   return "";
 }
 
+/// The sm90 backend's space (warp-specialized wgmma + TMA; on sm_90 GPUs, D = Dv a multiple of 64):
+/// BLOCK_M in {64, 128, 192} (1 to 3 consumer warpgroups), BLOCK_N a multiple of 16 in [64, 192],
+/// 2 or 3 stages. Pruned by the problem and smem rules and by a register rule of its own (each consumer
+/// thread holds Dv/2 + 3 BLOCK_N / 4 + about 68 registers: O, S, P, m, l, addresses; setmaxnreg gives it
+/// 240, or 160 with 3 consumer warpgroups); the best kSm90Candidates by the analytic model are kept.
+std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
+                                      const DeviceLimits &limits, SearchSpace &space) {
+  constexpr int kSm90Candidates = 8;
+  std::vector<Candidate> out;
+  const int d = static_cast<int>(shape.D), dv = static_cast<int>(shape.Dv);
+  if (codegen::computeCapability(limits.arch) != 90 || d % 64 != 0 || d != dv || d > 256)
+    return out;
+  for (int bm : {64, 128, 192})
+    for (int bn = 64; bn <= 192; bn += 16)
+      for (int stages : {2, 3}) {
+        Schedule s;
+        s.mma = codegen::MmaFamily::Wgmma, s.q = QPlacement::Smem;
+        s.blockM = bm, s.warps = bm / 16, s.blockN = bn, s.kvStages = stages;
+        s.validate();
+        ++space.total;
+        auto prune = [&](const std::string &rule, const std::string &reason) {
+          space.pruned.push_back({s, rule, reason});
+        };
+        if (bm > 64 && bm >= 2 * shape.Sq) {
+          prune("problem", "BLOCK_M = " + std::to_string(bm) + " >= 2 x Sq (" + std::to_string(shape.Sq) +
+                               "): most of every Q tile is padding");
+          continue;
+        }
+        if (bn > 64 && bn >= 2 * shape.Sk) {
+          prune("problem", "BLOCK_N = " + std::to_string(bn) + " >= 2 x Sk (" + std::to_string(shape.Sk) +
+                               "): most of every K/V tile is padding");
+          continue;
+        }
+        Candidate c;
+        c.schedule = s;
+        c.isDefault = s == defaultSchedule;
+        c.smemBytes = codegen::smemBytes(s, d);
+        c.registerEstimate = dv / 2 + 3 * bn / 4 + 68;
+        const int budget = bm == 192 ? 160 : 240;
+        if (c.smemBytes > limits.maxSmemPerBlock) {
+          prune("smem", "needs " + kib(c.smemBytes) + " of shared memory per block; " + limits.arch + " allows " +
+                            kib(limits.maxSmemPerBlock));
+          continue;
+        }
+        if (c.registerEstimate > budget * 11 / 10) {
+          prune("registers", "a consumer thread needs about " + std::to_string(c.registerEstimate) +
+                                 " registers; setmaxnreg gives it " + std::to_string(budget) + ": it would spill");
+          continue;
+        }
+        c.occupancy.blocksPerSm = 1, c.occupancy.warpsPerSm = s.warps + 4, c.occupancy.limiter = "smem";
+        c.score = score(s, c.occupancy, shape, limits) * (stages == 2 ? 1.0 : 0.99);
+        out.push_back(c);
+      }
+  std::stable_sort(out.begin(), out.end(), [](const Candidate &a, const Candidate &b) { return a.score > b.score; });
+  for (std::size_t i = kSm90Candidates; i < out.size(); ++i)
+    space.pruned.push_back({out[i].schedule, "budget", "sm90: only the best " + std::to_string(kSm90Candidates) +
+                                                           " wgmma schedules by the model are compiled"});
+  if (out.size() > kSm90Candidates)
+    out.resize(kSm90Candidates);
+  return out;
+}
+
 } // namespace
 
 std::string pruneAfterCompile(const Schedule &s, int registers, int spillBytes, std::size_t smemBytes,
@@ -222,6 +284,7 @@ SearchSpace buildSearchSpace(const spec::Shape &shape, const Schedule &defaultSc
   std::stable_sort(valid.begin(), valid.end(), [](const Candidate &a, const Candidate &b) {
     return a.score > b.score;
   });
+  std::vector<Candidate> hopper = sm90Candidates(shape, defaultSchedule, limits, space);
   const int budget = std::max(1, options.maxCandidates) + std::max(0, options.compileExtra);
   // Keep the best `budget` (the default schedule counts against it but is never cut). The model
   // only ranks roughly (e.g. it favours 32 rows per warp, which wins at D = 128 and loses at
@@ -245,6 +308,8 @@ SearchSpace buildSearchSpace(const spec::Shape &shape, const Schedule &defaultSc
   for (std::size_t i = 0; i < valid.size(); ++i)
     if (taken[i] || valid[i].isDefault)
       space.candidates.push_back(valid[i]);
+  // The sm90 backend's best, right after the sm80 leaders (timed early; they do not use the sm80 budget).
+  space.candidates.insert(space.candidates.end(), hopper.begin(), hopper.end());
   int rank = 0;
   for (std::size_t i = 0; i < valid.size(); ++i) {
     Candidate &c = valid[i];

@@ -22,11 +22,11 @@ GeneratedKernel generateKernel(func::FuncOp fused, const Schedule &schedule, con
   const KernelPlan p = plan(r, schedule);
   // 3. emit: walk the ops again and write CUDA.
   GeneratedKernel k;
-  k.params = buildParamLayout(r);
+  k.params = buildParamLayout(r, p);
   k.source = emitKernel(r, p, k.params);
   k.kernelName = r.kernelName;
   k.threadsPerBlock = schedule.threadsPerBlock();
-  k.dynamicSmemBytes = p.smemBytes;
+  k.dynamicSmemBytes = schedule.mma == MmaFamily::Wgmma ? sm90DynamicSmemBytes(p) : p.smemBytes;
   k.grid = r.grid;
   k.schedule = schedule;
   return k;
@@ -49,7 +49,8 @@ std::string dumpResolve(func::FuncOp fused, const KernelSignature &signature) {
 std::string dumpPlan(func::FuncOp fused, const Schedule &schedule, const KernelSignature &signature) {
   OwningOpRef<func::FuncOp> prepared = prepare(fused);
   const ResolvedKernel r = resolve(*prepared, signature);
-  return plan(r, schedule).toString() + buildParamLayout(r).toString();
+  const KernelPlan p = plan(r, schedule);
+  return p.toString() + buildParamLayout(r, p).toString();
 }
 
 Schedule matchProgram(func::FuncOp fused, Schedule base) {
@@ -57,6 +58,8 @@ Schedule matchProgram(func::FuncOp fused, Schedule base) {
   base.blockM = static_cast<int>(r.blockM);
   if (!r.loops.empty())
     base.blockN = static_cast<int>(*getConstantIntValue(r.loops.front().getStep()));
+  if (base.mma == MmaFamily::Wgmma)
+    base.warps = base.blockM / 16; // the consumer warps
   while (base.warps > 1 && base.blockM % (16 * base.warps) != 0)
     base.warps /= 2;
   return base;

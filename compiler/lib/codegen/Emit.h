@@ -20,10 +20,17 @@
 
 namespace tilefuse::codegen {
 
-/// The Params layout of a resolved kernel (KernelAbi.h describes it).
-ParamLayout buildParamLayout(const ResolvedKernel &r);
+/// The Params layout of a resolved kernel (KernelAbi.h describes it); with a wgmma plan, led by one TMA
+/// tensor map per loaded tensor.
+ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p);
 
-/// The kernel's CUDA source.
+/// The kernel's CUDA source: the sm80 backend (EmitWalker.h) or, for mma = wgmma, the sm90 backend
+/// (EmitSm90.cpp).
 std::string emitKernel(const ResolvedKernel &r, const KernelPlan &p, const ParamLayout &params);
+std::string emitKernelSm90(const ResolvedKernel &r, const KernelPlan &p, const ParamLayout &params);
+
+/// Dynamic shared memory of an sm90 kernel, bytes: 1024 of alignment slack, the plan's tiles, 8 per
+/// mbarrier (one per tile loaded once, a full and an empty one per ring slot).
+std::size_t sm90DynamicSmemBytes(const KernelPlan &p);
 
 } // namespace tilefuse::codegen

@@ -122,6 +122,13 @@ std::string ParamLayout::deviceStruct() const {
       ++i;
       continue;
     }
+    if (f.source == ParamSource::TensorMap) {
+      os << "  tilefuse::device::TmaDescriptor " << f.name << "; // TMA tensor map of "
+         << tensors[f.tensor].arg.name << ": box [" << f.boxRows << " x " << f.boxCols
+         << "] of its last two dims, 128B swizzle\n";
+      ++i;
+      continue;
+    }
     // An array field: TensorStride / TensorExtent runs of one tensor.
     size_t n = 1;
     while (i + n < fields.size() && fields[i + n].source == f.source && fields[i + n].tensor == f.tensor)
@@ -147,7 +154,7 @@ std::string ParamLayout::toString() const {
 }
 
 std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes &sizes,
-                                  const std::vector<TensorBinding> &tensors) {
+                                  const std::vector<TensorBinding> &tensors, TensorMapEncoder encodeMap) {
   if (tensors.size() != layout.tensors.size())
     throw AbiError("packParams: " + std::to_string(tensors.size()) + " tensors given, the kernel takes " +
                    std::to_string(layout.tensors.size()));
@@ -194,6 +201,10 @@ std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes 
     case ParamSource::TensorStride: value = tensors[f.tensor].strides[f.dim]; break;
     case ParamSource::TensorExtent: value = tensors[f.tensor].shape[f.dim]; break;
     case ParamSource::Size: value = sizes.get(f.size); break;
+    case ParamSource::TensorMap:
+      if (encodeMap)
+        encodeMap(out.data() + f.offset, f, layout.tensors[f.tensor], tensors[f.tensor]);
+      continue;
     }
     if (f.source == ParamSource::TensorPointer)
       std::memcpy(out.data() + f.offset, &address, 8);

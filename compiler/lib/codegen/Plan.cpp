@@ -284,7 +284,8 @@ private:
       lp.loads.push_back(pl);
     });
     findSkipAbove(lp);
-    lp.split = splitOrderHolds(lp) && lp.loads.size() * lp.stages >= 2;
+    // The split cp.async pipeline is the sm80 backend's; the sm90 producer runs its own ring.
+    lp.split = p.schedule.mma != MmaFamily::Wgmma && splitOrderHolds(lp) && lp.loads.size() * lp.stages >= 2;
     p.loops.push_back(lp);
   }
 

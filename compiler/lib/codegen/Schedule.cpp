@@ -33,6 +33,24 @@ std::string_view spelling(QPlacement q) { return q == QPlacement::Registers ? "r
 std::string_view spelling(QTileOrder o) { return o == QTileOrder::Descending ? "descending" : "ascending"; }
 
 void Schedule::validate() const {
+  if (mma == MmaFamily::Wgmma) {
+    // sm90 backend: one producer warpgroup plus BLOCK_M / 64 consumer warpgroups of 4 warps; each
+    // consumer warp owns 16 query rows (the wgmma m64 fragment, split over a warpgroup's 4 warps).
+    requireOneOf("block_m", blockM, {64, 128, 192});
+    if (blockN % 16 != 0 || blockN < 32 || blockN > 256)
+      throw ScheduleError("schedule: block_n = " + std::to_string(blockN) +
+                          " is not allowed with mma = wgmma; allowed values: multiples of 16 from 32 to 256");
+    if (warps != blockM / 16)
+      throw ScheduleError("schedule: warps = " + std::to_string(warps) + " with mma = wgmma and block_m = " +
+                          std::to_string(blockM) + " must be " + std::to_string(blockM / 16) +
+                          " (the consumer warps: 16 query rows each; the producer warpgroup comes on top)");
+    requireOneOf("kv_stages", kvStages, {2, 3, 4});
+    requireOneOf("min_blocks_per_sm", minBlocksPerSm, {1});
+    if (q != QPlacement::Smem)
+      throw ScheduleError("schedule: q = registers is not allowed with mma = wgmma; allowed values: smem "
+                          "(wgmma reads Q from shared memory)");
+    return;
+  }
   requireOneOf("block_m", blockM, {16, 32, 64, 128, 256});
   requireOneOf("block_n", blockN, {16, 32, 64, 128, 256});
   requireOneOf("warps", warps, {1, 2, 4, 8, 16});
@@ -48,9 +66,20 @@ void Schedule::validate() const {
                         " leaves a warp a number of rows that is not a multiple of 16 (the mma.sync "
                         "M); allowed values for this block_m: " + allowed);
   }
-  if (mma != MmaFamily::MmaSyncM16N8K16)
-    throw ScheduleError("schedule: mma = " + std::string(spelling(mma)) +
-                        " is not generated yet; allowed values: mma_sync_m16n8k16");
+}
+
+std::string_view Schedule::target() const { return mma == MmaFamily::Wgmma ? "sm90" : "sm80"; }
+
+int Schedule::threadsPerBlock() const { return 32 * warps + (mma == MmaFamily::Wgmma ? 128 : 0); }
+
+std::string compileArch(const Schedule &s, std::string_view deviceArch) {
+  if (s.mma != MmaFamily::Wgmma)
+    return std::string(deviceArch);
+  if (computeCapability(deviceArch) != 90)
+    throw ScheduleError("schedule: mma = wgmma needs an sm_90 GPU (wgmma and setmaxnreg are sm_90a "
+                        "instructions); this target is " + std::string(deviceArch) +
+                        "; allowed there: mma = mma_sync_m16n8k16");
+  return "sm_90a";
 }
 
 std::string Schedule::toString() const {
@@ -164,12 +193,23 @@ std::size_t maxDynamicSmemBytes(std::string_view arch) {
 
 std::size_t smemBytes(const Schedule &s, int headDim) {
   const std::size_t tile = static_cast<std::size_t>(headDim) * 2;
-  return tile * (s.blockM + 2 * static_cast<std::size_t>(s.blockN) * s.kvStages);
+  const std::size_t tiles = tile * (s.blockM + 2 * static_cast<std::size_t>(s.blockN) * s.kvStages);
+  if (s.mma == MmaFamily::Wgmma)
+    return 1024 + tiles + 1024; // 1024-byte alignment of the 128B-swizzled tiles; mbarriers
+  return tiles;
 }
 
 Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch) {
   (void)dtype;
   const int cc = computeCapability(arch);
+  if (arch == "sm_90a" && headDim % 64 == 0 && headDim >= 64 && headDim <= 256) {
+    // sm90 backend (warp-specialized wgmma + TMA): 2 consumer warpgroups of 64 query rows.
+    Schedule s;
+    s.mma = MmaFamily::Wgmma, s.q = QPlacement::Smem;
+    s.blockM = 128, s.warps = 8, s.kvStages = 2;
+    s.blockN = headDim <= 128 ? 128 : 64;
+    return s;
+  }
   if (!(headDim == 32 || (headDim % 64 == 0 && headDim >= 64 && headDim <= 256)))
     throw ScheduleError("head_dim = " + std::to_string(headDim) +
                         " is not supported; allowed values: 32, 64, 128, 192, 256");

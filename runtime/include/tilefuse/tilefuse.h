@@ -159,6 +159,10 @@ struct EngineOptions {
   std::string deviceIncludeDir;
   /// Extra NVRTC flags for every kernel (e.g. "-lineinfo").
   std::vector<std::string> nvrtcFlags;
+  /// The code generator's backend for Policy::Heuristic: "auto" (on an sm_90 GPU the sm90 backend,
+  /// warp-specialized wgmma + TMA, where its default schedule applies, i.e. D a multiple of 64; the sm80
+  /// backend, mma.sync + cp.async, otherwise), "sm80" or "sm90" (UnsupportedError off sm_90).
+  std::string backend = "auto";
 };
 
 /// One Q, K, V or O operand: the device address of element [0, 0, 0, 0] and the strides, in

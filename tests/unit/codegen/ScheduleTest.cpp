@@ -42,9 +42,32 @@ TEST_CASE("Schedule validate names the field the value and the allowed values", 
   s = {};
   s.minBlocksPerSm = 0;
   CHECK(errorOf(s) == "schedule: min_blocks_per_sm = 0 is not allowed; allowed values: 1, 2, 3, 4");
+  // sm90 backend.
   s = {};
   s.mma = MmaFamily::Wgmma;
-  CHECK(errorOf(s) == "schedule: mma = wgmma is not generated yet; allowed values: mma_sync_m16n8k16");
+  CHECK(errorOf(s) == "schedule: q = registers is not allowed with mma = wgmma; allowed values: smem (wgmma reads Q "
+                      "from shared memory)");
+  s.q = QPlacement::Smem;
+  CHECK(errorOf(s).empty()); // 64 x 64, 4 consumer warps, 2 stages
+  CHECK(s.threadsPerBlock() == 256);
+  CHECK(s.target() == "sm90");
+  s.blockM = 32;
+  CHECK(errorOf(s) == "schedule: block_m = 32 is not allowed; allowed values: 64, 128, 192");
+  s.blockM = 128;
+  CHECK(errorOf(s) == "schedule: warps = 4 with mma = wgmma and block_m = 128 must be 8 (the consumer warps: 16 "
+                      "query rows each; the producer warpgroup comes on top)");
+  s.warps = 8, s.blockN = 72;
+  CHECK(errorOf(s) == "schedule: block_n = 72 is not allowed with mma = wgmma; allowed values: multiples of 16 "
+                      "from 32 to 256");
+  s.blockN = 176, s.kvStages = 1;
+  CHECK(errorOf(s) == "schedule: kv_stages = 1 is not allowed; allowed values: 2, 3, 4");
+  s.kvStages = 3;
+  CHECK(errorOf(s).empty());
+  CHECK(s.threadsPerBlock() == 384);
+  CHECK(compileArch(s, "sm_90") == "sm_90a");
+  CHECK_THROWS_AS(compileArch(s, "sm_80"), ScheduleError);
+  CHECK(compileArch(Schedule{}, "sm_89") == "sm_89");
+  CHECK(scheduleFromJson(s.toJson()) == s);
 }
 
 TEST_CASE("Schedule prints and round-trips through JSON", "[schedule]") {

@@ -75,6 +75,19 @@ TEST_CASE("every enumerated schedule is a candidate or pruned with a reason", "[
   Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90");
   SearchSpace s = buildSearchSpace(shape, def, h, {24, 12});
   CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
+  // The sm90 backend's space is ranked apart: its best 8 join the sm80 budget's 36.
+  std::vector<Candidate> hopper;
+  for (const Candidate &c : s.candidates)
+    if (c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma)
+      hopper.push_back(c);
+  CHECK(hopper.size() == 8);
+  for (const Candidate &c : hopper) {
+    INFO(c.schedule.toString());
+    CHECK_NOTHROW(c.schedule.validate());
+    CHECK(c.smemBytes <= h.maxSmemPerBlock);
+    CHECK(c.registerEstimate <= (c.schedule.blockM == 192 ? 176 : 264));
+  }
+  std::erase_if(s.candidates, [](const Candidate &c) { return c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma; });
   CHECK(s.candidates.size() == 36);
   std::set<std::string> rules = {"tile-size", "problem", "smem", "registers", "occupancy", "hint", "budget"};
   for (const PrunedCandidate &p : s.pruned) {

@@ -11,7 +11,10 @@
 //   long long B, Hq, Hkv, Sq, Sk    problem sizes
 //
 // Every field is 8 bytes and 8-byte aligned, so offsets are 8 * index and the host and device
-// layouts agree by construction (the generated source static_asserts the size).
+// layouts agree by construction (the generated source static_asserts the size). sm90 kernels put
+// their TMA tensor maps first (`TmaDescriptor <T>_tma;`, 128 bytes each, 64-byte aligned), before the
+// 8-byte fields, and take Params as a `const __grid_constant__` argument (the copies read the maps in
+// place); Params' size is then rounded up to 64 bytes.
 //
 // Requirements the runtime must meet (packParams checks the first two): tensors the kernel loads with
 // cp.async (Q, K, V) have 16-byte aligned bases and every stride a multiple of 16 bytes; every tensor's
@@ -87,6 +90,9 @@ enum class ParamSource {
   TensorStride,  ///< stride (elements) of dim `dim` of tensor `tensor`
   TensorExtent,  ///< extent of dim `dim` of tensor `tensor` (captures)
   Size,          ///< problem size `size` (B, Hq, Hkv, Sq, Sk)
+  TensorMap,     ///< TMA tensor map (CUtensorMap, 128 bytes, 64-byte aligned) of tensor `tensor` (sm90 kernels):
+                 ///< box [boxRows x boxCols] over its last two dims (1 in the others), 128B swizzle, zero fill
+                 ///< out of bounds. packParams writes zeros; the runtime encodes it (cuTensorMapEncodeTiled).
 };
 
 struct ParamField {
@@ -96,6 +102,7 @@ struct ParamField {
   int dim = -1;
   std::string size;
   std::size_t offset = 0; ///< bytes from the start of Params
+  int boxRows = 0, boxCols = 0; ///< TensorMap: the TMA box (elements); boxCols * element bytes = 128
 };
 
 /// How one tensor argument is passed.
@@ -144,7 +151,12 @@ public:
 /// The bytes of Params for one launch (`tensors` in ParamLayout::tensors order). Throws AbiError
 /// naming the tensor and dim when a rank differs, a last-dim stride is not 1, a symbolic extent
 /// disagrees with `sizes` (or a static one with the program), or an alignment requirement fails.
+/// Writes the TMA tensor map of field `f` (ParamSource::TensorMap) for tensor `abi` bound to `t` into
+/// out[0, 128): the runtime's cuTensorMapEncodeTiled wrapper (the compiler never calls the driver).
+using TensorMapEncoder = void (*)(std::byte *out, const ParamField &f, const TensorAbi &abi, const TensorBinding &t);
+
+/// `encodeMap`: fills the TensorMap fields (sm90 kernels); null leaves them zero (no driver: tests).
 std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes &sizes,
-                                  const std::vector<TensorBinding> &tensors);
+                                  const std::vector<TensorBinding> &tensors, TensorMapEncoder encodeMap = nullptr);
 
 } // namespace tilefuse::codegen

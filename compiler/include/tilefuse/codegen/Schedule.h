@@ -23,7 +23,8 @@ namespace tilefuse::codegen {
 /// The warp-level matrix instruction the kernel is built from.
 enum class MmaFamily {
   MmaSyncM16N8K16, ///< mma.sync.aligned.m16n8k16 (sm_80 and newer), operands via ldmatrix.
-  Wgmma,           ///< wgmma.mma_async (sm_90a); not generated yet, validate() rejects it.
+  Wgmma,           ///< wgmma.mma_async (sm_90a): the sm90 backend, a warp-specialized kernel (TMA producer
+                   ///< warpgroup, mbarrier ring, consumer warpgroups; FlashAttention-3, Shah et al. 2024).
 };
 
 /// Where the loop-invariant lhs of S = Q K^T lives while the K/V loop runs, when the fused program
@@ -52,7 +53,8 @@ public:
 struct Schedule {
   int blockM = 64;  ///< BLOCK_M: query rows per thread block (one Q tile).
   int blockN = 64;  ///< BLOCK_N: key/value rows per K/V tile (one loop iteration).
-  int warps = 4;    ///< Warps per block; each owns BLOCK_M / warps consecutive query rows.
+  int warps = 4;    ///< Warps per block that own query rows; each owns BLOCK_M / warps consecutive rows
+                    ///< (wgmma: the consumer warps, BLOCK_M / 16; the producer warpgroup comes on top).
   int kvStages = 2; ///< Shared-memory slots per loaded K/V tile (a cp.async ring). Each load is waited for
                     ///< just before its first use and that wait refills the slot the previous load has
                     ///< finished with: with 1 stage V_j lands during S = Q K_j^T and K_{j+1} during
@@ -65,9 +67,14 @@ struct Schedule {
 
   /// Query rows per warp: BLOCK_M / warps (a multiple of 16, the mma.sync M).
   int rowsPerWarp() const { return blockM / warps; }
-  int threadsPerBlock() const { return 32 * warps; }
+  /// 32 * warps, plus the producer warpgroup's 128 threads with mma = wgmma.
+  int threadsPerBlock() const;
+  /// The code generator's backend for this schedule: "sm80" (mma.sync, cp.async) or "sm90" (wgmma, TMA).
+  std::string_view target() const;
 
-  /// Throws ScheduleError naming the first bad field, its value and the allowed values:
+  /// Throws ScheduleError naming the first bad field, its value and the allowed values.
+  /// mma = wgmma (sm90): block_m in {64, 128, 192}, warps = block_m / 16, block_n a multiple of 16 in
+  /// [32, 256], kv_stages in {2, 3, 4}, q = smem, min_blocks_per_sm = 1. Otherwise (sm80):
   /// block_m in {16, 32, 64, 128, 256}; block_n in {16, 32, 64, 128, 256}; warps in {1, 2, 4, 8, 16}
   /// with block_m / warps a multiple of 16; kv_stages in {1, 2, 3, 4}; mma = mma_sync_m16n8k16;
   /// min_blocks_per_sm in {1, 2, 3, 4}.
@@ -96,16 +103,23 @@ std::string_view spelling(QTileOrder o); ///< "descending", "ascending"
 /// ...; throws ScheduleError for anything else or an arch older than sm_80 (no mma.sync bf16).
 int computeCapability(std::string_view arch);
 
+/// The NVRTC target to compile a kernel of schedule `s` for a device of arch `deviceArch`: the device's
+/// arch for mma.sync, "sm_90a" for wgmma (throws ScheduleError when the device is not sm_90).
+std::string compileArch(const Schedule &s, std::string_view deviceArch);
+
 /// Dynamic shared memory one block may opt into on `arch`, bytes (sm_80: 166912, sm_86 / sm_89:
 /// 101376, sm_90: 232448; others: the sm_86 value).
 std::size_t maxDynamicSmemBytes(std::string_view arch);
 
 /// Shared memory the generated kernel allocates for a schedule: Q (BLOCK_M x headDim) once, K and V
-/// (BLOCK_N x headDim each) per stage, 16-bit elements. Bytes.
+/// (BLOCK_N x headDim each) per stage, 16-bit elements; with wgmma also 1024 bytes of alignment slack
+/// for the 128B-swizzled tiles and 1024 of mbarriers. Bytes.
 std::size_t smemBytes(const Schedule &s, int headDim);
 
 /// The untuned starting point for one (HEAD_DIM, dtype, arch), chosen to fit the arch's shared memory
-/// with room for two blocks per SM where that matters:
+/// with room for two blocks per SM where that matters. arch "sm_90a" with headDim a multiple of 64
+/// gives the sm90 backend: wgmma, BLOCK_M 128 (2 consumer warpgroups), BLOCK_N 128 (64 above
+/// headDim 128), 2 stages. Otherwise:
 ///   headDim <= 64:          BLOCK_M 128, BLOCK_N 64, 8 warps, 2 stages       (48 KB at D = 64)
 ///   headDim = 128, sm_80/90: BLOCK_M 128, BLOCK_N 64, 8 warps, 2 stages      (96 KB)
 ///   headDim = 128, other:    BLOCK_M 64,  BLOCK_N 64, 4 warps, 1 stage, 2 blocks/SM hinted (48 KB)

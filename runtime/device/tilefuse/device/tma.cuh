@@ -11,15 +11,20 @@
 #pragma once
 #include "common.cuh"
 
+namespace tilefuse {
+namespace device {
+/// Device view of a CUtensorMap (opaque, 128 bytes, 64-byte aligned as the driver requires). Plain data,
+/// declared for every target so that a kernel's Params struct can hold one.
+struct alignas(64) TmaDescriptor {
+  unsigned long long opaque[16];
+};
+} // namespace device
+} // namespace tilefuse
+
 #if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900)
 
 namespace tilefuse {
 namespace device {
-
-/// Device view of a CUtensorMap (opaque, 128 bytes, 64-byte aligned as the driver requires).
-struct alignas(64) TmaDescriptor {
-  unsigned long long opaque[16];
-};
 
 /// Generic address of a __grid_constant__ tensor-map parameter.
 TF_DEVICE unsigned long long tma_address(const TmaDescriptor &map) { return reinterpret_cast<unsigned long long>(&map); }

@@ -29,6 +29,7 @@
 #pragma once
 #include "common.cuh"
 #include "arch/sm80_copy.cuh"
+#include "arch/sm90_wgmma.cuh"
 
 #if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define TF_HAS_WGMMA 1
@@ -105,66 +106,12 @@ template <int N> TF_DEVICE void wgmma_fence_operand(float (&r)[N]) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// wgmma.mma_async, bf16 x bf16 -> f32 (PTX ISA 9.7.15.5.2). The immediates scale-a = scale-b = 1 (no
-// negation); imm-trans-a = 0 (A K-major) in the SS form.
-
-/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64], bf16 inputs, f32 accumulators; A and B in SMEM (descriptors).
-/// A: K-major (desc_a). B: K-major when TRANS_B = 0 (stored [64 x 16], K contiguous), N-major when
-/// TRANS_B = 1 (stored [16 x 64], N contiguous). scale_d = 0: D = A B (D's input ignored); 1: D += A B.
-/// d[32]: the accumulator fragment (see the header comment: thread, row, column of d[i]).
-struct SM90_64x64x16_F32BF16BF16_SS {
-  template <int TRANS_B>
-  static TF_DEVICE void mma(float (&d)[32], unsigned long long desc_a, unsigned long long desc_b, int scale_d) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, %35;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-                 : "l"(desc_a), "l"(desc_b), "r"(scale_d), "n"(TRANS_B));
-  }
-};
-
-/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64], bf16 inputs, f32 accumulators; A in registers (a[4]: the
-/// m64k16 A fragment, see the header comment), B in SMEM: K-major when TRANS_B = 0, N-major when TRANS_B = 1.
-/// scale_d = 0: D = A B; 1: D += A B.
-struct SM90_64x64x16_F32BF16BF16_RS {
-  template <int TRANS_B>
-  static TF_DEVICE void mma(float (&d)[32], const unsigned (&a)[4], unsigned long long desc_b, int scale_d) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d), "n"(TRANS_B));
-  }
-};
-
-/// D[64 x 128] (+)= A[64 x 16] * B[16 x 128], bf16 inputs, f32 accumulators; A and B in SMEM (descriptors).
-/// A: K-major (desc_a). B: K-major when TRANS_B = 0 (stored [128 x 16], K contiguous), N-major when
-/// TRANS_B = 1 (stored [16 x 128], N contiguous). scale_d = 0: D = A B (D's input ignored); 1: D += A B.
-/// d[64]: the accumulator fragment (see the header comment: thread, row, column of d[i]).
-struct SM90_64x128x16_F32BF16BF16_SS {
-  template <int TRANS_B>
-  static TF_DEVICE void mma(float (&d)[64], unsigned long long desc_a, unsigned long long desc_b, int scale_d) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
-                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, %67;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-                 : "l"(desc_a), "l"(desc_b), "r"(scale_d), "n"(TRANS_B));
-  }
-};
-
-/// D[64 x 128] (+)= A[64 x 16] * B[16 x 128], bf16 inputs, f32 accumulators; A in registers (a[4]: the
-/// m64k16 A fragment, see the header comment), B in SMEM: K-major when TRANS_B = 0, N-major when TRANS_B = 1.
-/// scale_d = 0: D = A B; 1: D += A B.
-struct SM90_64x128x16_F32BF16BF16_RS {
-  template <int TRANS_B>
-  static TF_DEVICE void mma(float (&d)[64], const unsigned (&a)[4], unsigned long long desc_b, int scale_d) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
-                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, p, 1, 1, %70;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d), "n"(TRANS_B));
-  }
-};
+// wgmma.mma_async atoms: arch/sm90_wgmma.cuh (templated on N, generated by tools/gen/wgmma_atoms.py).
+// The four shapes the hand-written prototypes in tests/gpu name directly:
+using SM90_64x64x16_F32BF16BF16_SS = SM90_64xNx16_F32BF16BF16_SS<64>;
+using SM90_64x64x16_F32BF16BF16_RS = SM90_64xNx16_F32BF16BF16_RS<64>;
+using SM90_64x128x16_F32BF16BF16_SS = SM90_64xNx16_F32BF16BF16_SS<128>;
+using SM90_64x128x16_F32BF16BF16_RS = SM90_64xNx16_F32BF16BF16_RS<128>;
 
 // ---------------------------------------------------------------------------------------------------
 // Warpgroup-level helpers.

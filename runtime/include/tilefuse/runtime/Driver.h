@@ -9,6 +9,7 @@
 #include <cuda.h> // types only
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "tilefuse/runtime/Errors.h"
@@ -62,6 +63,22 @@ struct Dim3 {
 /// cuLaunchKernel. `params[i]` points at the i-th kernel argument. sharedBytes: dynamic shared memory.
 void launchKernel(CUfunction function, Dim3 grid, Dim3 block, unsigned sharedBytes, CUstream stream,
                   void **params);
+
+/// A TMA tensor map request (sm_90): a row-major tensor of `rank` dims (outermost first, the last one
+/// contiguous), copied in boxes of [boxRows x boxCols] elements over its last two dims (1 in the others),
+/// with the 128-byte swizzle (boxCols * elementBytes must be 128) and zeros for elements out of bounds.
+struct TensorMapRequest {
+  CUtensorMapDataType dataType = CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+  int rank = 0;
+  uint64_t address = 0;           ///< 16-byte aligned
+  const int64_t *shape = nullptr;   ///< extents, outermost first
+  const int64_t *strides = nullptr; ///< elements, outermost first; all but the last a multiple of 16 bytes
+  int elementBytes = 2;
+  int boxRows = 0, boxCols = 0;
+};
+/// cuTensorMapEncodeTiled into out[0, 128) (64-byte aligned). Throws CudaError (e.g. a misaligned
+/// address or stride: CUDA_ERROR_INVALID_VALUE), NoGpuError. Host-only work, no device call.
+void encodeTensorMap(void *out, const TensorMapRequest &request);
 
 /// Device memory (bytes). memAlloc throws CudaError (CUDA_ERROR_OUT_OF_MEMORY) when full.
 CUdeviceptr memAlloc(std::size_t bytes);

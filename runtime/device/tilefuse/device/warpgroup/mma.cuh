@@ -1,0 +1,80 @@
+// Warpgroup-scoped matrix products on register tiles (sm_90a): what the sm90 backend's consumer
+// warpgroups call. One warpgroup (4 consecutive warps) computes a 64-row product; each warp keeps its own
+// 16 rows in an rt<float, 16, N> — exactly the wgmma accumulator fragment (device/wgmma.cuh's header
+// comment: per warp, the mma.sync C layout N / 8 times over), so the warp:: row reductions and the
+// codegen_support maps work on it unchanged. Operands in shared memory are 128B-swizzled sw128 tiles
+// (device/wgmma.cuh) filled by TMA (device/tma.cuh). Each call issues its k-steps as one wgmma group and
+// waits for it (wgmma.wait_group 0), so the result is readable on return.
+#pragma once
+#include "../types.cuh"
+#include "../wgmma.cuh"
+
+#if TF_HAS_WGMMA
+
+namespace tilefuse {
+namespace device {
+namespace warpgroup {
+
+/// The wgmma atoms of N columns for 16-bit input type T (bf16 or fp16).
+template <typename T, int N> struct atoms;
+template <int N> struct atoms<__nv_bfloat16, N> {
+  using SS = SM90_64xNx16_F32BF16BF16_SS<N>;
+  using RS = SM90_64xNx16_F32BF16BF16_RS<N>;
+};
+template <int N> struct atoms<__half, N> {
+  using SS = SM90_64xNx16_F32F16F16_SS<N>;
+  using RS = SM90_64xNx16_F32F16F16_RS<N>;
+};
+
+/// The warp's 16 x N accumulator tile as the flat d[N / 2] the atoms take (same registers, same order).
+template <int N> TF_DEVICE float (&acc_regs(rt<float, 16, N> &t))[N / 2] {
+  static_assert(sizeof(t.tiles) == sizeof(float) * (N / 2), "rt<float, 16, N> is N / 2 floats per lane");
+  return *reinterpret_cast<float(*)[N / 2]>(&t.tiles);
+}
+
+/// D = A B^T (ACC: D += A B^T), D [64 x N] f32: this warpgroup's rows [a_row0, a_row0 + 64) of A, each warp keeping its 16
+/// rows in `d`. A: sw128<A_ROWS, K> tile at shared address `a` (K-major, T); B: sw128<N, K> at `b`
+/// (K-major: the [N x K] tile B^T is read as stored, e.g. K of S = Q K^T). K a multiple of 64.
+template <typename T, int A_ROWS, int N, int K, bool ACC = false>
+TF_DEVICE void mma_ABt(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) {
+  using Atom = typename atoms<T, N>::SS;
+  float(&r)[N / 2] = acc_regs(d);
+  if (ACC)
+    wgmma_fence_operand(r);
+  wgmma_fence();
+#pragma unroll
+  for (int k16 = 0; k16 < K / 16; ++k16)
+    Atom::template mma<0>(r, sw128<A_ROWS, K>::desc_k_major(a, a_row0, k16), sw128<N, K>::desc_k_major(b, 0, k16),
+                          (ACC || k16 > 0) ? 1 : 0);
+  wgmma_commit();
+  wgmma_wait<0>();
+  wgmma_fence_operand(r);
+}
+
+/// D += A B, D [64 x N] f32 (each warp: its 16 rows in `d`); A [64 x K] in registers (each warp: its 16
+/// rows as an rt<T, 16, K>, the mma.sync A layout = the wgmma A fragment per 16-column k-step); B: the
+/// sw128<K, N> tile at shared address `b`, read MN-major (e.g. V [BLOCK_N x D] of O += P V).
+template <typename T, int K, int N>
+TF_DEVICE void mma_AB(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b) {
+  using Atom = typename atoms<T, N>::RS;
+  float(&r)[N / 2] = acc_regs(d);
+  wgmma_fence_operand(r);
+  wgmma_fence();
+#pragma unroll
+  for (int k16 = 0; k16 < K / 16; ++k16) {
+    unsigned frag[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      frag[q] = *reinterpret_cast<const unsigned *>(&a.tiles[0][k16][q]);
+    Atom::template mma<1>(r, frag, sw128<K, N>::desc_mn_major(b, k16), 1);
+  }
+  wgmma_commit();
+  wgmma_wait<0>();
+  wgmma_fence_operand(r);
+}
+
+} // namespace warpgroup
+} // namespace device
+} // namespace tilefuse
+
+#endif // TF_HAS_WGMMA
