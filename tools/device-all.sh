@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One device call (GPU machine, repository root, bundle of tools/device-bundle.sh and peers.py carried
+# in .device-carry): a smoke launch of each backend, the GPU checks (tests/gpu/run_generated_checks.sh:
+# sweep on both backends, Engine / C API, sanitizers, SASS), then the benchmark with the peers
+# (tools/device-bench.sh) timing the schedules in $TF_SCHEDULES too. Summaries are copied to $OUT
+# (at most 8 files come back): summary.log, generated_sweep.md, bench-table.md, peers.log, smoke.log.
+# usage: [SKIP_CHECKS=1] [TF_SCHEDULES='{...};{...}'] bash tools/device-all.sh
+set -u -o pipefail
+final=${OUT:-/tmp/tilefuse-all-out}
+mkdir -p "$final"
+work=/tmp/tf-all && mkdir -p "$work"
+(
+  source tools/device-unpack.sh /tmp/tf-smoke-bundle
+  tf=/tmp/tf-smoke-bundle/bin/tilefuse
+  for sched in '{"mma":"mma_sync_m16n8k16","block_m":128,"block_n":64,"warps":8,"kv_stages":2}' \
+               '{"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"kv_stages":2,"q":"smem"}'; do
+    echo "== smoke $sched"
+    timeout 60 "$tf" bench specs/causal.json --B 1 --Hq 4 --Hkv 4 --S 1000 --D 128 --reps 3 --schedule "$sched" 2>&1 | tail -4
+    echo "rc=$?"
+  done
+) 2>&1 | tee "$final/smoke.log"
+if [ -z "${SKIP_CHECKS:-}" ]; then
+  OUT=$work/checks bash tests/gpu/run_generated_checks.sh >/dev/null 2>&1
+  cp "$work/checks/summary.log" "$final/summary.log"
+  cp "$work/checks/generated_sweep.md" "$final/generated_sweep.md" 2>/dev/null
+  tail -n 40 "$final/summary.log"
+fi
+OUT=$work/bench bash tools/device-bench.sh > "$work/bench.log" 2>&1
+cp "$work/bench/table.md" "$final/bench-table.md" 2>/dev/null
+cp "$work/bench/peers.log" "$final/peers.log" 2>/dev/null
+grep -E "rc=[1-9]" "$work/bench.log" | head -20
+cat "$final/bench-table.md"
