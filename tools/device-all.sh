@@ -23,6 +23,7 @@ if [ -z "${SKIP_CHECKS:-}" ]; then
   OUT=$work/checks bash tests/gpu/run_generated_checks.sh >/dev/null 2>&1
   cp "$work/checks/summary.log" "$final/summary.log"
   cp "$work/checks/generated_sweep.md" "$final/generated_sweep.md" 2>/dev/null
+  cp "$work/checks/generated.log" "$final/generated.log" 2>/dev/null
   tail -n 40 "$final/summary.log"
 fi
 OUT=$work/bench bash tools/device-bench.sh > "$work/bench.log" 2>&1

@@ -57,12 +57,13 @@ codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &s
   if (backend != "auto" && backend != "sm80" && backend != "sm90")
     throw std::invalid_argument("EngineOptions::backend = \"" + backend + "\"; allowed: \"auto\", \"sm80\", \"sm90\"");
   try {
-    const bool hopper = codegen::computeCapability(arch) == 90;
-    if (backend == "sm90" && !hopper)
+    if (backend == "sm90" && codegen::computeCapability(arch) != 90)
       throw UnsupportedError("EngineOptions::backend = \"sm90\" needs an sm_90 GPU; this one is " + arch);
-    // The sm90 backend's default applies to D a multiple of 64 (whole 128-byte swizzle panels).
-    const bool sm90 = hopper && (backend == "sm90" || (backend == "auto" && shape.D % 64 == 0 && shape.Dv == shape.D));
-    return codegen::defaultSchedule(static_cast<int>(shape.D), spec.dtype, sm90 ? "sm_90a" : arch);
+    const std::string target = backend == "sm80"   ? arch
+                               : backend == "sm90" ? std::string("sm_90a")
+                                                   : codegen::defaultTarget(arch, static_cast<int>(shape.D),
+                                                                            static_cast<int>(shape.Dv));
+    return codegen::defaultSchedule(static_cast<int>(shape.D), spec.dtype, target);
   } catch (const codegen::ScheduleError &e) {
     throw UnsupportedError("spec '" + spec.name + "' D=" + std::to_string(shape.D) + " on " + arch +
                            ": no default schedule: " + e.what());

@@ -34,8 +34,8 @@ nlohmann::json deviceJson(const DeviceIdentity &d) {
 }
 
 std::string scheduleText(const codegen::Schedule &s) {
-  return fmt::format("BLOCK_M={} BLOCK_N={} warps={} stages={} q={}{}", s.blockM, s.blockN, s.warps, s.kvStages,
-                     codegen::spelling(s.q),
+  return fmt::format("BLOCK_M={} BLOCK_N={} warps={} stages={} mma={} q={}{}", s.blockM, s.blockN, s.warps,
+                     s.kvStages, codegen::spelling(s.mma), codegen::spelling(s.q),
                      s.minBlocksPerSm > 1 ? fmt::format(" min_blocks_per_sm={}", s.minBlocksPerSm) : "");
 }
 

@@ -190,6 +190,10 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
         out.push_back(c);
       }
   std::stable_sort(out.begin(), out.end(), [](const Candidate &a, const Candidate &b) { return a.score > b.score; });
+  // The default schedule (the baseline of every table) is always kept.
+  auto def = std::find_if(out.begin(), out.end(), [](const Candidate &c) { return c.isDefault; });
+  if (def != out.end() && def - out.begin() >= kSm90Candidates)
+    std::rotate(out.begin() + kSm90Candidates - 1, def, def + 1);
   for (std::size_t i = kSm90Candidates; i < out.size(); ++i)
     space.pruned.push_back({out[i].schedule, "budget", "sm90: only the best " + std::to_string(kSm90Candidates) +
                                                            " wgmma schedules by the model are compiled"});

@@ -102,7 +102,9 @@ std::string utcNow() {
 
 codegen::Schedule defaultFor(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch) {
   try {
-    return codegen::defaultSchedule(static_cast<int>(shape.D), spec.dtype, arch);
+    return codegen::defaultSchedule(
+        static_cast<int>(shape.D), spec.dtype,
+        codegen::defaultTarget(arch, static_cast<int>(shape.D), static_cast<int>(shape.Dv)));
   } catch (const codegen::ScheduleError &e) {
     throw KernelBuildError(describe(spec, shape) + ": not supported by code generation: " + e.what());
   }

@@ -97,6 +97,8 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
   Block &block = map.getBody().front();
   llvm::DenseMap<Value, std::string> val;
   llvm::DenseMap<Value, std::pair<std::string, std::string>> subOperands; // subf result -> (a, b)
+  llvm::DenseMap<Value, std::pair<std::string, std::string>> scaleOperands; // mulf by c > 0 -> (x, c)
+  llvm::DenseMap<Value, std::tuple<std::string, std::string, std::string>> scaledSubOperands; // x*c - b
   for (auto [i, arg] : llvm::enumerate(block.getArguments())) {
     std::string a = args[i];
     if (!arg.hasOneUse() && !isAtom(a)) {
@@ -120,13 +122,26 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
     auto sub = isa<math::ExpOp>(op) && op.getResult(0).getType().isF32()
                    ? subOperands.find(op.getOperand(0))
                    : subOperands.end();
-    if (sub != subOperands.end())
+    auto scaledSub = sub == subOperands.end() ? scaledSubOperands.end() : scaledSubOperands.find(op.getOperand(0));
+    if (scaledSub != scaledSubOperands.end()) // e^(x*c - b): one FFMA (coefficient c log2 e) + EX2
+      expr = ScalarExprs::expDiffScaled(std::get<0>(scaledSub->second), std::get<1>(scaledSub->second),
+                                        std::get<2>(scaledSub->second));
+    else if (sub != subOperands.end())
       expr = ScalarExprs::expDiff(sub->second.first, sub->second.second); // e^(a-b): one FFMA + EX2
     else
       expr = sx_.opExpr(&op, operands);
     Value res = op.getResult(0);
-    if (isa<arith::SubFOp>(op) && res.hasOneUse())
+    if (isa<arith::SubFOp>(op) && res.hasOneUse()) {
       subOperands[res] = {operands[0], operands[1]};
+      if (auto it = scaleOperands.find(op.getOperand(0)); it != scaleOperands.end())
+        scaledSubOperands[res] = {it->second.first, it->second.second, operands[1]};
+    }
+    // x * c with c a constant > 0, read once: exp(x * c - b) folds c into the exponent's FFMA.
+    if (auto mul = dyn_cast<arith::MulFOp>(op); mul && res.hasOneUse() && res.getType().isF32()) {
+      FloatAttr k;
+      if (matchPattern(mul.getRhs(), m_Constant(&k)) && k.getValue().isNormal() && !k.getValue().isNegative())
+        scaleOperands[res] = {operands[0], operands[1]};
+    }
     if (isa<ReadOp>(op) || (!res.hasOneUse() && !isAtom(expr))) {
       const std::string name = local(isa<ReadOp>(op) ? "t" : "v");
       body_.line("const " + cTypeOf(res.getType(), &op) + " " + name + " = " + expr + ";");

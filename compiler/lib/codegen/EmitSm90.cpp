@@ -322,6 +322,20 @@ private:
       w.line("warpgroup::mma_AB<" + T + ", " + str(k) + ", " + str(bType.getDimSize(1)) + ">(" + d + ", " + storage(a) +
              ", " + tileRef(rb) + ");");
     }
+    releaseAfterLastRead(mm, rb);
+  }
+
+  /// When `mm` is the only reader of its loop tile (the usual K and V), hands the slot back right after
+  /// the product (its wgmma have completed), so the producer refills it while the softmax runs; the end
+  /// of the iteration then skips it (released<i>).
+  void releaseAfterLastRead(MatmulOp mm, int b) {
+    const SmemBuffer &buf = p.smem[b];
+    if (!curLoop || buf.loop != curLoop->op || !mm.getRhs().hasOneUse() || !mm.getRhs().getDefiningOp<LoadOp>())
+      return;
+    const std::string i = str(buf.loadIndex);
+    w.line("mbarrier_arrive_if(" + emptyBar(b, "slot" + i) + ", laneid() == 0); // " + buf.name +
+           " read: the producer may refill the slot");
+    w.line("released" + i + " = true;");
   }
 
   void emitLoop(scf::ForOp loop) override {
@@ -348,19 +362,22 @@ private:
     for (size_t i = 0; i < lp.loads.size(); ++i) {
       w.line("const int slot" + str(i) + " = consumed" + str(i) + " % " + S + ";");
       w.line("const unsigned phase" + str(i) + " = (consumed" + str(i) + " / " + S + ") & 1;");
+      w.line("bool released" + str(i) + " = false; // slot handed back after its last read");
     }
     const LoopPlan *outer = curLoop;
     curLoop = &lp;
     emitBlock(*loop.getBody());
-    w.comment("Hand this iteration's slots back to the producer (the wgmma that read them have completed).");
+    w.comment("Hand the slots not yet handed back to the producer (the wgmma that read them have completed).");
     w.line("__syncwarp();");
     for (size_t i = 0; i < lp.loads.size(); ++i) {
       const PipelinedLoad &pl = lp.loads[i];
       const std::string cond = loadCondition(lp, pl, iv);
       w.open(cond.empty() ? std::string("") : "if (" + cond + ")");
+      w.open("if (!released" + str(i) + ")");
       w.line("mbarrier_wait(" + fullBar(pl.buffer, "slot" + str(i)) + ", phase" + str(i) +
-             "); // (no-op when read above; keeps the ring's phases in step when not)");
+             "); // keeps the ring's phases in step when the tile was not read");
       w.line("mbarrier_arrive_if(" + emptyBar(pl.buffer, "slot" + str(i)) + ", laneid() == 0);");
+      w.close();
       w.line("++consumed" + str(i) + ";");
       w.close();
     }

@@ -696,8 +696,25 @@ protected:
     const std::string src = r.isKept(in) ? storage(in) : "the scores";
     const bool isMax = c.reduce.getKind() == ReduceKind::max;
     w.comment(where(c.reduce) + " + " + where(map) + " -> " + d + (isMax ? " = max(" : " = ") + "running value" +
-              (isMax ? ", row max of " : " + row sum of ") + src + (isMax ? ")" : ""));
+              (isMax ? (c.scaled ? ", scale * row max of " : ", row max of ") : " + row sum of ") + src +
+              (isMax ? ")" : ""));
     declare(res);
+    if (c.scaled) { // t = row max, then d = max(other, t * c) by the map's region (d may be `other`)
+      const std::string t = sx.fresh("row_max");
+      w.line(storageType(p.storages[storageIndex(res)]) + " " + t + ";");
+      writeReduce(c.reduce, t, "");
+      ElementCode ec(r, p, sx);
+      std::vector<std::string> args;
+      for (auto [i, in] : llvm::enumerate(map.getInputs()))
+        if (i != c.reduceArg && !map.getBody().front().getArgument(i).use_empty())
+          ec.countRefs(in);
+      for (auto [i, in] : llvm::enumerate(map.getInputs()))
+        args.push_back(i == c.reduceArg ? "tfcg::at(" + t + ", x)"
+                       : map.getBody().front().getArgument(i).use_empty() ? std::string("0")
+                                                                           : ec.elem(in));
+      writeMap(d, true, ec, ec.region(map, args, Value(), false));
+      return;
+    }
     std::string accum;
     if (auto arg = dyn_cast<BlockArgument>(c.other); arg && arg.getOwner() == &map.getBody().front()) {
       Value in = map.getInputs()[arg.getArgNumber()];

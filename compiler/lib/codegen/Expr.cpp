@@ -100,6 +100,10 @@ std::string ScalarExprs::expDiff(const std::string &a, const std::string &b) {
   return "tfcg::exp_diff(" + a + ", " + b + ")";
 }
 
+std::string ScalarExprs::expDiffScaled(const std::string &x, const std::string &c, const std::string &b) {
+  return "tfcg::exp_diff_scaled(" + x + ", " + c + ", " + b + ")";
+}
+
 std::string ScalarExprs::constant(arith::ConstantOp c) const {
   Attribute attr = c.getValue();
   Type t = c.getType();
@@ -223,7 +227,13 @@ std::string ScalarExprs::opExpr(Operation *op, llvm::ArrayRef<std::string> a) co
       .Case<math::LogOp>([&](auto) { return floatFn("logf", "log"); })
       .Case<math::Log2Op>([&](auto) { return floatFn("log2f", "log2"); })
       .Case<math::Log1pOp>([&](auto) { return floatFn("log1pf", "log1p"); })
-      .Case<math::TanhOp>([&](auto) { return floatFn("tanhf", "tanh"); })
+      .Case<math::TanhOp>([&](auto) {
+        // f32: the hardware approximation (tanh.approx.f32, max relative error about 2^-11, far below
+        // the bf16 / fp16 output's rounding); the accuracy check of every generated kernel decides.
+        if (!op->getResult(0).getType().isF32())
+          return floatFn("tanhf", "tanh");
+        return call("tfcg::fast_tanh");
+      })
       .Case<math::SqrtOp>([&](auto) { return floatFn("sqrtf", "sqrt"); })
       .Case<math::RsqrtOp>([&](auto) { return floatFn("rsqrtf", "rsqrt"); })
       .Case<math::AbsFOp>([&](auto) { return floatFn("fabsf", "fabs"); })

@@ -32,6 +32,8 @@ public:
   std::string opExpr(mlir::Operation *op, llvm::ArrayRef<std::string> operands) const;
   /// exp(a - b) when `exp`'s operand is a subf: tfcg::exp_diff(a, b).
   static std::string expDiff(const std::string &a, const std::string &b);
+  /// exp(x * c - b) for a constant c > 0: tfcg::exp_diff_scaled(x, c, b) (one FFMA, coefficient c log2 e).
+  static std::string expDiffScaled(const std::string &x, const std::string &c, const std::string &b);
   /// The literal of an arith.constant.
   std::string constant(mlir::arith::ConstantOp c) const;
 

@@ -2,6 +2,7 @@
 #include "Plan.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <functional>
@@ -444,16 +445,25 @@ private:
       if (!arg.hasOneUse())
         return;
       Operation *comb = cast<YieldOp>(body.getTerminator()).getValue().getDefiningOp();
-      if (!comb || comb != *arg.getUsers().begin())
-        return;
       const bool isMax = red.getKind() == ReduceKind::max;
+      Value reduced = arg; // the combine op's operand that carries the reduction
+      bool scaled = false;
+      if (auto mul = dyn_cast<arith::MulFOp>(*arg.getUsers().begin()); isMax && mul && mul.getLhs() == arg &&
+                                                                       mul.getResult().hasOneUse()) {
+        FloatAttr k;
+        if (matchPattern(mul.getRhs(), m_Constant(&k)) && k.getValue().isNormal() && !k.getValue().isNegative() &&
+            comb == *mul->getUsers().begin())
+          reduced = mul.getResult(), scaled = true;
+      }
+      if (!comb || comb != *reduced.getUsers().begin())
+        return;
       const bool matches = isMax ? isa<arith::MaximumFOp, arith::MaxNumFOp>(comb) : isa<arith::AddFOp>(comb);
       if (!matches)
         return;
-      Value other = comb->getOperand(0) == arg ? comb->getOperand(1) : comb->getOperand(0);
-      if (other == arg)
+      Value other = comb->getOperand(0) == reduced ? comb->getOperand(1) : comb->getOperand(0);
+      if (other == reduced)
         return;
-      p.combineOfMap[map] = ReduceCombine{red, argNo, other};
+      p.combineOfMap[map] = ReduceCombine{red, argNo, other, scaled};
       p.fusedReduces.insert(red);
     });
   }

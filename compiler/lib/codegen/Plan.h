@@ -79,6 +79,9 @@ struct ReduceCombine {
   mutable tilefuse::blk::ReduceOp reduce;
   unsigned reduceArg = 0; ///< the map block argument bound to the reduction
   mlir::Value other;      ///< the yielded combine op's other operand (inside the map region)
+  /// max(other, reduction * c), c a constant > 0 (Prepare's scale rule): the row maximum is taken
+  /// first, then combined with the running value by the map's region.
+  bool scaled = false;
 };
 
 struct KernelPlan {

@@ -3,7 +3,8 @@
 
 #include "blk/BlkDialect.h"
 
-
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
@@ -98,9 +99,147 @@ LogicalResult selectOfMap(SelectOp sel, DominanceInfo &dom, RewriterBase &rewrit
   return failure();
 }
 
+/// c when `map` is y = x * c: the yielded value an arith.mulf of one argument x (`xArg`) and a
+/// finite f32 constant c > 0; the other arguments unused. Null otherwise.
+FloatAttr positiveScale(MapOp map, unsigned &xArg) {
+  if (map->getNumResults() != 1)
+    return {};
+  Block &body = map.getBody().front();
+  auto mul = cast<YieldOp>(body.getTerminator()).getValue().getDefiningOp<arith::MulFOp>();
+  if (!mul || !mul.getType().isF32())
+    return {};
+  Value x, k;
+  for (auto [a, b] : {std::pair{mul.getLhs(), mul.getRhs()}, std::pair{mul.getRhs(), mul.getLhs()}})
+    if (auto arg = dyn_cast<BlockArgument>(a); arg && arg.getOwner() == &body && !x)
+      x = a, k = b;
+  FloatAttr c;
+  if (!x || !matchPattern(k, m_Constant(&c)) || !c.getValue().isNormal() || c.getValue().isNegative())
+    return {};
+  for (BlockArgument arg : body.getArguments())
+    if (arg != x && !arg.use_empty())
+      return {};
+  xArg = cast<BlockArgument>(x).getArgNumber();
+  return c;
+}
+
+/// Whether `tile` is a fill of -inf.
+bool isMinusInfFill(Value tile) {
+  auto f = dyn_cast_or_null<FloatAttr>(fillConstant(tile));
+  return f && f.getValue().isInfinity() && f.getValue().isNegative();
+}
+
+/// Whether every use of argument `i` of `map` is a ∈ exp(a - b) (the a of an arith.subf whose only use
+/// is a math.exp on f32).
+bool onlyExpDiffLhs(MapOp map, unsigned i) {
+  Value arg = map.getBody().front().getArgument(i);
+  for (OpOperand &use : arg.getUses()) {
+    auto sub = dyn_cast<arith::SubFOp>(use.getOwner());
+    if (!sub || use.getOperandNumber() != 0 || !sub.getResult().hasOneUse())
+      return false;
+    auto exp = dyn_cast<math::ExpOp>(*sub->getUsers().begin());
+    if (!exp || !exp.getType().isF32())
+      return false;
+  }
+  return true;
+}
+
+// A positive scale pushed through max and into exp, for y = c * x (c a constant > 0) whose values, and
+// those of selects of y against a fill of -inf, are read only by row maxima and as the a of exp(a - b):
+//   select(m, c*x, fill(-inf))   = c * select(m, x, fill(-inf))   (c * -inf = -inf)
+//   max_j (c * x_j)              = c * max_j x_j                   (x -> c*x is monotone in floats too:
+//                                  rounding to nearest is monotone, so the same element wins, bit for
+//                                  bit; c*x is NaN exactly when x is, so NaN propagates alike)
+//   exp(c*x - b)                 the map reads x and multiplies by c itself
+// Every value the program computes is kept (the row maxima are still c * max); the tile c*x is no
+// longer formed: the scale is applied once per row to the maximum and, per element, inside exp(c*x - b),
+// which the CUDA writer emits as one FFMA with the coefficient c*log2(e) (tfcg::exp_diff_scaled).
+// Not rewritten when any value of the chain has another reader (a score_mod map, a store, ...).
+LogicalResult scaleThroughMaxAndExp(MapOp scale, RewriterBase &rewriter) {
+  unsigned xArg = 0;
+  FloatAttr c = positiveScale(scale, xArg);
+  if (!c)
+    return failure();
+  Value x = scale.getInputs()[xArg];
+  // The chain: y, then selects of chain values against fill(-inf), in program order per use.
+  SmallVector<Value> chain{scale.getResult()};
+  SmallVector<ReduceOp> maxima;
+  SmallVector<std::pair<MapOp, unsigned>> exps;
+  for (size_t k = 0; k < chain.size(); ++k) {
+    for (OpOperand &use : chain[k].getUses()) {
+      Operation *user = use.getOwner();
+      if (auto sel = dyn_cast<SelectOp>(user)) {
+        unsigned n = use.getOperandNumber();
+        if (n == 0 || !isMinusInfFill(sel->getOperand(3 - n)) || sel->getOperand(1) == sel->getOperand(2))
+          return failure();
+        chain.push_back(sel.getResult());
+      } else if (auto red = dyn_cast<ReduceOp>(user)) {
+        if (red.getKind() != ReduceKind::max)
+          return failure();
+        maxima.push_back(red);
+      } else if (auto map = dyn_cast<MapOp>(user)) {
+        if (!onlyExpDiffLhs(map, use.getOperandNumber()))
+          return failure();
+        exps.push_back({map, use.getOperandNumber()});
+      } else {
+        return failure();
+      }
+    }
+  }
+  if (maxima.empty() && exps.empty())
+    return failure();
+  // The unscaled counterpart of every chain value: x for y, the same select of x for a select of y.
+  IRMapping unscaled;
+  unscaled.map(scale.getResult(), x);
+  for (size_t k = 1; k < chain.size(); ++k) {
+    Operation *sel = chain[k].getDefiningOp();
+    rewriter.setInsertionPoint(sel);
+    unscaled.map(chain[k], rewriter.clone(*sel, unscaled)->getResult(0));
+  }
+  // In `map`, argument i now reads x where it read c * x: the region multiplies by c itself.
+  auto scaleArgument = [&](MapOp map, unsigned i, Value x) {
+    Block &body = map.getBody().front();
+    BlockArgument arg = body.getArgument(i);
+    rewriter.modifyOpInPlace(map, [&] { map->setOperand(i, x); });
+    rewriter.setInsertionPointToStart(&body);
+    Value k = rewriter.create<arith::ConstantOp>(map.getLoc(), c);
+    Value y = rewriter.create<arith::MulFOp>(map.getLoc(), arg, k);
+    rewriter.replaceAllUsesExcept(arg, y, y.getDefiningOp());
+  };
+  for (ReduceOp red : maxima) {
+    rewriter.setInsertionPoint(red);
+    Operation *raw = rewriter.clone(*red, unscaled);
+    // A row maximum read once, by a map (the running max: max(m, c * max_j x_j)): that map scales it.
+    if (red.getResult().hasOneUse())
+      if (auto user = dyn_cast<MapOp>(*red.getResult().getUsers().begin());
+          user && llvm::count(user.getInputs(), red.getResult()) == 1) {
+        unsigned i = red.getResult().getUses().begin()->getOperandNumber();
+        scaleArgument(user, i, raw->getResult(0));
+        rewriter.eraseOp(red);
+        continue;
+      }
+    // c * max, a map of the row vector.
+    Type rowType = red.getResult().getType();
+    auto scaled = rewriter.create<MapOp>(red.getLoc(), rowType, ValueRange{raw->getResult(0)});
+    Block *body = rewriter.createBlock(&scaled.getBody(), {}, {rewriter.getF32Type()}, {red.getLoc()});
+    Value k = rewriter.create<arith::ConstantOp>(red.getLoc(), c);
+    Value y = rewriter.create<arith::MulFOp>(red.getLoc(), body->getArgument(0), k);
+    rewriter.create<YieldOp>(red.getLoc(), y);
+    rewriter.setInsertionPointAfter(scaled);
+    rewriter.replaceOp(red, scaled.getResult());
+  }
+  for (auto [map, i] : exps)
+    scaleArgument(map, i, unscaled.lookup(map->getOperand(i)));
+  for (size_t k = chain.size(); k-- > 1;)
+    if (chain[k].use_empty())
+      rewriter.eraseOp(chain[k].getDefiningOp());
+  if (scale->use_empty())
+    rewriter.eraseOp(scale);
+  return success();
+}
+
 } // namespace
 
-OwningOpRef<func::FuncOp> prepare(func::FuncOp fused) {
+OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool scaleThroughMax) {
   OwningOpRef<func::FuncOp> copy(fused.clone());
   IRRewriter rewriter(copy->getContext());
   for (bool changed = true; changed;) {
@@ -111,6 +250,14 @@ OwningOpRef<func::FuncOp> prepare(func::FuncOp fused) {
     for (SelectOp s : selects)
       changed |= succeeded(selectOfMap(s, dom, rewriter));
   }
+  // The scale rule after the select rule: it keeps no select of the scaled tile that the select rule
+  // would share.
+  if (!scaleThroughMax)
+    return copy;
+  SmallVector<MapOp> maps;
+  copy->walk([&](MapOp m) { maps.push_back(m); });
+  for (MapOp m : maps)
+    (void)scaleThroughMaxAndExp(m, rewriter);
   return copy;
 }
 

@@ -8,6 +8,13 @@
 //                     In FlashAttention-2's partial tile, P = bf16(select(valid, exp(S - m), 0))
 //                     becomes bf16 of the masked exp tile that the row sum reads too, so the
 //                     `kv_idx < Sk` predicates are not held live from the exp to the P V product.
+//   positive scale    y = c * x (c a constant > 0) read only by selects against fill(-inf), row maxima
+//   through max/exp   and as the a of exp(a - b): select(m, c*x, -inf) = c * select(m, x, -inf),
+//                     max_j(c*x_j) = c * max_j x_j (monotone: the same element wins, bit for bit), and
+//                     exp(c*x - b) reads x. The softmax scale then costs one FMUL per row (on the row
+//                     max) and nothing per score: exp(c*x - m) is one FFMA with coefficient c*log2(e).
+//                     Applied for the sm90 backend (FlashAttention-3's form); not for sm80, where at
+//                     the tuned d128 schedule NVRTC's ptxas then spills (docs/experiments/README.md).
 //
 //===----------------------------------------------------------------------------------------===//
 #pragma once
@@ -18,6 +25,6 @@
 namespace tilefuse::codegen {
 
 /// A copy of `fused` (not attached to any module) with the rewrites above applied.
-mlir::OwningOpRef<mlir::func::FuncOp> prepare(mlir::func::FuncOp fused);
+mlir::OwningOpRef<mlir::func::FuncOp> prepare(mlir::func::FuncOp fused, bool scaleThroughMax = false);
 
 } // namespace tilefuse::codegen

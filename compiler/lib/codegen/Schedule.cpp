@@ -72,6 +72,11 @@ std::string_view Schedule::target() const { return mma == MmaFamily::Wgmma ? "sm
 
 int Schedule::threadsPerBlock() const { return 32 * warps + (mma == MmaFamily::Wgmma ? 128 : 0); }
 
+std::string defaultTarget(std::string_view deviceArch, int headDim, int valueDim) {
+  const bool panels = headDim == valueDim && headDim % 64 == 0 && headDim >= 64 && headDim <= 256;
+  return computeCapability(deviceArch) == 90 && panels ? "sm_90a" : std::string(deviceArch);
+}
+
 std::string compileArch(const Schedule &s, std::string_view deviceArch) {
   if (s.mma != MmaFamily::Wgmma)
     return std::string(deviceArch);

@@ -83,7 +83,8 @@ TEST_CASE("emit's schedule: cached for the arch if any - else the heuristic defa
   spec::Shape shape = spec::resolveShape(s, {});
   ScheduleChoice none = chooseSchedule(s, shape, "sm_90", cache, nullptr);
   CHECK(none.source == "default");
-  CHECK(none.schedule == codegen::defaultSchedule(128, s.dtype, "sm_90"));
+  CHECK(none.schedule == codegen::defaultSchedule(128, s.dtype, codegen::defaultTarget("sm_90", 128, 128)));
+  CHECK(none.schedule.mma == codegen::MmaFamily::Wgmma);
   CHECK_THAT(none.note, Catch::Contains("no cache entry for sm_90"));
 
   CacheKey key = makeKey(test::h100(), runtime::nvrtcVersion(), s, shape);

@@ -103,6 +103,11 @@ std::string_view spelling(QTileOrder o); ///< "descending", "ascending"
 /// ...; throws ScheduleError for anything else or an arch older than sm_80 (no mma.sync bf16).
 int computeCapability(std::string_view arch);
 
+/// The target whose default schedule a GPU of `deviceArch` starts from: "sm_90a" (the sm90 backend) on an
+/// sm_90 GPU when headDim = valueDim is a multiple of 64 up to 256 (whole 128-byte swizzle panels),
+/// else `deviceArch` (the sm80 backend). One rule for the Engine's heuristic and the tuner's baseline.
+std::string defaultTarget(std::string_view deviceArch, int headDim, int valueDim);
+
 /// The NVRTC target to compile a kernel of schedule `s` for a device of arch `deviceArch`: the device's
 /// arch for mma.sync, "sm_90a" for wgmma (throws ScheduleError when the device is not sm_90).
 std::string compileArch(const Schedule &s, std::string_view deviceArch);

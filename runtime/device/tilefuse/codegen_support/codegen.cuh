@@ -144,10 +144,22 @@ constexpr float LOG2E = 1.4426950408889634f;
 /// e^x = 2^(x log2 e) with MUFU.EX2 (relative error about 2^-22; e^-inf = 0).
 TF_DEVICE float exp(float x) { return fast_exp2(x * LOG2E); }
 
+/// tanh(x) by tanh.approx.f32 (sm_75+; PTX ISA 9.7.4.x): one MUFU.TANH, maximum relative error about
+/// 2^-11 (ptxas documentation), so a soft-cap c * tanh(s / c) costs two FMULs and one MUFU per score.
+TF_DEVICE float fast_tanh(float x) {
+  float y;
+  asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 /// e^(a - b) = 2^(a log2 e - b log2 e): one FFMA and one MUFU.EX2 per element, b log2 e is shared by
 /// a row (FlashAttention-2's base-2 softmax, Dao 2023, Sec. 3.1). Same value as exp(a - b) up to
 /// rounding; a = -inf gives 0.
 TF_DEVICE float exp_diff(float a, float b) { return fast_exp2(fmaf(a, LOG2E, -b * LOG2E)); }
+
+/// e^(x c - b) = 2^(x (c log2 e) - b log2 e) for a constant c > 0: still one FFMA per element (c log2 e
+/// folds at compile time). Same value as exp(x * c - b) up to the rounding of c log2 e; x = -inf gives 0.
+TF_DEVICE float exp_diff_scaled(float x, float c, float b) { return fast_exp2(fmaf(x, c * LOG2E, -b * LOG2E)); }
 
 // ---------------------------------------------------------------------------------------------------
 // Captured tables (blk.read)
