@@ -12,11 +12,11 @@
 #include "test_generated_reference.h"
 #include "tilefuse/codegen/KernelAbi.h"
 #include "tilefuse/codegen/Schedule.h"
+#include "tilefuse/driver/BuildKernel.h"
 #include "tilefuse/runtime/Nvrtc.h"
 #include "tilefuse/spec/Spec.h"
 #include "tilefuse/tilefuse.h"
 #include "tilefuse/tilefuse_c.h"
-#include "tilefuse/tuner/KernelBuild.h"
 #include "tilefuse/tuner/ScheduleSource.h"
 
 #include <chrono>
@@ -94,16 +94,15 @@ struct FakeCompiledCache : ScheduleSource {
   std::string tune(const ScheduleQuery &) override { throw std::logic_error("FakeCompiledCache::tune"); }
 };
 
-/// Generates and compiles `schedule` for `spec` at `shape` the way the tuner does (its KernelBuilder,
+/// Generates and compiles `schedule` for `spec` at `shape` the way the tuner does (driver::buildKernel,
 /// then NVRTC for this GPU's arch).
 struct Compiled {
-  tuner::KernelSource source;
+  driver::BuiltKernel source;
   runtime::CompileResult cubin;
 };
 Compiled compileForThisGpu(const spec::Spec &spec, const spec::Shape &shape, const codegen::Schedule &schedule,
                            const std::string &arch) {
-  tuner::KernelBuilder builder(spec, shape);
-  Compiled c{builder.generate(schedule), {}};
+  Compiled c{driver::buildKernel(spec, shape, schedule), {}};
   runtime::CompileOptions o;
   o.arch = arch;
   c.cubin = runtime::compileCuda(c.source.source, o);

@@ -104,7 +104,8 @@ codegen::Schedule defaultFor(const spec::Spec &spec, const spec::Shape &shape, c
   try {
     return codegen::defaultSchedule(static_cast<int>(shape.D), spec.dtype, arch);
   } catch (const codegen::ScheduleError &e) {
-    throw KernelBuildError(describe(spec, shape) + ": not supported by code generation: " + e.what());
+    throw KernelBuildError(driver::BuildStage::Schedule,
+                           describe(spec, shape) + ": not supported by code generation: " + e.what());
   }
 }
 
@@ -114,7 +115,7 @@ std::pair<double, std::string> usefulFlops(KernelBuilder &builder, const codegen
     double f = builder.tileFlops(def.blockM, def.blockN, shape);
     if (f > 0)
       return {f, "tiles"};
-  } catch (const KernelBuildError &) {
+  } catch (const std::exception &) { // no program or no analysis: count dense FLOPs
   }
   return {denseFlops(shape), "dense"};
 }
