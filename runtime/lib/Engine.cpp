@@ -14,7 +14,7 @@
 #include "EngineBuild.h"
 #include "Launch.h"
 
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/spec/Spec.h"
 
 #include <atomic>

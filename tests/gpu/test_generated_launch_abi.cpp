@@ -18,7 +18,7 @@
 #include "EngineBuild.h"
 #include "Launch.h"
 #include "test_generated_reference.h"
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/tilefuse.h"
 #include "tilefuse/tilefuse_c.h"
 

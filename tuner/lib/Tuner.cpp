@@ -12,7 +12,7 @@
 #include "Compile.h"
 #include "TuneSupport.h"
 
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/runtime/Nvrtc.h"
 #include "tilefuse/tuner/KernelBuild.h"
 #include "tilefuse/tuner/Version.h"
