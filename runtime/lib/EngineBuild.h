@@ -39,7 +39,7 @@ runtime::CompileOptions compileOptions(const std::string &arch, const EngineOpti
 std::string kernelKey(const std::string &specHash, const spec::Shape &shape, const codegen::Schedule &schedule);
 
 /// The ScheduleSource of Policy::TuneOnMiss / FailOnMiss when EngineOptions::schedules is null: the
-/// tuner's on-disk cache (tuner::CacheScheduleSource), or null in a build without the tuner. Throws
+/// tuner's on-disk cache (tuner::CacheScheduleSource, CacheScheduleSource.h). Throws
 /// CacheMissError when the cache directory cannot be determined.
 std::shared_ptr<ScheduleSource> defaultScheduleSource();
 

@@ -17,7 +17,7 @@
 #include "tilefuse/spec/Spec.h"
 #include "tilefuse/tilefuse.h"
 #include "tilefuse/tilefuse_c.h"
-#include "tilefuse/tuner/ScheduleSource.h"
+#include "CacheScheduleSource.h"
 
 #include <chrono>
 #include <filesystem>
