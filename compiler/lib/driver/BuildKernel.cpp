@@ -62,7 +62,7 @@ std::string describe(const spec::Spec &spec, const spec::Shape &shape) {
   return s + ")";
 }
 
-FusionOutcome runFusion(mlir::ModuleOp module, int64_t blockN, bool &ok) {
+FusionOutcome runFusion(mlir::ModuleOp module, int64_t blockN) {
   FusionOutcome r;
   llvm::raw_string_ostream diag(r.diagnostics);
   mlir::ScopedDiagnosticHandler handler(module.getContext(), [&](mlir::Diagnostic &d) {
@@ -77,7 +77,7 @@ FusionOutcome runFusion(mlir::ModuleOp module, int64_t blockN, bool &ok) {
   FusePipelineOptions options;
   options.blockN = blockN;
   buildFusePipeline(pm, options);
-  ok = mlir::succeeded(pm.run(module));
+  r.pipelineSucceeded = mlir::succeeded(pm.run(module));
   module->walk([&](mlir::Operation *op) {
     if (op->getName().getStringRef() == "blk.kernel")
       ++r.kernels;
@@ -104,9 +104,8 @@ FusedProgram fuseSpec(mlir::MLIRContext &context, const spec::Spec &spec, const 
   // 2. Fuse with the rules; code generation needs exactly one kernel and no HBM scratch.
   if (blockN <= 0)
     throw KernelBuildError::at(BuildStage::Fusion, subject, "BLOCK_N must be positive", fusionStage);
-  bool ok = false;
-  p.fusion = runFusion(*p.module, blockN, ok);
-  if (!ok)
+  p.fusion = runFusion(*p.module, blockN);
+  if (!p.fusion.pipelineSucceeded)
     throw KernelBuildError::at(BuildStage::Fusion, subject, "the pipeline failed:\n" + p.fusion.diagnostics,
                                fusionStage);
   if (!p.fusion.fullyFused())

@@ -39,9 +39,8 @@ analysis::IOReport analyze(const Loaded &loaded, const std::string &text,
 
 FuseResult fuse(const Loaded &loaded, const std::string &unfusedText) {
   Program p = parseProgram(loaded, unfusedText);
-  bool ok = false;
-  FusionOutcome outcome = runFusion(*p.module, loaded.blockN, ok);
-  if (!ok)
+  FusionOutcome outcome = runFusion(*p.module, loaded.blockN);
+  if (!outcome.pipelineSucceeded)
     throw DriverError("the fusion pipeline failed on '" + loaded.spec.name + "':\n" +
                       outcome.diagnostics);
   FuseResult r;

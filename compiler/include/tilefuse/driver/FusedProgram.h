@@ -25,14 +25,15 @@ struct FusionOutcome {
   std::string diagnostics; ///< remarks and warnings of the rules ("<loc>: warning: ..."), one per line
   int kernels = 0;         ///< blk.kernel ops left (1 when everything fused)
   int hbmScratch = 0;      ///< blk.alloc ops left (0 when no intermediate goes through HBM)
-  bool fullyFused() const { return kernels == 1 && hbmScratch == 0; }
+  bool pipelineSucceeded = false; ///< false: a pass failed; the module is unusable (diagnostics say why)
+  bool fullyFused() const { return pipelineSucceeded && kernels == 1 && hbmScratch == 0; }
 };
 
 /// Runs the rule-based fusion pipeline (`--tilefuse-fuse`, docs/FUSION.md) with BLOCK_N = blockN
 /// (> 0) on `module` in place. A program the rules cannot fully fuse is left partly fused (still
-/// correct) with the reasons in the diagnostics. Returns false in `ok` when the pipeline itself
-/// failed (the module is then unusable; the diagnostics say why).
-FusionOutcome runFusion(mlir::ModuleOp module, int64_t blockN, bool &ok);
+/// correct) with the reasons in the diagnostics; a pass that fails sets pipelineSucceeded = false.
+/// Never throws.
+FusionOutcome runFusion(mlir::ModuleOp module, int64_t blockN);
 
 /// A fused block program and the module that owns it.
 struct FusedProgram {
