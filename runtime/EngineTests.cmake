@@ -23,8 +23,10 @@ add_executable(tilefuse_generated_gpu_tests
   ${TILEFUSE_GPU_TESTS_DIR}/gpu_main.cpp
   ${TILEFUSE_GPU_TESTS_DIR}/test_generated_attention.cpp
   ${TILEFUSE_GPU_TESTS_DIR}/test_generated_engine.cpp)
-# The cached-CUBIN tests store entries with the tuner's Cache (its symbols are in libtilefuse.so).
-target_include_directories(tilefuse_generated_gpu_tests PRIVATE ${PROJECT_SOURCE_DIR}/tuner/include)
+# The cached-CUBIN tests store entries with the tuner's Cache and read them through the library's
+# CacheScheduleSource (lib/CacheScheduleSource.h; the symbols are in libtilefuse.so).
+target_include_directories(tilefuse_generated_gpu_tests PRIVATE ${PROJECT_SOURCE_DIR}/tuner/include
+  ${CMAKE_CURRENT_SOURCE_DIR}/lib)
 target_link_libraries(tilefuse_generated_gpu_tests PRIVATE tilefuse_generated_test_support tilefuse_warnings)
 catch_discover_tests(tilefuse_generated_gpu_tests TEST_PREFIX "gpu: "
   PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu TIMEOUT 900)

@@ -14,7 +14,7 @@
 #include "EngineBuild.h"
 #include "Launch.h"
 
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/spec/Spec.h"
 
 #include <atomic>
@@ -201,9 +201,9 @@ void Engine::Impl::load(detail::Kernel &k, const std::vector<char> &cubin, const
 std::unique_ptr<detail::Kernel> Engine::Impl::build(const spec::Spec &spec, const spec::Shape &shape,
                                                     const std::string &hash, const codegen::Schedule &schedule,
                                                     Policy policy) const {
-  // 1. Source: lower -> fuse -> generate.
-  detail::GeneratedSource g = detail::generateSource(spec, shape, schedule);
-  const codegen::LaunchDescription launch{g.kernelName, g.threadsPerBlock, g.dynamicSmemBytes, g.grid, g.params};
+  // 1. Source: lower -> fuse -> generate (driver::buildKernel).
+  driver::BuiltKernel g = detail::buildSource(spec, shape, schedule);
+  const codegen::LaunchDescription launch = g.launch();
   checkSharedMemory(launch, spec, schedule); // before spending a compile on it
 
   // 2. NVRTC: CUBIN for the device's exact sm_XY (sm_90a for the sm90 backend), PTX kept.

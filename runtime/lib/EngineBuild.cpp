@@ -1,29 +1,12 @@
-//===- EngineBuild.cpp - spec -> CUDA source -> CUBIN, for the engine ---------===//
+//===- EngineBuild.cpp - what the engine needs around driver::buildKernel -----===//
 #include "EngineBuild.h"
 
-#include "tilefuse/codegen/CodeGen.h"
-#include "tilefuse/driver/Driver.h"
-#include "tilefuse/lowering/Lowering.h"
-
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
-#include "llvm/Support/raw_ostream.h"
-
-#include <chrono>
 #include <cstdlib>
 #include <dlfcn.h>
 #include <filesystem>
 
 namespace tilefuse::detail {
 namespace {
-
-std::string describe(const spec::Spec &spec, const spec::Shape &shape, const codegen::Schedule &s) {
-  return "spec '" + spec.name + "' (" + std::string(spec::spelling(spec.dtype)) + ", D=" + std::to_string(shape.D) +
-         ", Dv=" + std::to_string(shape.Dv) + ", group " + std::to_string(shape.groupSize()) + ", schedule " +
-         s.toString() + ")";
-}
 
 /// <dir of libtilefuse.so>/../share/tilefuse/device when it holds the device library (an install).
 std::string installedDeviceDir() {
@@ -70,57 +53,13 @@ codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &s
   }
 }
 
-GeneratedSource generateSource(const spec::Spec &spec, const spec::Shape &shape, const codegen::Schedule &schedule) {
-  const auto start = std::chrono::steady_clock::now();
+driver::BuiltKernel buildSource(const spec::Spec &spec, const spec::Shape &shape,
+                                const codegen::Schedule &schedule) {
   checkShape(shape);
   try {
-    schedule.validate();
-    // 1. Lower with BLOCK_M, fuse with BLOCK_N (the schedule's tiles are the program's tiles).
-    driver::Loaded loaded{spec, shape, schedule.blockM, schedule.blockN};
-    const driver::FuseResult fused = driver::fuse(loaded, driver::unfusedIR(loaded));
-    if (fused.kernels != 1 || fused.hbmScratch != 0)
-      throw UnsupportedError(describe(spec, shape, schedule) + ": fusion left " + std::to_string(fused.kernels) +
-                             " kernels and " + std::to_string(fused.hbmScratch) +
-                             " HBM scratch buffers; code generation needs one fused kernel:\n" + fused.diagnostics);
-
-    // 2. Parse the fused program (its own context: getKernel runs on many threads at once).
-    mlir::MLIRContext context(mlir::MLIRContext::Threading::DISABLED);
-    lowering::loadDialects(context);
-    std::string diagnostics;
-    llvm::raw_string_ostream diag(diagnostics);
-    mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
-      diag << d.getLocation() << ": " << d.str() << "\n";
-      return mlir::success();
-    });
-    mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(fused.ir, &context);
-    mlir::func::FuncOp func;
-    if (module)
-      module->walk([&](mlir::func::FuncOp f) {
-        if (!func)
-          func = f;
-      });
-    if (!func)
-      throw UnsupportedError(describe(spec, shape, schedule) + ": the fused program does not parse:\n" + diagnostics);
-
-    // 3. Generate CUDA for the schedule, with the spec's argument roles.
-    codegen::GeneratedKernel k = codegen::generateKernel(func, schedule, codegen::KernelSignature::fromSpec(spec));
-    GeneratedSource out;
-    out.source = std::move(k.source);
-    out.kernelName = std::move(k.kernelName);
-    out.threadsPerBlock = k.threadsPerBlock;
-    out.dynamicSmemBytes = k.dynamicSmemBytes;
-    out.grid = k.grid;
-    out.params = std::move(k.params);
-    out.schedule = k.schedule;
-    out.fusedIR = fused.ir;
-    out.generateMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    return out;
-  } catch (const driver::DriverError &e) {
-    throw UnsupportedError(describe(spec, shape, schedule) + ": " + e.what());
-  } catch (const codegen::CodegenError &e) {
-    throw UnsupportedError(describe(spec, shape, schedule) + ": code generation: " + e.what());
-  } catch (const codegen::ScheduleError &e) {
-    throw UnsupportedError(describe(spec, shape, schedule) + ": schedule: " + e.what());
+    return driver::buildKernel(spec, shape, schedule);
+  } catch (const driver::KernelBuildError &e) {
+    throw UnsupportedError(e.what());
   }
 }
 

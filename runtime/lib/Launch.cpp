@@ -5,7 +5,7 @@
 //
 #include "Launch.h"
 
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/spec/Eval.h"
 
 #include <cctype>

@@ -8,7 +8,7 @@
 
 #include "AttentionReference.h"
 #include "fa2_params.h"
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 
 namespace tilefuse::test {
 

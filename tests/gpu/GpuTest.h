@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "HostFloat.h"
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/runtime/Nvrtc.h"
 #include "tilefuse/runtime/Resources.h"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "Fa2Launch.h"
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/runtime/Nvrtc.h"
 #include "tilefuse/runtime/Ptxas.h"
 

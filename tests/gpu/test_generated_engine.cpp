@@ -12,12 +12,12 @@
 #include "test_generated_reference.h"
 #include "tilefuse/codegen/KernelAbi.h"
 #include "tilefuse/codegen/Schedule.h"
+#include "tilefuse/driver/BuildKernel.h"
 #include "tilefuse/runtime/Nvrtc.h"
 #include "tilefuse/spec/Spec.h"
 #include "tilefuse/tilefuse.h"
 #include "tilefuse/tilefuse_c.h"
-#include "tilefuse/tuner/KernelBuild.h"
-#include "tilefuse/tuner/ScheduleSource.h"
+#include "CacheScheduleSource.h"
 
 #include <chrono>
 #include <filesystem>
@@ -94,16 +94,15 @@ struct FakeCompiledCache : ScheduleSource {
   std::string tune(const ScheduleQuery &) override { throw std::logic_error("FakeCompiledCache::tune"); }
 };
 
-/// Generates and compiles `schedule` for `spec` at `shape` the way the tuner does (its KernelBuilder,
+/// Generates and compiles `schedule` for `spec` at `shape` the way the tuner does (driver::buildKernel,
 /// then NVRTC for this GPU's arch).
 struct Compiled {
-  tuner::KernelSource source;
+  driver::BuiltKernel source;
   runtime::CompileResult cubin;
 };
 Compiled compileForThisGpu(const spec::Spec &spec, const spec::Shape &shape, const codegen::Schedule &schedule,
                            const std::string &arch) {
-  tuner::KernelBuilder builder(spec, shape);
-  Compiled c{builder.generate(schedule), {}};
+  Compiled c{driver::buildKernel(spec, shape, schedule), {}};
   runtime::CompileOptions o;
   o.arch = arch;
   c.cubin = runtime::compileCuda(c.source.source, o);
@@ -216,9 +215,8 @@ TEST_CASE("engine memoizes kernels per spec and shape bucket and builds one kern
   CHECK(engine.getKernel(mha, shapeOf(mha, 4096, 64)) == a); // other bucket, same heuristic schedule
   CHECK(engine.getKernel(specFile("mha.json"), shapeOf(mha, 77, 99)) == a);
   CHECK(engine.kernelCount() == 1);
-  // The target: the device's arch, or sm_90a when the heuristic picked the sm90 backend (wgmma).
-  const bool wgmma = a.info().scheduleJson.find("\"wgmma\"") != std::string::npos;
-  CHECK(a.info().arch == (wgmma ? std::string("sm_90a") : engine.device().arch));
+  // KernelInfo::arch is the NVRTC target: the device's arch, sm_90a for the sm90 (wgmma) backend.
+  CHECK(a.info().arch == codegen::compileArch(codegen::scheduleFromJson(a.info().scheduleJson), engine.device().arch));
 
   // 16 threads ask for the same new kernel (causal, D=128) at once: one build, one handle.
   const spec::Spec causal = spec::parseSpecFile(specFile("causal.json"));

@@ -18,7 +18,7 @@
 #include "EngineBuild.h"
 #include "Launch.h"
 #include "test_generated_reference.h"
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/tilefuse.h"
 #include "tilefuse/tilefuse_c.h"
 
@@ -46,7 +46,7 @@ namespace {
 struct Generated {
   spec::Spec spec;
   spec::Shape shape;
-  detail::GeneratedSource source;
+  driver::BuiltKernel source;
   detail::PackPlan plan;
 };
 
@@ -58,7 +58,7 @@ Generated generate(const std::string &file, int64_t D = 0, const std::string &ba
   if (D)
     o.D = D;
   g.shape = spec::resolveShape(g.spec, o);
-  g.source = detail::generateSource(g.spec, g.shape, detail::heuristicSchedule(g.spec, g.shape, "sm_90", backend));
+  g.source = detail::buildSource(g.spec, g.shape, detail::heuristicSchedule(g.spec, g.shape, "sm_90", backend));
   g.plan = detail::makePackPlan(g.source.params, g.spec, g.shape.groupSize(), g.source.kernelName);
   return g;
 }

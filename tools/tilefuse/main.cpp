@@ -18,7 +18,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 
 #include <cstdio>
 #include <filesystem>

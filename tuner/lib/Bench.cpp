@@ -9,7 +9,7 @@
 #include "Compile.h"
 #include "TuneSupport.h"
 
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/tuner/KernelBuild.h"
 
 namespace tilefuse::tuner {

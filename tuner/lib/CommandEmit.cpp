@@ -3,7 +3,7 @@
 
 #include "Compile.h"
 
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/tuner/KernelBuild.h"
 
 #include <fmt/core.h>

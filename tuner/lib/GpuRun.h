@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------------------------===//
 #pragma once
 
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/runtime/Resources.h"
 #include "tilefuse/tuner/Cache.h"
 #include "tilefuse/tuner/Check.h"

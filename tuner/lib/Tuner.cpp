@@ -12,7 +12,7 @@
 #include "Compile.h"
 #include "TuneSupport.h"
 
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/runtime/Nvrtc.h"
 #include "tilefuse/tuner/KernelBuild.h"
 #include "tilefuse/tuner/Version.h"
@@ -106,7 +106,8 @@ codegen::Schedule defaultFor(const spec::Spec &spec, const spec::Shape &shape, c
         static_cast<int>(shape.D), spec.dtype,
         codegen::defaultTarget(arch, static_cast<int>(shape.D), static_cast<int>(shape.Dv)));
   } catch (const codegen::ScheduleError &e) {
-    throw KernelBuildError(describe(spec, shape) + ": not supported by code generation: " + e.what());
+    throw KernelBuildError(driver::BuildStage::Schedule,
+                           describe(spec, shape) + ": not supported by code generation: " + e.what());
   }
 }
 
@@ -116,7 +117,7 @@ std::pair<double, std::string> usefulFlops(KernelBuilder &builder, const codegen
     double f = builder.tileFlops(def.blockM, def.blockN, shape);
     if (f > 0)
       return {f, "tiles"};
-  } catch (const KernelBuildError &) {
+  } catch (const std::exception &) { // no program or no analysis: count dense FLOPs
   }
   return {denseFlops(shape), "dense"};
 }

@@ -1,17 +1,15 @@
 //===- Fuse.cpp - the fusion pipeline and the IO report behind the CLI ----===//
 #include "tilefuse/driver/Driver.h"
+#include "tilefuse/driver/FusedProgram.h"
 
 #include "Program.h"
 
 #include "tilefuse/analysis/IOReport.h"
-#include "tilefuse/compiler/Passes.h"
 #include "tilefuse/lowering/Lowering.h"
 
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
 namespace tilefuse::driver {
@@ -41,29 +39,14 @@ analysis::IOReport analyze(const Loaded &loaded, const std::string &text,
 
 FuseResult fuse(const Loaded &loaded, const std::string &unfusedText) {
   Program p = parseProgram(loaded, unfusedText);
-  FuseResult r;
-  llvm::raw_string_ostream diag(r.diagnostics);
-  mlir::ScopedDiagnosticHandler handler(p.context.get(), [&](mlir::Diagnostic &d) {
-    diag << d.getLocation() << ": "
-         << (d.getSeverity() == mlir::DiagnosticSeverity::Error     ? "error"
-             : d.getSeverity() == mlir::DiagnosticSeverity::Warning ? "warning"
-                                                                    : "remark")
-         << ": " << d.str() << "\n";
-    return mlir::success();
-  });
-  mlir::PassManager pm(p.context.get());
-  FusePipelineOptions options;
-  options.blockN = loaded.blockN;
-  buildFusePipeline(pm, options);
-  if (mlir::failed(pm.run(*p.module)))
+  FusionOutcome outcome = runFusion(*p.module, loaded.blockN);
+  if (!outcome.pipelineSucceeded)
     throw DriverError("the fusion pipeline failed on '" + loaded.spec.name + "':\n" +
-                      r.diagnostics);
-  p.module->walk([&](mlir::Operation *op) {
-    if (op->getName().getStringRef() == "blk.kernel")
-      ++r.kernels;
-    if (op->getName().getStringRef() == "blk.alloc")
-      ++r.hbmScratch;
-  });
+                      outcome.diagnostics);
+  FuseResult r;
+  r.diagnostics = std::move(outcome.diagnostics);
+  r.kernels = outcome.kernels;
+  r.hbmScratch = outcome.hbmScratch;
   r.ir = print(*p.module);
   return r;
 }

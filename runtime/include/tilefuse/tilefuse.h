@@ -128,8 +128,8 @@ struct CachedKernel {
 };
 
 /// Where Policy::TuneOnMiss and Policy::FailOnMiss get schedules: EngineOptions::schedules, by
-/// default the tuner's on-disk cache (tuner/include/tilefuse/tuner/ScheduleSource.h:
-/// CacheScheduleSource). Schedules travel as the JSON of codegen::Schedule::toJson()
+/// default the tuner's on-disk cache (tuner::CacheScheduleSource, inside the library:
+/// runtime/lib/CacheScheduleSource.h). Schedules travel as the JSON of codegen::Schedule::toJson()
 /// ({"block_m":128,"block_n":64,...}), so this header needs no compiler headers. Implementations
 /// must be thread-safe (getKernel calls them from any thread).
 class ScheduleSource {

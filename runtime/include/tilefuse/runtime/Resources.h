@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "tilefuse/runtime/Driver.h"
+#include "tilefuse/runtime/CudaDriver.h"
 
 namespace tilefuse::runtime {
 

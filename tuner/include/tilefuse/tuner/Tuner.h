@@ -17,7 +17,7 @@
 //          it against the fp64 reference at the small shape and on sampled rows of the real shape.
 // chooseSchedule(): the schedule `emit` and `bench` use (given, cached, or default).
 // The runtime library's Policy::TuneOnMiss / FailOnMiss reach the cache through
-// CacheScheduleSource (ScheduleSource.h).
+// tuner::CacheScheduleSource (runtime/lib/CacheScheduleSource.h, part of the engine library).
 //
 // TFLOP/s = usefulFlops / time, with usefulFlops the matmul FLOPs of the tiles the kernel computes
 // (IO report of the default schedule's fused program: tiles proven fully masked are not counted),

@@ -1,8 +1,8 @@
-//===- ScheduleSource.h - the cache behind the runtime's tuned policies -*- C++ -*-===//
+//===- CacheScheduleSource.h - the tuner's cache behind the engine's tuned policies -*- C++ -*-===//
 //
 // The runtime library (tilefuse/tilefuse.h) asks a ScheduleSource for schedules under
-// Policy::TuneOnMiss and Policy::FailOnMiss. CacheScheduleSource answers from the on-disk cache
-// (Cache.h) and tunes with tune() (Tuner.h), which also writes the cache:
+// Policy::TuneOnMiss and Policy::FailOnMiss. CacheScheduleSource answers from the tuner's on-disk
+// cache (tuner/Cache.h) and tunes with tuner::tune() (tuner/Tuner.h), which also writes the cache:
 //
 //   auto source = std::make_shared<tilefuse::tuner::CacheScheduleSource>(
 //       tilefuse::tuner::Cache::openDefault());
@@ -16,6 +16,11 @@
 // lookupKernel return nullopt; TuneOnMiss then rebuilds it, FailOnMiss throws) and is recorded once
 // in problems(). Thread-safe: lookups run concurrently, tunings one at a time
 // (they time kernels on the GPU and must not overlap).
+//
+// Layering: this adapter is part of libtilefuse (the engine, the top layer), which uses the tuner;
+// the tuner never includes the engine's headers (it uses only tilefuse_runtime's CUDA and NVRTC
+// wrappers). Internal to the library (the tuner headers it includes are not installed); exported
+// for in-tree tests and tools like the rest of namespace tilefuse.
 //
 //===----------------------------------------------------------------------------------------===//
 #pragma once

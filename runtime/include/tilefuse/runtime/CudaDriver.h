@@ -1,6 +1,6 @@
 // The CUDA driver API, loaded at run time: dlopen("libcuda.so.1") on first use, then every entry
 // point resolved with cuGetProcAddress at the explicit ABI version of its PFN_<name>_v<version>
-// typedef (cuMemAlloc -> v3020 = cuMemAlloc_v2, cuCtxSynchronize -> v2000, ...; see Driver.cpp).
+// typedef (cuMemAlloc -> v3020 = cuMemAlloc_v2, cuCtxSynchronize -> v2000, ...; see CudaDriver.cpp).
 // Needs a driver of CUDA 12.8 or newer. libcuda is never linked, so programs start on machines
 // without a driver; there, every call throws NoGpuError.
 // Thread-safe: the first call loads and cuInit()s once; all functions may be called from any thread.

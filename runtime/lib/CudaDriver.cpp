@@ -1,5 +1,5 @@
-// The CUDA driver API through dlopen + cuGetProcAddress (see Driver.h).
-#include "tilefuse/runtime/Driver.h"
+// The CUDA driver API through dlopen + cuGetProcAddress (see CudaDriver.h).
+#include "tilefuse/runtime/CudaDriver.h"
 
 #include <cudaTypedefs.h> // PFN_<name>_v<version>
 #include <dlfcn.h>

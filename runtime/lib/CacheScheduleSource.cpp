@@ -1,5 +1,5 @@
-//===- ScheduleSource.cpp - the cache behind the runtime's tuned policies ---===//
-#include "tilefuse/tuner/ScheduleSource.h"
+//===- CacheScheduleSource.cpp - the tuner's cache behind the engine's tuned policies ---===//
+#include "CacheScheduleSource.h"
 
 #include "tilefuse/runtime/Nvrtc.h"
 

@@ -1,0 +1,141 @@
+// driver::buildKernel, the one way from a spec to a kernel (CLI, tuner and runtime all call it):
+// the stages it names in its errors, the two backends a schedule selects, and the overload for a
+// program that is already fused.
+#include "tilefuse/driver/BuildKernel.h"
+#include "tilefuse/driver/FusedProgram.h"
+
+#include "tilefuse/codegen/CodeGen.h"
+#include "tilefuse/lowering/Lowering.h"
+
+#include "mlir/Parser/Parser.h"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#ifndef TILEFUSE_SPECS_DIR
+#error "TILEFUSE_SPECS_DIR must be defined by tests/unit/driver/CMakeLists.txt"
+#endif
+
+using namespace tilefuse;
+using driver::BuildStage;
+using driver::KernelBuildError;
+
+namespace {
+
+spec::Spec loadSpec(const std::string &name) { return spec::parseSpecFile(std::string(TILEFUSE_SPECS_DIR) + "/" + name); }
+
+/// The stage of the KernelBuildError `f` throws; fails the test when it throws nothing or another type.
+template <typename F> BuildStage stageOf(F &&f, std::string *message = nullptr) {
+  try {
+    f();
+  } catch (const KernelBuildError &e) {
+    if (message)
+      *message = e.what();
+    return e.stage();
+  }
+  FAIL("no KernelBuildError");
+  return BuildStage::Schedule;
+}
+
+} // namespace
+
+TEST_CASE("buildKernel turns a spec into one sm80 kernel for an mma.sync schedule", "[driver]") {
+  const spec::Spec s = loadSpec("causal.json");
+  const spec::Shape shape = spec::resolveShape(s, {1, 4, 4, 1000, 1000, {}, {}});
+  codegen::Schedule schedule; // mma.sync, BLOCK_M = BLOCK_N = 64, 4 warps
+  const driver::BuiltKernel k = driver::buildKernel(s, shape, schedule);
+  CHECK(k.kernelName == "tilefuse_causal");
+  CHECK(k.target() == "sm80");
+  CHECK(k.schedule == schedule);
+  CHECK(k.threadsPerBlock == 128);
+  CHECK(k.grid.toString() == "x = ceil(Sq / 64), y = Hq, z = B");
+  CHECK(k.source.find("extern \"C\" __global__") != std::string::npos);
+  CHECK(k.source.find("wgmma") == std::string::npos);
+  CHECK(k.generateMs > 0);
+  const codegen::LaunchDescription launch = k.launch();
+  CHECK(launch.kernelName == k.kernelName);
+  CHECK(launch.dynamicSmemBytes == k.dynamicSmemBytes);
+  CHECK(launch.params.bytes == k.params.bytes);
+}
+
+TEST_CASE("buildKernel generates the sm90 backend for a wgmma schedule", "[driver]") {
+  const spec::Spec s = loadSpec("mha.json");
+  const spec::Shape shape = spec::resolveShape(s, {});
+  const codegen::Schedule schedule = codegen::defaultSchedule(static_cast<int>(shape.D), s.dtype, "sm_90a");
+  REQUIRE(schedule.mma == codegen::MmaFamily::Wgmma);
+  const driver::BuiltKernel k = driver::buildKernel(s, shape, schedule);
+  CHECK(k.target() == "sm90");
+  CHECK(k.threadsPerBlock == schedule.threadsPerBlock());
+  CHECK(k.source.find("wgmma") != std::string::npos);
+}
+
+TEST_CASE("buildKernel's errors name the stage and the spec", "[driver]") {
+  const spec::Spec s = loadSpec("causal.json");
+  const spec::Shape shape = spec::resolveShape(s, {});
+  std::string message;
+
+  codegen::Schedule badWarps;
+  badWarps.warps = 3;
+  CHECK(stageOf([&] { driver::buildKernel(s, shape, badWarps); }, &message) == BuildStage::Schedule);
+  CHECK_THAT(message, Catch::StartsWith("spec 'causal' (D=128, bf16), schedule BLOCK_M=64") &&
+                          Catch::Contains(": schedule: ") && Catch::Contains("warps"));
+
+  mlir::MLIRContext context;
+  CHECK(stageOf([&] { driver::fuseSpec(context, s, shape, 0, 64); }, &message) == BuildStage::Lowering);
+  CHECK_THAT(message, Catch::StartsWith("spec 'causal'") && Catch::Contains("lowering (BLOCK_M=0)"));
+  CHECK(stageOf([&] { driver::fuseSpec(context, s, shape, 64, 0); }, &message) == BuildStage::Fusion);
+  CHECK_THAT(message, Catch::Contains("fusion (BLOCK_N=0)"));
+
+  // A head dim the generator has no tiles for.
+  const spec::Shape d96 = spec::resolveShape(s, {{}, {}, {}, {}, {}, 96, 96});
+  CHECK(stageOf([&] { driver::buildKernel(s, d96, codegen::Schedule{}); }, &message) != BuildStage::Lowering);
+  CHECK_THAT(message, Catch::StartsWith("spec 'causal' (D=96, bf16)") && Catch::Contains("96"));
+
+  CHECK(driver::spelling(BuildStage::CodeGeneration) == "code generation");
+}
+
+TEST_CASE("buildKernel of a fused program gives the spec's kernel and rejects an unfused one", "[driver]") {
+  const spec::Spec s = loadSpec("gqa.json");
+  const spec::Shape shape = spec::resolveShape(s, {});
+  const codegen::Schedule schedule;
+  const driver::BuiltKernel fromSpec = driver::buildKernel(s, shape, schedule);
+
+  mlir::MLIRContext context;
+  driver::FusedProgram fused = driver::fuseSpec(context, s, shape, schedule.blockM, schedule.blockN);
+  CHECK(fused.fusion.fullyFused());
+  const driver::BuiltKernel fromProgram =
+      driver::buildKernel(fused.func, codegen::KernelSignature::fromSpec(s), schedule, driver::describe(s, shape));
+  CHECK(fromProgram.source == fromSpec.source);
+  CHECK(fromProgram.kernelName == fromSpec.kernelName);
+  CHECK(fromProgram.params.bytes == fromSpec.params.bytes);
+  CHECK(driver::describe(s, shape).find("group ") != std::string::npos); // GQA: the group is named
+
+  // The unfused program (three kernels, S and P through HBM) is a code generation error.
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+  mlir::func::FuncOp unfused = lowering::lowerToUnfused(*module, s, shape, {schedule.blockM});
+  std::string message;
+  CHECK(stageOf([&] { driver::buildKernel(unfused, codegen::KernelSignature::fromSpec(s), schedule, "unfused gqa"); },
+                &message) == BuildStage::CodeGeneration);
+  CHECK_THAT(message, Catch::StartsWith("unfused gqa, schedule ") && Catch::Contains("code generation: ") &&
+                          Catch::Contains("blk.kernel"));
+}
+
+TEST_CASE("buildKernel of a program read from a .mlir file infers its signature", "[driver]") {
+  std::ifstream in(std::string(TILEFUSE_CODEGEN_INPUTS) + "/causal.mlir");
+  REQUIRE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  mlir::MLIRContext context;
+  lowering::loadDialects(context);
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text.str(), &context);
+  REQUIRE(module);
+  mlir::func::FuncOp fn;
+  module->walk([&](mlir::func::FuncOp f) { fn = f; });
+  REQUIRE(fn);
+  const codegen::Schedule schedule = codegen::matchProgram(fn, codegen::Schedule{}); // the file's tiles
+  const driver::BuiltKernel k = driver::buildKernel(fn, codegen::inferSignature(fn), schedule, "causal.mlir");
+  CHECK(k.kernelName == "tilefuse_causal");
+  CHECK(k.params.bytes > 0);
+}
