@@ -285,6 +285,18 @@ private:
   IOReport report;
   int current = -1;   ///< Index of the row being charged; -1: none yet outside kernels.
   int64_t weight = 1; ///< Instances each walk of the current kernel body stands for.
+  int64_t steps = 0;  ///< Kernel-body walks and loop iterations run so far (see tick).
+
+  /// Counts one kernel-body walk or loop iteration; the run stops with an error past
+  /// kMaxAbstractSteps, so that no shape makes the report run for hours.
+  void tick(Operation *op) {
+    if (++steps > kMaxAbstractSteps)
+      throw AnalysisError(
+          op, "the report at these sizes needs more than " + std::to_string(kMaxAbstractSteps) +
+                  " steps of its abstract run (one per kernel instance that matters and per "
+                  "loop iteration, about (Sq / BLOCK_M) * (Sk / BLOCK_N) for attention); "
+                  "expected fewer: report at a smaller Sq or Sk, or with larger blocks");
+  }
   llvm::DenseMap<Value, AVal> env;
   std::deque<ATensor> tensors;
 };
@@ -436,6 +448,7 @@ void Analyzer::runKernel(blk::KernelOp op) {
   std::vector<int64_t> id(grid.size(), 0);
   // Odometer over the relevant dims; the others stay at 0 (they change no cost).
   while (instances > 0) {
+    tick(op);
     for (unsigned d = 0; d < grid.size(); ++d)
       env[body.getArgument(d)] = AScalar{true, interp::intWord(id[d])};
     runBlock(body);
@@ -464,7 +477,8 @@ void Analyzer::runFor(scf::ForOp op) {
   for (Value v : op.getInitArgs())
     carried.push_back(lookup(v));
   Block &body = *op.getBody();
-  for (int64_t iv = lb; iv < ub; iv += step) {
+  for (int64_t iv = lb; iv < ub; iv = iv > INT64_MAX - step ? ub : iv + step) {
+    tick(op);
     env[op.getInductionVar()] = AScalar{true, interp::intWord(iv)};
     for (size_t k = 0; k < carried.size(); ++k)
       env[op.getRegionIterArgs()[k]] = carried[k];
