@@ -189,9 +189,11 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
   drv::IOTotals f = drv::ioTotals(loaded, fused.ir, loaded.shape);
   out["hbm_bytes"] = {{"unfused", u.hbmBytes}, {"fused", f.hbmBytes}};
   if (!json)
-    fmt::print("HBM traffic: unfused {:.3f} GiB -> fused {:.3f} GiB ({:.1f}x less); matmul "
+    fmt::print("HBM traffic: unfused {:.3f} GiB -> fused {:.3f} GiB ({}); matmul "
                "FLOPs {:.3e} -> {:.3e}\n",
-               u.hbmBytes / (1 << 30), f.hbmBytes / (1 << 30), u.hbmBytes / f.hbmBytes,
+               u.hbmBytes / (1 << 30), f.hbmBytes / (1 << 30),
+               f.hbmBytes > 0 ? fmt::format("{:.1f}x less", u.hbmBytes / f.hbmBytes)
+                              : std::string("no fused traffic"),
                u.matmulFlops, f.matmulFlops);
   if (json) {
     fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
