@@ -190,6 +190,10 @@ def expr_case(rng, seeds):
 def mlir_case(rng, seeds):
     name, text = rng.choice(seeds["mlir"])
     data = mutate_bytes(rng, text.encode()) if rng.random() < 0.8 else text.encode()
+    if rng.random() < 0.03:  # deep nesting: regions or parenthesised types
+        n = rng.choice([300, 5000, 100000])
+        pos = rng.randrange(len(data) + 1)
+        data = data[:pos] + rng.choice([b"{", b"(", b"scf.execute_region {\n"]) * n + data[pos:]
     p = rng.choice(OPT_PASSES)
     return {"kind": "mlir", "seed": name, "file": ("in.mlir", data),
             "argv": ["tilefuse-opt", "{file}"] + ([p] if p else []), "json": False}
