@@ -166,7 +166,7 @@ def spec_case(rng, seeds):
     if rng.random() < 0.5:
         data = mutate_bytes(rng, data)
     cmd = rng.choice([["lower"], ["lower", "--json"], ["fuse"], ["emit", "--format", "cuda"],
-                      ["emit", "--json"]])
+                      ["emit", "--json"]] * 5 + [["run", "--no-ir", "--seed", "1", "--json"]])
     flags = []
     if rng.random() < 0.3:
         flag = rng.choice(["--B", "--Hq", "--Hkv", "--Sq", "--Sk", "--S", "--D", "--Dv"])
@@ -183,8 +183,11 @@ def expr_case(rng, seeds):
     e = mutate_bytes(rng, e.encode()).decode("utf-8", "surrogateescape") if rng.random() < 0.5 else e
     doc[rng.choice(["score_mod", "mask_mod"])] = e
     data = json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    # Mostly parse and check (lower); sometimes evaluate too (run: the fp64 interpreter and the
+    # reference evaluate the expressions at a small shape).
+    cmd = ["run", "--no-ir", "--seed", "1"] if rng.random() < 0.1 else ["lower"]
     return {"kind": "expr", "seed": name, "file": ("spec.json", data),
-            "argv": ["tilefuse", "lower", "{file}"], "json": False}
+            "argv": ["tilefuse"] + cmd + ["{file}"], "json": False}
 
 
 def mlir_case(rng, seeds):
