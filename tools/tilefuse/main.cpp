@@ -456,7 +456,10 @@ int main(int argc, char **argv) {
                                                       ? 0
                                                       : what.find("] ") + 2);
     const char *command = lower->parsed() ? "lower" : fuseCmd->parsed() ? "fuse" : "run";
-    fmt::print(stderr, "tilefuse {}: error: {}\n", command, what);
+    // A message that begins with its place ("spec.json:3:5: error: ...") already says "error".
+    size_t located = what.find(": error: ");
+    bool saysError = located != std::string::npos && what.find(' ') > located;
+    fmt::print(stderr, "tilefuse {}: {}{}\n", command, saysError ? "" : "error: ", what);
     if (json)
       fmt::print("{}\n", tilefuse::spec::dumpJson({{"command", command}, {"error", what}}, 2));
     return 1;

@@ -57,7 +57,10 @@ std::string describeJsonException(const std::exception &e) {
 
 int guarded(const char *command, bool json, const std::function<int()> &body) {
   auto fail = [&](const std::string &what, int code, bool needsGpu) {
-    fmt::print(stderr, "tilefuse {}: error: {}\n", command, what);
+    // A message that begins with its place ("spec.json:3:5: error: ...") already says "error".
+    size_t located = what.find(": error: ");
+    bool saysError = located != std::string::npos && what.find(' ') > located;
+    fmt::print(stderr, "tilefuse {}: {}{}\n", command, saysError ? "" : "error: ", what);
     if (json) {
       nlohmann::json j = {{"command", command}, {"error", what}};
       if (needsGpu)
