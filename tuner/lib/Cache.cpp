@@ -168,12 +168,15 @@ CurrentVersions versionsOf(const CacheKey &key) {
   return {key.device.driverVersion, key.nvrtcVersion, key.tilefuseVersion};
 }
 
-/// A GPU directory Tilefuse made: a real directory (not a link) holding the lock file that every
-/// store creates.
-bool isGpuDir(const fs::path &p) {
+/// A real directory, not a symbolic link (never followed).
+bool isRealDir(const fs::path &p) {
   std::error_code ec;
-  return fs::symlink_status(p, ec).type() == fs::file_type::directory && isPlainFile(p / kLockFile);
+  return fs::symlink_status(p, ec).type() == fs::file_type::directory;
 }
+
+/// A GPU directory Tilefuse made, as `clear` requires: a real directory holding the lock file
+/// that every store creates.
+bool isGpuDir(const fs::path &p) { return isRealDir(p) && isPlainFile(p / kLockFile); }
 
 /// The first bytes of an entry file (entryToJson) hold its format field, also in a corrupt
 /// (truncated) one: `clear` deletes only files that carry it.
@@ -201,11 +204,18 @@ bool isEntryFile(const fs::directory_entry &f) {
   return isEntryName(f.path().filename().string()) && isPlainFile(f.path());
 }
 
-std::vector<fs::path> sortedChildren(const fs::path &dir, bool directories) {
+enum class Children { Entries, Dirs, DirsToClear };
+
+/// The entry files (Children::Entries) or GPU directories of `dir`, sorted. Reading lists every
+/// real directory; clearing only those Tilefuse made (isGpuDir).
+std::vector<fs::path> sortedChildren(const fs::path &dir, Children which) {
   std::vector<fs::path> out;
   std::error_code ec;
   for (const fs::directory_entry &f : fs::directory_iterator(dir, ec)) {
-    if (directories ? isGpuDir(f.path()) : isEntryFile(f))
+    bool take = which == Children::Entries ? isEntryFile(f)
+                : which == Children::Dirs  ? isRealDir(f.path())
+                                           : isGpuDir(f.path());
+    if (take)
       out.push_back(f.path());
   }
   std::sort(out.begin(), out.end());
@@ -318,7 +328,7 @@ LookupResult Cache::lookup(const CacheKey &key) const {
 std::vector<LookupResult> Cache::findForArch(const CacheKey &key) const {
   std::vector<LookupResult> out;
   CurrentVersions now{0, key.nvrtcVersion, key.tilefuseVersion};
-  for (const fs::path &dir : sortedChildren(root_, true)) {
+  for (const fs::path &dir : sortedChildren(root_, Children::Dirs)) {
     fs::path file = dir / key.fileName();
     std::error_code ec;
     if (!fs::exists(file, ec))
@@ -381,8 +391,8 @@ std::vector<ListedEntry> Cache::list(const CurrentVersions &now) const {
   std::vector<ListedEntry> out;
   if (!checkRoot())
     return out;
-  for (const fs::path &dir : sortedChildren(root_, true))
-    for (const fs::path &file : sortedChildren(dir, false))
+  for (const fs::path &dir : sortedChildren(root_, Children::Dirs))
+    for (const fs::path &file : sortedChildren(dir, Children::Entries))
       out.push_back(inspect(file, now));
   return out;
 }
@@ -391,11 +401,11 @@ TransferReport Cache::clear(const std::string &match, bool onlyInvalid, const Cu
   TransferReport report;
   if (!checkRoot())
     return report;
-  for (const fs::path &dir : sortedChildren(root_, true)) {
+  for (const fs::path &dir : sortedChildren(root_, Children::DirsToClear)) {
     FileLock lock(dir / kLockFile);
     if (!onlyInvalid && (match.empty() || dir.filename().string().find(match) != std::string::npos))
       removeOrphanedTemps(dir);
-    for (const fs::path &file : sortedChildren(dir, false)) {
+    for (const fs::path &file : sortedChildren(dir, Children::Entries)) {
       std::string where = dir.filename().string() + "/" + file.filename().string();
       if (!match.empty() && where.find(match) == std::string::npos)
         continue;
