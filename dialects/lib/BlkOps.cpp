@@ -6,6 +6,7 @@
 #include "blk/BlkDialect.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
 
 using namespace mlir;
@@ -86,7 +87,29 @@ LogicalResult KernelOp::verify() {
   for (BlockArgument arg : body.getArguments())
     if (!arg.getType().isIndex())
       return emitOpError() << "program ids must be of type index, got " << arg.getType();
-  return success();
+  // Kernels are the top-level steps of a function: not inside a module, a loop or a kernel.
+  Operation *parent = (*this)->getParentOp();
+  if (!isa_and_nonnull<func::FuncOp>(parent))
+    return emitOpError() << "must be directly inside a func.func (the kernels of a function run "
+                            "in order), found inside "
+                         << (parent ? parent->getName().getStringRef() : StringRef("nothing"));
+  for (Operation &other : *(*this)->getBlock()) {
+    if (&other == getOperation())
+      break;
+    if (auto kernel = dyn_cast<KernelOp>(other); kernel && kernel.getSymName() == getSymName())
+      return emitOpError() << "symbol @" << getSymName()
+                           << " is already the name of an earlier kernel of this function";
+  }
+  // A loop whose step is a constant <= 0 never ends (scf.for does not check this itself).
+  WalkResult walk = body.walk([&](scf::ForOp loop) {
+    APInt step;
+    if (matchPattern(loop.getStep(), m_ConstantInt(&step)) && !step.isStrictlyPositive()) {
+      loop.emitOpError() << "step must be positive, got " << step.getSExtValue();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return failure(walk.wasInterrupted());
 }
 
 LogicalResult DimOp::verify() {

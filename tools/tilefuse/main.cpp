@@ -12,6 +12,7 @@
 // Commands.h (no MLIR in this file).
 //
 #include "tilefuse/driver/Driver.h"
+#include "tilefuse/spec/Json.h"
 #include "tilefuse/tuner/Commands.h"
 
 #include <CLI/CLI.hpp>
@@ -20,6 +21,9 @@
 
 #include "tilefuse/runtime/CudaDriver.h"
 
+#include "tilefuse/spec/Json.h"
+
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -29,6 +33,25 @@ namespace {
 
 using tilefuse::driver::Problem;
 
+/// A size flag: an integer from 1 to `limit`, checked on the text before CLI11 converts it (its
+/// conversion clamps out-of-range values, and CLI::PositiveNumber prints a 309-digit range).
+CLI::Validator sizeFlag(int64_t limit) {
+  return CLI::Validator(
+      [limit](std::string &text) -> std::string {
+        int64_t v = 0;
+        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        std::string allowed = fmt::format("expected an integer from 1 to {}", limit);
+        if (ec == std::errc::result_out_of_range)
+          return fmt::format("{} is out of range; {}", text, allowed);
+        if (ec != std::errc() || ptr != text.data() + text.size())
+          return fmt::format("'{}' is not an integer; {}", text, allowed);
+        if (v < 1 || v > limit)
+          return fmt::format("{} is not allowed; {}", v, allowed);
+        return "";
+      },
+      fmt::format("INT in [1, {}]", limit));
+}
+
 /// The spec positional and the size flags of every command that takes a spec.
 void addSpecAndSizes(CLI::App *cmd, std::string &specPath, tilefuse::spec::ShapeOverrides &o,
                      std::optional<int64_t> &seqBoth) {
@@ -36,17 +59,17 @@ void addSpecAndSizes(CLI::App *cmd, std::string &specPath, tilefuse::spec::Shape
                   "Spec file (JSON): specs/*.json or a model file specs/models/*.json")
       ->required()
       ->check(CLI::ExistingFile);
-  auto size = [&](const char *flag, std::optional<int64_t> &field, const char *what) {
-    cmd->add_option(flag, field, what)->check(CLI::PositiveNumber);
-  };
-  size("--B", o.B, "Batch size (default: the spec's shape.B)");
-  size("--Hq", o.Hq, "Query heads");
-  size("--Hkv", o.Hkv, "Key/value heads (must divide Hq)");
-  size("--Sq", o.Sq, "Query sequence length");
-  size("--Sk", o.Sk, "Key/value sequence length");
-  size("--S", seqBoth, "Sets both Sq and Sk");
-  size("--D", o.D, "HEAD_DIM of Q and K");
-  size("--Dv", o.Dv, "Head dim of V and O");
+  namespace s = tilefuse::spec;
+  auto size = [&](const char *flag, std::optional<int64_t> &field, const char *what,
+                  int64_t limit) { cmd->add_option(flag, field, what)->check(sizeFlag(limit)); };
+  size("--B", o.B, "Batch size (default: the spec's shape.B)", s::kMaxBatch);
+  size("--Hq", o.Hq, "Query heads", s::kMaxHeads);
+  size("--Hkv", o.Hkv, "Key/value heads (must divide Hq)", s::kMaxHeads);
+  size("--Sq", o.Sq, "Query sequence length", s::kMaxSeqLen);
+  size("--Sk", o.Sk, "Key/value sequence length", s::kMaxSeqLen);
+  size("--S", seqBoth, "Sets both Sq and Sk", s::kMaxSeqLen);
+  size("--D", o.D, "HEAD_DIM of Q and K", s::kMaxHeadDim);
+  size("--Dv", o.Dv, "Head dim of V and O", s::kMaxHeadDim);
 }
 
 /// `--S` sets Sq and Sk where they were not given themselves.
@@ -61,9 +84,9 @@ void applySeq(tilefuse::spec::ShapeOverrides &o, const std::optional<int64_t> &s
 void addProblemOptions(CLI::App *cmd, Problem &p, std::optional<int64_t> &seqBoth) {
   addSpecAndSizes(cmd, p.specPath, p.overrides, seqBoth);
   cmd->add_option("--block-m", p.blockM, "BLOCK_M: query rows per program instance")
-      ->check(CLI::PositiveNumber);
+      ->check(sizeFlag(tilefuse::driver::kMaxBlock));
   cmd->add_option("--block-n", p.blockN, "BLOCK_N: key/value rows per tile after fusion")
-      ->check(CLI::PositiveNumber);
+      ->check(sizeFlag(tilefuse::driver::kMaxBlock));
 }
 
 /// Prints to stdout, or writes the file atomically when `output` is set.
@@ -133,7 +156,16 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
                       seed));
   bool ok = true;
   for (auto [name, text] : {std::pair{"unfused", &unfused}, std::pair{"fused", &fused.ir}}) {
-    drv::CheckResult check = drv::checkProgram(loaded, *text, small, seed);
+    drv::CheckResult check;
+    try {
+      check = drv::checkProgram(loaded, *text, small, seed);
+    } catch (const std::exception &e) {
+      // Say that the sizes in the message are the check's, and what they stand for.
+      throw drv::DriverError(fmt::format(
+          "the fp64 check of the {} program failed at {} (the interpreter's small shape for "
+          "your {}): {}",
+          name, shapeText(small), shapeText(loaded.shape), e.what()));
+    }
     out[std::string("check_") + name] = checkJson(check);
     ok = ok && check.passed();
     if (!json)
@@ -157,12 +189,14 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
   drv::IOTotals f = drv::ioTotals(loaded, fused.ir, loaded.shape);
   out["hbm_bytes"] = {{"unfused", u.hbmBytes}, {"fused", f.hbmBytes}};
   if (!json)
-    fmt::print("HBM traffic: unfused {:.3f} GiB -> fused {:.3f} GiB ({:.1f}x less); matmul "
+    fmt::print("HBM traffic: unfused {:.3f} GiB -> fused {:.3f} GiB ({}); matmul "
                "FLOPs {:.3e} -> {:.3e}\n",
-               u.hbmBytes / (1 << 30), f.hbmBytes / (1 << 30), u.hbmBytes / f.hbmBytes,
+               u.hbmBytes / (1 << 30), f.hbmBytes / (1 << 30),
+               f.hbmBytes > 0 ? fmt::format("{:.1f}x less", u.hbmBytes / f.hbmBytes)
+                              : std::string("no fused traffic"),
                u.matmulFlops, f.matmulFlops);
   if (json) {
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
     return ok ? 0 : 1;
   }
 
@@ -343,7 +377,17 @@ int main(int argc, char **argv) {
   cacheImport->footer("Example:\n  tilefuse cache import h100.tfcache --keep-faster");
   cacheDir->footer("Example:\n  ls \"$(tilefuse cache dir)\"");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    int rc = app.exit(e); // --help and friends exit 0; errors print "--S: ..." to stderr
+    bool wantsJson = false;
+    for (int i = 1; i < argc; ++i)
+      wantsJson = wantsJson || std::string_view(argv[i]) == "--json";
+    if (rc != 0 && wantsJson)
+      fmt::print("{}\n", tilefuse::spec::dumpJson({{"error", std::string(e.what())}}, 2));
+    return rc;
+  }
   applySeq(problem.overrides, seqBoth);
 
   if (emit->parsed()) {
@@ -382,7 +426,7 @@ int main(int argc, char **argv) {
                               {"Sk", loaded.shape.Sk}, {"D", loaded.shape.D},
                               {"Dv", loaded.shape.Dv}}},
                             {"ir", ir}};
-        emitText(j.dump(2) + "\n", output);
+        emitText(tilefuse::spec::dumpJson(j, 2) + "\n", output);
       } else {
         emitText(ir, output);
       }
@@ -393,7 +437,7 @@ int main(int argc, char **argv) {
       if (json) {
         nlohmann::json j = {{"spec", loaded.spec.name}, {"ir", fused.ir},
                             {"diagnostics", fused.diagnostics}, {"kernels", fused.kernels}};
-        emitText(j.dump(2) + "\n", output);
+        emitText(tilefuse::spec::dumpJson(j, 2) + "\n", output);
       } else {
         if (!fused.diagnostics.empty())
           fmt::print(stderr, "{}", fused.diagnostics);
@@ -403,7 +447,21 @@ int main(int argc, char **argv) {
     if (run->parsed())
       return runMainJob(problem, quietIR, seed, json, emitDir);
   } catch (const std::exception &e) {
-    fmt::print(stderr, "tilefuse: {}\n", e.what());
+    // Nothing here may throw: the message is plain text and dumpJson never throws.
+    std::string what = e.what();
+    if (dynamic_cast<const std::bad_alloc *>(&e))
+      what = "out of memory (the sizes need more memory than this machine has)";
+    else if (dynamic_cast<const nlohmann::json::exception *>(&e))
+      what = "invalid JSON value: " + what.substr(what.find("] ") == std::string::npos
+                                                      ? 0
+                                                      : what.find("] ") + 2);
+    const char *command = lower->parsed() ? "lower" : fuseCmd->parsed() ? "fuse" : "run";
+    // A message that begins with its place ("spec.json:3:5: error: ...") already says "error".
+    size_t located = what.find(": error: ");
+    bool saysError = located != std::string::npos && what.find(' ') > located;
+    fmt::print(stderr, "tilefuse {}: {}{}\n", command, saysError ? "" : "error: ", what);
+    if (json)
+      fmt::print("{}\n", tilefuse::spec::dumpJson({{"command", command}, {"error", what}}, 2));
     return 1;
   }
   return 0;

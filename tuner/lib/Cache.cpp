@@ -1,5 +1,6 @@
 //===- Cache.cpp - lookup, atomic locked store, ls / clear / export / import -===//
 #include "tilefuse/tuner/Cache.h"
+#include "tilefuse/spec/Json.h"
 
 #include "tilefuse/tuner/Version.h"
 
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <regex>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -26,6 +28,25 @@ constexpr const char *kArchiveFormat = "tilefuse-cache-archive";
 constexpr int kArchiveVersion = 1;
 
 std::string errnoText() { return std::strerror(errno); }
+
+/// The names Tilefuse gives entry files (CacheKey::fileName) and temporary files (publish):
+/// nothing else in the cache is ever listed, read or deleted.
+bool isEntryName(const std::string &name) {
+  static const std::regex pattern("[A-Za-z0-9_]{1,64}-[0-9a-f]{16}-(bf16|fp16)-B[0-9]+-Hq[0-9]+-"
+                                  "Hkv[0-9]+-Sq[0-9]+-Sk[0-9]+-D[0-9]+-Dv[0-9]+\\.json");
+  return name.size() < 256 && std::regex_match(name, pattern);
+}
+bool isTempName(const std::string &name) {
+  static const std::regex pattern("\\.tmp-[0-9]+-[0-9]+");
+  return std::regex_match(name, pattern);
+}
+
+/// A regular file, not a symbolic link (never followed).
+bool isPlainFile(const fs::path &p) {
+  std::error_code ec;
+  return fs::symlink_status(p, ec).type() == fs::file_type::regular;
+}
+
 
 /// An exclusive flock() on `path` (created if missing), released by the destructor (and by the
 /// kernel when the process dies, so a killed writer never leaves the directory locked).
@@ -120,7 +141,7 @@ void publish(const fs::path &target, const std::string &text, const std::functio
 void removeOrphanedTemps(const fs::path &dir) {
   std::error_code ec;
   for (const fs::directory_entry &f : fs::directory_iterator(dir, ec))
-    if (f.path().filename().string().rfind(kTempPrefix, 0) == 0)
+    if (isTempName(f.path().filename().string()) && isPlainFile(f.path()))
       fs::remove(f.path(), ec);
 }
 
@@ -147,16 +168,54 @@ CurrentVersions versionsOf(const CacheKey &key) {
   return {key.device.driverVersion, key.nvrtcVersion, key.tilefuseVersion};
 }
 
-bool isEntryFile(const fs::directory_entry &f) {
-  const std::string name = f.path().filename().string();
-  return f.is_regular_file() && f.path().extension() == ".json" && name.front() != '.';
+/// A real directory, not a symbolic link (never followed).
+bool isRealDir(const fs::path &p) {
+  std::error_code ec;
+  return fs::symlink_status(p, ec).type() == fs::file_type::directory;
 }
 
-std::vector<fs::path> sortedChildren(const fs::path &dir, bool directories) {
+/// A GPU directory Tilefuse made, as `clear` requires: a real directory holding the lock file
+/// that every store creates.
+bool isGpuDir(const fs::path &p) { return isRealDir(p) && isPlainFile(p / kLockFile); }
+
+/// The first bytes of an entry file (entryToJson) hold its format field, also in a corrupt
+/// (truncated) one: `clear` deletes only files that carry it.
+bool hasEntryHeader(const fs::path &p) {
+  std::ifstream in(p, std::ios::binary);
+  std::string text(1 << 16, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.find("\"tilefuse-cache-entry\"") != std::string::npos)
+    return true;
+  // Sorted keys put the CUBIN first: also look at the end of a large file.
+  std::error_code ec;
+  auto size = fs::file_size(p, ec);
+  if (ec || size <= text.size())
+    return false;
+  in.clear();
+  in.seekg(static_cast<std::streamoff>(size - std::min<std::uintmax_t>(size, 1 << 16)));
+  std::string tail(1 << 16, '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  tail.resize(static_cast<std::size_t>(in.gcount()));
+  return tail.find("\"tilefuse-cache-entry\"") != std::string::npos;
+}
+
+bool isEntryFile(const fs::directory_entry &f) {
+  return isEntryName(f.path().filename().string()) && isPlainFile(f.path());
+}
+
+enum class Children { Entries, Dirs, DirsToClear };
+
+/// The entry files (Children::Entries) or GPU directories of `dir`, sorted. Reading lists every
+/// real directory; clearing only those Tilefuse made (isGpuDir).
+std::vector<fs::path> sortedChildren(const fs::path &dir, Children which) {
   std::vector<fs::path> out;
   std::error_code ec;
   for (const fs::directory_entry &f : fs::directory_iterator(dir, ec)) {
-    if (directories ? f.is_directory() : isEntryFile(f))
+    bool take = which == Children::Entries ? isEntryFile(f)
+                : which == Children::Dirs  ? isRealDir(f.path())
+                                           : isGpuDir(f.path());
+    if (take)
       out.push_back(f.path());
   }
   std::sort(out.begin(), out.end());
@@ -205,9 +264,39 @@ Cache::Cache(fs::path root) : root_(std::move(root)) {}
 
 Cache Cache::openDefault() { return Cache(cacheRoot()); }
 
+bool Cache::checkRoot() const {
+  std::error_code ec;
+  fs::file_status st = fs::status(root_, ec);
+  if (st.type() == fs::file_type::not_found)
+    return false;
+  if (ec)
+    throw CacheError("cannot read the cache directory '" + root_.string() + "': " + ec.message());
+  if (st.type() != fs::file_type::directory)
+    throw CacheError("the cache directory '" + root_.string() +
+                     "' is not a directory; set TILEFUSE_CACHE_DIR to a directory");
+  fs::directory_iterator it(root_, ec);
+  if (ec)
+    throw CacheError("cannot read the cache directory '" + root_.string() + "': " + ec.message());
+  return true;
+}
+
+fs::path Cache::pathInside(const fs::path &gpuDirName, const std::string &fileName) const {
+  // Both parts are sanitised by construction (DeviceIdentity::directoryName, CacheKey::fileName
+  // of a validated key); check again that the result is exactly root/dir/file.
+  const std::string dir = gpuDirName.string();
+  for (const std::string &part : {dir, fileName})
+    if (part.empty() || part == "." || part == ".." || part.find('/') != std::string::npos ||
+        part.find('\0') != std::string::npos)
+      throw CacheError("refusing the cache path '" + dir + "/" + fileName +
+                       "': it would leave the cache directory '" + root_.string() + "'");
+  return root_ / dir / fileName;
+}
+
 fs::path Cache::gpuDir(const DeviceIdentity &device) const { return root_ / device.directoryName(); }
 
-fs::path Cache::entryPath(const CacheKey &key) const { return gpuDir(key.device) / key.fileName(); }
+fs::path Cache::entryPath(const CacheKey &key) const {
+  return pathInside(key.device.directoryName(), key.fileName());
+}
 
 LookupResult Cache::lookup(const CacheKey &key) const {
   LookupResult r;
@@ -239,7 +328,7 @@ LookupResult Cache::lookup(const CacheKey &key) const {
 std::vector<LookupResult> Cache::findForArch(const CacheKey &key) const {
   std::vector<LookupResult> out;
   CurrentVersions now{0, key.nvrtcVersion, key.tilefuseVersion};
-  for (const fs::path &dir : sortedChildren(root_, true)) {
+  for (const fs::path &dir : sortedChildren(root_, Children::Dirs)) {
     fs::path file = dir / key.fileName();
     std::error_code ec;
     if (!fs::exists(file, ec))
@@ -269,6 +358,7 @@ std::vector<LookupResult> Cache::findForArch(const CacheKey &key) const {
 StoreResult Cache::store(const CacheEntry &entry, StoreMode mode) {
   if (entry.cubin.empty())
     throw CacheError("refusing to cache an entry without a CUBIN (" + entry.key.fileName() + ")");
+  validateKey(entry.key);
   StoreResult result;
   result.path = entryPath(entry.key);
   fs::path dir = result.path.parent_path();
@@ -299,24 +389,33 @@ StoreResult Cache::store(const CacheEntry &entry, StoreMode mode) {
 
 std::vector<ListedEntry> Cache::list(const CurrentVersions &now) const {
   std::vector<ListedEntry> out;
-  for (const fs::path &dir : sortedChildren(root_, true))
-    for (const fs::path &file : sortedChildren(dir, false))
+  if (!checkRoot())
+    return out;
+  for (const fs::path &dir : sortedChildren(root_, Children::Dirs))
+    for (const fs::path &file : sortedChildren(dir, Children::Entries))
       out.push_back(inspect(file, now));
   return out;
 }
 
 TransferReport Cache::clear(const std::string &match, bool onlyInvalid, const CurrentVersions &now) {
   TransferReport report;
-  for (const fs::path &dir : sortedChildren(root_, true)) {
+  if (!checkRoot())
+    return report;
+  for (const fs::path &dir : sortedChildren(root_, Children::DirsToClear)) {
     FileLock lock(dir / kLockFile);
     if (!onlyInvalid && (match.empty() || dir.filename().string().find(match) != std::string::npos))
       removeOrphanedTemps(dir);
-    for (const fs::path &file : sortedChildren(dir, false)) {
+    for (const fs::path &file : sortedChildren(dir, Children::Entries)) {
       std::string where = dir.filename().string() + "/" + file.filename().string();
       if (!match.empty() && where.find(match) == std::string::npos)
         continue;
       if (onlyInvalid && inspect(file, now).status == LookupStatus::Hit)
         continue;
+      if (!hasEntryHeader(file)) { // named like an entry, but not written by Tilefuse
+        report.problems.push_back(where + ": not a Tilefuse cache entry (no \"format\": "
+                                  "\"tilefuse-cache-entry\"); left in place");
+        continue;
+      }
       std::error_code ec;
       if (fs::remove(file, ec))
         ++report.entries;
@@ -345,7 +444,7 @@ TransferReport Cache::exportTo(const fs::path &archive) const {
   fs::path target = fs::absolute(archive);
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
-  publish(target, header.dump() + "\n" + body, nullptr);
+  publish(target, tilefuse::spec::dumpJson(header) + "\n" + body, nullptr);
   return report;
 }
 
@@ -355,14 +454,20 @@ TransferReport Cache::importFrom(const fs::path &archive, StoreMode mode) {
     throw CacheError("cannot read the archive '" + archive.string() + "': " + errnoText());
   std::string line;
   nlohmann::json header;
-  if (std::getline(in, line))
-    header = nlohmann::json::parse(line, nullptr, false);
-  if (!header.is_object() || header.value("format", "") != kArchiveFormat)
+  if (std::getline(in, line)) {
+    try {
+      header = spec::parseUntrustedJson(line);
+    } catch (const spec::JsonInputError &) {
+      header = nullptr; // reported below as "not a Tilefuse cache archive"
+    }
+  }
+  if (!header.is_object() || !header.contains("format") || header["format"] != kArchiveFormat)
     throw CacheError("'" + archive.string() + "' is not a Tilefuse cache archive (its first line "
                      "must be {\"format\": \"" + kArchiveFormat + "\", ...}; made by `tilefuse cache export`)");
-  if (header.value("format_version", 0) != kArchiveVersion)
+  if (!header.contains("format_version") || !header["format_version"].is_number_integer() ||
+      header["format_version"] != kArchiveVersion)
     throw CacheError("'" + archive.string() + "' has archive format version " +
-                     header.value("format_version", nlohmann::json(0)).dump() + "; this Tilefuse reads " +
+                     tilefuse::spec::dumpJson(header.value("format_version", nlohmann::json(0))) + "; this Tilefuse reads " +
                      std::to_string(kArchiveVersion));
   TransferReport report;
   int lineNo = 1;

@@ -1,5 +1,8 @@
 //===- CacheKey.cpp - cache location, shape buckets, keys, file names -----===//
 #include "tilefuse/tuner/Cache.h"
+#include "tilefuse/spec/Json.h"
+
+#include <algorithm>
 
 #include "tilefuse/tuner/Version.h"
 
@@ -90,7 +93,7 @@ std::string CacheKey::toJson() const {
       {"shape_bucket",
        {{"B", shape.B}, {"Hq", shape.Hq}, {"Hkv", shape.Hkv}, {"Sq", shape.Sq}, {"Sk", shape.Sk},
         {"D", shape.D}, {"Dv", shape.Dv}}}};
-  return j.dump();
+  return tilefuse::spec::dumpJson(j);
 }
 
 CacheKey makeKey(const DeviceIdentity &device, const std::string &nvrtc, const spec::Spec &spec,
@@ -123,6 +126,24 @@ std::string staleReason(const CacheKey &e, const CurrentVersions &now, const Dev
                  e.device.ccMinor != device->ccMinor || e.device.smCount != device->smCount))
     return differs("GPU", e.device.directoryName(), device->directoryName());
   return "";
+}
+
+void validateKey(const CacheKey &key) {
+  const std::string &h = key.specHash;
+  bool hex = h.size() == 16 && std::all_of(h.begin(), h.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+             });
+  if (!hex)
+    throw CacheError("field 'key.spec_hash' must be 16 lowercase hex digits, got \"" +
+                     h.substr(0, 40) + (h.size() > 40 ? "..." : "") + "\"");
+  if (key.device.directoryName().empty() || key.device.name.size() > 256)
+    throw CacheError("field 'key.gpu' must be a GPU name of 1 to 256 characters with a letter or "
+                     "digit");
+  try {
+    spec::checkShapeLimits(key.shape, "key.");
+  } catch (const spec::SpecError &e) {
+    throw CacheError("field 'key.shape_bucket' is out of range: " + e.message());
+  }
 }
 
 std::string_view spelling(LookupStatus s) {

@@ -1,5 +1,6 @@
 //===- CommandCache.cpp - tilefuse cache ls|show|clear|export|import|dir ----===//
 #include "CommandSupport.h"
+#include "tilefuse/spec/Json.h"
 
 #include "tilefuse/tuner/Version.h"
 
@@ -61,14 +62,14 @@ const ListedEntry &findEntry(const std::vector<ListedEntry> &all, const std::str
 }
 
 void printReport(const char *verb, const TransferReport &r, bool json, const std::string &where) {
+  for (const std::string &p : r.problems) // on stderr also with --json: the exit status is 1
+    fmt::print(stderr, "tilefuse cache: skipped {}\n", p);
   if (json) {
     nlohmann::json j = {{"action", verb}, {"entries", r.entries}, {"problems", r.problems}, {"path", where}};
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", tilefuse::spec::dumpJson(j, 2));
     return;
   }
   fmt::print("{} {} entr{} ({})\n", verb, r.entries, r.entries == 1 ? "y" : "ies", where);
-  for (const std::string &p : r.problems)
-    fmt::print(stderr, "tilefuse cache: skipped {}\n", p);
 }
 
 } // namespace
@@ -79,7 +80,7 @@ int runCache(const CacheArgs &a) {
     const CurrentVersions now = currentVersions();
     if (a.action == "dir") {
       if (a.json)
-        fmt::print("{}\n", nlohmann::json{{"root", cache.root().string()}}.dump(2));
+        fmt::print("{}\n", tilefuse::spec::dumpJson(nlohmann::json{{"root", cache.root().string()}}, 2));
       else
         fmt::print("{}\n", cache.root().string());
       return 0;
@@ -96,13 +97,13 @@ int runCache(const CacheArgs &a) {
                               {"driver", now.driverVersion},
                               {"bucket_rule", kBucketRule},
                               {"entries", list}};
-        fmt::print("{}\n", out.dump(2));
+        fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
         return 0;
       }
       fmt::print("cache: {} (Tilefuse {}, NVRTC {}, {})\n", cache.root().string(), now.tilefuseVersion,
                  now.nvrtcVersion, now.driverVersion ? fmt::format("driver {}", now.driverVersion) : "no GPU");
       if (all.empty()) {
-        fmt::print("no entries\n");
+        fmt::print("no entries{}\n", cache.checkRoot() ? "" : " (the directory does not exist yet)");
         return 0;
       }
       fmt::print("{:<8} {:<34} {:<20} {:<5} {:<40} {:<20} {:>9} {:>8} {:>7}\n", "STATUS", "GPU", "SPEC", "DTYPE",
@@ -129,7 +130,7 @@ int runCache(const CacheArgs &a) {
       const ListedEntry &e = findEntry(all, a.target);
       nlohmann::json j = entryJson(e);
       if (a.json) {
-        fmt::print("{}\n", j.dump(2));
+        fmt::print("{}\n", tilefuse::spec::dumpJson(j, 2));
         return 0;
       }
       fmt::print("path: {}\nstatus: {}{}\n", e.path.string(), statusText(e), e.problem.empty() ? "" : " (" + e.problem + ")");

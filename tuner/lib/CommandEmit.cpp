@@ -1,9 +1,11 @@
 //===- CommandEmit.cpp - tilefuse emit: CUDA / PTX / CUBIN / fused IR, no GPU needed -===//
 #include "CommandSupport.h"
+#include "tilefuse/spec/Json.h"
 
 #include "Compile.h"
 
 #include "tilefuse/runtime/CudaDriver.h"
+#include "tilefuse/spec/FileIO.h"
 #include "tilefuse/tuner/KernelBuild.h"
 
 #include <fmt/core.h>
@@ -18,23 +20,7 @@ namespace {
 
 /// Writes `bytes` to `path` through a temporary file and rename, so no partial file is left.
 void writeAtomically(const std::string &path, const std::string &bytes) {
-  std::filesystem::path tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw std::runtime_error("cannot write '" + path + "'");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error("cannot write '" + path + "': " + ec.message());
-  }
+  spec::writeFileAtomically(path, bytes);
 }
 
 } // namespace
@@ -106,7 +92,7 @@ int runEmit(const EmitArgs &a) {
       out["text"] = text;
     }
     if (a.json)
-      fmt::print("{}\n", out.dump(2));
+      fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
     return 0;
   });
 }

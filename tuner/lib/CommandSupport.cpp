@@ -1,5 +1,6 @@
 //===- CommandSupport.cpp - what the CLI commands share --------------------===//
 #include "CommandSupport.h"
+#include "tilefuse/spec/Json.h"
 
 #include "tilefuse/tuner/KernelBuild.h"
 
@@ -47,21 +48,36 @@ std::optional<codegen::Schedule> parseSchedule(const std::string &json) {
   return s;
 }
 
+std::string describeJsonException(const std::exception &e) {
+  std::string what = e.what();
+  if (what.rfind("[json.exception.", 0) == 0 && what.find("] ") != std::string::npos)
+    what = what.substr(what.find("] ") + 2);
+  return "invalid JSON value: " + what;
+}
+
 int guarded(const char *command, bool json, const std::function<int()> &body) {
   auto fail = [&](const std::string &what, int code, bool needsGpu) {
-    fmt::print(stderr, "tilefuse {}: error: {}\n", command, what);
+    // A message that begins with its place ("spec.json:3:5: error: ...") already says "error".
+    size_t located = what.find(": error: ");
+    bool saysError = located != std::string::npos && what.find(' ') > located;
+    fmt::print(stderr, "tilefuse {}: {}{}\n", command, saysError ? "" : "error: ", what);
     if (json) {
       nlohmann::json j = {{"command", command}, {"error", what}};
       if (needsGpu)
         j["needs_gpu"] = true;
-      fmt::print("{}\n", j.dump(2));
+      fmt::print("{}\n", tilefuse::spec::dumpJson(j, 2));
     }
     return code;
   };
+  // The handlers only format text: dumpJson never throws, so no exception escapes them.
   try {
     return body();
   } catch (const NeedsGpuError &e) {
     return fail(e.what(), 2, true);
+  } catch (const nlohmann::json::exception &e) {
+    return fail(describeJsonException(e), 1, false);
+  } catch (const std::bad_alloc &) {
+    return fail("out of memory (the sizes need more memory than this machine has)", 1, false);
   } catch (const std::exception &e) {
     return fail(e.what(), 1, false);
   }

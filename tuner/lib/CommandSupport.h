@@ -30,6 +30,9 @@ std::string scheduleText(const codegen::Schedule &s);
 /// The schedule given on the command line (validated), or nullopt for "". Throws ScheduleError.
 std::optional<codegen::Schedule> parseSchedule(const std::string &json);
 
+/// A nlohmann exception's message without its "[json.exception.type_error.302] " prefix.
+std::string describeJsonException(const std::exception &e);
+
 /// Runs `body`, turning exceptions into the exit status and messages of Commands.h.
 int guarded(const char *command, bool json, const std::function<int()> &body);
 

@@ -1,5 +1,6 @@
 //===- CommandTune.cpp - tilefuse tune and tilefuse bench -------------------===//
 #include "CommandSupport.h"
+#include "tilefuse/spec/Json.h"
 
 #include "tilefuse/tuner/KernelBuild.h"
 
@@ -147,7 +148,7 @@ int runTune(const TuneArgs &a) {
                             {"cache_note", r.cacheNote}};
       if (r.stored)
         out["cache"] = {{"path", r.stored->path.string()}, {"written", r.stored->written}, {"note", r.stored->note}};
-      fmt::print("{}\n", out.dump(2));
+      fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
       return 0;
     }
 
@@ -218,7 +219,7 @@ int runBench(const BenchArgs &a) {
                             {"check_small", detail::accuracyJson(r.small)},
                             {"check_sampled", detail::accuracyJson(r.sampled)},
                             {"passed", r.passed()}};
-      fmt::print("{}\n", out.dump(2));
+      fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
     } else {
       fmt::print("tilefuse bench: {} {}\n", describe(l.spec, l.shape), detail::shapeText(l.shape));
       fmt::print("device: {} ({}, {} SMs)\n", r.device.name, r.device.arch(), r.device.smCount);

@@ -8,6 +8,7 @@
 //  "cubin": {"bytes": N, "sha256": "...", "base64": "..."}}
 //
 #include "tilefuse/tuner/Cache.h"
+#include "tilefuse/spec/Json.h"
 
 #include "Encoding.h"
 
@@ -87,9 +88,17 @@ public:
   }
   int64_t integer(const char *key) const {
     const json &v = at(key);
-    if (!v.is_number_integer())
-      fail(key, "must be an integer");
+    if (!v.is_number_integer() ||
+        (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT64_MAX}))
+      fail(key, "must be an integer within int64");
     return v.get<int64_t>();
+  }
+  /// An integer field stored in an int: out-of-range values are errors, not truncated.
+  int smallInt(const char *key) const {
+    int64_t v = integer(key);
+    if (v < INT32_MIN || v > INT32_MAX)
+      fail(key, "is " + std::to_string(v) + ", out of the range of int");
+    return static_cast<int>(v);
   }
   double number(const char *key) const {
     const json &v = at(key);
@@ -137,7 +146,7 @@ spec::DType readDType(const Reader &r, const char *key) {
 
 codegen::Schedule readSchedule(const Reader &r, const char *key) {
   try {
-    codegen::Schedule s = codegen::scheduleFromJson(r.at(key).dump());
+    codegen::Schedule s = codegen::scheduleFromJson(tilefuse::spec::dumpJson(r.at(key)));
     s.validate();
     return s;
   } catch (const codegen::ScheduleError &e) {
@@ -151,8 +160,8 @@ CacheKey readKey(const Reader &r) {
   std::string cc = r.str("cc");
   if (std::sscanf(cc.c_str(), "%d.%d", &k.device.ccMajor, &k.device.ccMinor) != 2)
     r.fail("cc", "must be \"<major>.<minor>\", got \"" + cc + "\"");
-  k.device.smCount = static_cast<int>(r.integer("sm_count"));
-  k.device.driverVersion = static_cast<int>(r.integer("driver"));
+  k.device.smCount = r.smallInt("sm_count");
+  k.device.driverVersion = r.smallInt("driver");
   k.nvrtcVersion = r.str("nvrtc");
   k.tilefuseVersion = r.str("tilefuse");
   k.bucketRule = r.str("bucket_rule");
@@ -161,6 +170,7 @@ CacheKey readKey(const Reader &r) {
   k.dtype = readDType(r, "dtype");
   spec::Shape s = readShape(r.object("shape_bucket"));
   k.shape = {s.B, s.Hq, s.Hkv, s.Sq, s.Sk, s.D, s.Dv};
+  validateKey(k);
   return k;
 }
 
@@ -171,7 +181,7 @@ codegen::GridDimRule readGridDim(const Reader &r) {
 LaunchInfo readLaunch(const Reader &r) {
   LaunchInfo l;
   l.kernelName = r.str("kernel_name");
-  l.threadsPerBlock = static_cast<int>(r.integer("threads_per_block"));
+  l.threadsPerBlock = r.smallInt("threads_per_block");
   l.dynamicSmemBytes = static_cast<std::size_t>(r.integer("dynamic_smem_bytes"));
   Reader grid = r.object("grid");
   l.grid = {readGridDim(grid.object("x")), readGridDim(grid.object("y")), readGridDim(grid.object("z"))};
@@ -191,8 +201,8 @@ LaunchInfo readLaunch(const Reader &r) {
     if (!known)
       t.fail("role", "is not a tensor role: \"" + role + "\"");
     abi.arg.name = t.str("name");
-    abi.rank = static_cast<int>(t.integer("rank"));
-    abi.elementBytes = static_cast<int>(t.integer("element_bytes"));
+    abi.rank = t.smallInt("rank");
+    abi.elementBytes = t.smallInt("element_bytes");
     abi.elementType = t.str("element_type");
     for (const json &d : t.array("dim_names")) {
       if (!d.is_string())
@@ -217,8 +227,8 @@ LaunchInfo readLaunch(const Reader &r) {
         field.source = cand, known = true;
     if (!known)
       f.fail("source", "is not a parameter source: \"" + source + "\"");
-    field.tensor = static_cast<int>(f.integer("tensor"));
-    field.dim = static_cast<int>(f.integer("dim"));
+    field.tensor = f.smallInt("tensor");
+    field.dim = f.smallInt("dim");
     field.size = f.str("size");
     field.offset = static_cast<std::size_t>(f.integer("offset"));
     if (field.tensor >= static_cast<int>(l.params.tensors.size()))
@@ -257,14 +267,14 @@ std::string entryToJson(const CacheEntry &e, int indent) {
        {{"bytes", e.cubin.size()},
         {"sha256", detail::sha256Hex(e.cubin.data(), e.cubin.size())},
         {"base64", detail::base64Encode(e.cubin.data(), e.cubin.size())}}}};
-  return j.dump(indent) + "\n";
+  return tilefuse::spec::dumpJson(j, indent) + "\n";
 }
 
 CacheEntry entryFromJson(const std::string &text) {
   json j;
   try {
-    j = json::parse(text);
-  } catch (const json::exception &e) {
+    j = spec::parseUntrustedJson(text);
+  } catch (const spec::JsonInputError &e) {
     throw CacheError(std::string("not valid JSON (") + e.what() + ")");
   }
   Reader r(j, "");
@@ -286,11 +296,11 @@ CacheEntry entryFromJson(const std::string &text) {
   rec.usefulFlops = t.number("useful_flops");
   rec.flopsRule = t.str("flops_rule");
   rec.tuningSeconds = t.number("tuning_seconds");
-  rec.candidatesTimed = static_cast<int>(t.integer("candidates_timed"));
-  rec.candidatesPruned = static_cast<int>(t.integer("candidates_pruned"));
-  rec.candidatesFailed = static_cast<int>(t.integer("candidates_failed"));
-  rec.registers = static_cast<int>(t.integer("registers"));
-  rec.spillBytes = static_cast<int>(t.integer("spill_bytes"));
+  rec.candidatesTimed = t.smallInt("candidates_timed");
+  rec.candidatesPruned = t.smallInt("candidates_pruned");
+  rec.candidatesFailed = t.smallInt("candidates_failed");
+  rec.registers = t.smallInt("registers");
+  rec.spillBytes = t.smallInt("spill_bytes");
   rec.createdAt = t.str("created_at");
   e.launch = readLaunch(r.object("launch"));
   Reader c = r.object("cubin");

@@ -47,23 +47,44 @@ AnalysisError::AnalysisError(const std::string &message)
 AnalysisError::AnalysisError(Operation *op, const std::string &message)
     : std::runtime_error(where(op) + ": " + message), op_(op), message_(message) {}
 
+namespace {
+
+/// The report's size arithmetic, checked: a count past int64 (dims far beyond any GPU's memory,
+/// e.g. Hq = 2^62 from tilefuse-opt's dims option) is an error, not a wrapped total.
+[[noreturn]] void overflow() {
+  throw AnalysisError("a byte or FLOP count at these dims overflows int64 (more than 9.2e18); "
+                      "expected smaller dims");
+}
+int64_t mulChecked(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r))
+    overflow();
+  return r;
+}
+void addChecked(int64_t &a, int64_t b) {
+  if (__builtin_add_overflow(a, b, &a))
+    overflow();
+}
+
+} // namespace
+
 TierBytes &TierBytes::operator+=(const TierBytes &o) {
-  hbmToSmem += o.hbmToSmem;
-  hbmToReg += o.hbmToReg;
-  smemToReg += o.smemToReg;
-  regToSmem += o.regToSmem;
-  regToHbm += o.regToHbm;
-  smemToHbm += o.smemToHbm;
-  tableRead += o.tableRead;
+  addChecked(hbmToSmem, o.hbmToSmem);
+  addChecked(hbmToReg, o.hbmToReg);
+  addChecked(smemToReg, o.smemToReg);
+  addChecked(regToSmem, o.regToSmem);
+  addChecked(regToHbm, o.regToHbm);
+  addChecked(smemToHbm, o.smemToHbm);
+  addChecked(tableRead, o.tableRead);
   return *this;
 }
 
 Flops &Flops::operator+=(const Flops &o) {
-  matmul += o.matmul;
-  elementwise += o.elementwise;
-  sfu += o.sfu;
-  reduce += o.reduce;
-  select += o.select;
+  addChecked(matmul, o.matmul);
+  addChecked(elementwise, o.elementwise);
+  addChecked(sfu, o.sfu);
+  addChecked(reduce, o.reduce);
+  addChecked(select, o.select);
   return *this;
 }
 
@@ -80,10 +101,13 @@ struct Cost {
 Cost scaled(const Cost &c, int64_t k) {
   Cost r;
   const TierBytes &b = c.bytes;
-  r.bytes = {b.hbmToSmem * k, b.hbmToReg * k,  b.smemToReg * k, b.regToSmem * k,
-             b.regToHbm * k,  b.smemToHbm * k, b.tableRead * k};
+  r.bytes = {mulChecked(b.hbmToSmem, k), mulChecked(b.hbmToReg, k),
+             mulChecked(b.smemToReg, k), mulChecked(b.regToSmem, k),
+             mulChecked(b.regToHbm, k),  mulChecked(b.smemToHbm, k),
+             mulChecked(b.tableRead, k)};
   const Flops &f = c.flops;
-  r.flops = {f.matmul * k, f.elementwise * k, f.sfu * k, f.reduce * k, f.select * k};
+  r.flops = {mulChecked(f.matmul, k), mulChecked(f.elementwise, k), mulChecked(f.sfu, k),
+             mulChecked(f.reduce, k), mulChecked(f.select, k)};
   return r;
 }
 
@@ -225,7 +249,7 @@ private:
   void runScalar(Operation *op);
 
   void charge(const Cost &c, int64_t times) {
-    Cost s = scaled(c, times * weight);
+    Cost s = scaled(c, mulChecked(times, weight));
     KernelIO &r = row();
     r.bytes += s.bytes;
     r.flops += s.flops;
@@ -234,7 +258,7 @@ private:
     if (!p || p->charged)
       return;
     p->charged = true;
-    charge(p->perElement, e[0] * e[1]);
+    charge(p->perElement, mulChecked(e[0], e[1]));
     charge(p->once, 1);
     for (auto &[in, rowsOnly] : p->inputs)
       settle(in, rowsOnly ? Ext{e[0], 1} : e);
@@ -285,6 +309,18 @@ private:
   IOReport report;
   int current = -1;   ///< Index of the row being charged; -1: none yet outside kernels.
   int64_t weight = 1; ///< Instances each walk of the current kernel body stands for.
+  int64_t steps = 0;  ///< Kernel-body walks and loop iterations run so far (see tick).
+
+  /// Counts one kernel-body walk or loop iteration; the run stops with an error past
+  /// kMaxAbstractSteps, so that no shape makes the report run for hours.
+  void tick(Operation *op) {
+    if (++steps > kMaxAbstractSteps)
+      throw AnalysisError(
+          op, "the report at these sizes needs more than " + std::to_string(kMaxAbstractSteps) +
+                  " steps of its abstract run (one per kernel instance that matters and per "
+                  "loop iteration, about (Sq / BLOCK_M) * (Sk / BLOCK_N) for attention); "
+                  "expected fewer: report at a smaller Sq or Sk, or with larger blocks");
+  }
   llvm::DenseMap<Value, AVal> env;
   std::deque<ATensor> tensors;
 };
@@ -423,7 +459,7 @@ void Analyzer::runKernel(blk::KernelOp op) {
     grid.push_back(known(op, g, "grid size"));
   int64_t instances = 1;
   for (int64_t g : grid)
-    instances *= std::max<int64_t>(g, 0);
+    instances = mulChecked(instances, std::max<int64_t>(g, 0));
   report.kernels.push_back({op.getSymName().str(), grid, instances, {}, {}});
   const int saved = current;
   current = static_cast<int>(report.kernels.size()) - 1;
@@ -431,11 +467,12 @@ void Analyzer::runKernel(blk::KernelOp op) {
   weight = 1;
   for (unsigned d = 0; d < grid.size(); ++d)
     if (!(relevant & (1u << d)))
-      weight *= std::max<int64_t>(grid[d], 0);
+      weight = mulChecked(weight, std::max<int64_t>(grid[d], 0));
   Block &body = op.getBodyBlock();
   std::vector<int64_t> id(grid.size(), 0);
   // Odometer over the relevant dims; the others stay at 0 (they change no cost).
   while (instances > 0) {
+    tick(op);
     for (unsigned d = 0; d < grid.size(); ++d)
       env[body.getArgument(d)] = AScalar{true, interp::intWord(id[d])};
     runBlock(body);
@@ -464,7 +501,8 @@ void Analyzer::runFor(scf::ForOp op) {
   for (Value v : op.getInitArgs())
     carried.push_back(lookup(v));
   Block &body = *op.getBody();
-  for (int64_t iv = lb; iv < ub; iv += step) {
+  for (int64_t iv = lb; iv < ub; iv = iv > INT64_MAX - step ? ub : iv + step) {
+    tick(op);
     env[op.getInductionVar()] = AScalar{true, interp::intWord(iv)};
     for (size_t k = 0; k < carried.size(); ++k)
       env[op.getRegionIterArgs()[k]] = carried[k];
@@ -517,7 +555,7 @@ int64_t inBounds(Operation *op, const ATensor &t, unsigned tileRank, ValueRange 
   const int64_t lead = static_cast<int64_t>(t.shape.size()) - tileRank;
   int64_t n = 1;
   for (unsigned d = 0; d < tileRank; ++d)
-    n *= overlap(offset(indices[lead + d]), e[d], t.shape[lead + d]);
+    n = mulChecked(n, overlap(offset(indices[lead + d]), e[d], t.shape[lead + d]));
   return n;
 }
 
@@ -531,7 +569,7 @@ void Analyzer::runLoad(blk::LoadOp op) {
                        [&](Value v) { return known(op, v, "tile offset"); });
   Cost c;
   (type.getMemorySpace() == blk::MemorySpace::smem ? c.bytes.hbmToSmem : c.bytes.hbmToReg) =
-      n * t.elementBytes;
+      mulChecked(n, t.elementBytes);
   charge(c, 1);
   env[op.getResult()] = ATilePtr(out);
 }
@@ -550,7 +588,7 @@ void Analyzer::runStore(blk::StoreOp op) {
                        [&](Value v) { return known(op, v, "tile offset"); });
   Cost c;
   (type.getMemorySpace() == blk::MemorySpace::smem ? c.bytes.smemToHbm : c.bytes.regToHbm) =
-      n * t.elementBytes;
+      mulChecked(n, t.elementBytes);
   charge(c, 1);
 }
 
@@ -561,7 +599,7 @@ void Analyzer::runCopy(blk::CopyOp op) {
   (toReg ? per.bytes.smemToReg : per.bytes.regToSmem) = bytesOf(op.getSource().getType());
   auto out = std::make_shared<ATile>(*src);
   if (src->resolved()) {
-    charge(per, src->ext[0] * src->ext[1]);
+    charge(per, mulChecked(src->ext[0], src->ext[1]));
   } else {
     out->pending = std::make_shared<Pending>();
     out->pending->perElement = per;
@@ -597,11 +635,11 @@ void Analyzer::runMatmul(blk::MatmulOp op) {
   if (acc)
     settle(acc, {m, n});
   Cost c;
-  c.flops.matmul = 2 * m * n * k;
+  c.flops.matmul = mulChecked(mulChecked(2 * m, n), k);
   if (op.getLhs().getType().getMemorySpace() == blk::MemorySpace::smem)
-    c.bytes.smemToReg += m * k * bytesOf(op.getLhs().getType());
+    addChecked(c.bytes.smemToReg, mulChecked(mulChecked(m, k), bytesOf(op.getLhs().getType())));
   if (op.getRhs().getType().getMemorySpace() == blk::MemorySpace::smem)
-    c.bytes.smemToReg += k * n * bytesOf(op.getRhs().getType());
+    addChecked(c.bytes.smemToReg, mulChecked(mulChecked(k, n), bytesOf(op.getRhs().getType())));
   charge(c, 1);
   auto out = std::make_shared<ATile>();
   out->ext = {m, n};
@@ -632,7 +670,7 @@ void Analyzer::runElementwise(Operation *op, ValueRange inputs, Value result,
   if (out->rank == 1)
     out->ext[1] = 1;
   if (out->resolved()) {
-    charge(perElement, out->ext[0] * out->ext[1]);
+    charge(perElement, mulChecked(out->ext[0], out->ext[1]));
     charge(once, 1);
     for (const ATilePtr &t : in)
       settle(t, out->ext);
@@ -688,7 +726,7 @@ void Analyzer::runReduce(blk::ReduceOp op) {
                                 "that no other tile sized)");
   settle(in, in->ext);
   Cost c;
-  c.flops.reduce = in->ext[0] * in->ext[1];
+  c.flops.reduce = mulChecked(in->ext[0], in->ext[1]);
   charge(c, 1);
   auto out = std::make_shared<ATile>();
   out->rank = 1;

@@ -1,6 +1,8 @@
 //===- Schedule.cpp - schedule validation, printing, JSON, defaults --------===//
 #include "tilefuse/codegen/Schedule.h"
 
+#include "tilefuse/spec/Json.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -99,25 +101,28 @@ std::string Schedule::toJson() const {
   nlohmann::json j = {{"block_m", blockM},   {"block_n", blockN}, {"warps", warps},
                       {"kv_stages", kvStages}, {"mma", spelling(mma)}, {"q", spelling(q)},
                       {"min_blocks_per_sm", minBlocksPerSm}, {"q_tile_order", spelling(qTileOrder)}};
-  return j.dump(); // nlohmann::json objects keep keys sorted
+  return spec::dumpJson(j); // nlohmann::json objects keep keys sorted
 }
 
 Schedule scheduleFromJson(std::string_view text) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception &e) {
+    j = spec::parseUntrustedJson(text);
+  } catch (const spec::JsonInputError &e) {
     throw ScheduleError(std::string("schedule: malformed JSON: ") + e.what());
   }
   if (!j.is_object())
-    throw ScheduleError("schedule: expected a JSON object, got " + j.dump());
+    throw ScheduleError("schedule: expected a JSON object, got " + spec::dumpJson(j));
   Schedule s;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string &key = it.key();
     const nlohmann::json &v = it.value();
     auto integer = [&](int &field) {
-      if (!v.is_number_integer())
-        throw ScheduleError("schedule: " + key + " must be an integer, got " + v.dump());
+      // Range-checked: 4294967360 must not wrap to 64.
+      if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > INT32_MAX) ||
+          (!v.is_number_unsigned() && (v.get<int64_t>() < INT32_MIN || v.get<int64_t>() > INT32_MAX)))
+        throw ScheduleError("schedule: " + key + " must be an integer within int, got " +
+                            spec::dumpJson(v));
       field = v.get<int>();
     };
     if (key == "block_m")
@@ -136,7 +141,7 @@ Schedule scheduleFromJson(std::string_view text) {
       else if (v == "wgmma")
         s.mma = MmaFamily::Wgmma;
       else
-        throw ScheduleError("schedule: mma = " + v.dump() +
+        throw ScheduleError("schedule: mma = " + spec::dumpJson(v) +
                             " is unknown; allowed values: \"mma_sync_m16n8k16\", \"wgmma\"");
     } else if (key == "q") {
       if (v == "registers")
@@ -144,7 +149,7 @@ Schedule scheduleFromJson(std::string_view text) {
       else if (v == "smem")
         s.q = QPlacement::Smem;
       else
-        throw ScheduleError("schedule: q = " + v.dump() +
+        throw ScheduleError("schedule: q = " + spec::dumpJson(v) +
                             " is unknown; allowed values: \"registers\", \"smem\"");
     } else if (key == "q_tile_order") {
       if (v == "descending")
@@ -152,7 +157,7 @@ Schedule scheduleFromJson(std::string_view text) {
       else if (v == "ascending")
         s.qTileOrder = QTileOrder::Ascending;
       else
-        throw ScheduleError("schedule: q_tile_order = " + v.dump() +
+        throw ScheduleError("schedule: q_tile_order = " + spec::dumpJson(v) +
                             " is unknown; allowed values: \"descending\", \"ascending\"");
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +

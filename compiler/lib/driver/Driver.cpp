@@ -2,6 +2,7 @@
 #include "tilefuse/driver/Driver.h"
 
 #include "tilefuse/lowering/Lowering.h"
+#include "tilefuse/spec/FileIO.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -19,9 +20,12 @@ namespace tilefuse::driver {
 Loaded load(const Problem &problem) {
   Loaded l{spec::parseSpecFile(problem.specPath), {}, problem.blockM, problem.blockN};
   l.shape = spec::resolveShape(l.spec, problem.overrides);
-  if (problem.blockM <= 0 || problem.blockN <= 0)
-    throw DriverError("BLOCK_M and BLOCK_N must be positive, got " +
-                      std::to_string(problem.blockM) + " and " + std::to_string(problem.blockN));
+  for (auto [flag, v] : {std::pair{"--block-m (BLOCK_M)", problem.blockM},
+                         std::pair{"--block-n (BLOCK_N)", problem.blockN}})
+    if (v <= 0 || v > kMaxBlock)
+      throw DriverError(std::string(flag) + " = " + std::to_string(v) +
+                        " is not allowed; expected an integer from 1 to " +
+                        std::to_string(kMaxBlock));
   return l;
 }
 
@@ -41,27 +45,10 @@ std::string unfusedIR(const Loaded &loaded) {
 }
 
 void writeFileAtomically(const std::string &path, const std::string &text) {
-  namespace fs = std::filesystem;
-  fs::path target(path);
-  fs::path tmp = target;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw DriverError("cannot write '" + tmp.string() + "': " + std::strerror(errno));
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw DriverError("cannot write '" + path + "': write failed");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw DriverError("cannot write '" + path + "': " + ec.message());
+  try {
+    spec::writeFileAtomically(path, text);
+  } catch (const spec::OutputError &e) {
+    throw DriverError(e.what());
   }
 }
 

@@ -12,7 +12,9 @@ Program parseProgram(const Loaded &loaded, const std::string &text) {
   Program p;
   p.context = std::make_unique<mlir::MLIRContext>();
   lowering::loadDialects(*p.context);
-  p.module = mlir::parseSourceString<mlir::ModuleOp>(text, p.context.get());
+  // Named, so that a diagnostic reads "<block program of 'causal'>:46:15", not "-:46:15".
+  p.module = mlir::parseSourceString<mlir::ModuleOp>(
+      text, p.context.get(), "<block program of '" + loaded.spec.name + "'>");
   if (!p.module || mlir::failed(mlir::verify(*p.module)))
     throw DriverError("the program of '" + loaded.spec.name + "' does not parse or verify");
   return p;

@@ -114,12 +114,18 @@ bool classify(scf::ForOp loop) {
   Value full = reduce(allTrue, true);
   // 2. if full { body without masks } else { body }, inside if empty { skip } when allowed.
   TypeRange types = loop.getResultTypes();
+  // An scf.if without results gets its (empty) scf.yield terminators from its builder, and the
+  // body builders insert before them: add a yield only when there are values to yield.
+  auto terminate = [&](OpBuilder &bb, ValueRange values) {
+    if (!types.empty())
+      bb.create<scf::YieldOp>(loc, values);
+  };
   auto buildFullOrPartial = [&](OpBuilder &bb) {
     auto ifFull = bb.create<scf::IfOp>(loc, types, full, /*withElseRegion=*/true);
     OpBuilder tb = ifFull.getThenBodyBuilder();
-    tb.create<scf::YieldOp>(loc, cloneBody(tb, loc, loop, ops, masks, true));
+    terminate(tb, cloneBody(tb, loc, loop, ops, masks, true));
     OpBuilder eb = ifFull.getElseBodyBuilder();
-    eb.create<scf::YieldOp>(loc, cloneBody(eb, loc, loop, ops, masks, false));
+    terminate(eb, cloneBody(eb, loc, loop, ops, masks, false));
     return ifFull;
   };
   Operation *result;
@@ -128,15 +134,17 @@ bool classify(scf::ForOp loop) {
   } else {
     auto ifEmpty = b.create<scf::IfOp>(loc, types, reduce(allFalse, false), true);
     OpBuilder tb = ifEmpty.getThenBodyBuilder();
-    tb.create<scf::YieldOp>(loc, loop.getRegionIterArgs());
+    terminate(tb, loop.getRegionIterArgs());
     OpBuilder eb = ifEmpty.getElseBodyBuilder();
-    eb.create<scf::YieldOp>(loc, buildFullOrPartial(eb).getResults());
+    terminate(eb, buildFullOrPartial(eb).getResults());
     result = ifEmpty;
   }
   yield->setOperands(result->getResults());
-  // 3. The original body is dead except what the bounds read (index tiles).
+  // 3. The original body is dead except what the bounds read (index tiles): erase only ops
+  //    without uses (wouldOpBeTriviallyDead alone ignores uses, and erasing an index tile the
+  //    bounds still read left them pointing at freed memory).
   for (Operation *op : llvm::reverse(ops))
-    if (wouldOpBeTriviallyDead(op))
+    if (isOpTriviallyDead(op))
       op->erase();
   return true;
 }

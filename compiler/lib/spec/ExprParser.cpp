@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -31,6 +32,9 @@ namespace {
 using detail::Tok;
 using detail::Token;
 
+// Bounds both the parser's recursion and the height of the tree it builds (a left-associative
+// chain "a + b + c + ..." is as deep as it is long), so every later walk of the tree (checker,
+// evaluator, lowering, emitter, destructor) recurses at most this deep.
 constexpr int kMaxDepth = 200;
 
 [[noreturn]] void syntaxError(int column, std::string message) {
@@ -85,15 +89,29 @@ private:
     Parser &parser;
   };
 
+  // Every parse function leaves the height of the tree it returns in height_ (a leaf is 1).
+  void setHeight(int height, int column) {
+    height_ = height;
+    if (height > kMaxDepth)
+      syntaxError(column,
+                  fmt::format("expression nested more than {} levels deep at column {} (each "
+                              "operator of a chain such as 'a + b + c' adds a level); expected at "
+                              "most {}",
+                              kMaxDepth, column, kMaxDepth));
+  }
+
   Expr parseExpr() {
     DepthGuard guard(*this);
     Expr cond = parseBinary(2);
     if (peek().kind != Tok::Question)
       return cond;
+    int hc = height_;
     int column = next().column;
     Expr a = parseExpr();
+    int ha = height_;
     expect(Tok::Colon, "':'", fmt::format(" (for the '?' at column {})", column));
     Expr b = parseExpr();
+    setHeight(1 + std::max({hc, ha, height_}), column);
     Expr e = Expr::select(std::move(cond), std::move(a), std::move(b));
     e.column = column;
     return e;
@@ -103,13 +121,17 @@ private:
     if (level > 7)
       return parseUnary();
     Expr lhs = parseBinary(level + 1);
+    int height = height_;
     BinaryOp op;
     while (detail::binaryOpAt(peek().kind, level, op)) {
       int column = next().column;
       Expr rhs = parseBinary(level + 1);
+      setHeight(1 + std::max(height, height_), column);
+      height = height_;
       lhs = Expr::binary(op, std::move(lhs), std::move(rhs));
       lhs.column = column;
     }
+    height_ = height;
     return lhs;
   }
 
@@ -119,6 +141,7 @@ private:
     if (t.kind == Tok::Minus || t.kind == Tok::Bang) {
       int column = next().column;
       Expr e = Expr::unary(t.kind == Tok::Minus ? UnaryOp::Neg : UnaryOp::Not, parseUnary());
+      setHeight(height_ + 1, column);
       e.column = column;
       return e;
     }
@@ -129,8 +152,10 @@ private:
     const Token &t = next();
     switch (t.kind) {
     case Tok::Int:
+      height_ = 1;
       return at(Expr::intLiteral(parseInt(t)), t.column);
     case Tok::Float:
+      height_ = 1;
       return at(Expr::floatLiteral(parseFloat(t)), t.column);
     case Tok::Ident:
       return parseName(t);
@@ -150,6 +175,7 @@ private:
 
   Expr parseName(const Token &t) {
     std::string_view name = t.text;
+    height_ = 1;
     if (name == "true" || name == "false")
       return at(Expr::boolLiteral(name == "true"), t.column);
     if (name == "inf")
@@ -161,6 +187,7 @@ private:
       if (indices.empty())
         syntaxError(t.column, fmt::format("'{}[]' at column {} has no index; expected at least one",
                                           name, t.column));
+      setHeight(listHeight_ + 1, t.column);
       return at(Expr::tensorRead(std::string(name), std::move(indices)), t.column);
     }
     return at(Expr::variableRef(std::string(name)), t.column);
@@ -168,6 +195,7 @@ private:
 
   Expr parseCall(const Token &t) {
     std::vector<Expr> args = parseList(Tok::RParen, "')'", t);
+    setHeight(listHeight_ + 1, t.column);
     if (t.text == "where") {
       if (args.size() != 3)
         syntaxError(t.column, fmt::format("where() at column {} takes 3 arguments (condition, "
@@ -187,10 +215,14 @@ private:
   // Comma-separated expressions up to `close` (the opening token is already consumed).
   std::vector<Expr> parseList(Tok close, std::string_view closeText, const Token &opener) {
     std::vector<Expr> items;
+    int height = 0;
+    listHeight_ = 0;
     if (accept(close))
       return items;
     while (true) {
       items.push_back(parseExpr());
+      height = std::max(height, height_);
+      listHeight_ = height;
       if (accept(close))
         return items;
       const Token &t = peek();
@@ -230,6 +262,8 @@ private:
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   int depth_ = 0;
+  int height_ = 0;     ///< Height of the tree the last parse function returned.
+  int listHeight_ = 0; ///< Greatest height among the items of the last parseList.
 };
 
 } // namespace

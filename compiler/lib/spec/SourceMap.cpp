@@ -2,6 +2,12 @@
 
 #include "SourceMap.h"
 
+#include "tilefuse/spec/Json.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -22,7 +28,7 @@ public:
   }
 
 private:
-  static constexpr int kMaxDepth = 256;
+  static constexpr int kMaxDepth = kMaxJsonDepth;
 
   void skipSpace() {
     while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
@@ -31,8 +37,12 @@ private:
 
   bool value(const std::string &path, int depth) {
     skipSpace();
-    if (i_ >= s_.size() || depth > kMaxDepth)
+    if (i_ >= s_.size())
       return false;
+    if (depth >= kMaxDepth && (s_[i_] == '{' || s_[i_] == '[')) {
+      map_.tooDeep_ = i_;
+      return false;
+    }
     map_.noteValue(path, i_);
     char c = s_[i_];
     if (c == '{')
@@ -47,6 +57,13 @@ private:
     while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '+' ||
                               s_[i_] == '-' || s_[i_] == '.'))
       ++i_;
+    if (i_ > start && (std::isdigit(static_cast<unsigned char>(s_[start])) || s_[start] == '-')) {
+      std::string number(s_.substr(start, i_ - start));
+      errno = 0;
+      double v = std::strtod(number.c_str(), nullptr);
+      if (!std::isfinite(v) && map_.numberOverflow_ == std::string::npos)
+        map_.numberOverflow_ = start;
+    }
     return i_ > start;
   }
 
@@ -112,7 +129,8 @@ private:
     }
   }
 
-  // Reads a string literal; simple escapes are decoded, \uXXXX is kept as written.
+  // Reads a string literal, decoding every escape (\uXXXX, surrogate pairs included, to UTF-8) so
+  // that "a" and "\u0061" are the same key.
   bool string(std::string &out) {
     ++i_; // '"'
     while (i_ < s_.size()) {
@@ -134,14 +152,60 @@ private:
       if (k != std::string_view::npos) {
         out += kTo[k];
         i_ += 2;
-      } else if (e == 'u' && i_ + 6 <= s_.size()) {
-        out += s_.substr(i_, 6);
+      } else if (e == 'u') {
+        uint32_t cp = 0;
+        if (!hex4(i_ + 2, cp))
+          return false;
         i_ += 6;
+        if (cp >= 0xD800 && cp < 0xDC00 && i_ + 1 < s_.size() && s_[i_] == '\\' &&
+            s_[i_ + 1] == 'u') {
+          uint32_t low = 0;
+          if (hex4(i_ + 2, low) && low >= 0xDC00 && low < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            i_ += 6;
+          }
+        }
+        appendUtf8(out, cp);
       } else {
         return false;
       }
     }
     return false;
+  }
+
+  bool hex4(size_t at, uint32_t &cp) const {
+    if (at + 4 > s_.size())
+      return false;
+    cp = 0;
+    for (size_t k = at; k < at + 4; ++k) {
+      char c = s_[k];
+      int d = c >= '0' && c <= '9'   ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : -1;
+      if (d < 0)
+        return false;
+      cp = cp * 16 + static_cast<uint32_t>(d);
+    }
+    return true;
+  }
+
+  static void appendUtf8(std::string &out, uint32_t cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
   }
 
   std::string_view s_;

@@ -44,6 +44,11 @@ public:
   /// Keys that appear twice in one object: (path, offset of the second key).
   const std::vector<std::pair<std::string, size_t>> &duplicateKeys() const { return duplicates_; }
 
+  /// Offset of the first number outside the range of double, or npos.
+  size_t numberOverflow() const { return numberOverflow_; }
+  /// Offset of the first '{' or '[' nested deeper than kMaxJsonDepth (Json.h), or npos.
+  size_t tooDeep() const { return tooDeep_; }
+
 private:
   struct Entry {
     size_t key = std::string::npos;
@@ -60,6 +65,8 @@ private:
   std::map<std::string, Entry, std::less<>> entries_;
   std::vector<std::pair<size_t, std::string>> events_; // (offset, path), increasing offsets
   std::vector<std::pair<std::string, size_t>> duplicates_;
+  size_t numberOverflow_ = std::string::npos;
+  size_t tooDeep_ = std::string::npos;
 };
 
 } // namespace tilefuse::spec::detail

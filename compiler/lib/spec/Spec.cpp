@@ -27,30 +27,72 @@ SpecError Spec::errorAt(std::string_view field, std::string message, int exprCol
 
 namespace {
 
-// One size: the spec's value or the caller's override, checked to be positive.
+// The largest value each size may take (Shape.h).
+int64_t limitOf(std::string_view name) {
+  if (name == "B")
+    return kMaxBatch;
+  if (name == "Hq" || name == "Hkv")
+    return kMaxHeads;
+  if (name == "Sq" || name == "Sk")
+    return kMaxSeqLen;
+  return kMaxHeadDim;
+}
+
+// One size: the spec's value or the caller's override, checked to be in [1, limit].
 int64_t pick(const Spec &spec, std::string_view field, std::string_view name, int64_t fromSpec,
              const std::optional<int64_t> &override) {
   int64_t v = override.value_or(fromSpec);
-  if (v > 0)
+  int64_t limit = limitOf(name);
+  if (v > 0 && v <= limit)
     return v;
+  std::string message = fmt::format("{} = {}{} is not allowed; expected an integer from 1 to {}",
+                                    name, v, override ? " (a shape override)" : "", limit);
   if (override.has_value()) {
     SourceLocation where;
     where.file = spec.file;
     where.field = field;
-    throw SpecError(where, fmt::format("{} = {} (a shape override) is not allowed; expected a "
-                                       "positive integer",
-                                       name, v));
+    throw SpecError(where, message);
   }
-  throw spec.errorAt(field,
-                     fmt::format("{} = {} is not allowed; expected a positive integer", name, v));
+  throw spec.errorAt(field, message);
 }
 
+// The divisors of n (n <= kMaxHeads: a bounded loop), as long as the list stays short.
 std::string divisorsOf(int64_t n) {
   std::string out;
-  for (int64_t d = 1; d <= n && out.size() < 120; ++d)
+  for (int64_t d = 1; d <= n && d <= kMaxHeads && out.size() < 120; ++d)
     if (n % d == 0)
       out += (out.empty() ? "" : ", ") + std::to_string(d);
   return out;
+}
+
+// "B*Hq*Sq*Sk*4 = ... bytes" unless it is within kMaxTensorBytes.
+std::string tensorTooLarge(std::string_view what, std::string_view formula,
+                           std::initializer_list<int64_t> factors) {
+  std::optional<int64_t> bytes = checkedProduct(factors);
+  if (bytes && *bytes <= kMaxTensorBytes)
+    return "";
+  return fmt::format("{} is too large: {} = {} bytes; expected at most 2^53 = {} bytes", what,
+                     formula, bytes ? std::to_string(*bytes) : std::string("more than 2^63"),
+                     kMaxTensorBytes);
+}
+
+std::string sizeProblem(const Shape &s) {
+  for (auto [name, v] : {std::pair<const char *, int64_t>{"B", s.B}, {"Hq", s.Hq}, {"Hkv", s.Hkv},
+                         {"Sq", s.Sq}, {"Sk", s.Sk}, {"D", s.D}, {"Dv", s.Dv}})
+    if (v <= 0 || v > limitOf(name))
+      return fmt::format("{} = {} is not allowed; expected an integer from 1 to {}", name, v,
+                         limitOf(name));
+  // fp32 is the widest element type of any tensor the programs hold (S, P, O in fp32, LSE).
+  for (std::string problem :
+       {tensorTooLarge("the score matrix S of the unfused program", "B*Hq*Sq*Sk*4",
+                       {s.B, s.Hq, s.Sq, s.Sk, 4}),
+        tensorTooLarge("Q", "B*Hq*Sq*D*4", {s.B, s.Hq, s.Sq, s.D, 4}),
+        tensorTooLarge("O", "B*Hq*Sq*Dv*4", {s.B, s.Hq, s.Sq, s.Dv, 4}),
+        tensorTooLarge("K", "B*Hkv*Sk*D*4", {s.B, s.Hkv, s.Sk, s.D, 4}),
+        tensorTooLarge("V", "B*Hkv*Sk*Dv*4", {s.B, s.Hkv, s.Sk, s.Dv, 4})})
+    if (!problem.empty())
+      return problem;
+  return "";
 }
 
 } // namespace
@@ -65,6 +107,12 @@ Shape resolveShape(const Spec &spec, const ShapeOverrides &o) {
   s.D = pick(spec, "head_dim", "D", spec.headDim, o.D);
   s.Dv = o.Dv ? pick(spec, "value_dim", "Dv", 0, o.Dv)
               : pick(spec, "value_dim", "Dv", spec.valueDim.value_or(s.D), std::nullopt);
+  if (std::string problem = sizeProblem(s); !problem.empty())
+    throw spec.errorAt("shape", fmt::format("{} (B={} Hq={} Hkv={} Sq={} Sk={} D={} Dv={}{})",
+                                            problem, s.B, s.Hq, s.Hkv, s.Sq, s.Sk, s.D, s.Dv,
+                                            o.B || o.Hq || o.Hkv || o.Sq || o.Sk || o.D || o.Dv
+                                                ? ", with the shape overrides"
+                                                : ""));
   if (s.Hq % s.Hkv != 0) {
     std::string message = fmt::format(
         "Hq = {} is not a multiple of Hkv = {}; the GQA group size Hq / Hkv must be an integer, "
@@ -75,6 +123,15 @@ Shape resolveShape(const Spec &spec, const ShapeOverrides &o) {
   for (size_t slot = 0; slot < spec.captures.size(); ++slot)
     captureShape(spec, slot, s);
   return s;
+}
+
+void checkShapeLimits(const Shape &s, std::string_view fieldPrefix) {
+  SourceLocation where;
+  where.field = std::string(fieldPrefix) + "shape";
+  if (std::string problem = sizeProblem(s); !problem.empty())
+    throw SpecError(where, problem);
+  if (s.Hq % s.Hkv != 0)
+    throw SpecError(where, fmt::format("Hq = {} is not a multiple of Hkv = {}", s.Hq, s.Hkv));
 }
 
 double softmaxScale(const Spec &spec, const Shape &shape) {

@@ -1,6 +1,7 @@
 //===- SpecHash.cpp - Canonical form and content hash of a spec -------------------------------===//
 
 #include "tilefuse/spec/Spec.h"
+#include "tilefuse/spec/Json.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -30,7 +31,7 @@ std::string canonicalJson(const Spec &spec) {
     captures[c.name] = {{"shape", dims}, {"dtype", std::string(spelling(c.dtype))}};
   }
   j["captures"] = captures;
-  return j.dump();
+  return tilefuse::spec::dumpJson(j);
 }
 
 uint64_t contentHash(const Spec &spec) {

@@ -8,6 +8,8 @@
 
 #include "tilefuse/spec/Spec.h"
 
+#include "tilefuse/spec/Json.h"
+
 #include "SourceMap.h"
 #include "Suggest.h"
 
@@ -69,7 +71,7 @@ constexpr FieldRule kCaptureFields[] = {
 
 // "string \"8\"", "number 1.5", "an object", ... for "got ..." in messages.
 std::string describe(const json &j) {
-  std::string text = j.dump();
+  std::string text = dumpJson(j);
   if (text.size() > 40)
     text = text.substr(0, 37) + "...";
   switch (j.type()) {
@@ -206,12 +208,16 @@ private:
     return j.get<bool>();
   }
 
+  // The kernels multiply in fp32: the scale must be a normal fp32 number.
   double readScale(const json &j, std::string_view path) const {
-    if (!j.is_number() || !(j.get<double>() > 0.0) || !std::isfinite(j.get<double>()))
-      fail(path, fmt::format("expected a positive finite number (the softmax scale; leave it out "
-                             "for 1/sqrt(head_dim)), got {}",
+    double v = j.is_number() ? j.get<double>() : 0.0;
+    if (!j.is_number() || !(v >= std::numeric_limits<float>::min()) ||
+        !(v <= std::numeric_limits<float>::max()))
+      fail(path, fmt::format("expected a positive number from {:g} to {:g} (the softmax scale, "
+                             "used in fp32; leave it out for 1/sqrt(head_dim)), got {}",
+                             std::numeric_limits<float>::min(), std::numeric_limits<float>::max(),
                              describe(j)));
-    return j.get<double>();
+    return v;
   }
 
   DType readDType(const json &j, std::string_view path) const {
@@ -312,11 +318,13 @@ private:
   std::shared_ptr<const SourceMap> source_;
 };
 
-// nlohmann's "[json.exception.parse_error.101] parse error at line 3, column 0: syntax error ..."
-// without the part before the reason (we compute line:column ourselves from the byte offset).
+// nlohmann's "parse error at line 3, column 0: syntax error ..." without the part before the
+// reason (we compute line:column ourselves from the byte offset).
 std::string parseErrorReason(const std::string &what) {
   size_t column = what.find("column ");
-  size_t colon = what.find(": ", column == std::string::npos ? 0 : column);
+  if (column == std::string::npos)
+    return what;
+  size_t colon = what.find(": ", column);
   return colon == std::string::npos ? what : what.substr(colon + 2);
 }
 
@@ -324,25 +332,42 @@ std::string parseErrorReason(const std::string &what) {
 
 Spec parseSpecString(std::string_view text, std::string_view fileName) {
   auto source = std::make_shared<const SourceMap>(std::string(text));
+  auto failAt = [&](size_t offset, std::string message) {
+    SourceLocation where;
+    where.file = fileName;
+    where.field = source->pathAt(offset);
+    std::tie(where.line, where.column) = source->lineColumn(offset);
+    throw SpecError(where, std::move(message));
+  };
+  // A duplicate key (also one spelled with escapes, "head\u005fdim") is reported with its place
+  // before nlohmann would reject it without one.
+  if (!source->duplicateKeys().empty()) {
+    SourceLocation where = source->locate(fileName, source->duplicateKeys().front().first, true);
+    throw SpecError(where, "appears twice in the same object; expected each field once");
+  }
   json root;
   try {
-    root = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error &e) {
-    // e.byte is the 1-based index of the last byte read: the one that broke the syntax.
-    size_t offset = e.byte > 0 ? e.byte - 1 : 0;
+    root = parseUntrustedJson(text);
+  } catch (const JsonInputError &e) {
+    if (source->tooDeep() != std::string::npos)
+      failAt(source->tooDeep(), fmt::format("malformed JSON: objects and arrays nested more "
+                                            "than {} levels deep",
+                                            kMaxJsonDepth));
+    if (source->numberOverflow() != std::string::npos)
+      failAt(source->numberOverflow(),
+             fmt::format("malformed JSON: {}; expected a number within the range of double",
+                         e.what()));
+    size_t offset = e.offset() == std::string::npos ? 0 : e.offset();
     // For an unexpected string literal that byte is its closing quote: point at the opening one.
-    if (offset < text.size() && text[offset] == '"' && offset > 0) {
+    if (e.offset() != std::string::npos && offset < text.size() && text[offset] == '"' &&
+        offset > 0) {
       size_t open = text.find_last_of('"', offset - 1);
       while (open != std::string_view::npos && open > 0 && text[open - 1] == '\\')
         open = open > 1 ? text.find_last_of('"', open - 2) : std::string_view::npos;
       if (open != std::string_view::npos)
         offset = open;
     }
-    SourceLocation where;
-    where.file = fileName;
-    where.field = source->pathAt(offset);
-    std::tie(where.line, where.column) = source->lineColumn(offset);
-    throw SpecError(where, "malformed JSON: " + parseErrorReason(e.what()));
+    failAt(offset, "malformed JSON: " + parseErrorReason(e.what()));
   }
   return SpecReader(std::string(fileName), std::move(source)).read(root);
 }

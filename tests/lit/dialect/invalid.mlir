@@ -247,3 +247,52 @@ func.func @broadcast_space(%a: !blk.tile<64xf32, reg>) {
   %m = blk.broadcast %a : !blk.tile<64xf32, reg> -> !blk.tile<64x64xf32, smem>
   return
 }
+
+// -----
+
+// Issue 14: a kernel outside a function body.
+%n = arith.constant 1 : index
+// expected-error @+1 {{'blk.kernel' op must be directly inside a func.func (the kernels of a function run in order), found inside builtin.module}}
+blk.kernel @top grid(%n) {
+^bb0(%i: index):
+}
+
+// -----
+
+func.func @nested_kernel(%n: index) {
+  blk.kernel @outer grid(%n) {
+  ^bb0(%i: index):
+    // expected-error @+1 {{must be directly inside a func.func (the kernels of a function run in order), found inside blk.kernel}}
+    blk.kernel @inner grid(%n) {
+    ^bb0(%j: index):
+    }
+  }
+  return
+}
+
+// -----
+
+func.func @duplicate_kernels(%n: index) {
+  blk.kernel @k grid(%n) {
+  ^bb0(%i: index):
+  }
+  // expected-error @+1 {{symbol @k is already the name of an earlier kernel of this function}}
+  blk.kernel @k grid(%n) {
+  ^bb0(%i: index):
+  }
+  return
+}
+
+// -----
+
+func.func @zero_step(%n: index) {
+  blk.kernel @k grid(%n) {
+  ^bb0(%i: index):
+    %c0 = arith.constant 0 : index
+    %c4 = arith.constant 4 : index
+    // expected-error @+1 {{step must be positive, got 0}}
+    scf.for %j = %c0 to %c4 step %c0 {
+    }
+  }
+  return
+}

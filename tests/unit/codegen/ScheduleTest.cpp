@@ -91,7 +91,7 @@ TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") 
   CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
                     "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, q, "
                     "q_tile_order, warps");
-  CHECK_THROWS_WITH(scheduleFromJson(R"({"warps":"four"})"), "schedule: warps must be an integer, got \"four\"");
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"warps":"four"})"), "schedule: warps must be an integer within int, got \"four\"");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q":"hbm"})"),
                     "schedule: q = \"hbm\" is unknown; allowed values: \"registers\", \"smem\"");
   CHECK_THROWS_AS(scheduleFromJson("{"), ScheduleError);

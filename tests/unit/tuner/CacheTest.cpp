@@ -7,7 +7,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <map>
+#include <random>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,4 +395,53 @@ TEST_CASE("export and import through one archive file", "[cache]") {
 
   writeText(files.path() / "not.tfcache", "hello\n");
   CHECK_THROWS_WITH(other.importFrom(files.path() / "not.tfcache"), Catch::Contains("not a Tilefuse cache archive"));
+}
+
+TEST_CASE("writers killed with a real SIGKILL at random points corrupt nothing", "[cache][hardening]") {
+  // Issue 14: in addition to the _exit hook above, a real SIGKILL at a random moment (mid-write,
+  // mid-rename, holding the lock, or between entries), 20 times with a fixed seed.
+  TempDir dir;
+  Cache cache(dir.path());
+  CacheKey key = makeTestKey(h100(), 1);
+  cache.store(makeTestEntry(key, 2.0, 256 * 1024));
+  std::mt19937 rng(14);
+  for (int round = 0; round < 20; ++round) {
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      Cache writer(dir.path());
+      for (int i = 0;; ++i) // rewrites the shared entry and adds new ones until killed
+        writer.store(makeTestEntry(makeTestKey(h100(), i % 2 ? 1 : 100 + i), 1.0 + i, 256 * 1024 + i));
+    }
+    ::usleep(std::uniform_int_distribution<useconds_t>(0, 30000)(rng));
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    REQUIRE(WIFSIGNALED(status));
+    REQUIRE(WTERMSIG(status) == SIGKILL);
+    for (const ListedEntry &e : cache.list({})) {
+      INFO("round " << round << ": " << e.path.string() << ": " << e.problem);
+      CHECK(e.status == LookupStatus::Hit);
+    }
+    CHECK(cache.lookup(key).hit()); // the shared entry is always whole: old or new
+  }
+  // The locks died with the writers; the next store removes their orphaned temporary files.
+  cache.store(makeTestEntry(makeTestKey(h100(), 2), 1.0));
+  CHECK(countTempFiles(dir.path()) == 0);
+}
+
+TEST_CASE("keys with unsafe names are refused before any path is built", "[cache][hardening]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  CacheKey key = makeTestKey(h100(), 1);
+  key.specHash = "x/../../../../escaped";
+  CHECK_THROWS_WITH(cache.store(makeTestEntry(key, 1.0)),
+                    Catch::Contains("'key.spec_hash' must be 16 lowercase hex digits"));
+  key = makeTestKey(h100(), 1);
+  key.shape.B = int64_t{1} << 40;
+  CHECK_THROWS_WITH(cache.store(makeTestEntry(key, 1.0)), Catch::Contains("key.shape_bucket"));
+  CHECK_THROWS_AS(cache.pathInside("..", "x.json"), CacheError);
+  CHECK_THROWS_AS(cache.pathInside("gpu", "a/b.json"), CacheError);
+  CHECK(cache.pathInside("gpu", "b.json") == dir.path() / "gpu" / "b.json");
+  CHECK(countTempFiles(dir.path()) == 0);
 }

@@ -123,10 +123,15 @@ struct IOReport {
   Flops flops;                   ///< Sum over kernels.
 };
 
+/// The most steps (kernel-body walks plus loop iterations) one report runs, a few seconds; past
+/// it analyzeIO throws AnalysisError instead of running for hours at large Sq * Sk.
+inline constexpr int64_t kMaxAbstractSteps = int64_t{1} << 21;
+
 /// Counts bytes and FLOPs of `fn` at `dims`. Every symbolic dim of the function's tensor
 /// arguments must be in `dims` (extra entries are ignored).
 /// Throws AnalysisError for a missing dim, an offset / bound / condition / grid size that cannot
-/// be folded from the dims, a `?` extent that no operand determines, an unsupported op.
+/// be folded from the dims, a `?` extent that no operand determines, an unsupported op, or a run
+/// longer than kMaxAbstractSteps.
 IOReport analyzeIO(mlir::func::FuncOp fn, const Dims &dims);
 
 /// Parses "B=1,Hq=16,Hkv=16,Sq=4096,Sk=4096" (spaces allowed around names and values).

@@ -25,6 +25,9 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// The largest BLOCK_M / BLOCK_N of lowering and fusion.
+inline constexpr int64_t kMaxBlock = 1024;
+
 /// What a command works on: a spec file, size overrides, and the unfused BLOCK_M.
 struct Problem {
   std::string specPath;
@@ -86,7 +89,8 @@ struct CheckResult {
 
 /// A small shape for interpreter checks of `loaded`: B = 1, at most 2 K/V heads with the spec's
 /// GQA group, Sq = 113, Sk = 203 (not multiples of any tile; Sq < Sk exercises bottom-right
-/// alignment), the spec's D and Dv.
+/// alignment), swapped to Sq = 203, Sk = 113 when the spec's shape has Sq > Sk; the spec's D and
+/// Dv.
 spec::Shape smallCheckShape(const Loaded &loaded);
 
 /// Runs the program in `mlirText` (the spec's lowered or fused program) in the fp64 interpreter on

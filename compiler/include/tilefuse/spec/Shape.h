@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 
 namespace tilefuse::spec {
@@ -26,6 +27,28 @@ struct Shape {
   int64_t groupSize() const { return Hq / Hkv; }
   bool operator==(const Shape &) const = default;
 };
+
+/// Limits on the sizes of one attention call, checked by resolveShape (Spec.h) and checkShapeLimits
+/// before anything is allocated or multiplied. They keep every size product the compiler, the IO
+/// report and the cache compute (elements, bytes, FLOPs) inside int64, and every byte count
+/// exactly representable in a double.
+inline constexpr int64_t kMaxBatch = int64_t{1} << 20;   ///< B <= 1,048,576.
+inline constexpr int64_t kMaxHeads = int64_t{1} << 16;   ///< Hq, Hkv <= 65,536.
+inline constexpr int64_t kMaxSeqLen = int64_t{1} << 24;  ///< Sq, Sk <= 16,777,216 tokens.
+inline constexpr int64_t kMaxHeadDim = 1024;             ///< D, Dv <= 1024 elements.
+/// The largest tensor of the unfused program (the fp32 score matrix S, B*Hq*Sq*Sk*4 bytes) and
+/// every other tensor: at most 2^53 bytes (8 PiB).
+inline constexpr int64_t kMaxTensorBytes = int64_t{1} << 53;
+
+/// The product of `factors` (each >= 0), or nullopt when it overflows int64. The one place size
+/// products are checked; use it for elements, bytes and FLOP counts of untrusted sizes.
+inline std::optional<int64_t> checkedProduct(std::initializer_list<int64_t> factors) {
+  int64_t p = 1;
+  for (int64_t f : factors)
+    if (f < 0 || __builtin_mul_overflow(p, f, &p))
+      return std::nullopt;
+  return p;
+}
 
 /// Shapes that share one tuned kernel: the tuner's cache key (tuner/Cache.h) and the runtime's
 /// decision table (tilefuse.h: ShapeBucket) both bucket with these rules, so a shape that needs
@@ -50,7 +73,11 @@ inline int64_t bucketSeqLen(int64_t s) {
 /// Batch B: the next power of two (it only changes the grid's z extent and the number of waves:
 /// 3 -> 4, 16 -> 16; B <= 1 -> 1). Hq, Hkv, D and Dv are not bucketed: D, Dv and the GQA group are
 /// compile-time constants of the kernel, and Hq changes the grid as much as a power of two of B.
+/// B above 2^62 (beyond kMaxBatch, rejected by checkShapeLimits) has no power of two in int64 and is
+/// returned as it is.
 inline int64_t bucketBatch(int64_t b) {
+  if (b > (int64_t{1} << 62))
+    return b;
   int64_t p = 1;
   while (p < b)
     p *= 2;

@@ -83,9 +83,15 @@ Spec parseSpecFile(const std::string &path);
 Spec parseSpecString(std::string_view json, std::string_view fileName);
 
 /// The spec's sizes with `overrides` applied. Throws SpecError (field "shape.B", "heads.kv", ...)
-/// when a size is not positive, when Hq % Hkv != 0 (the message lists the allowed Hkv), or when a
+/// when a size is not positive or above its limit (Shape.h), when Hq % Hkv != 0 (the message lists the allowed Hkv), or when a
 /// capture dimension evaluates to a size <= 0.
 Shape resolveShape(const Spec &spec, const ShapeOverrides &overrides = {});
+
+/// Checks `shape` against the limits of Shape.h (kMaxBatch, ..., kMaxTensorBytes) and Hq % Hkv.
+/// Throws SpecError naming the size, its value and the allowed range; `field` prefixes the
+/// field names ("shape." gives "shape.B"). resolveShape calls it; callers that build a Shape
+/// themselves (the Engine, the cache) should too.
+void checkShapeLimits(const Shape &shape, std::string_view fieldPrefix = "");
 
 /// The softmax scale for `shape`: Spec::scale, or 1 / sqrt(shape.D).
 double softmaxScale(const Spec &spec, const Shape &shape);

@@ -152,6 +152,11 @@ struct CacheEntry {
 /// CUBIN base64-encoded next to its SHA-256.
 inline constexpr int kEntryFormatVersion = 1;
 std::string entryToJson(const CacheEntry &entry, int indent = 1);
+/// Checks the fields a key's file and directory names are built from: a 16-digit lowercase hex
+/// spec hash, a non-empty GPU name, a shape bucket within the limits of spec/Shape.h. Throws
+/// CacheError naming the field. entryFromJson and Cache::store call it.
+void validateKey(const CacheKey &key);
+
 /// Parses and checks an entry file's text. Throws CacheError saying what is wrong: not JSON, a
 /// missing or mistyped field, a CUBIN whose SHA-256 differs; CacheFormatVersionError for another
 /// format version.
@@ -223,6 +228,12 @@ public:
   static Cache openDefault();
 
   const std::filesystem::path &root() const { return root_; }
+  /// False when the root does not exist yet (nothing stored); throws CacheError naming the root
+  /// when it is not a directory or cannot be read.
+  bool checkRoot() const;
+  /// root / gpuDirName / fileName; throws CacheError when either part could leave the root.
+  std::filesystem::path pathInside(const std::filesystem::path &gpuDirName,
+                                   const std::string &fileName) const;
   std::filesystem::path gpuDir(const DeviceIdentity &device) const;
   std::filesystem::path entryPath(const CacheKey &key) const;
 
