@@ -34,6 +34,7 @@ std::string_view sourceSpelling(codegen::ParamSource s) {
   case codegen::ParamSource::TensorStride: return "stride";
   case codegen::ParamSource::TensorExtent: return "extent";
   case codegen::ParamSource::Size: return "size";
+  case codegen::ParamSource::TensorMap: return "tensor_map";
   }
   return "?";
 }
@@ -52,13 +53,14 @@ json launchJson(const LaunchInfo &l) {
                        {"written", t.written},
                        {"needs_16_byte_rows", t.needs16ByteRows}});
   json fields = json::array();
-  for (const codegen::ParamField &f : l.params.fields)
-    fields.push_back({{"name", f.name},
-                      {"source", std::string(sourceSpelling(f.source))},
-                      {"tensor", f.tensor},
-                      {"dim", f.dim},
-                      {"size", f.size},
-                      {"offset", f.offset}});
+  for (const codegen::ParamField &f : l.params.fields) {
+    json field = {{"name", f.name},     {"source", std::string(sourceSpelling(f.source))},
+                  {"tensor", f.tensor}, {"dim", f.dim},
+                  {"size", f.size},     {"offset", f.offset}};
+    if (f.source == codegen::ParamSource::TensorMap) // the TMA box, in elements
+      field["box_rows"] = f.boxRows, field["box_cols"] = f.boxCols;
+    fields.push_back(std::move(field));
+  }
   return {{"kernel_name", l.kernelName},
           {"threads_per_block", l.threadsPerBlock},
           {"dynamic_smem_bytes", l.dynamicSmemBytes},
@@ -222,7 +224,7 @@ LaunchInfo readLaunch(const Reader &r) {
     using codegen::ParamSource;
     bool known = false;
     for (ParamSource cand : {ParamSource::TensorPointer, ParamSource::TensorStride,
-                             ParamSource::TensorExtent, ParamSource::Size})
+                             ParamSource::TensorExtent, ParamSource::Size, ParamSource::TensorMap})
       if (sourceSpelling(cand) == source)
         field.source = cand, known = true;
     if (!known)
@@ -233,6 +235,17 @@ LaunchInfo readLaunch(const Reader &r) {
     field.offset = static_cast<std::size_t>(f.integer("offset"));
     if (field.tensor >= static_cast<int>(l.params.tensors.size()))
       f.fail("tensor", "is out of range");
+    if (field.source == ParamSource::TensorMap) {
+      if (field.tensor < 0)
+        f.fail("tensor", "is out of range");
+      field.boxRows = f.smallInt("box_rows");
+      field.boxCols = f.smallInt("box_cols");
+      // cuTensorMapEncodeTiled: box extents in [1, 256].
+      if (field.boxRows < 1 || field.boxRows > 256)
+        f.fail("box_rows", "must be in [1, 256]");
+      if (field.boxCols < 1 || field.boxCols > 256)
+        f.fail("box_cols", "must be in [1, 256]");
+    }
     l.params.fields.push_back(std::move(field));
   }
   return l;

@@ -92,6 +92,32 @@ TEST_CASE("entries round-trip through JSON with the CUBIN and launch description
   CHECK(back.launch.params.tensors[0].needs16ByteRows);
 }
 
+TEST_CASE("an sm90 entry keeps its TMA tensor maps and their boxes through JSON", "[cache]") {
+  CacheEntry e = makeTestEntry(makeTestKey(h100(), 1), 1.0);
+  tilefuse::codegen::ParamField map;
+  map.name = "Q_map";
+  map.source = tilefuse::codegen::ParamSource::TensorMap;
+  map.tensor = 0;
+  map.offset = 0;
+  map.boxRows = 128, map.boxCols = 64;
+  e.launch.params.fields.insert(e.launch.params.fields.begin(), map);
+  std::string text = entryToJson(e);
+  CacheEntry back = entryFromJson(text);
+  REQUIRE(back.launch.params.fields.size() == e.launch.params.fields.size());
+  const tilefuse::codegen::ParamField &f = back.launch.params.fields.front();
+  CHECK(f.source == tilefuse::codegen::ParamSource::TensorMap);
+  CHECK(f.boxRows == 128);
+  CHECK(f.boxCols == 64);
+  CHECK(back.launch.params.toString() == e.launch.params.toString());
+
+  // A box outside what cuTensorMapEncodeTiled takes is a corrupt entry, named by its field.
+  std::string bad = text;
+  const std::string from = "\"box_rows\": 128";
+  REQUIRE(bad.find(from) != std::string::npos);
+  bad.replace(bad.find(from), from.size(), "\"box_rows\": 0");
+  CHECK_THROWS_WITH(entryFromJson(bad), Catch::Contains("box_rows") && Catch::Contains("[1, 256]"));
+}
+
 TEST_CASE("store then lookup: hit - miss - and a different key", "[cache]") {
   TempDir dir;
   Cache cache(dir.path());
