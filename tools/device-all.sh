@@ -4,7 +4,8 @@
 # sweep on both backends, Engine / C API, sanitizers, SASS), then the benchmark with the peers
 # (tools/device-bench.sh) timing the schedules in $TF_SCHEDULES too. Summaries are copied to $OUT
 # (at most 8 files come back): summary.log, generated_sweep.md, bench-table.md, peers.log, smoke.log.
-# usage: [SKIP_CHECKS=1] [TF_SCHEDULES='{...};{...}'] bash tools/device-all.sh
+# usage: [SKIP_CHECKS=1] [SKIP_BENCH=1] [NCU=1] [TF_VARIANTS=0] [TF_SCHEDULES='{...};{...}'] bash tools/device-all.sh
+# NCU=1 also writes ncu.txt (Nsight Compute of the D128 sm90 kernel).
 set -u -o pipefail
 final=${OUT:-/tmp/tilefuse-all-out}
 mkdir -p "$final"
@@ -26,8 +27,20 @@ if [ -z "${SKIP_CHECKS:-}" ]; then
   cp "$work/checks/generated.log" "$final/generated.log" 2>/dev/null
   tail -n 40 "$final/summary.log"
 fi
+if [ -n "${NCU:-}" ]; then
+  # Nsight Compute on the sm90 kernel (B4 H16 S4096 D128, non-causal): speed of light, stall reasons.
+  # The bench's small accuracy checks launch the same kernel name on smaller grids: up to 4 launches.
+  source tools/device-unpack.sh /tmp/tf-smoke-bundle >/dev/null
+  timeout 180 ncu --clock-control none -k regex:tilefuse_ -c 4 --section SpeedOfLight --section WarpStateStats \
+    --section Occupancy --section LaunchStats --section SchedulerStats \
+    /tmp/tf-smoke-bundle/bin/tilefuse bench specs/mha.json --B 4 --Hq 16 --Hkv 16 --S 4096 --D 128 --reps 1 \
+    --warmup 0 > "$final/ncu.txt" 2>&1
+  echo "ncu rc=$?"; grep -E "Grid Size|Duration|Compute \(SM\) Throughput|Stall|Issued Ipc|No Eligible" "$final/ncu.txt" | head -40
+fi
+[ -n "${SKIP_BENCH:-}" ] && exit 0
 OUT=$work/bench bash tools/device-bench.sh > "$work/bench.log" 2>&1
 cp "$work/bench/table.md" "$final/bench-table.md" 2>/dev/null
 cp "$work/bench/peers.log" "$final/peers.log" 2>/dev/null
+cp "$work/bench.log" "$final/bench.log" 2>/dev/null
 grep -E "rc=[1-9]" "$work/bench.log" | head -20
 cat "$final/bench-table.md"

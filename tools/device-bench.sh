@@ -38,44 +38,97 @@ for c in "${cases[@]}"; do
     echo "$c schedule $k rc=$? $(tail -c 200 "$out/tf_$c.s$k.err" | tr '\n' ' ')"
   done
 done
+# Variants (peers.py --variants; specs/bench/README.md maps each to a spec and shape). TF_VARIANTS=0 skips.
+variants=("softcap30|specs/bench/softcap30.json|"
+          "alibi_causal|specs/alibi.json|--B 4 --S 4096"
+          "sliding1024_causal|specs/bench/sliding1024_causal.json|"
+          "sliding4096_causal_s16k|specs/sliding_window.json|--B 1 --Hq 16 --Hkv 16 --S 16384"
+          "document_8docs|specs/document_mask.json|--B 4 --S 4096"
+          "gemma2_local_d256|specs/models/gemma2_9b_prefill.json|")
+[ "${TF_VARIANTS:-1}" = 0 ] && variants=()
+echo "== tilefuse bench, variants"
+for v in "${variants[@]}"; do
+  IFS='|' read -r name spec args <<<"$v"
+  # shellcheck disable=SC2086 # args are words
+  "$tf" bench "$spec" $args --reps 30 --json > "$out/var_$name.json" 2> "$out/var_$name.err"
+  echo "$name rc=$? $(tail -c 300 "$out/var_$name.err" | tr '\n' ' ')"
+  k=0
+  for sched in "${extra[@]}"; do
+    [ -n "$sched" ] || continue
+    k=$((k + 1))
+    "$tf" bench "$spec" $args --reps 30 --json --schedule "$sched" > "$out/var_$name.s$k.json" 2> "$out/var_$name.s$k.err"
+    echo "$name schedule $k rc=$?"
+  done
+done
 echo "== peers"
 peer_args=()
 for c in "${cases[@]}"; do peer_args+=(--case "$c"); done
+[ ${#variants[@]} -gt 0 ] && peer_args+=(--variants)
 PYTHONUNBUFFERED=1 python3 "$peers" "${peer_args[@]}" --json "$out/peers.json" > "$out/peers.log" 2>&1
 echo "peers rc=$?"; tail -n 3 "$out/peers.log"
 
 python3 - "$out" "${cases[@]}" <<'PY' | tee "$out/table.md"
 import json, sys, os
 out, cases = sys.argv[1], sys.argv[2:]
-peers = {}
+peers = {}  # (peer, case) -> ms; variants under ("flex", "variant:NAME")
 try:
     for r in json.load(open(os.path.join(out, "peers.json")))["rows"]:
-        peers[(r["peer"], r["case"])] = r.get("tflops")
+        if "ms" not in r:
+            continue
+        case = r["case"]
+        if case.startswith("variant:"):
+            case = ":".join(case.split(":")[:2])
+        peers[(r["peer"], case)] = r["ms"]
 except Exception as e:
     print("peers.json unreadable:", e)
-fmt = lambda x: "-" if x is None else "%.0f" % x
-print("| case B,Hq,Hkv,S,D,causal | tilefuse ms | tilefuse TFLOP/s | schedule | check | cuDNN | FA2 | Flex |")
-print("|---|---|---|---|---|---|---|---|")
-for c in cases:
-    j = {}
-    for name in sorted(f for f in os.listdir(out) if f.startswith("tf_%s." % c) and f.endswith(".json")):
+
+def fastest(prefix):
+    """The fastest Tilefuse run among $out/PREFIX.json and $out/PREFIX.sK.json."""
+    best = {}
+    for name in sorted(os.listdir(out)):
+        if not (name == prefix + ".json" or (name.startswith(prefix + ".s") and name.endswith(".json"))):
+            continue
         try:
             cand = json.load(open(os.path.join(out, name)))
         except Exception:
             continue
-        ms_c = cand.get("median_ms") or cand.get("ms")
-        ms_j = j.get("median_ms") or j.get("ms")
-        if ms_c and (not ms_j or ms_c < ms_j):
-            j = cand
+        if cand.get("median_ms") and (not best or cand["median_ms"] < best["median_ms"]):
+            best = cand
+    return best
+
+def sched_text(j):
+    s = j.get("schedule", "-")
+    if isinstance(s, dict):
+        s = "%s %sx%s s%s" % ("sm90" if s.get("mma") == "wgmma" else "sm80", s.get("block_m"), s.get("block_n"),
+                              s.get("kv_stages"))
+    return s
+
+def passed(j):
+    c = j.get("check")
+    return j.get("passed", c.get("passed") if isinstance(c, dict) else None)
+
+num = lambda x, f="%.0f": "-" if x is None else f % x
+ratio = lambda peer_ms, ms: "-" if not (peer_ms and ms) else "%.2f" % (peer_ms / ms)
+print("TFLOP/s = 4 B Hq S^2 D / t, halved for causal. Ratios = peer time / Tilefuse time (> 1: Tilefuse faster).\n")
+print("| case B,Hq,Hkv,S,D,causal | Tilefuse TFLOP/s | schedule | check | cuDNN | FA2 | Flex | x cuDNN | x FA2 | x Flex |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for c in cases:
+    j = fastest("tf_" + c)
     B, Hq, Hkv, S, D, causal = map(int, c.split(","))
     flops = 4.0 * B * Hq * S * S * D / (2 if causal else 1)
-    ms = j.get("median_ms") or j.get("ms")
-    tf = flops / ms / 1e9 if ms else None
-    sched = j.get("schedule", "-")
-    if isinstance(sched, dict):
-        sched = "%s %sx%s w%s st%s" % ("sm90" if sched.get("mma") == "wgmma" else "sm80", sched.get("block_m"),
-                                       sched.get("block_n"), sched.get("warps"), sched.get("kv_stages"))
-    ok = j.get("passed", j.get("check", {}).get("passed") if isinstance(j.get("check"), dict) else None)
-    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (c, "-" if not ms else "%.3f" % ms, fmt(tf), sched, ok,
-          fmt(peers.get(("sdpa_cudnn", c))), fmt(peers.get(("sdpa_flash", c))), fmt(peers.get(("flex", c)))))
+    tfl = lambda ms: flops / ms / 1e9 if ms else None
+    ms = j.get("median_ms")
+    pc, pf, px = (peers.get((p, c)) for p in ("sdpa_cudnn", "sdpa_flash", "flex"))
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        c, num(tfl(ms)), sched_text(j), passed(j), num(tfl(pc)), num(tfl(pf)), num(tfl(px)),
+        ratio(pc, ms), ratio(pf, ms), ratio(px, ms)))
+vnames = sorted({n[4:].split(".")[0] for n in os.listdir(out) if n.startswith("var_") and n.endswith(".json")})
+if vnames:
+    print("\n| variant (peers.py --variants) | Tilefuse ms | schedule | check | Flex ms | x Flex |")
+    print("|---|---|---|---|---|---|")
+    for v in vnames:
+        j = fastest("var_" + v)
+        ms, px = j.get("median_ms"), peers.get(("flex", "variant:" + v))
+        print("| %s | %s | %s | %s | %s | %s |" % (v, num(ms, "%.3f"), sched_text(j), passed(j), num(px, "%.3f"),
+                                             ratio(px, ms)))
 PY
