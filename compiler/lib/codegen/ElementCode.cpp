@@ -1,7 +1,11 @@
 //===- ElementCode.cpp - per-element code of element-wise tiles -------------===//
 #include "ElementCode.h"
 
+#include <functional>
+#include <optional>
 #include <regex>
+
+#include "mlir/IR/Matchers.h"
 
 using namespace mlir;
 using namespace tilefuse::blk;
@@ -112,9 +116,76 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
     auto it = val.find(v);
     return it != val.end() ? it->second : sx_.ref(v);
   };
+  // sitofp of a sum of positions (q_idx, kv_idx) and integers uniform over the tile, U + a row - b col
+  // (a, b integers), as f32 ((float)U - a (float)row) + b tfcg::col_f32(x): U is converted once, the
+  // row term is shared by the row's elements, and the column's f32 value is one conversion per thread
+  // plus a compile-time constant. The per-element 64-bit int -> f32 conversion (I2F.S64, a quarter-rate
+  // pipe shared with MUFU.EX2) of an ALiBi or relative-position bias goes away. Equal to the conversion
+  // of the sum while |U + a row| < 2^24 (positions and sizes are at most 2^24: spec::checkShapeLimits),
+  // within one f32 ulp above that.
+  struct Affine {
+    int64_t rowCoef = 0, colCoef = 0;
+    std::string uniform; // an int64 C expression, "" for 0
+  };
+  std::function<std::optional<Affine>(Value, int)> affine = [&](Value v, int depth) -> std::optional<Affine> {
+    if (depth > 16 || !v.getType().isIntOrIndex())
+      return std::nullopt;
+    if (auto arg = dyn_cast<BlockArgument>(v)) {
+      if (arg.getOwner() != &block)
+        return std::nullopt;
+      Value in = map.getInputs()[arg.getArgNumber()];
+      while (auto bc = in.getDefiningOp<BroadcastOp>())
+        in = bc.getInput();
+      auto iota = in.getDefiningOp<IotaOp>();
+      if (!iota)
+        return std::nullopt;
+      const bool row = iota.getDim() == IotaDim::row;
+      return Affine{row ? 1 : 0, row ? 0 : 1, sx_.ref(iota.getOffset())};
+    }
+    Operation *d = v.getDefiningOp();
+    if (!d)
+      return std::nullopt;
+    if (!block.getParent()->isAncestor(d->getParentRegion()))
+      return Affine{0, 0, sx_.ref(v)}; // uniform over the tile
+    IntegerAttr k;
+    if (matchPattern(v, m_Constant(&k)))
+      return Affine{0, 0, std::to_string(k.getValue().getSExtValue()) + "ll"};
+    if (!isa<arith::AddIOp, arith::SubIOp>(d))
+      return std::nullopt;
+    auto l = affine(d->getOperand(0), depth + 1), r = affine(d->getOperand(1), depth + 1);
+    if (!l || !r)
+      return std::nullopt;
+    const int64_t sign = isa<arith::AddIOp>(d) ? 1 : -1;
+    Affine out{l->rowCoef + sign * r->rowCoef, l->colCoef + sign * r->colCoef, l->uniform};
+    if (!r->uniform.empty())
+      out.uniform = out.uniform.empty() ? (sign > 0 ? r->uniform : "(-" + r->uniform + ")")
+                                        : "(" + out.uniform + (sign > 0 ? " + " : " - ") + r->uniform + ")";
+    if (std::abs(out.rowCoef) > 4 || std::abs(out.colCoef) > 4)
+      return std::nullopt;
+    return out;
+  };
+  auto positionsF32 = [&](Value v) -> std::optional<std::string> {
+    std::optional<Affine> a = affine(v, 0);
+    if (!a || (a->rowCoef == 0 && a->colCoef == 0))
+      return std::nullopt; // uniform: the plain conversion is already done once
+    auto term = [](int64_t c, const std::string &t) {
+      return c == 1 ? " + " + t : c == -1 ? " - " + t : (c > 0 ? " + " : " - ") + std::to_string(std::abs(c)) + ".0f * " + t;
+    };
+    std::string e = "(float)" + (a->uniform.empty() ? std::string("0") : a->uniform);
+    if (a->rowCoef)
+      e = "(" + e + term(a->rowCoef, "(float)row") + ")";
+    if (a->colCoef)
+      e = "(" + e + term(a->colCoef, "tfcg::col_f32(x)") + ")";
+    return e;
+  };
   for (Operation &op : block.without_terminator()) {
     if (op.getResult(0).use_empty())
       continue; // dead in the region
+    if (isa<arith::SIToFPOp>(op) && op.getResult(0).getType().isF32())
+      if (std::optional<std::string> f = positionsF32(op.getOperand(0))) {
+        val[op.getResult(0)] = *f;
+        continue;
+      }
     std::vector<std::string> operands;
     for (Value in : op.getOperands())
       operands.push_back(operand(in));

@@ -8,7 +8,8 @@
 // ALIBI: long long slopes_extent[1]; // extents of dims Hq
 // ALIBI: const tfcg::table<float, 1> slopes{p.slopes, {p.Hq}, {1}};
 // ALIBI: const float [[T:t]] = slopes(head);
-// ALIBI: (tfcg::at(s_acc, x) * 0.0883883461f) + ([[T]] * ((float)(kv_idx - ((q_idx + Sk) - Sq))))
+// The position difference is converted term by term (no per-element int -> f32 conversion).
+// ALIBI: (tfcg::at(s_acc, x) * 0.0883883461f) + ([[T]] * (((float)(kv0 - ((q_row0 + Sk) - Sq)) - (float)row) + tfcg::col_f32(x)))
 
 // REL: const tfcg::table<float, 2> bias{p.bias, {p.Hq, p.bias_extent[1]}, {p.bias_stride[0], 1}};
 // REL: bias(head, (((kv_idx - q_idx) + Sq) - 1))

@@ -67,6 +67,12 @@ template <typename T, int R, int C, typename F> TF_DEVICE void map(rt<T, R, C, l
       }
 }
 
+/// The column of position x of a row-layout tile (map's `col`) as f32: one conversion per thread
+/// (2 (lane & 3)) plus a constant once the map's loops are unrolled, not one conversion per element.
+TF_DEVICE float col_f32(fidx x) {
+  return static_cast<float>(2 * (laneid() & 3)) + static_cast<float>(16 * x.j + 8 * (x.p >> 1) + x.e);
+}
+
 /// dst(row) = f(x, row, 0) for every row value this lane holds (x.p & 1 selects the row half).
 template <int R, typename F> TF_DEVICE void map(rv<R> &dst, int row0, F &&f) {
 #pragma unroll
