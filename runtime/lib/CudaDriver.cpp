@@ -18,7 +18,7 @@ namespace {
 #define TF_DRIVER_ENTRY_POINTS(X)                                                                                 \
   X(cuGetErrorName, 6000) X(cuGetErrorString, 6000) X(cuDriverGetVersion, 2020) X(cuDeviceGetCount, 2000)         \
   X(cuDeviceGet, 2000) X(cuDeviceGetName, 2000) X(cuDeviceGetAttribute, 2000) X(cuDevicePrimaryCtxRetain, 7000)   \
-  X(cuCtxSetCurrent, 4000) X(cuCtxSynchronize, 2000) X(cuModuleLoadData, 2000) X(cuModuleGetFunction, 2000)       \
+  X(cuCtxSetCurrent, 4000) X(cuCtxGetDevice, 2000) X(cuCtxSynchronize, 2000) X(cuModuleLoadData, 2000) X(cuModuleGetFunction, 2000)       \
   X(cuModuleUnload, 2000) X(cuFuncSetAttribute, 9000) X(cuFuncGetAttribute, 2020) X(cuLaunchKernel, 4000)         \
   X(cuMemAlloc, 3020) X(cuMemFree, 3020) X(cuMemcpyHtoD, 3020) X(cuMemcpyDtoH, 3020) X(cuMemsetD8, 3020)          \
   X(cuStreamCreate, 2000) X(cuStreamDestroy, 4000) X(cuStreamSynchronize, 2000) X(cuEventCreate, 2000)            \
@@ -130,6 +130,14 @@ CUdevice getDevice(int ordinal) {
 int deviceAttribute(CUdevice_attribute attribute, int ordinal) {
   int v = 0;
   TF_CU(cuDeviceGetAttribute, &v, attribute, getDevice(ordinal));
+  return v;
+}
+
+int currentDeviceSmCount() {
+  CUdevice device = 0;
+  TF_CU(cuCtxGetDevice, &device);
+  int v = 0;
+  TF_CU(cuDeviceGetAttribute, &v, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
   return v;
 }
 

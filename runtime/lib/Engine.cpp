@@ -177,6 +177,7 @@ void Engine::Impl::load(detail::Kernel &k, const std::vector<char> &cubin, const
                               static_cast<int>(launch.dynamicSmemBytes));
   k.context = context;
   k.grid = launch.grid;
+  k.smCount = device.smCount;
   k.threads = static_cast<unsigned>(launch.threadsPerBlock);
   k.smemBytes = static_cast<unsigned>(launch.dynamicSmemBytes);
 

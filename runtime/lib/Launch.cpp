@@ -278,7 +278,7 @@ void launch(const Kernel &k, const AttentionArgs &args, CUstream stream) {
   alignas(16) std::byte params[kMaxParamBytes];
   pack(k.plan, args, std::span<std::byte>(params, kMaxParamBytes));
   // 2. The grid of the program (x = ceil(Sq / BLOCK_M), y = Hq, z = B for FA2 programs).
-  const std::array<int64_t, 3> grid = k.grid.evaluate(problemSizes(args));
+  const std::array<int64_t, 3> grid = k.grid.evaluate(problemSizes(args), k.smCount);
   if (grid[0] > 0x7fffffff || grid[1] > 65535 || grid[2] > 65535)
     bad(k.plan, "grid (" + std::to_string(grid[0]) + ", " + std::to_string(grid[1]) + ", " +
                     std::to_string(grid[2]) + ") exceeds CUDA's limits (2^31-1, 65535, 65535); grid " +

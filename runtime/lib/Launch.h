@@ -125,6 +125,7 @@ struct Kernel {
   CUfunction function = nullptr;
   CUcontext context = nullptr;
   codegen::GridRule grid;
+  int64_t smCount = 0; ///< the device's multiprocessors (the persistent grid's size)
   unsigned threads = 0;
   unsigned smemBytes = 0;
   PackPlan plan;

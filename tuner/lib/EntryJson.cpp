@@ -64,7 +64,11 @@ json launchJson(const LaunchInfo &l) {
   return {{"kernel_name", l.kernelName},
           {"threads_per_block", l.threadsPerBlock},
           {"dynamic_smem_bytes", l.dynamicSmemBytes},
-          {"grid", {{"x", gridDimJson(l.grid.x)}, {"y", gridDimJson(l.grid.y)}, {"z", gridDimJson(l.grid.z)}}},
+          {"grid",
+           {{"x", gridDimJson(l.grid.x)},
+            {"y", gridDimJson(l.grid.y)},
+            {"z", gridDimJson(l.grid.z)},
+            {"persistent", l.grid.persistent}}},
           {"params", {{"tensors", tensors}, {"fields", fields}, {"bytes", l.params.bytes}}}};
 }
 
@@ -187,6 +191,7 @@ LaunchInfo readLaunch(const Reader &r) {
   l.dynamicSmemBytes = static_cast<std::size_t>(r.integer("dynamic_smem_bytes"));
   Reader grid = r.object("grid");
   l.grid = {readGridDim(grid.object("x")), readGridDim(grid.object("y")), readGridDim(grid.object("z"))};
+  l.grid.persistent = grid.boolean("persistent");
   Reader params = r.object("params");
   l.params.bytes = static_cast<std::size_t>(params.integer("bytes"));
   const json &tensors = params.array("tensors");

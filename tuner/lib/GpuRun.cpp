@@ -145,6 +145,8 @@ int rotationSets(std::size_t bytesPerSet, std::size_t l2Bytes, double multiple, 
 LoadedKernel::LoadedKernel(const std::vector<char> &cubin, LaunchInfo launch)
     : module_(cubin), info_(std::move(launch)) {
   function_ = module_.function(info_.kernelName.c_str());
+  if (info_.grid.persistent)
+    smCount_ = runtime::currentDeviceSmCount();
   if (info_.dynamicSmemBytes > 48 * 1024)
     runtime::funcSetAttribute(function_, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                               static_cast<int>(info_.dynamicSmemBytes));
@@ -168,7 +170,7 @@ std::vector<std::vector<std::byte>> LoadedKernel::bind(const DeviceProblem &prob
 void LoadedKernel::launch(const DeviceProblem &problem, std::vector<std::byte> &params,
                           CUstream stream) const {
   const spec::Shape &s = problem.shape();
-  std::array<int64_t, 3> grid = info_.grid.evaluate({s.B, s.Hq, s.Hkv, s.Sq, s.Sk});
+  std::array<int64_t, 3> grid = info_.grid.evaluate({s.B, s.Hq, s.Hkv, s.Sq, s.Sk}, smCount_);
   void *args[] = {params.data()};
   runtime::launchKernel(function_,
                         {static_cast<unsigned>(grid[0]), static_cast<unsigned>(grid[1]),

@@ -67,6 +67,7 @@ private:
   runtime::Module module_;
   CUfunction function_ = nullptr;
   LaunchInfo info_;
+  int smCount_ = 0; ///< the device's multiprocessors, for a persistent grid
 };
 
 struct Timing {

@@ -28,6 +28,7 @@ GeneratedKernel generateKernel(func::FuncOp fused, const Schedule &schedule, con
   k.threadsPerBlock = schedule.threadsPerBlock();
   k.dynamicSmemBytes = schedule.mma == MmaFamily::Wgmma ? sm90DynamicSmemBytes(p) : p.smemBytes;
   k.grid = r.grid;
+  k.grid.persistent = schedule.persistent;
   k.schedule = schedule;
   return k;
 }

@@ -1,6 +1,7 @@
 //===- KernelAbi.cpp - signatures, grid rules, the Params layout ----------===//
 #include "tilefuse/codegen/KernelAbi.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -72,11 +73,24 @@ std::string GridDimRule::toString() const {
   return "ceil(" + size + " / " + std::to_string(divisor) + ")";
 }
 
-std::array<int64_t, 3> GridRule::evaluate(const ProblemSizes &p) const {
+std::array<int64_t, 3> GridRule::tiles(const ProblemSizes &p) const {
   return {x.evaluate(p), y.evaluate(p), z.evaluate(p)};
 }
 
+std::array<int64_t, 3> GridRule::evaluate(const ProblemSizes &p, int64_t smCount) const {
+  const std::array<int64_t, 3> t = tiles(p);
+  if (!persistent)
+    return t;
+  if (smCount < 1)
+    throw std::invalid_argument("a persistent grid needs the device's SM count, got " + std::to_string(smCount));
+  // Within the shape limits (spec::checkShapeLimits) the product stays below 2^56: no overflow.
+  const int64_t n = t[0] * t[1] * t[2];
+  return {std::min(n, smCount), 1, 1};
+}
+
 std::string GridRule::toString() const {
+  if (persistent)
+    return "persistent: min(" + x.toString() + " * " + y.toString() + " * " + z.toString() + ", SMs)";
   return "x = " + x.toString() + ", y = " + y.toString() + ", z = " + z.toString();
 }
 

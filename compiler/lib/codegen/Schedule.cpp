@@ -53,6 +53,9 @@ void Schedule::validate() const {
                           "(wgmma reads Q from shared memory)");
     return;
   }
+  if (persistent)
+    throw ScheduleError("schedule: persistent = true is not allowed with mma = mma_sync_m16n8k16; allowed "
+                        "there: false (the persistent grid is a schedule of the sm90 backend, mma = wgmma)");
   requireOneOf("block_m", blockM, {16, 32, 64, 128, 256});
   requireOneOf("block_n", blockN, {16, 32, 64, 128, 256});
   requireOneOf("warps", warps, {1, 2, 4, 8, 16});
@@ -94,6 +97,8 @@ std::string Schedule::toString() const {
   os << "BLOCK_M=" << blockM << " BLOCK_N=" << blockN << " warps=" << warps
      << " kv_stages=" << kvStages << " mma=" << spelling(mma) << " q=" << spelling(q)
      << " min_blocks_per_sm=" << minBlocksPerSm << " q_tile_order=" << spelling(qTileOrder);
+  if (persistent)
+    os << " persistent";
   return os.str();
 }
 
@@ -101,6 +106,8 @@ std::string Schedule::toJson() const {
   nlohmann::json j = {{"block_m", blockM},   {"block_n", blockN}, {"warps", warps},
                       {"kv_stages", kvStages}, {"mma", spelling(mma)}, {"q", spelling(q)},
                       {"min_blocks_per_sm", minBlocksPerSm}, {"q_tile_order", spelling(qTileOrder)}};
+  if (persistent) // omitted when false: the JSON of every other schedule (and cache entries) is unchanged
+    j["persistent"] = true;
   return spec::dumpJson(j); // nlohmann::json objects keep keys sorted
 }
 
@@ -159,9 +166,14 @@ Schedule scheduleFromJson(std::string_view text) {
       else
         throw ScheduleError("schedule: q_tile_order = " + spec::dumpJson(v) +
                             " is unknown; allowed values: \"descending\", \"ascending\"");
+    } else if (key == "persistent") {
+      if (!v.is_boolean())
+        throw ScheduleError("schedule: persistent = " + spec::dumpJson(v) + " is not a boolean; allowed values: "
+                            "true, false");
+      s.persistent = v.get<bool>();
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +
-                          "\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, q, "
+                          "\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, persistent, q, "
                           "q_tile_order, warps");
     }
   }

@@ -87,10 +87,25 @@ TEST_CASE("Schedule prints and round-trips through JSON", "[schedule]") {
   CHECK(s.threadsPerBlock() == 256);
 }
 
+TEST_CASE("persistent: wgmma only, round-trips, written only when true", "[schedule]") {
+  Schedule s = scheduleFromJson(R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"smem","persistent":true})");
+  CHECK(s.persistent);
+  CHECK_NOTHROW(s.validate());
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(s.toJson().find("\"persistent\":true") != std::string::npos);
+  s.persistent = false;
+  CHECK(s.toJson().find("persistent") == std::string::npos);
+  Schedule sm80;
+  sm80.persistent = true;
+  CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("persistent = true is not allowed with mma = mma_sync_m16n8k16"));
+}
+
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {
   CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
-                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, q, "
+                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, persistent, q, "
                     "q_tile_order, warps");
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"persistent":1})"),
+                    "schedule: persistent = 1 is not a boolean; allowed values: true, false");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"warps":"four"})"), "schedule: warps must be an integer within int, got \"four\"");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q":"hbm"})"),
                     "schedule: q = \"hbm\" is unknown; allowed values: \"registers\", \"smem\"");

@@ -240,7 +240,7 @@ TEST_CASE("entries of other versions are stale", "[cache]") {
   }
   SECTION("another entry format version") {
     std::string text = entryToJson(makeTestEntry(key, 2.0));
-    text.replace(text.find("\"format_version\": 1"), 19, "\"format_version\": 0");
+    text.replace(text.find("\"format_version\": 2"), 19, "\"format_version\": 1");
     fs::create_directories(cache.gpuDir(key.device));
     writeText(cache.entryPath(key), text);
     LookupResult r = cache.lookup(key);

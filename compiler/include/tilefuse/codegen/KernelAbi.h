@@ -79,9 +79,17 @@ struct GridDimRule {
 };
 
 struct GridRule {
-  GridDimRule x, y, z;
-  std::array<int64_t, 3> evaluate(const ProblemSizes &p) const;
-  std::string toString() const; ///< "x = ceil(Sq / 64), y = Hq, z = B"
+  GridDimRule x, y, z; ///< the program's tiles: (q_tile, head, batch) = (x, y, z)
+  /// Schedule::persistent (sm90): the kernel loops over the x * y * z tiles itself and is launched with
+  /// min(x * y * z, SMs) blocks along x.
+  bool persistent = false;
+  /// The tile extents (x, y, z) of the program.
+  std::array<int64_t, 3> tiles(const ProblemSizes &p) const;
+  /// The launch grid: tiles(p), or (min(x * y * z, smCount), 1, 1) when persistent. smCount is the
+  /// device's multiprocessor count; a persistent rule throws std::invalid_argument when it is < 1.
+  std::array<int64_t, 3> evaluate(const ProblemSizes &p, int64_t smCount = 0) const;
+  /// "x = ceil(Sq / 64), y = Hq, z = B"; persistent: "persistent: min(ceil(Sq / 64) * Hq * B, SMs)".
+  std::string toString() const;
 };
 
 /// Field kinds of Params.

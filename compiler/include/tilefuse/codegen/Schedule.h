@@ -64,6 +64,11 @@ struct Schedule {
   int minBlocksPerSm = 1; ///< __launch_bounds__ occupancy hint: ptxas keeps registers low enough for this
                           ///< many blocks per SM (1: up to 255 registers per thread, no forced spills).
   QTileOrder qTileOrder = QTileOrder::Descending; ///< grid order of the Q tiles (see QTileOrder).
+  /// wgmma only: a persistent grid (FlashAttention-3, Shah et al. 2024, Sec. 3.1 / its persistent
+  /// tile scheduler): min(tiles, SMs) blocks each loop over the (q_tile, head, batch) tiles, q_tile
+  /// slowest (descending order: the heaviest causal tiles first); the producer loads the next tile's Q
+  /// and K/V while the consumers finish the current one. JSON key "persistent", written only when true.
+  bool persistent = false;
 
   /// Query rows per warp: BLOCK_M / warps (a multiple of 16, the mma.sync M).
   int rowsPerWarp() const { return blockM / warps; }
@@ -75,6 +80,7 @@ struct Schedule {
   /// Throws ScheduleError naming the first bad field, its value and the allowed values.
   /// mma = wgmma (sm90): block_m in {64, 128, 192}, warps = block_m / 16, block_n a multiple of 16 in
   /// [32, 256], kv_stages in {2, 3, 4}, q = smem, min_blocks_per_sm = 1. Otherwise (sm80):
+  /// persistent = false, and
   /// block_m in {16, 32, 64, 128, 256}; block_n in {16, 32, 64, 128, 256}; warps in {1, 2, 4, 8, 16}
   /// with block_m / warps a multiple of 16; kv_stages in {1, 2, 3, 4}; mma = mma_sync_m16n8k16;
   /// min_blocks_per_sm in {1, 2, 3, 4}.

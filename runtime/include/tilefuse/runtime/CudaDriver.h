@@ -29,6 +29,8 @@ int deviceCount();
 CUdevice getDevice(int ordinal);
 /// Raw cuDeviceGetAttribute.
 int deviceAttribute(CUdevice_attribute attribute, int ordinal);
+/// Multiprocessors of the current context's device (a persistent grid's size). Throws CudaError.
+int currentDeviceSmCount();
 
 /// What kernels are planned and specialised against.
 struct DeviceInfo {

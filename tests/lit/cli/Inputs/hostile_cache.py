@@ -22,7 +22,7 @@ def entry(spec_hash, schedule_text=None):
     cubin = hashlib.sha256(spec_hash.encode()).digest() * 8
     sched = {"block_m": 128, "block_n": 64, "warps": 8, "kv_stages": 2, "mma": "mma_sync_m16n8k16",
              "q": "registers"}
-    e = {"format": "tilefuse-cache-entry", "format_version": 1,
+    e = {"format": "tilefuse-cache-entry", "format_version": 2,
          "key": {"gpu": "NVIDIA H100 80GB HBM3", "cc": "9.0", "sm_count": 132, "driver": 0,
                  "nvrtc": "0", "tilefuse": "0", "bucket_rule": "x", "spec": "evil",
                  "spec_hash": spec_hash, "dtype": "bf16", "shape_bucket": bucket},
@@ -34,7 +34,7 @@ def entry(spec_hash, schedule_text=None):
                     "created_at": "2025-01-01T00:00:00Z"},
          "launch": {"kernel_name": "k", "threads_per_block": 256, "dynamic_smem_bytes": 1024,
                     "grid": {"x": {"size": "Sq", "divisor": 128}, "y": {"size": "Hq", "divisor": 1},
-                             "z": {"size": "B", "divisor": 1}},
+                             "z": {"size": "B", "divisor": 1}, "persistent": False},
                     "params": {"tensors": [], "fields": [], "bytes": 0}},
          "cubin": {"bytes": len(cubin), "sha256": hashlib.sha256(cubin).hexdigest(),
                    "base64": base64.b64encode(cubin).decode()}}

@@ -19,7 +19,7 @@ def entry(gpu, cc, sms, spec, spec_hash, seq, sched, ms):
                 "mma": "mma_sync_m16n8k16", "q": "registers"}
     return {
         "format": "tilefuse-cache-entry",
-        "format_version": 1,
+        "format_version": 2,
         "key": {"gpu": gpu, "cc": cc, "sm_count": sms, "driver": now["driver"], "nvrtc": now["nvrtc"],
                 "tilefuse": now["tilefuse"], "bucket_rule": now["bucket_rule"], "spec": spec,
                 "spec_hash": spec_hash, "dtype": "bf16", "shape_bucket": bucket},
@@ -34,7 +34,7 @@ def entry(gpu, cc, sms, spec, spec_hash, seq, sched, ms):
         "launch": {"kernel_name": "tilefuse_" + spec, "threads_per_block": 32 * sched[2],
                    "dynamic_smem_bytes": 98304,
                    "grid": {"x": {"size": "Sq", "divisor": sched[0]}, "y": {"size": "Hq", "divisor": 1},
-                            "z": {"size": "B", "divisor": 1}},
+                            "z": {"size": "B", "divisor": 1}, "persistent": False},
                    "params": {"tensors": [], "fields": [], "bytes": 0}},
         "cubin": {"bytes": len(cubin), "sha256": hashlib.sha256(cubin).hexdigest(),
                   "base64": base64.b64encode(cubin).decode()},

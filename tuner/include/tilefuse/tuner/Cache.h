@@ -150,7 +150,7 @@ struct CacheEntry {
 
 /// The entry file's JSON (format "tilefuse-cache-entry", version kEntryFormatVersion) with the
 /// CUBIN base64-encoded next to its SHA-256.
-inline constexpr int kEntryFormatVersion = 1;
+inline constexpr int kEntryFormatVersion = 2; // 2: grid.persistent, TMA tensor-map fields
 std::string entryToJson(const CacheEntry &entry, int indent = 1);
 /// Checks the fields a key's file and directory names are built from: a 16-digit lowercase hex
 /// spec hash, a non-empty GPU name, a shape bucket within the limits of spec/Shape.h. Throws
