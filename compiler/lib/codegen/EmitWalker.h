@@ -154,12 +154,8 @@ protected:
     w.line("const int warp_row0 = WARP_ROWS * warpid(); // this warp's first row in the Q tile");
   }
 
-  void prologue() {
-    w.line("using T = " + cTypeOf(r.dtype, r.kernel) + ";");
-    w.line("using block = group<" + str(p.schedule.warps) + ">;");
-    w.line("constexpr int WARP_ROWS = " + str(p.warpRows) + "; // query rows per warp");
-    declareSmem();
-    w.line();
+  /// The kernel body's block arguments (q_tile, head, batch) from the CUDA grid.
+  virtual void programIds() {
     w.comment("Program ids: grid " + r.grid.toString() + ".");
     Block &body = r.kernel.getBodyBlock();
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
@@ -172,6 +168,15 @@ protected:
         w.line("const long long " + name + " = blockIdx." + axis + ";");
       sx.bind(body.getArgument(k), name);
     }
+  }
+
+  void prologue() {
+    w.line("using T = " + cTypeOf(r.dtype, r.kernel) + ";");
+    w.line("using block = group<" + str(p.schedule.warps) + ">;");
+    w.line("constexpr int WARP_ROWS = " + str(p.warpRows) + "; // query rows per warp");
+    declareSmem();
+    w.line();
+    programIds();
     declareWarpRow();
     // Function-level scalars the kernel uses (sizes, offsets), in program order.
     llvm::DenseSet<Operation *> needed;

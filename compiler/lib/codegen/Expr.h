@@ -58,6 +58,15 @@ public:
   /// Whether `name` is taken at kernel scope (lambda locals must not shadow it).
   bool isUsed(const std::string &name) const { return used_.count(name) != 0; }
 
+  /// The names given so far, to emit the same definitions again in a sibling C scope (restore() forgets
+  /// what was named after snapshot(): the next definitions reuse those names).
+  struct Snapshot {
+    llvm::DenseMap<mlir::Value, std::string> names;
+    std::set<std::string> used;
+  };
+  Snapshot snapshot() const { return {names_, used_}; }
+  void restore(Snapshot s) { names_ = std::move(s.names), used_ = std::move(s.used); }
+
   /// Name of the table object of a tensor read by blk.read (tfcg::table), per argument.
   llvm::DenseMap<unsigned, std::string> tables;
 
