@@ -2,6 +2,8 @@
 # the other GPU tests (tests/gpu/test_generated_*.cpp) and reuse their support library.
 #   tilefuse_runtime_api_tests     CPU (CI): Params packing vs codegen::packParams, no allocation in the
 #                                  launch path, launch errors, every spec to CUBIN, no-GPU errors
+#   tilefuse_spill_tests           CPU (CI): every spec for sm_80 (sm80 backend) and sm_90a (sm90 backend)
+#                                  compiles with 0 spill bytes and 0 stack frame (NVRTC -Xptxas=-v log)
 #   tilefuse_generated_gpu_tests   [gpu]: the generated-kernel sweep against fp64, the Engine and C API
 #                                  on a GPU; exit 77 (ctest: Skipped) without a GPU
 #   runtime.example-*              the CMake package: install, find_package + build examples/, run it
@@ -43,3 +45,11 @@ add_test(NAME runtime.example-runs
           -P ${PROJECT_SOURCE_DIR}/examples/check_example.cmake)
 set_tests_properties(runtime.example-runs PROPERTIES
   LABELS gpu TIMEOUT 600 FIXTURES_REQUIRED tilefuse_example SKIP_REGULAR_EXPRESSION "SKIPPED: no GPU")
+
+# CPU (CI): every shipped spec (specs/, specs/models/) at its head dim, for the sm80 backend (sm_80) and
+# the sm90 backend (sm_90a), through the Engine's heuristic schedule and NVRTC: 0 spills, 0 stack frame.
+add_executable(tilefuse_spill_tests ${TILEFUSE_GPU_TESTS_DIR}/test_spec_spills.cpp)
+target_include_directories(tilefuse_spill_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/lib)
+target_link_libraries(tilefuse_spill_tests PRIVATE tilefuse_generated_test_support Catch2::Catch2WithMain
+  tilefuse_warnings)
+catch_discover_tests(tilefuse_spill_tests TEST_PREFIX "spills: " PROPERTIES LABELS cpu TIMEOUT 900)

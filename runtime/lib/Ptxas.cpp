@@ -40,7 +40,11 @@ PtxasFunctionReport *current(std::vector<PtxasFunctionReport> &fs, const std::st
   return nullptr;
 }
 
-void parseReport(PtxasReport &report) {
+} // namespace
+
+PtxasReport parsePtxasReport(std::string output) {
+  PtxasReport report;
+  report.output = std::move(output);
   static const std::regex entry(R"(Compiling entry function '([^']+)')");
   static const std::regex props(R"(Function properties for (\S+))");
   static const std::regex frame(R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
@@ -69,9 +73,8 @@ void parseReport(PtxasReport &report) {
     if (std::regex_search(line, m, used)) f->registers = std::stoi(m[1]);
     if (std::regex_search(line, m, smem)) f->sharedBytes = std::stoi(m[1]);
   }
+  return report;
 }
-
-} // namespace
 
 const PtxasFunctionReport *PtxasReport::find(const std::string &name) const {
   for (const auto &f : functions)
@@ -102,18 +105,19 @@ PtxasReport runPtxas(const std::string &ptx, const std::string &arch) {
     std::ofstream out(path);
     out << ptx;
   }
-  PtxasReport report;
+  std::string output;
   const auto start = std::chrono::steady_clock::now();
   const int status = runCommand(
-      shellQuote(findPtxas()) + " -arch=" + shellQuote(arch) + " -v " + shellQuote(path) + " -o /dev/null", report.output);
-  report.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      shellQuote(findPtxas()) + " -arch=" + shellQuote(arch) + " -v " + shellQuote(path) + " -o /dev/null", output);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (status != 0) {
     const std::string kept = path + ".ptx";
     std::rename(path.c_str(), kept.c_str());
-    throw CompileError("ptxas -arch=" + arch + " failed (exit " + std::to_string(status) + ")", report.output, kept);
+    throw CompileError("ptxas -arch=" + arch + " failed (exit " + std::to_string(status) + ")", output, kept);
   }
   std::remove(path.c_str());
-  parseReport(report);
+  PtxasReport report = parsePtxasReport(std::move(output));
+  report.ms = ms;
   return report;
 }
 

@@ -190,7 +190,7 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
     for (Value in : op.getOperands())
       operands.push_back(operand(in));
     std::string expr;
-    auto sub = isa<math::ExpOp>(op) && op.getResult(0).getType().isF32()
+    auto sub = isa<math::ExpOp>(op) && op.getResult(0).getType().isF32() && !exactMath(&op)
                    ? subOperands.find(op.getOperand(0))
                    : subOperands.end();
     auto scaledSub = sub == subOperands.end() ? scaledSubOperands.end() : scaledSubOperands.find(op.getOperand(0));

@@ -79,6 +79,8 @@ std::string cmpfExpr(arith::CmpFPredicate p, const std::string &a, const std::st
 
 } // namespace
 
+bool exactMath(Operation *op) { return op->hasAttr(tilefuse::blk::kExactMathAttrName); }
+
 ScalarExprs::ScalarExprs(const ResolvedKernel &r) : r_(r) {
   for (const char *w : kReserved)
     used_.insert(w);
@@ -218,7 +220,7 @@ std::string ScalarExprs::opExpr(Operation *op, llvm::ArrayRef<std::string> a) co
         return cast();
       })
       .Case<math::ExpOp>([&](auto) {
-        if (!op->getResult(0).getType().isF32())
+        if (!op->getResult(0).getType().isF32() || exactMath(op))
           return floatFn("expf", "exp");
         return call("tfcg::exp");
       })
@@ -230,7 +232,8 @@ std::string ScalarExprs::opExpr(Operation *op, llvm::ArrayRef<std::string> a) co
       .Case<math::TanhOp>([&](auto) {
         // f32: the hardware approximation (tanh.approx.f32, max relative error about 2^-11, far below
         // the bf16 / fp16 output's rounding); the accuracy check of every generated kernel decides.
-        if (!op->getResult(0).getType().isF32())
+        // blk.exact_math (a spec with "math": "exact") asks for the math library's tanhf instead.
+        if (!op->getResult(0).getType().isF32() || exactMath(op))
           return floatFn("tanhf", "tanh");
         return call("tfcg::fast_tanh");
       })

@@ -7,7 +7,9 @@
 //
 // C types: f32 float, f16 __half, bf16 __nv_bfloat16, index and i64 long long, i32 int, i1 bool.
 // Integer ops keep MLIR's semantics: unsigned division / comparison through tfcg:: helpers.
-// math.exp is e^x through exp2 (tfcg::exp); exp(a - b) becomes tfcg::exp_diff(a, b) (one FFMA).
+// f32 math.exp is e^x through ex2.approx (tfcg::exp); exp(a - b) becomes tfcg::exp_diff(a, b) (one
+// FFMA); f32 math.tanh is tanh.approx.f32 (tfcg::fast_tanh). A math op marked blk.exact_math (score_mod
+// and mask_mod of a spec with "math": "exact") calls the math library instead: expf, tanhf.
 //
 #pragma once
 
@@ -22,6 +24,9 @@
 #include <string>
 
 namespace tilefuse::codegen {
+
+/// Whether `op` carries blk.exact_math: write the math library's function, not a hardware approximation.
+bool exactMath(mlir::Operation *op);
 
 class ScalarExprs {
 public:

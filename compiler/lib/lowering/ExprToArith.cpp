@@ -19,7 +19,8 @@ namespace {
 
 class Emitter {
 public:
-  Emitter(OpBuilder &b, Location loc, const ExprValues &v) : b(b), loc(loc), v(v) {}
+  Emitter(OpBuilder &b, Location loc, const ExprValues &v, spec::MathMode math)
+      : b(b), loc(loc), v(v), math(math) {}
 
   Value emit(const Expr &e) {
     switch (e.kind) {
@@ -170,9 +171,9 @@ private:
                                                                    : ScalarType::Unknown));
     bool isFloat = e.type == ScalarType::Float;
     switch (e.callee) {
-    case Builtin::Tanh: return b.create<math::TanhOp>(loc, args[0]);
-    case Builtin::Exp: return b.create<math::ExpOp>(loc, args[0]);
-    case Builtin::Log: return b.create<math::LogOp>(loc, args[0]);
+    case Builtin::Tanh: return transcendental(b.create<math::TanhOp>(loc, args[0]));
+    case Builtin::Exp: return transcendental(b.create<math::ExpOp>(loc, args[0]));
+    case Builtin::Log: return transcendental(b.create<math::LogOp>(loc, args[0]));
     case Builtin::Sqrt: return b.create<math::SqrtOp>(loc, args[0]);
     case Builtin::Abs:
       return isFloat ? b.create<math::AbsFOp>(loc, args[0]).getResult()
@@ -187,18 +188,26 @@ private:
     llvm_unreachable("unknown builtin");
   }
 
+  /// A function the code generator may approximate: marked blk.exact_math when the spec asks for exact math.
+  Value transcendental(Operation *op) {
+    if (math == spec::MathMode::Exact)
+      op->setAttr(blk::kExactMathAttrName, b.getUnitAttr());
+    return op->getResult(0);
+  }
+
   Value cmpf(arith::CmpFPredicate p, Value l, Value r) { return b.create<arith::CmpFOp>(loc, p, l, r); }
   Value cmpi(arith::CmpIPredicate p, Value l, Value r) { return b.create<arith::CmpIOp>(loc, p, l, r); }
 
   OpBuilder &b;
   Location loc;
   const ExprValues &v;
+  spec::MathMode math;
 };
 
 } // namespace
 
-Value emitExpr(OpBuilder &b, Location loc, const Expr &e, const ExprValues &values) {
-  return Emitter(b, loc, values).emit(e);
+Value emitExpr(OpBuilder &b, Location loc, const Expr &e, const ExprValues &values, spec::MathMode math) {
+  return Emitter(b, loc, values, math).emit(e);
 }
 
 } // namespace tilefuse::lowering

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "tilefuse/spec/Expr.h"
+#include "tilefuse/spec/Spec.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -25,8 +26,9 @@ struct ExprValues {
   std::vector<mlir::Value> captures; ///< !blk.tensor, by Expr::captureSlot
 };
 
-/// Emits `e`; returns an i64, f32 or i1 value by e.type.
-mlir::Value emitExpr(mlir::OpBuilder &b, mlir::Location loc, const spec::Expr &e,
-                     const ExprValues &values);
+/// Emits `e`; returns an i64, f32 or i1 value by e.type. With math = Exact, the tanh, exp and log
+/// ops carry blk.exact_math (blk/BlkDialect.h): the code generator then calls tanhf, expf, logf.
+mlir::Value emitExpr(mlir::OpBuilder &b, mlir::Location loc, const spec::Expr &e, const ExprValues &values,
+                     spec::MathMode math = spec::MathMode::Approx);
 
 } // namespace tilefuse::lowering

@@ -208,14 +208,14 @@ private:
       e.score = scaled;
       e.qIdx = x[1];
       e.kvIdx = x[2];
-      return emitExpr(b, loc, *s.scoreMod, e);
+      return emitExpr(b, loc, *s.scoreMod, e, s.math);
     });
     if (s.maskMod) {
       Value keep = map({qIdx, kvIdx}, b.getI1Type(), [&](ArrayRef<Value> x) {
         ExprValues e = ev;
         e.qIdx = x[0];
         e.kvIdx = x[1];
-        return emitExpr(b, loc, *s.maskMod, e);
+        return emitExpr(b, loc, *s.maskMod, e, s.math);
       });
       Value ninf = b.create<FillOp>(loc, rowTile, f32(-std::numeric_limits<double>::infinity()));
       scores = b.create<SelectOp>(loc, rowTile, keep, scores, ninf);

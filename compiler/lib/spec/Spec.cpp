@@ -194,6 +194,8 @@ std::string_view spelling(ElementType t) {
   return "";
 }
 
+std::string_view spelling(MathMode m) { return m == MathMode::Exact ? "exact" : "approx"; }
+
 ScalarType scalarTypeOf(ElementType t) {
   return t == ElementType::I32 || t == ElementType::I64 ? ScalarType::Int : ScalarType::Float;
 }

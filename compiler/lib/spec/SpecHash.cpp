@@ -31,6 +31,8 @@ std::string canonicalJson(const Spec &spec) {
     captures[c.name] = {{"shape", dims}, {"dtype", std::string(spelling(c.dtype))}};
   }
   j["captures"] = captures;
+  if (spec.math != MathMode::Approx) // absent for the default: older hashes (and cache keys) stay valid
+    j["math"] = std::string(spelling(spec.math));
   return tilefuse::spec::dumpJson(j);
 }
 

@@ -52,6 +52,7 @@ constexpr FieldRule kTopFields[] = {
     {"score_mod", false, "a float expression"},
     {"mask_mod", false, "a bool expression"},
     {"captures", false, "an object of captured tensors"},
+    {"math", false, "how score_mod / mask_mod compute tanh and exp: \"approx\" or \"exact\""},
     {"shape", true, "the default problem size {\"B\": ..., \"Sq\": ..., \"Sk\": ...}"},
 };
 constexpr FieldRule kHeadsFields[] = {
@@ -145,6 +146,8 @@ public:
     if (root.contains("mask_mod"))
       spec.maskMod = readExpr(root.at("mask_mod"), "mask_mod", scopeOf(spec, ExprContext::MaskMod));
     checkCapturesUsed(spec);
+    if (root.contains("math"))
+      spec.math = readMathMode(root.at("math"), "math");
     checkObject(root.at("shape"), "shape", kShapeFields);
     spec.batch = readPositiveInt(root.at("shape").at("B"), "shape.B");
     spec.seqQ = readPositiveInt(root.at("shape").at("Sq"), "shape.Sq");
@@ -227,6 +230,17 @@ private:
     if (s == "fp16")
       return DType::FP16;
     fail(path, fmt::format("unsupported dtype \"{}\"; expected \"bf16\" or \"fp16\"", s));
+  }
+
+  MathMode readMathMode(const json &j, std::string_view path) const {
+    std::string s = readString(j, path);
+    for (MathMode m : {MathMode::Approx, MathMode::Exact})
+      if (spelling(m) == s)
+        return m;
+    fail(path, fmt::format("unsupported math mode \"{}\"{}; expected \"approx\" (the default: hardware "
+                           "approximations, tanh.approx.f32 and ex2.approx, in score_mod and mask_mod) or "
+                           "\"exact\" (the CUDA math library: tanhf, expf)",
+                           s, detail::didYouMean(s, {"approx", "exact"})));
   }
 
   ElementType readElementType(const json &j, std::string_view path) const {

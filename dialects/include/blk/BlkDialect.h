@@ -28,4 +28,14 @@
 #define GET_OP_CLASSES
 #include "blk/BlkOps.h.inc"
 
+namespace tilefuse::blk {
+
+/// Discardable unit attribute on a math-dialect op inside a blk.map region, `math.tanh %x
+/// {blk.exact_math} : f32`: the CUDA generator computes it with the math library (tanhf, expf) and not
+/// with the hardware approximation it uses otherwise for f32 (tanh.approx.f32, ex2.approx). The
+/// lowering sets it on the math ops of score_mod and mask_mod for a spec with "math": "exact".
+inline constexpr llvm::StringLiteral kExactMathAttrName = "blk.exact_math";
+
+} // namespace tilefuse::blk
+
 #endif // TILEFUSE_BLK_BLKDIALECT_H

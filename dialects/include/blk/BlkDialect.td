@@ -23,7 +23,11 @@ def Blk_Dialect : Dialect {
       whole rows; tiling rewrites turn them into loops over fixed-size tiles).
 
     Scalar arithmetic inside `blk.map` regions uses the upstream `arith` and `math`
-    dialects; loops over tiles use `scf.for`; programs are `func.func`s.
+    dialects; loops over tiles use `scf.for`; programs are `func.func`s. A math op may
+    carry the unit attribute `blk.exact_math` (`math.tanh %x {blk.exact_math} : f32`):
+    the CUDA generator then calls the math library (tanhf, expf) instead of the f32
+    hardware approximation (tanh.approx.f32, ex2.approx); specs with `"math": "exact"`
+    lower their score_mod and mask_mod that way.
   }];
   let useDefaultTypePrinterParser = 1;
   let extraClassDeclaration = [{

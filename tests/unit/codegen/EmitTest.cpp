@@ -43,7 +43,36 @@ Program causalWith(const std::vector<std::pair<std::string, std::string>> &edits
   return parseProgram(text, "causal_edit.mlir");
 }
 
+/// `input` (tests/lit/codegen/Inputs) with each `from` replaced by its `to` (first occurrence).
+Program inputWith(const std::string &input, const std::vector<std::pair<std::string, std::string>> &edits) {
+  std::string text = readInput(input);
+  for (const auto &[from, to] : edits) {
+    const size_t at = text.find(from);
+    INFO("edit: " << from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+  }
+  return parseProgram(text, input + " (edited)");
+}
+
 } // namespace
+
+TEST_CASE("f32 tanh and exp are hardware approximations unless marked blk.exact_math", "[emit][math]") {
+  // Unmarked: tanh.approx.f32 for the soft-cap, ex2.approx for both softmax exponentials.
+  const std::string approx = generate(loadInput("softcap.mlir")).source;
+  CHECK(approx.find("tfcg::fast_tanh(") != std::string::npos);
+  CHECK(approx.find("tanhf(") == std::string::npos);
+  CHECK(approx.find("expf(") == std::string::npos);
+  // The score_mod's tanh and the probabilities' exp(x - m) marked: tanhf, and expf of the difference in
+  // place of tfcg::exp_diff; the running max's rescale exp(m_old - m_new) stays tfcg::exp_diff.
+  const std::string exact = generate(inputWith("softcap.mlir", {{"math.tanh %dv : f32", "math.tanh %dv {blk.exact_math} : f32"},
+                                                               {"%p = math.exp %d : f32", "%p = math.exp %d {blk.exact_math} : f32"}}))
+                                .source;
+  CHECK(exact.find("tfcg::fast_tanh(") == std::string::npos);
+  CHECK(exact.find("tanhf(") != std::string::npos);
+  CHECK(exact.find("expf(") != std::string::npos);
+  CHECK(exact.find("tfcg::exp_diff(") != std::string::npos);
+}
 
 TEST_CASE("The causal kernel reads like FlashAttention-2", "[emit]") {
   const GeneratedKernel k = generate(loadInput("causal.mlir"));

@@ -183,6 +183,32 @@ TEST_CASE("Hq not a multiple of Hkv", "[spec][errors]") {
   CHECK_THAT(e.what(), Catch::Contains("Hkv must be one of 1, 2, 4, 8, 16, 32"));
 }
 
+TEST_CASE("math mode: a string, \"approx\" or \"exact\"", "[spec][errors]") {
+  SpecError e = specError(R"json({
+  "name": "x", "dtype": "bf16", "head_dim": 128, "math": "fast",
+  "heads": {"q": 8, "kv": 8},
+  "shape": {"B": 1, "Sq": 16, "Sk": 16}
+})json");
+  checkAt(e, "math", 2, 58);
+  CHECK_THAT(e.what(), Catch::Contains("unsupported math mode \"fast\"; expected \"approx\""));
+  CHECK_THAT(e.what(), Catch::Contains("or \"exact\" (the CUDA math library: tanhf, expf)"));
+
+  SpecError typo = specError(R"json({
+  "name": "x", "dtype": "bf16", "head_dim": 128, "math": "exakt",
+  "heads": {"q": 8, "kv": 8},
+  "shape": {"B": 1, "Sq": 16, "Sk": 16}
+})json");
+  CHECK_THAT(typo.what(), Catch::Contains("unsupported math mode \"exakt\" (did you mean 'exact'?)"));
+
+  SpecError notString = specError(R"json({
+  "name": "x", "dtype": "bf16", "head_dim": 128, "math": true,
+  "heads": {"q": 8, "kv": 8},
+  "shape": {"B": 1, "Sq": 16, "Sk": 16}
+})json");
+  checkAt(notString, "math", 2, 58);
+  CHECK_THAT(notString.what(), Catch::Contains("expected a string, got boolean true"));
+}
+
 TEST_CASE("unsupported dtype", "[spec][errors]") {
   SpecError e = specError(R"json({
   "name": "x", "dtype": "fp8", "head_dim": 128,

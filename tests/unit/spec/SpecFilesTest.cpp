@@ -157,6 +157,22 @@ TEST_CASE("content hash is stable and covers what changes the kernel", "[spec][h
                               "d.json");
   CHECK(contentHash(a) != contentHash(fp16));
 
+  // "math": "exact" changes the kernel (tanhf, expf); "approx" is the default, spelled out or not.
+  Spec exact = parseSpecString(R"json({"name": "a", "dtype": "bf16", "head_dim": 128, "math": "exact",
+    "heads": {"q": 8, "kv": 8}, "mask_mod": "where(q_idx >= kv_idx, true, false)",
+    "shape": {"B": 1, "Sq": 64, "Sk": 64}})json",
+                               "e.json");
+  CHECK(exact.math == MathMode::Exact);
+  CHECK(contentHash(a) != contentHash(exact));
+  CHECK_THAT(canonicalJson(exact), Catch::Contains(R"("math":"exact")"));
+  Spec approx = parseSpecString(R"json({"name": "a", "dtype": "bf16", "head_dim": 128, "math": "approx",
+    "heads": {"q": 8, "kv": 8}, "mask_mod": "where(q_idx >= kv_idx, true, false)",
+    "shape": {"B": 1, "Sq": 64, "Sk": 64}})json",
+                                "f.json");
+  CHECK(a.math == MathMode::Approx);
+  CHECK(approx.math == MathMode::Approx);
+  CHECK(canonicalJson(a) == canonicalJson(approx));
+
   // Pinned: the canonical form and hash of specs/causal.json must not drift between versions.
   Spec causal = parseSpecFile(specPath("causal"));
   std::string expected =

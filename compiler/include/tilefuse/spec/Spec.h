@@ -37,6 +37,13 @@ enum class DType : uint8_t { BF16, FP16 };
 /// Element type of a captured tensor: f32, f16, bf16 read as Float; i32, i64 read as Int.
 enum class ElementType : uint8_t { F32, F16, BF16, I32, I64 };
 
+/// How a kernel computes the f32 transcendentals of score_mod and mask_mod (spec field "math").
+/// The online softmax's own exponentials use ex2.approx in both modes.
+enum class MathMode : uint8_t {
+  Approx, ///< "approx" (default): hardware approximations, tanh.approx.f32 and ex2.approx.ftz for exp.
+  Exact,  ///< "exact": the CUDA math library, tanhf and expf (logf, sqrtf are the library's in both modes).
+};
+
 /// A tensor the variant's expressions read, passed to the kernel next to Q, K, V.
 struct Capture {
   std::string name;
@@ -61,6 +68,7 @@ struct Spec {
   std::optional<Expr> scoreMod;     ///< Checked, Float. Empty: identity.
   std::optional<Expr> maskMod;      ///< Checked, Bool. Empty: nothing masked.
   std::vector<Capture> captures;    ///< Sorted by name; Expr::captureSlot indexes this.
+  MathMode math = MathMode::Approx; ///< How score_mod / mask_mod compute tanh and exp in kernels.
   int64_t batch = 0, seqQ = 0, seqK = 0; ///< The default problem size: shape.B, shape.Sq, shape.Sk.
 
   /// Positions of the fields in the source text, for errorAt. Null for a spec built in code.
@@ -107,7 +115,8 @@ const Capture *findCapture(const Spec &spec, std::string_view name);
 ExprScope scopeOf(const Spec &spec, ExprContext context);
 
 /// Canonical JSON of everything that changes the generated kernel: dtype, head_dim, value_dim,
-/// heads, scale, lse, score_mod, mask_mod (printed by toString) and captures. Leaves out name,
+/// heads, scale, lse, score_mod, mask_mod (printed by toString), captures, and math when it is
+/// "exact" (left out for the default, so the hashes of specs without the field do not change). Leaves out name,
 /// description and the default shape: a kernel cache key adds the resolved Shape itself.
 /// Keys sorted, no whitespace; stable across runs and machines.
 std::string canonicalJson(const Spec &spec);
@@ -120,6 +129,7 @@ std::string contentHashHex(const Spec &spec);
 
 std::string_view spelling(DType t);       ///< "bf16", "fp16"
 std::string_view spelling(ElementType t); ///< "f32", "f16", "bf16", "i32", "i64"
+std::string_view spelling(MathMode m);    ///< "approx", "exact"
 /// Float for f32 / f16 / bf16, Int for i32 / i64.
 ScalarType scalarTypeOf(ElementType t);
 

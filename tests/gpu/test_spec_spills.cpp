@@ -1,0 +1,145 @@
+// CPU test (runs in CI, no GPU needed): every shipped spec, specs/*.json and specs/models/*.json, builds
+// for both code generator backends with the schedule the Engine's Policy::Heuristic picks, compiles with
+// NVRTC to a CUBIN, and ptxas reports 0 bytes of spill stores, spill loads and stack frame:
+//   sm80 backend (mma.sync, cp.async): codegen::defaultSchedule(D, dtype, "sm_80"), CUBIN for sm_80
+//     (an A100 running the Engine);
+//   sm90 backend (wgmma, TMA):         codegen::defaultSchedule(D, dtype, "sm_90a"), CUBIN for sm_90a
+//     (an H100 / H200 running the Engine).
+// D: each spec at its own head_dim and at the other head dims of {64, 128, 256}, which both backends
+// support. Each kernel prints one row of the spill table ("spills <spec> D=.. <arch> <schedule> ...").
+// The path is the Engine's: detail::heuristicSchedule -> detail::buildSource (driver::buildKernel)
+// -> runtime::compileCuda with detail::compileOptions, plus "-Xptxas=-v"; the numbers come from the
+// NVRTC program log (runtime::parsePtxasReport).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "EngineBuild.h"
+#include "test_generated_reference.h"
+#include "tilefuse/codegen/Schedule.h"
+#include "tilefuse/runtime/Nvrtc.h"
+#include "tilefuse/runtime/Ptxas.h"
+
+using namespace tilefuse;
+
+namespace {
+
+/// The head dims every spec is checked at (its own head_dim first). Measured on 2 cores without a GPU
+/// (`taskset -c 0,1 ctest -j2 -R spills:`): 14 specs x 3 head dims x 2 backends = 84 kernels, 107 s of
+/// CPU in all (about 1.3 s per kernel: lowering, fusion, generation, NVRTC), split over the two test
+/// cases below, which ctest runs side by side: about a minute of CI wall time.
+const int kHeadDims[] = {64, 128, 256};
+
+/// specs/*.json and specs/models/*.json, sorted.
+std::vector<std::string> everySpecFile() {
+  std::vector<std::string> files = test::shippedSpecs();
+  for (const auto &e : std::filesystem::directory_iterator(test::specsDir() + "/models"))
+    if (e.path().extension() == ".json")
+      files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/// The head dims `s` is checked at: its own, then the others of kHeadDims.
+std::vector<int> headDimsOf(const spec::Spec &s) {
+  std::vector<int> dims = {static_cast<int>(s.headDim)};
+  for (int d : kHeadDims)
+    if (d != s.headDim)
+      dims.push_back(d);
+  return dims;
+}
+
+/// Lines "N bytes stack frame, N bytes spill stores, N bytes spill loads" in a ptxas report (one per
+/// function, entry or not) and how many of them are all zero.
+std::pair<int, int> frameLines(const std::string &log) {
+  static const std::regex frame(R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
+  int all = 0, zero = 0;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), frame); it != std::sregex_iterator(); ++it) {
+    ++all;
+    zero += (*it)[1] == "0" && (*it)[2] == "0" && (*it)[3] == "0";
+  }
+  return {all, zero};
+}
+
+/// Builds and compiles every spec for one backend ("sm80" on an sm_80 device, "sm90" on sm_90) and
+/// checks the ptxas report of each kernel; prints one row of the spill table per kernel.
+void checkSpills(const std::string &backend, const std::string &deviceArch) {
+  const std::vector<std::string> files = everySpecFile();
+  REQUIRE(files.size() >= 14); // 8 in specs/, 6 in specs/models/
+  int kernels = 0;
+  for (const std::string &file : files) {
+    const spec::Spec s = spec::parseSpecFile(file);
+    for (int d : headDimsOf(s)) {
+      spec::ShapeOverrides o;
+      o.D = d;
+      const spec::Shape shape = spec::resolveShape(s, o);
+      const codegen::Schedule schedule = detail::heuristicSchedule(s, shape, deviceArch, backend);
+      const std::string arch = codegen::compileArch(schedule, deviceArch);
+      const std::string what = "spec '" + s.name + "' D=" + std::to_string(d) + " arch " + arch + " (" +
+                               backend + " backend), schedule " + schedule.toString();
+      INFO(what);
+      const driver::BuiltKernel k = detail::buildSource(s, shape, schedule);
+      runtime::CompileOptions options = detail::compileOptions(arch, EngineOptions{});
+      options.extraFlags.push_back("-Xptxas=-v");
+      const runtime::CompileResult c = runtime::compileCuda(k.source, options);
+      const runtime::PtxasReport report = runtime::parsePtxasReport(c.log);
+      const runtime::PtxasFunctionReport *f = report.find(k.kernelName);
+      INFO("NVRTC log:\n" << c.log);
+      REQUIRE(f != nullptr);
+      REQUIRE(f->registers > 0); // the report was read for this kernel
+      const auto [frames, zeroFrames] = frameLines(c.log);
+      REQUIRE(frames >= 1);
+      std::printf("spills %-20s D=%-3d %-6s %-96s %3d registers, %4d B spill stores, %4d B spill loads, "
+                  "%4d B stack frame, NVRTC %5.0f ms\n",
+                  s.name.c_str(), d, arch.c_str(), schedule.toString().c_str(), f->registers, f->spillStoreBytes,
+                  f->spillLoadBytes, f->stackFrameBytes, c.compileMs);
+      INFO("spill stores " << f->spillStoreBytes << " B, spill loads " << f->spillLoadBytes << " B, stack frame "
+                           << f->stackFrameBytes << " B, " << f->registers << " registers");
+      CHECK(f->spillStoreBytes == 0);
+      CHECK(f->spillLoadBytes == 0);
+      CHECK(f->stackFrameBytes == 0);
+      CHECK(zeroFrames == frames); // no function of the CUBIN (entry or not) has a stack frame or spills
+      ++kernels;
+    }
+  }
+  std::printf("spills: %d kernels for the %s backend, all checked\n", kernels, backend.c_str());
+}
+
+} // namespace
+
+TEST_CASE("parsePtxasReport reads spills and the stack frame from the NVRTC -Xptxas=-v log", "[cpu][ptxas]") {
+  // 64 live floats under a 32-register cap: ptxas spills (measured with NVRTC 13.0: 364 B spill stores,
+  // 364 B spill loads, 288 B stack frame), so the checks below can see a spill when there is one.
+  const std::string source = "extern \"C\" __global__ void spilled(float *p, int i) {\n"
+                             "  float a[64];\n"
+                             "  for (int j = 0; j < 64; ++j) a[j] = p[j * i];\n"
+                             "  p[0] = a[i & 63];\n"
+                             "}\n";
+  runtime::CompileOptions options;
+  options.arch = "sm_80";
+  options.extraFlags = {"-Xptxas=-v", "--maxrregcount=32"};
+  const runtime::CompileResult c = runtime::compileCuda(source, options);
+  const runtime::PtxasReport r = runtime::parsePtxasReport(c.log);
+  INFO(c.log);
+  REQUIRE(r.functions.size() == 1);
+  const runtime::PtxasFunctionReport *f = r.find("spilled");
+  REQUIRE(f != nullptr);
+  CHECK(f->registers == 32);
+  CHECK(f->spillStoreBytes > 0);
+  CHECK(f->spillLoadBytes > 0);
+  CHECK(f->stackFrameBytes > 0);
+  CHECK(frameLines(c.log) == std::pair<int, int>{1, 0});
+}
+
+TEST_CASE("every shipped spec compiles for sm_80 (sm80 backend) with 0 spills", "[cpu][ptxas][spills]") {
+  checkSpills("sm80", "sm_80");
+}
+
+TEST_CASE("every shipped spec compiles for sm_90a (sm90 backend) with 0 spills", "[cpu][ptxas][spills]") {
+  checkSpills("sm90", "sm_90");
+}
