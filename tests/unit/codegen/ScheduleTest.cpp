@@ -98,7 +98,7 @@ TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") 
   CHECK_THROWS_AS(scheduleFromJson("[1]"), ScheduleError);
 }
 
-TEST_CASE("Head dims: multiples of 16 up to 256; the sm90 backend is the default from 64 with D = Dv", "[schedule]") {
+TEST_CASE("Head dims are multiples of 16 up to 256 and the sm90 backend is the default from 64 with D = Dv", "[schedule]") {
   for (int d = -16; d <= 288; d += 8)
     CHECK(isSupportedHeadDim(d) == (d >= 16 && d <= 256 && d % 16 == 0));
   CHECK_NOTHROW(checkHeadDim("value_dim", 208));

@@ -46,7 +46,12 @@ template <typename T, int ROWS, int COLS> struct st {
 
   alignas(128) T data[ROWS * COLS];
 
-  static TF_DEVICE int swizzle(int row, int chunk) { return chunk ^ ((row >> SWIZZLE_SHIFT) & (SWIZZLE_GROUP - 1)); }
+  static TF_DEVICE int swizzle(int row, int chunk) {
+    if constexpr (SWIZZLE_GROUP == 8)
+      return (chunk & ~7) | ((chunk ^ row) & 7); // = chunk ^ (row & 7), in the form the optimiser folds best
+    else
+      return chunk ^ ((row >> SWIZZLE_SHIFT) & (SWIZZLE_GROUP - 1));
+  }
   /// Address of the 16-byte chunk holding columns [8*chunk, 8*chunk+8) of `row`.
   TF_DEVICE T *chunk_ptr(int row, int chunk) { return &data[row * COLS + swizzle(row, chunk) * 8]; }
   TF_DEVICE const T *chunk_ptr(int row, int chunk) const { return &data[row * COLS + swizzle(row, chunk) * 8]; }

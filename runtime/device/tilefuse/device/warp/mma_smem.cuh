@@ -48,14 +48,19 @@ template <int SC> struct lane_addressing {
   static constexpr int ROW_BYTES = SC * 2;
   static constexpr int GROUP = st<__nv_bfloat16, 16, SC>::SWIZZLE_GROUP;
   static constexpr int SHIFT = st<__nv_bfloat16, 16, SC>::SWIZZLE_SHIFT;
-  static constexpr unsigned GROUP_BYTES = 16u * GROUP; ///< bytes of one aligned group of swizzled chunks
   static TF_DEVICE unsigned lane_offset(int ri, int h) {
     return static_cast<unsigned>(ri * ROW_BYTES + 16 * ((h ^ (ri >> SHIFT)) & (GROUP - 1)));
   }
   static TF_DEVICE unsigned offset(unsigned lane_off, int row0, int col0) {
-    const unsigned col_bytes = static_cast<unsigned>(2 * col0);
-    return static_cast<unsigned>(row0 * ROW_BYTES) + (col_bytes & ~(GROUP_BYTES - 1)) +
-           (lane_off ^ (col_bytes & (GROUP_BYTES - 1)));
+    if constexpr (GROUP == 8) { // 128-byte groups: the same value, in the form the optimiser folds best
+      return static_cast<unsigned>(row0 * ROW_BYTES + 128 * (col0 >> 6)) +
+             (lane_off ^ static_cast<unsigned>(2 * (col0 & 48)));
+    } else {
+      constexpr unsigned GROUP_BYTES = 16u * GROUP; // bytes of one aligned group of swizzled chunks
+      const unsigned col_bytes = static_cast<unsigned>(2 * col0);
+      return static_cast<unsigned>(row0 * ROW_BYTES) + (col_bytes & ~(GROUP_BYTES - 1)) +
+             (lane_off ^ (col_bytes & (GROUP_BYTES - 1)));
+    }
   }
   /// Lane of the A order (matrix j = rows 8(j&1).., chunk j>>1): a0..a3 of a row-major tile with
   /// ldmatrix, and {b0,b1} of n-half 0 = d0,d1 and n-half 1 = d2,d3 of a [k][n] tile with ldmatrix.trans.
