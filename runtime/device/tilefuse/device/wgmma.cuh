@@ -23,7 +23,9 @@
 // as COLS/64 "panels" of [ROWS x 64] (128 bytes per row), panel p at byte p * ROWS * 128, row r of a panel at
 // r * 128, and its 16-byte chunk c (elements 8c..8c+7 of the panel row) at chunk c ^ (r % 8): the
 // Swizzle<3,4,3> pattern of the 128B swizzle mode, which wgmma applies to absolute shared addresses, so
-// every panel must start on a 1024-byte boundary. The same bytes serve both operand forms:
+// every panel must start on a 1024-byte boundary. A tile of D columns, D not a multiple of 64, is stored
+// with COLS = sw128_stored_cols<D> (the last panel partly unused) and read only in its first D columns.
+// The same bytes serve both operand forms:
 //   K-major  (A, or B with TRANS_B = 0): rows = M or N, columns = K.   S = Q K^T: Q and K tiles [rows x D].
 //   MN-major (B with TRANS_B = 1):        rows = K,      columns = N.   O = P V:   V tile [Sk x D], K = Sk.
 #pragma once
