@@ -50,6 +50,17 @@ int KernelPlan::bufferOf(Value smemTile) const {
 
 namespace {
 
+/// The chunk swizzle of a shared tile, as device/types.cuh (st, sm80) and device/wgmma.cuh (sw128 panels
+/// of 64 columns, sm90) define it.
+std::string swizzleText(const SmemBuffer &b, bool sw128) {
+  const int64_t chunks = b.cols / 8;
+  if (sw128 && b.cols % 64 != 0)
+    return "chunk ^ (row % 8) in " + std::to_string(sm90SmemCols(static_cast<int>(b.cols))) + " stored columns";
+  if (sw128 || chunks % 8 == 0)
+    return "chunk ^ (row % 8)";
+  return chunks % 4 == 0 ? "chunk ^ ((row / 2) % 4)" : "chunk ^ ((row / 4) % 2)";
+}
+
 std::string typeString(Type t) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -706,19 +717,6 @@ private:
   std::map<std::pair<Operation *, unsigned>, int> iterStorages;
 };
 
-} // namespace
-
-namespace {
-/// The chunk swizzle of a shared tile, as device/types.cuh (st, sm80) and device/wgmma.cuh (sw128 panels
-/// of 64 columns, sm90) define it.
-std::string swizzleText(const SmemBuffer &b, bool sw128) {
-  const int64_t chunks = b.cols / 8;
-  if (sw128 && b.cols % 64 != 0)
-    return "chunk ^ (row % 8) in " + std::to_string(sm90SmemCols(static_cast<int>(b.cols))) + " stored columns";
-  if (sw128 || chunks % 8 == 0)
-    return "chunk ^ (row % 8)";
-  return chunks % 4 == 0 ? "chunk ^ ((row / 2) % 4)" : "chunk ^ ((row / 4) % 2)";
-}
 } // namespace
 
 std::string KernelPlan::toString() const {

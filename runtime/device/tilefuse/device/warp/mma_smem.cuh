@@ -40,10 +40,11 @@ template <int M> struct default_lookahead {
 /// tile depends only on (ri, h) and on col0 through an XOR with a constant, so after unrolling each
 /// ldmatrix costs one integer op on a per-lane value computed once.
 ///
-/// Why the split holds: with G = the swizzle group (8, 4 or 2 chunks), the chunk col0 / 8 + h lands at
-/// (col0 / 8 & ~(G-1)) + ((col0 / 8 + h) ^ s) % G, s the row's XOR; the first part is a constant byte
-/// offset and the second is lane_offset's chunk XOR-ed with (col0 / 8) % G. The row part ri * ROW_BYTES
-/// of lane_offset has no bits below 16 G (ROW_BYTES is a multiple of 16 G), so the XOR cannot reach it.
+/// Why the split holds: with G = the swizzle group (8, 4 or 2 chunks) and s the row's XOR, the chunk
+/// c = col0 / 8 + h (col0 / 8 even, h < 2) lands at (c & ~(G-1)) + ((col0 / 8) % G ^ (h ^ s) % G): a
+/// constant group offset plus lane_offset's chunk (h ^ s) % G XOR-ed with the constant (col0 / 8) % G.
+/// The row part ri * ROW_BYTES of lane_offset has no bits below 16 G bytes (ROW_BYTES is a multiple of
+/// 16 G), so the XOR cannot reach it.
 template <int SC> struct lane_addressing {
   static constexpr int ROW_BYTES = SC * 2;
   static constexpr int GROUP = st<__nv_bfloat16, 16, SC>::SWIZZLE_GROUP;
