@@ -3,8 +3,9 @@
 // is checked by FlashAttention's rule
 //   max|out - ref_fp64| <= 2 * max|out_naive_same_precision - ref_fp64| + 1e-5
 // for (Sq, Sk) in {(113,203), (128,217), (256,512), (512,256), (1023,1024), (1024,1023), (2048,2048)},
-// D in {64, 128, 256}, bf16 and fp16, on both code-generator backends (sm80: mma.sync + cp.async; sm90,
-// on an sm_90 GPU: warp-specialized wgmma + TMA). The specs bring causal (bottom-right; Sq > Sk leaves rows fully
+// D in {64, 80, 96, 128, 256} (80 and 96: shared tiles that are not whole 64-column panels), bf16 and
+// fp16, plus Dv != D pairs (96, 48) and (192, 128) in bf16, on both code-generator backends (sm80:
+// mma.sync + cp.async; sm90, on an sm_90 GPU: warp-specialized wgmma + TMA). The specs bring causal (bottom-right; Sq > Sk leaves rows fully
 // masked: O = 0, LSE = -inf) and not, GQA (group 4), score_mods and captured tensors. Fresh random
 // inputs every run (seed printed); O and LSE poisoned with NaN before each launch; every element
 // checked written, the padding after O's rows checked untouched. One kernel per (spec, D, dtype),
@@ -23,6 +24,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "GpuTest.h"
@@ -46,16 +48,20 @@ struct KernelConfig {
   std::string error; ///< why it has no kernel
 };
 
-/// `file` with dtype `t` and D = `D`; Hkv = 2 (Hq = group * 2), Sq = Sk = 128 for the kernel request.
-KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const std::string &backend = "sm80") {
+/// `file` with dtype `t`, D = `D` and Dv = `Dv` (0: Dv = D); Hkv = 2 (Hq = group * 2), Sq = Sk = 128 for
+/// the kernel request.
+KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const std::string &backend = "sm80",
+                        int64_t Dv = 0) {
   KernelConfig c;
   c.backend = backend;
   c.spec = spec::parseSpecFile(file);
   c.spec.dtype = t;
   spec::ShapeOverrides o;
-  o.D = D, o.Hkv = 2, o.Hq = 2 * (c.spec.headsQ / c.spec.headsKv), o.B = 1, o.Sq = 128, o.Sk = 128;
+  o.D = D, o.Dv = Dv ? Dv : D, o.Hkv = 2, o.Hq = 2 * (c.spec.headsQ / c.spec.headsKv), o.B = 1, o.Sq = 128,
+  o.Sk = 128;
   c.shape = spec::resolveShape(c.spec, o);
-  c.label = backend + " " + c.spec.name + " " + std::string(spec::spelling(t)) + " D=" + std::to_string(D);
+  c.label = backend + " " + c.spec.name + " " + std::string(spec::spelling(t)) + " D=" + std::to_string(D) +
+            (Dv && Dv != D ? " Dv=" + std::to_string(Dv) : "");
   return c;
 }
 
@@ -224,10 +230,13 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
 
   std::vector<KernelConfig> configs;
   for (const std::string &backend : backends())
-    for (const std::string &file : shippedSpecs())
-      for (int64_t D : {64, 128, 256})
+    for (const std::string &file : shippedSpecs()) {
+      for (int64_t D : {64, 80, 96, 128, 256})
         for (spec::DType t : {spec::DType::BF16, spec::DType::FP16})
           configs.push_back(makeConfig(file, t, D, backend));
+      for (auto [D, Dv] : {std::pair<int64_t, int64_t>{96, 48}, {192, 128}})
+        configs.push_back(makeConfig(file, spec::DType::BF16, D, backend, Dv));
+    }
   compileAll(configs);
   std::printf("generated: %zu kernels compiled in %.1f s on %s (%s)\n", configs.size(), seconds(),
               engine("sm80").device().name.c_str(), engine("sm80").device().arch.c_str());

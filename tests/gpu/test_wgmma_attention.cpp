@@ -1,6 +1,7 @@
 // [gpu][wgmma] The Hopper wgmma path (runtime/device/tilefuse/device/wgmma.cuh), compiled with NVRTC for
 // sm_90a: (1) the primitive check kernel (wgmma_gemm_kernel.cuh: SS with two K-major operands, RS with an
-// N-major B) against a host product; (2) the hand-written wgmma attention kernel
+// N-major B) against a host product, and warpgroup::mma_ABt / mma_AB at head dim 80 in 128-column tiles
+// (wgmma_partial_panel_kernel.cuh); (2) the hand-written wgmma attention kernel
 // (wgmma_attention_kernel.cuh) against the fp64 reference with FlashAttention's rule
 // max|out - ref| <= 2 max|naive - ref| + 1e-5, on fresh random inputs, tails, GQA, causal and not, output
 // and LSE poisoned (NaN) and every element checked written; (3) the same for the warp-specialized kernel
@@ -210,6 +211,42 @@ TEST_CASE("wgmma SS (K-major A and B) and RS (N-major B) products match a host p
   CHECK(nan == 0);
   CHECK(errSs <= 1e-3);
   CHECK(errRs <= 1e-3);
+}
+
+TEST_CASE("warpgroup mma_ABt and mma_AB read head dim 80 from 128-column sw128 tiles (partial last panel)",
+          "[gpu][wgmma]") {
+  TF_REQUIRE_GPU();
+  if (!hopperOrSkip()) return;
+  constexpr int D = 80;
+  const std::vector<std::uint16_t> a = randomHalves(Dtype::bf16, 64 * D), b = randomHalves(Dtype::bf16, 64 * D),
+                                   v = randomHalves(Dtype::bf16, 64 * D);
+  DeviceBuffer da(a.size() * 2), db(b.size() * 2), dv(v.size() * 2), ds(64 * 64 * 4), dout(64 * D * 4);
+  da.upload(a), db.upload(b), dv.upload(v);
+  ds.fill(0xFF), dout.fill(0xFF);
+  CUfunction f = sm90aModule("#include \"wgmma_partial_panel_kernel.cuh\"\n").function("wgmma_partial_panel_check");
+  launchSync(f, {1, 1, 1}, {128, 1, 1}, 1024 + 3 * 64 * 128 * 2, da.get(), db.get(), dv.get(), ds.get(), dout.get());
+  const auto s = ds.download<float>(), o = dout.download<float>();
+  const auto fa = decodeAll(Dtype::bf16, a), fb = decodeAll(Dtype::bf16, b), fv = decodeAll(Dtype::bf16, v);
+  double errS = 0, errO = 0;
+  long nan = 0;
+  for (int i = 0; i < 64; ++i) {
+    for (int j = 0; j < 64; ++j) {
+      double ref = 0;
+      for (int k = 0; k < D; ++k) ref += double(fa[i * D + k]) * fb[j * D + k];
+      nan += std::isnan(s[i * 64 + j]);
+      errS = std::max(errS, std::fabs(s[i * 64 + j] - ref));
+    }
+    for (int j = 0; j < D; ++j) {
+      double ref = 0;
+      for (int k = 0; k < 64; ++k) ref += double(fa[i * D + k]) * fv[k * D + j];
+      nan += std::isnan(o[i * D + j]);
+      errO = std::max(errO, std::fabs(o[i * D + j] - ref));
+    }
+  }
+  std::printf("wgmma D=80 in 128-column tiles: max|A B^T - ref| %.3e  max|P V - ref| %.3e  NaN %ld\n", errS, errO, nan);
+  CHECK(nan == 0);
+  CHECK(errS <= 1e-3);
+  CHECK(errO <= 1e-3);
 }
 
 TEST_CASE("wgmma attention kernel matches fp64 attention with tails and GQA and causal for D 64 128", "[gpu][wgmma]") {

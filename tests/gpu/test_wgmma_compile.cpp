@@ -92,6 +92,12 @@ TEST_CASE("wgmma primitive check kernel compiles for sm_90a to wgmma without spi
   checkWgmmaModule("wgmma gemm check", "#include \"wgmma_gemm_kernel.cuh\"\n", 1);
 }
 
+TEST_CASE("wgmma partial-panel check kernel (head dim 80) compiles for sm_90a to wgmma without spills",
+          "[nvrtc][ptxas][wgmma]") {
+  checkWgmmaModule("wgmma partial-panel check", "#include \"wgmma_partial_panel_kernel.cuh\"\n", 1,
+                   {"wgmma.mma_async.sync.aligned.m64n80k16.f32.bf16.bf16"});
+}
+
 TEST_CASE("wgmma attention kernel compiles for sm_90a to wgmma without spills", "[nvrtc][ptxas][wgmma]") {
   const auto variants = test::wgmmaVariants();
   checkWgmmaModule("wgmma attention", test::wgmmaSource(variants), 2 * variants.size());

@@ -7,6 +7,8 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <mutex>
 
@@ -58,6 +60,8 @@ KernelSource KernelBuilder::generate(const codegen::Schedule &schedule) {
   const std::string subject = describe(impl_->spec, impl_->shape);
   try {
     schedule.validate(); // before building a program for tiles that may not be legal
+    codegen::checkHeadDim("head_dim", static_cast<int>(std::min<int64_t>(impl_->shape.D, INT32_MAX)));
+    codegen::checkHeadDim("value_dim", static_cast<int>(std::min<int64_t>(impl_->shape.Dv, INT32_MAX)));
   } catch (const codegen::ScheduleError &e) {
     throw KernelBuildError::at(driver::BuildStage::Schedule, subject + ", schedule " + schedule.toString(),
                                e.what());

@@ -136,7 +136,7 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
   return "";
 }
 
-/// The sm90 backend's space (warp-specialized wgmma + TMA; on sm_90 GPUs, D = Dv a multiple of 64):
+/// The sm90 backend's space (warp-specialized wgmma + TMA; on sm_90 GPUs, codegen::sm90DefaultFor(D, Dv)):
 /// BLOCK_M in {64, 128, 192} (1 to 3 consumer warpgroups), BLOCK_N a multiple of 16 in [64, 192],
 /// 2 or 3 stages. Pruned by the problem and smem rules and by a register rule of its own (each consumer
 /// thread holds Dv/2 + 3 BLOCK_N / 4 + about 68 registers: O, S, P, m, l, addresses; setmaxnreg gives it
@@ -146,7 +146,7 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
   constexpr int kSm90Candidates = 8;
   std::vector<Candidate> out;
   const int d = static_cast<int>(shape.D), dv = static_cast<int>(shape.Dv);
-  if (codegen::computeCapability(limits.arch) != 90 || d % 64 != 0 || d != dv || d > 256)
+  if (codegen::computeCapability(limits.arch) != 90 || !codegen::sm90DefaultFor(d, dv))
     return out;
   for (int bm : {64, 128, 192})
     for (int bn = 64; bn <= 192; bn += 16)

@@ -17,8 +17,10 @@
 //
 // Requirements (CodegenError otherwise, naming the op): Q staged in shared memory (fusion with
 // q-in=smem), one K/V loop whose loads are all predictable (indices and conditions functions of its
-// induction variable), loads of rank-4 tensors with 16-bit elements into tiles with a multiple of 64
-// columns, matmuls of the two attention forms above.
+// induction variable), loads of rank-4 tensors with 16-bit elements into tiles with a multiple of 16
+// columns, matmuls of the two attention forms above. A tile of D columns is stored as whole 64-column
+// panels (sm90SmemCols(D)): one TMA box per panel, zeros past the tensor's last column, and the wgmma read
+// only the first D columns (S = Q K^T: D / 16 k-steps; O += P V: N = Dv).
 //
 //===----------------------------------------------------------------------------------------===//
 #include "EmitWalker.h"
@@ -102,8 +104,8 @@ private:
       if (b.loop && !b.pipelined)
         fail(at, "the sm90 backend needs every load of the K/V loop to be issued ahead by the producer; this "
                  "one's indices or conditions are not functions of the loop's induction variable");
-      if (b.cols % 64 != 0 || b.rows % 8 != 0 || b.rows > 256)
-        fail(at, "the sm90 backend loads tiles of whole 128-byte swizzle panels: columns a multiple of 64 and "
+      if (b.cols % 16 != 0 || b.cols > 256 || b.rows % 8 != 0 || b.rows > 256)
+        fail(at, "the sm90 backend loads tiles of 128-byte swizzle panels: columns a multiple of 16 up to 256 and "
                  "at most 256 rows (a multiple of 8); this tile is " + str(b.rows) + " x " + str(b.cols));
       const TensorInfo &t = r.tensorOf(b.loads.front().getSource());
       if (t.type.getRank() != 4)
@@ -145,7 +147,10 @@ private:
     int bar = 0;
     for (const SmemBuffer &b : p.smem) {
       w.line("const unsigned " + b.name + " = smem_base + " + std::to_string(b.offset) + "u; // sw128<" +
-             str(b.rows) + ", " + str(b.cols) + ">" +
+             str(b.rows) + ", " + str(sm90SmemCols(static_cast<int>(b.cols))) + ">" +
+             (b.cols % 64 ? " (columns " + str(b.cols) + ".." + str(sm90SmemCols(static_cast<int>(b.cols)) - 1) +
+                                ": TMA zero fill)"
+                          : "") +
              (b.loop ? " x " + str(b.stages) + " slots of " + std::to_string(b.bytesPerStage) + " bytes" : ""));
       barOf[&b - p.smem.data()] = bar;
       bar += b.loop ? 2 * b.stages : (persistent ? 2 : 1);
@@ -217,13 +222,14 @@ private:
   }
 
   // -- the producer warpgroup ---------------------------------------------------------------------------------
-  /// The TMA copies of one tile: one box of [rows x 64] per 128-byte column panel.
+  /// The TMA copies of one tile: one box of [rows x 64] per 128-byte column panel (the last one partly past
+  /// the tensor's columns when they are not a multiple of 64: the TMA writes zeros there).
   void tmaCopy(int b, const std::vector<std::string> &idx, const std::string &dst, const std::string &bar) {
     const SmemBuffer &buf = p.smem[b];
     const std::string map = "p." + r.tensorOf(buf.loads.front().getSource()).sig.name + "_tma";
     w.line("mbarrier_arrive_expect_tx(" + bar + ", " + std::to_string(buf.bytesPerStage) + "u);");
     const std::string col = idx[3] == "0" ? "" : asInt(idx[3]) + " + ";
-    for (int pn = 0; pn < buf.cols / 64; ++pn)
+    for (int pn = 0; pn < sm90SmemCols(static_cast<int>(buf.cols)) / 64; ++pn)
       w.line("tma_load_4d(" + dst + (pn ? " + " + std::to_string(pn * buf.rows * 128) + "u" : "") + ", " + map +
              ", " + bar + ", " + col + str(64 * pn) + ", " + asInt(idx[2]) + ", " + asInt(idx[1]) + ", " +
              asInt(idx[0]) + ");");

@@ -50,6 +50,17 @@ int KernelPlan::bufferOf(Value smemTile) const {
 
 namespace {
 
+/// The chunk swizzle of a shared tile, as device/types.cuh (st, sm80) and device/wgmma.cuh (sw128 panels
+/// of 64 columns, sm90) define it.
+std::string swizzleText(const SmemBuffer &b, bool sw128) {
+  const int64_t chunks = b.cols / 8;
+  if (sw128 && b.cols % 64 != 0)
+    return "chunk ^ (row % 8) in " + std::to_string(sm90SmemCols(static_cast<int>(b.cols))) + " stored columns";
+  if (sw128 || chunks % 8 == 0)
+    return "chunk ^ (row % 8)";
+  return chunks % 4 == 0 ? "chunk ^ ((row / 2) % 4)" : "chunk ^ ((row / 4) % 2)";
+}
+
 std::string typeString(Type t) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -224,13 +235,12 @@ private:
     b.staging = staging;
     b.loop = loop;
     b.loads.push_back(load);
-    b.bytesPerStage = static_cast<std::size_t>(b.rows * b.cols * 2);
-    if (type.getMemorySpace() == MemorySpace::reg) {
-      const int64_t cols = b.cols;
-      if (b.rows % 16 != 0 || !(cols == 32 || cols % 64 == 0))
-        fail(load, "a tile loaded into registers is staged through shared memory: it needs rows a multiple of 16 "
-                   "and 32 or a multiple of 64 columns");
-    }
+    // sm90: whole 64-column sw128 panels; the TMA zero-fills the columns past the tensor's last one.
+    const int64_t storedCols = p.schedule.mma == MmaFamily::Wgmma ? sm90SmemCols(static_cast<int>(b.cols)) : b.cols;
+    b.bytesPerStage = static_cast<std::size_t>(b.rows * storedCols * 2);
+    if (type.getMemorySpace() == MemorySpace::reg && (b.rows % 16 != 0 || b.cols % 16 != 0))
+      fail(load, "a tile loaded into registers is staged through shared memory: it needs rows and columns "
+                 "multiples of 16");
     p.smem.push_back(b);
     p.bufferOfLoad[load] = static_cast<int>(p.smem.size()) - 1;
     return static_cast<int>(p.smem.size()) - 1;
@@ -718,8 +728,8 @@ std::string KernelPlan::toString() const {
   for (const SmemBuffer &b : smem) {
     os << "    +" << b.offset << "\t" << b.name << (b.stages > 1 ? "[" + std::to_string(b.stages) + "]" : "")
        << " : st<" << b.elemC << ", " << b.rows << ", " << b.cols << ">, " << b.bytesPerStage << " bytes"
-       << (b.stages > 1 ? " per stage" : "") << ", swizzle "
-       << (b.cols == 32 ? "chunk ^ ((row / 2) % 4)" : "chunk ^ (row % 8)") << " (16-byte chunks)";
+       << (b.stages > 1 ? " per stage" : "") << ", swizzle " << swizzleText(b, schedule.mma == MmaFamily::Wgmma)
+       << " (16-byte chunks)";
     if (b.staging)
       os << ", staging for registers";
     else if (b.loop)

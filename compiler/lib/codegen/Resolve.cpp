@@ -274,11 +274,11 @@ private:
         fail(op, "register tile " + typeString(tile) + ": columns must be a multiple of 16 (mma.sync fragments)");
     } else if (tile.getMemorySpace() == MemorySpace::smem) {
       const int64_t cols = tile.getRank() == 2 ? tile.getDimSize(1) : 0;
-      if (tile.getRank() != 2 || tile.getDimSize(0) % 16 != 0 || !(cols == 32 || cols % 64 == 0) ||
+      if (tile.getRank() != 2 || tile.getDimSize(0) % 16 != 0 || cols % 16 != 0 || cols <= 0 ||
           !isHalfType(tile.getElementType()))
         fail(op, "shared tile " + typeString(tile) +
-                     ": expected a rank-2 bf16/f16 tile with rows a multiple of 16 and 32 or a multiple "
-                     "of 64 columns (the swizzled shared-tile layout)");
+                     ": expected a rank-2 bf16/f16 tile with rows and columns multiples of 16 (the swizzled "
+                     "shared-tile layout, ldmatrix base tiles of 16 x 16)");
     }
   }
 

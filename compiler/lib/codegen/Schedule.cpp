@@ -77,9 +77,23 @@ std::string_view Schedule::target() const { return mma == MmaFamily::Wgmma ? "sm
 
 int Schedule::threadsPerBlock() const { return 32 * warps + (mma == MmaFamily::Wgmma ? 128 : 0); }
 
+bool isSupportedHeadDim(int dim) { return dim % 16 == 0 && dim >= 16 && dim <= 256; }
+
+void checkHeadDim(const char *field, int value) {
+  if (!isSupportedHeadDim(value))
+    throw ScheduleError(std::string(field) + " = " + std::to_string(value) +
+                        " is not supported; allowed values: multiples of 16 from 16 to 256");
+}
+
+bool sm90DefaultFor(int headDim, int valueDim) {
+  return headDim == valueDim && isSupportedHeadDim(headDim) && headDim >= 64;
+}
+
+int sm90SmemCols(int cols) { return (cols + 63) / 64 * 64; }
+
 std::string defaultTarget(std::string_view deviceArch, int headDim, int valueDim) {
-  const bool panels = headDim == valueDim && headDim % 64 == 0 && headDim >= 64 && headDim <= 256;
-  return computeCapability(deviceArch) == 90 && panels ? "sm_90a" : std::string(deviceArch);
+  return computeCapability(deviceArch) == 90 && sm90DefaultFor(headDim, valueDim) ? "sm_90a"
+                                                                                    : std::string(deviceArch);
 }
 
 std::string compileArch(const Schedule &s, std::string_view deviceArch) {
@@ -214,7 +228,8 @@ std::size_t maxDynamicSmemBytes(std::string_view arch) {
 }
 
 std::size_t smemBytes(const Schedule &s, int headDim) {
-  const std::size_t tile = static_cast<std::size_t>(headDim) * 2;
+  const int cols = s.mma == MmaFamily::Wgmma ? sm90SmemCols(headDim) : headDim;
+  const std::size_t tile = static_cast<std::size_t>(cols) * 2;
   const std::size_t tiles = tile * (s.blockM + 2 * static_cast<std::size_t>(s.blockN) * s.kvStages);
   if (s.mma == MmaFamily::Wgmma)
     return 1024 + tiles + 1024; // 1024-byte alignment of the 128B-swizzled tiles; mbarriers
@@ -224,7 +239,8 @@ std::size_t smemBytes(const Schedule &s, int headDim) {
 Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch) {
   (void)dtype;
   const int cc = computeCapability(arch);
-  if (arch == "sm_90a" && headDim % 64 == 0 && headDim >= 64 && headDim <= 256) {
+  checkHeadDim("head_dim", headDim);
+  if (arch == "sm_90a" && sm90DefaultFor(headDim, headDim)) {
     // sm90 backend (warp-specialized wgmma + TMA): 2 consumer warpgroups of 64 query rows.
     Schedule s;
     s.mma = MmaFamily::Wgmma, s.q = QPlacement::Smem;
@@ -232,13 +248,10 @@ Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch) 
     s.blockN = headDim <= 128 ? 128 : 64;
     return s;
   }
-  if (!(headDim == 32 || (headDim % 64 == 0 && headDim >= 64 && headDim <= 256)))
-    throw ScheduleError("head_dim = " + std::to_string(headDim) +
-                        " is not supported; allowed values: 32, 64, 128, 192, 256");
   Schedule s;
   if (headDim <= 64) {
     s.blockM = 128, s.blockN = 64, s.warps = 8, s.kvStages = 2;
-  } else if (headDim == 128) {
+  } else if (headDim <= 128) {
     if (cc == 80 || cc == 90)
       s.blockM = 128, s.blockN = 64, s.warps = 8, s.kvStages = 2;
     else

@@ -10,7 +10,9 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 namespace tilefuse::driver {
 namespace {
@@ -160,6 +162,8 @@ BuiltKernel buildKernel(const spec::Spec &spec, const spec::Shape &shape, const 
   const std::string subject = describe(spec, shape);
   try {
     schedule.validate();
+    codegen::checkHeadDim("head_dim", static_cast<int>(std::min<int64_t>(shape.D, INT32_MAX)));
+    codegen::checkHeadDim("value_dim", static_cast<int>(std::min<int64_t>(shape.Dv, INT32_MAX)));
   } catch (const codegen::ScheduleError &e) {
     throw KernelBuildError::at(BuildStage::Schedule, withSchedule(subject, schedule), e.what());
   }

@@ -160,7 +160,7 @@ struct EngineOptions {
   /// Extra NVRTC flags for every kernel (e.g. "-lineinfo").
   std::vector<std::string> nvrtcFlags;
   /// The code generator's backend for Policy::Heuristic: "auto" (on an sm_90 GPU the sm90 backend,
-  /// warp-specialized wgmma + TMA, where its default schedule applies, i.e. D a multiple of 64; the sm80
+  /// warp-specialized wgmma + TMA, where its default schedule applies, i.e. D = Dv from 64 to 256; the sm80
   /// backend, mma.sync + cp.async, otherwise), "sm80" or "sm90" (UnsupportedError off sm_90).
   std::string backend = "auto";
 };

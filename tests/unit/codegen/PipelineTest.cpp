@@ -16,17 +16,20 @@ using namespace tilefuse::codegen::test;
 
 namespace {
 
-void compileSpecs(const std::string &arch) {
+/// Every shipped spec at each head dim in `dims` with defaultSchedule(D, dtype, arch), compiled for `arch`
+/// (sm_90a: the sm90 backend); BLOCK_N = 64 when `fixedBlockN` (one fused program per spec and D).
+void compileSpecs(const std::string &arch, std::initializer_list<int64_t> dims = {128, 64}, bool fixedBlockN = true) {
   const std::vector<std::string> specs = shippedSpecs();
   REQUIRE(specs.size() >= 8);
   for (const std::string &name : specs) {
     const spec::Spec s = loadSpec(name);
-    for (int64_t d : {int64_t(128), int64_t(64)}) {
+    for (int64_t d : dims) {
       spec::ShapeOverrides ov;
       ov.D = d;
       const spec::Shape shape = spec::resolveShape(s, ov);
       Schedule sched = defaultSchedule(static_cast<int>(d), s.dtype, arch);
-      sched.blockN = 64; // one fused program per spec and D (the pipeline's BLOCK_N)
+      if (fixedBlockN)
+        sched.blockN = 64;
       const Program prog = fuseSpec(s, shape, sched.blockM, sched.blockN);
       INFO(name << " D=" << d << " " << arch << " " << sched.toString());
       const GeneratedKernel k = generateKernel(prog.func(), sched, KernelSignature::fromSpec(s));
@@ -54,6 +57,14 @@ TEST_CASE("Fused programs of every shipped spec compile for sm_80", "[nvrtc][ptx
 TEST_CASE("Fused programs of every shipped spec compile for sm_86", "[nvrtc][ptxas][pipeline]") { compileSpecs("sm_86"); }
 TEST_CASE("Fused programs of every shipped spec compile for sm_89", "[nvrtc][ptxas][pipeline]") { compileSpecs("sm_89"); }
 TEST_CASE("Fused programs of every shipped spec compile for sm_90", "[nvrtc][ptxas][pipeline]") { compileSpecs("sm_90"); }
+// Head dims that are not a multiple of 64: 48- and 96-column st tiles (32- and 64-byte swizzles) on sm80,
+// 80 and 96 columns in 128-column sw128 tiles on sm90 (wgmma n80 / n96 for O += P V).
+TEST_CASE("Fused programs of every shipped spec compile at D = 48, 80, 96 for sm_80", "[nvrtc][ptxas][pipeline]") {
+  compileSpecs("sm_80", {48, 80, 96}, false);
+}
+TEST_CASE("Fused programs of every shipped spec compile at D = 80, 96 for sm_90a (wgmma)", "[nvrtc][ptxas][pipeline]") {
+  compileSpecs("sm_90a", {80, 96}, false);
+}
 
 TEST_CASE("Fused programs keep their structure through code generation", "[pipeline][emit]") {
   const spec::Spec s = loadSpec("causal");

@@ -113,14 +113,45 @@ TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") 
   CHECK_THROWS_AS(scheduleFromJson("[1]"), ScheduleError);
 }
 
+TEST_CASE("Head dims are multiples of 16 up to 256 and the sm90 backend is the default from 64 with D = Dv", "[schedule]") {
+  for (int d = -16; d <= 288; d += 8)
+    CHECK(isSupportedHeadDim(d) == (d >= 16 && d <= 256 && d % 16 == 0));
+  CHECK_NOTHROW(checkHeadDim("value_dim", 208));
+  CHECK_THROWS_WITH(checkHeadDim("value_dim", 200),
+                    "value_dim = 200 is not supported; allowed values: multiples of 16 from 16 to 256");
+  CHECK(defaultTarget("sm_90", 96, 96) == "sm_90a");
+  CHECK(defaultTarget("sm_90", 80, 80) == "sm_90a");
+  CHECK(defaultTarget("sm_90", 256, 256) == "sm_90a");
+  CHECK(defaultTarget("sm_90", 48, 48) == "sm_90");   // below one panel: the sm80 backend
+  CHECK(defaultTarget("sm_90", 192, 128) == "sm_90"); // D != Dv: the sm80 backend
+  CHECK(defaultTarget("sm_90", 40, 40) == "sm_90");
+  CHECK(defaultTarget("sm_80", 96, 96) == "sm_80");
+  CHECK(sm90SmemCols(16) == 64);
+  CHECK(sm90SmemCols(64) == 64);
+  CHECK(sm90SmemCols(80) == 128);
+  CHECK(sm90SmemCols(192) == 192);
+  CHECK(sm90SmemCols(208) == 256);
+}
+
 TEST_CASE("defaultSchedule validates and fits every arch's shared memory", "[schedule]") {
   for (const char *arch : {"sm_80", "sm_86", "sm_89", "sm_90", "sm_90a"})
-    for (int d : {32, 64, 128, 192, 256}) {
+    for (int d = 16; d <= 256; d += 16) {
       INFO(arch << " D=" << d);
       const Schedule s = defaultSchedule(d, tilefuse::spec::DType::BF16, arch);
       CHECK_NOTHROW(s.validate());
+      CHECK(s.rowsPerWarp() == 16); // the O accumulator is Dv / 2 floats per thread on every branch
       CHECK(smemBytes(s, d) <= maxDynamicSmemBytes(arch));
+      CHECK((s.mma == MmaFamily::Wgmma) == (std::string(arch) == "sm_90a" && d >= 64));
     }
+  // D = 96 on sm_80: the D = 128 schedule (BLOCK_M 128, 8 warps, 2 stages), 72 KB of 96-column tiles.
+  const Schedule d96 = defaultSchedule(96, tilefuse::spec::DType::BF16, "sm_80");
+  CHECK(d96 == defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_80"));
+  CHECK(smemBytes(d96, 96) == 2 * 96 * (128 + 2 * 2 * 64));
+  // sm90 tiles are whole 64-column panels: D = 80 stores 128 columns.
+  const Schedule h80 = defaultSchedule(80, tilefuse::spec::DType::BF16, "sm_90a");
+  CHECK(h80.blockN == 128);
+  CHECK(smemBytes(h80, 80) == 1024 + 2 * 128 * (128 + 2 * 2 * 128) + 1024);
+  CHECK(defaultSchedule(160, tilefuse::spec::DType::BF16, "sm_90a").blockN == 64);
   const Schedule a100 = defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_80");
   CHECK(a100.blockM == 128);
   CHECK(a100.warps == 8);
@@ -128,8 +159,12 @@ TEST_CASE("defaultSchedule validates and fits every arch's shared memory", "[sch
   const Schedule ada = defaultSchedule(128, tilefuse::spec::DType::FP16, "sm_89");
   CHECK(ada.kvStages == 1);
   CHECK(smemBytes(ada, 128) == 49152);
-  CHECK_THROWS_WITH(defaultSchedule(96, tilefuse::spec::DType::BF16, "sm_80"),
-                    "head_dim = 96 is not supported; allowed values: 32, 64, 128, 192, 256");
+  for (int bad : {0, 8, 40, 100, 272})
+    CHECK_THROWS_WITH(defaultSchedule(bad, tilefuse::spec::DType::BF16, "sm_80"),
+                      "head_dim = " + std::to_string(bad) +
+                          " is not supported; allowed values: multiples of 16 from 16 to 256");
+  CHECK_THROWS_WITH(defaultSchedule(40, tilefuse::spec::DType::BF16, "sm_90a"),
+                    "head_dim = 40 is not supported; allowed values: multiples of 16 from 16 to 256");
   CHECK_THROWS_WITH(defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_75"),
                     "arch = \"sm_75\": the mma.sync path needs sm_80 or newer (bf16 m16n8k16)");
   CHECK_THROWS_AS(defaultSchedule(128, tilefuse::spec::DType::BF16, "compute_80"), ScheduleError);

@@ -71,6 +71,24 @@ TEST_CASE("buildKernel generates the sm90 backend for a wgmma schedule", "[drive
   CHECK(k.source.find("wgmma") != std::string::npos);
 }
 
+TEST_CASE("buildKernel's sm90 backend pads head dims that are not a multiple of 64 to whole panels", "[driver]") {
+  const spec::Spec s = loadSpec("causal.json");
+  const spec::Shape shape = spec::resolveShape(s, {{}, {}, {}, {}, {}, 80, 80});
+  const codegen::Schedule schedule = codegen::defaultSchedule(80, s.dtype, "sm_90a");
+  REQUIRE(schedule.mma == codegen::MmaFamily::Wgmma);
+  const driver::BuiltKernel k = driver::buildKernel(s, shape, schedule);
+  CHECK(k.target() == "sm90");
+  // Q [128 x 80] and K, V [128 x 80] tiles stored 128 columns wide: two TMA boxes each, the second one
+  // half past the tensor (zero fill); S = Q K^T runs 80 / 16 k-steps and O += P V is one n80 wgmma.
+  CHECK_THAT(k.source, Catch::Contains("// sw128<128, 128> (columns 80..127: TMA zero fill)"));
+  CHECK_THAT(k.source, Catch::Contains("mbarrier_arrive_expect_tx(bars + 0u, 32768u);"));
+  CHECK_THAT(k.source, Catch::Contains("q_smem + 16384u, p.Q_tma, bars + 0u, 64, "));
+  CHECK_THAT(k.source, Catch::Contains("warpgroup::mma_ABt<T, 128, 128, 80>("));
+  CHECK_THAT(k.source, Catch::Contains("warpgroup::mma_AB<T, 128, 80>("));
+  CHECK(k.dynamicSmemBytes == 1024 + 2 * (128 * 128 + 2 * 2 * 128 * 128) + 8 * (1 + 2 * 2 * 2));
+  CHECK(k.params.fields.front().boxCols == 64);
+}
+
 TEST_CASE("buildKernel's errors name the stage and the spec", "[driver]") {
   const spec::Spec s = loadSpec("causal.json");
   const spec::Shape shape = spec::resolveShape(s, {});
@@ -88,10 +106,15 @@ TEST_CASE("buildKernel's errors name the stage and the spec", "[driver]") {
   CHECK(stageOf([&] { driver::fuseSpec(context, s, shape, 64, 0); }, &message) == BuildStage::Fusion);
   CHECK_THAT(message, Catch::Contains("fusion (BLOCK_N=0)"));
 
-  // A head dim the generator has no tiles for.
-  const spec::Shape d96 = spec::resolveShape(s, {{}, {}, {}, {}, {}, 96, 96});
-  CHECK(stageOf([&] { driver::buildKernel(s, d96, codegen::Schedule{}); }, &message) != BuildStage::Lowering);
-  CHECK_THAT(message, Catch::StartsWith("spec 'causal' (D=96, bf16)") && Catch::Contains("96"));
+  // Head dims the generator has no tiles for: not a multiple of 16, or above 256 (D and Dv alike).
+  const spec::Shape d40 = spec::resolveShape(s, {{}, {}, {}, {}, {}, 40, 40});
+  CHECK(stageOf([&] { driver::buildKernel(s, d40, codegen::Schedule{}); }, &message) == BuildStage::Schedule);
+  CHECK_THAT(message, Catch::StartsWith("spec 'causal' (D=40") &&
+                          Catch::EndsWith(": schedule: head_dim = 40 is not supported; allowed values: multiples "
+                                          "of 16 from 16 to 256"));
+  const spec::Shape dv272 = spec::resolveShape(s, {{}, {}, {}, {}, {}, 64, 272});
+  CHECK(stageOf([&] { driver::buildKernel(s, dv272, codegen::Schedule{}); }, &message) == BuildStage::Schedule);
+  CHECK_THAT(message, Catch::Contains("value_dim = 272 is not supported; allowed values: multiples of 16 from 16 to 256"));
 
   CHECK(driver::spelling(BuildStage::CodeGeneration) == "code generation");
 }

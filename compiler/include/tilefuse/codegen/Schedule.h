@@ -109,9 +109,27 @@ std::string_view spelling(QTileOrder o); ///< "descending", "ascending"
 /// ...; throws ScheduleError for anything else or an arch older than sm_80 (no mma.sync bf16).
 int computeCapability(std::string_view arch);
 
+/// Head dims the code generator accepts (both backends): a multiple of 16 from 16 to 256 (the mma k-step
+/// and n-tile is 16 columns; the O accumulator of 256 columns is the most the registers hold).
+bool isSupportedHeadDim(int dim);
+
+/// Throws ScheduleError naming `field` ("head_dim" or "value_dim"), its value and the allowed values
+/// (multiples of 16 from 16 to 256) when !isSupportedHeadDim(value).
+void checkHeadDim(const char *field, int value);
+
+/// True when the sm90 backend is the default for these head dims (on an sm_90 GPU): headDim = valueDim,
+/// a multiple of 16 from 64 to 256. Its shared tiles are whole 64-column sw128 panels (sm90SmemCols), so
+/// below 64 columns most of every TMA box would be padding; there the sm80 backend stays the default.
+bool sm90DefaultFor(int headDim, int valueDim);
+
+/// Columns of the shared tile the sm90 backend keeps for a tile of `cols` columns: `cols` rounded up to a
+/// multiple of 64 (whole 128-byte swizzle panels, one TMA box of 64 columns each; the TMA writes zeros
+/// past the tensor's last column and no wgmma reads them).
+int sm90SmemCols(int cols);
+
 /// The target whose default schedule a GPU of `deviceArch` starts from: "sm_90a" (the sm90 backend) on an
-/// sm_90 GPU when headDim = valueDim is a multiple of 64 up to 256 (whole 128-byte swizzle panels),
-/// else `deviceArch` (the sm80 backend). One rule for the Engine's heuristic and the tuner's baseline.
+/// sm_90 GPU when sm90DefaultFor(headDim, valueDim), else `deviceArch` (the sm80 backend). One rule for
+/// the Engine's heuristic and the tuner's baseline.
 std::string defaultTarget(std::string_view deviceArch, int headDim, int valueDim);
 
 /// The NVRTC target to compile a kernel of schedule `s` for a device of arch `deviceArch`: the device's
@@ -123,21 +141,22 @@ std::string compileArch(const Schedule &s, std::string_view deviceArch);
 std::size_t maxDynamicSmemBytes(std::string_view arch);
 
 /// Shared memory the generated kernel allocates for a schedule: Q (BLOCK_M x headDim) once, K and V
-/// (BLOCK_N x headDim each) per stage, 16-bit elements; with wgmma also 1024 bytes of alignment slack
-/// for the 128B-swizzled tiles and 1024 of mbarriers. Bytes.
+/// (BLOCK_N x headDim each) per stage, 16-bit elements; with wgmma the tiles are sm90SmemCols(headDim)
+/// wide, plus 1024 bytes of alignment slack for the 128B-swizzled tiles and 1024 of mbarriers. Bytes.
 std::size_t smemBytes(const Schedule &s, int headDim);
 
 /// The untuned starting point for one (HEAD_DIM, dtype, arch), chosen to fit the arch's shared memory
-/// with room for two blocks per SM where that matters. arch "sm_90a" with headDim a multiple of 64
-/// gives the sm90 backend: wgmma, BLOCK_M 128 (2 consumer warpgroups), BLOCK_N 128 (64 above
+/// with room for two blocks per SM where that matters. arch "sm_90a" with headDim a multiple of 16 from
+/// 64 to 256 gives the sm90 backend: wgmma, BLOCK_M 128 (2 consumer warpgroups), BLOCK_N 128 (64 above
 /// headDim 128), 2 stages. Otherwise:
-///   headDim <= 64:          BLOCK_M 128, BLOCK_N 64, 8 warps, 2 stages       (48 KB at D = 64)
-///   headDim = 128, sm_80/90: BLOCK_M 128, BLOCK_N 64, 8 warps, 2 stages      (96 KB)
-///   headDim = 128, other:    BLOCK_M 64,  BLOCK_N 64, 4 warps, 1 stage, 2 blocks/SM hinted (48 KB)
-///   headDim > 128:           BLOCK_M 64,  BLOCK_N 32, 4 warps, 1 stage, Q in SMEM
+///   headDim <= 64:               BLOCK_M 128, BLOCK_N 64, 8 warps, 2 stages       (48 KB at D = 64)
+///   headDim 80..128, sm_80/90:   BLOCK_M 128, BLOCK_N 64, 8 warps, 2 stages       (96 KB at D = 128)
+///   headDim 80..128, other:      BLOCK_M 64,  BLOCK_N 64, 4 warps, 1 stage, 2 blocks/SM hinted (48 KB)
+///   headDim > 128:               BLOCK_M 64,  BLOCK_N 32, 4 warps, 1 stage, Q in SMEM
 /// Always mma.sync m16n8k16 (dtype does not change the choice today; it is part of the signature
-/// for the tuner). Throws ScheduleError for headDim not 32 or a multiple of 64 up to 256 (the shared
-/// tile swizzle needs 32 or a multiple of 64 columns) or an arch computeCapability rejects.
+/// for the tuner). Every warp owns 16 query rows, so the O accumulator per thread is Dv / 2 floats
+/// whichever branch is taken. Throws ScheduleError (checkHeadDim) for headDim not a multiple of 16 from
+/// 16 to 256, or for an arch computeCapability rejects.
 Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch);
 
 } // namespace tilefuse::codegen

@@ -34,7 +34,7 @@ std::string_view spelling(BuildStage stage); ///< "schedule", "lowering", "fusio
 
 /// buildKernel rejected the spec, shape or schedule. what() names the spec (and schedule when there
 /// is one), the stage and the reason, e.g. "spec 'gemma2_9b' (D=256, bf16), schedule BLOCK_M=64 ...:
-/// code generation: head_dim = 256 is not supported; allowed values: ...".
+/// schedule: value_dim = 40 is not supported; allowed values: multiples of 16 from 16 to 256".
 class KernelBuildError : public std::runtime_error {
 public:
   /// what() = message, as given (for callers that phrase it themselves).
@@ -73,7 +73,8 @@ std::string describe(const spec::Spec &spec, const spec::Shape &shape);
 /// Builds the kernel of `spec` at `shape`'s static sizes (D, Dv, GQA group Hq / Hkv; B, Hq, Hkv, Sq,
 /// Sk stay run-time parameters of the kernel) for `schedule`: the stages listed at the top of this
 /// file, in a fresh MLIR context (safe to call from several threads at once). Throws
-/// KernelBuildError naming the stage and the spec: stage Schedule when schedule.validate() fails,
+/// KernelBuildError naming the stage and the spec: stage Schedule when schedule.validate() fails or D
+/// or Dv is not a head dim the code generator takes (codegen::checkHeadDim),
 /// Lowering when the spec cannot be lowered at this shape, Fusion when the pipeline fails or leaves
 /// more than one kernel or any HBM scratch buffer (the fusion diagnostics are in what()),
 /// CodeGeneration when the generator cannot translate the fused program.

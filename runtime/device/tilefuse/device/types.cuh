@@ -22,26 +22,35 @@ template <typename T> struct gv {
 };
 
 // ---------------------------------------------------------------------------------------------------
-/// Shared tile of 16-bit elements, ROWS x COLS, row-major in 16-byte chunks (8 elements). The chunk
-/// index is XOR-swizzled by the row so that 8 consecutive rows at one chunk column fall in 8
-/// different bank groups (ldmatrix and 16-byte cp.async are then conflict-free):
-///   rows of >= 128 bytes: chunk' = chunk ^ (row % 8)       (within each group of 8 chunks)
-///   rows of 64 bytes:     chunk' = chunk ^ ((row / 2) % 4)
+/// Shared tile of 16-bit elements, ROWS x COLS (COLS a multiple of 16), row-major in 16-byte chunks (8
+/// elements), no padding. The chunk index is XOR-swizzled by the row so that the 8 rows one ldmatrix 8x8
+/// matrix reads (rows 8i..8i+7 at one chunk column) fall in 8 different 16-byte bank groups; ldmatrix and
+/// 16-byte cp.async are then conflict-free. Row r starts at bank group (C * r) % 8 with C = COLS / 8 chunks
+/// per row, so the swizzle depends on C % 8 (CUTLASS's Swizzle<3,4,3>, <2,4,3>, <1,4,3> patterns):
+///   C % 8 == 0 (COLS 64, 128, 192, 256):          chunk' = chunk ^ (row % 8)        (aligned groups of 8 chunks)
+///   C % 8 == 4 (COLS 32, 96, 160, 224):           chunk' = chunk ^ ((row / 2) % 4)  (aligned groups of 4)
+///   C % 4 == 2 (COLS 16, 48, 80, 112, 144, ...):  chunk' = chunk ^ ((row / 4) % 2)  (aligned pairs)
+/// e.g. COLS = 96 (C = 12): rows 0..7 start at bank groups 0,4,0,4,...; the XOR with 0,0,1,1,2,2,3,3 makes
+/// the chunk-0 column land in groups 0,4,1,5,2,6,3,7. The XOR stays inside an aligned group, which C is a
+/// multiple of, so chunk' < C.
 template <typename T, int ROWS, int COLS> struct st {
   static_assert(sizeof(T) == 2, "shared tiles hold 16-bit elements (bf16, fp16)");
   static constexpr int rows = ROWS;
   static constexpr int cols = COLS;
   static constexpr int CHUNKS_PER_ROW = COLS / 8;
   static_assert(ROWS % 16 == 0, "ROWS must be a multiple of 16");
-  static_assert(CHUNKS_PER_ROW == 4 || CHUNKS_PER_ROW % 8 == 0, "COLS must be 32 or a multiple of 64");
+  static_assert(COLS % 16 == 0 && COLS > 0, "COLS must be a positive multiple of 16");
+  /// Chunks permuted together (8, 4 or 2) and the row bits that pick the permutation (row >> SHIFT).
+  static constexpr int SWIZZLE_GROUP = CHUNKS_PER_ROW % 8 == 0 ? 8 : CHUNKS_PER_ROW % 4 == 0 ? 4 : 2;
+  static constexpr int SWIZZLE_SHIFT = SWIZZLE_GROUP == 8 ? 0 : SWIZZLE_GROUP == 4 ? 1 : 2;
 
   alignas(128) T data[ROWS * COLS];
 
   static TF_DEVICE int swizzle(int row, int chunk) {
-    if constexpr (CHUNKS_PER_ROW == 4)
-      return chunk ^ ((row >> 1) & 3);
+    if constexpr (SWIZZLE_GROUP == 8)
+      return (chunk & ~7) | ((chunk ^ row) & 7); // = chunk ^ (row & 7), in the form the optimiser folds best
     else
-      return (chunk & ~7) | ((chunk ^ row) & 7);
+      return chunk ^ ((row >> SWIZZLE_SHIFT) & (SWIZZLE_GROUP - 1));
   }
   /// Address of the 16-byte chunk holding columns [8*chunk, 8*chunk+8) of `row`.
   TF_DEVICE T *chunk_ptr(int row, int chunk) { return &data[row * COLS + swizzle(row, chunk) * 8]; }
@@ -50,7 +59,8 @@ template <typename T, int ROWS, int COLS> struct st {
   TF_DEVICE const T &at(int row, int col) const { return chunk_ptr(row, col >> 3)[col & 7]; }
 };
 
-/// Carves dynamic shared memory into tiles, in order (each st is a multiple of 128 bytes).
+/// Carves dynamic shared memory into tiles, in order (each st is a multiple of 512 bytes: ROWS and COLS are
+/// multiples of 16).
 struct shared_allocator {
   unsigned char *next;
   template <typename S> TF_DEVICE S &allocate() {

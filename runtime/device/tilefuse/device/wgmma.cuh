@@ -23,7 +23,9 @@
 // as COLS/64 "panels" of [ROWS x 64] (128 bytes per row), panel p at byte p * ROWS * 128, row r of a panel at
 // r * 128, and its 16-byte chunk c (elements 8c..8c+7 of the panel row) at chunk c ^ (r % 8): the
 // Swizzle<3,4,3> pattern of the 128B swizzle mode, which wgmma applies to absolute shared addresses, so
-// every panel must start on a 1024-byte boundary. The same bytes serve both operand forms:
+// every panel must start on a 1024-byte boundary. A tile of D columns, D not a multiple of 64, is stored
+// with COLS = sw128_stored_cols<D> (the last panel partly unused) and read only in its first D columns.
+// The same bytes serve both operand forms:
 //   K-major  (A, or B with TRANS_B = 0): rows = M or N, columns = K.   S = Q K^T: Q and K tiles [rows x D].
 //   MN-major (B with TRANS_B = 1):        rows = K,      columns = N.   O = P V:   V tile [Sk x D], K = Sk.
 #pragma once
@@ -55,6 +57,11 @@ TF_DEVICE unsigned long long wgmma_desc_sw128(unsigned smem_addr, unsigned lbo_b
   return enc_addr | (enc_lbo << 16) | (enc_sbo << 32) | (1ull << 62);
 }
 
+/// Columns stored for a tile of COLS columns (a multiple of 16): whole 64-column panels. The sm90 backend
+/// keeps a [rows x D] tile as sw128<rows, sw128_stored_cols<D>>; its TMA box is one panel wide and writes
+/// zeros past the tensor's last column, and no wgmma reads the columns past D (codegen::sm90SmemCols).
+template <int COLS> constexpr int sw128_stored_cols = (COLS + 63) / 64 * 64;
+
 /// Byte layout of a 128B-swizzled [ROWS x COLS] 16-bit tile (see the header comment). ROWS a multiple
 /// of 8, COLS a multiple of 64.
 template <int ROWS, int COLS> struct sw128 {
@@ -74,8 +81,10 @@ template <int ROWS, int COLS> struct sw128 {
     return wgmma_desc_sw128(base + (k16 >> 2) * panel_bytes + row0 * 128u + (k16 & 3) * 32u, 16, 1024);
   }
   /// MN-major operand descriptor (B with TRANS_B = 1, here V of O = P V: rows = K = Sk, columns = N = D)
-  /// for the K rows [16 k16, 16 k16 + 16) and all COLS columns: the leading-dimension offset steps
-  /// between 64-column panels (ROWS * 128 B), the stride-dimension offset between 8-row groups (1024 B).
+  /// for the K rows [16 k16, 16 k16 + 16) and the columns [0, N) of the wgmma that reads it (N <= COLS):
+  /// the leading-dimension offset steps between 64-column panels (ROWS * 128 B), the stride-dimension
+  /// offset between 8-row groups (1024 B). The wgmma finds the 8-column group j of a row in panel j / 8,
+  /// so N need not be a multiple of 64: N = 80 reads panel 0 and the first 16 columns of panel 1.
   static TF_DEVICE unsigned long long desc_mn_major(unsigned base, int k16) {
     return wgmma_desc_sw128(base + k16 * 16u * 128u, panel_bytes, 1024);
   }

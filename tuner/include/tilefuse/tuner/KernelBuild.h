@@ -43,8 +43,9 @@ public:
   const spec::Shape &shape() const;
 
   /// The kernel for `schedule`: driver::buildKernel on the cached fused program of (schedule.blockM,
-  /// schedule.blockN). Throws KernelBuildError (stage Schedule for an invalid schedule, with
-  /// ScheduleError's message; Lowering, Fusion or CodeGeneration otherwise).
+  /// schedule.blockN). Throws KernelBuildError (stage Schedule for an invalid schedule or a D / Dv that
+  /// codegen::checkHeadDim rejects, with ScheduleError's message; Lowering, Fusion or CodeGeneration
+  /// otherwise).
   KernelSource generate(const codegen::Schedule &schedule);
 
   /// The fused program for (BLOCK_M, BLOCK_N) as MLIR text (for `tilefuse emit --format mlir`).

@@ -39,21 +39,29 @@ template <int M> struct default_lookahead {
 /// col0), where the lane points at row row0 + ri, 16-byte chunk col0 / 8 + h. The swizzle of such a
 /// tile depends only on (ri, h) and on col0 through an XOR with a constant, so after unrolling each
 /// ldmatrix costs one integer op on a per-lane value computed once.
+///
+/// Why the split holds: with G = the swizzle group (8, 4 or 2 chunks) and s the row's XOR, the chunk
+/// c = col0 / 8 + h (col0 / 8 even, h < 2) lands at (c & ~(G-1)) + ((col0 / 8) % G ^ (h ^ s) % G): a
+/// constant group offset plus lane_offset's chunk (h ^ s) % G XOR-ed with the constant (col0 / 8) % G.
+/// The row part ri * ROW_BYTES of lane_offset has no bits below 16 G bytes (ROW_BYTES is a multiple of
+/// 16 G), so the XOR cannot reach it.
 template <int SC> struct lane_addressing {
   static constexpr int ROW_BYTES = SC * 2;
-  static constexpr bool ROWS_64B = SC / 8 == 4;
+  static constexpr int GROUP = st<__nv_bfloat16, 16, SC>::SWIZZLE_GROUP;
+  static constexpr int SHIFT = st<__nv_bfloat16, 16, SC>::SWIZZLE_SHIFT;
   static TF_DEVICE unsigned lane_offset(int ri, int h) {
-    if constexpr (ROWS_64B)
-      return static_cast<unsigned>(ri * ROW_BYTES + 16 * (h ^ ((ri >> 1) & 3)));
-    else
-      return static_cast<unsigned>(ri * ROW_BYTES + 16 * ((h ^ ri) & 7));
+    return static_cast<unsigned>(ri * ROW_BYTES + 16 * ((h ^ (ri >> SHIFT)) & (GROUP - 1)));
   }
   static TF_DEVICE unsigned offset(unsigned lane_off, int row0, int col0) {
-    if constexpr (ROWS_64B)
-      return static_cast<unsigned>(row0 * ROW_BYTES) + (lane_off ^ static_cast<unsigned>(2 * col0));
-    else
+    if constexpr (GROUP == 8) { // 128-byte groups: the same value, in the form the optimiser folds best
       return static_cast<unsigned>(row0 * ROW_BYTES + 128 * (col0 >> 6)) +
              (lane_off ^ static_cast<unsigned>(2 * (col0 & 48)));
+    } else {
+      constexpr unsigned GROUP_BYTES = 16u * GROUP; // bytes of one aligned group of swizzled chunks
+      const unsigned col_bytes = static_cast<unsigned>(2 * col0);
+      return static_cast<unsigned>(row0 * ROW_BYTES) + (col_bytes & ~(GROUP_BYTES - 1)) +
+             (lane_off ^ (col_bytes & (GROUP_BYTES - 1)));
+    }
   }
   /// Lane of the A order (matrix j = rows 8(j&1).., chunk j>>1): a0..a3 of a row-major tile with
   /// ldmatrix, and {b0,b1} of n-half 0 = d0,d1 and n-half 1 = d2,d3 of a [k][n] tile with ldmatrix.trans.

@@ -33,19 +33,22 @@ template <int N> TF_DEVICE float (&acc_regs(rt<float, 16, N> &t))[N / 2] {
 }
 
 /// D = A B^T (ACC: D += A B^T), D [64 x N] f32: this warpgroup's rows [a_row0, a_row0 + 64) of A, each warp keeping its 16
-/// rows in `d`. A: sw128<A_ROWS, K> tile at shared address `a` (K-major, T); B: sw128<N, K> at `b`
-/// (K-major: the [N x K] tile B^T is read as stored, e.g. K of S = Q K^T). K a multiple of 64.
+/// rows in `d`. A: [A_ROWS x K] at shared address `a` (K-major, T); B: [N x K] at `b` (K-major: the [N x K]
+/// tile B^T is read as stored, e.g. K of S = Q K^T). K a multiple of 16; both tiles are stored as
+/// sw128<rows, sw128_stored_cols<K>> and only their first K columns are read (K / 16 k-steps).
 template <typename T, int A_ROWS, int N, int K, bool ACC = false>
 TF_DEVICE void mma_ABt(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) {
+  static_assert(K % 16 == 0, "K is a whole number of 16-column k-steps");
   using Atom = typename atoms<T, N>::SS;
+  using TileA = sw128<A_ROWS, sw128_stored_cols<K>>;
+  using TileB = sw128<N, sw128_stored_cols<K>>;
   float(&r)[N / 2] = acc_regs(d);
   if (ACC)
     wgmma_fence_operand(r);
   wgmma_fence();
 #pragma unroll
   for (int k16 = 0; k16 < K / 16; ++k16)
-    Atom::template mma<0>(r, sw128<A_ROWS, K>::desc_k_major(a, a_row0, k16), sw128<N, K>::desc_k_major(b, 0, k16),
-                          (ACC || k16 > 0) ? 1 : 0);
+    Atom::template mma<0>(r, TileA::desc_k_major(a, a_row0, k16), TileB::desc_k_major(b, 0, k16), (ACC || k16 > 0) ? 1 : 0);
   wgmma_commit();
   wgmma_wait<0>();
   wgmma_fence_operand(r);
@@ -53,10 +56,13 @@ TF_DEVICE void mma_ABt(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) 
 
 /// D += A B, D [64 x N] f32 (each warp: its 16 rows in `d`); A [64 x K] in registers (each warp: its 16
 /// rows as an rt<T, 16, K>, the mma.sync A layout = the wgmma A fragment per 16-column k-step); B: the
-/// sw128<K, N> tile at shared address `b`, read MN-major (e.g. V [BLOCK_N x D] of O += P V).
+/// [K x N] tile at shared address `b`, stored as sw128<K, sw128_stored_cols<N>> and read MN-major (e.g. V
+/// [BLOCK_N x Dv] of O += P V). N a multiple of 16 up to 256: one wgmma of N columns per k-step, which
+/// reads the last panel only in part when N is not a multiple of 64 (sw128::desc_mn_major).
 template <typename T, int K, int N>
 TF_DEVICE void mma_AB(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b) {
   using Atom = typename atoms<T, N>::RS;
+  using TileB = sw128<K, sw128_stored_cols<N>>;
   float(&r)[N / 2] = acc_regs(d);
   wgmma_fence_operand(r);
   wgmma_fence();
@@ -66,7 +72,7 @@ TF_DEVICE void mma_AB(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b) {
 #pragma unroll
     for (int q = 0; q < 4; ++q)
       frag[q] = *reinterpret_cast<const unsigned *>(&a.tiles[0][k16][q]);
-    Atom::template mma<1>(r, frag, sw128<K, N>::desc_mn_major(b, k16), 1);
+    Atom::template mma<1>(r, frag, TileB::desc_mn_major(b, k16), 1);
   }
   wgmma_commit();
   wgmma_wait<0>();
