@@ -116,8 +116,8 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
     auto it = val.find(v);
     return it != val.end() ? it->second : sx_.ref(v);
   };
-  // sitofp of a sum of positions (q_idx, kv_idx) and integers uniform over the tile, U + a row - b col
-  // (a, b integers), as f32 ((float)U - a (float)row) + b tfcg::col_f32(x): U is converted once, the
+  // sitofp of a sum of positions (q_idx, kv_idx) and integers uniform over the tile, U + a row + b col
+  // (a, b integers, |a|, |b| <= 4), as f32 ((float)U + a (float)row) + b tfcg::col_f32(x): U is converted once, the
   // row term is shared by the row's elements, and the column's f32 value is one conversion per thread
   // plus a compile-time constant. The per-element 64-bit int -> f32 conversion (I2F.S64, a quarter-rate
   // pipe shared with MUFU.EX2) of an ALiBi or relative-position bias goes away. Equal to the conversion

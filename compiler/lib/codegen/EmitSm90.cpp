@@ -45,6 +45,7 @@ public:
     if (!persistent) {
       hoistScalars();
       initBarriers();
+      declareRingCounters();
       w.line();
       w.open("if (warpgroup::index() == 0)");
       producer();
@@ -281,9 +282,6 @@ private:
       w.comment("The K/V loop's tiles, in the consumers' order, each into the next slot of its ring.");
       w.open("");
       const std::pair<std::string, std::string> bounds = loopBounds(lp);
-      if (!persistent)
-        for (size_t i = 0; i < lp.loads.size(); ++i)
-          w.line("int issued" + str(i) + " = 0; // " + p.smem[lp.loads[i].buffer].name + " tiles issued");
       w.open("for (int it = 0; it < " + bounds.second + "; ++it)");
       const std::string iv = sx.fresh("kv_next");
       w.line("const long long " + iv + " = " + bounds.first + " + it * " + str(lp.step) + ";");
@@ -313,7 +311,7 @@ private:
   // -- the persistent tile loop ------------------------------------------------------------------------------
   int consumerRegs() const { return consumers == 3 ? 160 : 240; }
 
-  /// The ring counters of the K/V loop, for the whole kernel (persistent: they run on across tiles).
+  /// The ring counters of the K/V loop, at kernel scope (persistent: they run on across tiles).
   void declareRingCounters() {
     for (const LoopPlan &lp : p.loops)
       for (size_t i = 0; i < lp.loads.size(); ++i)
@@ -380,8 +378,7 @@ private:
 
   // -- the consumer warpgroups ------------------------------------------------------------------------------
   void consumer() {
-    const int regs = consumers == 3 ? 160 : 240;
-    w.line("warpgroup_reg_alloc<" + str(regs) + ">();");
+    w.line("warpgroup_reg_alloc<" + str(consumerRegs()) + ">();");
     emitBlock(r.kernel.getBodyBlock());
   }
 
@@ -480,9 +477,6 @@ private:
           for (Operation *u : l.getResult().getUsers())
             if (loop->isAncestor(u))
               ensureReady(static_cast<int>(&b - p.smem.data()));
-    if (!persistent)
-      for (size_t i = 0; i < lp.loads.size(); ++i)
-        w.line("int consumed" + str(i) + " = 0; // " + p.smem[lp.loads[i].buffer].name + " tiles taken from the ring");
     w.open("for (int it = 0; it < " + bounds.second + "; ++it)");
     const std::string iv = sx.fresh(r.scalarNames.lookup(loop.getInductionVar()));
     w.line("const long long " + iv + " = " + bounds.first + " + it * " + str(lp.step) + ";");

@@ -694,6 +694,19 @@ protected:
 
   /// A reduction fused with the map that combines it with a running value: `d = other` (element-wise, when
   /// `other` is not already d or a kept row vector), then warp::row_max / row_sum(d, src, accumulator).
+  /// The region arguments of a reduce-combine map: the reduced operand's is `reduced`, unused ones "0",
+  /// the others their element expressions.
+  std::vector<std::string> combineArgs(ElementCode &ec, MapOp map, unsigned reduceArg, const std::string &reduced) {
+    Block &body = map.getBody().front();
+    for (auto [i, in] : llvm::enumerate(map.getInputs()))
+      if (i != reduceArg && !body.getArgument(i).use_empty())
+        ec.countRefs(in);
+    std::vector<std::string> args;
+    for (auto [i, in] : llvm::enumerate(map.getInputs()))
+      args.push_back(i == reduceArg ? reduced : body.getArgument(i).use_empty() ? std::string("0") : ec.elem(in));
+    return args;
+  }
+
   void emitCombine(MapOp map, const ReduceCombine &c) {
     Value res = map.getResult();
     const std::string d = storage(res);
@@ -709,15 +722,7 @@ protected:
       w.line(storageType(p.storages[storageIndex(res)]) + " " + t + ";");
       writeReduce(c.reduce, t, "");
       ElementCode ec(r, p, sx);
-      std::vector<std::string> args;
-      for (auto [i, in] : llvm::enumerate(map.getInputs()))
-        if (i != c.reduceArg && !map.getBody().front().getArgument(i).use_empty())
-          ec.countRefs(in);
-      for (auto [i, in] : llvm::enumerate(map.getInputs()))
-        args.push_back(i == c.reduceArg ? "tfcg::at(" + t + ", x)"
-                       : map.getBody().front().getArgument(i).use_empty() ? std::string("0")
-                                                                           : ec.elem(in));
-      writeMap(d, true, ec, ec.region(map, args, Value(), false));
+      writeMap(d, true, ec, ec.region(map, combineArgs(ec, map, c.reduceArg, "tfcg::at(" + t + ", x)"), Value(), false));
       return;
     }
     std::string accum;
@@ -728,14 +733,7 @@ protected:
     }
     if (accum.empty()) {
       ElementCode ec(r, p, sx);
-      std::vector<std::string> args;
-      for (auto [i, in] : llvm::enumerate(map.getInputs()))
-        if (i != c.reduceArg && !map.getBody().front().getArgument(i).use_empty())
-          ec.countRefs(in);
-      for (auto [i, in] : llvm::enumerate(map.getInputs()))
-        args.push_back(i == c.reduceArg || map.getBody().front().getArgument(i).use_empty() ? std::string("0")
-                                                                                           : ec.elem(in));
-      writeMap(d, true, ec, ec.region(map, args, c.other, false));
+      writeMap(d, true, ec, ec.region(map, combineArgs(ec, map, c.reduceArg, "0"), c.other, false));
       accum = d;
     }
     writeReduce(c.reduce, d, accum);

@@ -60,6 +60,18 @@ TEST_CASE("Params layout of a causal kernel with LSE", "[abi]") {
   CHECK(k.grid.evaluate({2, 16, 4, 1000, 1000}) == std::array<int64_t, 3>{16, 16, 2});
 }
 
+TEST_CASE("a persistent grid launches min(tiles, SMs) blocks and needs the SM count", "[abi]") {
+  GridRule g{{"Sq", 128}, {"Hq", 1}, {"B", 1}};
+  const ProblemSizes small{2, 16, 4, 1000, 1000}; // 8 x 16 x 2 = 256 tiles
+  CHECK(g.evaluate(small, 132) == std::array<int64_t, 3>{8, 16, 2}); // not persistent: the SM count is unused
+  g.persistent = true;
+  CHECK(g.tiles(small) == std::array<int64_t, 3>{8, 16, 2});
+  CHECK(g.evaluate(small, 132) == std::array<int64_t, 3>{132, 1, 1});
+  CHECK(g.evaluate({1, 2, 2, 200, 200}, 132) == std::array<int64_t, 3>{4, 1, 1}); // fewer tiles than SMs
+  CHECK_THROWS_AS(g.evaluate(small), std::invalid_argument);
+  CHECK(g.toString() == "persistent: min(ceil(Sq / 128) * Hq * B, SMs)");
+}
+
 TEST_CASE("Params of captured tables carry their extents", "[abi]") {
   const Program prog = loadInput("relative_bias.mlir");
   const ParamLayout l = generate(prog).params;
