@@ -5,7 +5,9 @@
 // for (Sq, Sk) in {(113,203), (128,217), (256,512), (512,256), (1023,1024), (1024,1023), (2048,2048)},
 // D in {64, 80, 96, 128, 256} (80 and 96: shared tiles that are not whole 64-column panels), bf16 and
 // fp16, plus Dv != D pairs (96, 48) and (192, 128) in bf16, on both code-generator backends (sm80:
-// mma.sync + cp.async; sm90, on an sm_90 GPU: warp-specialized wgmma + TMA). The specs bring causal (bottom-right; Sq > Sk leaves rows fully
+// mma.sync + cp.async; sm90, on an sm_90 GPU: warp-specialized wgmma + TMA), and on an sm_90 GPU the sm90
+// schedule variants "sm90-pingpong" (overlap = pingpong) and "sm90-pingpong-persistent" (and a persistent
+// grid) at D in {64, 96, 128, 256}, bf16. The specs bring causal (bottom-right; Sq > Sk leaves rows fully
 // masked: O = 0, LSE = -inf) and not, GQA (group 4), score_mods and captured tensors. Fresh random
 // inputs every run (seed printed); O and LSE poisoned with NaN before each launch; every element
 // checked written, the padding after O's rows checked untouched. One kernel per (spec, D, dtype),
@@ -22,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -29,6 +32,7 @@
 
 #include "GpuTest.h"
 #include "test_generated_reference.h"
+#include "tilefuse/codegen/Schedule.h"
 #include "tilefuse/spec/Spec.h"
 #include "tilefuse/tilefuse.h"
 
@@ -40,7 +44,7 @@ namespace {
 
 /// One kernel of the sweep: a spec with its dtype and head dim overridden.
 struct KernelConfig {
-  std::string backend; ///< EngineOptions::backend: "sm80" or "sm90"
+  std::string backend; ///< EngineOptions::backend "sm80" or "sm90", or an sm90 schedule variant (variantOf)
   spec::Spec spec;
   spec::Shape shape; ///< the shape getKernel is given (D, Dv and the group are compiled in)
   std::string label; ///< "causal bf16 D=128"
@@ -67,12 +71,43 @@ KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const
 
 Engine &engine(const std::string &backend);
 
+/// The sm90 schedule variants the sweep runs besides each backend's default schedule: "sm90-pingpong"
+/// and "sm90-pingpong-persistent" (codegen::Schedule::overlap, ::persistent). False for a plain backend.
+bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
+  if (backend.rfind("sm90-", 0) != 0)
+    return false;
+  if (s) {
+    s->overlap = backend.find("pingpong") != std::string::npos ? codegen::WarpgroupOverlap::Pingpong
+                                                              : codegen::WarpgroupOverlap::None;
+    s->persistent = backend.find("persistent") != std::string::npos;
+  }
+  return true;
+}
+
+/// The schedules of an sm90 variant engine (Policy::FailOnMiss): the sm90 default schedule for the
+/// query's head dim with the variant's fields set.
+class VariantSchedules : public ScheduleSource {
+public:
+  explicit VariantSchedules(std::string variant) : variant_(std::move(variant)) {}
+  std::optional<std::string> lookup(const ScheduleQuery &q) override {
+    codegen::Schedule s = codegen::defaultSchedule(static_cast<int>(q.shape.D), q.spec->dtype, "sm_90a");
+    variantOf(variant_, &s);
+    return s.toJson();
+  }
+  std::string tune(const ScheduleQuery &q) override { return *lookup(q); }
+
+private:
+  std::string variant_;
+};
+
 /// Compiles every config's kernel, in parallel, on its backend's engine; a failure is kept in
 /// KernelConfig::error.
 void compileAll(std::vector<KernelConfig> &configs) {
   parallelFor(configs.size(), [&](std::size_t i) {
     try {
-      configs[i].kernel = engine(configs[i].backend).getKernel(configs[i].spec, configs[i].shape, Policy::Heuristic);
+      configs[i].kernel = engine(configs[i].backend)
+                              .getKernel(configs[i].spec, configs[i].shape,
+                                         variantOf(configs[i].backend) ? Policy::FailOnMiss : Policy::Heuristic);
     } catch (const std::exception &e) {
       configs[i].error = e.what();
     }
@@ -203,7 +238,9 @@ Engine &engine(const std::string &backend) {
   std::unique_ptr<Engine> &e = engines[backend];
   if (!e) {
     EngineOptions o;
-    o.backend = backend;
+    o.backend = variantOf(backend) ? "sm90" : backend;
+    if (variantOf(backend))
+      o.schedules = std::make_shared<VariantSchedules>(backend);
     e = std::make_unique<Engine>(0, o);
   }
   return *e;
@@ -236,6 +273,10 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
           configs.push_back(makeConfig(file, t, D, backend));
       for (auto [D, Dv] : {std::pair<int64_t, int64_t>{96, 48}, {192, 128}})
         configs.push_back(makeConfig(file, spec::DType::BF16, D, backend, Dv));
+      if (backend == "sm90")
+        for (const char *variant : {"sm90-pingpong", "sm90-pingpong-persistent"})
+          for (int64_t D : {64, 96, 128, 256})
+            configs.push_back(makeConfig(file, spec::DType::BF16, D, variant));
     }
   compileAll(configs);
   std::printf("generated: %zu kernels compiled in %.1f s on %s (%s)\n", configs.size(), seconds(),
@@ -276,8 +317,11 @@ TEST_CASE("one small generated case per spec (for compute-sanitizer)", "[.][sani
   TF_REQUIRE_GPU();
   std::vector<KernelConfig> configs;
   for (const std::string &backend : backends())
-    for (const std::string &file : shippedSpecs())
+    for (const std::string &file : shippedSpecs()) {
       configs.push_back(makeConfig(file, spec::DType::BF16, 64, backend));
+      if (backend == "sm90")
+        configs.push_back(makeConfig(file, spec::DType::BF16, 64, "sm90-pingpong-persistent"));
+    }
   compileAll(configs);
   for (const KernelConfig &c : configs) {
     const CaseResult r = runCase(engine(c.backend), c, 113, 203, 1, 1);

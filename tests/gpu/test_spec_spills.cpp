@@ -67,8 +67,9 @@ std::pair<int, int> frameLines(const std::string &log) {
 }
 
 /// Builds and compiles every spec for one backend ("sm80" on an sm_80 device, "sm90" on sm_90) and
-/// checks the ptxas report of each kernel; prints one row of the spill table per kernel.
-void checkSpills(const std::string &backend, const std::string &deviceArch) {
+/// checks the ptxas report of each kernel; prints one row of the spill table per kernel. `pingpong`: the
+/// sm90 schedule with overlap = pingpong and a persistent grid instead of the default.
+void checkSpills(const std::string &backend, const std::string &deviceArch, bool pingpong = false) {
   const std::vector<std::string> files = everySpecFile();
   REQUIRE(files.size() >= 14); // 8 in specs/, 6 in specs/models/
   int kernels = 0;
@@ -78,7 +79,9 @@ void checkSpills(const std::string &backend, const std::string &deviceArch) {
       spec::ShapeOverrides o;
       o.D = d;
       const spec::Shape shape = spec::resolveShape(s, o);
-      const codegen::Schedule schedule = detail::heuristicSchedule(s, shape, deviceArch, backend);
+      codegen::Schedule schedule = detail::heuristicSchedule(s, shape, deviceArch, backend);
+      if (pingpong)
+        schedule.overlap = codegen::WarpgroupOverlap::Pingpong, schedule.persistent = true;
       const std::string arch = codegen::compileArch(schedule, deviceArch);
       const std::string what = "spec '" + s.name + "' D=" + std::to_string(d) + " arch " + arch + " (" +
                                backend + " backend), schedule " + schedule.toString();
@@ -142,4 +145,9 @@ TEST_CASE("every shipped spec compiles for sm_80 (sm80 backend) with 0 spills", 
 
 TEST_CASE("every shipped spec compiles for sm_90a (sm90 backend) with 0 spills", "[cpu][ptxas][spills]") {
   checkSpills("sm90", "sm_90");
+}
+
+TEST_CASE("every shipped spec compiles for sm_90a with overlap = pingpong and a persistent grid with 0 spills",
+          "[cpu][ptxas][spills]") {
+  checkSpills("sm90", "sm_90", true);
 }

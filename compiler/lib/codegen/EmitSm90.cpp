@@ -15,6 +15,11 @@
 //     are wgmma (S = Q K^T: SS; O += P V: RS, P straight from registers) and the end of an iteration
 //     hands each consumed slot back on its empty barrier. No block-wide barrier after the prologue.
 //
+// With overlap = pingpong (FlashAttention-3, Sec. 3.1) the consumer warpgroups take turns at the tensor
+// cores on named barriers 1..C: warpgroup c issues O += P_j V_j and S_{j+1} = Q K_{j+1}^T back to back,
+// hands the turn to warpgroup c % C + 1 and only then waits for both, so one warpgroup's softmax runs while
+// the next one's products do. P V is not waited for until the next S (its V slot is handed back then).
+//
 // Requirements (CodegenError otherwise, naming the op): Q staged in shared memory (fusion with
 // q-in=smem), one K/V loop whose loads are all predictable (indices and conditions functions of its
 // induction variable), loads of rank-4 tensors with 16-bit elements into tiles with a multiple of 16
@@ -77,6 +82,7 @@ public:
     sx.restore(names);
     predefined = predefinedBefore;
     w.line("warpgroup_reg_alloc<" + str(consumerRegs()) + ">();");
+    declareTurns();
     tileLoop();
     hoistScalars();
     emitBlock(r.kernel.getBodyBlock());
@@ -113,8 +119,33 @@ private:
         fail(at, "the sm90 backend's TMA loads take rank-4 tensors ([B, H, S, D]); " + t.sig.name + " has rank " +
                      str(t.type.getRank()));
     }
+    if (pingpong)
+      checkPingpong();
     if (p.smemBytes % 1024 != 0)
       fail(r.kernel, "internal: shared tiles of the sm90 backend must be whole 1024-byte swizzle atoms");
+  }
+
+  /// Pingpong hands the turn over once per S = Q K^T and takes it once per O += P V: every path through
+  /// the K/V loop must run the two forms in pairs, S first, so that each warpgroup's turns stay in step.
+  void checkPingpong() {
+    for (const LoopPlan &lp : p.loops) {
+      if (lp.loads.empty())
+        continue;
+      llvm::DenseMap<Block *, llvm::SmallVector<MatmulOp, 2>> byBlock;
+      lp.op.getBody()->walk([&](MatmulOp mm) { byBlock[mm->getBlock()].push_back(mm); });
+      for (auto &[block, mms] : byBlock) {
+        if (mms.size() != 2 || !mms[0].getTransposeB() || mms[1].getTransposeB())
+          fail(mms.front(), "overlap = pingpong needs every path through the K/V loop to run one S = Q K^T and "
+                            "then one O += P V; this block runs " + str(static_cast<int64_t>(mms.size())) +
+                            " products (use overlap = none)");
+        if (block->getParentOp() != lp.op.getOperation() && !isa<scf::IfOp>(block->getParentOp()))
+          fail(mms.front(), "overlap = pingpong needs the K/V loop's products outside nested loops (use overlap = "
+                            "none)");
+        const int vb = p.bufferOf(mms[1].getRhs());
+        if (vb >= 0)
+          pvBuffers.insert(p.smem[vb].loadIndex);
+      }
+    }
   }
 
   // -- the frame --------------------------------------------------------------------------------------------
@@ -376,9 +407,52 @@ private:
     qReleased = true;
   }
 
+  // -- pingpong ------------------------------------------------------------------------------------------------
+  /// The named barriers of the turns: consumer warpgroup c (1..C) waits on barrier c and hands over on
+  /// c % C + 1 (256 threads each: its own 128 and the 128 of the warpgroup before it). Warpgroup C hands
+  /// warpgroup 1 its first turn.
+  void declareTurns() {
+    if (!pingpong)
+      return;
+    w.comment("Pingpong (FA3 Sec. 3.1): the consumer warpgroups take turns at the tensor cores on named barriers "
+              "1.." + str(consumers) + ".");
+    w.line("const int turn_bar = warpgroup::index(); // this warpgroup's turn");
+    w.line("const int next_bar = warpgroup::index() % " + str(consumers) + " + 1; // the next warpgroup's turn");
+    w.line("if (warpgroup::index() == " + str(consumers) + ") named_barrier_arrive<256>(1); // warpgroup 1 goes first");
+  }
+
+  /// Pingpong: after a wait that covers the last O += P V, hands its V slot back.
+  void releasePending() {
+    for (int i : pvBuffers) {
+      const std::string n = "pending" + str(i);
+      const int b = bufferOfLoadIndex(i);
+      w.open("if (" + n + " >= 0)");
+      w.line("mbarrier_arrive_if(" + emptyBar(b, n) + ", laneid() == 0); // the last P V has read " + p.smem[b].name +
+             ": the producer may refill the slot");
+      w.line(n + " = -1;");
+      w.close();
+    }
+  }
+
+  int bufferOfLoadIndex(int i) const {
+    for (const SmemBuffer &b : p.smem)
+      if (b.loop && b.loadIndex == i)
+        return static_cast<int>(&b - p.smem.data());
+    fail(r.kernel, "internal: no ring of load " + str(i));
+  }
+
+  std::string accList(const std::string &first) const {
+    std::string out = first;
+    for (const std::string &a : loopAccs)
+      if (a != first)
+        out += (out.empty() ? "" : ", ") + a;
+    return out;
+  }
+
   // -- the consumer warpgroups ------------------------------------------------------------------------------
   void consumer() {
     w.line("warpgroup_reg_alloc<" + str(consumerRegs()) + ">();");
+    declareTurns();
     emitBlock(r.kernel.getBodyBlock());
   }
 
@@ -431,8 +505,15 @@ private:
                 "^T (wgmma SS m64n" + str(bType.getDimSize(0)) + "k16, this warpgroup's 64 rows)");
       if (mm.getAcc() && storage(mm.getAcc()) != d)
         w.line(d + " = " + storage(mm.getAcc()) + ";");
-      w.line("warpgroup::mma_ABt<" + T + ", " + str(p.smem[lb].rows) + ", " + str(bType.getDimSize(0)) + ", " +
-             str(k) + (mm.getAcc() ? ", true" : "") + ">(" + d + ", " + tileRef(lb) + ", wg_row0, " + tileRef(rb) + ");");
+      const bool turn = pingpong && curLoop;
+      w.line("warpgroup::mma_ABt" + std::string(turn ? "_async" : "") + "<" + T + ", " + str(p.smem[lb].rows) + ", " +
+             str(bType.getDimSize(0)) + ", " + str(k) + (mm.getAcc() ? ", true" : "") + ">(" + d + ", " + tileRef(lb) +
+             ", wg_row0, " + tileRef(rb) + ");");
+      if (turn) {
+        w.line("named_barrier_arrive<256>(next_bar); // the tensor cores are the next warpgroup's");
+        w.line("warpgroup::mma_wait<0>(" + accList(d) + "); // this S and the last P V");
+        releasePending();
+      }
     } else {
       if (r.tile(a).cls != TileClass::Fragment)
         fail(mm, "the sm90 backend computes A B with A a register tile (P of O += P V)");
@@ -443,6 +524,17 @@ private:
           w.line(d + " = " + storage(mm.getAcc()) + ";");
       } else {
         w.line("warp::zero(" + d + ");");
+      }
+      if (pingpong && curLoop) {
+        if (!mm.getAcc() || storage(mm.getAcc()) != d || !llvm::is_contained(loopAccs, d))
+          fail(mm, "overlap = pingpong accumulates O += P V in place in a carried accumulator of the K/V loop (use "
+                   "overlap = none)");
+        w.line("named_barrier_sync<256>(turn_bar); // this warpgroup's turn at the tensor cores");
+        w.line("warpgroup::mma_AB_async<" + T + ", " + str(k) + ", " + str(bType.getDimSize(1)) + ">(" + d + ", " +
+               storage(a) + ", " + tileRef(rb) + "); // waited for with the next S");
+        const std::string i = str(p.smem[rb].loadIndex);
+        w.line("pending" + i + " = " + slotOf(rb) + "; released" + i + " = true; // handed back after the wait");
+        return;
       }
       w.line("warpgroup::mma_AB<" + T + ", " + str(k) + ", " + str(bType.getDimSize(1)) + ">(" + d + ", " + storage(a) +
              ", " + tileRef(rb) + ");");
@@ -477,6 +569,19 @@ private:
           for (Operation *u : l.getResult().getUsers())
             if (loop->isAncestor(u))
               ensureReady(static_cast<int>(&b - p.smem.data()));
+    const bool turns = pingpong && !lp.loads.empty();
+    if (turns) {
+      loopAccs.clear();
+      for (unsigned k = 0; k < loop.getNumRegionIterArgs(); ++k) {
+        auto t = dyn_cast<TileType>(loop.getRegionIterArgs()[k].getType());
+        if (t && t.getElementType().isF32() && r.tile(loop.getRegionIterArgs()[k]).cls == TileClass::Fragment)
+          loopAccs.push_back(vars[k]);
+      }
+      for (int i : pvBuffers)
+        w.line("int pending" + str(i) + " = -1; // the slot of " + p.smem[bufferOfLoadIndex(i)].name +
+               " the last P V (still in flight) reads");
+      w.line("named_barrier_sync<256>(turn_bar); // the first turn: S = Q K^T of the first tile");
+    }
     w.open("for (int it = 0; it < " + bounds.second + "; ++it)");
     const std::string iv = sx.fresh(r.scalarNames.lookup(loop.getInductionVar()));
     w.line("const long long " + iv + " = " + bounds.first + " + it * " + str(lp.step) + ";");
@@ -510,6 +615,11 @@ private:
     parallelCopy(vars, src);
     w.close();
     curLoop = outer;
+    if (turns) {
+      w.line("named_barrier_arrive<256>(next_bar); // the end of the last turn");
+      w.line("warpgroup::mma_wait<0>(" + accList("") + "); // the last P V");
+      releasePending();
+    }
     // Persistent: when the tiles loaded once are read only in this loop, hand them back now, so the
     // producer loads the next tile's while this one's epilogue runs.
     if (persistent && !qReleased && !lp.loads.empty()) {
@@ -526,6 +636,9 @@ private:
 
   const int consumers;            ///< consumer warpgroups: BLOCK_M / 64
   const bool persistent = p.schedule.persistent; ///< persistent grid (Schedule::persistent)
+  const bool pingpong = p.schedule.overlap == WarpgroupOverlap::Pingpong; ///< consumers take turns (FA3 Sec. 3.1)
+  std::set<int> pvBuffers;        ///< pingpong: load indices of the rings O += P V reads (released one S later)
+  std::vector<std::string> loopAccs; ///< pingpong: the K/V loop's carried f32 accumulators (in flight after P V)
   bool qReleased = false;         ///< persistent: the consumers' release of the once-loaded tiles is emitted
   std::map<int, int> barOf;       ///< buffer -> index of its first mbarrier
   std::set<int> waitedOnce;       ///< tiles loaded once whose barrier this thread has waited for

@@ -33,6 +33,7 @@ std::string_view spelling(MmaFamily f) {
 
 std::string_view spelling(QPlacement q) { return q == QPlacement::Registers ? "registers" : "smem"; }
 std::string_view spelling(QTileOrder o) { return o == QTileOrder::Descending ? "descending" : "ascending"; }
+std::string_view spelling(WarpgroupOverlap o) { return o == WarpgroupOverlap::Pingpong ? "pingpong" : "none"; }
 
 void Schedule::validate() const {
   if (mma == MmaFamily::Wgmma) {
@@ -51,11 +52,19 @@ void Schedule::validate() const {
     if (q != QPlacement::Smem)
       throw ScheduleError("schedule: q = registers is not allowed with mma = wgmma; allowed values: smem "
                           "(wgmma reads Q from shared memory)");
+    if (overlap == WarpgroupOverlap::Pingpong && blockM < 128)
+      throw ScheduleError("schedule: overlap = \"pingpong\" with block_m = " + std::to_string(blockM) +
+                          " is not allowed: the consumer warpgroups take turns, so it needs 2 or 3 of them; "
+                          "allowed: block_m 128 or 192, or overlap = \"none\"");
     return;
   }
   if (persistent)
     throw ScheduleError("schedule: persistent = true is not allowed with mma = mma_sync_m16n8k16; allowed "
                         "there: false (the persistent grid is a schedule of the sm90 backend, mma = wgmma)");
+  if (overlap != WarpgroupOverlap::None)
+    throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) +
+                        "\" is not allowed with mma = mma_sync_m16n8k16; allowed there: \"none\" (warpgroup "
+                        "overlap is a schedule of the sm90 backend, mma = wgmma)");
   requireOneOf("block_m", blockM, {16, 32, 64, 128, 256});
   requireOneOf("block_n", blockN, {16, 32, 64, 128, 256});
   requireOneOf("warps", warps, {1, 2, 4, 8, 16});
@@ -113,6 +122,8 @@ std::string Schedule::toString() const {
      << " min_blocks_per_sm=" << minBlocksPerSm << " q_tile_order=" << spelling(qTileOrder);
   if (persistent)
     os << " persistent";
+  if (overlap != WarpgroupOverlap::None)
+    os << " overlap=" << spelling(overlap);
   return os.str();
 }
 
@@ -122,6 +133,8 @@ std::string Schedule::toJson() const {
                       {"min_blocks_per_sm", minBlocksPerSm}, {"q_tile_order", spelling(qTileOrder)}};
   if (persistent) // omitted when false: the JSON of every other schedule (and cache entries) is unchanged
     j["persistent"] = true;
+  if (overlap != WarpgroupOverlap::None) // likewise
+    j["overlap"] = spelling(overlap);
   return spec::dumpJson(j); // nlohmann::json objects keep keys sorted
 }
 
@@ -185,10 +198,18 @@ Schedule scheduleFromJson(std::string_view text) {
         throw ScheduleError("schedule: persistent = " + spec::dumpJson(v) + " is not a boolean; allowed values: "
                             "true, false");
       s.persistent = v.get<bool>();
+    } else if (key == "overlap") {
+      if (v == "none")
+        s.overlap = WarpgroupOverlap::None;
+      else if (v == "pingpong")
+        s.overlap = WarpgroupOverlap::Pingpong;
+      else
+        throw ScheduleError("schedule: overlap = " + spec::dumpJson(v) +
+                            " is unknown; allowed values: \"none\", \"pingpong\"");
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +
-                          "\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, persistent, q, "
-                          "q_tile_order, warps");
+                          "\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, overlap, "
+                          "persistent, q, q_tile_order, warps");
     }
   }
   return s;

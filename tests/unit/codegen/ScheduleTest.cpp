@@ -100,10 +100,30 @@ TEST_CASE("persistent: wgmma only, round-trips, written only when true", "[sched
   CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("persistent = true is not allowed with mma = mma_sync_m16n8k16"));
 }
 
+TEST_CASE("overlap = pingpong: wgmma with 2 or 3 consumer warpgroups, round-trips, written only when set",
+          "[schedule]") {
+  Schedule s = scheduleFromJson(R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"smem","overlap":"pingpong"})");
+  CHECK(s.overlap == WarpgroupOverlap::Pingpong);
+  CHECK_NOTHROW(s.validate());
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(s.toJson().find("\"overlap\":\"pingpong\"") != std::string::npos);
+  CHECK(s.toString().find("overlap=pingpong") != std::string::npos);
+  s.blockM = 64, s.warps = 4;
+  CHECK_THROWS_WITH(s.validate(), Catch::Contains("overlap = \"pingpong\" with block_m = 64 is not allowed"));
+  s.overlap = WarpgroupOverlap::None;
+  CHECK_NOTHROW(s.validate());
+  CHECK(s.toJson().find("overlap") == std::string::npos);
+  Schedule sm80;
+  sm80.overlap = WarpgroupOverlap::Pingpong;
+  CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("overlap = \"pingpong\" is not allowed with mma = mma_sync_m16n8k16"));
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"overlap":"intra"})"),
+                    "schedule: overlap = \"intra\" is unknown; allowed values: \"none\", \"pingpong\"");
+}
+
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {
   CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
-                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, persistent, q, "
-                    "q_tile_order, warps");
+                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, overlap, "
+                    "persistent, q, q_tile_order, warps");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"persistent":1})"),
                     "schedule: persistent = 1 is not a boolean; allowed values: true, false");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"warps":"four"})"), "schedule: warps must be an integer within int, got \"four\"");

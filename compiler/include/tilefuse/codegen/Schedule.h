@@ -44,6 +44,15 @@ enum class QTileOrder {
   Ascending,  ///< blockIdx.x = 0 runs Q tile 0.
 };
 
+/// How the consumer warpgroups of a wgmma kernel share the tensor cores with their softmax
+/// (FlashAttention-3, Shah et al. 2024, Sec. 3.1-3.2).
+enum class WarpgroupOverlap {
+  None,     ///< each warpgroup issues a product and waits for it; the hardware interleaves warpgroups as it may.
+  Pingpong, ///< the consumer warpgroups take turns at the tensor cores (named barriers, FA3 Sec. 3.1): one
+            ///< issues P_j V_j and S_{j+1} = Q K_{j+1}^T back to back while the others run their softmax;
+            ///< P V is waited for only with the next S. Needs 2 or 3 consumer warpgroups (block_m >= 128).
+};
+
 /// Thrown by validate() and scheduleFromJson(): what() names the field, the value and the allowed values.
 class ScheduleError : public std::invalid_argument {
 public:
@@ -69,6 +78,8 @@ struct Schedule {
   /// slowest (descending order: the heaviest causal tiles first); the producer loads the next tile's Q
   /// and K/V while the consumers finish the current one. JSON key "persistent", written only when true.
   bool persistent = false;
+  /// wgmma only: see WarpgroupOverlap. JSON key "overlap", written only when not "none".
+  WarpgroupOverlap overlap = WarpgroupOverlap::None;
 
   /// Query rows per warp: BLOCK_M / warps (a multiple of 16, the mma.sync M).
   int rowsPerWarp() const { return blockM / warps; }
@@ -79,8 +90,8 @@ struct Schedule {
 
   /// Throws ScheduleError naming the first bad field, its value and the allowed values.
   /// mma = wgmma (sm90): block_m in {64, 128, 192}, warps = block_m / 16, block_n a multiple of 16 in
-  /// [32, 256], kv_stages in {2, 3, 4}, q = smem, min_blocks_per_sm = 1. Otherwise (sm80):
-  /// persistent = false, and
+  /// [32, 256], kv_stages in {2, 3, 4}, q = smem, min_blocks_per_sm = 1, and
+  /// with overlap = pingpong, block_m >= 128. Otherwise (sm80): persistent = false, overlap = none, and
   /// block_m in {16, 32, 64, 128, 256}; block_n in {16, 32, 64, 128, 256}; warps in {1, 2, 4, 8, 16}
   /// with block_m / warps a multiple of 16; kv_stages in {1, 2, 3, 4}; mma = mma_sync_m16n8k16;
   /// min_blocks_per_sm in {1, 2, 3, 4}.
@@ -104,6 +115,7 @@ Schedule scheduleFromJson(std::string_view json);
 std::string_view spelling(MmaFamily f); ///< "mma_sync_m16n8k16", "wgmma"
 std::string_view spelling(QPlacement q); ///< "registers", "smem"
 std::string_view spelling(QTileOrder o); ///< "descending", "ascending"
+std::string_view spelling(WarpgroupOverlap o); ///< "none", "pingpong"
 
 /// Compute capability of an NVRTC target "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", ... as 80, 86,
 /// ...; throws ScheduleError for anything else or an arch older than sm_80 (no mma.sync bf16).

@@ -3,8 +3,10 @@
 // 16 rows in an rt<float, 16, N> — exactly the wgmma accumulator fragment (device/wgmma.cuh's header
 // comment: per warp, the mma.sync C layout N / 8 times over), so the warp:: row reductions and the
 // codegen_support maps work on it unchanged. Operands in shared memory are 128B-swizzled sw128 tiles
-// (device/wgmma.cuh) filled by TMA (device/tma.cuh). Each call issues its k-steps as one wgmma group and
-// waits for it (wgmma.wait_group 0), so the result is readable on return.
+// (device/wgmma.cuh) filled by TMA (device/tma.cuh). mma_ABt and mma_AB issue their k-steps as one wgmma
+// group and wait for it (wgmma.wait_group 0), so the result is readable on return; the _async forms
+// return after the issue and mma_wait waits (FlashAttention-3, Sec. 3.1: one warpgroup's softmax runs
+// while another's products do).
 #pragma once
 #include "../types.cuh"
 #include "../wgmma.cuh"
@@ -32,12 +34,14 @@ template <int N> TF_DEVICE float (&acc_regs(rt<float, 16, N> &t))[N / 2] {
   return *reinterpret_cast<float(*)[N / 2]>(&t.tiles);
 }
 
-/// D = A B^T (ACC: D += A B^T), D [64 x N] f32: this warpgroup's rows [a_row0, a_row0 + 64) of A, each warp keeping its 16
-/// rows in `d`. A: [A_ROWS x K] at shared address `a` (K-major, T); B: [N x K] at `b` (K-major: the [N x K]
-/// tile B^T is read as stored, e.g. K of S = Q K^T). K a multiple of 16; both tiles are stored as
+/// Issues D = A B^T (ACC: D += A B^T) as one committed wgmma group and returns without waiting for it:
+/// D [64 x N] f32, this warpgroup's rows [a_row0, a_row0 + 64) of A, each warp keeping its 16 rows in `d`.
+/// A: [A_ROWS x K] at shared address `a` (K-major, T); B: [N x K] at `b` (K-major: the [N x K] tile B^T is
+/// read as stored, e.g. K of S = Q K^T). K a multiple of 16; both tiles are stored as
 /// sw128<rows, sw128_stored_cols<K>> and only their first K columns are read (K / 16 k-steps).
+/// `d` may be read only after mma_wait (PTX ISA 9.7.15.5: the accumulators of an mma_async in flight).
 template <typename T, int A_ROWS, int N, int K, bool ACC = false>
-TF_DEVICE void mma_ABt(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) {
+TF_DEVICE void mma_ABt_async(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) {
   static_assert(K % 16 == 0, "K is a whole number of 16-column k-steps");
   using Atom = typename atoms<T, N>::SS;
   using TileA = sw128<A_ROWS, sw128_stored_cols<K>>;
@@ -50,17 +54,32 @@ TF_DEVICE void mma_ABt(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) 
   for (int k16 = 0; k16 < K / 16; ++k16)
     Atom::template mma<0>(r, TileA::desc_k_major(a, a_row0, k16), TileB::desc_k_major(b, 0, k16), (ACC || k16 > 0) ? 1 : 0);
   wgmma_commit();
-  wgmma_wait<0>();
-  wgmma_fence_operand(r);
 }
 
-/// D += A B, D [64 x N] f32 (each warp: its 16 rows in `d`); A [64 x K] in registers (each warp: its 16
-/// rows as an rt<T, 16, K>, the mma.sync A layout = the wgmma A fragment per 16-column k-step); B: the
-/// [K x N] tile at shared address `b`, stored as sw128<K, sw128_stored_cols<N>> and read MN-major (e.g. V
-/// [BLOCK_N x Dv] of O += P V). N a multiple of 16 up to 256: one wgmma of N columns per k-step, which
-/// reads the last panel only in part when N is not a multiple of 64 (sw128::desc_mn_major).
+/// Waits until at most PENDING of this warpgroup's committed wgmma groups are in flight
+/// (wgmma.wait_group), then makes the accumulators `accs` of the completed ones readable: the compiler
+/// may not move their reads above the wait.
+template <int PENDING, typename... Acc> TF_DEVICE void mma_wait(Acc &...accs) {
+  wgmma_wait<PENDING>();
+  (wgmma_fence_operand(acc_regs(accs)), ...);
+}
+
+/// D = A B^T (ACC: D += A B^T) as mma_ABt_async, waited for: `d` is readable on return.
+template <typename T, int A_ROWS, int N, int K, bool ACC = false>
+TF_DEVICE void mma_ABt(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) {
+  mma_ABt_async<T, A_ROWS, N, K, ACC>(d, a, a_row0, b);
+  mma_wait<0>(d);
+}
+
+/// Issues D += A B as one committed wgmma group and returns without waiting for it: D [64 x N] f32 (each
+/// warp: its 16 rows in `d`); A [64 x K] in registers (each warp: its 16 rows as an rt<T, 16, K>, the
+/// mma.sync A layout = the wgmma A fragment per 16-column k-step); B: the [K x N] tile at shared address
+/// `b`, stored as sw128<K, sw128_stored_cols<N>> and read MN-major (e.g. V [BLOCK_N x Dv] of O += P V).
+/// N a multiple of 16 up to 256: one wgmma of N columns per k-step, which reads the last panel only in
+/// part when N is not a multiple of 64 (sw128::desc_mn_major). `d` may be read, and `a` and the tile at
+/// `b` overwritten, only after mma_wait.
 template <typename T, int K, int N>
-TF_DEVICE void mma_AB(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b) {
+TF_DEVICE void mma_AB_async(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b) {
   using Atom = typename atoms<T, N>::RS;
   using TileB = sw128<K, sw128_stored_cols<N>>;
   float(&r)[N / 2] = acc_regs(d);
@@ -75,8 +94,13 @@ TF_DEVICE void mma_AB(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b) {
     Atom::template mma<1>(r, frag, TileB::desc_mn_major(b, k16), 1);
   }
   wgmma_commit();
-  wgmma_wait<0>();
-  wgmma_fence_operand(r);
+}
+
+/// D += A B as mma_AB_async, waited for: `d` is readable on return.
+template <typename T, int K, int N>
+TF_DEVICE void mma_AB(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b) {
+  mma_AB_async<T, K, N>(d, a, b);
+  mma_wait<0>(d);
 }
 
 } // namespace warpgroup
