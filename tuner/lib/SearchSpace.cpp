@@ -140,10 +140,13 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
 /// BLOCK_M in {64, 128, 192} (1 to 3 consumer warpgroups), BLOCK_N a multiple of 16 in [64, 192],
 /// 2 or 3 stages. Pruned by the problem and smem rules and by a register rule of its own (each consumer
 /// thread holds Dv/2 + 3 BLOCK_N / 4 + about 68 registers: O, S, P, m, l, addresses; setmaxnreg gives it
-/// 240, or 160 with 3 consumer warpgroups); the best kSm90Candidates by the analytic model are kept.
+/// 240, or 160 with 3 consumer warpgroups); the best kSm90Tiles tile shapes by the analytic model are
+/// kept, and each one with 2 or 3 consumer warpgroups is also timed with the other overlap (none /
+/// pingpong, FA3 Sec. 3.1) and, for the best two, on a persistent grid: the model cannot rank those, the
+/// clock does.
 std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
                                       const DeviceLimits &limits, SearchSpace &space) {
-  constexpr int kSm90Candidates = 8;
+  constexpr int kSm90Tiles = 6, kSm90Persistent = 2;
   std::vector<Candidate> out;
   const int d = static_cast<int>(shape.D), dv = static_cast<int>(shape.Dv);
   if (codegen::computeCapability(limits.arch) != 90 || !codegen::sm90DefaultFor(d, dv))
@@ -190,16 +193,42 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
         out.push_back(c);
       }
   std::stable_sort(out.begin(), out.end(), [](const Candidate &a, const Candidate &b) { return a.score > b.score; });
-  // The default schedule (the baseline of every table) is always kept.
-  auto def = std::find_if(out.begin(), out.end(), [](const Candidate &c) { return c.isDefault; });
-  if (def != out.end() && def - out.begin() >= kSm90Candidates)
-    std::rotate(out.begin() + kSm90Candidates - 1, def, def + 1);
-  for (std::size_t i = kSm90Candidates; i < out.size(); ++i)
-    space.pruned.push_back({out[i].schedule, "budget", "sm90: only the best " + std::to_string(kSm90Candidates) +
-                                                           " wgmma schedules by the model are compiled"});
-  if (out.size() > kSm90Candidates)
-    out.resize(kSm90Candidates);
-  return out;
+  // The default schedule's tile shape (the baseline of every table) is always kept.
+  auto sameTiles = [](const Schedule &a, const Schedule &b) {
+    return a.blockM == b.blockM && a.blockN == b.blockN && a.kvStages == b.kvStages;
+  };
+  auto def = std::find_if(out.begin(), out.end(), [&](const Candidate &c) { return sameTiles(c.schedule, defaultSchedule); });
+  if (def != out.end() && def - out.begin() >= kSm90Tiles)
+    std::rotate(out.begin() + kSm90Tiles - 1, def, def + 1);
+  for (std::size_t i = kSm90Tiles; i < out.size(); ++i)
+    space.pruned.push_back({out[i].schedule, "budget", "sm90: only the best " + std::to_string(kSm90Tiles) +
+                                                           " wgmma tile shapes by the model are compiled"});
+  if (out.size() > kSm90Tiles)
+    out.resize(kSm90Tiles);
+  // The axes the model cannot rank: the overlap of 2 or 3 consumer warpgroups, then the persistent grid.
+  std::vector<Candidate> all;
+  int persistentLeft = kSm90Persistent;
+  for (const Candidate &base : out) {
+    std::vector<Candidate> twins = {base};
+    if (base.schedule.blockM >= 128) {
+      Candidate other = base;
+      other.schedule.overlap = base.schedule.overlap == codegen::WarpgroupOverlap::None ? codegen::WarpgroupOverlap::Pingpong
+                                                                                        : codegen::WarpgroupOverlap::None;
+      twins.push_back(other);
+      if (persistentLeft-- > 0) {
+        Candidate p = base;
+        p.schedule.overlap = codegen::WarpgroupOverlap::Pingpong, p.schedule.persistent = true;
+        twins.push_back(p);
+      }
+    }
+    for (Candidate &c : twins) {
+      c.isDefault = c.schedule == defaultSchedule;
+      if (&c != &twins.front())
+        ++space.total;
+      all.push_back(c);
+    }
+  }
+  return all;
 }
 
 } // namespace

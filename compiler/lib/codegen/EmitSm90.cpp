@@ -364,30 +364,45 @@ private:
     return "(p." + g.size + " + " + std::to_string(g.divisor - 1) + ") / " + std::to_string(g.divisor);
   }
 
-  /// Opens `for (tile ...)` over the x * y * z tiles with x (the Q tiles) slowest, and binds the program
-  /// ids: consecutive blocks take the same Q tile of other heads and batches, heaviest (descending) first.
+  /// Opens `for (tile ...)` over the x * y * z tiles and binds the program ids. The (y, z) problems
+  /// (heads, batches) go in L2 sections: as many as keep the K/V that one Q tile streams under 32 MiB
+  /// (FlashAttention-3's persistent scheduler does the same). Within a section x (the Q tiles) is
+  /// slowest, descending unless q_tile_order = ascending: the heaviest tiles of a causal mask start first
+  /// (longest-processing-time-first), and the blocks running at once read the same few heads' K and V.
   void tileLoop() {
     const GridDimRule *dims[3] = {&r.grid.x, &r.grid.y, &r.grid.z};
-    w.comment("Persistent grid: min(tiles, SMs) blocks; block b runs tiles b, b + gridDim.x, ... with the Q tile "
-              "slowest.");
+    w.comment("Persistent grid: min(tiles, SMs) blocks; block b runs tiles b, b + gridDim.x, ... in L2 sections of "
+              "(y, z) problems, the Q tile slowest within one.");
     for (int a = 0; a < 3; ++a)
       w.line(std::string("const long long tiles_") + "xyz"[a] + " = " + extentOf(*dims[a]) + "; // grid " +
              dims[a]->toString());
-    w.line("const long long n_tiles = tiles_x * tiles_y * tiles_z;");
+    w.line("const long long n_tiles = tiles_x * tiles_y * tiles_z, tiles_yz = tiles_y * tiles_z;");
+    std::string kvBytes;
+    for (const LoopPlan &lp : p.loops)
+      for (const PipelinedLoad &pl : lp.loads) {
+        const TensorInfo &t = r.tensorOf(pl.load.getSource());
+        kvBytes += (kvBytes.empty() ? "" : " + ") + std::string("2LL * ") + paren(t.extent[2]) + " * " + paren(t.extent[3]);
+      }
+    w.line("const long long kv_bytes = " + (kvBytes.empty() ? std::string("1") : kvBytes) +
+           "; // what one Q tile's K/V loop reads");
+    w.line("const long long section = tfcg::smax<long long>(1, tfcg::smin<long long>(tiles_yz, (32LL << 20) / "
+           "tfcg::smax<long long>(kv_bytes, 1))); // (y, z) problems per L2 section");
     w.line("int tile_iter = 0; // this block's tiles so far: the phase of the once-loaded tiles' barriers");
     w.open("for (long long tile = blockIdx.x; tile < n_tiles; tile += gridDim.x, ++tile_iter)");
+    w.line("const long long first_yz = tile / (section * tiles_x) * section;");
+    w.line("const long long in_section = tfcg::smin<long long>(section, tiles_yz - first_yz);");
+    w.line("const long long rest = tile - first_yz * tiles_x;");
+    w.line("const long long x_idx = rest / in_section, yz = first_yz + rest % in_section;");
     Block &body = r.kernel.getBodyBlock();
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
       const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));
       const char axis = r.programIdAxis[k];
-      const std::string t = std::string("tiles_") + axis;
-      const std::string idx = axis == 'x' ? "tile / (tiles_y * tiles_z)" : axis == 'y' ? "tile / tiles_z % tiles_y"
-                                                                                       : "tile % tiles_z";
-      if (r.scalarNames.lookup(body.getArgument(k)) == "q_tile" && p.schedule.qTileOrder == QTileOrder::Descending)
-        w.line("const long long " + name + " = " + t + " - 1 - " + idx + "; // last (longest under a causal mask) Q "
+      if (axis == 'x' && p.schedule.qTileOrder == QTileOrder::Descending)
+        w.line("const long long " + name + " = tiles_x - 1 - x_idx; // the last (longest under a causal mask) Q "
                "tiles first");
       else
-        w.line("const long long " + name + " = " + idx + ";");
+        w.line("const long long " + name + " = " + (axis == 'x' ? "x_idx" : axis == 'y' ? "yz % tiles_y" : "yz / tiles_y") +
+               ";");
       sx.bind(body.getArgument(k), name);
     }
   }

@@ -75,12 +75,31 @@ TEST_CASE("every enumerated schedule is a candidate or pruned with a reason", "[
   Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90");
   SearchSpace s = buildSearchSpace(shape, def, h, {24, 12});
   CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
-  // The sm90 backend's space is ranked apart: its best 8 join the sm80 budget's 36.
+  // The sm90 backend's space is ranked apart: its best 6 tile shapes join the sm80 budget's 36, each with
+  // 2 or 3 consumer warpgroups under both overlaps, and the first two of those on a persistent grid too.
   std::vector<Candidate> hopper;
   for (const Candidate &c : s.candidates)
     if (c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma)
       hopper.push_back(c);
-  CHECK(hopper.size() == 8);
+  std::set<std::array<int, 3>> tiles;
+  int multiWarpgroup = 0, persistent = 0;
+  for (const Candidate &c : hopper) {
+    tiles.insert({c.schedule.blockM, c.schedule.blockN, c.schedule.kvStages});
+    persistent += c.schedule.persistent;
+    if (c.schedule.blockM >= 128 && !c.schedule.persistent) {
+      ++multiWarpgroup;
+      Schedule twin = c.schedule;
+      twin.overlap = c.schedule.overlap == tilefuse::codegen::WarpgroupOverlap::None
+                         ? tilefuse::codegen::WarpgroupOverlap::Pingpong
+                         : tilefuse::codegen::WarpgroupOverlap::None;
+      INFO(c.schedule.toString());
+      CHECK(std::count_if(hopper.begin(), hopper.end(), [&](const Candidate &o) { return o.schedule == twin; }) == 1);
+    }
+  }
+  CHECK(tiles.size() == 6);
+  CHECK(multiWarpgroup >= 4);
+  CHECK(persistent == 2);
+  CHECK(hopper.size() == tiles.size() + multiWarpgroup / 2 + persistent);
   for (const Candidate &c : hopper) {
     INFO(c.schedule.toString());
     CHECK_NOTHROW(c.schedule.validate());
