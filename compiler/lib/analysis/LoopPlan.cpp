@@ -3,10 +3,12 @@
 // planLoop, in one pre-order walk of the loop body (blk.map regions skipped: what they compute
 // per element is data, their cost depends only on their ops):
 //   1. iv is affine (1 * iv); outside values and integer constants are terms of affine forms;
-//   2. addi / subi / muli by a constant / index_cast / extsi of an affine value is affine;
+//   2. addi / subi / muli by a constant / index_cast / extsi of affine values is affine (with
+//      coefficient 0 when no operand depends on iv: an invariant the body computes);
 //   3. cmpi of an affine value is a compare (a cut); a trailing load / store offset a window;
 //   4. any other use of an affine value makes the plan unusable;
-//   5. outside values used any other way are key values (their abstract values key the memo).
+//   5. outside values used any other way (directly or through an invariant form) are key
+//      values: their abstract values key the memo.
 // LoopSegments then evaluates the forms at loop entry and finds the cuts by bisection (each
 // compare is monotone in the iteration index, or flips at one point for eq / ne).
 //
@@ -36,11 +38,14 @@ public:
   LoopPlan run();
 
 private:
+  /// Outside: defined before the loop. Affine: depends on iv (a form with coeff != 0).
+  /// Other: anything else of the body (a form with coeff 0 is an invariant the body computes).
   enum class Kind { Outside, Affine, Other };
   Kind kindOf(Value v) const {
     if (!loop.getRegion().isAncestor(v.getParentRegion()))
       return Kind::Outside;
-    return forms.count(v) ? Kind::Affine : Kind::Other;
+    auto it = forms.find(v);
+    return it != forms.end() && it->second.coeff != 0 ? Kind::Affine : Kind::Other;
   }
   /// The affine form of an integer operand (an affine value, an outside value, a constant).
   std::optional<AffineForm> formOf(Value v) const;
@@ -50,10 +55,20 @@ private:
       plan.whyNot = op->getName().getStringRef().str() + ": " + why;
     plan.usable = false;
   }
+  /// `v` is read other than into an affine form: its value (an outside value, or the outside
+  /// values of an invariant form) keys the memo.
   void useAsKey(Value v) {
-    if (kindOf(v) == Kind::Outside && keySet.insert(v).second)
-      plan.keyValues.push_back(v);
+    if (kindOf(v) == Kind::Outside) {
+      if (keySet.insert(v).second)
+        plan.keyValues.push_back(v);
+      return;
+    }
+    if (auto it = forms.find(v); it != forms.end())
+      for (const auto &term : it->second.terms)
+        useAsKey(term.second);
   }
+  /// The form of the result of addi / subi / muli by a constant / index_cast / extsi of forms.
+  std::optional<AffineForm> arithForm(Operation *op, std::string &why) const;
   void window(Operation *op, Value tensor, ValueRange indices, blk::TileType tile);
 
   mutable scf::ForOp loop; // (MLIR op handles have non-const accessors)
@@ -106,8 +121,10 @@ std::optional<AffineForm> scale(const AffineForm &a, int64_t s) {
 void Planner::window(Operation *op, Value tensor, ValueRange indices, blk::TileType tile) {
   const unsigned lead = indices.size() - tile.getRank();
   for (unsigned p = 0; p < indices.size(); ++p) {
-    if (kindOf(indices[p]) != Kind::Affine)
+    if (kindOf(indices[p]) != Kind::Affine) {
+      useAsKey(indices[p]); // an offset that does not move with iv still sets the overlap
       continue;
+    }
     if (p < lead)
       continue; // a slice index: assumed in bounds, it changes no cost
     if (tile.isDynamicDim(p - lead))
@@ -118,58 +135,66 @@ void Planner::window(Operation *op, Value tensor, ValueRange indices, blk::TileT
   }
 }
 
+std::optional<AffineForm> Planner::arithForm(Operation *op, std::string &why) const {
+  if (op->getNumResults() != 1 || !is64BitInteger(op->getResult(0).getType())) {
+    why = "an iv-dependent value that is not a 64-bit integer";
+    return std::nullopt;
+  }
+  if (isa<arith::IndexCastOp, arith::ExtSIOp>(op)) {
+    std::optional<AffineForm> a = formOf(op->getOperand(0));
+    if (!a)
+      why = "an operand that is not a 64-bit integer";
+    return a;
+  }
+  std::optional<AffineForm> a = formOf(op->getOperand(0)), b = formOf(op->getOperand(1));
+  if (!a || !b) {
+    why = "an operand that is not affine";
+    return std::nullopt;
+  }
+  std::optional<AffineForm> r;
+  if (isa<arith::AddIOp, arith::SubIOp>(op)) {
+    r = combine(*a, *b, isa<arith::AddIOp>(op) ? 1 : -1);
+  } else { // muli: one factor must be a constant
+    const bool aConst = a->coeff == 0 && a->terms.empty(), bConst = b->coeff == 0 && b->terms.empty();
+    if (!aConst && !bConst) {
+      why = "a product that is not affine (no constant factor)";
+      return std::nullopt;
+    }
+    r = aConst ? scale(*b, a->constant) : scale(*a, b->constant);
+  }
+  if (!r)
+    why = "an affine form past int64";
+  return r;
+}
+
 void Planner::visit(Operation *op) {
   const bool affineOperand =
       llvm::any_of(op->getOperands(), [&](Value v) { return kindOf(v) == Kind::Affine; });
   if (isa<blk::KernelOp, blk::AllocOp>(op))
     return fail(op, "not summarized inside a loop");
+  const bool arith = isa<arith::AddIOp, arith::SubIOp, arith::MulIOp, arith::IndexCastOp, arith::ExtSIOp>(op);
+  // An affine value (or an invariant one the body computes from outside values): a form.
+  if (arith) {
+    std::string why;
+    if (std::optional<AffineForm> f = arithForm(op, why)) {
+      forms[op->getResult(0)] = *f;
+      plan.affineValues.push_back(*f);
+      return;
+    }
+    if (affineOperand)
+      return fail(op, why);
+  }
   if (!affineOperand) {
     for (Value v : op->getOperands())
       useAsKey(v);
     return;
   }
   // An op that reads an iv-dependent value.
-  auto record = [&](Value result, std::optional<AffineForm> f) {
-    if (!f)
-      return fail(op, "an affine form past int64");
-    if (!is64BitInteger(result.getType()))
-      return fail(op, "an iv-dependent value that is not a 64-bit integer");
-    forms[result] = *f;
-    plan.affineValues.push_back(*f);
-  };
-  auto operandForms = [&]() -> std::optional<std::pair<AffineForm, AffineForm>> {
+  if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
     std::optional<AffineForm> a = formOf(op->getOperand(0)), b = formOf(op->getOperand(1));
     if (!a || !b)
-      return std::nullopt;
-    return std::make_pair(*a, *b);
-  };
-  if (isa<arith::AddIOp, arith::SubIOp>(op)) {
-    auto ab = operandForms();
-    if (!ab)
       return fail(op, "an operand that is not affine");
-    return record(op->getResult(0), combine(ab->first, ab->second, isa<arith::AddIOp>(op) ? 1 : -1));
-  }
-  if (isa<arith::MulIOp>(op)) {
-    auto ab = operandForms();
-    if (!ab || (ab->first.coeff != 0 && ab->second.coeff != 0))
-      return fail(op, "a product that is not affine in the induction variable");
-    const AffineForm &var = ab->first.coeff != 0 ? ab->first : ab->second;
-    const AffineForm &k = ab->first.coeff != 0 ? ab->second : ab->first;
-    if (!k.terms.empty())
-      return fail(op, "a product of the induction variable and a value that is not a constant");
-    return record(op->getResult(0), scale(var, k.constant));
-  }
-  if (isa<arith::IndexCastOp, arith::ExtSIOp>(op)) {
-    std::optional<AffineForm> a = formOf(op->getOperand(0));
-    if (!a)
-      return fail(op, "an operand that is not a 64-bit integer");
-    return record(op->getResult(0), a);
-  }
-  if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
-    auto ab = operandForms();
-    if (!ab)
-      return fail(op, "an operand that is not affine");
-    std::optional<AffineForm> diff = combine(ab->first, ab->second, -1);
+    std::optional<AffineForm> diff = combine(*a, *b, -1);
     if (!diff)
       return fail(op, "an affine form past int64");
     using P = arith::CmpIPredicate;
@@ -225,14 +250,18 @@ LoopPlan planLoop(scf::ForOp loop) { return Planner(loop).run(); }
 std::optional<LoopSegments::Line> LoopSegments::line(const AffineForm &f, int64_t lb, int64_t step,
                                                      const ValueOf &valueOf) const {
   // f(k) = coeff * (lb + k * step) + sum(terms) + constant, exact in 128 bits for |values| < 2^63.
+  // Each product of two int64 is below 2^126; sums are checked.
   Line l;
   l.a = static_cast<__int128>(f.coeff) * step;
-  l.b = static_cast<__int128>(f.coeff) * lb + f.constant;
+  l.b = static_cast<__int128>(f.coeff) * lb;
+  if (__builtin_add_overflow(l.b, static_cast<__int128>(f.constant), &l.b))
+    return std::nullopt;
   for (auto [m, v] : f.terms) {
     std::optional<int64_t> x = valueOf(v);
     if (!x)
       return Line{}; // unknown
-    l.b += static_cast<__int128>(m) * *x;
+    if (__builtin_add_overflow(l.b, static_cast<__int128>(m) * *x, &l.b))
+      return std::nullopt;
   }
   // Keep a * k + b exact for every k < 2^63.
   constexpr __int128 kMaxA = static_cast<__int128>(1) << 62, kMaxB = static_cast<__int128>(1) << 100;

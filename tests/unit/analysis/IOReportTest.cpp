@@ -217,3 +217,20 @@ TEST_CASE("IO report of causal attention at S = 10^6", "[.][analysis][huge]") {
     CHECK(t.flops.matmul > 0);
   }
 }
+
+TEST_CASE("IO report of a summarized loop equals the walk of every iteration", "[analysis]") {
+  // inputs/loop_summary.mlir: @walked hides the induction variable from LoopPlan (every iteration
+  // is walked), @summarized is the same program walked once per run of equal iterations.
+  Program prog(sourcePath("tests/unit/analysis/inputs/loop_summary.mlir"));
+  for (int64_t Sk : {1, 47, 64, 100, 113, 1000, 1001, 4097})
+    for (int64_t Sq : {1, 64, 200, 1000}) {
+      INFO("Sq = " << Sq << ", Sk = " << Sk);
+      const Dims dims{{"Sq", Sq}, {"Sk", Sk}};
+      const IOReport fast = analyzeIO(prog.fn("summarized"), dims);
+      const IOReport slow = analyzeIO(prog.fn("walked"), dims);
+      CHECK(fast.bytes == slow.bytes);
+      CHECK(fast.flops == slow.flops);
+    }
+  // 2^40 / 48 iterations could not be walked within kMaxAbstractSteps: the loop is summarized.
+  CHECK_NOTHROW(analyzeIO(prog.fn("summarized"), Dims{{"Sq", 64}, {"Sk", int64_t{1} << 40}}));
+}
