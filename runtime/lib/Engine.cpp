@@ -166,6 +166,7 @@ void Engine::Impl::load(detail::Kernel &k, const std::vector<char> &cubin, const
                         const codegen::Schedule &schedule, Policy policy) const {
   checkSharedMemory(launch, spec, schedule);
   k.plan = detail::makePackPlan(launch.params, spec, shape.groupSize(), launch.kernelName);
+  k.plan.headDim = shape.D, k.plan.valueDim = shape.Dv;
 
   // Load into the engine's context; opt into > 48 KB of dynamic shared memory.
   const auto loadStart = std::chrono::steady_clock::now();

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <dlfcn.h>
 #include <filesystem>
+#include <stdexcept>
 
 namespace tilefuse::detail {
 namespace {
@@ -23,16 +24,14 @@ std::string installedDeviceDir() {
 
 } // namespace
 
-void checkShape(const spec::Shape &s) {
-  const std::pair<const char *, int64_t> sizes[] = {{"B", s.B},   {"Hq", s.Hq}, {"Hkv", s.Hkv}, {"Sq", s.Sq},
-                                                    {"Sk", s.Sk}, {"D", s.D},   {"Dv", s.Dv}};
-  for (const auto &[name, value] : sizes)
-    if (value <= 0)
-      throw std::invalid_argument(std::string("getKernel: shape.") + name + " = " + std::to_string(value) +
-                                  " must be > 0");
-  if (s.Hq % s.Hkv != 0)
-    throw std::invalid_argument("getKernel: shape.Hq = " + std::to_string(s.Hq) + " is not a multiple of Hkv = " +
-                                std::to_string(s.Hkv));
+void checkShape(const spec::Shape &shape) {
+  // The one size check of the compiler (spec/Shape.h limits, overflow-checked products, Hq % Hkv),
+  // so that getKernel accepts exactly the shapes resolveShape and the tuner's cache accept.
+  try {
+    spec::checkShapeLimits(shape);
+  } catch (const spec::SpecError &e) {
+    throw std::invalid_argument("getKernel: shape: " + e.message());
+  }
 }
 
 codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch,

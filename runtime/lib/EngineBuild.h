@@ -43,7 +43,9 @@ std::string kernelKey(const std::string &specHash, const spec::Shape &shape, con
 /// CacheMissError when the cache directory cannot be determined.
 std::shared_ptr<ScheduleSource> defaultScheduleSource();
 
-/// Checks what getKernel needs of a shape (sizes > 0, Hq % Hkv == 0); throws std::invalid_argument.
+/// Checks a shape given to getKernel against spec::checkShapeLimits (every size from 1 to its limit in
+/// spec/Shape.h, every tensor at most 2^53 bytes, Hq % Hkv == 0) before anything is built or bucketed;
+/// throws std::invalid_argument naming the size, its value and the allowed range.
 void checkShape(const spec::Shape &shape);
 
 } // namespace tilefuse::detail

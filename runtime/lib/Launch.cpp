@@ -7,6 +7,7 @@
 
 #include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/spec/Eval.h"
+#include "tilefuse/spec/Spec.h"
 
 #include <cctype>
 #include <cstring>
@@ -25,11 +26,6 @@ bool sizeIdOf(const std::string &name, SizeId &out) {
       return true;
     }
   return false;
-}
-
-const char *sizeName(SizeId id) {
-  static constexpr const char *names[] = {"B", "Hq", "Hkv", "Sq", "Sk"};
-  return names[static_cast<int>(id)];
 }
 
 int64_t sizeOf(const AttentionArgs &a, SizeId id) {
@@ -143,11 +139,15 @@ PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec
 }
 
 void bind(const PackPlan &plan, const AttentionArgs &a, Bindings &out) {
-  // 1. Sizes: positive, and the GQA group compiled into the kernel.
-  for (SizeId id : {SizeId::B, SizeId::Hq, SizeId::Hkv, SizeId::Sq, SizeId::Sk})
-    if (sizeOf(a, id) <= 0)
-      bad(plan, std::string("size ") + sizeName(id) + " = " + std::to_string(sizeOf(a, id)) + " must be > 0");
-  if (a.Hq % a.Hkv != 0 || a.Hq / a.Hkv != plan.group)
+  // 1. Sizes: within the limits getKernel checks (spec::checkShapeLimits: 1 to the limit of
+  //    spec/Shape.h, tensors at most 2^53 bytes; it allocates nothing unless they are not), and the
+  //    GQA group compiled into the kernel.
+  try {
+    spec::checkShapeLimits({a.B, a.Hq, a.Hkv, a.Sq, a.Sk, plan.headDim, plan.valueDim});
+  } catch (const spec::SpecError &e) {
+    bad(plan, "sizes: " + e.message());
+  }
+  if (a.Hq / a.Hkv != plan.group)
     bad(plan, "Hq = " + std::to_string(a.Hq) + ", Hkv = " + std::to_string(a.Hkv) +
                   ": the kernel was compiled for a GQA group size Hq / Hkv = " + std::to_string(plan.group));
   if (static_cast<int>(a.captures.size()) != plan.captureCount)

@@ -69,6 +69,7 @@ struct PackPlan {
   std::vector<PackField> fields;
   std::size_t bytes = 0;
   int64_t group = 1; ///< GQA group size compiled into the kernel
+  int64_t headDim = 1, valueDim = 1; ///< D, Dv compiled into the kernel (for the size limits)
   int captureCount = 0;
   bool writesLse = false;
   std::string kernelName; ///< for messages

@@ -333,12 +333,20 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--timeout", type=float, default=20.0)
     ap.add_argument("--keep", default="", help="save failing inputs here")
+    ap.add_argument("--kinds", default="spec,expr,mlir,archive",
+                    help="input kinds to make, comma-separated (mlir alone needs only tilefuse-opt)")
     args = ap.parse_args()
 
     seeds = load_seeds(args.src)
     rng = random.Random(args.seed)
-    makers = [(spec_case, 4), (expr_case, 3), (mlir_case, 3), (archive_case, 1)]
-    pool = [m for m, w in makers for _ in range(w)]
+    makers = [(spec_case, 4, "spec"), (expr_case, 3, "expr"), (mlir_case, 3, "mlir"),
+              (archive_case, 1, "archive")]
+    kinds = args.kinds.split(",")
+    unknown = [k for k in kinds if k not in [name for _, _, name in makers]]
+    if unknown:
+        ap.error("--kinds: unknown kind(s) %s; expected some of spec, expr, mlir, archive"
+                 % ", ".join(unknown))
+    pool = [m for m, w, name in makers if name in kinds for _ in range(w)]
     cases = [rng.choice(pool)(rng, seeds) for _ in range(args.count)]
     scratch = tempfile.mkdtemp(prefix="tilefuse-fuzz-")
     start = time.time()

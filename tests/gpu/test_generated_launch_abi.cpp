@@ -60,6 +60,7 @@ Generated generate(const std::string &file, int64_t D = 0, const std::string &ba
   g.shape = spec::resolveShape(g.spec, o);
   g.source = detail::buildSource(g.spec, g.shape, detail::heuristicSchedule(g.spec, g.shape, "sm_90", backend));
   g.plan = detail::makePackPlan(g.source.params, g.spec, g.shape.groupSize(), g.source.kernelName);
+  g.plan.headDim = g.shape.D, g.plan.valueDim = g.shape.Dv; // as Engine::load sets them
   return g;
 }
 
@@ -163,7 +164,20 @@ TEST_CASE("bad launch arguments throw LaunchError naming the tensor and dim", "[
   {
     FakeArgs f(causal);
     f.args.Sq = 0;
-    CHECK_THAT(launchError(causal, f.args), Catch::Contains("size Sq = 0"));
+    CHECK_THAT(launchError(causal, f.args),
+               Catch::Contains("Sq = 0 is not allowed; expected an integer from 1 to 16777216"));
+  }
+  {
+    // Issue 14: launch checks sizes with the same limits as getKernel (spec::checkShapeLimits), so
+    // a size no kernel could index (here 2^40 tokens) is refused before capture extents or the grid
+    // are computed from it.
+    FakeArgs f(causal);
+    f.args.Sk = int64_t{1} << 40;
+    CHECK_THAT(launchError(causal, f.args),
+               Catch::Contains("Sk = 1099511627776 is not allowed; expected an integer from 1 to 16777216"));
+    FakeArgs g(causal);
+    g.args.B = 1 << 20, g.args.Hq = 1 << 10, g.args.Hkv = 1 << 10, g.args.Sq = 1 << 20, g.args.Sk = 1 << 20;
+    CHECK_THAT(launchError(causal, g.args), Catch::Contains("the score matrix S of the unfused program is too large"));
   }
   {
     FakeArgs f(alibi);
@@ -215,6 +229,38 @@ TEST_CASE("without a GPU Engine throws NoGpuError and the C API returns TILEFUSE
   CHECK(e == nullptr);
   CHECK_THAT(tilefuse_last_error(), Catch::Contains("no GPU"));
   std::printf("without a GPU: %s\n", tilefuse_last_error());
+}
+
+TEST_CASE("getKernel checks a shape with spec::checkShapeLimits before building or bucketing it", "[cpu][runtime]") {
+  // Engine::getKernel calls detail::checkShape first (an Engine needs a GPU; the check does not).
+  // Issue 14: B > 2^62 once hung spec::bucketBatch inside getKernel; D = 2^32 + 128 was truncated.
+  auto rejects = [](spec::Shape s, const std::string &what) {
+    try {
+      detail::checkShape(s);
+    } catch (const std::invalid_argument &e) {
+      CHECK_THAT(e.what(), Catch::StartsWith("getKernel: shape: ") && Catch::Contains(what));
+      return;
+    }
+    FAIL_CHECK("checkShape accepted a shape it should reject: " << what);
+  };
+  const spec::Shape ok{2, 8, 2, 113, 203, 128, 128};
+  CHECK_NOTHROW(detail::checkShape(ok));
+  spec::Shape s = ok;
+  s.B = (int64_t{1} << 62) + 1;
+  rejects(s, "B = 4611686018427387905 is not allowed; expected an integer from 1 to 1048576");
+  s = ok, s.Hq = 0;
+  rejects(s, "Hq = 0 is not allowed; expected an integer from 1 to 65536");
+  s = ok, s.D = (int64_t{1} << 32) + 128;
+  rejects(s, "D = 4294967424 is not allowed; expected an integer from 1 to 1024");
+  s = ok, s.Sq = s.Sk = 1 << 24, s.B = 1 << 12, s.Hq = s.Hkv = 1 << 8; // each size allowed, S is 2^66 bytes
+  rejects(s, "the score matrix S of the unfused program is too large");
+  s = ok, s.Hkv = 3;
+  rejects(s, "Hq = 8 is not a multiple of Hkv = 3");
+  // The build path (buildSource) refuses the same shapes.
+  const spec::Spec causal = spec::parseSpecFile(test::specsDir() + "/causal.json");
+  s = ok, s.Sk = int64_t{1} << 40;
+  CHECK_THROWS_WITH(detail::buildSource(causal, s, detail::heuristicSchedule(causal, ok, "sm_90")),
+                    Catch::Contains("Sk = 1099511627776 is not allowed"));
 }
 
 TEST_CASE("the engine decides per shape bucket with the tuner cache's bucketing rule", "[cpu][runtime]") {

@@ -155,6 +155,7 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
   section(fmt::format("3. fp64 interpreter vs naive reference at {} (seed {})", shapeText(small),
                       seed));
   bool ok = true;
+  std::string failed; // "the fp64 check of the fused program failed ..." when a check fails
   for (auto [name, text] : {std::pair{"unfused", &unfused}, std::pair{"fused", &fused.ir}}) {
     drv::CheckResult check;
     try {
@@ -168,6 +169,13 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
     }
     out[std::string("check_") + name] = checkJson(check);
     ok = ok && check.passed();
+    if (!check.passed() && failed.empty())
+      failed = fmt::format("the fp64 check of the {} program failed at {}: max|dO| = {:.3e}, "
+                           "rel = {:.3e}, max|dLSE| = {:.3e}, -inf rows {}; expected errors within "
+                           "{:.0e}",
+                           name, shapeText(small), check.maxAbsErrO, check.relErrO,
+                           check.maxAbsErrLSE, check.lseMatchesInf ? "match" : "differ",
+                           check.tolerance);
     if (!json)
       fmt::print("{:<8} program: max|dO| = {:.3e}  rel = {:.3e}  max|dLSE| = {:.3e}  "
                  "-inf rows {}  -> {} (tolerance {:.0e}, {:.0f} ms)\n",
@@ -195,8 +203,16 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
                f.hbmBytes > 0 ? fmt::format("{:.1f}x less", u.hbmBytes / f.hbmBytes)
                               : std::string("no fused traffic"),
                u.matmulFlops, f.matmulFlops);
+  // A failed check is an error: on stderr (and in the JSON), not only in the table.
+  auto checkFailed = [&] {
+    if (!failed.empty())
+      fmt::print(stderr, "tilefuse run: error: {}\n", failed);
+  };
   if (json) {
+    if (!failed.empty())
+      out["error"] = failed;
     fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
+    checkFailed();
     return ok ? 0 : 1;
   }
 
@@ -213,6 +229,7 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
     tcli::BenchArgs bench;
     bench.problem = pa;
     rc = rc ? rc : tcli::runBench(bench);
+    checkFailed();
     return ok && rc == 0 ? 0 : 1;
   }
   section("5. CUDA kernel (no GPU here: " + reason + ")");
@@ -225,6 +242,7 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
   if (rc == 0)
     fmt::print("wrote {}; tuning and benchmarking need a GPU (tilefuse tune / tilefuse bench).\n",
                emit.output);
+  checkFailed();
   return ok && rc == 0 ? 0 : 1;
 }
 

@@ -3,9 +3,15 @@
 // An abstract run of the program: scalars are folded with the interpreter's scalar semantics
 // (tilefuse/interp/Scalar.h), tiles carry only their run-time extents, HBM tensors only their
 // shapes. Each kernel body is walked once per combination of the program ids that matter (those
-// reaching an offset, loop bound, condition or alloc size); the others multiply the cost.
+// reaching an offset, loop bound, condition or alloc size); the others multiply the cost. A loop
+// is walked once per run of iterations that cost the same (LoopPlan.h: the K/V tiles of one Q tile
+// that are all full, all partial or all empty under the tile classification), and a run seen
+// before (the same branches, extents and carried state, e.g. at the next Q tile) is not walked
+// again: the report is linear in the number of Q tiles, not in the number of tile pairs.
 //
 #include "tilefuse/analysis/IOReport.h"
+
+#include "LoopPlan.h"
 
 #include "tilefuse/interp/Interpreter.h"
 #include "tilefuse/interp/Scalar.h"
@@ -17,7 +23,9 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <array>
+#include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <variant>
 
@@ -98,6 +106,17 @@ struct Cost {
   Flops flops;
 };
 
+/// after - before, field by field (both totals of one row, after >= before).
+Cost difference(const Cost &after, const Cost &before) {
+  const TierBytes &a = after.bytes, &b = before.bytes;
+  const Flops &f = after.flops, &g = before.flops;
+  return {{a.hbmToSmem - b.hbmToSmem, a.hbmToReg - b.hbmToReg, a.smemToReg - b.smemToReg,
+           a.regToSmem - b.regToSmem, a.regToHbm - b.regToHbm, a.smemToHbm - b.smemToHbm,
+           a.tableRead - b.tableRead},
+          {f.matmul - g.matmul, f.elementwise - g.elementwise, f.sfu - g.sfu, f.reduce - g.reduce,
+           f.select - g.select}};
+}
+
 Cost scaled(const Cost &c, int64_t k) {
   Cost r;
   const TierBytes &b = c.bytes;
@@ -117,6 +136,7 @@ struct Pending {
   Cost perElement;
   Cost once;
   bool charged = false;
+  uint64_t serial = 0; ///< creation order (Analyzer::newPending)
   /// Pending inputs; `true`: a broadcast source, charged at (rows, 1).
   std::vector<std::pair<std::shared_ptr<Pending>, bool>> inputs;
 };
@@ -258,12 +278,19 @@ private:
     if (!p || p->charged)
       return;
     p->charged = true;
+    for (Walk &w : walks) // a cost made before the iteration: that iteration is not typical
+      w.outerSettled |= p->serial < w.firstSerial;
     charge(p->perElement, mulChecked(e[0], e[1]));
     charge(p->once, 1);
     for (auto &[in, rowsOnly] : p->inputs)
       settle(in, rowsOnly ? Ext{e[0], 1} : e);
   }
   void settle(const ATilePtr &t, Ext e) { settle(t->pending, e); }
+  std::shared_ptr<Pending> newPending() {
+    auto p = std::make_shared<Pending>();
+    p->serial = nextSerial++;
+    return p;
+  }
   KernelIO &row() {
     if (current < 0) {
       report.kernels.push_back({"(function body)", {}, 1, {}, {}});
@@ -317,12 +344,48 @@ private:
     if (++steps > kMaxAbstractSteps)
       throw AnalysisError(
           op, "the report at these sizes needs more than " + std::to_string(kMaxAbstractSteps) +
-                  " steps of its abstract run (one per kernel instance that matters and per "
-                  "loop iteration, about (Sq / BLOCK_M) * (Sk / BLOCK_N) for attention); "
-                  "expected fewer: report at a smaller Sq or Sk, or with larger blocks");
+                  " steps of its abstract run (one per kernel instance that matters, per run of "
+                  "loop iterations that cost the same, and per iteration of a loop whose cost "
+                  "the report cannot summarize); expected fewer: report at a smaller Sq or Sk, "
+                  "or with larger blocks");
   }
   llvm::DenseMap<Value, AVal> env;
   std::deque<ATensor> tensors;
+
+  // Loop summaries (LoopPlan.h).
+  /// One loop iteration being walked to learn its cost: did it settle a Pending made before it?
+  struct Walk {
+    uint64_t firstSerial = 0;
+    bool outerSettled = false;
+  };
+  std::vector<Walk> walks;
+  uint64_t nextSerial = 0;
+  llvm::DenseMap<Operation *, std::unique_ptr<detail::LoopPlan>> plans;
+  /// Cost of one iteration (weighted, for the row it was charged to), by loop, row, weight,
+  /// decisions, key values and carried state: the same key costs the same.
+  std::map<std::vector<int64_t>, Cost> iterationCosts;
+  const detail::LoopPlan &planOf(scf::ForOp op) {
+    std::unique_ptr<detail::LoopPlan> &p = plans[op];
+    if (!p)
+      p = std::make_unique<detail::LoopPlan>(detail::planLoop(op));
+    return *p;
+  }
+  /// Appends an abstract value to a memo key; false for a tile with a cost not charged yet (its
+  /// charge would depend on where it is settled, so no iteration carrying it is summarized).
+  bool encode(const AVal &v, std::vector<int64_t> &key) const;
+  Cost rowCost() {
+    KernelIO &r = row();
+    return {r.bytes, r.flops};
+  }
+  void addToRow(const Cost &c) {
+    KernelIO &r = row();
+    r.bytes += c.bytes;
+    r.flops += c.flops;
+  }
+  /// Runs iterations [k0, k1) of `op` one run of equal iterations at a time (LoopPlan.h).
+  void runSegment(scf::ForOp op, const detail::LoopSegments &segments, int64_t lb, int64_t step,
+                  int64_t k0, int64_t k1, std::vector<AVal> &carried);
+  void runIteration(scf::ForOp op, int64_t iv, std::vector<AVal> &carried);
 };
 
 IOReport Analyzer::run(func::FuncOp fn) {
@@ -415,7 +478,7 @@ void Analyzer::runOp(Operation *op) {
         int64_t n = o.getResult().getType().getDimSize(1);
         t->ext = {src->ext[0], ShapedType::isDynamic(n) ? kNone : n};
         if (src->pending) {
-          t->pending = std::make_shared<Pending>();
+          t->pending = newPending();
           t->pending->inputs.push_back({src->pending, true});
         }
         env[o.getResult()] = ATilePtr(t);
@@ -491,6 +554,86 @@ void Analyzer::runKernel(blk::KernelOp op) {
   current = saved;
 }
 
+bool Analyzer::encode(const AVal &v, std::vector<int64_t> &key) const {
+  key.push_back(static_cast<int64_t>(v.index()));
+  if (const auto *s = std::get_if<AScalar>(&v)) {
+    int64_t bits = 0;
+    std::memcpy(&bits, &s->w, sizeof bits);
+    key.insert(key.end(), {s->known, s->known ? bits : 0});
+  } else if (const auto *t = std::get_if<ATilePtr>(&v)) {
+    const ATile &tile = **t;
+    if (tile.pending && !tile.pending->charged)
+      return false;
+    key.insert(key.end(), {tile.rank, tile.ext[0], tile.ext[1]});
+  } else if (const auto *h = std::get_if<const ATensor *>(&v)) {
+    key.push_back(static_cast<int64_t>(reinterpret_cast<uintptr_t>(*h)));
+  }
+  return true;
+}
+
+void Analyzer::runIteration(scf::ForOp op, int64_t iv, std::vector<AVal> &carried) {
+  tick(op);
+  env[op.getInductionVar()] = AScalar{true, interp::intWord(iv)};
+  for (size_t k = 0; k < carried.size(); ++k)
+    env[op.getRegionIterArgs()[k]] = carried[k];
+  Operation *yield = runBlock(*op.getBody());
+  for (size_t k = 0; k < carried.size(); ++k)
+    carried[k] = lookup(yield->getOperand(k));
+}
+
+void Analyzer::runSegment(scf::ForOp op, const detail::LoopSegments &segments, int64_t lb,
+                          int64_t step, int64_t k0, int64_t k1, std::vector<AVal> &carried) {
+  const detail::LoopPlan &plan = planOf(op);
+  for (int64_t k = k0; k < k1;) {
+    const int64_t iv = static_cast<int64_t>(lb + static_cast<__int128>(k) * step); // < ub
+    // A window over an edge of its tensor moves a different number of elements each iteration.
+    if (segments.straddles(k)) {
+      runIteration(op, iv, carried);
+      ++k;
+      continue;
+    }
+    // 1. The key: loop, row, weight, decisions of this run, key values, carried state.
+    std::vector<int64_t> key = {static_cast<int64_t>(reinterpret_cast<uintptr_t>(op.getOperation())),
+                                current, weight};
+    std::vector<int64_t> decisions = segments.decisions(k);
+    key.push_back(static_cast<int64_t>(decisions.size()));
+    key.insert(key.end(), decisions.begin(), decisions.end());
+    bool keyed = true;
+    for (Value v : plan.keyValues)
+      keyed &= encode(lookup(v), key);
+    std::vector<int64_t> in;
+    for (const AVal &v : carried)
+      keyed &= encode(v, in);
+    key.insert(key.end(), in.begin(), in.end());
+    // 2. Seen before: every iteration left of the run costs the same and keeps the state.
+    if (keyed) {
+      if (auto it = iterationCosts.find(key); it != iterationCosts.end()) {
+        tick(op);
+        addToRow(scaled(it->second, k1 - k));
+        return;
+      }
+    }
+    // 3. Walk one iteration; when it kept the carried state and charged nothing made before it,
+    //    the others of the run repeat it exactly.
+    const Cost before = rowCost();
+    walks.push_back({nextSerial, false});
+    runIteration(op, iv, carried);
+    const bool typical = !walks.back().outerSettled;
+    walks.pop_back();
+    ++k;
+    std::vector<int64_t> out;
+    bool same = keyed && typical;
+    for (const AVal &v : carried)
+      same &= encode(v, out);
+    if (!same || out != in)
+      continue;
+    const Cost one = difference(rowCost(), before);
+    iterationCosts.emplace(std::move(key), one);
+    addToRow(scaled(one, k1 - k));
+    return;
+  }
+}
+
 void Analyzer::runFor(scf::ForOp op) {
   const int64_t lb = known(op, op.getLowerBound(), "lower bound");
   const int64_t ub = known(op, op.getUpperBound(), "upper bound");
@@ -500,15 +643,26 @@ void Analyzer::runFor(scf::ForOp op) {
   std::vector<AVal> carried;
   for (Value v : op.getInitArgs())
     carried.push_back(lookup(v));
-  Block &body = *op.getBody();
-  for (int64_t iv = lb; iv < ub; iv = iv > INT64_MAX - step ? ub : iv + step) {
-    tick(op);
-    env[op.getInductionVar()] = AScalar{true, interp::intWord(iv)};
-    for (size_t k = 0; k < carried.size(); ++k)
-      env[op.getRegionIterArgs()[k]] = carried[k];
-    Operation *yield = runBlock(body);
-    for (size_t k = 0; k < carried.size(); ++k)
-      carried[k] = lookup(yield->getOperand(k));
+  const __int128 trips = lb < ub ? (static_cast<__int128>(ub) - lb + step - 1) / step : 0;
+  const int64_t n = static_cast<int64_t>(std::min<__int128>(trips, INT64_MAX));
+  // 1. Runs of iterations that cost the same, when the plan applies at these values.
+  detail::LoopSegments segments;
+  const detail::LoopPlan &plan = planOf(op);
+  if (n > 1 && trips <= INT64_MAX && plan.usable &&
+      segments.build(
+          plan, lb, step, n,
+          [&](Value v) -> std::optional<int64_t> {
+            AScalar s = scalar(v);
+            return s.known ? std::optional<int64_t>(s.w.i) : std::nullopt;
+          },
+          [&](Value t, unsigned d) { return tensor(t).shape[d]; })) {
+    const std::vector<int64_t> &cuts = segments.cuts();
+    for (size_t c = 0; c < cuts.size(); ++c)
+      runSegment(op, segments, lb, step, cuts[c], c + 1 < cuts.size() ? cuts[c + 1] : n, carried);
+  } else {
+    // 2. Otherwise every iteration (bounded by kMaxAbstractSteps).
+    for (int64_t k = 0; k < n; ++k)
+      runIteration(op, static_cast<int64_t>(lb + static_cast<__int128>(k) * step), carried);
   }
   for (size_t k = 0; k < carried.size(); ++k)
     env[op.getResult(k)] = carried[k];
@@ -601,7 +755,7 @@ void Analyzer::runCopy(blk::CopyOp op) {
   if (src->resolved()) {
     charge(per, mulChecked(src->ext[0], src->ext[1]));
   } else {
-    out->pending = std::make_shared<Pending>();
+    out->pending = newPending();
     out->pending->perElement = per;
     if (src->pending)
       out->pending->inputs.push_back({src->pending, false});
@@ -675,7 +829,7 @@ void Analyzer::runElementwise(Operation *op, ValueRange inputs, Value result,
     for (const ATilePtr &t : in)
       settle(t, out->ext);
   } else {
-    out->pending = std::make_shared<Pending>();
+    out->pending = newPending();
     out->pending->perElement = perElement;
     out->pending->once = once;
     for (const ATilePtr &t : in)

@@ -126,12 +126,16 @@ Shape resolveShape(const Spec &spec, const ShapeOverrides &o) {
 }
 
 void checkShapeLimits(const Shape &s, std::string_view fieldPrefix) {
-  SourceLocation where;
-  where.field = std::string(fieldPrefix) + "shape";
+  // Nothing is allocated unless the shape is bad: Engine::launch checks every call with it.
+  auto fail = [&](std::string problem) {
+    SourceLocation where;
+    where.field = std::string(fieldPrefix) + "shape";
+    throw SpecError(where, std::move(problem));
+  };
   if (std::string problem = sizeProblem(s); !problem.empty())
-    throw SpecError(where, problem);
+    fail(std::move(problem));
   if (s.Hq % s.Hkv != 0)
-    throw SpecError(where, fmt::format("Hq = {} is not a multiple of Hkv = {}", s.Hq, s.Hkv));
+    fail(fmt::format("Hq = {} is not a multiple of Hkv = {}", s.Hq, s.Hkv));
 }
 
 double softmaxScale(const Spec &spec, const Shape &shape) {

@@ -3,6 +3,8 @@
 
 #include "tilefuse/analysis/IOReport.h"
 
+#include <algorithm>
+
 using namespace tilefuse::analysis;
 using Catch::Matchers::Contains;
 using tilefuse::test::Program;
@@ -150,4 +152,85 @@ TEST_CASE("IO report errors and formats", "[analysis]") {
                          Contains("\"hbm_read\": 3774877696") &&
                          Contains("\"matmul\": 137438953472"));
   }
+}
+
+// The classified causal program (tests/lit/codegen/Inputs/causal_classified.mlir): one kernel
+// instance per 64-row Q tile walks the K/V tiles j = 0, 64, ... < Sk; a tile is empty when
+// j > q0 + 63 + Sk - Sq (bottom-right aligned causal, over the Q tile's whole index range) and
+// skipped; a full or a partial tile loads K and V (in-bounds rows only) and runs two matmuls of
+// 2 * 64 * 64 * 128 FLOPs. The report walks one iteration per run of equal ones (LoopPlan.h); this
+// reference counts every (Q tile, K/V tile) pair, at ragged shapes with tail tiles on both sides.
+namespace {
+
+struct CausalCount {
+  int64_t kvBytes = 0, qBytes = 0, matmul = 0;
+};
+
+CausalCount countCausalPairs(int64_t BH, int64_t Sq, int64_t Sk) {
+  CausalCount c;
+  for (int64_t q0 = 0; q0 < Sq; q0 += 64) {
+    c.qBytes += std::min<int64_t>(64, Sq - q0) * 128 * 2;
+    for (int64_t j = 0; j < Sk; j += 64) {
+      if (j > q0 + 63 + Sk - Sq)
+        continue;
+      c.kvBytes += 2 * std::min<int64_t>(64, Sk - j) * 128 * 2;
+      c.matmul += 2 * (2 * 64 * 64 * 128);
+    }
+  }
+  return {c.kvBytes * BH, c.qBytes * BH, c.matmul * BH};
+}
+
+} // namespace
+
+TEST_CASE("IO report of the classified causal program equals a count over every tile pair",
+          "[analysis]") {
+  Program prog(sourcePath("tests/lit/codegen/Inputs/causal_classified.mlir"));
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 1},      {63, 65},     {100, 100},  {1000, 1000},
+                                                {1000, 3001}, {3001, 1000}, {4096, 4096}, {65, 4097},
+                                                {4097, 65},   {777, 778}};
+  for (auto [Sq, Sk] : shapes) {
+    INFO("Sq = " << Sq << ", Sk = " << Sk);
+    IOReport r = analyzeIO(prog.fn("causal"), Dims{{"B", 2}, {"Hq", 3}, {"Hkv", 3}, {"Sq", Sq}, {"Sk", Sk}});
+    const CausalCount want = countCausalPairs(2 * 3, Sq, Sk);
+    CHECK(r.bytes.hbmToSmem == want.kvBytes);
+    CHECK(r.bytes.hbmToReg == want.qBytes);
+    CHECK(r.flops.matmul == want.matmul);
+  }
+}
+
+// Issue 14: the report once walked every tile pair (65 s at S = 131072, hours at 10^6), then
+// stopped with an error past 2^21 steps. It now walks each Q tile's K/V loop once per run of
+// equal tiles. Hidden from Catch's discovery: ctest runs it as analysis.io-report-huge-S with a
+// TIMEOUT (tests/unit/analysis/CMakeLists.txt) that the per-pair walk would exceed.
+TEST_CASE("IO report of causal attention at S = 10^6", "[.][analysis][huge]") {
+  Program prog(sourcePath("tests/lit/codegen/Inputs/causal_classified.mlir"));
+  const int64_t S = 1000000, n = S / 64; // 15,625 tiles a side, 122,078,125 non-empty pairs
+  IOReport r = analyzeIO(prog.fn("causal"), Dims{{"B", 1}, {"Hq", 2}, {"Hkv", 2}, {"Sq", S}, {"Sk", S}});
+  const int64_t pairs = n * (n + 1) / 2;
+  CHECK(r.bytes.hbmToSmem == 2 * pairs * (2 * 64 * 128 * 2));
+  CHECK(r.bytes.hbmToReg == 2 * S * 128 * 2);
+  CHECK(r.flops.matmul == 2 * pairs * 2 * (2 * 64 * 64 * 128));
+  // The unfused-style program (whole-row tiles, no loop) and the two-pass one at the same size.
+  Program twoPass(sourcePath("tests/lit/codegen/Inputs/mha_two_pass.mlir"));
+  for (mlir::func::FuncOp fn : twoPass.module->getOps<mlir::func::FuncOp>()) {
+    IOReport t = analyzeIO(fn, Dims{{"B", 1}, {"Hq", 2}, {"Hkv", 2}, {"Sq", S}, {"Sk", S}});
+    CHECK(t.flops.matmul > 0);
+  }
+}
+
+TEST_CASE("IO report of a summarized loop equals the walk of every iteration", "[analysis]") {
+  // inputs/loop_summary.mlir: @walked hides the induction variable from LoopPlan (every iteration
+  // is walked), @summarized is the same program walked once per run of equal iterations.
+  Program prog(sourcePath("tests/unit/analysis/inputs/loop_summary.mlir"));
+  for (int64_t Sk : {1, 47, 64, 100, 113, 1000, 1001, 4097})
+    for (int64_t Sq : {1, 64, 200, 1000}) {
+      INFO("Sq = " << Sq << ", Sk = " << Sk);
+      const Dims dims{{"Sq", Sq}, {"Sk", Sk}};
+      const IOReport fast = analyzeIO(prog.fn("summarized"), dims);
+      const IOReport slow = analyzeIO(prog.fn("walked"), dims);
+      CHECK(fast.bytes == slow.bytes);
+      CHECK(fast.flops == slow.flops);
+    }
+  // 2^40 / 48 iterations could not be walked within kMaxAbstractSteps: the loop is summarized.
+  CHECK_NOTHROW(analyzeIO(prog.fn("summarized"), Dims{{"Sq", 64}, {"Sk", int64_t{1} << 40}}));
 }

@@ -34,8 +34,13 @@
 // counted as the branch with more operations, so the report is an upper bound there.
 //
 // Cost of the analysis itself: one walk of each kernel body per combination of the program ids
-// that reach an offset, bound or condition (e.g. the query-tile id, not batch or head), times the
-// trip counts of its loops.
+// that reach an offset, bound or condition (e.g. the query-tile id, not batch or head). A loop is
+// walked once per run of iterations that cost the same (compiler/lib/analysis/LoopPlan.h: the
+// full, partial and empty K/V tiles of a Q tile under the tile classification, a tail tile), and
+// a run seen before is not walked again, so an attention report costs a few steps per Q tile,
+// not one per (Q tile, K/V tile) pair. A loop the plan cannot summarize (an induction variable
+// that reaches a cost other than through affine compares and tile offsets) is walked per
+// iteration.
 //
 //===----------------------------------------------------------------------------------------===//
 #ifndef TILEFUSE_ANALYSIS_IOREPORT_H
@@ -123,8 +128,9 @@ struct IOReport {
   Flops flops;                   ///< Sum over kernels.
 };
 
-/// The most steps (kernel-body walks plus loop iterations) one report runs, a few seconds; past
-/// it analyzeIO throws AnalysisError instead of running for hours at large Sq * Sk.
+/// The most steps (kernel-body walks, loop iterations walked and runs of equal iterations) one
+/// report runs, a few seconds; past it analyzeIO throws AnalysisError instead of running for hours
+/// (a loop the report cannot summarize, at a large trip count).
 inline constexpr int64_t kMaxAbstractSteps = int64_t{1} << 21;
 
 /// Counts bytes and FLOPs of `fn` at `dims`. Every symbolic dim of the function's tensor
