@@ -104,6 +104,7 @@ FailureOr<Interval> IntervalBuilder::ofOp(Operation *op, Block *region) {
     for (auto [o, i] : llvm::zip(op->getOperands(), x))
       map.map(o, i.lo);
     Value c = b.clone(*op, map)->getResult(0);
+    readsTensor |= isa<blk::ReadOp>(op);
     return Interval{c, c};
   }
   if (isa<blk::ReadOp>(op))
@@ -226,6 +227,7 @@ FailureOr<Interval> IntervalBuilder::ofRead(Operation *op, ArrayRef<Interval> x)
   // over that range, clamped to the table (positions outside it are padding of tail tiles,
   // which never reach a stored output).
   auto read = cast<blk::ReadOp>(op);
+  readsTensor = true;
   SmallVector<Value> idx;
   std::optional<unsigned> k;
   Interval range;

@@ -127,7 +127,13 @@ func.func @sliding_window(%S: !blk.tensor<[Sq, Sk], f32>, %r0: index) -> !blk.ti
 // CHECK: [[DK:%.*]]:2 = scf.for {{.*}} -> (i32, i32) {
 // CHECK: arith.cmpi eq, [[DQ]]#0, [[DQ]]#1 : i32
 // CHECK: arith.cmpi sle
-// CHECK: scf.if
+// The bounds read the table: a run-time block mask may decide the classes instead (blk.tile_class),
+// and the masks it evaluates are tagged (skippable: an all-false mask leaves the max unchanged).
+// CHECK: [[FULL:%.*]] = blk.tile_class full {{.*}} at %{{.*}}
+// CHECK: [[EMPTY:%.*]] = blk.tile_class empty {{.*}} at %{{.*}}
+// CHECK: scf.if [[EMPTY]]
+// CHECK: scf.if [[FULL]]
+// CHECK: blk.map{{.*}}blk.runtime_mask = true
 func.func @document_mask(%S: !blk.tensor<[Sq, Sk], f32>, %Doc: !blk.tensor<[Sk], i32>, %r0: index) -> !blk.tile<16xf32, reg> {
   %c0 = arith.constant 0 : index
   %c32 = arith.constant 32 : index
@@ -213,3 +219,44 @@ func.func @mask_not_identity(%S: !blk.tensor<[Sq, Sk], f32>, %r0: index) -> !blk
   }
   return %m : !blk.tile<16xf32, reg>
 }
+
+// -----
+
+// A mask of positions without an interval rule (a remainder): no tile is known empty or full in the
+// kernel (constant bounds), a run-time block mask classifies them.
+
+// CHECK-LABEL: func.func @no_interval_rule
+// CHECK: %[[F:.*]] = arith.constant false
+// CHECK: blk.tile_class full %[[F]] at
+// CHECK: blk.tile_class empty %[[F]] at
+// CHECK: blk.runtime_mask = true
+func.func @no_interval_rule(%S: !blk.tensor<[Sq, Sk], f32>, %r0: index) -> !blk.tile<16xf32, reg> {
+  %c0 = arith.constant 0 : index
+  %c32 = arith.constant 32 : index
+  %c64 = arith.constant 64 : i64
+  %c48 = arith.constant 48 : i64
+  %ninf = arith.constant 0xFF800000 : f32
+  %Sk = blk.dim %S[1] : !blk.tensor<[Sq, Sk], f32>
+  %m0 = blk.fill %ninf : f32 -> !blk.tile<16xf32, reg>
+  %ninf_t = blk.fill %ninf : f32 -> !blk.tile<16x32xf32, reg>
+  %m = scf.for %j = %c0 to %Sk step %c32 iter_args(%mi = %m0) -> (!blk.tile<16xf32, reg>) {
+    %s = blk.load %S[%r0, %j] : !blk.tensor<[Sq, Sk], f32> -> !blk.tile<16x32xf32, reg>
+    %ki = blk.iota col %j : !blk.tile<16x32xi64, reg>
+    %keep = blk.map(%ki) : (!blk.tile<16x32xi64, reg>) -> !blk.tile<16x32xi1, reg> {
+    ^bb0(%k: i64):
+      %r = arith.remsi %k, %c64 : i64
+      %c = arith.cmpi slt, %r, %c48 : i64
+      blk.yield %c : i1
+    }
+    %x = blk.select %keep, %s, %ninf_t : !blk.tile<16x32xi1, reg>, !blk.tile<16x32xf32, reg>
+    %r = blk.reduce max %x : !blk.tile<16x32xf32, reg> -> !blk.tile<16xf32, reg>
+    %mn = blk.map(%mi, %r) : (!blk.tile<16xf32, reg>, !blk.tile<16xf32, reg>) -> !blk.tile<16xf32, reg> {
+    ^bb0(%a: f32, %b: f32):
+      %y = arith.maximumf %a, %b : f32
+      blk.yield %y : f32
+    }
+    scf.yield %mn : !blk.tile<16xf32, reg>
+  }
+  return %m : !blk.tile<16xf32, reg>
+}
+
