@@ -301,6 +301,9 @@ std::shared_ptr<BlockMaskData> buildBlockMask(const Kernel &k, const AttentionAr
   m->B = args.B, m->Hq = args.Hq, m->Sq = args.Sq, m->Sk = args.Sk;
   m->rows = k.blockMask.rows(sizes);
   m->kvTiles = k.blockMask.kvTiles(sizes);
+  if (m->rows * m->kvTiles >= (int64_t{1} << 31))
+    bad(k.plan, "buildBlockMask: " + std::to_string(m->rows) + " list rows of " + std::to_string(m->kvTiles) +
+                    " K/V tiles exceed the 2^31 entries the kernel indexes (fewer batches per call)");
   runtime::setCurrentContext(k.context);
   m->buffer = runtime::DeviceBuffer(static_cast<std::size_t>(k.blockMask.bytes(sizes)));
   const uint64_t base = m->buffer.get();

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <array>
 #include <cmath>
 
@@ -173,6 +174,9 @@ std::vector<std::vector<std::byte>> LoadedKernel::bind(const DeviceProblem &prob
   const codegen::BlockMaskAbi &bm = info_.params.blockMask;
   const spec::Shape &s = problem.shape();
   const codegen::ProblemSizes sizes{s.B, s.Hq, s.Hkv, s.Sq, s.Sk};
+  if (bm.rows(sizes) * bm.kvTiles(sizes) >= (int64_t{1} << 31))
+    throw std::runtime_error("block mask of " + std::to_string(bm.rows(sizes)) + " rows x " +
+                             std::to_string(bm.kvTiles(sizes)) + " K/V tiles: over the 2^31 entries the kernel indexes");
   blockMaskLists_ = runtime::DeviceBuffer(static_cast<std::size_t>(bm.bytes(sizes)));
   const uint64_t base = blockMaskLists_.get(), counts = 4 * static_cast<uint64_t>(bm.rows(sizes));
   const uint64_t lists = counts * static_cast<uint64_t>(bm.kvTiles(sizes));

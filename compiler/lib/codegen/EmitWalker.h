@@ -918,7 +918,8 @@ protected:
              str(p.schedule.blockM) + " - 1) / " + str(p.schedule.blockM) + ") + " + sx.ref(body.getArgument(2)) +
              ";");
       w.line("const int " + bm.partial + " = p.kv_num_blocks ? __ldg(p.kv_num_blocks + " + bm.row + ") : -1;");
-      w.line("const long long " + bm.base + " = " + bm.row + " * ((p.Sk + " + step + " - 1) / " + step + ");");
+      // 32-bit: a 64-bit offset live through the loop made the sm80 kernel spill (BlockMaskAbi: < 2^31 entries).
+      w.line("const int " + bm.base + " = static_cast<int>(" + bm.row + " * ((p.Sk + " + step + " - 1) / " + step + "));");
     }
     w.line("const long long " + begin + " = " + sx.ref(loop.getLowerBound()) + ";");
     const llvm::DenseMap<Value, std::string> noSubst;

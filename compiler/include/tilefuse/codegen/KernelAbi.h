@@ -137,6 +137,8 @@ struct TensorAbi {
 ///   kv_num_blocks[row], full_kv_num_blocks[row]           counts (-1 in kv_num_blocks: no lists for
 ///                                                         this row: the kernel visits every tile)
 ///   kv_indices[row * kv_tiles + i], full_kv_indices[...]  K/V loop iteration numbers, ascending
+/// The attention kernel indexes the lists with 32-bit offsets: rows * kv_tiles must be below 2^31 (the
+/// runtime checks it before building a mask).
 /// The classification kernel `<kernelName>_block_mask` (same module, same Params, launched with grid
 /// (q_tiles, heads, B) x kThreads threads) fills them from the captures.
 struct BlockMaskAbi {

@@ -198,7 +198,7 @@ template <typename T, int RANK> struct table {
 
 /// The K/V loop iteration of a Q tile's it-th visited tile: its partial tiles first (partial_idx, n_partial
 /// of them), then its full ones; `row_base` is the Q tile's first entry in the index lists.
-TF_DEVICE int block_mask_tile(const int *partial_idx, const int *full_idx, long long row_base, int n_partial, int it) {
+TF_DEVICE int block_mask_tile(const int *partial_idx, const int *full_idx, int row_base, int n_partial, int it) {
   return it < n_partial ? __ldg(partial_idx + row_base + it) : __ldg(full_idx + row_base + (it - n_partial));
 }
 
