@@ -1,7 +1,8 @@
 # Tests of the runtime library (libtilefuse), included by runtime/CMakeLists.txt. Sources live with
 # the other GPU tests (tests/gpu/test_generated_*.cpp) and reuse their support library.
 #   tilefuse_runtime_api_tests     CPU (CI): Params packing vs codegen::packParams, no allocation in the
-#                                  launch path, launch errors, every spec to CUBIN, no-GPU errors
+#                                  launch path, launch errors, every spec to CUBIN, no-GPU errors; run-time
+#                                  block masks: which kernels get one, their ABI, the host reference
 #   tilefuse_spill_tests           CPU (CI): every spec for sm_80 (sm80 backend) and sm_90a (sm90 backend)
 #                                  compiles with 0 spill bytes and 0 stack frame (NVRTC -Xptxas=-v log)
 #   tilefuse_generated_gpu_tests   [gpu]: the generated-kernel sweep against fp64, the Engine and C API
@@ -9,13 +10,15 @@
 #   runtime.example-*              the CMake package: install, find_package + build examples/, run it
 set(TILEFUSE_GPU_TESTS_DIR ${PROJECT_SOURCE_DIR}/tests/gpu)
 
-add_library(tilefuse_generated_test_support STATIC ${TILEFUSE_GPU_TESTS_DIR}/test_generated_reference.cpp)
+add_library(tilefuse_generated_test_support STATIC ${TILEFUSE_GPU_TESTS_DIR}/test_generated_reference.cpp
+  ${TILEFUSE_GPU_TESTS_DIR}/BlockMaskReference.cpp)
 target_include_directories(tilefuse_generated_test_support PUBLIC ${TILEFUSE_GPU_TESTS_DIR})
 target_link_libraries(tilefuse_generated_test_support PUBLIC tilefuse_engine tilefuse_gpu_test_support
   PRIVATE tilefuse_warnings)
 target_compile_definitions(tilefuse_generated_test_support PUBLIC TILEFUSE_SPECS_DIR="${PROJECT_SOURCE_DIR}/specs")
 
-add_executable(tilefuse_runtime_api_tests ${TILEFUSE_GPU_TESTS_DIR}/test_generated_launch_abi.cpp)
+add_executable(tilefuse_runtime_api_tests ${TILEFUSE_GPU_TESTS_DIR}/test_generated_launch_abi.cpp
+  ${TILEFUSE_GPU_TESTS_DIR}/test_block_mask_cpu.cpp)
 target_include_directories(tilefuse_runtime_api_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/lib)
 target_link_libraries(tilefuse_runtime_api_tests PRIVATE tilefuse_generated_test_support Catch2::Catch2WithMain
   tilefuse_warnings)
@@ -24,7 +27,8 @@ catch_discover_tests(tilefuse_runtime_api_tests TEST_PREFIX "runtime: " PROPERTI
 add_executable(tilefuse_generated_gpu_tests
   ${TILEFUSE_GPU_TESTS_DIR}/gpu_main.cpp
   ${TILEFUSE_GPU_TESTS_DIR}/test_generated_attention.cpp
-  ${TILEFUSE_GPU_TESTS_DIR}/test_generated_engine.cpp)
+  ${TILEFUSE_GPU_TESTS_DIR}/test_generated_engine.cpp
+  ${TILEFUSE_GPU_TESTS_DIR}/test_block_mask.cpp)
 # The cached-CUBIN tests store entries with the tuner's Cache and read them through the library's
 # CacheScheduleSource (lib/CacheScheduleSource.h; the symbols are in libtilefuse.so).
 target_include_directories(tilefuse_generated_gpu_tests PRIVATE ${PROJECT_SOURCE_DIR}/tuner/include

@@ -4,8 +4,11 @@
 # sweep on both backends, Engine / C API, sanitizers, SASS), then the benchmark with the peers
 # (tools/device-bench.sh) timing the schedules in $TF_SCHEDULES too. Summaries are copied to $OUT
 # (at most 8 files come back): summary.log, generated_sweep.md, bench-table.md, peers.log, smoke.log.
-# usage: [SKIP_CHECKS=1] [SKIP_BENCH=1] [NCU=1] [TF_VARIANTS=0] [TF_SCHEDULES='{...};{...}'] bash tools/device-all.sh
-# NCU=1 also writes ncu.txt (Nsight Compute of the D128 sm90 kernel).
+# usage: [SKIP_CHECKS=1] [SKIP_BENCH=1] [NCU=1] [BLOCKMASK=1] [TF_VARIANTS=0] [TF_CASES=0] [TF_ONLY=REGEX]
+#        [TF_SCHEDULES='{...};{...}'] bash tools/device-all.sh
+# NCU=1 also writes ncu.txt (Nsight Compute of the D128 sm90 kernel). BLOCKMASK=1 runs the run-time block
+# mask tests alone first ("[blockmask]", then under compute-sanitizer memcheck): blockmask.log.
+# The document masks alone with the peers: BLOCKMASK=1 SKIP_CHECKS=1 TF_CASES=0 TF_ONLY=document.
 set -u -o pipefail
 final=${OUT:-/tmp/tilefuse-all-out}
 mkdir -p "$final"
@@ -20,6 +23,20 @@ work=/tmp/tf-all && mkdir -p "$work"
     echo "rc=$?"
   done
 ) 2>&1 | tee "$final/smoke.log"
+if [ -n "${BLOCKMASK:-}" ]; then
+  (
+    source tools/device-unpack.sh /tmp/tf-blockmask-bundle
+    bin=/tmp/tf-blockmask-bundle/bin
+    export PATH=/usr/local/cuda/bin:$PATH
+    echo "== run-time block masks [blockmask]"
+    timeout 400 "$bin/tilefuse_generated_gpu_tests" "[blockmask]" 2>&1 | tail -n 40
+    echo "rc=${PIPESTATUS[0]}"
+    echo "== [blockmask] under compute-sanitizer memcheck"
+    timeout 400 compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/tilefuse_generated_gpu_tests" "[blockmask]" 2>&1 |
+      grep -E "ERROR SUMMARY|Invalid|passed|failed" | head -8
+    echo "memcheck rc=${PIPESTATUS[0]}"
+  ) 2>&1 | tee "$final/blockmask.log"
+fi
 if [ -z "${SKIP_CHECKS:-}" ]; then
   OUT=$work/checks bash tests/gpu/run_generated_checks.sh >/dev/null 2>&1
   cp "$work/checks/summary.log" "$final/summary.log"

@@ -19,6 +19,8 @@ tf="$work/bin/tilefuse"
 
 cases=("16,16,16,1024,128,0" "4,16,16,4096,128,0" "1,16,16,16384,128,0" "4,16,16,4096,128,1"
        "1,16,16,16384,128,1" "4,32,32,4096,64,0" "1,32,8,8192,128,1")
+# TF_CASES=0 skips the dense / causal cases (e.g. with TF_ONLY=document for the document masks alone).
+[ "${TF_CASES:-1}" = 0 ] && cases=()
 # TF_SCHEDULES: ';'-separated schedules to time on every case besides the cached / heuristic one
 # (JSON as `tilefuse bench --schedule` takes it); the table shows the fastest.
 IFS=';' read -r -a extra <<<"${TF_SCHEDULES:-}"
@@ -39,30 +41,40 @@ for c in "${cases[@]}"; do
   done
 done
 # Variants (peers.py --variants; specs/bench/README.md maps each to a spec and shape). TF_VARIANTS=0 skips.
-variants=("softcap30|specs/bench/softcap30.json|"
-          "alibi_causal|specs/alibi.json|--B 4 --S 4096"
-          "sliding1024_causal|specs/bench/sliding1024_causal.json|"
-          "sliding4096_causal_s16k|specs/sliding_window.json|--B 1 --Hq 16 --Hkv 16 --S 16384"
-          "document_8docs|specs/document_mask.json|--B 4 --S 4096"
-          "gemma2_local_d256|specs/models/gemma2_9b_prefill.json|")
+# name|spec|bench flags|environment. The document masks run with a run-time block mask, their ids
+# runs of 512 / 64 tokens as peers.py's (TILEFUSE_BENCH_DOC_LENGTH, tuner/lib/Check.cpp); the bench's
+# JSON has the mask's build time (block_mask_build_ms). TF_ONLY=REGEX keeps the variants it matches.
+variants=("softcap30|specs/bench/softcap30.json||"
+          "alibi_causal|specs/alibi.json|--B 4 --S 4096|"
+          "sliding1024_causal|specs/bench/sliding1024_causal.json||"
+          "sliding4096_causal_s16k|specs/sliding_window.json|--B 1 --Hq 16 --Hkv 16 --S 16384|"
+          "document_8docs|specs/document_mask.json|--B 4 --S 4096|TILEFUSE_BENCH_DOC_LENGTH=512"
+          "document_64docs|specs/document_mask.json|--B 4 --S 4096|TILEFUSE_BENCH_DOC_LENGTH=64"
+          "gemma2_local_d256|specs/models/gemma2_9b_prefill.json||")
 [ "${TF_VARIANTS:-1}" = 0 ] && variants=()
+if [ -n "${TF_ONLY:-}" ]; then
+  kept=()
+  for v in "${variants[@]}"; do [[ "${v%%|*}" =~ $TF_ONLY ]] && kept+=("$v"); done
+  variants=("${kept[@]}")
+fi
 echo "== tilefuse bench, variants"
 for v in "${variants[@]}"; do
-  IFS='|' read -r name spec args <<<"$v"
-  # shellcheck disable=SC2086 # args are words
-  "$tf" bench "$spec" $args --reps 30 --json > "$out/var_$name.json" 2> "$out/var_$name.err"
+  IFS='|' read -r name spec args envs <<<"$v"
+  # shellcheck disable=SC2086 # args and envs are words
+  env $envs "$tf" bench "$spec" $args --reps 30 --json > "$out/var_$name.json" 2> "$out/var_$name.err"
   echo "$name rc=$? $(tail -c 300 "$out/var_$name.err" | tr '\n' ' ')"
   k=0
   for sched in "${extra[@]}"; do
     [ -n "$sched" ] || continue
     k=$((k + 1))
-    "$tf" bench "$spec" $args --reps 30 --json --schedule "$sched" > "$out/var_$name.s$k.json" 2> "$out/var_$name.s$k.err"
+    env $envs "$tf" bench "$spec" $args --reps 30 --json --schedule "$sched" > "$out/var_$name.s$k.json" 2> "$out/var_$name.s$k.err"
     echo "$name schedule $k rc=$?"
   done
 done
 echo "== peers"
 peer_args=()
 for c in "${cases[@]}"; do peer_args+=(--case "$c"); done
+[ ${#cases[@]} -eq 0 ] && peer_args+=(--case "1,16,16,1024,128,0") # peers.py's defaults otherwise
 [ ${#variants[@]} -gt 0 ] && peer_args+=(--variants)
 PYTHONUNBUFFERED=1 python3 "$peers" "${peer_args[@]}" --json "$out/peers.json" > "$out/peers.log" 2>&1
 echo "peers rc=$?"; tail -n 3 "$out/peers.log"
@@ -124,11 +136,12 @@ for c in cases:
         ratio(pc, ms), ratio(pf, ms), ratio(px, ms)))
 vnames = sorted({n[4:].split(".")[0] for n in os.listdir(out) if n.startswith("var_") and n.endswith(".json")})
 if vnames:
-    print("\n| variant (peers.py --variants) | Tilefuse ms | schedule | check | Flex ms | x Flex |")
-    print("|---|---|---|---|---|---|")
+    print("\n| variant (peers.py --variants) | Tilefuse ms | schedule | check | Flex ms | x Flex | block mask build ms |")
+    print("|---|---|---|---|---|---|---|")
     for v in vnames:
         j = fastest("var_" + v)
         ms, px = j.get("median_ms"), peers.get(("flex", "variant:" + v))
-        print("| %s | %s | %s | %s | %s | %s |" % (v, num(ms, "%.3f"), sched_text(j), passed(j), num(px, "%.3f"),
-                                             ratio(px, ms)))
+        print("| %s | %s | %s | %s | %s | %s | %s |" % (v, num(ms, "%.3f"), sched_text(j), passed(j),
+                                                  num(px, "%.3f"), ratio(px, ms),
+                                                  num(j.get("block_mask_build_ms") or None, "%.3f")))
 PY

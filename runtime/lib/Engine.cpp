@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -79,6 +80,11 @@ struct Engine::Impl {
   mutable std::once_flag defaultSourceOnce; // the tuner's cache, opened on first need
   mutable std::shared_ptr<ScheduleSource> defaultSource;
   ScheduleSource *scheduleSource() const;
+
+  /// Block masks launch() built on first use, by kernel, sizes and capture addresses / strides.
+  mutable std::mutex maskMutex;
+  mutable std::map<std::string, BlockMask> masks;
+  const BlockMask &maskFor(const detail::Kernel &k, const AttentionArgs &args, CUstream stream) const;
 
   mutable std::mutex mutex; // guards the two tables (not the slots' contents)
   std::unordered_map<std::string, std::shared_ptr<Slot>> kernels;
@@ -176,6 +182,10 @@ void Engine::Impl::load(detail::Kernel &k, const std::vector<char> &cubin, const
   if (launch.dynamicSmemBytes > 48 * 1024)
     runtime::funcSetAttribute(k.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                               static_cast<int>(launch.dynamicSmemBytes));
+  if (launch.params.blockMask.present) {
+    k.blockMask = launch.params.blockMask;
+    k.blockMaskFunction = k.module.function(k.blockMask.kernelName(launch.kernelName).c_str());
+  }
   k.context = context;
   k.grid = launch.grid;
   k.smCount = device.smCount;
@@ -194,6 +204,7 @@ void Engine::Impl::load(detail::Kernel &k, const std::vector<char> &cubin, const
   i.threadsPerBlock = launch.threadsPerBlock;
   i.dynamicSmemBytes = launch.dynamicSmemBytes;
   i.paramBytes = launch.params.bytes;
+  i.blockMask = launch.params.blockMask.present;
   i.registers = runtime::funcGetAttribute(k.function, CU_FUNC_ATTRIBUTE_NUM_REGS);
   i.localBytes = runtime::funcGetAttribute(k.function, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES);
   i.cubinBytes = cubin.size();
@@ -323,10 +334,72 @@ KernelHandle Engine::getKernel(const spec::Spec &spec, const spec::Shape &shape,
   return KernelHandle(kernel);
 }
 
+const BlockMask &Engine::Impl::maskFor(const detail::Kernel &k, const AttentionArgs &args, CUstream stream) const {
+  // The key: the kernel, the sizes the lists depend on, each capture's address and strides.
+  std::string key = std::to_string(reinterpret_cast<uintptr_t>(&k)) + ":" + std::to_string(args.B) + "," +
+                    std::to_string(args.Hq) + "," + std::to_string(args.Sq) + "," + std::to_string(args.Sk);
+  for (const CaptureRef &c : args.captures) {
+    key += ";" + std::to_string(reinterpret_cast<uintptr_t>(c.data));
+    if (c.strides) {
+      const detail::PackTensor *t = nullptr;
+      for (const detail::PackTensor &pt : k.plan.tensors)
+        if (pt.captureSlot == static_cast<int>(&c - args.captures.data()))
+          t = &pt;
+      for (int d = 0; t && d + 1 < t->rank; ++d)
+        key += "/" + std::to_string(c.strides[d]);
+    }
+  }
+  std::lock_guard<std::mutex> lock(maskMutex);
+  auto it = masks.find(key);
+  if (it == masks.end())
+    it = masks.emplace(key, BlockMask(detail::buildBlockMask(k, args, stream))).first;
+  return it->second;
+}
+
 void Engine::launch(KernelHandle kernel, const AttentionArgs &args, CUstream stream) const {
   if (!kernel)
     throw LaunchError("launch: empty KernelHandle");
-  detail::launch(*kernel.get(), args, stream);
+  const detail::Kernel &k = *kernel.get();
+  if (!k.blockMask.present)
+    return detail::launch(k, args, stream);
+  detail::launch(k, args, impl_->maskFor(k, args, stream).get(), stream);
+}
+
+void Engine::launch(KernelHandle kernel, const AttentionArgs &args, const BlockMask &mask, CUstream stream) const {
+  if (!kernel)
+    throw LaunchError("launch: empty KernelHandle");
+  detail::launch(*kernel.get(), args, mask.get(), stream);
+}
+
+BlockMask Engine::buildBlockMask(KernelHandle kernel, const AttentionArgs &args, CUstream stream) const {
+  if (!kernel)
+    throw LaunchError("buildBlockMask: empty KernelHandle");
+  return BlockMask(detail::buildBlockMask(*kernel.get(), args, stream));
+}
+
+void Engine::clearBlockMasks() {
+  std::lock_guard<std::mutex> lock(impl_->maskMutex);
+  impl_->masks.clear();
+}
+
+std::size_t BlockMask::bytes() const noexcept { return data_ ? data_->buffer.bytes() : 0; }
+
+BlockMask::HostLists BlockMask::download() const {
+  HostLists h;
+  if (!data_)
+    return h;
+  runtime::setCurrentContext(data_->kernel->context);
+  runtime::contextSynchronize();
+  const std::vector<int32_t> all = data_->buffer.download<int32_t>();
+  h.rows = data_->rows, h.kvTiles = data_->kvTiles, h.perHead = data_->kernel->blockMask.perHead;
+  const auto at = [&](int64_t from, int64_t n) {
+    return std::vector<int32_t>(all.begin() + from, all.begin() + from + n);
+  };
+  h.kvNumBlocks = at(0, h.rows);
+  h.kvIndices = at(h.rows, h.rows * h.kvTiles);
+  h.fullKvNumBlocks = at(h.rows + h.rows * h.kvTiles, h.rows);
+  h.fullKvIndices = at(2 * h.rows + h.rows * h.kvTiles, h.rows * h.kvTiles);
+  return h;
 }
 
 } // namespace tilefuse

@@ -129,6 +129,12 @@ PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec
       unsupported(kernelName, "field " + f.name + " lies outside Params");
     if (f.source == ParamSource::Size && !sizeIdOf(f.size, p.size))
       unsupported(kernelName, "field " + f.name + " reads unknown size '" + f.size + "'");
+    if (f.source == ParamSource::BlockMask) {
+      if (!layout.blockMask.present || f.dim < 0 || f.dim > 3)
+        unsupported(kernelName, "field " + f.name + " is a block-mask list of a kernel without one, or not one of the four");
+      plan.fields.push_back(p);
+      continue;
+    }
     if (f.source != ParamSource::Size &&
         (f.tensor < 0 || f.tensor >= static_cast<int>(plan.tensors.size()) ||
          (f.source != ParamSource::TensorPointer && f.source != ParamSource::TensorMap && (f.dim < 0 || f.dim >= plan.tensors[f.tensor].rank))))
@@ -239,6 +245,7 @@ void packInto(const PackPlan &plan, const AttentionArgs &a, const Bindings &bind
     case ParamSource::TensorExtent: value = b->shape[f.dim]; break;
     case ParamSource::Size: value = sizeOf(a, f.size); break;
     case ParamSource::TensorMap: continue; // encodeTensorMaps
+    case ParamSource::BlockMask: continue;  // null unless patchBlockMask writes the lists
     }
     if (f.source == ParamSource::TensorPointer)
       std::memcpy(out.data() + f.offset, &address, 8);
@@ -273,10 +280,62 @@ std::vector<codegen::TensorBinding> toTensorBindings(const Bindings &bs) {
 
 codegen::ProblemSizes problemSizes(const AttentionArgs &a) { return {a.B, a.Hq, a.Hkv, a.Sq, a.Sk}; }
 
-void launch(const Kernel &k, const AttentionArgs &args, CUstream stream) {
+void patchBlockMask(const PackPlan &plan, const std::array<uint64_t, 4> *lists, std::span<std::byte> out) {
+  for (const PackField &f : plan.fields)
+    if (f.source == ParamSource::BlockMask) {
+      const uint64_t address = lists ? (*lists)[f.dim] : 0;
+      std::memcpy(out.data() + f.offset, &address, 8);
+    }
+}
+
+std::shared_ptr<BlockMaskData> buildBlockMask(const Kernel &k, const AttentionArgs &args, CUstream stream) {
+  if (!k.blockMask.present || !k.blockMaskFunction)
+    bad(k.plan, "buildBlockMask: this kernel has no run-time block mask (its mask is classified at compile time, "
+                "or it has none)");
+  // 1. Params of the call (validated as a launch's), with the lists of a new buffer.
+  alignas(16) std::byte params[kMaxParamBytes];
+  pack(k.plan, args, std::span<std::byte>(params, kMaxParamBytes));
+  const codegen::ProblemSizes sizes = problemSizes(args);
+  auto m = std::make_shared<BlockMaskData>();
+  m->kernel = &k;
+  m->B = args.B, m->Hq = args.Hq, m->Sq = args.Sq, m->Sk = args.Sk;
+  m->rows = k.blockMask.rows(sizes);
+  m->kvTiles = k.blockMask.kvTiles(sizes);
+  if (m->rows * m->kvTiles >= (int64_t{1} << 31))
+    bad(k.plan, "buildBlockMask: " + std::to_string(m->rows) + " list rows of " + std::to_string(m->kvTiles) +
+                    " K/V tiles exceed the 2^31 entries the kernel indexes (fewer batches per call)");
+  runtime::setCurrentContext(k.context);
+  m->buffer = runtime::DeviceBuffer(static_cast<std::size_t>(k.blockMask.bytes(sizes)));
+  const uint64_t base = m->buffer.get();
+  const uint64_t counts = 4 * static_cast<uint64_t>(m->rows), lists = counts * static_cast<uint64_t>(m->kvTiles);
+  m->lists = {base, base + counts, base + counts + lists, base + 2 * counts + lists};
+  patchBlockMask(k.plan, &m->lists, std::span<std::byte>(params, kMaxParamBytes));
+  // 2. One block per list row: (Q tile, head or 1, batch).
+  const int64_t qTiles = (args.Sq + k.blockMask.blockM - 1) / k.blockMask.blockM;
+  const int64_t heads = k.blockMask.perHead ? args.Hq : 1;
+  if (qTiles > 0x7fffffff || heads > 65535 || args.B > 65535)
+    bad(k.plan, "buildBlockMask: grid (" + std::to_string(qTiles) + ", " + std::to_string(heads) + ", " +
+                    std::to_string(args.B) + ") exceeds CUDA's limits");
+  void *argv[] = {params};
+  runtime::launchKernel(k.blockMaskFunction,
+                        {static_cast<unsigned>(qTiles), static_cast<unsigned>(heads), static_cast<unsigned>(args.B)},
+                        {static_cast<unsigned>(codegen::BlockMaskAbi::kThreads), 1, 1}, 0, stream, argv);
+  return m;
+}
+
+void launch(const Kernel &k, const AttentionArgs &args, const BlockMaskData *mask, CUstream stream) {
   // 1. Params on the stack: validated and packed (LaunchError before anything is enqueued).
   alignas(16) std::byte params[kMaxParamBytes];
   pack(k.plan, args, std::span<std::byte>(params, kMaxParamBytes));
+  if (mask) {
+    if (mask->kernel != &k)
+      bad(k.plan, "launch: the block mask was built for another kernel");
+    if (mask->B != args.B || mask->Hq != args.Hq || mask->Sq != args.Sq || mask->Sk != args.Sk)
+      bad(k.plan, "launch: the block mask was built for B = " + std::to_string(mask->B) + ", Hq = " +
+                      std::to_string(mask->Hq) + ", Sq = " + std::to_string(mask->Sq) + ", Sk = " +
+                      std::to_string(mask->Sk) + ", not for this call's sizes");
+    patchBlockMask(k.plan, &mask->lists, std::span<std::byte>(params, kMaxParamBytes));
+  }
   // 2. The grid of the program (x = ceil(Sq / BLOCK_M), y = Hq, z = B for FA2 programs).
   const std::array<int64_t, 3> grid = k.grid.evaluate(problemSizes(args), k.smCount);
   if (grid[0] > 0x7fffffff || grid[1] > 65535 || grid[2] > 65535)

@@ -19,6 +19,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -130,9 +131,30 @@ struct Kernel {
   unsigned threads = 0;
   unsigned smemBytes = 0;
   PackPlan plan;
+  codegen::BlockMaskAbi blockMask;          ///< present: the kernel takes block-mask lists
+  CUfunction blockMaskFunction = nullptr;   ///< its classification kernel (same module)
 };
 
-/// Packs and enqueues one call of `k` on `stream` (what Engine::launch does). Allocates nothing.
-void launch(const Kernel &k, const AttentionArgs &args, CUstream stream);
+/// The device data of a BlockMask (tilefuse.h): the four lists in one buffer, and what they were built for.
+struct BlockMaskData {
+  const Kernel *kernel = nullptr;
+  int64_t B = 0, Hq = 0, Sq = 0, Sk = 0;
+  int64_t rows = 0, kvTiles = 0;
+  runtime::DeviceBuffer buffer;
+  std::array<uint64_t, 4> lists{}; ///< device addresses, codegen::BlockMaskAbi::List order
+};
+
+/// Writes the list addresses into the ParamSource::BlockMask fields of packed Params (null: none).
+void patchBlockMask(const PackPlan &plan, const std::array<uint64_t, 4> *lists, std::span<std::byte> out);
+
+/// Packs and enqueues one call of `k` on `stream` (what Engine::launch does), with the block-mask lists
+/// `mask` (null: none; the kernel then classifies in place). Allocates nothing. Throws LaunchError for a
+/// mask built for another kernel or other sizes.
+void launch(const Kernel &k, const AttentionArgs &args, const BlockMaskData *mask, CUstream stream);
+inline void launch(const Kernel &k, const AttentionArgs &args, CUstream stream) { launch(k, args, nullptr, stream); }
+
+/// Allocates the lists of `k`'s block mask for `args`' sizes and enqueues its classification kernel on
+/// `stream`. Throws LaunchError when `k` has no block mask or `args` are bad.
+std::shared_ptr<BlockMaskData> buildBlockMask(const Kernel &k, const AttentionArgs &args, CUstream stream);
 
 } // namespace tilefuse::detail

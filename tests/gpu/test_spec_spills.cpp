@@ -108,6 +108,19 @@ void checkSpills(const std::string &backend, const std::string &deviceArch, bool
       CHECK(f->stackFrameBytes == 0);
       CHECK(zeroFrames == frames); // no function of the CUBIN (entry or not) has a stack frame or spills
       ++kernels;
+      // A run-time block mask's classification kernel, in the same CUBIN (document_mask): compiled, and
+      // covered by the frame lines above.
+      if (const codegen::LaunchDescription launch = k.launch(); launch.params.blockMask.present) {
+        const runtime::PtxasFunctionReport *bm = report.find(launch.params.blockMask.kernelName(k.kernelName));
+        REQUIRE(bm != nullptr);
+        CHECK(bm->registers > 0);
+        CHECK(bm->spillStoreBytes + bm->spillLoadBytes + bm->stackFrameBytes == 0);
+        std::printf("spills %-20s D=%-3d %-6s block-mask classification kernel: %3d registers, %4d B spill stores, "
+                    "%4d B spill loads, %4d B stack frame\n",
+                    s.name.c_str(), d, arch.c_str(), bm->registers, bm->spillStoreBytes, bm->spillLoadBytes,
+                    bm->stackFrameBytes);
+        ++kernels;
+      }
     }
   }
   std::printf("spills: %d kernels for the %s backend, all checked\n", kernels, backend.c_str());

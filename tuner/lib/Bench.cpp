@@ -64,6 +64,7 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
                         rotationSets(perSet, static_cast<std::size_t>(info.l2CacheBytes), options.l2Multiple,
                                      std::size_t(8) << 30));
   Timing t = timeKernel(kernel, problem, options.warmup, options.reps, options.reps, 1e30);
+  result.blockMaskBuildMs = kernel.blockMaskBuildMs();
   result.medianMs = t.median, result.minMs = t.min, result.maxMs = t.max;
   result.reps = static_cast<int>(t.ms.size());
   result.tflops = result.usefulFlops / (result.medianMs * 1e-3) / 1e12;

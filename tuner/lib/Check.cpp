@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <set>
@@ -116,10 +117,17 @@ HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &s, uint64_t see
         }
       }
     } else {
-      // Non-decreasing along the last dim from 0, +1 with probability 1/32 (document ids).
+      // Non-decreasing along the last dim from 0, +1 with probability 1/32 (document ids); with
+      // TILEFUSE_BENCH_DOC_LENGTH=L (a positive integer), runs of exactly L (peers.py's document
+      // masks: L = 512 is its document_8docs at S = 4096).
       const int64_t row = shape.back();
+      const char *docLength = std::getenv("TILEFUSE_BENCH_DOC_LENGTH");
+      const int64_t runs = docLength ? std::max<int64_t>(0, std::atoll(docLength)) : 0;
       for (int64_t i = 0; i < n; ++i) {
-        values[i] = (i % row == 0) ? 0.0 : values[i - 1] + (rng.next() % 32 == 0 ? 1.0 : 0.0);
+        if (runs > 0)
+          values[i] = static_cast<double>((i % row) / runs);
+        else
+          values[i] = (i % row == 0) ? 0.0 : values[i - 1] + (rng.next() % 32 == 0 ? 1.0 : 0.0);
         if (c.dtype == spec::ElementType::I32)
           appendBytes(bytes, static_cast<int32_t>(values[i]));
         else

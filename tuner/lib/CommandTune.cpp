@@ -216,6 +216,7 @@ int runBench(const BenchArgs &a) {
                             {"useful_flops", r.usefulFlops},
                             {"flops_rule", r.flopsRule},
                             {"cached_ms", r.cachedMs},
+                            {"block_mask_build_ms", r.blockMaskBuildMs},
                             {"check_small", detail::accuracyJson(r.small)},
                             {"check_sampled", detail::accuracyJson(r.sampled)},
                             {"passed", r.passed()}};

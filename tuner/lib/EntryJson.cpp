@@ -35,6 +35,7 @@ std::string_view sourceSpelling(codegen::ParamSource s) {
   case codegen::ParamSource::TensorExtent: return "extent";
   case codegen::ParamSource::Size: return "size";
   case codegen::ParamSource::TensorMap: return "tensor_map";
+  case codegen::ParamSource::BlockMask: return "block_mask";
   }
   return "?";
 }
@@ -61,6 +62,11 @@ json launchJson(const LaunchInfo &l) {
       field["box_rows"] = f.boxRows, field["box_cols"] = f.boxCols;
     fields.push_back(std::move(field));
   }
+  json params = {{"tensors", tensors}, {"fields", fields}, {"bytes", l.params.bytes}};
+  if (l.params.blockMask.present) // absent in entries of kernels without one (and before format 2's masks)
+    params["block_mask"] = {{"block_m", l.params.blockMask.blockM},
+                            {"block_n", l.params.blockMask.blockN},
+                            {"per_head", l.params.blockMask.perHead}};
   return {{"kernel_name", l.kernelName},
           {"threads_per_block", l.threadsPerBlock},
           {"dynamic_smem_bytes", l.dynamicSmemBytes},
@@ -69,7 +75,7 @@ json launchJson(const LaunchInfo &l) {
             {"y", gridDimJson(l.grid.y)},
             {"z", gridDimJson(l.grid.z)},
             {"persistent", l.grid.persistent}}},
-          {"params", {{"tensors", tensors}, {"fields", fields}, {"bytes", l.params.bytes}}}};
+          {"params", params}};
 }
 
 /// Reads fields of a JSON object, naming the path of a missing or mistyped one.
@@ -112,6 +118,7 @@ public:
       fail(key, "must be a number");
     return v.get<double>();
   }
+  bool has(const char *key) const { return j_.contains(key); }
   bool boolean(const char *key) const {
     const json &v = at(key);
     if (!v.is_boolean())
@@ -194,6 +201,17 @@ LaunchInfo readLaunch(const Reader &r) {
   l.grid.persistent = grid.boolean("persistent");
   Reader params = r.object("params");
   l.params.bytes = static_cast<std::size_t>(params.integer("bytes"));
+  if (params.has("block_mask")) {
+    Reader bm = params.object("block_mask");
+    l.params.blockMask.present = true;
+    l.params.blockMask.blockM = bm.smallInt("block_m");
+    l.params.blockMask.blockN = bm.smallInt("block_n");
+    l.params.blockMask.perHead = bm.boolean("per_head");
+    if (l.params.blockMask.blockM < 1 || l.params.blockMask.blockM > 1024)
+      bm.fail("block_m", "must be in [1, 1024]");
+    if (l.params.blockMask.blockN < 1 || l.params.blockMask.blockN > 1024)
+      bm.fail("block_n", "must be in [1, 1024]");
+  }
   const json &tensors = params.array("tensors");
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     Reader t(tensors[i], params.name("tensors[" + std::to_string(i) + "]"));
@@ -229,7 +247,8 @@ LaunchInfo readLaunch(const Reader &r) {
     using codegen::ParamSource;
     bool known = false;
     for (ParamSource cand : {ParamSource::TensorPointer, ParamSource::TensorStride,
-                             ParamSource::TensorExtent, ParamSource::Size, ParamSource::TensorMap})
+                             ParamSource::TensorExtent, ParamSource::Size, ParamSource::TensorMap,
+                             ParamSource::BlockMask})
       if (sourceSpelling(cand) == source)
         field.source = cand, known = true;
     if (!known)
@@ -240,6 +259,8 @@ LaunchInfo readLaunch(const Reader &r) {
     field.offset = static_cast<std::size_t>(f.integer("offset"));
     if (field.tensor >= static_cast<int>(l.params.tensors.size()))
       f.fail("tensor", "is out of range");
+    if (field.source == ParamSource::BlockMask && (!l.params.blockMask.present || field.dim < 0 || field.dim > 3))
+      f.fail("dim", "must name one of the four lists (0 to 3) of a kernel with a \"block_mask\"");
     if (field.source == ParamSource::TensorMap) {
       if (field.tensor < 0)
         f.fail("tensor", "is out of range");

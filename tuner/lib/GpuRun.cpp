@@ -2,6 +2,8 @@
 #include "GpuRun.h"
 
 #include <algorithm>
+#include <cstring>
+#include <stdexcept>
 #include <array>
 #include <cmath>
 
@@ -150,6 +152,8 @@ LoadedKernel::LoadedKernel(const std::vector<char> &cubin, LaunchInfo launch)
   if (info_.dynamicSmemBytes > 48 * 1024)
     runtime::funcSetAttribute(function_, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                               static_cast<int>(info_.dynamicSmemBytes));
+  if (info_.params.blockMask.present)
+    blockMaskFunction_ = module_.function(info_.params.blockMask.kernelName(info_.kernelName).c_str());
 }
 
 int LoadedKernel::registers() const {
@@ -164,6 +168,33 @@ std::vector<std::vector<std::byte>> LoadedKernel::bind(const DeviceProblem &prob
   std::vector<std::vector<std::byte>> out;
   for (int i = 0; i < problem.sets(); ++i)
     out.push_back(problem.params(info_.params, i));
+  if (!blockMaskFunction_)
+    return out;
+  // The run-time block mask: lists for these sizes, patched into every set's Params, filled once.
+  const codegen::BlockMaskAbi &bm = info_.params.blockMask;
+  const spec::Shape &s = problem.shape();
+  const codegen::ProblemSizes sizes{s.B, s.Hq, s.Hkv, s.Sq, s.Sk};
+  if (bm.rows(sizes) * bm.kvTiles(sizes) >= (int64_t{1} << 31))
+    throw std::runtime_error("block mask of " + std::to_string(bm.rows(sizes)) + " rows x " +
+                             std::to_string(bm.kvTiles(sizes)) + " K/V tiles: over the 2^31 entries the kernel indexes");
+  blockMaskLists_ = runtime::DeviceBuffer(static_cast<std::size_t>(bm.bytes(sizes)));
+  const uint64_t base = blockMaskLists_.get(), counts = 4 * static_cast<uint64_t>(bm.rows(sizes));
+  const uint64_t lists = counts * static_cast<uint64_t>(bm.kvTiles(sizes));
+  const uint64_t address[4] = {base, base + counts, base + counts + lists, base + 2 * counts + lists};
+  for (std::vector<std::byte> &p : out)
+    for (const codegen::ParamField &f : info_.params.fields)
+      if (f.source == codegen::ParamSource::BlockMask)
+        std::memcpy(p.data() + f.offset, &address[f.dim], 8);
+  EventPair e;
+  runtime::eventRecord(e.start, nullptr);
+  void *args[] = {out.front().data()};
+  runtime::launchKernel(blockMaskFunction_,
+                        {static_cast<unsigned>((s.Sq + bm.blockM - 1) / bm.blockM),
+                         static_cast<unsigned>(bm.perHead ? s.Hq : 1), static_cast<unsigned>(s.B)},
+                        {static_cast<unsigned>(codegen::BlockMaskAbi::kThreads), 1, 1}, 0, nullptr, args);
+  runtime::eventRecord(e.end, nullptr);
+  runtime::eventSynchronize(e.end);
+  blockMaskMs_ = runtime::eventElapsedMs(e.start, e.end);
   return out;
 }
 

@@ -58,8 +58,12 @@ public:
   /// Registers per thread and local (spill) bytes per thread the driver reports.
   int registers() const;
   int localBytes() const;
-  /// Params of every set of `problem`, in set order (codegen::packParams; throws AbiError).
+  /// Params of every set of `problem`, in set order (codegen::packParams; throws AbiError). A kernel
+  /// with a run-time block mask gets its lists: built here once per bind (its classification kernel, on
+  /// the null stream, synchronised) and shared by the sets (they share the captures).
   std::vector<std::vector<std::byte>> bind(const DeviceProblem &problem) const;
+  /// Milliseconds the last bind() spent building the block mask (0 without one).
+  double blockMaskBuildMs() const { return blockMaskMs_; }
   /// Launches with `params` (one of bind()'s) on `stream`; does not synchronise. Throws CudaError.
   void launch(const DeviceProblem &problem, std::vector<std::byte> &params, CUstream stream) const;
 
@@ -68,6 +72,9 @@ private:
   CUfunction function_ = nullptr;
   LaunchInfo info_;
   int smCount_ = 0; ///< the device's multiprocessors, for a persistent grid
+  CUfunction blockMaskFunction_ = nullptr;       ///< the classification kernel, when the kernel has one
+  mutable runtime::DeviceBuffer blockMaskLists_; ///< its lists for the last bind()
+  mutable double blockMaskMs_ = 0;
 };
 
 struct Timing {

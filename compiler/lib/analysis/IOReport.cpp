@@ -463,6 +463,10 @@ void Analyzer::runOp(Operation *op) {
         charge(Cost{TierBytes{0, 0, 0, 0, 0, 0, bytesOf(o.getSource().getType())}, {}}, 1);
         env[o.getResult()] = AScalar{};
       })
+      // A tile class a run-time block mask may decide: unknown, so the scf.if it selects is
+      // counted as its heavier branch (an upper bound; what the block mask skips is not
+      // subtracted).
+      .Case<blk::TileClassOp>([&](auto o) { env[o.getResult()] = AScalar{}; })
       .Case<blk::CopyOp>([&](auto o) { runCopy(o); })
       .Case<blk::MatmulOp>([&](auto o) { runMatmul(o); })
       .Case<blk::MapOp>([&](auto o) { runMap(o); })

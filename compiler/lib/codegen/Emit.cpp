@@ -66,6 +66,14 @@ ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p) {
              static_cast<int>(i), d, ""});
   for (const char *s : {"B", "Hq", "Hkv", "Sq", "Sk"})
     add({s, ParamSource::Size, -1, -1, s});
+  if (p.blockMask.present) {
+    layout.blockMask.present = true;
+    layout.blockMask.blockM = static_cast<int>(p.schedule.blockM);
+    layout.blockMask.blockN = static_cast<int>(p.schedule.blockN);
+    layout.blockMask.perHead = p.blockMask.perHead;
+    for (int list = 0; list < 4; ++list)
+      add({std::string(BlockMaskAbi::listName(list)), ParamSource::BlockMask, -1, list, ""});
+  }
   layout.bytes = mapBytes + 8 * (layout.fields.size() - mapBytes / 128);
   if (mapBytes)
     layout.bytes = (layout.bytes + 63) / 64 * 64; // sizeof(Params) with its 64-byte aligned members
@@ -74,9 +82,11 @@ ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p) {
 
 
 std::string emitKernel(const ResolvedKernel &r, const KernelPlan &p, const ParamLayout &params) {
-  if (p.schedule.mma == MmaFamily::Wgmma)
-    return emitKernelSm90(r, p, params);
-  return detail::Emitter(r, p, params).run();
+  std::string source = p.schedule.mma == MmaFamily::Wgmma ? emitKernelSm90(r, p, params)
+                                                          : detail::Emitter(r, p, params).run();
+  if (p.blockMask.present)
+    source += "\n" + emitBlockMaskKernel(r, p, params);
+  return source;
 }
 
 } // namespace tilefuse::codegen

@@ -28,6 +28,9 @@ ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p);
 /// (EmitSm90.cpp).
 std::string emitKernel(const ResolvedKernel &r, const KernelPlan &p, const ParamLayout &params);
 std::string emitKernelSm90(const ResolvedKernel &r, const KernelPlan &p, const ParamLayout &params);
+/// The block-classification kernel of a plan with a run-time block mask (EmitBlockMask.cpp):
+/// `<kernel>_block_mask(Params)`, one block of BlockMaskAbi::kThreads threads per list row.
+std::string emitBlockMaskKernel(const ResolvedKernel &r, const KernelPlan &p, const ParamLayout &params);
 
 /// Dynamic shared memory of an sm90 kernel, bytes: 1024 of alignment slack, the plan's tiles, 8 per
 /// mbarrier (one per tile loaded once, a full and an empty one per ring slot).

@@ -315,7 +315,7 @@ private:
       const std::pair<std::string, std::string> bounds = loopBounds(lp);
       w.open("for (int it = 0; it < " + bounds.second + "; ++it)");
       const std::string iv = sx.fresh("kv_next");
-      w.line("const long long " + iv + " = " + bounds.first + " + it * " + str(lp.step) + ";");
+      w.line("const long long " + iv + " = " + ivAt(bounds.first, "it", lp.step) + ";");
       for (size_t i = 0; i < lp.loads.size(); ++i) {
         const PipelinedLoad &pl = lp.loads[i];
         const std::string cond = loadCondition(lp, pl, iv);
@@ -599,7 +599,7 @@ private:
     }
     w.open("for (int it = 0; it < " + bounds.second + "; ++it)");
     const std::string iv = sx.fresh(r.scalarNames.lookup(loop.getInductionVar()));
-    w.line("const long long " + iv + " = " + bounds.first + " + it * " + str(lp.step) + ";");
+    w.line("const long long " + iv + " = " + ivAt(bounds.first, "it", lp.step) + ";");
     sx.bind(loop.getInductionVar(), iv);
     const std::string S = str(lp.stages);
     for (size_t i = 0; i < lp.loads.size(); ++i) {

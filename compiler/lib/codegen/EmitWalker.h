@@ -300,7 +300,7 @@ protected:
       w.line("const int ahead = it + " + str(ahead) + ";");
       w.open("if (ahead < " + loopN + ")");
       const std::string iv = sx.fresh("kv_ahead");
-      w.line("const long long " + iv + " = " + loopBegin + " + ahead * " + str(lp.step) + ";");
+      w.line("const long long " + iv + " = " + ivAt(loopBegin, "ahead", lp.step) + ";");
       issueLoad(lp, refill, iv, "ahead % " + str(S));
       w.close();
       w.line("cp_async_commit();");
@@ -381,12 +381,18 @@ protected:
       return false;
     return llvm::none_of(op->getResultTypes(), [](Type t) { return isa<TileType>(t); }) &&
            (op->getDialect()->getNamespace() == "arith" || op->getDialect()->getNamespace() == "math" ||
-            isa<DimOp, ReadOp>(op));
+            isa<DimOp, ReadOp, TileClassOp>(op));
   }
 
   void emitOp(Operation *op) {
     if (predefined.count(op))
       return;
+    if (!bm.row.empty() && op->getParentOp() == p.blockMask.loop.getOperation()) {
+      if (isa<TileClassOp>(op))
+        return emitTileClasses();
+      if (p.blockMask.boundOps.count(op))
+        return; // only the in-kernel bounds read it (see emitTileClasses)
+    }
     if (isScalarOp(op)) {
       sx.define(op, w);
       return;
@@ -893,10 +899,28 @@ protected:
 
   /// Writes the loop's first induction value and its iteration count (the loop bound cut by the
   /// mask, LoopPlan::skipAbove); returns their names.
-  std::pair<std::string, std::string> loopBounds(const LoopPlan &lp) {
+  /// With a run-time block mask (`withBlockMask` and the plan has one for this loop), the count is
+  /// that of the Q tile's lists when the launch passes them (blockMaskOn()); ivAt() then walks them.
+  std::pair<std::string, std::string> loopBounds(const LoopPlan &lp, bool withBlockMask = true) {
     scf::ForOp loop = lp.op;
     const std::string step = str(lp.step);
     const std::string begin = sx.fresh("kv_begin"), end = sx.fresh("kv_end"), n = sx.fresh("n_iters");
+    bm = {};
+    if (withBlockMask && p.blockMask.present && p.blockMask.loop == loop) {
+      Block &body = r.kernel.getBodyBlock();
+      bm.row = sx.fresh("bm_row"), bm.partial = sx.fresh("bm_partial"), bm.base = sx.fresh("bm_base");
+      bm.n = n;
+      w.comment("Run-time block mask (the launch's kv_num_blocks / kv_indices / full_kv_* lists, built by " +
+                r.kernelName + "_block_mask): this Q tile's partial K/V tiles, then its full ones; empty "
+                "tiles are never visited. Without lists (null, or a count of -1) every tile is visited with the mask.");
+      w.line("const long long " + bm.row + " = (" + sx.ref(body.getArgument(0)) + " * " +
+             (p.blockMask.perHead ? "p.Hq + " + sx.ref(body.getArgument(1)) : std::string("1")) + ") * ((p.Sq + " +
+             str(p.schedule.blockM) + " - 1) / " + str(p.schedule.blockM) + ") + " + sx.ref(body.getArgument(2)) +
+             ";");
+      w.line("const int " + bm.partial + " = p.kv_num_blocks ? __ldg(p.kv_num_blocks + " + bm.row + ") : -1;");
+      // 32-bit: a 64-bit offset live through the loop made the sm80 kernel spill (BlockMaskAbi: < 2^31 entries).
+      w.line("const int " + bm.base + " = static_cast<int>(" + bm.row + " * ((p.Sk + " + step + " - 1) / " + step + "));");
+    }
     w.line("const long long " + begin + " = " + sx.ref(loop.getLowerBound()) + ";");
     const llvm::DenseMap<Value, std::string> noSubst;
     if (lp.skipAbove)
@@ -905,9 +929,44 @@ protected:
              "); // later K/V tiles are empty under the mask: the loop stops before them");
     else
       w.line("const long long " + end + " = " + sx.ref(loop.getUpperBound()) + ";");
-    w.line("const int " + n + " = " + end + " > " + begin + " ? static_cast<int>((" + end + " - " + begin + " + " + step +
-           " - 1) / " + step + ") : 0;");
+    const std::string count = end + " > " + begin + " ? static_cast<int>((" + end + " - " + begin + " + " + step +
+                              " - 1) / " + step + ") : 0";
+    if (bm.row.empty())
+      w.line("const int " + n + " = " + count + ";");
+    else
+      w.line("const int " + n + " = " + bm.partial + " >= 0 ? " + bm.partial + " + __ldg(p.full_kv_num_blocks + " +
+             bm.row + ") : (" + count + ");");
     return {begin, n};
+  }
+
+  /// The induction value of iteration `it` of the loop whose bounds loopBounds() wrote last: begin + it
+  /// * step, or with a block mask at run time the it-th tile of the lists (partial ones first).
+  std::string ivAt(const std::string &begin, const std::string &it, int64_t step) {
+    const std::string plain = begin + " + " + paren(it) + " * " + str(step);
+    if (bm.row.empty())
+      return plain;
+    // One multiply of the listed or plain tile number (a select of two products cost the sm90 consumers
+    // registers).
+    return begin + " + static_cast<long long>(" + bm.partial + " >= 0 ? tfcg::block_mask_tile(p.kv_indices, "
+           "p.full_kv_indices, " + bm.base + ", " + bm.partial + ", " + it + ") : " + paren(it) + ") * " + str(step);
+  }
+
+  /// The loop body's blk.tile_class ops, at the first of them: with the lists, empty = false (empty tiles
+  /// are not in them) and full = the iteration is past the partial tiles; without (the launch passed none),
+  /// every tile is visited with its masks. The in-kernel bounds (BlockMaskPlan::boundOps) are not written:
+  /// a bound that reads captured tables scans them per tile and thread, which costs more than the masked
+  /// tile it might skip (and its registers made the sm90 consumers spill).
+  void emitTileClasses() {
+    const BlockMaskPlan &b = p.blockMask;
+    w.comment("Tile classes from the block mask's lists (without lists: every tile, with its masks)");
+    for (Operation *op : b.classOps) {
+      const bool empty = cast<TileClassOp>(op).getKind() == MaskTileClass::empty;
+      const std::string v = sx.fresh(empty ? "tile_empty" : "tile_full");
+      w.line("const bool " + v + " = " + (empty ? std::string("false") : bm.partial + " >= 0 && it >= " + bm.partial) +
+             ";");
+      sx.bind(op->getResult(0), v);
+      predefined.insert(op);
+    }
   }
 
   virtual void emitLoop(scf::ForOp loop) {
@@ -933,7 +992,7 @@ protected:
                 "into the slot it frees.");
       auto prefetch = [&](const std::string &pre, int upTo) { // loads [0, upTo) of iteration `pre`
         const std::string ivPre = sx.fresh("kv_pre");
-        w.line("const long long " + ivPre + " = " + begin + " + " + pre + " * " + step + ";");
+        w.line("const long long " + ivPre + " = " + ivAt(begin, pre, lp.step) + ";");
         for (int i = 0; i < upTo; ++i) {
           w.open("if (" + pre + " < " + n + ")");
           issueLoad(lp, lp.loads[i], ivPre, pre);
@@ -954,7 +1013,7 @@ protected:
       w.open("for (int pre = 0; pre < " + str(lp.stages - 1) + "; ++pre)");
       w.open("if (pre < " + n + ")");
       const std::string ivPre = sx.fresh("kv_pre");
-      w.line("const long long " + ivPre + " = " + begin + " + pre * " + step + ";");
+      w.line("const long long " + ivPre + " = " + ivAt(begin, "pre", lp.step) + ";");
       issueIteration(lp, ivPre, "pre", false);
       w.close();
       w.line("cp_async_commit();");
@@ -989,7 +1048,7 @@ protected:
 
     w.open("for (int it = 0; it < " + n + "; ++it)");
     const std::string iv = sx.fresh(r.scalarNames.lookup(loop.getInductionVar()));
-    w.line("const long long " + iv + " = " + begin + " + it * " + step + ";");
+    w.line("const long long " + iv + " = " + ivAt(begin, "it", lp.step) + ";");
     sx.bind(loop.getInductionVar(), iv);
     const LoopPlan *outer = curLoop;
     curLoop = &lp;
@@ -1007,7 +1066,7 @@ protected:
         w.line("const int ahead = it + " + str(lp.stages - 1) + "; // prefetch into the stage freed above");
         const std::string ivAhead = sx.fresh("kv_ahead");
         w.open("if (ahead < " + n + ")");
-        w.line("const long long " + ivAhead + " = " + begin + " + ahead * " + step + ";");
+        w.line("const long long " + ivAhead + " = " + ivAt(begin, "ahead", lp.step) + ";");
         issueIteration(lp, ivAhead, "ahead % " + str(lp.stages), false);
         w.close();
         w.line("cp_async_commit();");
@@ -1043,6 +1102,10 @@ protected:
   const LoopPlan *curLoop = nullptr;
   int waitsDone = 0;             ///< loads [0, waitsDone) of this iteration are known to have landed
   std::string loopBegin, loopN;  ///< names of the current loop's first iv and iteration count
+  /// Names of the run-time block mask's values in the loop loopBounds() wrote last (row empty: none).
+  struct BlockMaskNames {
+    std::string row, partial, base, n;
+  } bm;
   int loopsEmitted = 0;
 };
 

@@ -157,6 +157,8 @@ std::string ScalarExprs::opExpr(Operation *op, llvm::ArrayRef<std::string> a) co
     return constant(c);
   if (auto dim = dyn_cast<tilefuse::blk::DimOp>(op))
     return r_.tensorOf(dim.getSource()).extent[dim.getIndex()];
+  if (isa<tilefuse::blk::TileClassOp>(op)) // the in-kernel bound (a block mask's class: Emitter)
+    return a[0];
   if (auto read = dyn_cast<tilefuse::blk::ReadOp>(op)) {
     const unsigned arg = r_.tensorOf(read.getSource()).arg;
     auto it = tables.find(arg);

@@ -136,6 +136,11 @@ std::string ParamLayout::deviceStruct() const {
       ++i;
       continue;
     }
+    if (f.source == ParamSource::BlockMask) {
+      os << "  int *" << f.name << "; // run-time block mask (BlockMaskAbi), null when the launch has none\n";
+      ++i;
+      continue;
+    }
     if (f.source == ParamSource::TensorMap) {
       os << "  tilefuse::device::TmaDescriptor " << f.name << "; // TMA tensor map of "
          << tensors[f.tensor].arg.name << ": box [" << f.boxRows << " x " << f.boxCols
@@ -157,6 +162,20 @@ std::string ParamLayout::deviceStruct() const {
   }
   os << "};\n";
   return os.str();
+}
+
+int64_t BlockMaskAbi::kvTiles(const ProblemSizes &s) const { return (s.Sk + blockN - 1) / blockN; }
+
+int64_t BlockMaskAbi::rows(const ProblemSizes &s) const {
+  return s.B * (perHead ? s.Hq : 1) * ((s.Sq + blockM - 1) / blockM);
+}
+
+int64_t BlockMaskAbi::bytes(const ProblemSizes &s) const { return 4 * rows(s) * (2 + 2 * kvTiles(s)); }
+
+std::string_view BlockMaskAbi::listName(int list) {
+  static constexpr std::string_view names[] = {"kv_num_blocks", "kv_indices", "full_kv_num_blocks",
+                                               "full_kv_indices"};
+  return list >= 0 && list < 4 ? names[list] : "?";
 }
 
 std::string ParamLayout::toString() const {
@@ -215,6 +234,7 @@ std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes 
     case ParamSource::TensorStride: value = tensors[f.tensor].strides[f.dim]; break;
     case ParamSource::TensorExtent: value = tensors[f.tensor].shape[f.dim]; break;
     case ParamSource::Size: value = sizes.get(f.size); break;
+    case ParamSource::BlockMask: continue; // null: the launch passes its lists separately
     case ParamSource::TensorMap:
       if (encodeMap)
         encodeMap(out.data() + f.offset, f, layout.tensors[f.tensor], tensors[f.tensor]);

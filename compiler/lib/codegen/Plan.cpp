@@ -162,6 +162,7 @@ public:
     planHoists();
     planBlock(r.kernel.getBodyBlock());
     estimateRegisters();
+    p.blockMask = planBlockMask(r, p);
     return std::move(p);
   }
 

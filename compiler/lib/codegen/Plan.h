@@ -84,6 +84,23 @@ struct ReduceCombine {
   bool scaled = false;
 };
 
+/// A run-time block mask (FlexAttention's BlockMask): the K/V loop whose tile classes
+/// (blk.tile_class) the classification kernel (EmitBlockMask.cpp) decides per (Q tile, K/V tile)
+/// by evaluating the loop's masks at every position of the tile pair.
+struct BlockMaskPlan {
+  bool present = false;
+  mutable mlir::scf::ForOp loop; // (MLIR accessors are not const)
+  /// The i1 mask tiles of the loop (the partial tiles' copies), each with whether an all-false
+  /// mask lets the tile be skipped (SkipProof, recorded by ClassifyTiles).
+  std::vector<std::pair<mlir::Value, bool>> masks;
+  /// A mask reads the head program id: one list per (batch, head, Q tile), else per (batch, Q tile).
+  bool perHead = false;
+  /// The blk.tile_class ops of the loop body (in order) and the ops computing only their in-kernel
+  /// bounds, which the kernel does not run (the lists decide; without them every tile is visited).
+  std::vector<mlir::Operation *> classOps;
+  llvm::DenseSet<mlir::Operation *> boundOps;
+};
+
 struct KernelPlan {
   const ResolvedKernel *r = nullptr;
   Schedule schedule;
@@ -99,6 +116,7 @@ struct KernelPlan {
   /// Smem tiles loaded once and used as an mma A operand in a loop, kept in registers (Q): tile -> storage.
   llvm::DenseMap<mlir::Value, int> hoisted;
   int registerEstimate = 0; ///< 32-bit registers per thread held by all storages (upper bound)
+  BlockMaskPlan blockMask;
 
   const LoopPlan *loopPlan(mlir::scf::ForOp op) const;
   int bufferOf(mlir::Value smemTile) const; ///< -1 when none
@@ -108,6 +126,10 @@ struct KernelPlan {
 /// Plans the kernel. Throws ScheduleError for an invalid schedule, CodegenError when the schedule and
 /// the program disagree or the program needs something the plan cannot give.
 KernelPlan plan(const ResolvedKernel &r, const Schedule &schedule);
+
+/// The run-time block mask of a planned kernel (BlockMask.cpp): present when a K/V loop has
+/// blk.tile_class ops and its masks are tagged by the tile classification and evaluable per position.
+BlockMaskPlan planBlockMask(const ResolvedKernel &r, const KernelPlan &p);
 
 /// Element type a kept value is stored in: a 16-bit map read only by stores (its truncf is folded into
 /// the store's conversion) is stored in f32.

@@ -288,7 +288,7 @@ private:
     StringRef ns = op.getDialect()->getNamespace();
     if (ns == "arith" || ns == "math")
       return llvm::none_of(op.getResultTypes(), [](Type t) { return isa<TileType>(t); });
-    return isa<DimOp, ReadOp>(op);
+    return isa<DimOp, ReadOp, TileClassOp>(op);
   }
 
   void walkBlock(Block &block, bool inLoop, bool inKernelTop) {

@@ -50,6 +50,22 @@ SmallVector<Value> masksOf(scf::ForOp loop) {
   return masks;
 }
 
+/// Whether every element of `tile` is a function of its (row, col) position and of values
+/// uniform over the tile (iota, fill, broadcast, maps of those): what a block-classification
+/// kernel can evaluate at each position of a tile pair.
+bool isIndexOnly(Value tile, int depth = 0) {
+  Operation *op = tile.getDefiningOp();
+  if (!op || depth > 64)
+    return false;
+  if (isa<blk::IotaOp, blk::FillOp>(op))
+    return true;
+  if (auto bc = dyn_cast<blk::BroadcastOp>(op))
+    return isIndexOnly(bc.getInput(), depth + 1);
+  if (auto map = dyn_cast<blk::MapOp>(op))
+    return llvm::all_of(map.getInputs(), [&](Value in) { return isIndexOnly(in, depth + 1); });
+  return false;
+}
+
 /// Clones the body's ops (from `ops`) at `b`, with each mask replaced by an all-true tile when
 /// `allTrue`; returns the values the body yields.
 SmallVector<Value> cloneBody(OpBuilder &b, Location loc, scf::ForOp loop,
@@ -87,23 +103,37 @@ bool classify(scf::ForOp loop) {
   Location loc = loop.getLoc();
   OpBuilder b(yield);
   // 1. Bounds of each mask over this tile; which masks allow skipping.
+  //    A mask of positions without an interval rule is bounded by [false, true] (no tile
+  //    known empty or full) and left to a run-time block mask, as are bounds that read tensor
+  //    contents (step 2 wraps them in blk.tile_class).
   IntervalBuilder bounds(b, loc);
   SmallVector<Value> masks, allTrue, allFalse;
+  SmallVector<bool> skippable;
+  bool runtime = false;
   for (Value m : candidates) {
     FailureOr<Interval> i = bounds.ofTile(m);
     if (failed(i)) {
+      if (!isIndexOnly(m)) {
+        m.getDefiningOp()->emitRemark()
+            << "tilefuse-classify-tiles: this mask is not classified: " << bounds.why;
+        continue;
+      }
       m.getDefiningOp()->emitRemark()
-          << "tilefuse-classify-tiles: this mask is not classified: " << bounds.why;
-      continue;
+          << "tilefuse-classify-tiles: this mask is classified only by a run-time block mask: "
+          << bounds.why;
+      runtime = true;
+      i = Interval{b.create<arith::ConstantIntOp>(loc, 0, 1), b.create<arith::ConstantIntOp>(loc, 1, 1)};
     }
     masks.push_back(m);
     allTrue.push_back(i->lo);
-    if (skipsWhenFalse(loop, m))
+    skippable.push_back(skipsWhenFalse(loop, m));
+    if (skippable.back())
       allFalse.push_back(b.create<arith::XOrIOp>(loc, i->hi,
                                                  b.create<arith::ConstantIntOp>(loc, 1, 1)));
   }
   if (masks.empty())
     return false;
+  runtime |= bounds.readsTensor;
   auto reduce = [&](ArrayRef<Value> xs, bool conj) {
     Value acc = xs.front();
     for (Value x : xs.drop_front())
@@ -112,6 +142,17 @@ bool classify(scf::ForOp loop) {
     return acc;
   };
   Value full = reduce(allTrue, true);
+  Value empty = allFalse.empty() ? Value() : reduce(allFalse, false);
+  if (runtime) {
+    // The classification kernel of a block mask evaluates these masks (their copies in the
+    // partial tiles' body carry the tag) and skips a tile only for a skippable one.
+    for (auto [m, skip] : llvm::zip(masks, skippable))
+      m.getDefiningOp()->setAttr(blk::kRuntimeMaskAttrName, b.getBoolAttr(skip));
+    Value kv = loop.getInductionVar();
+    full = b.create<blk::TileClassOp>(loc, b.getI1Type(), blk::MaskTileClass::full, full, kv);
+    if (empty)
+      empty = b.create<blk::TileClassOp>(loc, b.getI1Type(), blk::MaskTileClass::empty, empty, kv);
+  }
   // 2. if full { body without masks } else { body }, inside if empty { skip } when allowed.
   TypeRange types = loop.getResultTypes();
   // An scf.if without results gets its (empty) scf.yield terminators from its builder, and the
@@ -132,7 +173,7 @@ bool classify(scf::ForOp loop) {
   if (allFalse.empty()) {
     result = buildFullOrPartial(b);
   } else {
-    auto ifEmpty = b.create<scf::IfOp>(loc, types, reduce(allFalse, false), true);
+    auto ifEmpty = b.create<scf::IfOp>(loc, types, empty, true);
     OpBuilder tb = ifEmpty.getThenBodyBuilder();
     terminate(tb, loop.getRegionIterArgs());
     OpBuilder eb = ifEmpty.getElseBodyBuilder();

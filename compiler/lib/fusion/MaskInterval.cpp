@@ -104,6 +104,7 @@ FailureOr<Interval> IntervalBuilder::ofOp(Operation *op, Block *region) {
     for (auto [o, i] : llvm::zip(op->getOperands(), x))
       map.map(o, i.lo);
     Value c = b.clone(*op, map)->getResult(0);
+    readsTensor |= isa<blk::ReadOp>(op);
     return Interval{c, c};
   }
   if (isa<blk::ReadOp>(op))
@@ -119,6 +120,35 @@ FailureOr<Interval> IntervalBuilder::ofOp(Operation *op, Block *region) {
       return b.create<arith::AddIOp>(loc, p, q);
     };
     return Interval{add(x[0].lo, x[1].lo), add(x[0].hi, x[1].hi)};
+  }
+  // x mod r = x - r * floordiv(x, r) (the lowering's Python remainder), r uniform: while x stays in one
+  // quotient block (floordiv(lo, r) == floordiv(hi, r)) it is x - r q, increasing in x; otherwise every
+  // remainder may occur: [0, r - 1] for r > 0, [r + 1, 0] for r < 0.
+  if (auto sub = dyn_cast<arith::SubIOp>(op)) {
+    if (auto mul = sub.getRhs().getDefiningOp<arith::MulIOp>()) {
+      for (unsigned k = 0; k < 2; ++k) {
+        Value r = mul->getOperand(k);
+        auto fd = mul->getOperand(1 - k).getDefiningOp<arith::FloorDivSIOp>();
+        if (!fd || fd.getLhs() != sub.getLhs() || fd.getRhs() != r)
+          continue;
+        FailureOr<Interval> ri = ofScalar(r, region);
+        if (failed(ri) || !isPoint(*ri))
+          break;
+        Value rv = ri->lo;
+        Type ty = rv.getType();
+        Value zero = b.create<arith::ConstantOp>(loc, ty, b.getIntegerAttr(ty, 0));
+        Value one = b.create<arith::ConstantOp>(loc, ty, b.getIntegerAttr(ty, 1));
+        Value qlo = b.create<arith::FloorDivSIOp>(loc, x[0].lo, rv);
+        Value qhi = b.create<arith::FloorDivSIOp>(loc, x[0].hi, rv);
+        Value same = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, qlo, qhi);
+        Value positive = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, rv, zero);
+        Value rq = b.create<arith::MulIOp>(loc, rv, qlo);
+        Value anyLo = b.create<arith::SelectOp>(loc, positive, zero, b.create<arith::AddIOp>(loc, rv, one));
+        Value anyHi = b.create<arith::SelectOp>(loc, positive, b.create<arith::SubIOp>(loc, rv, one), zero);
+        return Interval{b.create<arith::SelectOp>(loc, same, b.create<arith::SubIOp>(loc, x[0].lo, rq), anyLo),
+                        b.create<arith::SelectOp>(loc, same, b.create<arith::SubIOp>(loc, x[0].hi, rq), anyHi)};
+      }
+    }
   }
   if (isa<arith::SubIOp, arith::SubFOp>(op)) {
     auto sub = [&](Value p, Value q) -> Value {
@@ -151,6 +181,24 @@ FailureOr<Interval> IntervalBuilder::ofOp(Operation *op, Block *region) {
     return Interval{min(x[0].lo, x[1].lo), min(x[0].hi, x[1].hi)};
   if (isa<arith::MaxSIOp, arith::MaximumFOp, arith::MaxUIOp>(op))
     return Interval{max(x[0].lo, x[1].lo), max(x[0].hi, x[1].hi)};
+  // |x| over [lo, hi]: [lo, hi] when lo >= 0, [-hi, -lo] when hi <= 0, else [0, max(-lo, hi)].
+  if (isa<math::AbsIOp, math::AbsFOp>(op)) {
+    const bool f = isa<FloatType>(t);
+    Value zero = f ? b.create<arith::ConstantOp>(loc, t, b.getFloatAttr(t, 0.0)).getResult()
+                   : b.create<arith::ConstantOp>(loc, t, b.getIntegerAttr(t, 0)).getResult();
+    auto neg = [&](Value v) -> Value {
+      if (f)
+        return b.create<arith::NegFOp>(loc, v);
+      return b.create<arith::SubIOp>(loc, zero, v);
+    };
+    Value loNonNeg = f ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGE, x[0].lo, zero).getResult()
+                       : b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sge, x[0].lo, zero).getResult();
+    Value hiNonPos = f ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLE, x[0].hi, zero).getResult()
+                       : b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sle, x[0].hi, zero).getResult();
+    Value lo = b.create<arith::SelectOp>(loc, loNonNeg, x[0].lo,
+                                         b.create<arith::SelectOp>(loc, hiNonPos, neg(x[0].hi), zero));
+    return Interval{lo, max(neg(x[0].lo), x[0].hi)};
+  }
   if (isa<arith::NegFOp>(op))
     return Interval{b.create<arith::NegFOp>(loc, x[0].hi), b.create<arith::NegFOp>(loc, x[0].lo)};
   if (isa<arith::IndexCastOp, arith::ExtSIOp, arith::SIToFPOp, arith::ExtFOp, arith::TruncFOp>(
@@ -195,6 +243,22 @@ FailureOr<Interval> IntervalBuilder::ofOp(Operation *op, Block *region) {
     why = "an unsigned comparison in a mask";
     return failure();
   }
+  // Ordered float comparisons of values bounded as above (index expressions cast to float, scores of
+  // uniform values): the same rules as the signed integer ones (no NaN reaches a mask of positions).
+  if (auto cmp = dyn_cast<arith::CmpFOp>(op)) {
+    using P = arith::CmpFPredicate;
+    auto c = [&](P pred, Value p, Value q) { return b.create<arith::CmpFOp>(loc, pred, p, q).getResult(); };
+    const Interval &a = x[0], &d = x[1];
+    switch (cmp.getPredicate()) {
+    case P::OLT: return Interval{c(P::OLT, a.hi, d.lo), c(P::OLT, a.lo, d.hi)};
+    case P::OLE: return Interval{c(P::OLE, a.hi, d.lo), c(P::OLE, a.lo, d.hi)};
+    case P::OGT: return Interval{c(P::OLT, d.hi, a.lo), c(P::OLT, d.lo, a.hi)};
+    case P::OGE: return Interval{c(P::OLE, d.hi, a.lo), c(P::OLE, d.lo, a.hi)};
+    default: break;
+    }
+    why = "a float comparison other than <, <=, >, >= in a mask";
+    return failure();
+  }
   if (isa<arith::AndIOp>(op) && isBool(t))
     return Interval{b.create<arith::AndIOp>(loc, x[0].lo, x[1].lo),
                     b.create<arith::AndIOp>(loc, x[0].hi, x[1].hi)};
@@ -226,6 +290,7 @@ FailureOr<Interval> IntervalBuilder::ofRead(Operation *op, ArrayRef<Interval> x)
   // over that range, clamped to the table (positions outside it are padding of tail tiles,
   // which never reach a stored output).
   auto read = cast<blk::ReadOp>(op);
+  readsTensor = true;
   SmallVector<Value> idx;
   std::optional<unsigned> k;
   Interval range;

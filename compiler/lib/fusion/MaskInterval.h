@@ -28,6 +28,9 @@ public:
   mlir::FailureOr<Interval> ofTile(mlir::Value tile);
 
   std::string why;
+  /// Set once a bound read tensor contents (a captured table): such a bound is data-dependent
+  /// and a run-time block mask can refine it (blk.tile_class).
+  bool readsTensor = false;
 
 private:
   mlir::FailureOr<Interval> ofScalar(mlir::Value v, mlir::Block *region);

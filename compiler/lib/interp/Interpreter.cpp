@@ -252,6 +252,8 @@ void Interp::runOp(Operation *op) {
       .Case<blk::LoadOp>([&](auto o) { runLoad(o); })
       .Case<blk::StoreOp>([&](auto o) { runStore(o); })
       .Case<blk::ReadOp>([&](auto o) { runRead(o); })
+      // The in-kernel bound: what a kernel computes without a run-time block mask.
+      .Case<blk::TileClassOp>([&](auto o) { env[o.getResult()] = scalar(o.getBound()); })
       .Case<blk::CopyOp>([&](auto o) { env[o.getResult()] = tile(o.getSource()); })
       .Case<blk::MatmulOp>([&](auto o) { runMatmul(o); })
       .Case<blk::MapOp>([&](auto o) { runMap(o); })

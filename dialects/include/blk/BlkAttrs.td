@@ -21,6 +21,14 @@ def Blk_ReduceKind : I32EnumAttr<"ReduceKind", "row reduction kind", [
   let cppNamespace = "::tilefuse::blk";
 }
 
+// Which class of K/V tile a blk.tile_class bound speaks of: every score of the tile masked
+// out (empty) or none (full).
+def Blk_MaskTileClass : I32EnumAttr<"MaskTileClass", "class of a tile under a mask", [
+    I32EnumAttrCase<"empty", 0>,
+    I32EnumAttrCase<"full", 1>]> {
+  let cppNamespace = "::tilefuse::blk";
+}
+
 // Which index an iota tile counts along: rows (dim 0) or columns (dim 1).
 def Blk_IotaDim : I32EnumAttr<"IotaDim", "index tile direction", [
     I32EnumAttrCase<"row", 0>,

@@ -36,6 +36,11 @@ namespace tilefuse::blk {
 /// lowering sets it on the math ops of score_mod and mask_mod for a spec with "math": "exact".
 inline constexpr llvm::StringLiteral kExactMathAttrName = "blk.exact_math";
 
+/// A BoolAttr on an i1 mask (a blk.map) of a K/V loop whose tile classes a run-time block mask may
+/// decide (blk.tile_class): the tile classification sets it, true when an all-false mask lets a tile
+/// be skipped; the code generator's block-classification kernel evaluates the tagged masks.
+inline constexpr llvm::StringLiteral kRuntimeMaskAttrName = "blk.runtime_mask";
+
 } // namespace tilefuse::blk
 
 #endif // TILEFUSE_BLK_BLKDIALECT_H

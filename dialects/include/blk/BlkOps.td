@@ -126,6 +126,28 @@ def Blk_ReadOp : Blk_Op<"read", [MemoryEffects<[MemRead]>]> {
   let hasVerifier = 1;
 }
 
+def Blk_TileClassOp : Blk_Op<"tile_class", [Pure]> {
+  let summary = "whether one K/V tile is empty / full under a mask: a bound a block mask may refine";
+  let description = [{
+    The tile classification (`--tilefuse-classify-tiles`) wraps the bound it computed for
+    the K/V tile at `kv` (its first column) in this op when the bound reads tensor contents
+    (a mask_mod reading a captured table, e.g. document ids). Its value is `bound`: true
+    only when the tile is surely empty (every score masked out) / surely full (none masked).
+    A kernel that runs with a run-time block mask (lists of the partial and full K/V tiles
+    of each Q tile, computed before the kernel from the same mask_mod) may use the exact
+    class instead: both are sound, since an empty tile is skipped only where skipping leaves
+    every carried value unchanged and a full tile drops only masks that are all true.
+
+    ```mlir
+    %skip = blk.tile_class empty %none_true at %kv0
+    %full = blk.tile_class full %all_true at %kv0
+    ```
+  }];
+  let arguments = (ins Blk_MaskTileClass:$kind, I1:$bound, Index:$kv);
+  let results = (outs I1:$result);
+  let assemblyFormat = "$kind $bound `at` $kv attr-dict";
+}
+
 //===----------------------------------------------------------------------===//
 // Tiles
 //===----------------------------------------------------------------------===//

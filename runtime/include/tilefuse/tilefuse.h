@@ -24,8 +24,12 @@
 //   * once, on the first TuneOnMiss / FailOnMiss request without EngineOptions::schedules: the
 //     tuner's cache source (a path; entries are read per lookup, tuning allocates device buffers
 //     for its timing runs and frees them).
-// The Engine never allocates device memory for data (no workspace: O and LSE are the caller's)
-// and frees every module when it is destroyed. launch allocates nothing, on the host or the device.
+//   * per run-time block mask (BlockMask, kernels whose mask reads captured tensors): its lists in
+//     device memory, 8 (1 + ceil(Sk / BLOCK_N)) bytes per Q tile and batch (and head when the mask
+//     reads it), made by buildBlockMask or by the first launch for given captures and sizes.
+// Besides block masks the Engine never allocates device memory for data (no workspace: O and LSE are
+// the caller's) and frees every module when it is destroyed. launch allocates nothing, on the host or
+// the device, except that first launch of a kernel with a run-time block mask without one.
 //
 // Thread safety: every Engine member may be called from any thread at once. getKernel takes the
 // table mutex only to find or insert a slot; different kernels compile concurrently, a kernel being
@@ -229,13 +233,49 @@ struct KernelInfo {
   /// (CachedKernel::origin, e.g. "cache: <entry path>"); then generateMs = compileMs = 0 and
   /// source / ptx are empty.
   std::string origin;
+  /// The kernel iterates a run-time block mask's lists (BlockMask) when a launch passes them.
+  bool blockMask = false;
   std::string source; ///< the CUDA C++ compiled (empty for a cached CUBIN)
   std::string ptx;    ///< NVRTC's PTX of the same compilation (empty for a cached CUBIN)
 };
 
 namespace detail {
 struct Kernel;
+struct BlockMaskData;
 } // namespace detail
+
+/// A run-time block mask, FlexAttention's BlockMask, for a kernel whose tile classes the compiler cannot
+/// decide (KernelInfo::blockMask: its mask_mod reads a captured tensor, e.g. document ids, or has no
+/// interval rule). Per Q tile it lists the K/V tiles with some masked scores (kv_num_blocks, kv_indices:
+/// run with the mask) and those with none (full_kv_num_blocks, full_kv_indices: run without it); the
+/// kernel never loads the others. The lists are int32 in device memory, laid out as
+/// codegen::BlockMaskAbi says (tilefuse/codegen/KernelAbi.h), and are computed on the device by the
+/// kernel's classification kernel, which evaluates the same mask_mod at every score of every tile pair.
+/// A mask is valid for the kernel, the sizes (B, Hq, Sq, Sk) and the captured tensors' contents it was
+/// built from, and reusable across calls and layers. A cheap value (shared ownership); the device memory
+/// is freed with the last copy (no launch using it may be in flight then).
+class BlockMask {
+public:
+  BlockMask() = default;
+  explicit operator bool() const noexcept { return data_ != nullptr; }
+  /// Device bytes of the four lists.
+  std::size_t bytes() const noexcept;
+
+  /// The lists copied to the host (synchronizes the engine's context), for tests and inspection:
+  /// rows (batch, head when per head, Q tile) x kvTiles entries per index list.
+  struct HostLists {
+    int64_t rows = 0, kvTiles = 0;
+    bool perHead = false;
+    std::vector<int32_t> kvNumBlocks, kvIndices, fullKvNumBlocks, fullKvIndices;
+  };
+  HostLists download() const;
+
+  const detail::BlockMaskData *get() const noexcept { return data_.get(); }
+  explicit BlockMask(std::shared_ptr<const detail::BlockMaskData> data) noexcept : data_(std::move(data)) {}
+
+private:
+  std::shared_ptr<const detail::BlockMaskData> data_;
+};
 
 /// A compiled, loaded kernel owned by an Engine; a cheap value (one pointer). Default: empty.
 class KernelHandle {
@@ -289,7 +329,24 @@ public:
   /// does). Allocates nothing; takes no lock. Throws LaunchError for bad arguments (before anything
   /// is enqueued) and CudaError when cuLaunchKernel fails; errors inside the kernel surface at the
   /// next synchronization, as for any CUDA launch.
+  ///
+  /// A kernel with a run-time block mask (KernelInfo::blockMask) runs with one: on the first launch for
+  /// given capture addresses and strides and sizes (B, Hq, Sq, Sk), the engine builds it
+  /// (buildBlockMask: allocates its lists, under a lock) and keeps it for later launches with the same
+  /// key. That key does not see the captures' contents: after changing a captured tensor in place, pass
+  /// a mask built for the new contents (the overload below) or call clearBlockMasks().
   void launch(KernelHandle kernel, const AttentionArgs &args, CUstream stream = nullptr) const;
+  /// The same call with the block mask `mask` (built for this kernel and these sizes by buildBlockMask;
+  /// an empty mask: the kernel visits every K/V tile with the mask, correct but without skipping).
+  /// Allocates nothing; takes no lock. Throws LaunchError for a mask of another kernel or other sizes.
+  void launch(KernelHandle kernel, const AttentionArgs &args, const BlockMask &mask, CUstream stream = nullptr) const;
+  /// Builds the block mask of `kernel` for the captures and sizes of `args` (Q, K, V, O are not read):
+  /// allocates its lists (BlockMask::bytes(): 8 (1 + ceil(Sk / BLOCK_N)) bytes per row, a row per batch,
+  /// Q tile and, when the mask reads the head, head) and enqueues the classification kernel on `stream`.
+  /// Throws LaunchError when the kernel has no run-time block mask or `args` are bad, CudaError.
+  BlockMask buildBlockMask(KernelHandle kernel, const AttentionArgs &args, CUstream stream = nullptr) const;
+  /// Forgets the block masks launch() built and kept (no launch using them may be in flight).
+  void clearBlockMasks();
 
   const DeviceDescription &device() const noexcept;
   /// Kernels compiled and loaded so far.

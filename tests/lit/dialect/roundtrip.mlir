@@ -46,6 +46,11 @@ func.func @vanilla_attention(%Q: !blk.tensor<[B, Hq, Sq, 128], bf16>,
   ^bb0(%b: index, %h: index, %qt: index):
     %r0 = arith.muli %qt, %c64 : index
     %s = blk.load %S[%b, %h, %r0, %c0] : !blk.tensor<[B, Hq, Sq, Sk], f32> -> !blk.tile<64x?xf32, reg>
+    %bound = arith.constant true
+    // CHECK: blk.tile_class empty %{{.*}} at %{{.*}}
+    %empty = blk.tile_class empty %bound at %r0
+    // CHECK: blk.tile_class full %{{.*}} at %{{.*}}
+    %full = blk.tile_class full %empty at %r0
     // CHECK: blk.iota row
     %qi = blk.iota row %r0 : !blk.tile<64x?xi32, reg>
     // CHECK: blk.iota col

@@ -127,7 +127,13 @@ func.func @sliding_window(%S: !blk.tensor<[Sq, Sk], f32>, %r0: index) -> !blk.ti
 // CHECK: [[DK:%.*]]:2 = scf.for {{.*}} -> (i32, i32) {
 // CHECK: arith.cmpi eq, [[DQ]]#0, [[DQ]]#1 : i32
 // CHECK: arith.cmpi sle
-// CHECK: scf.if
+// The bounds read the table: a run-time block mask may decide the classes instead (blk.tile_class),
+// and the masks it evaluates are tagged (skippable: an all-false mask leaves the max unchanged).
+// CHECK: [[FULL:%.*]] = blk.tile_class full {{.*}} at %{{.*}}
+// CHECK: [[EMPTY:%.*]] = blk.tile_class empty {{.*}} at %{{.*}}
+// CHECK: scf.if [[EMPTY]]
+// CHECK: scf.if [[FULL]]
+// CHECK: blk.map{{.*}}blk.runtime_mask = true
 func.func @document_mask(%S: !blk.tensor<[Sq, Sk], f32>, %Doc: !blk.tensor<[Sk], i32>, %r0: index) -> !blk.tile<16xf32, reg> {
   %c0 = arith.constant 0 : index
   %c32 = arith.constant 32 : index
@@ -203,6 +209,176 @@ func.func @mask_not_identity(%S: !blk.tensor<[Sq, Sk], f32>, %r0: index) -> !blk
       blk.yield %c : i1
     }
     %x = blk.select %keep, %s, %zero_t : !blk.tile<16x32xi1, reg>, !blk.tile<16x32xf32, reg>
+    %r = blk.reduce max %x : !blk.tile<16x32xf32, reg> -> !blk.tile<16xf32, reg>
+    %mn = blk.map(%mi, %r) : (!blk.tile<16xf32, reg>, !blk.tile<16xf32, reg>) -> !blk.tile<16xf32, reg> {
+    ^bb0(%a: f32, %b: f32):
+      %y = arith.maximumf %a, %b : f32
+      blk.yield %y : f32
+    }
+    scf.yield %mn : !blk.tile<16xf32, reg>
+  }
+  return %m : !blk.tile<16xf32, reg>
+}
+
+// -----
+
+// A mask of positions without an interval rule (a remainder): no tile is known empty or full in the
+// kernel (constant bounds), a run-time block mask classifies them.
+
+// CHECK-LABEL: func.func @no_interval_rule
+// CHECK: %[[F:.*]] = arith.constant false
+// CHECK: blk.tile_class full %[[F]] at
+// CHECK: blk.tile_class empty %[[F]] at
+// CHECK: blk.runtime_mask = true
+func.func @no_interval_rule(%S: !blk.tensor<[Sq, Sk], f32>, %r0: index) -> !blk.tile<16xf32, reg> {
+  %c0 = arith.constant 0 : index
+  %c32 = arith.constant 32 : index
+  %c64 = arith.constant 64 : i64
+  %c48 = arith.constant 48 : i64
+  %ninf = arith.constant 0xFF800000 : f32
+  %Sk = blk.dim %S[1] : !blk.tensor<[Sq, Sk], f32>
+  %m0 = blk.fill %ninf : f32 -> !blk.tile<16xf32, reg>
+  %ninf_t = blk.fill %ninf : f32 -> !blk.tile<16x32xf32, reg>
+  %m = scf.for %j = %c0 to %Sk step %c32 iter_args(%mi = %m0) -> (!blk.tile<16xf32, reg>) {
+    %s = blk.load %S[%r0, %j] : !blk.tensor<[Sq, Sk], f32> -> !blk.tile<16x32xf32, reg>
+    %ki = blk.iota col %j : !blk.tile<16x32xi64, reg>
+    %keep = blk.map(%ki) : (!blk.tile<16x32xi64, reg>) -> !blk.tile<16x32xi1, reg> {
+    ^bb0(%k: i64):
+      %r = arith.remsi %k, %c64 : i64
+      %c = arith.cmpi slt, %r, %c48 : i64
+      blk.yield %c : i1
+    }
+    %x = blk.select %keep, %s, %ninf_t : !blk.tile<16x32xi1, reg>, !blk.tile<16x32xf32, reg>
+    %r = blk.reduce max %x : !blk.tile<16x32xf32, reg> -> !blk.tile<16xf32, reg>
+    %mn = blk.map(%mi, %r) : (!blk.tile<16xf32, reg>, !blk.tile<16xf32, reg>) -> !blk.tile<16xf32, reg> {
+    ^bb0(%a: f32, %b: f32):
+      %y = arith.maximumf %a, %b : f32
+      blk.yield %y : f32
+    }
+    scf.yield %mn : !blk.tile<16xf32, reg>
+  }
+  return %m : !blk.tile<16xf32, reg>
+}
+
+// -----
+
+// Symmetric window |q_idx - kv_idx| < 64 (math.absi): |x| over [lo, hi] is [lo, hi] when lo >= 0,
+// [-hi, -lo] when hi <= 0, else [0, max(-lo, hi)]; classified in the kernel, no run-time block mask.
+
+// CHECK-LABEL: func.func @abs_window
+// CHECK: arith.cmpi sge
+// CHECK: arith.select
+// CHECK: arith.maxsi
+// CHECK-NOT: blk.tile_class
+// CHECK: scf.if
+func.func @abs_window(%S: !blk.tensor<[Sq, Sk], f32>, %r0: index) -> !blk.tile<16xf32, reg> {
+  %c0 = arith.constant 0 : index
+  %c32 = arith.constant 32 : index
+  %ninf = arith.constant 0xFF800000 : f32
+  %Sq = blk.dim %S[0] : !blk.tensor<[Sq, Sk], f32>
+  %Sk = blk.dim %S[1] : !blk.tensor<[Sq, Sk], f32>
+  %m0 = blk.fill %ninf : f32 -> !blk.tile<16xf32, reg>
+  %ninf_t = blk.fill %ninf : f32 -> !blk.tile<16x32xf32, reg>
+  %qi = blk.iota row %r0 : !blk.tile<16x32xi64, reg>
+  %m = scf.for %j = %c0 to %Sk step %c32 iter_args(%mi = %m0) -> (!blk.tile<16xf32, reg>) {
+    %s = blk.load %S[%r0, %j] : !blk.tensor<[Sq, Sk], f32> -> !blk.tile<16x32xf32, reg>
+    %ki = blk.iota col %j : !blk.tile<16x32xi64, reg>
+    %keep = blk.map(%qi, %ki) : (!blk.tile<16x32xi64, reg>, !blk.tile<16x32xi64, reg>) -> !blk.tile<16x32xi1, reg> {
+    ^bb0(%i: i64, %k: i64):
+      %d = arith.subi %i, %k : i64
+      %a = math.absi %d : i64
+      %w = arith.constant 64 : i64
+      %c = arith.cmpi slt, %a, %w : i64
+      blk.yield %c : i1
+    }
+    %x = blk.select %keep, %s, %ninf_t : !blk.tile<16x32xi1, reg>, !blk.tile<16x32xf32, reg>
+    %r = blk.reduce max %x : !blk.tile<16x32xf32, reg> -> !blk.tile<16xf32, reg>
+    %mn = blk.map(%mi, %r) : (!blk.tile<16xf32, reg>, !blk.tile<16xf32, reg>) -> !blk.tile<16xf32, reg> {
+    ^bb0(%a: f32, %b: f32):
+      %y = arith.maximumf %a, %b : f32
+      blk.yield %y : f32
+    }
+    scf.yield %mn : !blk.tile<16xf32, reg>
+  }
+  return %m : !blk.tile<16xf32, reg>
+}
+
+// -----
+
+// Stripes kv_idx mod 64 < 48, as the lowering writes mod: x - 64 * floordiv(x, 64). Within one quotient
+// block the remainder is x - 64 q; a 32-column tile starting at a multiple of 32 stays in one block.
+
+// CHECK-LABEL: func.func @mod_stripes
+// CHECK: arith.floordivsi
+// CHECK: arith.cmpi eq
+// CHECK-NOT: blk.tile_class
+// CHECK: scf.if
+func.func @mod_stripes(%S: !blk.tensor<[Sq, Sk], f32>, %r0: index) -> !blk.tile<16xf32, reg> {
+  %c0 = arith.constant 0 : index
+  %c32 = arith.constant 32 : index
+  %ninf = arith.constant 0xFF800000 : f32
+  %Sq = blk.dim %S[0] : !blk.tensor<[Sq, Sk], f32>
+  %Sk = blk.dim %S[1] : !blk.tensor<[Sq, Sk], f32>
+  %m0 = blk.fill %ninf : f32 -> !blk.tile<16xf32, reg>
+  %ninf_t = blk.fill %ninf : f32 -> !blk.tile<16x32xf32, reg>
+  %qi = blk.iota row %r0 : !blk.tile<16x32xi64, reg>
+  %m = scf.for %j = %c0 to %Sk step %c32 iter_args(%mi = %m0) -> (!blk.tile<16xf32, reg>) {
+    %s = blk.load %S[%r0, %j] : !blk.tensor<[Sq, Sk], f32> -> !blk.tile<16x32xf32, reg>
+    %ki = blk.iota col %j : !blk.tile<16x32xi64, reg>
+    %keep = blk.map(%qi, %ki) : (!blk.tile<16x32xi64, reg>, !blk.tile<16x32xi64, reg>) -> !blk.tile<16x32xi1, reg> {
+    ^bb0(%i: i64, %k: i64):
+      %r = arith.constant 64 : i64
+      %q = arith.floordivsi %k, %r : i64
+      %rq = arith.muli %r, %q : i64
+      %md = arith.subi %k, %rq : i64
+      %w = arith.constant 48 : i64
+      %c = arith.cmpi slt, %md, %w : i64
+      blk.yield %c : i1
+    }
+    %x = blk.select %keep, %s, %ninf_t : !blk.tile<16x32xi1, reg>, !blk.tile<16x32xf32, reg>
+    %r = blk.reduce max %x : !blk.tile<16x32xf32, reg> -> !blk.tile<16xf32, reg>
+    %mn = blk.map(%mi, %r) : (!blk.tile<16xf32, reg>, !blk.tile<16xf32, reg>) -> !blk.tile<16xf32, reg> {
+    ^bb0(%a: f32, %b: f32):
+      %y = arith.maximumf %a, %b : f32
+      blk.yield %y : f32
+    }
+    scf.yield %mn : !blk.tile<16xf32, reg>
+  }
+  return %m : !blk.tile<16xf32, reg>
+}
+
+// -----
+
+// q_idx < Sq / 2 written with float division: sitofp keeps the order, an ordered float comparison
+// is bounded as the integer one.
+
+// CHECK-LABEL: func.func @float_half
+// CHECK: arith.cmpf olt
+// CHECK-NOT: blk.tile_class
+// CHECK: scf.if
+func.func @float_half(%S: !blk.tensor<[Sq, Sk], f32>, %r0: index) -> !blk.tile<16xf32, reg> {
+  %c0 = arith.constant 0 : index
+  %c32 = arith.constant 32 : index
+  %ninf = arith.constant 0xFF800000 : f32
+  %Sq = blk.dim %S[0] : !blk.tensor<[Sq, Sk], f32>
+  %Sk = blk.dim %S[1] : !blk.tensor<[Sq, Sk], f32>
+  %m0 = blk.fill %ninf : f32 -> !blk.tile<16xf32, reg>
+  %ninf_t = blk.fill %ninf : f32 -> !blk.tile<16x32xf32, reg>
+  %qi = blk.iota row %r0 : !blk.tile<16x32xi64, reg>
+  %m = scf.for %j = %c0 to %Sk step %c32 iter_args(%mi = %m0) -> (!blk.tile<16xf32, reg>) {
+    %s = blk.load %S[%r0, %j] : !blk.tensor<[Sq, Sk], f32> -> !blk.tile<16x32xf32, reg>
+    %ki = blk.iota col %j : !blk.tile<16x32xi64, reg>
+    %keep = blk.map(%qi, %ki) : (!blk.tile<16x32xi64, reg>, !blk.tile<16x32xi64, reg>) -> !blk.tile<16x32xi1, reg> {
+    ^bb0(%i: i64, %k: i64):
+      %if = arith.sitofp %i : i64 to f32
+      %sq = arith.index_cast %Sq : index to i64
+      %sqf = arith.sitofp %sq : i64 to f32
+      %two = arith.constant 2.0 : f32
+      %half = arith.divf %sqf, %two : f32
+      %c = arith.cmpf olt, %if, %half : f32
+      blk.yield %c : i1
+    }
+    %x = blk.select %keep, %s, %ninf_t : !blk.tile<16x32xi1, reg>, !blk.tile<16x32xf32, reg>
     %r = blk.reduce max %x : !blk.tile<16x32xf32, reg> -> !blk.tile<16xf32, reg>
     %mn = blk.map(%mi, %r) : (!blk.tile<16xf32, reg>, !blk.tile<16xf32, reg>) -> !blk.tile<16xf32, reg> {
     ^bb0(%a: f32, %b: f32):

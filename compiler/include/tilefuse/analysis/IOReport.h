@@ -31,7 +31,9 @@
 // stores are inside the tensor; offsets, trip counts and grid sizes depend only on the dims and
 // program ids, not on tensor contents (else AnalysisError). An scf.if whose condition depends on
 // tensor contents (a tile classification that reads a captured table, e.g. document ids) is
-// counted as the branch with more operations, so the report is an upper bound there.
+// counted as the branch with more operations, so the report is an upper bound there; the same
+// for a blk.tile_class (a class a run-time block mask decides): the tiles a block mask skips,
+// or runs without the mask, are counted as loaded and masked.
 //
 // Cost of the analysis itself: one walk of each kernel body per combination of the program ids
 // that reach an offset, bound or condition (e.g. the query-tile id, not batch or head). A loop is

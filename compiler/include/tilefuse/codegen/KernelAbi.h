@@ -9,6 +9,9 @@
 //                                   last (the last dim is contiguous, stride 1)
 //   long long <C>_extent[rank]      per capture: its extents (table reads outside them give 0)
 //   long long B, Hq, Hkv, Sq, Sk    problem sizes
+//   int *kv_num_blocks, *kv_indices, *full_kv_num_blocks, *full_kv_indices
+//                                   a kernel with a run-time block mask (BlockMaskAbi): its lists, or
+//                                   null (then the kernel visits every K/V tile, with the mask)
 //
 // Every field is 8 bytes and 8-byte aligned, so offsets are 8 * index and the host and device
 // layouts agree by construction (the generated source static_asserts the size). sm90 kernels put
@@ -101,6 +104,7 @@ enum class ParamSource {
   TensorMap,     ///< TMA tensor map (CUtensorMap, 128 bytes, 64-byte aligned) of tensor `tensor` (sm90 kernels):
                  ///< box [boxRows x boxCols] over its last two dims (1 in the others), 128B swizzle, zero fill
                  ///< out of bounds. packParams writes zeros; the runtime encodes it (cuTensorMapEncodeTiled).
+  BlockMask,     ///< device pointer (int32) of block-mask list `dim` (BlockMaskAbi::List); packParams writes null
 };
 
 struct ParamField {
@@ -124,8 +128,37 @@ struct TensorAbi {
   bool needs16ByteRows = false;      ///< loaded by cp.async in 16-byte chunks
 };
 
+/// The run-time block mask of a kernel (FlexAttention's BlockMask): for each Q tile, the K/V tiles of
+/// its loop whose scores are partly masked (run with the mask) and those not masked at all (run
+/// without it); the others are never loaded. Lists are int32 in device memory, one row per
+/// (batch, head, Q tile) when the mask reads the head, else per (batch, Q tile):
+///   row = (b * heads + h) * q_tiles + q_tile,  heads = perHead ? Hq : 1 (h = 0 when not per head),
+///   q_tiles = ceil(Sq / blockM),  kv_tiles = ceil(Sk / blockN)
+///   kv_num_blocks[row], full_kv_num_blocks[row]           counts (-1 in kv_num_blocks: no lists for
+///                                                         this row: the kernel visits every tile)
+///   kv_indices[row * kv_tiles + i], full_kv_indices[...]  K/V loop iteration numbers, ascending
+/// The attention kernel indexes the lists with 32-bit offsets: rows * kv_tiles must be below 2^31 (the
+/// runtime checks it before building a mask).
+/// The classification kernel `<kernelName>_block_mask` (same module, same Params, launched with grid
+/// (q_tiles, heads, B) x kThreads threads) fills them from the captures.
+struct BlockMaskAbi {
+  enum List { KvNumBlocks = 0, KvIndices = 1, FullKvNumBlocks = 2, FullKvIndices = 3 };
+  bool present = false;
+  int blockM = 0, blockN = 0;
+  bool perHead = false;
+  static constexpr int kThreads = 256;
+  /// Row count and int32 elements per index list for one problem size.
+  int64_t rows(const ProblemSizes &s) const;
+  int64_t kvTiles(const ProblemSizes &s) const;
+  /// Bytes of the four lists (two counts per row, two index lists of kvTiles per row).
+  int64_t bytes(const ProblemSizes &s) const;
+  static std::string_view listName(int list); ///< "kv_num_blocks", ...
+  std::string kernelName(const std::string &attention) const { return attention + "_block_mask"; }
+};
+
 struct ParamLayout {
   std::vector<TensorAbi> tensors;
+  BlockMaskAbi blockMask;
   std::vector<ParamField> fields; ///< in declaration order, offset = 8 * index
   std::size_t bytes = 0;
   /// The device-side declaration `struct Params { ... };` (also emitted in the kernel source).

@@ -194,6 +194,22 @@ template <typename T, int RANK> struct table {
 };
 
 // ---------------------------------------------------------------------------------------------------
+// Run-time block masks (KernelAbi.h: BlockMaskAbi)
+
+/// The K/V loop iteration of a Q tile's it-th visited tile: its partial tiles first (partial_idx, n_partial
+/// of them), then its full ones; `row_base` is the Q tile's first entry in the index lists.
+TF_DEVICE int block_mask_tile(const int *partial_idx, const int *full_idx, int row_base, int n_partial, int it) {
+  return it < n_partial ? __ldg(partial_idx + row_base + it) : __ldg(full_idx + row_base + (it - n_partial));
+}
+
+/// The position of one element in the block-classification kernel, where element code written for
+/// register fragments names its column through col_f32(x).
+struct element_pos {
+  int col;
+};
+TF_DEVICE float col_f32(element_pos x) { return static_cast<float>(x.col); }
+
+// ---------------------------------------------------------------------------------------------------
 // Stores
 
 /// dst[row0 + r][col0 + c] = src[r][c] for rows row0 + r < dst.rows, a 16-bit row-layout register

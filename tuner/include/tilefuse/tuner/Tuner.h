@@ -158,6 +158,9 @@ struct BenchResult {
   double usefulFlops = 0, tflops = 0;
   std::string flopsRule;
   double cachedMs = 0;        ///< the cache entry's median, when from the cache
+  /// A kernel with a run-time block mask: its classification kernel's time at this shape (built once,
+  /// before the timed runs, which iterate its lists), ms; 0 without one.
+  double blockMaskBuildMs = 0;
   Accuracy small;             ///< every row at gateShape
   Accuracy sampled;           ///< sampled rows at the real shape
   bool passed() const { return small.passed && sampled.passed; }
