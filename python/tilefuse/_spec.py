@@ -53,6 +53,7 @@ def flex_spec(score_mod: Optional[str], mask_mod: Optional[str], captures: Seque
     return dumps(spec)
 
 
+@torch.compiler.assume_constant_result  # Dynamo calls it while tracing: the JSON is a constant
 def flash_attn_spec(dtype: torch.dtype, D: int, Dv: int, Hq: int, Hkv: int, scale: float, causal: bool,
                     window: tuple, softcap: float, alibi: Optional[tuple]) -> str:
     """flash-attn 2's forward as a spec (Dao 2023; flash_attn_interface.flash_attn_func):

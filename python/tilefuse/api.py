@@ -91,6 +91,9 @@ _flex_cache: Dict[object, _Entry] = {}
 
 def _flex_prepare(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse):
     """(spec JSON, captured tensors in spec order) for a flex_attention call; traces on a cache miss."""
+    if torch.compiler.is_compiling():
+        spec, paths, converts = _flex_constant(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse)
+        return spec, [_converted(_fetch(score_mod, mask_mod, p), cv) for p, cv in zip(paths, converts)]
     w_score, w_mask = walk(score_mod, "score_mod"), walk(mask_mod, "mask_mod")
     key = (w_score.key, w_mask.key, dtype, D, Dv, Hq, Hkv, scale, return_lse)
     try:
@@ -108,6 +111,42 @@ def _flex_prepare(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse)
         entry = _Entry(spec, [c.path for c in tr.captures], converts)
         _flex_cache[key] = entry
     return entry.spec, [_converted(found[p], cv) for p, cv in zip(entry.paths, entry.converts)]
+
+
+@torch.compiler.assume_constant_result
+def _flex_constant(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse):
+    """Under torch.compile: (spec, capture paths, conversions), computed by Dynamo while tracing."""
+    w_score, w_mask = walk(score_mod, "score_mod"), walk(mask_mod, "mask_mod")
+    found = {**w_score.tensors, **w_mask.tensors}
+    tr = trace(score_mod, mask_mod, {id(t): p for p, t in found.items()})
+    if not tr.reusable:
+        raise TraceError("under torch.compile, score_mod / mask_mod may read tensors only from their closure, "
+                         "defaults or globals (not through an object's attributes)")
+    spec = _spec.flex_spec(tr.score_mod, tr.mask_mod, tr.captures, dtype, D, Dv, Hq, Hkv, scale, return_lse)
+    return spec, tuple(c.path for c in tr.captures), tuple(c.convert for c in tr.captures)
+
+
+def _fetch(score_mod, mask_mod, path):
+    """The tensor at a walk path (``_captures.walk``), read the way Dynamo can follow."""
+    v = score_mod if path[0] == "score_mod" else mask_mod
+    for step in path[1:]:
+        if isinstance(step, tuple) and step[0] == "cell":
+            v = v.__closure__[v.__code__.co_freevars.index(step[1])].cell_contents
+        elif isinstance(step, tuple) and step[0] == "global":
+            v = v.__globals__[step[1]]
+        elif step == "func":
+            v = v.func if hasattr(v, "keywords") else v.__func__
+        elif step == "args":
+            v = v.args
+        elif step == "keywords":
+            v = v.keywords
+        elif step == "defaults":
+            v = v.__defaults__
+        elif step == "kwdefaults":
+            v = v.__kwdefaults__
+        else:
+            v = v[step]
+    return v
 
 
 def _converted(t: torch.Tensor, dtype):
@@ -255,18 +294,17 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spec: Union[str
     if layout not in ("bhsd", "bshd"):
         raise ValueError(f"layout must be 'bhsd' or 'bshd', not {layout!r}")
     B, Hq, Hkv, Sq, Sk, D, Dv = _check(q, k, v, layout, True, allow_gqa_flag=False)
-    d = _spec.load_spec(spec)
-    want = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(d.get("dtype"))
+    text, names, lse, dtype = _attention_spec(spec)
+    want = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype)
     if want is not None and want != q.dtype:
-        raise TypeError(f"the spec's dtype is {d['dtype']} but q is {q.dtype}")
-    names = sorted((d.get("captures") or {}).keys())
+        raise TypeError(f"the spec's dtype is {dtype} but q is {q.dtype}")
     if captures is None:
         captures = []
     elif isinstance(captures, dict):
         missing = [n for n in names if n not in captures]
         extra = [n for n in captures if n not in names]
         if missing or extra:
-            raise ValueError(f"captures: the spec reads {names}; missing {missing}, unknown {extra}")
+            raise ValueError(f"captures: the spec reads {list(names)}; missing {missing}, unknown {extra}")
         captures = [captures[n] for n in names]
     else:
         captures = list(captures)
@@ -278,9 +316,18 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spec: Union[str
             raise TypeError(f"capture '{n}' must be a torch.Tensor, not {type(t).__name__}")
         if t.device != q.device:
             raise ValueError(f"capture '{n}' is on {t.device}, q on {q.device}")
-    lse = bool(d.get("lse", False))
-    out, lse_t = _ops.call(q, k, v, captures, _spec.dumps(d), layout, lse)
+    out, lse_t = _ops.call(q, k, v, captures, text, layout, lse)
     return (out, lse_t) if lse else out
+
+
+@torch.compiler.assume_constant_result
+def _attention_spec(spec):
+    """(compact JSON, capture names in spec order, lse, dtype) of a spec argument of attention()."""
+    d = _spec.load_spec(spec)
+    if not isinstance(d, dict):
+        raise TypeError("spec: a JSON object was expected")
+    return (_spec.dumps(d), tuple(sorted((d.get("captures") or {}).keys())), bool(d.get("lse", False)),
+            d.get("dtype"))
 
 
 __all__ = ["flex_attention", "flash_attn_func", "attention", "trace_spec", "TraceError"]
