@@ -227,3 +227,33 @@ def test_torch_compile_with_aot_eager_backend():
                       fullgraph=True, backend="aot_eager")
     with torch.no_grad():
         assert f(q, q, q).shape == (2, 128, 8, 64)
+
+
+CAP = 30.0
+
+
+def _softcap(score, b, h, q_idx, kv_idx):
+    return CAP * torch.tanh(score / CAP)
+
+
+def test_torch_compile_retraces_when_a_scalar_or_function_changes():
+    global CAP
+    torch._dynamo.reset()
+    rec = _Recorder()
+    fn = {"mod": _softcap}
+    f = torch.compile(lambda q: tilefuse.flex_attention(q, q, q, score_mod=fn["mod"]), fullgraph=True, backend=rec)
+    q = meta(1, 2, 128, 64)
+
+    def specs():
+        return [json.loads(n.args[4]).get("score_mod") for g in rec.graphs for n in g.graph.nodes
+                if n.target == torch.ops.tilefuse.attention.default]
+
+    try:
+        f(q)
+        CAP = 50.0
+        f(q)
+        fn["mod"] = lambda score, b, h, q_idx, kv_idx: score * 0.5
+        f(q)
+    finally:
+        CAP = 30.0
+    assert specs() == ["(30.0 * tanh((score / 30.0)))", "(50.0 * tanh((score / 50.0)))", "(score * 0.5)"]

@@ -36,11 +36,12 @@ def _code_names(code: types.CodeType, out: set) -> None:
 class Walk:
     """The result of ``walk``: ``key`` and ``tensors`` (path -> tensor)."""
 
-    __slots__ = ("key", "tensors")
+    __slots__ = ("key", "tensors", "scalars")
 
     def __init__(self):
         self.key = None
         self.tensors = {}
+        self.scalars = []  # paths of the Python scalars met (for torch.compile's guards)
 
 
 def _value(v, path, depth, tensors):
@@ -48,6 +49,8 @@ def _value(v, path, depth, tensors):
         tensors[path] = v
         return ("T", tuple(v.shape), v.dtype, v.device.type)
     if isinstance(v, _SCALARS):
+        if isinstance(v, (bool, int, float)) and _SCALAR_PATHS is not None:
+            _SCALAR_PATHS.append(path)
         return ("V", type(v), v)
     if isinstance(v, (torch.dtype, torch.device)):
         return ("V", type(v), str(v))
@@ -101,16 +104,25 @@ def _function(fn: types.FunctionType, path, depth, tensors):
     return tuple(parts)
 
 
-def walk(fn, root: str) -> Walk:
+_SCALAR_PATHS = None
+
+
+def walk(fn, root: str, scalars: bool = False) -> Walk:
     """Key and tensors of ``fn`` (a function, a ``functools.partial`` or any callable object).
 
-    ``root`` starts every path ("score_mod" or "mask_mod").
+    ``root`` starts every path ("score_mod" or "mask_mod"); ``scalars``: also list the paths of the
+    bool / int / float values met (``Walk.scalars``).
     """
+    global _SCALAR_PATHS
     w = Walk()
     if fn is None:
         w.key = None
-    else:
+        return w
+    _SCALAR_PATHS = w.scalars if scalars else None
+    try:
         w.key = _value(fn, (root,), 0, w.tensors)
+    finally:
+        _SCALAR_PATHS = None
     return w
 
 

@@ -92,7 +92,11 @@ _flex_cache: Dict[object, _Entry] = {}
 def _flex_prepare(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse):
     """(spec JSON, captured tensors in spec order) for a flex_attention call; traces on a cache miss."""
     if torch.compiler.is_compiling():
-        spec, paths, converts = _flex_constant(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse)
+        spec, paths, converts, scalars = _flex_constant(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale,
+                                                        return_lse)
+        for p, value in scalars:  # the comparison makes Dynamo guard the value: a change recompiles
+            if _fetch(score_mod, mask_mod, p) != value:
+                raise RuntimeError(f"tilefuse: {p} changed while tracing")
         return spec, [_converted(_fetch(score_mod, mask_mod, p), cv) for p, cv in zip(paths, converts)]
     w_score, w_mask = walk(score_mod, "score_mod"), walk(mask_mod, "mask_mod")
     key = (w_score.key, w_mask.key, dtype, D, Dv, Hq, Hkv, scale, return_lse)
@@ -116,14 +120,15 @@ def _flex_prepare(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse)
 @torch.compiler.assume_constant_result
 def _flex_constant(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse):
     """Under torch.compile: (spec, capture paths, conversions), computed by Dynamo while tracing."""
-    w_score, w_mask = walk(score_mod, "score_mod"), walk(mask_mod, "mask_mod")
+    w_score, w_mask = walk(score_mod, "score_mod", True), walk(mask_mod, "mask_mod", True)
     found = {**w_score.tensors, **w_mask.tensors}
     tr = trace(score_mod, mask_mod, {id(t): p for p, t in found.items()})
     if not tr.reusable:
         raise TraceError("under torch.compile, score_mod / mask_mod may read tensors only from their closure, "
                          "defaults or globals (not through an object's attributes)")
     spec = _spec.flex_spec(tr.score_mod, tr.mask_mod, tr.captures, dtype, D, Dv, Hq, Hkv, scale, return_lse)
-    return spec, tuple(c.path for c in tr.captures), tuple(c.convert for c in tr.captures)
+    return (spec, tuple(c.path for c in tr.captures), tuple(c.convert for c in tr.captures),
+            tuple((p, _fetch(score_mod, mask_mod, p)) for p in w_score.scalars + w_mask.scalars))
 
 
 def _fetch(score_mod, mask_mod, path):
@@ -184,6 +189,11 @@ def flex_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     ones are converted each call). The trace is cached under the functions' code, their closures'
     Python values and their tensors' shapes and dtypes. A construct the language cannot express raises
     TraceError (a TypeError) naming it; a mask_mod returning a number raises it too.
+
+    Under ``torch.compile`` the trace is made while Dynamo traces the caller and is a constant of
+    the graph; the captured tensors are graph inputs (their values are read on every call), and
+    every Python scalar the functions reach through closures and globals is guarded, so changing
+    one recompiles.
 
     Raises ValueError / TypeError for bad arguments (CPU tensors, mismatched dtypes or devices,
     unsupported head dims, Hq not a multiple of Hkv or GQA without ``enable_gqa``), TilefuseError for
