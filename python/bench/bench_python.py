@@ -15,7 +15,6 @@ The C API's own per-launch host cost (Engine::launch, 3.4-4.7 us on an H100) is 
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
@@ -120,7 +119,7 @@ def overhead_table():
     B, H, S, D = 1, 1, 128, 64
     q, k, v = (torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
     qs, ks, vs = (t.transpose(1, 2).contiguous() for t in (q, k, v))
-    out = tilefuse.flex_attention(q, k, v, mask_mod=causal_mask)
+    tilefuse.flex_attention(q, k, v, mask_mod=causal_mask)
     spec, _ = api._flex_prepare(None, causal_mask, torch.bfloat16, D, D, H, H, None, False)
     eng = _lib.engine(0)
     kernel = eng.kernels[(spec, (B, H, H, S, S, D, D), _ops.get_policy())]

@@ -257,3 +257,16 @@ def test_torch_compile_retraces_when_a_scalar_or_function_changes():
     finally:
         CAP = 30.0
     assert specs() == ["(30.0 * tanh((score / 30.0)))", "(50.0 * tanh((score / 50.0)))", "(score * 0.5)"]
+
+
+def test_native_library_loads_and_reports_no_gpu():
+    try:
+        version = tilefuse.native_version()
+    except ImportError as e:
+        pytest.skip(f"libtilefuse.so not loadable here: {e}")
+    assert version == "0.2.0"
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    from tilefuse import _lib
+    with pytest.raises(tilefuse.NoGpuError, match="TILEFUSE_ERROR_NO_GPU"):
+        _lib.engine(0)

@@ -6,7 +6,6 @@ and checked by the fp64 interpreter (`tilefuse run`: unfused and fused programs 
 attention) and the code generator (`tilefuse emit --format ptx`, NVRTC, sm_90a and sm_80).
 """
 
-import json
 import math
 
 import pytest

@@ -18,7 +18,6 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from typing import Optional
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -26,6 +25,8 @@ OK = 0
 INVALID_ARGUMENT, NO_GPU, CUDA, SPEC, COMPILE, UNSUPPORTED, CACHE_MISS, LAUNCH = 1, 2, 3, 4, 5, 6, 7, 8
 
 POLICIES = {"heuristic": 0, "tune": 1, "cache": 2}
+
+ABI_VERSION = "0.2.0"  # tilefuse_c.h's layout this binding mirrors (major.minor must match)
 
 
 class TilefuseError(RuntimeError):
@@ -125,6 +126,11 @@ def lib() -> ctypes.CDLL:
             for f in ("tilefuse_engine_create", "tilefuse_get_kernel_json", "tilefuse_kernel_info",
                       "tilefuse_launch"):
                 getattr(L, f).restype = ctypes.c_int
+            # The structs above mirror tilefuse_c.h of this version; another library's may differ.
+            have = L.tilefuse_version().decode()
+            if have.split(".")[:2] != ABI_VERSION.split(".")[:2]:
+                raise ImportError(f"tilefuse: {path} is version {have}; this package speaks the C API of "
+                                  f"{ABI_VERSION} (reinstall the package or point TILEFUSE_LIBRARY at a match)")
             _lib = L
     return _lib
 
