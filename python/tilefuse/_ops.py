@@ -103,7 +103,15 @@ def _capture_arg(t: torch.Tensor):
     return t, (t.data_ptr(), tuple(int(s) for s in t.stride()[:-1]))
 
 
-def _run(q, k, v, captures, spec, layout, return_lse):
+def _current_stream(device: int) -> int:
+    """The current CUDA stream of ``device`` as an int (cudaStream_t)."""
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    if raw is not None:
+        return raw(device)
+    return torch.cuda.current_stream(device).cuda_stream
+
+
+def _run(q, k, v, captures, spec, layout, return_lse, lse_placeholder=True):
     if q.device.type != "cuda":
         raise ValueError(f"tilefuse runs on CUDA tensors; got {q.device}")
     B, Hq, Sq, D = dims(q, layout)
@@ -112,7 +120,10 @@ def _run(q, k, v, captures, spec, layout, return_lse):
     q, k, v = _operand(q, "query", layout), _operand(k, "key", layout), _operand(v, "value", layout)
     out_shape = (B, Hq, Sq, Dv) if layout == "bhsd" else (B, Sq, Hq, Dv)
     out = torch.empty(out_shape, dtype=q.dtype, device=q.device)
-    lse = torch.empty((B, Hq, Sq) if return_lse else (0,), dtype=torch.float32, device=q.device)
+    if return_lse:
+        lse = torch.empty((B, Hq, Sq), dtype=torch.float32, device=q.device)
+    else:  # the op's schema returns a tensor; the eager path (lse_placeholder=False) skips it
+        lse = torch.empty((0,), dtype=torch.float32, device=q.device) if lse_placeholder else None
     device = q.device.index if q.device.index is not None else torch.cuda.current_device()
     eng = _lib.engine(device)
     shape = (B, Hq, Hkv, Sq, Sk, D, Dv)
@@ -136,7 +147,7 @@ def _run(q, k, v, captures, spec, layout, return_lse):
         c, arg = _capture_arg(c)
         keep.append(c)
         cap_args.append(arg)
-    stream = torch.cuda.current_stream(q.device).cuda_stream
+    stream = _current_stream(device)
     _lib.Launcher.launch(eng, kernel, (B, Hq, Hkv, Sq, Sk),
                          (q.data_ptr(), *_strides(q, layout)), (k.data_ptr(), *_strides(k, layout)),
                          (v.data_ptr(), *_strides(v, layout)), (out.data_ptr(), *_strides(out, layout)),
@@ -177,4 +188,4 @@ def call(q, k, v, captures, spec: str, layout: str, return_lse: bool):
     if (torch.compiler.is_compiling() or (torch.is_grad_enabled() and
                                           (q.requires_grad or k.requires_grad or v.requires_grad))):
         return attention_op(q, k, v, list(captures), spec, layout, return_lse)
-    return _run(q, k, v, captures, spec, layout, return_lse)
+    return _run(q, k, v, captures, spec, layout, return_lse, lse_placeholder=False)

@@ -8,6 +8,7 @@ compact JSON text, the form tilefuse_get_kernel_json takes and the kernel cache 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -55,6 +56,13 @@ def flex_spec(score_mod: Optional[str], mask_mod: Optional[str], captures: Seque
 
 @torch.compiler.assume_constant_result  # Dynamo calls it while tracing: the JSON is a constant
 def flash_attn_spec(dtype: torch.dtype, D: int, Dv: int, Hq: int, Hkv: int, scale: float, causal: bool,
+                    window: tuple, softcap: float, alibi: Optional[tuple]) -> str:
+    """flash_attn_func's spec (see _flash_attn_spec), memoized."""
+    return _flash_attn_spec(dtype, D, Dv, Hq, Hkv, scale, causal, window, softcap, alibi)
+
+
+@functools.lru_cache(maxsize=1024)
+def _flash_attn_spec(dtype: torch.dtype, D: int, Dv: int, Hq: int, Hkv: int, scale: float, causal: bool,
                     window: tuple, softcap: float, alibi: Optional[tuple]) -> str:
     """flash-attn 2's forward as a spec (Dao 2023; flash_attn_interface.flash_attn_func):
 

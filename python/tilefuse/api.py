@@ -27,8 +27,31 @@ from ._trace import trace
 _HEAD_DIMS = "multiples of 16 from 16 to 256"
 
 
+_checked: Dict[tuple, tuple] = {}  # signatures of argument sets that passed _check_slow
+
+
 def _check(q, k, v, layout: str, enable_gqa: bool, allow_gqa_flag: bool = True):
-    """Validates q, k, v (dims, dtypes, devices, head dims, heads); returns (B, Hq, Hkv, Sq, Sk, D, Dv)."""
+    """Validates q, k, v (dims, dtypes, devices, head dims, heads); returns (B, Hq, Hkv, Sq, Sk, D, Dv).
+
+    A signature (shapes, dtypes, devices, options) that passed once is remembered, so a repeated call
+    costs a dict lookup (the slow path raises the errors)."""
+    if torch.compiler.is_compiling():  # traced once per graph; no global state for Dynamo to guard
+        return _check_slow(q, k, v, layout, enable_gqa, allow_gqa_flag)
+    try:
+        sig = (q.shape, k.shape, v.shape, q.dtype, k.dtype, v.dtype, q.device, k.device, v.device, layout,
+               enable_gqa, allow_gqa_flag)
+        hit = _checked.get(sig)
+    except (AttributeError, TypeError):  # not tensors, or symbolic sizes under torch.compile
+        sig, hit = None, None
+    if hit is not None:
+        return hit
+    result = _check_slow(q, k, v, layout, enable_gqa, allow_gqa_flag)
+    if sig is not None and len(_checked) < 4096:
+        _checked[sig] = result
+    return result
+
+
+def _check_slow(q, k, v, layout: str, enable_gqa: bool, allow_gqa_flag: bool):
     names = ("query", "key", "value") if layout == "bhsd" else ("q", "k", "v")
     for name, t in zip(names, (q, k, v)):
         if not isinstance(t, torch.Tensor):
