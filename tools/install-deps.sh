@@ -3,9 +3,9 @@
 # The CUDA Toolkit is not a Debian package: it is expected at $CUDAToolkit_ROOT or /usr/local/cuda.
 #
 # --python: also makes the Python environment of the Python package's tests, a venv at
-# ${TILEFUSE_VENV:-$HOME/.cache/tilefuse/venv} with PyTorch (PyPI's Linux wheel: about 4 GB with its
-# CUDA libraries, 3-4 minutes the first time), pytest and numpy; prints nothing when it is already
-# there. Exit status 3 when it cannot be made (no network, no wheel for this Python).
+# ${TILEFUSE_VENV:-$HOME/.cache/tilefuse/venv} with PyTorch (PyPI's Linux wheel: about 4.7 GB with its
+# CUDA libraries, 3.5 minutes the first time here), pytest, numpy and scikit-build-core (so that
+# tools/test.sh can `pip install .` without build isolation); prints nothing when it is there. Exit status 3 when it cannot be made (no network, no wheel for this Python).
 set -euo pipefail
 python=0
 [ "${1:-}" = "--python" ] && python=1
@@ -32,9 +32,10 @@ fi
 if ((python)); then
   venv="${TILEFUSE_VENV:-$HOME/.cache/tilefuse/venv}"
   torch_req="${TILEFUSE_TORCH:-torch==2.11.*}"  # the version of the GPU machine
-  if ! "$venv/bin/python" -c "import torch, pytest" 2>/dev/null; then
-    echo "install-deps: making $venv with $torch_req, pytest, numpy"
+  if ! "$venv/bin/python" -c "import torch, pytest, scikit_build_core" 2>/dev/null; then
+    echo "install-deps: making $venv with $torch_req, pytest, numpy, scikit-build-core"
     python3 -m venv "$venv" || exit 3
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check "$torch_req" pytest numpy || exit 3
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "$torch_req" pytest numpy \
+      "scikit-build-core>=0.10" || exit 3
   fi
 fi

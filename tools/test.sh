@@ -19,8 +19,13 @@ elif ! bash "$root/tools/install-deps.sh" --python; then
   echo "python: SKIPPED: PyTorch could not be installed into $venv (tools/install-deps.sh --python failed)"
 else
   py="$venv/bin/python"
-  if CMAKE_BUILD_PARALLEL_LEVEL="${TILEFUSE_JOBS:-$(nproc)}" "$py" -m pip install -q --disable-pip-version-check \
-       --no-deps --force-reinstall -C build-dir="$build" "$root" >"$build/pip-install.log" 2>&1; then
+  # The same compilers as the build tree (a different one would make CMake wipe its cache and rebuild
+  # everything) and no build isolation (stable module paths): pip then only relinks and installs.
+  cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+  cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+  if CC="$cc" CXX="$cxx" CMAKE_BUILD_PARALLEL_LEVEL="${TILEFUSE_JOBS:-$(nproc)}" "$py" -m pip install -q \
+       --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall -C build-dir="$build" "$root" \
+       >"$build/pip-install.log" 2>&1; then
     (cd "$build" && TILEFUSE_BUILD_DIR="$build" "$py" -m pytest -rs -p no:cacheprovider "$root/python/tests") || status=1
   else
     tail -n 40 "$build/pip-install.log"
