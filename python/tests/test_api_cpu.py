@@ -104,8 +104,8 @@ def test_flash_attn_specs_run_in_fp64_interpreter(run_cli, causal, window, softc
 
 def test_attention_spec_argument():
     names = api._attention_spec("alibi")
-    assert names[1] == ("slopes",) and names[2] is False and names[3] == "bf16"
-    assert api._attention_spec({"name": "x", "dtype": "fp16", "lse": True})[2:] == (True, "fp16")
+    assert names[1:] == (("slopes",), ("f32",), False, "bf16")
+    assert api._attention_spec({"name": "x", "dtype": "fp16", "lse": True})[3:] == (True, "fp16")
     with pytest.raises(FileNotFoundError):
         api._attention_spec("no_such_spec")
     with pytest.raises(TypeError):
@@ -115,6 +115,8 @@ def test_attention_spec_argument():
         tilefuse.attention(q, q, q, "alibi")
     with pytest.raises(ValueError, match="missing"):
         tilefuse.attention(q, q, q, "alibi", captures={"bias": q})
+    with pytest.raises(TypeError, match="spec says f32"):
+        tilefuse.attention(q, q, q, "alibi", captures={"slopes": meta(16, dtype=torch.float16)})
     with pytest.raises(TypeError, match="spec's dtype is bf16"):
         tilefuse.attention(meta(2, 16, 128, 128, dtype=torch.float16), *(meta(2, 16, 128, 128, dtype=torch.float16),) * 2,
                            "causal")

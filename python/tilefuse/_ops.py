@@ -96,7 +96,9 @@ def _operand(t: torch.Tensor, name: str, layout: str):
 
 
 def _capture_arg(t: torch.Tensor):
-    if t.dim() > 1 and t.stride(-1) != 1:
+    """(tensor kept alive, (address, strides of every dim but the last or None)); the last dim must be
+    contiguous, else the tensor is copied."""
+    if t.dim() >= 1 and t.shape[-1] > 1 and t.stride(-1) != 1:
         t = t.contiguous()
     if t.dim() <= 1:
         return t, (t.data_ptr(), None)

@@ -327,7 +327,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spec: Union[str
     if layout not in ("bhsd", "bshd"):
         raise ValueError(f"layout must be 'bhsd' or 'bshd', not {layout!r}")
     B, Hq, Hkv, Sq, Sk, D, Dv = _check(q, k, v, layout, True, allow_gqa_flag=False)
-    text, names, lse, dtype = _attention_spec(spec)
+    text, names, cap_dtypes, lse, dtype = _attention_spec(spec)
     want = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype)
     if want is not None and want != q.dtype:
         raise TypeError(f"the spec's dtype is {dtype} but q is {q.dtype}")
@@ -344,23 +344,32 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spec: Union[str
     if len(captures) != len(names):
         raise ValueError(f"captures: the spec reads {len(names)} tensors ({', '.join(names) or 'none'}), "
                          f"got {len(captures)}")
-    for n, t in zip(names, captures):
+    for n, t, dt in zip(names, captures, cap_dtypes):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"capture '{n}' must be a torch.Tensor, not {type(t).__name__}")
         if t.device != q.device:
             raise ValueError(f"capture '{n}' is on {t.device}, q on {q.device}")
+        if _CAPTURE_DTYPES.get(dt, t.dtype) != t.dtype:
+            raise TypeError(f"capture '{n}' has dtype {t.dtype}; the spec says {dt} ({_CAPTURE_DTYPES[dt]})")
     out, lse_t = _ops.call(q, k, v, captures, text, layout, lse)
     return (out, lse_t) if lse else out
 
 
 @torch.compiler.assume_constant_result
 def _attention_spec(spec):
-    """(compact JSON, capture names in spec order, lse, dtype) of a spec argument of attention()."""
+    """(compact JSON, capture names in spec order, their dtypes, lse, dtype) of a spec argument of
+    attention()."""
     d = _spec.load_spec(spec)
     if not isinstance(d, dict):
         raise TypeError("spec: a JSON object was expected")
-    return (_spec.dumps(d), tuple(sorted((d.get("captures") or {}).keys())), bool(d.get("lse", False)),
-            d.get("dtype"))
+    caps = d.get("captures") or {}
+    names = tuple(sorted(caps.keys()))
+    dtypes = tuple(caps[n].get("dtype") if isinstance(caps[n], dict) else None for n in names)
+    return _spec.dumps(d), names, dtypes, bool(d.get("lse", False)), d.get("dtype")
+
+
+_CAPTURE_DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16, "i32": torch.int32,
+                   "i64": torch.int64}
 
 
 __all__ = ["flex_attention", "flash_attn_func", "attention", "trace_spec", "TraceError"]
