@@ -6,9 +6,11 @@
 #   lib/            the shared libraries libtilefuse.so needs that a base Ubuntu + CUDA image lacks
 #                   (libLLVM-19 and what it needs), files over 1 MiB xz-compressed
 #   bin/tilefuse    the CLI (for the CPU tracing tests that run `tilefuse run`), when built
+#   tests/, bench/  python/tests and python/bench; run.sh = tools/device-python.sh
 #
+# The folder is self-contained: it runs from any checkout that carries it.
 # usage (repository root, after tools/build.sh): bash tools/device-python-pack.sh [build-dir]
-# then on the GPU machine: bash tools/device-python.sh (see there).
+# then on the GPU machine: bash .device-carry/python/run.sh (see tools/device-python.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-${TILEFUSE_BUILD_DIR:-$root/build}}
@@ -28,6 +30,10 @@ ldd "$lib" "${cli[@]}" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u
   cp -L "$path" "$out/lib/$soname"
 done
 [ -x "$build/bin/tilefuse" ] && cp "$build/bin/tilefuse" "$out/bin/"
+cp -r "$root/python/tests" "$root/python/bench" "$out/"
+find "$out/tests" "$out/bench" -name __pycache__ -prune -exec rm -rf {} +
+cp "$root/pyproject.toml" "$out/"  # pytest's settings
+cp "$root/tools/device-python.sh" "$out/run.sh"
 strip --strip-unneeded "$out"/lib/* "$out"/bin/* 2>/dev/null || true
 for f in "$out"/lib/* "$out"/bin/*; do
   [ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 1048576 ] && xz -T2 -6 "$f"
