@@ -272,3 +272,36 @@ def test_native_library_loads_and_reports_no_gpu():
     from tilefuse import _lib
     with pytest.raises(tilefuse.NoGpuError, match="TILEFUSE_ERROR_NO_GPU"):
         _lib.engine(0)
+
+
+# --- how operands reach the kernel (CPU tensors stand in for CUDA ones) -------------------------------
+
+def test_operands_taken_in_place_or_copied():
+    import warnings
+    from tilefuse import _ops
+    B, S, H, D = 2, 64, 4, 64
+    qkv = torch.zeros(B, S, 3, H, D, dtype=torch.bfloat16)
+    q, k, v = qkv.unbind(2)  # flash-attn's packed layout: strides taken as they are
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _ops._operand(k, "k", "bshd") is k
+    assert _ops._strides(k, "bshd") == (S * 3 * H * D, D, 3 * H * D)
+    assert _ops._strides(torch.zeros(1, H, S, D), "bhsd") == (0, S * D, D)  # size-1 dims: stride 0
+    t = torch.zeros(B, H, D, S, dtype=torch.bfloat16).transpose(2, 3)  # head dim not contiguous
+    with pytest.warns(UserWarning, match="copied"):
+        c = _ops._operand(t, "query", "bhsd")
+    assert c.is_contiguous()
+    base = torch.zeros(B, H, S, D + 8, dtype=torch.bfloat16)
+    with pytest.warns(UserWarning, match="copied"):  # row stride D + 8 is fine, the offset of 1 element is not
+        _ops._operand(base[..., 1:D + 1], "key", "bhsd")
+    assert _ops._operand(base[..., 8:D + 8], "key", "bhsd").data_ptr() == base[..., 8:].data_ptr()
+
+
+def test_capture_arguments():
+    from tilefuse import _ops
+    table = torch.zeros(8, 100)
+    t, (ptr, strides) = _ops._capture_arg(table[:, :50])  # rows strided: passed with its strides
+    assert t.data_ptr() == table.data_ptr() and strides == (100,)
+    col = table[:, 3]  # 1-D, stride 100: copied (1-D captures are read densely)
+    t, (ptr, strides) = _ops._capture_arg(col)
+    assert t.is_contiguous() and strides is None and t.data_ptr() != table.data_ptr()
