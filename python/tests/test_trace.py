@@ -126,6 +126,13 @@ def _bitwise_int(b, h, q, kv):
     return (q & 3) == 0
 
 
+_SCALES = [1.0, 2.0]
+
+
+def _list_index(score, b, h, q, kv):
+    return score * _SCALES[h]
+
+
 def _builtin_min(score, b, h, q, kv):
     return min(score, 5.0)
 
@@ -154,6 +161,7 @@ def _slice_index(score, b, h, q, kv):
     (_float_to_int, "score", ["float-to-int"]),
     (_bitwise_int, "mask", ["'&'", "bools"]),
     (_builtin_min, "score", ["min()", "torch.minimum"]),
+    (_list_index, "score", ["Python index", "tensor"]),
     (_whole_tensor, "score", ["used whole", "_TABLE"]),
     (_partial_index, "score", ["_TABLE", "one index per dimension"]),
     (_slice_index, "score", ["slice"]),

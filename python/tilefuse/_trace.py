@@ -261,7 +261,10 @@ class Value:
 
     __float__ = _no_number("float")
     __int__ = _no_number("int")
-    __index__ = _no_number("operator.index")
+    def __index__(self):
+        raise TraceError("a traced value used as a Python index (a list or tuple indexed with b / h / q_idx "
+                         "/ kv_idx, range(), ...): it has no concrete value; put the values in a tensor "
+                         "(torch.tensor(values, device=...)) and index that")
     __complex__ = _no_number("complex")
     __round__ = _no_number("round")
     __trunc__ = _no_number("math.trunc")
