@@ -15,11 +15,15 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-${TILEFUSE_BUILD_DIR:-$root/build}}
 out=$root/.device-carry/python
-py=${PYTHON:-python3}
+py=${PYTHON:-${TILEFUSE_VENV:-$HOME/.cache/tilefuse/venv}/bin/python}
 rm -rf "$out" && mkdir -p "$out/lib" "$out/bin"
-# The wheel, built in the existing build tree (only the library target is rebuilt if stale).
-CMAKE_BUILD_PARALLEL_LEVEL=${TILEFUSE_JOBS:-2} "$py" -m pip wheel --no-deps -w "$out" -C build-dir="$build" "$root" >"$out/wheel.log" 2>&1 ||
-  { tail -30 "$out/wheel.log"; exit 1; }
+# The wheel, built in the existing build tree (only the library target is relinked if stale): the
+# tree's compilers and no build isolation, as tools/test.sh does (PYTHON needs scikit-build-core; the
+# venv of tools/install-deps.sh --python has it).
+cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+CC="$cc" CXX="$cxx" CMAKE_BUILD_PARALLEL_LEVEL=${TILEFUSE_JOBS:-2} "$py" -m pip wheel --no-deps --no-build-isolation \
+  -w "$out" -C build-dir="$build" "$root" >"$out/wheel.log" 2>&1 || { tail -30 "$out/wheel.log"; exit 1; }
 rm -f "$out/wheel.log"
 lib=$(ls "$build"/lib/libtilefuse.so.*.* | head -1)
 base='^(linux-vdso|ld-linux|libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|libz|libzstd|liblzma|libtinfo|libbz2|libcuda|libnvrtc|libnvrtc-builtins|libcudart)\.so'

@@ -31,13 +31,16 @@ if [ -d /usr/local/cuda/include ]; then export TILEFUSE_CUDA_INCLUDE=/usr/local/
 export PYTHONUNBUFFERED=1
 python3 - <<'PY' 2>&1 | tee "$out/env.log"
 import torch, tilefuse
-print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name())
+print("torch", torch.__version__, "cuda", torch.version.cuda,
+      torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU")
 print("tilefuse", tilefuse.__file__, "library", tilefuse.library_path(), "native", tilefuse.native_version())
 PY
 status=0
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   # The tests import `tilefuse` from the installed wheel (the packed folder holds no package sources).
-  (cd "$pack" && python3 -m pytest -q -rs -p no:cacheprovider --timeout=900 tests "$@" 2>&1) |
+  timeout=()
+  python3 -c "import pytest_timeout" 2>/dev/null && timeout=(--timeout=900)
+  (cd "$pack" && python3 -m pytest -q -rs -p no:cacheprovider "${timeout[@]}" tests "$@" 2>&1) |
     tee "$out/pytest.log" | grep -v '^\.*\s*\[' | tail -60
   status=${PIPESTATUS[0]}
 fi
