@@ -26,6 +26,9 @@ _MAX_CONTAINER = 64   # longer tuples / lists / dicts are keyed by identity and 
 _SCALARS = (bool, int, float, complex, str, bytes, type(None))
 
 
+_NAMES = {}  # code object -> sorted names its code (and nested code) reads
+
+
 def _code_names(code: types.CodeType, out: set) -> None:
     out.update(code.co_names)
     for c in code.co_consts:
@@ -95,10 +98,13 @@ def _function(fn: types.FunctionType, path, depth, tensors):
         parts.append(_value(fn.__defaults__, path + ("defaults",), depth, tensors))
     if fn.__kwdefaults__:
         parts.append(_value(fn.__kwdefaults__, path + ("kwdefaults",), depth, tensors))
-    names: set = set()
-    _code_names(code, names)
+    names = _NAMES.get(code)
+    if names is None:
+        found: set = set()
+        _code_names(code, found)
+        names = _NAMES[code] = tuple(sorted(found))
     g = fn.__globals__
-    for name in sorted(names):
+    for name in names:
         if name in g:
             parts.append((name, _value(g[name], path + (("global", name),), depth, tensors)))
     return tuple(parts)
