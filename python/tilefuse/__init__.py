@@ -1,0 +1,30 @@
+"""Tilefuse attention kernels from PyTorch.
+
+    import tilefuse
+    out = tilefuse.flex_attention(q, k, v, score_mod=..., mask_mod=...)   # (B, H, S, D)
+    out = tilefuse.flash_attn_func(q, k, v, causal=True)                  # (B, S, H, D)
+    out, lse = tilefuse.attention(q, k, v, "causal")                      # a JSON spec
+
+Each call runs one fused kernel generated for the variant (JIT-compiled with NVRTC on first use,
+memoized per process). ``tilefuse.set_policy`` chooses between the heuristic schedule (default)
+and the tuner. The native library is loaded on the first kernel call, so importing and tracing
+work on a machine without a GPU.
+"""
+
+from ._expr import TraceError
+from ._lib import NoGpuError, SpecError, TilefuseError, UnsupportedError, library_path
+from ._ops import get_policy, set_policy
+from .api import attention, flash_attn_func, flex_attention, trace_spec
+
+__version__ = "0.2.0"
+
+
+def native_version() -> str:
+    """The loaded libtilefuse.so's version (loads the library)."""
+    from . import _lib
+    return _lib.version()
+
+
+__all__ = ["flex_attention", "flash_attn_func", "attention", "trace_spec", "set_policy", "get_policy",
+           "TraceError", "TilefuseError", "NoGpuError", "SpecError", "UnsupportedError", "library_path",
+           "native_version"]

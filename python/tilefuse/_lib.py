@@ -1,0 +1,243 @@
+"""ctypes binding of libtilefuse.so's C API (runtime/include/tilefuse/tilefuse_c.h).
+
+Why ctypes over the C ABI (and not nanobind or a torch C++ extension): the C API already exists and
+is stable; a ctypes binding compiles nothing against Python or PyTorch, so one wheel serves every
+CPython 3.9+ and every PyTorch version (no libtorch C++ ABI, no ``_GLIBCXX_USE_CXX11_ABI`` match);
+the package has no build-time dependency but CMake. Tensors cross as ``data_ptr()`` integers and
+strides, the stream as ``torch.cuda.current_stream().cuda_stream``. The cost is a few microseconds
+of ctypes marshalling per launch, which ``Launcher`` keeps low by filling one preallocated argument
+struct.
+
+The library is found, in order: ``$TILEFUSE_LIBRARY`` (a path to libtilefuse.so), the copy installed
+in this package (``tilefuse/lib/libtilefuse.so``, next to ``tilefuse/share/tilefuse/device``, which
+the library finds on its own), then the system loader's search path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+OK = 0
+INVALID_ARGUMENT, NO_GPU, CUDA, SPEC, COMPILE, UNSUPPORTED, CACHE_MISS, LAUNCH = 1, 2, 3, 4, 5, 6, 7, 8
+
+POLICIES = {"heuristic": 0, "tune": 1, "cache": 2}
+
+ABI_VERSION = "0.2.0"  # tilefuse_c.h's layout this binding mirrors (major.minor must match)
+
+
+class TilefuseError(RuntimeError):
+    """A failed C API call; ``status`` is the tilefuse_status_t name ("TILEFUSE_ERROR_SPEC", ...)."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(f"{status}: {message}")
+        self.status = status
+
+
+class NoGpuError(TilefuseError):
+    """No CUDA driver (libcuda.so.1) or no device."""
+
+
+class SpecError(TilefuseError, ValueError):
+    """The spec (or the shape it is asked for) is invalid; the message says field and position."""
+
+
+class UnsupportedError(TilefuseError, ValueError):
+    """The code generator cannot build this spec / shape (e.g. an unsupported head dim)."""
+
+
+_ERROR_CLASS = {NO_GPU: NoGpuError, SPEC: SpecError, UNSUPPORTED: UnsupportedError}
+
+
+class Shape(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_int64) for n in ("B", "Hq", "Hkv", "Sq", "Sk", "D", "Dv")]
+
+
+class TensorArg(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("batch_stride", ctypes.c_int64),
+                ("head_stride", ctypes.c_int64), ("row_stride", ctypes.c_int64)]
+
+
+class CaptureArg(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("strides", ctypes.POINTER(ctypes.c_int64))]
+
+
+class AttentionArgs(ctypes.Structure):
+    _fields_ = [("B", ctypes.c_int64), ("Hq", ctypes.c_int64), ("Hkv", ctypes.c_int64),
+                ("Sq", ctypes.c_int64), ("Sk", ctypes.c_int64),
+                ("q", TensorArg), ("k", TensorArg), ("v", TensorArg), ("o", TensorArg),
+                ("lse", ctypes.c_void_p), ("lse_batch_stride", ctypes.c_int64),
+                ("lse_head_stride", ctypes.c_int64),
+                ("captures", ctypes.POINTER(CaptureArg)), ("num_captures", ctypes.c_size_t)]
+
+
+class KernelInfo(ctypes.Structure):
+    _fields_ = [("spec_name", ctypes.c_char_p), ("kernel_name", ctypes.c_char_p), ("arch", ctypes.c_char_p),
+                ("schedule_json", ctypes.c_char_p), ("grid", ctypes.c_char_p),
+                ("threads_per_block", ctypes.c_int), ("dynamic_smem_bytes", ctypes.c_size_t),
+                ("registers", ctypes.c_int), ("compile_ms", ctypes.c_double), ("load_ms", ctypes.c_double),
+                ("origin", ctypes.c_char_p)]
+
+
+def library_path() -> str:
+    """Where libtilefuse.so is loaded from (see the module docstring)."""
+    env = os.environ.get("TILEFUSE_LIBRARY")
+    if env:
+        return env
+    for name in ("libtilefuse.so", "libtilefuse.so.0.2"):
+        p = os.path.join(_HERE, "lib", name)
+        if os.path.exists(p):
+            return p
+    return "libtilefuse.so"
+
+
+_lib = None
+_lib_lock = threading.Lock()
+
+
+def lib() -> ctypes.CDLL:
+    """The loaded library with argument types declared (loaded on first use)."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    with _lib_lock:
+        if _lib is None:
+            path = library_path()
+            try:
+                L = ctypes.CDLL(path)
+            except OSError as e:
+                raise ImportError(f"tilefuse: cannot load the native library {path}: {e}. Reinstall the "
+                                  "package (pip install .) or set TILEFUSE_LIBRARY to libtilefuse.so") from e
+            L.tilefuse_last_error.restype = ctypes.c_char_p
+            L.tilefuse_status_string.restype = ctypes.c_char_p
+            L.tilefuse_status_string.argtypes = [ctypes.c_int]
+            L.tilefuse_version.restype = ctypes.c_char_p
+            L.tilefuse_engine_create.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
+            L.tilefuse_engine_destroy.argtypes = [ctypes.c_void_p]
+            L.tilefuse_engine_destroy.restype = None
+            L.tilefuse_get_kernel_json.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(Shape),
+                                                   ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
+            L.tilefuse_kernel_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(KernelInfo)]
+            L.tilefuse_launch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(AttentionArgs),
+                                          ctypes.c_void_p]
+            for f in ("tilefuse_engine_create", "tilefuse_get_kernel_json", "tilefuse_kernel_info",
+                      "tilefuse_launch"):
+                getattr(L, f).restype = ctypes.c_int
+            # The structs above mirror tilefuse_c.h of this version; another library's may differ.
+            have = L.tilefuse_version().decode()
+            if have.split(".")[:2] != ABI_VERSION.split(".")[:2]:
+                raise ImportError(f"tilefuse: {path} is version {have}; this package speaks the C API of "
+                                  f"{ABI_VERSION} (reinstall the package or point TILEFUSE_LIBRARY at a match)")
+            _lib = L
+    return _lib
+
+
+def check(status: int) -> None:
+    """Raises the TilefuseError subclass for a failed status, with tilefuse_last_error()."""
+    if status == OK:
+        return
+    L = lib()
+    name = L.tilefuse_status_string(status).decode()
+    message = L.tilefuse_last_error().decode(errors="replace")
+    raise _ERROR_CLASS.get(status, TilefuseError)(name, message)
+
+
+def version() -> str:
+    """The native library's version ("0.2.0")."""
+    return lib().tilefuse_version().decode()
+
+
+class Engine:
+    """One tilefuse_engine_t per CUDA device (its primary context, the one PyTorch uses)."""
+
+    def __init__(self, device: int):
+        self.device = device
+        handle = ctypes.c_void_p()
+        check(lib().tilefuse_engine_create(device, ctypes.byref(handle)))
+        self.handle = handle
+        self.kernels = {}  # (spec json, B, Hq, Hkv, Sq, Sk, D, Dv, policy) -> kernel handle (int)
+        self.lock = threading.Lock()
+
+    def kernel(self, spec_json: str, shape: tuple, policy: str) -> int:
+        """The kernel handle for a spec (JSON text) at ``shape`` = (B, Hq, Hkv, Sq, Sk, D, Dv),
+        memoized here by exact shape (the engine itself memoizes by shape bucket)."""
+        key = (spec_json, shape, policy)
+        k = self.kernels.get(key)
+        if k is not None:
+            return k
+        with self.lock:
+            k = self.kernels.get(key)
+            if k is None:
+                out = ctypes.c_void_p()
+                s = Shape(*shape)
+                check(lib().tilefuse_get_kernel_json(self.handle, spec_json.encode(), ctypes.byref(s),
+                                                      POLICIES[policy], ctypes.byref(out)))
+                k = out.value
+                self.kernels[key] = k
+        return k
+
+    def info(self, kernel: int) -> dict:
+        i = KernelInfo()
+        check(lib().tilefuse_kernel_info(kernel, ctypes.byref(i)))
+        return {f: (getattr(i, f).decode() if isinstance(getattr(i, f), bytes) else getattr(i, f))
+                for f, _ in KernelInfo._fields_}
+
+
+_engines = {}
+_engines_lock = threading.Lock()
+
+
+def engine(device: int) -> Engine:
+    """The engine of CUDA device ``device``, made on first use and kept for the process."""
+    e = _engines.get(device)
+    if e is None:
+        with _engines_lock:
+            e = _engines.get(device)
+            if e is None:
+                e = Engine(device)
+                _engines[device] = e
+    return e
+
+
+class Launcher:
+    """Fills one AttentionArgs per thread and calls tilefuse_launch (the per-call path)."""
+
+    _local = threading.local()
+
+    @classmethod
+    def launch(cls, eng: Engine, kernel: int, sizes, q, k, v, o, lse, captures, stream: int) -> None:
+        """``sizes`` = (B, Hq, Hkv, Sq, Sk); q, k, v, o = (data_ptr, batch, head, row stride);
+        ``lse`` = (data_ptr, batch stride, head stride) or None; ``captures`` = [(data_ptr, strides
+        tuple or None)] in spec order; ``stream`` a CUstream as an int (0: legacy default stream)."""
+        a = getattr(cls._local, "args", None)
+        if a is None:
+            a = cls._local.args = AttentionArgs()
+        a.B, a.Hq, a.Hkv, a.Sq, a.Sk = sizes
+        a.q.data, a.q.batch_stride, a.q.head_stride, a.q.row_stride = q
+        a.k.data, a.k.batch_stride, a.k.head_stride, a.k.row_stride = k
+        a.v.data, a.v.batch_stride, a.v.head_stride, a.v.row_stride = v
+        a.o.data, a.o.batch_stride, a.o.head_stride, a.o.row_stride = o
+        if lse is None:
+            a.lse, a.lse_batch_stride, a.lse_head_stride = None, 0, 0
+        else:
+            a.lse, a.lse_batch_stride, a.lse_head_stride = lse
+        keep = None
+        if captures:
+            arr = (CaptureArg * len(captures))()
+            keep = []
+            for i, (ptr, strides) in enumerate(captures):
+                arr[i].data = ptr
+                if strides is not None:
+                    s = (ctypes.c_int64 * len(strides))(*strides)
+                    keep.append(s)
+                    arr[i].strides = ctypes.cast(s, ctypes.POINTER(ctypes.c_int64))
+            a.captures = ctypes.cast(arr, ctypes.POINTER(CaptureArg))
+            a.num_captures = len(captures)
+        else:
+            a.captures = None
+            a.num_captures = 0
+        check(lib().tilefuse_launch(eng.handle, kernel, ctypes.byref(a), stream or None))
+        del keep
