@@ -262,9 +262,10 @@ Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch) 
   const int cc = computeCapability(arch);
   checkHeadDim("head_dim", headDim);
   if (arch == "sm_90a" && sm90DefaultFor(headDim, headDim)) {
-    // sm90 backend (warp-specialized wgmma + TMA): 2 consumer warpgroups of 64 query rows.
+    // sm90 backend (warp-specialized wgmma + TMA): 2 consumer warpgroups of 64 query rows taking turns
+    // at the tensor cores (pingpong: +7% non-causal, +11% causal at B4 H16 S4096 D128 on the H200).
     Schedule s;
-    s.mma = MmaFamily::Wgmma, s.q = QPlacement::Smem;
+    s.mma = MmaFamily::Wgmma, s.q = QPlacement::Smem, s.overlap = WarpgroupOverlap::Pingpong;
     s.blockM = 128, s.warps = 8, s.kvStages = 2;
     s.blockN = headDim <= 128 ? 128 : 64;
     return s;

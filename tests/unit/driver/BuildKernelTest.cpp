@@ -83,8 +83,8 @@ TEST_CASE("buildKernel's sm90 backend pads head dims that are not a multiple of 
   CHECK_THAT(k.source, Catch::Contains("// sw128<128, 128> (columns 80..127: TMA zero fill)"));
   CHECK_THAT(k.source, Catch::Contains("mbarrier_arrive_expect_tx(bars + 0u, 32768u);"));
   CHECK_THAT(k.source, Catch::Contains("q_smem + 16384u, p.Q_tma, bars + 0u, 64, "));
-  CHECK_THAT(k.source, Catch::Contains("warpgroup::mma_ABt<T, 128, 128, 80>("));
-  CHECK_THAT(k.source, Catch::Contains("warpgroup::mma_AB<T, 128, 80>("));
+  CHECK_THAT(k.source, Catch::Contains("warpgroup::mma_ABt_async<T, 128, 128, 80>("));
+  CHECK_THAT(k.source, Catch::Contains("warpgroup::mma_AB_async<T, 128, 80>("));
   CHECK(k.dynamicSmemBytes == 1024 + 2 * (128 * 128 + 2 * 2 * 128 * 128) + 8 * (1 + 2 * 2 * 2));
   CHECK(k.params.fields.front().boxCols == 64);
 }

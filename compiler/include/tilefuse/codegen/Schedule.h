@@ -159,8 +159,8 @@ std::size_t smemBytes(const Schedule &s, int headDim);
 
 /// The untuned starting point for one (HEAD_DIM, dtype, arch), chosen to fit the arch's shared memory
 /// with room for two blocks per SM where that matters. arch "sm_90a" with headDim a multiple of 16 from
-/// 64 to 256 gives the sm90 backend: wgmma, BLOCK_M 128 (2 consumer warpgroups), BLOCK_N 128 (64 above
-/// headDim 128), 2 stages. Otherwise:
+/// 64 to 256 gives the sm90 backend: wgmma, BLOCK_M 128 (2 consumer warpgroups, overlap = pingpong),
+/// BLOCK_N 128 (64 above headDim 128), 2 stages. Otherwise:
 ///   headDim <= 64:               BLOCK_M 128, BLOCK_N 64, 8 warps, 2 stages       (48 KB at D = 64)
 ///   headDim 80..128, sm_80/90:   BLOCK_M 128, BLOCK_N 64, 8 warps, 2 stages       (96 KB at D = 128)
 ///   headDim 80..128, other:      BLOCK_M 64,  BLOCK_N 64, 4 warps, 1 stage, 2 blocks/SM hinted (48 KB)
