@@ -374,9 +374,9 @@ private:
     w.comment("Persistent grid: min(tiles, SMs) blocks; block b runs tiles b, b + gridDim.x, ... in L2 sections of "
               "(y, z) problems, the Q tile slowest within one.");
     for (int a = 0; a < 3; ++a)
-      w.line(std::string("const long long tiles_") + "xyz"[a] + " = " + extentOf(*dims[a]) + "; // grid " +
+      w.line(std::string("const int tiles_") + "xyz"[a] + " = static_cast<int>(" + extentOf(*dims[a]) + "); // grid " +
              dims[a]->toString());
-    w.line("const long long n_tiles = tiles_x * tiles_y * tiles_z, tiles_yz = tiles_y * tiles_z;");
+    w.line("const int n_tiles = tiles_x * tiles_y * tiles_z, tiles_yz = tiles_y * tiles_z; // < 2^31 (GridRule::evaluate)");
     std::string kvBytes;
     for (const LoopPlan &lp : p.loops)
       for (const PipelinedLoad &pl : lp.loads) {
@@ -385,14 +385,16 @@ private:
       }
     w.line("const long long kv_bytes = " + (kvBytes.empty() ? std::string("1") : kvBytes) +
            "; // what one Q tile's K/V loop reads");
-    w.line("const long long section = tfcg::smax<long long>(1, tfcg::smin<long long>(tiles_yz, (32LL << 20) / "
-           "tfcg::smax<long long>(kv_bytes, 1))); // (y, z) problems per L2 section");
+    w.line("const int section = static_cast<int>(tfcg::smax<long long>(1, tfcg::smin<long long>(tiles_yz, (32LL << 20) / "
+           "tfcg::smax<long long>(kv_bytes, 1)))); // (y, z) problems per L2 section");
     w.line("int tile_iter = 0; // this block's tiles so far: the phase of the once-loaded tiles' barriers");
-    w.open("for (long long tile = blockIdx.x; tile < n_tiles; tile += gridDim.x, ++tile_iter)");
-    w.line("const long long first_yz = tile / (section * tiles_x) * section;");
-    w.line("const long long in_section = tfcg::smin<long long>(section, tiles_yz - first_yz);");
-    w.line("const long long rest = tile - first_yz * tiles_x;");
-    w.line("const long long x_idx = rest / in_section, yz = first_yz + rest % in_section;");
+    w.comment("32-bit tile arithmetic: 64-bit values live across the K/V loop cost registers the pingpong consumers "
+              "do not have (document_mask spilled 56 B at D=128).");
+    w.open("for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x, ++tile_iter)");
+    w.line("const int first_yz = tile / (section * tiles_x) * section;");
+    w.line("const int in_section = tfcg::smin<int>(section, tiles_yz - first_yz);");
+    w.line("const int rest = tile - first_yz * tiles_x;");
+    w.line("const int x_idx = rest / in_section, yz = first_yz + rest % in_section;");
     Block &body = r.kernel.getBodyBlock();
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
       const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <sstream>
 
 namespace tilefuse::codegen {
@@ -83,8 +84,12 @@ std::array<int64_t, 3> GridRule::evaluate(const ProblemSizes &p, int64_t smCount
     return t;
   if (smCount < 1)
     throw std::invalid_argument("a persistent grid needs the device's SM count, got " + std::to_string(smCount));
-  // Within the shape limits (spec::checkShapeLimits) the product stays below 2^56: no overflow.
+  // Within the shape limits (spec::checkShapeLimits) the product stays below 2^56: no overflow. The
+  // kernel's tile loop is 32-bit (EmitSm90.cpp tileLoop).
   const int64_t n = t[0] * t[1] * t[2];
+  if (n > std::numeric_limits<int32_t>::max())
+    throw std::invalid_argument("a persistent grid runs at most 2^31 - 1 tiles, this shape has " + std::to_string(n) +
+                                " (" + toString() + "); use a schedule without \"persistent\"");
   return {std::min(n, smCount), 1, 1};
 }
 

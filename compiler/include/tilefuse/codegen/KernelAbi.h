@@ -89,7 +89,8 @@ struct GridRule {
   /// The tile extents (x, y, z) of the program.
   std::array<int64_t, 3> tiles(const ProblemSizes &p) const;
   /// The launch grid: tiles(p), or (min(x * y * z, smCount), 1, 1) when persistent. smCount is the
-  /// device's multiprocessor count; a persistent rule throws std::invalid_argument when it is < 1.
+  /// device's multiprocessor count; a persistent rule throws std::invalid_argument when it is < 1,
+  /// or when x * y * z > 2^31 - 1 (the kernel's tile loop is 32-bit).
   std::array<int64_t, 3> evaluate(const ProblemSizes &p, int64_t smCount = 0) const;
   /// "x = ceil(Sq / 64), y = Hq, z = B"; persistent: "persistent: min(ceil(Sq / 64) * Hq * B, SMs)".
   std::string toString() const;
