@@ -87,10 +87,14 @@ struct CheckResult {
   bool passed() const { return relErrO <= tolerance && maxAbsErrLSE <= tolerance * 100 && lseMatchesInf; }
 };
 
+/// GQA groups above this get a cheaper check shape (smallCheckShape).
+inline constexpr int64_t kCheckMaxGroup = 32;
+
 /// A small shape for interpreter checks of `loaded`: B = 1, at most 2 K/V heads with the spec's
 /// GQA group, Sq = 113, Sk = 203 (not multiples of any tile; Sq < Sk exercises bottom-right
 /// alignment), swapped to Sq = 203, Sk = 113 when the spec's shape has Sq > Sk; the spec's D and
-/// Dv.
+/// Dv. A group above kCheckMaxGroup keeps the group with 1 K/V head and Sq = 37, Sk = 67 (swapped
+/// likewise), which bounds the check's cost for any Hq.
 spec::Shape smallCheckShape(const Loaded &loaded);
 
 /// Runs the program in `mlirText` (the spec's lowered or fused program) in the fp64 interpreter on
