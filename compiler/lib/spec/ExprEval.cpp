@@ -118,7 +118,8 @@ public:
     case ExprKind::IntLiteral:
       return Value::ofInt(e.intValue);
     case ExprKind::FloatLiteral:
-      return Value::ofFloat(e.floatValue);
+      // One precision on both sides: the lowering holds literals as f32 constants (ExprToArith).
+      return Value::ofFloat(static_cast<float>(e.floatValue));
     case ExprKind::BoolLiteral:
       return Value::ofBool(e.boolValue);
     case ExprKind::Variable:

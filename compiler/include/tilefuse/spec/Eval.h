@@ -50,7 +50,9 @@ struct Value {
 
 /// Evaluates `e` (which must have been through checkExpr) in fp64 / int64.
 /// Int + - * // % are exact; "/" and every Float operation follow IEEE double (<cmath> tanh, exp,
-/// log, sqrt); an Int operand of a Float operation is converted first.
+/// log, sqrt); an Int operand of a Float operation is converted first. A Float literal is the fp32
+/// value nearest to it, as the block programs and the kernels hold it ("score * 0.1" scales by
+/// 0.1f on both sides; the rest of the arithmetic stays fp64).
 /// Throws SpecError (exprColumn = the node's column) for an unchecked tree, an Int division or
 /// modulo by zero, Int overflow, a captured-tensor index outside its dimension, a capture slot
 /// missing from env.captures, or a TensorView whose data is shorter than its shape.
