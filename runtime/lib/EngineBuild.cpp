@@ -41,7 +41,12 @@ codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &s
   try {
     if (backend == "sm90" && codegen::computeCapability(arch) != 90)
       throw UnsupportedError("EngineOptions::backend = \"sm90\" needs an sm_90 GPU; this one is " + arch);
-    const std::string target = backend == "sm80"   ? arch
+    const bool packed = spec.layout == spec::Layout::Packed;
+    if (backend == "sm90" && packed)
+      throw UnsupportedError("EngineOptions::backend = \"sm90\": spec '" + spec.name +
+                             "' is packed (\"layout\": \"packed\"), which only the sm80 backend generates; use "
+                             "\"auto\" or \"sm80\"");
+    const std::string target = backend == "sm80" || packed ? arch
                                : backend == "sm90" ? std::string("sm_90a")
                                                    : codegen::defaultTarget(arch, static_cast<int>(shape.D),
                                                                             static_cast<int>(shape.Dv));

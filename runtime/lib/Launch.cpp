@@ -55,6 +55,12 @@ std::string dimLabel(const PackTensor &t, int d) {
 
 PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec, int64_t group,
                       const std::string &kernelName) {
+  // Packed sequences (spec "layout": "packed"): the generated kernel and codegen::packParams take them;
+  // the Engine's allocation-free launch does not bind AttentionArgs::cuSeqlensQ / cuSeqlensK yet.
+  if (layout.packed)
+    throw UnsupportedError("kernel " + kernelName + ": spec '" + spec.name +
+                           "' is packed (\"layout\": \"packed\"); the Engine does not launch packed kernels yet "
+                           "(codegen::packParams with a PackedBinding does)");
   PackPlan plan;
   plan.kernelName = kernelName;
   plan.group = group;

@@ -211,6 +211,16 @@ struct AttentionArgs {
   TensorRef o; ///< written (o.data is cast to non-const)
   LseRef lse;  ///< written when the spec has "lse": true (then required), ignored otherwise
   std::span<const CaptureRef> captures; ///< one per spec capture, in spec order (sorted by name)
+  /// Packed variable-length sequences (a spec with "layout": "packed", FlashAttention's varlen API):
+  /// B sequences; Q / O rows cu_seqlens_q[b] .. cu_seqlens_q[b + 1] - 1 are sequence b (K / V likewise
+  /// with cu_seqlens_k). Both are device int32 [B + 1] arrays, non-decreasing from 0; launch does not
+  /// read them (they are device memory): the caller guarantees them (spec::checkCuSeqlens checks host
+  /// copies). Sq, Sk are then max_seqlen_q, max_seqlen_k (>= every length: they size the grid); the
+  /// tensors' batchStride is ignored, rowStride steps one token ([total, H, D]: headStride = D,
+  /// rowStride = H * D), lse.headStride steps one head of LSE [Hq, total_q] (lse.batchStride ignored).
+  /// Null for a batched spec.
+  const int32_t *cuSeqlensQ = nullptr, *cuSeqlensK = nullptr;
+  int64_t totalQ = 0, totalK = 0; ///< packed: cu_seqlens_q[B], cu_seqlens_k[B] (rows of Q / O, of K / V)
 };
 
 /// What getKernel built (for logs, debugging and replaying a tuner decision).
