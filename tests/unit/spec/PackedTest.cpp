@@ -70,7 +70,11 @@ TEST_CASE("cu_seqlens errors name the field, the value and what is allowed", "[s
   CHECK(errorOf([] { checkCuSeqlens("cu_seqlens_k", {0, 5, 9}, 4); }) ==
         "cu_seqlens_k has 3 entries, expected B + 1 = 4");
   CHECK(errorOf([] { checkCuSeqlens("cu_seqlens_q", {0}); }).find("B + 1 >= 2") != std::string::npos);
-  CHECK(errorOf([] { checkCuSeqlens("cu_seqlens_q", {0, int64_t{1} << 31}); }).find("int32") != std::string::npos);
+  std::vector<int64_t> huge{0}; // 128 sequences of 2^24 tokens: 2^31 in all, one past int32
+  for (int b = 0; b < 128; ++b)
+    huge.push_back(huge.back() + (int64_t{1} << 24));
+  CHECK(errorOf([&] { checkCuSeqlens("cu_seqlens_q", huge); }) ==
+        "cu_seqlens_q[128] = 2147483648 does not fit the int32 offsets kernels read (at most 2147483647 tokens in all)");
   CHECK(errorOf([] { checkCuSeqlens("cu_seqlens_q", {0, (int64_t{1} << 24) + 1}); }).find("at most 16777216") !=
         std::string::npos);
   CHECK(errorOf([] { makePackedSeqs({0, 4, 8}, {0, 4}); }) == "cu_seqlens_k has 2 entries, expected B + 1 = 3");
