@@ -119,8 +119,8 @@ nlohmann::json checkJson(const tilefuse::driver::CheckResult &r) {
 /// Packed-sequence flags (a spec with "layout": "packed"): --cu-seqlens [--cu-seqlens-k] or
 /// --seqlens-file.
 struct PackedFlags {
-  std::string cuQ, cuK, file;
-  bool given() const { return !cuQ.empty() || !cuK.empty() || !file.empty(); }
+  std::string cuQ, cuK, file, random;
+  bool given() const { return !cuQ.empty() || !cuK.empty() || !file.empty() || !random.empty(); }
 };
 
 void addPackedOptions(CLI::App *cmd, PackedFlags &f) {
@@ -136,6 +136,11 @@ void addPackedOptions(CLI::App *cmd, PackedFlags &f) {
 /// The packed batch the flags describe (none given: nullopt). Throws spec::PackedError.
 std::optional<tilefuse::spec::PackedSeqs> packedFrom(const PackedFlags &f) {
   namespace s = tilefuse::spec;
+  if (!f.random.empty()) {
+    if (!f.cuQ.empty() || !f.cuK.empty() || !f.file.empty())
+      throw s::PackedError("--seqlens-random excludes --cu-seqlens, --cu-seqlens-k and --seqlens-file");
+    return s::makePackedSeqs(s::parseRandomSeqlens("--seqlens-random", f.random));
+  }
   if (!f.file.empty()) {
     std::ifstream in(f.file);
     std::stringstream text;
@@ -418,9 +423,17 @@ int main(int argc, char **argv) {
   benchCmd->add_option("--seed", benchArgs.options.seed, "Seed of the inputs (default: random)");
   benchCmd->add_option("--device", benchArgs.options.device, "CUDA device ordinal (default 0)");
   benchCmd->add_flag("--json", benchArgs.json, "Print one JSON object");
+  PackedFlags benchPacked;
+  addPackedOptions(benchCmd, benchPacked);
+  benchCmd->add_option("--seqlens-random", benchPacked.random,
+                       "Packed specs: lengths uniform in [MIN, MAX] until TOTAL tokens (the last one cut), "
+                       "MIN,MAX,TOTAL[,SEED], e.g. 128,4096,65536");
   benchCmd->footer("Needs a GPU (exit status 2 without one); exit status 1 when the accuracy check fails.\n"
+                   "Packed specs (\"layout\": \"packed\") need --cu-seqlens, --seqlens-file or --seqlens-random;\n"
+                   "TFLOP/s then counts real tokens only (per sequence, see tuner/README.md).\n"
                    "Examples:\n"
                    "  tilefuse bench specs/models/llama3_70b_prefill.json\n"
+                   "  tilefuse bench specs/varlen/causal.json --seqlens-random 128,4096,65536\n"
                    "  tilefuse bench specs/causal.json --S 4096 --schedule '{\"block_m\":64,\"warps\":4}'");
 
   cli::CacheArgs cacheArgs;
@@ -500,6 +513,14 @@ int main(int argc, char **argv) {
   }
   if (benchCmd->parsed()) {
     applySeq(benchArgs.problem.overrides, tunerSeq);
+    if (int rc = packedSizes(benchPacked, benchArgs.problem.overrides))
+      return rc;
+    try {
+      benchArgs.options.packed = packedFrom(benchPacked);
+    } catch (const std::exception &e) {
+      fmt::print(stderr, "tilefuse: error: {}\n", e.what());
+      return 1;
+    }
     return cli::runBench(benchArgs);
   }
   if (cacheCmd->parsed()) {

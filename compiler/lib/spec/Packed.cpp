@@ -134,6 +134,41 @@ std::vector<int64_t> cuFromLengths(std::string_view field, const std::vector<int
   return cu;
 }
 
+std::vector<int64_t> randomLengths(int64_t minLen, int64_t maxLen, int64_t total, uint64_t seed) {
+  if (minLen < 1 || maxLen < minLen || maxLen > kMaxSeqLen)
+    throw PackedError("random sequence lengths: MIN = " + std::to_string(minLen) + ", MAX = " + std::to_string(maxLen) +
+                      "; allowed: 1 <= MIN <= MAX <= " + std::to_string(kMaxSeqLen));
+  if (total < 1 || total > std::numeric_limits<int32_t>::max())
+    throw PackedError("random sequence lengths: TOTAL = " + std::to_string(total) +
+                      "; allowed: 1 to 2^31 - 1 tokens (int32 offsets)");
+  uint64_t state = seed;
+  auto next = [&state] { // splitmix64 (Steele et al. 2014)
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  const uint64_t span = static_cast<uint64_t>(maxLen - minLen) + 1;
+  std::vector<int64_t> lengths;
+  int64_t sum = 0;
+  while (sum < total) {
+    const int64_t len = std::min<int64_t>(minLen + static_cast<int64_t>(next() % span), total - sum);
+    lengths.push_back(len);
+    sum += len;
+  }
+  return lengths;
+}
+
+std::vector<int64_t> parseRandomSeqlens(std::string_view field, std::string_view text) {
+  const std::vector<int64_t> v = parseIntList(field, text);
+  if (v.size() != 3 && v.size() != 4)
+    throw PackedError(std::string(field) + " = '" + std::string(text) + "': expected MIN,MAX,TOTAL or MIN,MAX,TOTAL,SEED "
+                      "(e.g. 128,4096,65536), got " + std::to_string(v.size()) + " integers");
+  if (v.size() == 4 && v[3] < 0)
+    throw PackedError(std::string(field) + ": SEED = " + std::to_string(v[3]) + "; it must be >= 0");
+  return cuFromLengths(field, randomLengths(v[0], v[1], v[2], v.size() == 4 ? static_cast<uint64_t>(v[3]) : 0));
+}
+
 PackedSeqs parseSeqlensFile(std::string_view path, std::string_view text) {
   std::vector<int64_t> q, k;
   size_t lineNo = 0, start = 0;

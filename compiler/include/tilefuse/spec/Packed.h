@@ -75,6 +75,16 @@ std::vector<int64_t> parseIntList(std::string_view field, std::string_view text)
 /// an overflowing sum.
 std::vector<int64_t> cuFromLengths(std::string_view field, const std::vector<int64_t> &lengths);
 
+/// Sequence lengths drawn uniformly from [minLen, maxLen] (splitmix64, deterministic for `seed`) until
+/// they hold `total` tokens; the last one is cut so that the lengths sum to exactly `total` (it may then be
+/// shorter than minLen). "lengths uniform in 128-4096, 64k tokens" is randomLengths(128, 4096, 65536, s).
+/// Throws PackedError unless 1 <= minLen <= maxLen <= kMaxSeqLen and 1 <= total <= INT32_MAX.
+std::vector<int64_t> randomLengths(int64_t minLen, int64_t maxLen, int64_t total, uint64_t seed);
+
+/// "MIN,MAX,TOTAL[,SEED]" (--seqlens-random) -> randomLengths(...) as offsets (SEED default 0). `field`
+/// names the source in errors. Throws PackedError.
+std::vector<int64_t> parseRandomSeqlens(std::string_view field, std::string_view text);
+
 /// The text of a --seqlens-file: one line "q: 0,5,12" / "k: 0,7,15" each (k optional), or one bare
 /// list of offsets for both. '#' starts a comment. Throws PackedError naming `path` and the line.
 PackedSeqs parseSeqlensFile(std::string_view path, std::string_view text);
