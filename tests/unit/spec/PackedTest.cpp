@@ -126,3 +126,29 @@ TEST_CASE("random valid offsets pass and every corruption of them is caught", "[
     }
   }
 }
+
+TEST_CASE("randomLengths draws lengths in [MIN, MAX] summing to TOTAL; --seqlens-random errors name the field",
+          "[spec][varlen]") {
+  for (uint64_t seed : {0ull, 1ull, 42ull}) {
+    const std::vector<int64_t> lengths = randomLengths(128, 4096, 65536, seed);
+    int64_t sum = 0;
+    for (size_t i = 0; i < lengths.size(); ++i) {
+      sum += lengths[i];
+      if (i + 1 < lengths.size()) { // the last one is cut to the total
+        CHECK(lengths[i] >= 128);
+        CHECK(lengths[i] <= 4096);
+      }
+    }
+    CHECK(sum == 65536);
+    CHECK(lengths.size() >= 16); // 65536 / 4096
+    CHECK(randomLengths(128, 4096, 65536, seed) == lengths); // deterministic
+  }
+  CHECK(randomLengths(128, 4096, 65536, 1) != randomLengths(128, 4096, 65536, 2));
+  const std::vector<int64_t> cu = parseRandomSeqlens("--seqlens-random", "64,64,640,7");
+  CHECK(cu == std::vector<int64_t>{0, 64, 128, 192, 256, 320, 384, 448, 512, 576, 640});
+  CHECK_THAT(errorOf([] { parseRandomSeqlens("--seqlens-random", "128,4096"); }),
+             Catch::Contains("--seqlens-random") && Catch::Contains("MIN,MAX,TOTAL"));
+  CHECK_THAT(errorOf([] { randomLengths(0, 10, 100, 0); }), Catch::Contains("MIN = 0"));
+  CHECK_THAT(errorOf([] { randomLengths(10, 5, 100, 0); }), Catch::Contains("MAX = 5"));
+  CHECK_THAT(errorOf([] { randomLengths(1, 5, int64_t(1) << 31, 0); }), Catch::Contains("TOTAL = 2147483648"));
+}
