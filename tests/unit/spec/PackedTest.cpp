@@ -127,7 +127,7 @@ TEST_CASE("random valid offsets pass and every corruption of them is caught", "[
   }
 }
 
-TEST_CASE("randomLengths draws lengths in [MIN, MAX] summing to TOTAL; --seqlens-random errors name the field",
+TEST_CASE("randomLengths draws lengths in [MIN, MAX] summing to TOTAL and --seqlens-random errors name the field",
           "[spec][varlen]") {
   for (uint64_t seed : {0ull, 1ull, 42ull}) {
     const std::vector<int64_t> lengths = randomLengths(128, 4096, 65536, seed);
