@@ -28,7 +28,8 @@ add_executable(tilefuse_generated_gpu_tests
   ${TILEFUSE_GPU_TESTS_DIR}/gpu_main.cpp
   ${TILEFUSE_GPU_TESTS_DIR}/test_generated_attention.cpp
   ${TILEFUSE_GPU_TESTS_DIR}/test_generated_engine.cpp
-  ${TILEFUSE_GPU_TESTS_DIR}/test_block_mask.cpp)
+  ${TILEFUSE_GPU_TESTS_DIR}/test_block_mask.cpp
+  ${TILEFUSE_GPU_TESTS_DIR}/test_varlen.cpp)
 # The cached-CUBIN tests store entries with the tuner's Cache and read them through the library's
 # CacheScheduleSource (lib/CacheScheduleSource.h; the symbols are in libtilefuse.so).
 target_include_directories(tilefuse_generated_gpu_tests PRIVATE ${PROJECT_SOURCE_DIR}/tuner/include

@@ -102,6 +102,37 @@ tilefuse::TensorRef tensor(const tilefuse_tensor_t &t) { return {t.data, t.batch
 /// Captured tensors a C launch converts on the stack (a kernel takes at most 16 tensors in all).
 constexpr size_t kMaxCaptures = 16;
 
+/// tilefuse_launch and tilefuse_launch_packed (`packed` null: a batched call).
+tilefuse_status_t launchC(tilefuse_engine_t engine, tilefuse_kernel_t kernel, const tilefuse_attention_args_t *args,
+                          const tilefuse_packed_args_t *packed, CUstream stream, const char *who) noexcept {
+  if (!engine || !kernel || !args)
+    return fail(TILEFUSE_ERROR_INVALID_ARGUMENT, (std::string(who) + ": engine, kernel and args must not be NULL").c_str());
+  if (args->num_captures && !args->captures)
+    return fail(TILEFUSE_ERROR_INVALID_ARGUMENT, (std::string(who) + ": num_captures > 0 but captures is NULL").c_str());
+  if (args->num_captures > kMaxCaptures)
+    return fail(TILEFUSE_ERROR_LAUNCH, (std::string(who) + ": more than 16 captured tensors").c_str());
+  try {
+    tilefuse::AttentionArgs a;
+    a.B = args->B, a.Hq = args->Hq, a.Hkv = args->Hkv, a.Sq = args->Sq, a.Sk = args->Sk;
+    a.q = tensor(args->q), a.k = tensor(args->k), a.v = tensor(args->v), a.o = tensor(args->o);
+    a.lse = {args->lse, args->lse_batch_stride, args->lse_head_stride};
+    if (packed) {
+      a.cuSeqlensQ = packed->cu_seqlens_q, a.cuSeqlensK = packed->cu_seqlens_k;
+      a.totalQ = packed->total_q, a.totalK = packed->total_k;
+      a.maxSeqlenQ = packed->max_seqlen_q, a.maxSeqlenK = packed->max_seqlen_k;
+    }
+    tilefuse::CaptureRef captures[kMaxCaptures];
+    for (size_t i = 0; i < args->num_captures; ++i)
+      captures[i] = {args->captures[i].data, args->captures[i].strides};
+    a.captures = {captures, args->num_captures};
+    engine->engine.launch(tilefuse::KernelHandle(reinterpret_cast<const tilefuse::detail::Kernel *>(kernel)), a,
+                          stream);
+    return ok();
+  } catch (...) {
+    return translate();
+  }
+}
+
 } // namespace
 
 extern "C" {
@@ -191,27 +222,15 @@ tilefuse_status_t tilefuse_kernel_info(tilefuse_kernel_t kernel, tilefuse_kernel
 
 tilefuse_status_t tilefuse_launch(tilefuse_engine_t engine, tilefuse_kernel_t kernel,
                                   const tilefuse_attention_args_t *args, CUstream stream) {
-  if (!engine || !kernel || !args)
-    return fail(TILEFUSE_ERROR_INVALID_ARGUMENT, "tilefuse_launch: engine, kernel and args must not be NULL");
-  if (args->num_captures && !args->captures)
-    return fail(TILEFUSE_ERROR_INVALID_ARGUMENT, "tilefuse_launch: num_captures > 0 but captures is NULL");
-  if (args->num_captures > kMaxCaptures)
-    return fail(TILEFUSE_ERROR_LAUNCH, "tilefuse_launch: more than 16 captured tensors");
-  try {
-    tilefuse::AttentionArgs a;
-    a.B = args->B, a.Hq = args->Hq, a.Hkv = args->Hkv, a.Sq = args->Sq, a.Sk = args->Sk;
-    a.q = tensor(args->q), a.k = tensor(args->k), a.v = tensor(args->v), a.o = tensor(args->o);
-    a.lse = {args->lse, args->lse_batch_stride, args->lse_head_stride};
-    tilefuse::CaptureRef captures[kMaxCaptures];
-    for (size_t i = 0; i < args->num_captures; ++i)
-      captures[i] = {args->captures[i].data, args->captures[i].strides};
-    a.captures = {captures, args->num_captures};
-    engine->engine.launch(tilefuse::KernelHandle(reinterpret_cast<const tilefuse::detail::Kernel *>(kernel)), a,
-                          stream);
-    return ok();
-  } catch (...) {
-    return translate();
-  }
+  return launchC(engine, kernel, args, nullptr, stream, "tilefuse_launch");
+}
+
+tilefuse_status_t tilefuse_launch_packed(tilefuse_engine_t engine, tilefuse_kernel_t kernel,
+                                         const tilefuse_attention_args_t *args, const tilefuse_packed_args_t *packed,
+                                         CUstream stream) {
+  if (!packed)
+    return fail(TILEFUSE_ERROR_INVALID_ARGUMENT, "tilefuse_launch_packed: packed must not be NULL");
+  return launchC(engine, kernel, args, packed, stream, "tilefuse_launch_packed");
 }
 
 } // extern "C"

@@ -55,7 +55,15 @@ std::string dimLabel(const PackTensor &t, int d) {
 
 PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec, int64_t group,
                       const std::string &kernelName) {
+  // Packed sequences (spec "layout": "packed"): the plan binds Q, K, V, O as [total, H, D] and LSE as
+  // [Hq, total_q] (batch stride 0: the kernel offsets rows by cu_seqlens). A run-time block mask's lists
+  // are per (batch, Q tile) of one padded length, which packed sequences do not have.
+  if (layout.packed && layout.blockMask.present)
+    throw UnsupportedError("kernel " + kernelName + ": spec '" + spec.name +
+                           "' is packed (\"layout\": \"packed\") and its mask_mod needs a run-time block mask "
+                           "(it reads a captured tensor); the packed layout takes masks the compiler classifies");
   PackPlan plan;
+  plan.packed = layout.packed;
   plan.kernelName = kernelName;
   plan.group = group;
   plan.bytes = layout.bytes;
@@ -129,6 +137,13 @@ PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec
       unsupported(kernelName, "field " + f.name + " lies outside Params");
     if (f.source == ParamSource::Size && !sizeIdOf(f.size, p.size))
       unsupported(kernelName, "field " + f.name + " reads unknown size '" + f.size + "'");
+    if (f.source == ParamSource::SeqStarts) {
+      if (!layout.packed || f.dim < 0 || f.dim > 1)
+        unsupported(kernelName, "field " + f.name + " is a cu_seqlens pointer of a kernel that is not packed, or "
+                                                    "neither cu_seqlens_q nor cu_seqlens_k");
+      plan.fields.push_back(p);
+      continue;
+    }
     if (f.source == ParamSource::BlockMask) {
       if (!layout.blockMask.present || f.dim < 0 || f.dim > 3)
         unsupported(kernelName, "field " + f.name + " is a block-mask list of a kernel without one, or not one of the four");
@@ -142,6 +157,52 @@ PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec
     plan.fields.push_back(p);
   }
   return plan;
+}
+
+AttentionArgs resolveArgs(const PackPlan &plan, const AttentionArgs &a) {
+  const bool anyPacked = a.cuSeqlensQ || a.cuSeqlensK || a.totalQ || a.totalK || a.maxSeqlenQ || a.maxSeqlenK;
+  if (!plan.packed) {
+    if (anyPacked)
+      bad(plan, "cuSeqlensQ / cuSeqlensK / totalQ / totalK / maxSeqlenQ / maxSeqlenK are set, but the kernel's spec "
+                "is batched (no \"layout\": \"packed\"); leave them null / 0");
+    return a;
+  }
+  auto checkOffsets = [&](const int32_t *cu, const char *field, const char *rows) {
+    if (!cu)
+      bad(plan, std::string("packed launch: ") + field + " is null; it must be the device address of the int32 [B + 1] "
+                "offsets of the rows of " + rows + (field[9] == 'K' ? " (pass cuSeqlensQ again for self-attention)" : ""));
+    if (reinterpret_cast<uint64_t>(cu) % 4 != 0)
+      bad(plan, std::string("packed launch: ") + field + " is not 4-byte aligned (int32 offsets)");
+  };
+  checkOffsets(a.cuSeqlensQ, "cuSeqlensQ", "Q, O and LSE");
+  checkOffsets(a.cuSeqlensK, "cuSeqlensK", "K and V");
+  auto checkTotal = [&](int64_t total, const char *field, const char *what) {
+    if (total < 0 || total > INT32_MAX)
+      bad(plan, std::string("packed launch: ") + field + " = " + std::to_string(total) + " (" + what +
+                    "); allowed: 0 to 2^31 - 1 (the kernel's row offsets are int32)");
+  };
+  checkTotal(a.totalQ, "totalQ", "cu_seqlens_q[B], the rows of Q and O");
+  checkTotal(a.totalK, "totalK", "cu_seqlens_k[B], the rows of K and V");
+  // max_seqlen_q / max_seqlen_k size the grid and are the packed call's Sq / Sk; Sq, Sk may repeat them.
+  AttentionArgs r = a;
+  auto maxLen = [&](int64_t maxSeqlen, int64_t S, const char *field, const char *sizeName) {
+    const int64_t v = maxSeqlen ? maxSeqlen : S;
+    if (maxSeqlen && S && S != maxSeqlen)
+      bad(plan, std::string("packed launch: ") + sizeName + " = " + std::to_string(S) + " but " + field + " = " +
+                    std::to_string(maxSeqlen) + "; for a packed call " + sizeName + " is max_seqlen: set " + sizeName +
+                    " to 0 or to " + field);
+    if (v < 1)
+      bad(plan, std::string("packed launch: ") + field + " = " + std::to_string(v) +
+                    "; it must be >= 1 and >= every sequence's length (it sizes the grid)");
+    return v;
+  };
+  r.Sq = maxLen(a.maxSeqlenQ, a.Sq, "maxSeqlenQ", "Sq");
+  r.Sk = maxLen(a.maxSeqlenK, a.Sk, "maxSeqlenK", "Sk");
+  r.maxSeqlenQ = r.Sq, r.maxSeqlenK = r.Sk;
+  if (plan.writesLse && a.lse.data && a.lse.headStride < a.totalQ)
+    bad(plan, "packed launch: lse.headStride = " + std::to_string(a.lse.headStride) + " is less than totalQ = " +
+                  std::to_string(a.totalQ) + ": LSE is [Hq, total_q] (LseRef::packed(lse, totalQ)), heads would overlap");
+  return r;
 }
 
 void bind(const PackPlan &plan, const AttentionArgs &a, Bindings &out) {
@@ -176,7 +237,8 @@ void bind(const PackPlan &plan, const AttentionArgs &a, Bindings &out) {
     case TensorRole::O: ref = &a.o; break;
     case TensorRole::LSE:
       b.address = reinterpret_cast<uint64_t>(a.lse.data);
-      b.strides = {a.lse.batchStride, a.lse.headStride, 1, 0};
+      // Packed: LSE [Hq, total_q] as [B, Hq, max_seqlen_q] with batch stride 0 (rows offset by cu_seqlens_q).
+      b.strides = {plan.packed ? 0 : a.lse.batchStride, a.lse.headStride, 1, 0};
       break;
     case TensorRole::Capture: {
       const CaptureRef &c = a.captures[t.captureSlot];
@@ -202,7 +264,8 @@ void bind(const PackPlan &plan, const AttentionArgs &a, Bindings &out) {
     }
     if (ref) {
       b.address = reinterpret_cast<uint64_t>(ref->data);
-      b.strides = {ref->batchStride, ref->headStride, ref->rowStride, 1};
+      // Packed: [total, H, D] as [B, H, max_seqlen, D] with batch stride 0 (rows offset by cu_seqlens).
+      b.strides = {plan.packed ? 0 : ref->batchStride, ref->headStride, ref->rowStride, 1};
     }
     if (t.role != TensorRole::Capture)
       for (int d = 0; d < t.rank; ++d) {
@@ -246,8 +309,11 @@ void packInto(const PackPlan &plan, const AttentionArgs &a, const Bindings &bind
     case ParamSource::Size: value = sizeOf(a, f.size); break;
     case ParamSource::TensorMap: continue; // encodeTensorMaps
     case ParamSource::BlockMask: continue;  // null unless patchBlockMask writes the lists
+    case ParamSource::SeqStarts:
+      address = reinterpret_cast<uint64_t>(f.dim == 0 ? a.cuSeqlensQ : a.cuSeqlensK);
+      break;
     }
-    if (f.source == ParamSource::TensorPointer)
+    if (f.source == ParamSource::TensorPointer || f.source == ParamSource::SeqStarts)
       std::memcpy(out.data() + f.offset, &address, 8);
     else
       std::memcpy(out.data() + f.offset, &value, 8);
@@ -323,8 +389,10 @@ std::shared_ptr<BlockMaskData> buildBlockMask(const Kernel &k, const AttentionAr
   return m;
 }
 
-void launch(const Kernel &k, const AttentionArgs &args, const BlockMaskData *mask, CUstream stream) {
-  // 1. Params on the stack: validated and packed (LaunchError before anything is enqueued).
+void launch(const Kernel &k, const AttentionArgs &given, const BlockMaskData *mask, CUstream stream) {
+  // 1. Params on the stack: validated and packed (LaunchError before anything is enqueued). A packed
+  //    call's Sq, Sk are its max_seqlen_q, max_seqlen_k from here on.
+  const AttentionArgs args = resolveArgs(k.plan, given);
   alignas(16) std::byte params[kMaxParamBytes];
   pack(k.plan, args, std::span<std::byte>(params, kMaxParamBytes));
   if (mask) {
@@ -336,7 +404,9 @@ void launch(const Kernel &k, const AttentionArgs &args, const BlockMaskData *mas
                       std::to_string(mask->Sk) + ", not for this call's sizes");
     patchBlockMask(k.plan, &mask->lists, std::span<std::byte>(params, kMaxParamBytes));
   }
-  // 2. The grid of the program (x = ceil(Sq / BLOCK_M), y = Hq, z = B for FA2 programs).
+  // 2. The grid of the program (x = ceil(Sq / BLOCK_M), y = Hq, z = B for FA2 programs; packed:
+  //    x = ceil(max_seqlen_q / BLOCK_M) Q tiles per sequence, z = B sequences, tiles past a sequence's end
+  //    exit at once).
   const std::array<int64_t, 3> grid = k.grid.evaluate(problemSizes(args), k.smCount);
   if (grid[0] > 0x7fffffff || grid[1] > 65535 || grid[2] > 65535)
     bad(k.plan, "grid (" + std::to_string(grid[0]) + ", " + std::to_string(grid[1]) + ", " +

@@ -73,6 +73,7 @@ struct PackPlan {
   int64_t headDim = 1, valueDim = 1; ///< D, Dv compiled into the kernel (for the size limits)
   int captureCount = 0;
   bool writesLse = false;
+  bool packed = false;    ///< ParamLayout::packed: AttentionArgs::cuSeqlensQ / cuSeqlensK bound (SeqStarts fields)
   std::string kernelName; ///< for messages
 };
 
@@ -95,7 +96,13 @@ struct Bindings {
   int count = 0;
 };
 
-/// Validates `args` against the plan and fills `out` (ParamLayout::tensors order). Throws
+/// The call's arguments as bind / packInto / the grid read them: for a packed plan, checks the packed
+/// fields (cuSeqlensQ / K non-null and 4-byte aligned, totalQ / K in [0, 2^31), max_seqlen >= 1 and Sq / Sk
+/// 0 or equal to it, LSE head stride >= totalQ) and returns a copy with Sq, Sk = maxSeqlenQ, maxSeqlenK
+/// (Sq, Sk when those are 0); for a batched plan, refuses any packed field. Throws LaunchError.
+AttentionArgs resolveArgs(const PackPlan &plan, const AttentionArgs &args);
+
+/// Validates `args` (resolved: resolveArgs) against the plan and fills `out` (ParamLayout::tensors order). Throws
 /// LaunchError naming the tensor and dim.
 void bind(const PackPlan &plan, const AttentionArgs &args, Bindings &out);
 
@@ -108,8 +115,9 @@ void packInto(const PackPlan &plan, const AttentionArgs &args, const Bindings &b
 /// into out through the driver (cuTensorMapEncodeTiled, host-only). Throws runtime::CudaError.
 void encodeTensorMaps(const PackPlan &plan, const Bindings &bindings, std::span<std::byte> out);
 
-/// bind + packInto + encodeTensorMaps: what launch does.
-inline void pack(const PackPlan &plan, const AttentionArgs &args, std::span<std::byte> out) {
+/// resolveArgs + bind + packInto + encodeTensorMaps: what launch does.
+inline void pack(const PackPlan &plan, const AttentionArgs &given, std::span<std::byte> out) {
+  const AttentionArgs args = resolveArgs(plan, given);
   Bindings b;
   bind(plan, args, b);
   packInto(plan, args, b, out);

@@ -278,3 +278,83 @@ TEST_CASE("the engine decides per shape bucket with the tuner cache's bucketing 
   CHECK_FALSE(ShapeBucket::of(shape(4, 32, 8, 8192, 256)) == ShapeBucket::of(shape(4, 64, 16, 8192, 256)));
   CHECK_FALSE(ShapeBucket::of(shape(4, 32, 8, 8192, 256)) == ShapeBucket::of(shape(5, 32, 8, 8192, 256)));
 }
+
+// Packed specs (specs/varlen): the launch path binds cu_seqlens and the packed [total, H, D] / [Hq, total_q]
+// tensors with the bytes codegen::packParams gives for the same PackedBinding, allocating nothing; a batched
+// launch of a packed kernel, or a packed one of a batched kernel, is refused naming the field.
+TEST_CASE("packed Params packed on the stack equal codegen packParams with a PackedBinding", "[cpu][runtime][varlen]") {
+  int kernels = 0;
+  for (const char *name : {"causal.json", "sliding_window.json", "alibi.json"}) {
+    INFO(name);
+    Generated g = generate(test::specsDir() + "/varlen/" + name);
+    REQUIRE(g.plan.packed);
+    const spec::Shape &s = g.shape;
+    const int64_t totalQ = 300, totalK = 410;
+    std::vector<CaptureRef> captures;
+    for (size_t i = 0; i < g.spec.captures.size(); ++i)
+      captures.push_back({reinterpret_cast<const void *>(0x600000 + 0x10000 * i), nullptr});
+    AttentionArgs a;
+    a.B = s.B, a.Hq = s.Hq, a.Hkv = s.Hkv;
+    a.q = TensorRef::packed(reinterpret_cast<const void *>(0x100000), s.Hq, s.D);
+    a.k = TensorRef::packed(reinterpret_cast<const void *>(0x200000), s.Hkv, s.D);
+    a.v = TensorRef::packed(reinterpret_cast<const void *>(0x300000), s.Hkv, s.Dv);
+    a.o = TensorRef::packed(reinterpret_cast<const void *>(0x400000), s.Hq, s.Dv);
+    a.lse = LseRef::packed(reinterpret_cast<float *>(0x500000), totalQ);
+    a.captures = captures;
+    a.cuSeqlensQ = reinterpret_cast<const int32_t *>(0x700000);
+    a.cuSeqlensK = reinterpret_cast<const int32_t *>(0x700100);
+    a.totalQ = totalQ, a.totalK = totalK, a.maxSeqlenQ = s.Sq, a.maxSeqlenK = s.Sk;
+    alignas(16) std::byte packed[detail::kMaxParamBytes];
+    detail::Bindings bindings;
+    allocations = 0;
+    counting = true;
+    const AttentionArgs r = detail::resolveArgs(g.plan, a);
+    detail::bind(g.plan, r, bindings);
+    detail::packInto(g.plan, r, bindings, packed);
+    counting = false;
+    CHECK(allocations == 0);
+    // codegen's packed bindings: Q, O [total_q, H, D], K, V [total_k, Hkv, D], LSE [Hq, total_q], dense.
+    std::vector<codegen::TensorBinding> given;
+    size_t capture = 0;
+    for (const codegen::TensorAbi &t : g.source.params.tensors) {
+      switch (t.arg.role) {
+      case codegen::TensorRole::Q: given.push_back({0x100000, {totalQ, s.Hq, s.D}, {s.Hq * s.D, s.D, 1}}); break;
+      case codegen::TensorRole::K: given.push_back({0x200000, {totalK, s.Hkv, s.D}, {s.Hkv * s.D, s.D, 1}}); break;
+      case codegen::TensorRole::V: given.push_back({0x300000, {totalK, s.Hkv, s.Dv}, {s.Hkv * s.Dv, s.Dv, 1}}); break;
+      case codegen::TensorRole::O: given.push_back({0x400000, {totalQ, s.Hq, s.Dv}, {s.Hq * s.Dv, s.Dv, 1}}); break;
+      case codegen::TensorRole::LSE: given.push_back({0x500000, {s.Hq, totalQ}, {totalQ, 1}}); break;
+      case codegen::TensorRole::Capture: {
+        const detail::Binding &b = bindings.tensors[given.size()];
+        given.push_back({0x600000 + 0x10000 * capture++, std::vector<int64_t>(b.shape.begin(), b.shape.begin() + b.rank),
+                         std::vector<int64_t>(b.strides.begin(), b.strides.begin() + b.rank)});
+        break;
+      }
+      }
+    }
+    const codegen::PackedBinding pk{0x700000, 0x700100, totalQ, totalK};
+    const std::vector<std::byte> expected =
+        codegen::packParams(g.source.params, detail::problemSizes(r), given, nullptr, &pk);
+    REQUIRE(expected.size() == g.plan.bytes);
+    CHECK(std::equal(expected.begin(), expected.end(), packed));
+
+    // A packed kernel launched without offsets, with Sq disagreeing with max_seqlen, with a dense LSE.
+    AttentionArgs bad = a;
+    bad.cuSeqlensQ = nullptr;
+    CHECK_THAT(launchError(g, bad), Catch::Contains("cuSeqlensQ is null"));
+    bad = a, bad.Sq = s.Sq + 1;
+    CHECK_THAT(launchError(g, bad), Catch::Contains("Sq = " + std::to_string(s.Sq + 1) + " but maxSeqlenQ"));
+    bad = a, bad.totalK = int64_t(1) << 31;
+    CHECK_THAT(launchError(g, bad), Catch::Contains("totalK = 2147483648"));
+    if (g.plan.writesLse) {
+      bad = a, bad.lse = LseRef::dense(reinterpret_cast<float *>(0x500000), s.Hq, s.Sq);
+      CHECK_THAT(launchError(g, bad), Catch::Contains("lse.headStride"));
+    }
+    ++kernels;
+  }
+  CHECK(kernels == 3);
+  // A batched kernel refuses packed fields.
+  Generated batched = generate(test::specsDir() + "/causal.json");
+  FakeArgs fake(batched);
+  fake.args.cuSeqlensQ = reinterpret_cast<const int32_t *>(0x700000);
+  CHECK_THAT(launchError(batched, fake.args), Catch::Contains("the kernel's spec is batched"));
+}

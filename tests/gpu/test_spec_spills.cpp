@@ -172,3 +172,52 @@ TEST_CASE("every shipped spec compiles for sm_90a with overlap = pingpong and a 
           "[cpu][ptxas][spills]") {
   checkSpills("sm90", "sm_90", true);
 }
+
+// Packed variable-length sequences (specs/varlen/*.json, "layout": "packed"): the sm80 backend generates
+// them for every GPU (Policy::Heuristic picks it on sm_90 too), with the cu_seqlens prologue and the early
+// exit of Q tiles past a sequence's end, at 0 spills; the sm90 backend refuses them with a clear error.
+TEST_CASE("every packed spec compiles for sm_80 and sm_90 (sm80 backend) with 0 spills", "[cpu][ptxas][spills][varlen]") {
+  int kernels = 0;
+  for (const auto &e : std::filesystem::directory_iterator(test::specsDir() + "/varlen")) {
+    const spec::Spec s = spec::parseSpecFile(e.path().string());
+    REQUIRE(s.layout == spec::Layout::Packed);
+    for (const char *deviceArch : {"sm_80", "sm_90"})
+      for (int d : {64, 128}) {
+        spec::ShapeOverrides o;
+        o.D = d;
+        const spec::Shape shape = spec::resolveShape(s, o);
+        const codegen::Schedule schedule = detail::heuristicSchedule(s, shape, deviceArch, "auto");
+        INFO("spec '" << s.name << "' D=" << d << " " << deviceArch << " schedule " << schedule.toString());
+        REQUIRE(schedule.mma == codegen::MmaFamily::MmaSyncM16N8K16);
+        const driver::BuiltKernel k = detail::buildSource(s, shape, schedule);
+        CHECK(k.source.find("p.cu_seqlens_q[batch + 1] - seq_start_q") != std::string::npos);
+        CHECK(k.source.find(") return; // a Q tile past this sequence's end") != std::string::npos);
+        CHECK(k.launch().params.packed);
+        CHECK(!k.launch().params.blockMask.present);
+        runtime::CompileOptions options = detail::compileOptions(deviceArch, EngineOptions{});
+        options.extraFlags.push_back("-Xptxas=-v");
+        const runtime::CompileResult c = runtime::compileCuda(k.source, options);
+        const runtime::PtxasReport report = runtime::parsePtxasReport(c.log);
+        const runtime::PtxasFunctionReport *f = report.find(k.kernelName);
+        INFO("NVRTC log:\n" << c.log);
+        REQUIRE(f != nullptr);
+        std::printf("spills %-22s D=%-3d %-6s packed %3d registers, %d B spill stores, %d B spill loads\n",
+                    s.name.c_str(), d, deviceArch, f->registers, f->spillStoreBytes, f->spillLoadBytes);
+        CHECK(f->spillStoreBytes == 0);
+        CHECK(f->spillLoadBytes == 0);
+        CHECK(f->stackFrameBytes == 0);
+        ++kernels;
+      }
+    // The sm90 backend: a clear refusal naming the layout and the way out.
+    const spec::Shape shape = spec::resolveShape(s, {});
+    const codegen::Schedule wgmma = codegen::defaultSchedule(static_cast<int>(shape.D), s.dtype, "sm_90a");
+    try {
+      detail::buildSource(s, shape, wgmma);
+      FAIL("the sm90 backend generated a packed kernel");
+    } catch (const std::exception &err) {
+      CHECK(std::string(err.what()).find("packed sequences") != std::string::npos);
+      CHECK(std::string(err.what()).find("sm80 backend") != std::string::npos);
+    }
+  }
+  CHECK(kernels == 12);
+}

@@ -26,6 +26,8 @@
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <optional>
 #include <random>
 
@@ -114,11 +116,57 @@ nlohmann::json checkJson(const tilefuse::driver::CheckResult &r) {
           {"tolerance", r.tolerance}, {"interp_ms", r.interpMs}, {"passed", r.passed()}};
 }
 
+/// Packed-sequence flags (a spec with "layout": "packed"): --cu-seqlens [--cu-seqlens-k] or
+/// --seqlens-file.
+struct PackedFlags {
+  std::string cuQ, cuK, file, random;
+  bool given() const { return !cuQ.empty() || !cuK.empty() || !file.empty() || !random.empty(); }
+};
+
+void addPackedOptions(CLI::App *cmd, PackedFlags &f) {
+  auto *q = cmd->add_option("--cu-seqlens", f.cuQ,
+                            "Packed specs: cu_seqlens_q (and _k unless --cu-seqlens-k), e.g. 0,5,12,20");
+  cmd->add_option("--cu-seqlens-k", f.cuK, "Packed specs: cu_seqlens_k when it differs from cu_seqlens_q");
+  cmd->add_option("--seqlens-file", f.file,
+                  "Packed specs: a file of offsets ('0,5,12' or lines 'q: ...' and 'k: ...')")
+      ->excludes(q)
+      ->check(CLI::ExistingFile);
+}
+
+/// The packed batch the flags describe (none given: nullopt). Throws spec::PackedError.
+std::optional<tilefuse::spec::PackedSeqs> packedFrom(const PackedFlags &f) {
+  namespace s = tilefuse::spec;
+  if (!f.random.empty()) {
+    if (!f.cuQ.empty() || !f.cuK.empty() || !f.file.empty())
+      throw s::PackedError("--seqlens-random excludes --cu-seqlens, --cu-seqlens-k and --seqlens-file");
+    return s::makePackedSeqs(s::parseRandomSeqlens("--seqlens-random", f.random));
+  }
+  if (!f.file.empty()) {
+    std::ifstream in(f.file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return s::parseSeqlensFile(f.file, text.str());
+  }
+  if (f.cuQ.empty() && !f.cuK.empty())
+    throw s::PackedError("--cu-seqlens-k needs --cu-seqlens (cu_seqlens_q)");
+  if (f.cuQ.empty())
+    return std::nullopt;
+  return s::makePackedSeqs(s::parseIntList("--cu-seqlens", f.cuQ),
+                           f.cuK.empty() ? std::vector<int64_t>{} : s::parseIntList("--cu-seqlens-k", f.cuK));
+}
+
 /// `tilefuse run`: every stage of the chain that exists, on one spec. Exit 1 if a check fails.
 int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
-               const std::string &emitDir) {
+               const std::string &emitDir, const PackedFlags &packedFlags) {
   namespace drv = tilefuse::driver;
   drv::Loaded loaded = drv::load(problem);
+  const bool packed = loaded.spec.layout == tilefuse::spec::Layout::Packed;
+  std::optional<tilefuse::spec::PackedSeqs> seqs = packedFrom(packedFlags);
+  if (seqs && !packed)
+    throw drv::DriverError("--cu-seqlens / --seqlens-file: spec '" + loaded.spec.name +
+                           "' is batched; packed sequences need \"layout\": \"packed\" in the spec");
+  if (packed && !seqs)
+    seqs = drv::defaultCheckSeqs();
   if (seed == 0)
     seed = std::random_device{}() | 1;
   nlohmann::json out = {{"spec", loaded.spec.name}, {"file", problem.specPath},
@@ -152,14 +200,29 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
   out["fused_kernels"] = fused.kernels;
 
   tilefuse::spec::Shape small = drv::smallCheckShape(loaded);
-  section(fmt::format("3. fp64 interpreter vs naive reference at {} (seed {})", shapeText(small),
+  std::string packedText;
+  if (packed) {
+    small.B = seqs->batch();
+    small.Sq = std::max<int64_t>(seqs->maxLenQ(), 1);
+    small.Sk = std::max<int64_t>(seqs->maxLenK(), 1);
+    std::string q, k;
+    for (size_t b = 0; b < seqs->cuQ.size(); ++b) {
+      q += (b ? "," : "") + std::to_string(seqs->cuQ[b]);
+      k += (b ? "," : "") + std::to_string(seqs->cuK[b]);
+    }
+    packedText = fmt::format(", packed: cu_seqlens_q = {}, cu_seqlens_k = {}", q, k);
+    out["cu_seqlens_q"] = seqs->cuQ;
+    out["cu_seqlens_k"] = seqs->cuK;
+  }
+  section(fmt::format("3. fp64 interpreter vs naive reference at {}{} (seed {})", shapeText(small), packedText,
                       seed));
   bool ok = true;
   std::string failed; // "the fp64 check of the fused program failed ..." when a check fails
   for (auto [name, text] : {std::pair{"unfused", &unfused}, std::pair{"fused", &fused.ir}}) {
     drv::CheckResult check;
     try {
-      check = drv::checkProgram(loaded, *text, small, seed);
+      check = packed ? drv::checkPackedProgram(loaded, *text, small, *seqs, seed)
+                     : drv::checkProgram(loaded, *text, small, seed);
     } catch (const std::exception &e) {
       // Say that the sizes in the message are the check's, and what they stand for.
       throw drv::DriverError(fmt::format(
@@ -288,7 +351,10 @@ int main(int argc, char **argv) {
   run->add_flag("--json", json, "Print one JSON object instead of text (stages 1-4 only)");
   std::string emitDir = "tilefuse-out";
   run->add_option("--emit-dir", emitDir, "Where the CUDA kernel is written without a GPU");
-  run->footer("Example:\n  tilefuse run specs/causal.json --S 4096 --Hq 16 --Hkv 16 --B 1");
+  PackedFlags runPacked;
+  addPackedOptions(run, runPacked);
+  run->footer("Example:\n  tilefuse run specs/causal.json --S 4096 --Hq 16 --Hkv 16 --B 1\n"
+              "  tilefuse run specs/varlen_causal.json --cu-seqlens 0,1,64,129,193");
 
   namespace cli = tilefuse::tuner::cli;
   std::optional<int64_t> tunerSeq;
@@ -297,6 +363,8 @@ int main(int argc, char **argv) {
   CLI::App *emit = app.add_subcommand(
       "emit", "Print the CUDA source, PTX or CUBIN of a spec's kernel (no GPU needed)");
   addSpecAndSizes(emit, emitArgs.problem.specPath, emitArgs.problem.overrides, tunerSeq);
+  PackedFlags emitPacked;
+  addPackedOptions(emit, emitPacked);
   emit->add_option("--arch", emitArgs.arch,
                    "NVRTC target, sm_80 or newer (default: this machine's GPU, else sm_90)");
   emit->add_option("--format", emitArgs.format, "cuda, ptx, cubin (needs -o) or mlir (the fused program)")
@@ -355,9 +423,17 @@ int main(int argc, char **argv) {
   benchCmd->add_option("--seed", benchArgs.options.seed, "Seed of the inputs (default: random)");
   benchCmd->add_option("--device", benchArgs.options.device, "CUDA device ordinal (default 0)");
   benchCmd->add_flag("--json", benchArgs.json, "Print one JSON object");
+  PackedFlags benchPacked;
+  addPackedOptions(benchCmd, benchPacked);
+  benchCmd->add_option("--seqlens-random", benchPacked.random,
+                       "Packed specs: lengths uniform in [MIN, MAX] until TOTAL tokens (the last one cut), "
+                       "MIN,MAX,TOTAL[,SEED], e.g. 128,4096,65536");
   benchCmd->footer("Needs a GPU (exit status 2 without one); exit status 1 when the accuracy check fails.\n"
+                   "Packed specs (\"layout\": \"packed\") need --cu-seqlens, --seqlens-file or --seqlens-random;\n"
+                   "TFLOP/s then counts real tokens only (per sequence, see tuner/README.md).\n"
                    "Examples:\n"
                    "  tilefuse bench specs/models/llama3_70b_prefill.json\n"
+                   "  tilefuse bench specs/varlen/causal.json --seqlens-random 128,4096,65536\n"
                    "  tilefuse bench specs/causal.json --S 4096 --schedule '{\"block_m\":64,\"warps\":4}'");
 
   cli::CacheArgs cacheArgs;
@@ -408,8 +484,24 @@ int main(int argc, char **argv) {
   }
   applySeq(problem.overrides, seqBoth);
 
+  // Packed flags of emit / bench: the batch's sizes (B = sequences, Sq / Sk = the max lengths).
+  auto packedSizes = [&](const PackedFlags &f, tilefuse::spec::ShapeOverrides &o) -> int {
+    try {
+      if (auto seqs = packedFrom(f)) {
+        o.B = seqs->batch();
+        o.Sq = std::max<int64_t>(seqs->maxLenQ(), 1);
+        o.Sk = std::max<int64_t>(seqs->maxLenK(), 1);
+      }
+      return 0;
+    } catch (const std::exception &e) {
+      fmt::print(stderr, "tilefuse: error: {}\n", e.what());
+      return 1;
+    }
+  };
   if (emit->parsed()) {
     applySeq(emitArgs.problem.overrides, tunerSeq);
+    if (int rc = packedSizes(emitPacked, emitArgs.problem.overrides))
+      return rc;
     return cli::runEmit(emitArgs);
   }
   if (tuneCmd->parsed()) {
@@ -421,6 +513,14 @@ int main(int argc, char **argv) {
   }
   if (benchCmd->parsed()) {
     applySeq(benchArgs.problem.overrides, tunerSeq);
+    if (int rc = packedSizes(benchPacked, benchArgs.problem.overrides))
+      return rc;
+    try {
+      benchArgs.options.packed = packedFrom(benchPacked);
+    } catch (const std::exception &e) {
+      fmt::print(stderr, "tilefuse: error: {}\n", e.what());
+      return 1;
+    }
     return cli::runBench(benchArgs);
   }
   if (cacheCmd->parsed()) {
@@ -463,7 +563,7 @@ int main(int argc, char **argv) {
       }
     }
     if (run->parsed())
-      return runMainJob(problem, quietIR, seed, json, emitDir);
+      return runMainJob(problem, quietIR, seed, json, emitDir, runPacked);
   } catch (const std::exception &e) {
     // Nothing here may throw: the message is plain text and dumpJson never throws.
     std::string what = e.what();

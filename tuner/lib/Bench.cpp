@@ -12,12 +12,57 @@
 #include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/tuner/KernelBuild.h"
 
+#include <algorithm>
+#include <map>
+
 namespace tilefuse::tuner {
+namespace {
+
+/// Useful FLOPs of packed sequences: per sequence b, the dense count 2 Hq Sq_b Sk_b (D + Dv) (4 Hq Sq_b Sk_b D
+/// when Dv = D) over its real tokens, lowered to the tiles rule at B = 1, Sq_b, Sk_b where that is smaller
+/// (fully masked tiles: about half for causal, as the batched bench counts). Empty sequences count 0.
+std::pair<double, std::string> packedFlops(KernelBuilder &builder, const codegen::Schedule &def,
+                                           const spec::Shape &shape, const spec::PackedSeqs &seqs) {
+  std::map<std::pair<int64_t, int64_t>, double> perPair; // (Sq_b, Sk_b) -> FLOPs
+  double total = 0;
+  bool tiles = false;
+  for (int64_t b = 0; b < seqs.batch(); ++b) {
+    const int64_t sq = seqs.lenQ(b), sk = seqs.lenK(b);
+    if (sq == 0 || sk == 0)
+      continue;
+    auto [it, fresh] = perPair.try_emplace({sq, sk}, 0.0);
+    if (fresh) {
+      spec::Shape one = shape;
+      one.B = 1, one.Sq = sq, one.Sk = sk;
+      const double dense = 2.0 * double(one.Hq) * double(sq) * double(sk) * double(one.D + one.Dv);
+      double f = dense;
+      try {
+        const double t = builder.tileFlops(def.blockM, def.blockN, one);
+        if (t > 0 && t < dense)
+          f = t, tiles = true;
+      } catch (const std::exception &) { // no analysis: the dense count
+      }
+      it->second = f;
+    }
+    total += it->second;
+  }
+  return {total, tiles ? "packed: per sequence min(dense, tiles)" : "packed: per sequence dense"};
+}
+
+} // namespace
 
 BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchOptions &options,
                   Cache &cache) {
   using namespace detail;
+  const bool packed = spec.layout == spec::Layout::Packed;
+  if (packed && !options.packed)
+    throw std::invalid_argument("bench: spec '" + spec.name + "' is packed (\"layout\": \"packed\"): give the "
+                                "sequences (--cu-seqlens, --seqlens-file or --seqlens-random)");
+  if (!packed && options.packed)
+    throw std::invalid_argument("bench: packed sequences given, but spec '" + spec.name +
+                                "' is batched (no \"layout\": \"packed\")");
   BenchResult result;
+  result.packed = options.packed;
   result.spec = spec;
   result.shape = shape;
   result.device = currentDevice(options.device);
@@ -46,19 +91,40 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
     launch = src.launch();
   }
   std::tie(result.usefulFlops, result.flopsRule) =
-      usefulFlops(builder, defaultFor(spec, shape, arch), shape);
+      packed ? packedFlops(builder, defaultFor(spec, shape, arch), shape, *options.packed)
+             : usefulFlops(builder, defaultFor(spec, shape, arch), shape);
   LoadedKernel kernel(cubin, launch);
 
-  // 2. Every row at the small shape.
+  // 2. Every row at the small shape (packed: a fixed small batch with lengths around BLOCK_M = 64 and an
+  //    empty sequence; K / V lengths those of the real batch's kind: equal, or shifted when they differ).
   const uint64_t seed = freshSeed(options.seed);
-  const spec::Shape small = gateShape(shape);
-  HostInputs smallInputs = makeInputs(spec, small, seed);
-  DeviceProblem smallProblem(spec, smallInputs, 1);
-  result.small = runAndCheck(spec, smallInputs, smallProblem, kernel, sampleRows(small, INT64_MAX, seed));
+  if (packed) {
+    const std::vector<int64_t> lensQ = {1, 63, 64, 65, 0, 130};
+    std::vector<int64_t> lensK = lensQ;
+    if (options.packed->cuK != options.packed->cuQ)
+      lensK = {17, 1, 200, 64, 5, 129};
+    const spec::PackedSeqs smallSeqs = spec::makePackedSeqs(spec::cuFromLengths("small lengths", lensQ),
+                                                            spec::cuFromLengths("small lengths", lensK));
+    spec::Shape small = shape;
+    small.B = smallSeqs.batch(), small.Sq = smallSeqs.maxLenQ(), small.Sk = smallSeqs.maxLenK();
+    HostInputs smallInputs = makeInputs(spec, small, seed, &smallSeqs);
+    DeviceProblem smallProblem(spec, smallInputs, 1);
+    result.small = runAndCheck(spec, smallInputs, smallProblem, kernel,
+                               samplePackedRows(smallSeqs, small.Hq, INT64_MAX, seed));
+  } else {
+    const spec::Shape small = gateShape(shape);
+    HostInputs smallInputs = makeInputs(spec, small, seed);
+    DeviceProblem smallProblem(spec, smallInputs, 1);
+    result.small = runAndCheck(spec, smallInputs, smallProblem, kernel, sampleRows(small, INT64_MAX, seed));
+  }
 
   // 3. Timing on rotated copies of the real shape's inputs.
-  HostInputs inputs = makeInputs(spec, shape, seed + 1);
-  const std::size_t perSet = bytesPerSet(spec, shape);
+  HostInputs inputs = makeInputs(spec, shape, seed + 1, packed ? &*options.packed : nullptr);
+  const std::size_t perSet =
+      packed ? (inputs.Q.size() + inputs.K.size() + inputs.V.size() +
+                std::size_t(options.packed->totalQ() * shape.Hq * shape.Dv)) * 2 +
+                   (spec.lse ? std::size_t(options.packed->totalQ() * shape.Hq) * 4 : 0)
+             : bytesPerSet(spec, shape);
   const runtime::DeviceInfo info = runtime::deviceInfo(options.device);
   DeviceProblem problem(spec, inputs,
                         rotationSets(perSet, static_cast<std::size_t>(info.l2CacheBytes), options.l2Multiple,
@@ -70,7 +136,9 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
   result.tflops = result.usefulFlops / (result.medianMs * 1e-3) / 1e12;
 
   // 4. Sampled rows of the real shape.
-  result.sampled = runAndCheck(spec, inputs, problem, kernel, sampleRows(shape, options.sampleRows, seed));
+  result.sampled = runAndCheck(spec, inputs, problem, kernel,
+                               packed ? samplePackedRows(*options.packed, shape.Hq, options.sampleRows, seed)
+                                      : sampleRows(shape, options.sampleRows, seed));
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <tuple>
 
 namespace tilefuse::tuner {
@@ -78,9 +79,19 @@ float fromBits(spec::DType t, uint16_t bits) {
   return static_cast<float>(h);
 }
 
-HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &s, uint64_t seed) {
+HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &s, uint64_t seed, const spec::PackedSeqs *packed) {
   HostInputs in;
   in.shape = s;
+  if (packed) {
+    if (packed->batch() != s.B || std::max<int64_t>(packed->maxLenQ(), 1) != s.Sq ||
+        std::max<int64_t>(packed->maxLenK(), 1) != s.Sk)
+      throw std::invalid_argument("makeInputs: packed sequences (B = " + std::to_string(packed->batch()) +
+                                  ", max lengths " + std::to_string(packed->maxLenQ()) + ", " +
+                                  std::to_string(packed->maxLenK()) + ") disagree with the shape's B, Sq, Sk");
+    in.cuQ = packed->cuQ, in.cuK = packed->cuK;
+  }
+  // Rows of Q (and O) and of K / V: B * Sq and B * Sk, or the packed totals.
+  const int64_t rowsQ = packed ? packed->totalQ() : s.B * s.Sq, rowsK = packed ? packed->totalK() : s.B * s.Sk;
   in.dtype = spec.dtype;
   SplitMix rng{seed};
   auto fill = [&](std::vector<uint16_t> &t, int64_t n) {
@@ -88,9 +99,9 @@ HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &s, uint64_t see
     for (uint16_t &x : t)
       x = toBits(spec.dtype, rng.normal());
   };
-  fill(in.Q, s.B * s.Hq * s.Sq * s.D);
-  fill(in.K, s.B * s.Hkv * s.Sk * s.D);
-  fill(in.V, s.B * s.Hkv * s.Sk * s.Dv);
+  fill(in.Q, rowsQ * s.Hq * s.D);
+  fill(in.K, rowsK * s.Hkv * s.D);
+  fill(in.V, rowsK * s.Hkv * s.Dv);
   for (size_t slot = 0; slot < spec.captures.size(); ++slot) {
     const spec::Capture &c = spec.captures[slot];
     std::vector<int64_t> shape = spec::captureShape(spec, slot, s);
@@ -167,8 +178,55 @@ std::vector<RowIndex> sampleRows(const spec::Shape &s, int64_t maxRows, uint64_t
   return rows;
 }
 
+std::vector<RowIndex> samplePackedRows(const spec::PackedSeqs &seqs, int64_t Hq, int64_t maxRows, uint64_t seed) {
+  std::vector<RowIndex> rows;
+  std::vector<int64_t> nonEmpty;
+  for (int64_t b = 0; b < seqs.batch(); ++b)
+    if (seqs.lenQ(b) > 0)
+      nonEmpty.push_back(b);
+  if (nonEmpty.empty())
+    return rows;
+  if (Hq * seqs.totalQ() <= maxRows) {
+    for (int64_t b : nonEmpty)
+      for (int64_t h = 0; h < Hq; ++h)
+        for (int64_t q = 0; q < seqs.lenQ(b); ++q)
+          rows.push_back({b, h, q});
+    return rows;
+  }
+  std::set<std::tuple<int64_t, int64_t, int64_t>> seen;
+  auto add = [&](int64_t b, int64_t h, int64_t q) {
+    if (static_cast<int64_t>(rows.size()) < maxRows && seen.insert({b, h, q}).second)
+      rows.push_back({b, h, q});
+  };
+  const int64_t first = nonEmpty.front(), last = nonEmpty.back();
+  add(first, 0, 0);
+  add(first, 0, seqs.lenQ(first) - 1);
+  add(last, Hq - 1, 0);
+  add(last, Hq - 1, seqs.lenQ(last) - 1);
+  SplitMix rng{seed ^ 0x5eed};
+  while (static_cast<int64_t>(rows.size()) < maxRows) {
+    const int64_t b = nonEmpty[rng.next() % nonEmpty.size()];
+    add(b, static_cast<int64_t>(rng.next() % static_cast<uint64_t>(Hq)),
+        static_cast<int64_t>(rng.next() % static_cast<uint64_t>(seqs.lenQ(b))));
+  }
+  return rows;
+}
+
 ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const RowIndex &row) {
-  const spec::Shape &s = in.shape;
+  // Packed: the row's sequence alone (its lengths as Sq, Sk; rows of the tensors from cu_seqlens).
+  const bool packed = !in.cuQ.empty();
+  spec::Shape s = in.shape;
+  if (packed) {
+    s.Sq = in.cuQ[row.b + 1] - in.cuQ[row.b];
+    s.Sk = in.cuK[row.b + 1] - in.cuK[row.b];
+  }
+  // Element offsets of (q row, head) of Q and of (key row j, kv head) of K / V.
+  auto qAt = [&](int64_t h, int64_t q) {
+    return packed ? ((in.cuQ[row.b] + q) * s.Hq + h) * s.D : ((row.b * s.Hq + h) * s.Sq + q) * s.D;
+  };
+  auto kvRow = [&](int64_t hk, int64_t j) {
+    return packed ? (in.cuK[row.b] + j) * s.Hkv + hk : (row.b * s.Hkv + hk) * s.Sk + j;
+  };
   const double ninf = -std::numeric_limits<double>::infinity();
   // Kernels (and reference::attention) hold the scale as an fp32 constant.
   const double scale = static_cast<float>(spec::softmaxScale(spec, s));
@@ -180,7 +238,7 @@ ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const Ro
   const int64_t hk = row.h / s.groupSize();
   std::vector<double> q(static_cast<size_t>(s.D));
   for (int64_t d = 0; d < s.D; ++d)
-    q[d] = fromBits(in.dtype, in.Q[((row.b * s.Hq + row.h) * s.Sq + row.q) * s.D + d]);
+    q[d] = fromBits(in.dtype, in.Q[qAt(row.h, row.q) + d]);
   std::vector<double> score(static_cast<size_t>(s.Sk));
   double m = ninf;
   for (int64_t j = 0; j < s.Sk; ++j) {
@@ -189,7 +247,7 @@ ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const Ro
       score[j] = ninf;
       continue;
     }
-    const uint16_t *k = &in.K[((row.b * s.Hkv + hk) * s.Sk + j) * s.D];
+    const uint16_t *k = &in.K[kvRow(hk, j) * s.D];
     double dot = 0;
     for (int64_t d = 0; d < s.D; ++d)
       dot += q[d] * fromBits(in.dtype, k[d]);
@@ -212,7 +270,7 @@ ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const Ro
       continue;
     const double p = std::exp(score[j] - m) / l;
     const double pNaive = roundTo(in.dtype, p);
-    const uint16_t *v = &in.V[((row.b * s.Hkv + hk) * s.Sk + j) * s.Dv];
+    const uint16_t *v = &in.V[kvRow(hk, j) * s.Dv];
     for (int64_t d = 0; d < s.Dv; ++d) {
       const double vd = fromBits(in.dtype, v[d]);
       r.O[d] += p * vd;

@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <map>
 #include <unistd.h>
 
@@ -217,6 +218,11 @@ int runBench(const BenchArgs &a) {
                             {"flops_rule", r.flopsRule},
                             {"cached_ms", r.cachedMs},
                             {"block_mask_build_ms", r.blockMaskBuildMs},
+                            {"packed", r.packed ? nlohmann::json{{"cu_seqlens_q", r.packed->cuQ},
+                                                                 {"cu_seqlens_k", r.packed->cuK},
+                                                                 {"total_q", r.packed->totalQ()},
+                                                                 {"total_k", r.packed->totalK()}}
+                                                : nlohmann::json(nullptr)},
                             {"check_small", detail::accuracyJson(r.small)},
                             {"check_sampled", detail::accuracyJson(r.sampled)},
                             {"passed", r.passed()}};
@@ -224,12 +230,19 @@ int runBench(const BenchArgs &a) {
     } else {
       fmt::print("tilefuse bench: {} {}\n", describe(l.spec, l.shape), detail::shapeText(l.shape));
       fmt::print("device: {} ({}, {} SMs)\n", r.device.name, r.device.arch(), r.device.smCount);
+      if (r.packed) {
+        int64_t shortest = INT64_MAX;
+        for (int64_t b = 0; b < r.packed->batch(); ++b)
+          shortest = std::min(shortest, r.packed->lenQ(b));
+        fmt::print("packed: {} sequences, {} query tokens, {} key tokens, lengths {}..{}\n", r.packed->batch(),
+                   r.packed->totalQ(), r.packed->totalK(), shortest, r.packed->maxLenQ());
+      }
       fmt::print("schedule: {} from {}{}\n", detail::scheduleText(r.schedule), r.scheduleSource,
                  r.note.empty() ? "" : " (" + r.note + ")");
       fmt::print("time: median {:.3f} ms (min {:.3f}, max {:.3f}, {} runs){}\n", r.medianMs, r.minMs, r.maxMs, r.reps,
                  r.cachedMs > 0 ? fmt::format("; tuned {:.3f} ms", r.cachedMs) : "");
       fmt::print("throughput: {:.1f} TFLOP/s ({} FLOPs: {:.3e})\n", r.tflops, r.flopsRule, r.usefulFlops);
-      for (auto [name, acc] : {std::pair{"small shape, every row", &r.small}, std::pair{"sampled rows", &r.sampled}})
+      for (auto [name, acc] : {std::pair{r.packed ? "small packed batch, every row" : "small shape, every row", &r.small}, std::pair{"sampled rows", &r.sampled}})
         fmt::print("error ({}: {} rows): max|O-ref| = {:.3g}, bound {:.3g} (2 x naive {:.3g} + 1e-5){} -> {}\n", name,
                    acc->rows, acc->maxErr, acc->bound, acc->naiveErr,
                    acc->maxLseErr > 0 ? fmt::format(", max|LSE-ref| = {:.3g}", acc->maxLseErr) : "",

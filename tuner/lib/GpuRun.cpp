@@ -36,11 +36,21 @@ struct EventPair {
 } // namespace
 
 DeviceProblem::DeviceProblem(const spec::Spec &spec, const HostInputs &in, int sets)
-    : shape_(in.shape), lse_(spec.lse) {
+    : shape_(in.shape), lse_(spec.lse), cuQ_(in.cuQ), cuK_(in.cuK) {
   const spec::Shape &s = in.shape;
+  const int64_t rowsQ = cuQ_.empty() ? s.B * s.Sq : cuQ_.back(); // rows of O: B * Sq, or total_q
   const std::size_t qBytes = in.Q.size() * 2, kBytes = in.K.size() * 2, vBytes = in.V.size() * 2;
-  const std::size_t oBytes = static_cast<std::size_t>(s.B * s.Hq * s.Sq * s.Dv) * 2;
-  const std::size_t lseBytes = lse_ ? static_cast<std::size_t>(s.B * s.Hq * s.Sq) * 4 : 0;
+  const std::size_t oBytes = static_cast<std::size_t>(std::max<int64_t>(rowsQ, 1) * s.Hq * s.Dv) * 2;
+  const std::size_t lseBytes = lse_ ? static_cast<std::size_t>(std::max<int64_t>(rowsQ, 1) * s.Hq) * 4 : 0;
+  if (!cuQ_.empty()) {
+    auto upload = [](const std::vector<int64_t> &cu) {
+      std::vector<int32_t> cu32(cu.begin(), cu.end()); // checked < 2^31 by spec::makePackedSeqs
+      runtime::DeviceBuffer buf(cu32.size() * 4);
+      buf.upload(cu32);
+      return buf;
+    };
+    cuQDevice_ = upload(cuQ_), cuKDevice_ = upload(cuK_);
+  }
   bytesPerSet_ = qBytes + kBytes + vBytes + oBytes + lseBytes;
   for (int i = 0; i < std::max(1, sets); ++i) {
     Set set{runtime::DeviceBuffer(qBytes), runtime::DeviceBuffer(kBytes), runtime::DeviceBuffer(vBytes),
@@ -76,8 +86,26 @@ std::vector<std::byte> DeviceProblem::params(const codegen::ParamLayout &layout,
   const spec::Shape &s = shape_;
   std::vector<codegen::TensorBinding> bindings;
   std::size_t capture = 0;
+  const bool packed = !cuQ_.empty();
+  const int64_t totalQ = packed ? cuQ_.back() : 0, totalK = packed ? cuK_.back() : 0;
   for (const codegen::TensorAbi &t : layout.tensors) {
     codegen::TensorBinding b;
+    if (packed) { // [total, H, D] and LSE [Hq, total_q], dense
+      switch (t.arg.role) {
+      case codegen::TensorRole::Q: b = {set.Q.get(), {totalQ, s.Hq, s.D}, {}}; break;
+      case codegen::TensorRole::K: b = {set.K.get(), {totalK, s.Hkv, s.D}, {}}; break;
+      case codegen::TensorRole::V: b = {set.V.get(), {totalK, s.Hkv, s.Dv}, {}}; break;
+      case codegen::TensorRole::O: b = {set.O.get(), {totalQ, s.Hq, s.Dv}, {}}; break;
+      case codegen::TensorRole::LSE: b = {set.LSE.get(), {s.Hq, totalQ}, {}}; break;
+      case codegen::TensorRole::Capture:
+        b = {captures_.at(capture).get(), captureShapes_.at(capture), {}};
+        ++capture;
+        break;
+      }
+      b.strides = denseStrides(b.shape);
+      bindings.push_back(std::move(b));
+      continue;
+    }
     switch (t.arg.role) {
     case codegen::TensorRole::Q: b = {set.Q.get(), {s.B, s.Hq, s.Sq, s.D}, {}}; break;
     case codegen::TensorRole::K: b = {set.K.get(), {s.B, s.Hkv, s.Sk, s.D}, {}}; break;
@@ -91,6 +119,10 @@ std::vector<std::byte> DeviceProblem::params(const codegen::ParamLayout &layout,
     }
     b.strides = denseStrides(b.shape);
     bindings.push_back(std::move(b));
+  }
+  if (packed) {
+    const codegen::PackedBinding pk{cuQDevice_.get(), cuKDevice_.get(), totalQ, totalK};
+    return codegen::packParams(layout, {s.B, s.Hq, s.Hkv, s.Sq, s.Sk}, bindings, &encodeTensorMap, &pk);
   }
   return codegen::packParams(layout, {s.B, s.Hq, s.Hkv, s.Sq, s.Sk}, bindings, &encodeTensorMap);
 }
@@ -109,7 +141,9 @@ void DeviceProblem::readRows(const std::vector<RowIndex> &rows, int index, std::
   O.assign(rows.size() * static_cast<std::size_t>(s.Dv), 0);
   LSE.assign(lse_ ? rows.size() : 0, 0.0f);
   // Whole tensors when small, row by row otherwise.
-  const bool whole = rows.size() * 8 >= static_cast<std::size_t>(s.B * s.Hq * s.Sq);
+  const bool packed = !cuQ_.empty();
+  const int64_t rowsQ = packed ? cuQ_.back() : s.B * s.Sq;
+  const bool whole = rows.size() * 8 >= static_cast<std::size_t>(rowsQ * s.Hq);
   std::vector<uint16_t> allO;
   std::vector<float> allLse;
   if (whole) {
@@ -118,7 +152,11 @@ void DeviceProblem::readRows(const std::vector<RowIndex> &rows, int index, std::
       allLse = set.LSE.download<float>();
   }
   for (std::size_t r = 0; r < rows.size(); ++r) {
-    const int64_t flat = (rows[r].b * s.Hq + rows[r].h) * s.Sq + rows[r].q;
+    // Row of O (Dv elements) and element of LSE: [B, Hq, Sq, Dv] / [B, Hq, Sq], or packed
+    // [total_q, Hq, Dv] / [Hq, total_q].
+    const int64_t token = packed ? cuQ_[rows[r].b] + rows[r].q : 0;
+    const int64_t flat = packed ? token * s.Hq + rows[r].h : (rows[r].b * s.Hq + rows[r].h) * s.Sq + rows[r].q;
+    const int64_t lseAt = packed ? rows[r].h * rowsQ + token : flat;
     uint16_t *dst = &O[r * s.Dv];
     if (whole)
       std::copy_n(&allO[flat * s.Dv], s.Dv, dst);
@@ -126,9 +164,9 @@ void DeviceProblem::readRows(const std::vector<RowIndex> &rows, int index, std::
       runtime::memcpyDtoH(dst, set.O.get() + flat * s.Dv * 2, s.Dv * 2);
     if (lse_) {
       if (whole)
-        LSE[r] = allLse[flat];
+        LSE[r] = allLse[lseAt];
       else
-        runtime::memcpyDtoH(&LSE[r], set.LSE.get() + flat * 4, 4);
+        runtime::memcpyDtoH(&LSE[r], set.LSE.get() + lseAt * 4, 4);
     }
   }
 }

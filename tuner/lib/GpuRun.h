@@ -19,6 +19,8 @@ namespace tilefuse::tuner::detail {
 
 /// Copies of a problem's Q, K, V, O (and LSE) on the device, `sets` times; captures once (read-only,
 /// small). Every set holds the same input values, so any set's output checks against the host.
+/// Packed inputs (HostInputs::cuQ): Q, O [total_q, H, D], K, V [total_k, Hkv, D], LSE [Hq, total_q], and
+/// cu_seqlens_q / _k once as int32 (bound through codegen::PackedBinding).
 class DeviceProblem {
 public:
   DeviceProblem(const spec::Spec &spec, const HostInputs &inputs, int sets);
@@ -44,6 +46,8 @@ private:
   bool lse_ = false;
   std::vector<Set> sets_;
   std::vector<runtime::DeviceBuffer> captures_;
+  std::vector<int64_t> cuQ_, cuK_;          ///< packed: host offsets (empty: batched)
+  runtime::DeviceBuffer cuQDevice_, cuKDevice_; ///< packed: int32 [B + 1] copies
   std::vector<std::vector<int64_t>> captureShapes_;
   std::size_t bytesPerSet_ = 0;
 };

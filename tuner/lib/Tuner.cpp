@@ -102,9 +102,12 @@ std::string utcNow() {
 
 codegen::Schedule defaultFor(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch) {
   try {
+    // Packed specs: the sm80 backend on every GPU (the sm90 one does not generate them yet).
     return codegen::defaultSchedule(
         static_cast<int>(shape.D), spec.dtype,
-        codegen::defaultTarget(arch, static_cast<int>(shape.D), static_cast<int>(shape.Dv)));
+        spec.layout == spec::Layout::Packed
+            ? arch
+            : codegen::defaultTarget(arch, static_cast<int>(shape.D), static_cast<int>(shape.Dv)));
   } catch (const codegen::ScheduleError &e) {
     throw KernelBuildError(driver::BuildStage::Schedule,
                            describe(spec, shape) + ": not supported by code generation: " + e.what());

@@ -56,6 +56,10 @@ bool dependsOn(Value v, Value arg, llvm::DenseSet<Value> &seen) {
 
 BlockMaskPlan planBlockMask(const ResolvedKernel &r, const KernelPlan &p) {
   BlockMaskPlan bm;
+  // Packed sequences: no run-time block mask (its lists are laid out per Q tile of one Sq for every
+  // batch); the kernel classifies its tiles in place, with the in-kernel bounds (KernelAbi.h).
+  if (r.packed)
+    return bm;
   // 1. The loop with blk.tile_class ops at the top of its body (one such loop, with a plan).
   std::vector<Operation *> classOps;
   r.kernel.getBody().walk([&](TileClassOp op) { classOps.push_back(op); });

@@ -13,6 +13,8 @@ namespace tilefuse::codegen {
 
 ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p) {
   ParamLayout layout;
+  layout.packed = r.packed;
+
   for (const TensorInfo &t : r.tensors) {
     TensorAbi abi;
     abi.arg = t.sig;
@@ -66,6 +68,10 @@ ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p) {
              static_cast<int>(i), d, ""});
   for (const char *s : {"B", "Hq", "Hkv", "Sq", "Sk"})
     add({s, ParamSource::Size, -1, -1, s});
+  if (r.packed) {
+    add({"cu_seqlens_q", ParamSource::SeqStarts, -1, 0, ""});
+    add({"cu_seqlens_k", ParamSource::SeqStarts, -1, 1, ""});
+  }
   if (p.blockMask.present) {
     layout.blockMask.present = true;
     layout.blockMask.blockM = static_cast<int>(p.schedule.blockM);

@@ -170,6 +170,37 @@ protected:
     }
   }
 
+  /// Packed sequences (KernelAbi.h): this block's sequence b = `batch` from cu_seqlens, its lengths (the
+  /// Sq / Sk of everything below) and first rows; a Q tile past the sequence's end exits before any
+  /// load or barrier, so no tile straddles two sequences and none computes padding.
+  void packedSequence() {
+    Block &body = r.kernel.getBodyBlock();
+    std::string batch, qTile;
+    for (unsigned k = 0; k < body.getNumArguments(); ++k) {
+      const std::string n = r.scalarNames.lookup(body.getArgument(k));
+      if (n == "batch")
+        batch = sx.ref(body.getArgument(k));
+      else if (n == "q_tile")
+        qTile = sx.ref(body.getArgument(k));
+    }
+    packedBatch = batch;
+    if (batch.empty() || qTile.empty())
+      fail(r.kernel, "packed sequences need a kernel whose grid is (B, ..., ceil(Sq / BLOCK_M)): a batch and a "
+                     "Q-tile program id; this one's grid is " + r.grid.toString());
+    w.comment("Packed sequences: sequence " + batch + " is rows [cu_seqlens_q[" + batch + "], cu_seqlens_q[" + batch +
+              " + 1]) of Q, O, LSE and rows [cu_seqlens_k[" + batch + "], ...) of K, V.");
+    w.line(std::string("const long long ") + kPackedSeqStartQ + " = p.cu_seqlens_q[" + batch + "];");
+    w.line(std::string("const long long ") + kPackedSeqStartK + " = p.cu_seqlens_k[" + batch + "];");
+    w.line(std::string("const long long ") + kPackedSeqLenQ + " = p.cu_seqlens_q[" + batch + " + 1] - " +
+           kPackedSeqStartQ + "; // this sequence's Sq");
+    w.line(std::string("const long long ") + kPackedSeqLenK + " = p.cu_seqlens_k[" + batch + " + 1] - " +
+           kPackedSeqStartK + "; // this sequence's Sk");
+    w.line("if (" + qTile + " * " + str(r.blockM) + " >= " + kPackedSeqLenQ +
+           ") return; // a Q tile past this sequence's end (the grid covers max_seqlen_q)");
+  }
+
+  std::string packedBatch; ///< packed: the C name of the batch program id
+
   void prologue() {
     w.line("using T = " + cTypeOf(r.dtype, r.kernel) + ";");
     w.line("using block = group<" + str(p.schedule.warps) + ">;");
@@ -177,6 +208,8 @@ protected:
     declareSmem();
     w.line();
     programIds();
+    if (r.packed)
+      packedSequence();
     declareWarpRow();
     // Function-level scalars the kernel uses (sizes, offsets), in program order.
     llvm::DenseSet<Operation *> needed;
@@ -229,8 +262,20 @@ protected:
     const TensorInfo &t = r.tensorOf(tensor);
     const int rank = static_cast<int>(t.type.getRank());
     std::string base = "p." + t.sig.name;
-    for (int d = 0; d < rank - tileRank; ++d)
+    for (int d = 0; d < rank - tileRank; ++d) {
+      if (d == 0 && r.packed && t.sig.role != TensorRole::Capture) {
+        // Packed: the batch index picks the sequence's first row of the token dim (dim 2).
+        const bool keys = t.sig.role == TensorRole::K || t.sig.role == TensorRole::V;
+        const std::string tokenStride = rank > 3 ? "p." + t.sig.name + "_stride[2]" : std::string();
+        const std::string start = keys ? kPackedSeqStartK : kPackedSeqStartQ;
+        const std::string row = idx[0] == packedBatch
+                                    ? start
+                                    : std::string(keys ? "p.cu_seqlens_k[" : "p.cu_seqlens_q[") + idx[0] + "]";
+        base += " + " + row + (tokenStride.empty() ? "" : " * " + tokenStride);
+        continue;
+      }
       base += " + " + paren(idx[d]) + " * p." + t.sig.name + "_stride[" + str(d) + "]";
+    }
     View v;
     const std::string elem = t.elemC == cTypeOf(r.dtype, r.kernel) ? "T" : t.elemC;
     if (tileRank == 2) {

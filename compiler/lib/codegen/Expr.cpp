@@ -20,7 +20,7 @@ const char *const kReserved[] = {"p", "smem", "T", "block", "x", "row", "col", "
                                  "namespace", "template", "typename", "using", "static", "unsigned",
                                  "signed", "short", "char", "void", "true", "false", "new", "delete",
                                  "this", "operator", "max", "min", "exp", "log", "gv", "st", "rt", "rv",
-                                 "group", "warp", "layout"};
+                                 "group", "warp", "layout", "seqlen_q", "seqlen_k", "seq_start_q", "seq_start_k"};
 
 std::string formatFloat(double v, bool f32) {
   if (std::isnan(v))

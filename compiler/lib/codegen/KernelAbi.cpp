@@ -34,7 +34,9 @@ KernelSignature KernelSignature::fromSpec(const spec::Spec &spec) {
   std::vector<std::string> names;
   for (const spec::Capture &c : spec.captures)
     names.push_back(c.name);
-  return standard(spec.lse, names);
+  KernelSignature sig = standard(spec.lse, names);
+  sig.packed = spec.layout == spec::Layout::Packed;
+  return sig;
 }
 
 std::string KernelSignature::toString() const {
@@ -46,7 +48,7 @@ std::string KernelSignature::toString() const {
     if (tensors[i].role == TensorRole::Capture)
       s += ": capture";
   }
-  return s + ")" + (kernelName.empty() ? "" : " -> " + kernelName);
+  return s + ")" + (packed ? " packed" : "") + (kernelName.empty() ? "" : " -> " + kernelName);
 }
 
 int64_t ProblemSizes::get(std::string_view name) const {
@@ -141,6 +143,13 @@ std::string ParamLayout::deviceStruct() const {
       ++i;
       continue;
     }
+    if (f.source == ParamSource::SeqStarts) {
+      os << "  const int *" << f.name << "; // int32 [B + 1]: packed sequence " << (f.dim == 0 ? "b's rows of Q, O, LSE"
+                                                                                                : "b's rows of K, V")
+         << " are [" << f.name << "[b], " << f.name << "[b + 1])\n";
+      ++i;
+      continue;
+    }
     if (f.source == ParamSource::BlockMask) {
       os << "  int *" << f.name << "; // run-time block mask (BlockMaskAbi), null when the launch has none\n";
       ++i;
@@ -191,11 +200,58 @@ std::string ParamLayout::toString() const {
   return os.str();
 }
 
+namespace {
+
+/// A packed binding (Q, O [total_q, H, D]; K, V [total_k, Hkv, D]; LSE [Hq, total_q]) as the batched
+/// one the kernel's fields describe: B extent `sizes.B` with stride 0 (the kernel offsets rows by
+/// cu_seqlens), the sequence dim of extent Sq / Sk (the max lengths) with the token stride. Throws
+/// AbiError when the rank or the token extent is wrong.
+TensorBinding unpackBinding(const TensorAbi &abi, const TensorBinding &b, const ProblemSizes &sizes,
+                            const PackedBinding &pk) {
+  const std::string who = "packParams: packed tensor " + abi.arg.name;
+  const bool lse = abi.arg.role == TensorRole::LSE;
+  const int rank = abi.rank - 1;
+  if (static_cast<int>(b.shape.size()) != rank || static_cast<int>(b.strides.size()) != rank)
+    throw AbiError(who + " has rank " + std::to_string(b.shape.size()) + ", the packed layout takes rank " +
+                   std::to_string(rank) + (lse ? " ([Hq, total_q])" : " ([total, H, D])"));
+  const bool keys = abi.arg.role == TensorRole::K || abi.arg.role == TensorRole::V;
+  const int64_t total = keys ? pk.totalK : pk.totalQ;
+  const int tokenDim = lse ? 1 : 0;
+  if (b.shape[tokenDim] != total)
+    throw AbiError(who + ": dim " + std::to_string(tokenDim) + " (tokens) is " + std::to_string(b.shape[tokenDim]) +
+                   ", expected " + (keys ? "total_k = cu_seqlens_k[B] = " : "total_q = cu_seqlens_q[B] = ") +
+                   std::to_string(total));
+  TensorBinding out;
+  out.address = b.address;
+  const int64_t S = keys ? sizes.Sk : sizes.Sq;
+  if (lse) { // [Hq, total_q] -> [B, Hq, Sq]
+    out.shape = {sizes.B, b.shape[0], S};
+    out.strides = {0, b.strides[0], b.strides[1]};
+  } else { // [total, H, D] -> [B, H, S, D]
+    out.shape = {sizes.B, b.shape[1], S, b.shape[2]};
+    out.strides = {0, b.strides[1], b.strides[0], b.strides[2]};
+  }
+  return out;
+}
+
+} // namespace
+
 std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes &sizes,
-                                  const std::vector<TensorBinding> &tensors, TensorMapEncoder encodeMap) {
-  if (tensors.size() != layout.tensors.size())
-    throw AbiError("packParams: " + std::to_string(tensors.size()) + " tensors given, the kernel takes " +
+                                  const std::vector<TensorBinding> &given, TensorMapEncoder encodeMap,
+                                  const PackedBinding *packed) {
+  if (given.size() != layout.tensors.size())
+    throw AbiError("packParams: " + std::to_string(given.size()) + " tensors given, the kernel takes " +
                    std::to_string(layout.tensors.size()));
+  if (layout.packed && !packed)
+    throw AbiError("packParams: the kernel takes packed sequences (spec \"layout\": \"packed\"); pass the "
+                   "cu_seqlens_q / cu_seqlens_k addresses and totals (PackedBinding)");
+  if (!layout.packed && packed)
+    throw AbiError("packParams: cu_seqlens given, but the kernel is for batched tensors");
+  std::vector<TensorBinding> tensors = given;
+  if (packed)
+    for (size_t t = 0; t < tensors.size(); ++t)
+      if (layout.tensors[t].arg.role != TensorRole::Capture)
+        tensors[t] = unpackBinding(layout.tensors[t], given[t], sizes, *packed);
   for (size_t t = 0; t < tensors.size(); ++t) {
     const TensorAbi &abi = layout.tensors[t];
     const TensorBinding &b = tensors[t];
@@ -240,12 +296,13 @@ std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes 
     case ParamSource::TensorExtent: value = tensors[f.tensor].shape[f.dim]; break;
     case ParamSource::Size: value = sizes.get(f.size); break;
     case ParamSource::BlockMask: continue; // null: the launch passes its lists separately
+    case ParamSource::SeqStarts: address = f.dim == 0 ? packed->cuSeqlensQ : packed->cuSeqlensK; break;
     case ParamSource::TensorMap:
       if (encodeMap)
         encodeMap(out.data() + f.offset, f, layout.tensors[f.tensor], tensors[f.tensor]);
       continue;
     }
-    if (f.source == ParamSource::TensorPointer)
+    if (f.source == ParamSource::TensorPointer || f.source == ParamSource::SeqStarts)
       std::memcpy(out.data() + f.offset, &address, 8);
     else
       std::memcpy(out.data() + f.offset, &value, 8);

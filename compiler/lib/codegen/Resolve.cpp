@@ -117,6 +117,7 @@ public:
     r.func = func;
     findKernel();
     r.kernelName = sig.kernelName.empty() ? identifier("tilefuse_" + func.getSymName().str()) : sig.kernelName;
+    r.packed = sig.packed;
     bindTensors();
     resolveGrid();
     walkKernel();
@@ -194,7 +195,9 @@ private:
           continue;
         }
         const std::string name = t.getDimName(d);
-        if (isSize(name))
+        if (r.packed && role != TensorRole::Capture && (name == "Sq" || name == "Sk"))
+          info.extent.push_back(name == "Sq" ? kPackedSeqLenQ : kPackedSeqLenK); // this sequence's length
+        else if (isSize(name))
           info.extent.push_back("p." + name);
         else if (role == TensorRole::Capture)
           info.extent.push_back("p." + info.sig.name + "_extent[" + std::to_string(d) + "]");
@@ -478,7 +481,10 @@ private:
       if (auto dim = dyn_cast<DimOp>(op)) {
         auto t = dim.getSource().getType();
         const unsigned i = dim.getIndex();
-        if (t.isDynamicDim(i) && isSize(t.getDimName(i)))
+        // Packed: a capture's Sq / Sk dim is the max length, not the sequence's: it gets its own name.
+        const bool maxLength = r.packed && r.tensorOf(dim.getSource()).sig.role == TensorRole::Capture &&
+                               (t.getDimName(i) == "Sq" || t.getDimName(i) == "Sk");
+        if (t.isDynamicDim(i) && isSize(t.getDimName(i)) && !maxLength)
           r.scalarNames[dim.getResult()] = t.getDimName(i);
         else
           r.scalarNames[dim.getResult()] = identifier(r.tensorOf(dim.getSource()).sig.name + "_dim" + std::to_string(i));

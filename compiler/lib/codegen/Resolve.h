@@ -82,6 +82,9 @@ struct ResolvedKernel {
   mutable std::vector<mlir::scf::ForOp> loops;
   int64_t blockM = 0;
   mlir::Type dtype; ///< element type of Q (bf16 or f16)
+  /// KernelSignature::packed: the Sq / Sk extents of Q, K, V, O, LSE are this sequence's lengths, the C
+  /// variables kPackedSeqLenQ / kPackedSeqLenK the prologue reads from cu_seqlens (KernelAbi.h).
+  bool packed = false;
   llvm::DenseMap<mlir::Value, TileInfo> tiles;
   llvm::DenseMap<mlir::Value, std::string> scalarNames; ///< suggested C names of scalar values
 
@@ -92,6 +95,10 @@ struct ResolvedKernel {
 };
 
 ResolvedKernel resolve(mlir::func::FuncOp func, const KernelSignature &signature);
+
+/// Packed layout: the C names of sequence b's lengths and first rows, declared by the prologue.
+inline constexpr const char *kPackedSeqLenQ = "seqlen_q", *kPackedSeqLenK = "seqlen_k";
+inline constexpr const char *kPackedSeqStartQ = "seq_start_q", *kPackedSeqStartK = "seq_start_k";
 
 /// True for ops whose tile result is computed element by element (map, select, fill, iota, broadcast).
 bool isElementwise(mlir::Operation *op);

@@ -91,6 +91,7 @@ struct MapProgram {
 
 class Interp {
 public:
+  int64_t onlyBatch = -1; ///< RunOptions::onlyBatch
   void bindArguments(func::FuncOp fn, std::span<HostTensor *const> tensors, ScalarArgs scalars);
   /// Runs the ops of `block` in order and returns its terminator (null for a kernel body).
   Operation *runBlock(Block &block);
@@ -308,6 +309,20 @@ void Interp::runKernel(blk::KernelOp op) {
       throw InterpError(op, "negative grid size " + std::to_string(g));
   Block &body = op.getBodyBlock();
   std::vector<int64_t> id(grid.size(), 0);
+  // RunOptions::onlyBatch: the grid dim that is the size B (blk.dim of a dim named B), if any.
+  int batchDim = -1;
+  if (onlyBatch >= 0)
+    for (size_t d = 0; d < grid.size() && batchDim < 0; ++d) {
+      Value g = op.getGrid()[d];
+      while (Operation *def = g.getDefiningOp()) {
+        if (!isa<arith::IndexCastOp, arith::IndexCastUIOp>(def))
+          break;
+        g = def->getOperand(0);
+      }
+      if (auto dim = g.getDefiningOp<blk::DimOp>();
+          dim && dim.getSource().getType().getDimName(dim.getIndex()) == "B")
+        batchDim = static_cast<int>(d);
+    }
   int64_t total = 1;
   for (int64_t g : grid)
     total *= g;
@@ -317,6 +332,8 @@ void Interp::runKernel(blk::KernelOp op) {
       id[d] = rest % grid[d];
       rest /= grid[d];
     }
+    if (batchDim >= 0 && id[batchDim] != onlyBatch)
+      continue;
     for (size_t d = 0; d < grid.size(); ++d)
       env[body.getArgument(d)] = intWord(id[d]);
     runBlock(body);
@@ -667,9 +684,15 @@ void Interp::runReduce(blk::ReduceOp op) {
 } // namespace
 
 void run(func::FuncOp fn, std::span<HostTensor *const> tensors, ScalarArgs scalars) {
+  runSlice(fn, tensors, RunOptions{}, scalars);
+}
+
+void runSlice(func::FuncOp fn, std::span<HostTensor *const> tensors, const RunOptions &options,
+              ScalarArgs scalars) {
   if (!fn || fn.isExternal())
     throw InterpError("run: the function has no body");
   Interp interp;
+  interp.onlyBatch = options.onlyBatch;
   interp.bindArguments(fn, tensors, scalars);
   Operation *term = interp.runBlock(fn.getBody().front());
   if (!term || !isa<func::ReturnOp>(term))

@@ -33,6 +33,8 @@ std::string canonicalJson(const Spec &spec) {
   j["captures"] = captures;
   if (spec.math != MathMode::Approx) // absent for the default: older hashes (and cache keys) stay valid
     j["math"] = std::string(spelling(spec.math));
+  if (spec.layout != Layout::Batched) // likewise: batched specs keep their hashes
+    j["layout"] = std::string(spelling(spec.layout));
   return tilefuse::spec::dumpJson(j);
 }
 

@@ -53,6 +53,7 @@ constexpr FieldRule kTopFields[] = {
     {"mask_mod", false, "a bool expression"},
     {"captures", false, "an object of captured tensors"},
     {"math", false, "how score_mod / mask_mod compute tanh and exp: \"approx\" or \"exact\""},
+    {"layout", false, "\"batched\" ([B, H, S, D] tensors) or \"packed\" (variable-length sequences, cu_seqlens)"},
     {"shape", true, "the default problem size {\"B\": ..., \"Sq\": ..., \"Sk\": ...}"},
 };
 constexpr FieldRule kHeadsFields[] = {
@@ -148,6 +149,8 @@ public:
     checkCapturesUsed(spec);
     if (root.contains("math"))
       spec.math = readMathMode(root.at("math"), "math");
+    if (root.contains("layout"))
+      spec.layout = readLayout(root.at("layout"), "layout");
     checkObject(root.at("shape"), "shape", kShapeFields);
     spec.batch = readPositiveInt(root.at("shape").at("B"), "shape.B");
     spec.seqQ = readPositiveInt(root.at("shape").at("Sq"), "shape.Sq");
@@ -241,6 +244,17 @@ private:
                            "approximations, tanh.approx.f32 and ex2.approx, in score_mod and mask_mod) or "
                            "\"exact\" (the CUDA math library: tanhf, expf)",
                            s, detail::didYouMean(s, {"approx", "exact"})));
+  }
+
+  Layout readLayout(const json &j, std::string_view path) const {
+    std::string s = readString(j, path);
+    for (Layout l : {Layout::Batched, Layout::Packed})
+      if (spelling(l) == s)
+        return l;
+    fail(path, fmt::format("unsupported layout \"{}\"{}; expected \"batched\" (the default: Q [B, Hq, Sq, D], "
+                           "K/V [B, Hkv, Sk, D]) or \"packed\" (variable-length sequences concatenated: "
+                           "Q [total_q, Hq, D], K/V [total_k, Hkv, D], with cu_seqlens_q / cu_seqlens_k)",
+                           s, detail::didYouMean(s, {"batched", "packed"})));
   }
 
   ElementType readElementType(const json &j, std::string_view path) const {

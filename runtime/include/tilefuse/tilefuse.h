@@ -185,6 +185,8 @@ struct TensorRef {
   static TensorRef bshd(const void *data, int64_t H, int64_t S, int64_t Dh) {
     return {data, S * H * Dh, Dh, H * Dh};
   }
+  /// Packed [total, H, Dh] (AttentionArgs::cuSeqlensQ): strides {0, Dh, H*Dh} (flash_attn_varlen_func's).
+  static TensorRef packed(const void *data, int64_t H, int64_t Dh) { return {data, 0, Dh, H * Dh}; }
 };
 
 /// LSE [B, Hq, Sq], fp32, natural log: strides of batch and head in elements (Sq is contiguous).
@@ -192,6 +194,8 @@ struct LseRef {
   float *data = nullptr;
   int64_t batchStride = 0, headStride = 0;
   static LseRef dense(float *data, int64_t Hq, int64_t Sq) { return {data, Hq * Sq, Sq}; }
+  /// Packed LSE [Hq, totalQ] (AttentionArgs::cuSeqlensQ): head stride totalQ.
+  static LseRef packed(float *data, int64_t totalQ) { return {data, 0, totalQ}; }
 };
 
 /// One captured tensor (spec "captures"): its device address and, optionally, the strides in
@@ -211,6 +215,29 @@ struct AttentionArgs {
   TensorRef o; ///< written (o.data is cast to non-const)
   LseRef lse;  ///< written when the spec has "lse": true (then required), ignored otherwise
   std::span<const CaptureRef> captures; ///< one per spec capture, in spec order (sorted by name)
+  /// Packed variable-length sequences (a spec with "layout": "packed"; FlashAttention's varlen API,
+  /// flash_attn_varlen_func). Null / 0 for a batched spec (else LaunchError). For a packed spec:
+  ///   B           the number of sequences;
+  ///   cuSeqlensQ  device int32 [B + 1], cu_seqlens_q: sequence b is rows cu_seqlens_q[b] ..
+  ///               cu_seqlens_q[b + 1] - 1 of Q, O and LSE; 0 = cu_seqlens_q[0] <= ... <= cu_seqlens_q[B] = totalQ;
+  ///   cuSeqlensK  device int32 [B + 1], cu_seqlens_k, the same for K and V (= cuSeqlensQ for self-attention);
+  ///   totalQ/K    cu_seqlens_q[B], cu_seqlens_k[B] (0 .. 2^31 - 1): the token extents of the tensors;
+  ///   maxSeqlenQ/K >= every sequence's length (max_seqlen_q / max_seqlen_k): the call's Sq / Sk, which
+  ///               size the grid (x = ceil(maxSeqlenQ / BLOCK_M) Q tiles per sequence, y = Hq, z = B) and the
+  ///               captures' size expressions; Sq / Sk must then be 0 or equal to them (0 here: Sq / Sk are used).
+  ///   q, o        [totalQ, Hq, D] / [totalQ, Hq, Dv]: TensorRef::packed (rowStride steps one token,
+  ///               headStride one head; batchStride is ignored); k, v [totalK, Hkv, D] / [totalK, Hkv, Dv];
+  ///   lse         fp32 [Hq, totalQ] (FlashAttention's varlen LSE): LseRef::packed; headStride >= totalQ,
+  ///               batchStride ignored.
+  /// Inside score_mod / mask_mod, b is the sequence, q_idx / kv_idx positions in it, Sq / Sk its lengths.
+  /// launch cannot read the offsets (device memory) and trusts them: check host copies with
+  /// spec::checkCuSeqlens / spec::makePackedSeqs (tilefuse/spec/Packed.h). Rows of O and LSE outside
+  /// [0, totalQ) are never written. Errors (LaunchError, naming the field): a null or misaligned offsets
+  /// pointer, totals outside [0, 2^31), maxSeqlen < 1, Sq / Sk disagreeing with maxSeqlenQ / K, an LSE head
+  /// stride below totalQ, packed fields on a batched kernel.
+  const int32_t *cuSeqlensQ = nullptr, *cuSeqlensK = nullptr;
+  int64_t totalQ = 0, totalK = 0;
+  int64_t maxSeqlenQ = 0, maxSeqlenK = 0;
 };
 
 /// What getKernel built (for logs, debugging and replaying a tuner decision).

@@ -83,6 +83,27 @@ typedef struct tilefuse_attention_args {
   size_t num_captures;
 } tilefuse_attention_args_t;
 
+/* Packed variable-length sequences (a spec with "layout": "packed"; FlashAttention's varlen API), for
+ * tilefuse_launch_packed. B (in tilefuse_attention_args_t) is the number of sequences; Sq / Sk there
+ * must be 0 or equal to max_seqlen_q / max_seqlen_k.
+ *   cu_seqlens_q  device int32 [B + 1]: sequence b is rows cu_seqlens_q[b] .. cu_seqlens_q[b + 1] - 1 of Q,
+ *                 O and LSE; 0 = cu_seqlens_q[0] <= ... <= cu_seqlens_q[B] = total_q (not read by the launch:
+ *                 the caller guarantees them). 4-byte aligned.
+ *   cu_seqlens_k  the same for K and V (pass cu_seqlens_q again for self-attention).
+ *   total_q/_k    cu_seqlens_q[B], cu_seqlens_k[B], 0 .. 2^31 - 1.
+ *   max_seqlen_q/_k >= every sequence's length, >= 1: the grid is ceil(max_seqlen_q / BLOCK_M) x Hq x B.
+ * The tensors of tilefuse_attention_args_t are then Q [total_q, Hq, D], K [total_k, Hkv, D],
+ * V [total_k, Hkv, Dv], O [total_q, Hq, Dv] (row_stride steps one token, head_stride one head,
+ * batch_stride ignored: dense is head_stride = D, row_stride = H * D) and LSE fp32 [Hq, total_q]
+ * (lse_head_stride >= total_q, lse_batch_stride ignored). Rows of O / LSE outside [0, total_q) are never
+ * written. A new struct and entry point (tilefuse_attention_args_t keeps its layout and size), so
+ * applications built against an earlier tilefuse_c.h keep working. */
+typedef struct tilefuse_packed_args {
+  const int32_t *cu_seqlens_q, *cu_seqlens_k;
+  int64_t total_q, total_k;
+  int64_t max_seqlen_q, max_seqlen_k;
+} tilefuse_packed_args_t;
+
 /* What a kernel is; the strings live as long as the kernel's engine. */
 typedef struct tilefuse_kernel_info {
   const char *spec_name, *kernel_name, *arch, *schedule_json, *grid;
@@ -119,6 +140,13 @@ tilefuse_status_t tilefuse_kernel_info(tilefuse_kernel_t kernel, tilefuse_kernel
 /* Enqueues one call on `stream` (NULL: the legacy default stream); does not wait. */
 tilefuse_status_t tilefuse_launch(tilefuse_engine_t engine, tilefuse_kernel_t kernel,
                                   const tilefuse_attention_args_t *args, CUstream stream);
+
+/* tilefuse_launch for a packed kernel (tilefuse_packed_args_t above). TILEFUSE_ERROR_LAUNCH when a
+ * packed field is bad (the message names it) or the kernel is batched; tilefuse_launch of a packed
+ * kernel fails the same way (it passes no offsets). */
+tilefuse_status_t tilefuse_launch_packed(tilefuse_engine_t engine, tilefuse_kernel_t kernel,
+                                         const tilefuse_attention_args_t *args, const tilefuse_packed_args_t *packed,
+                                         CUstream stream);
 
 #ifdef __cplusplus
 } /* extern "C" */

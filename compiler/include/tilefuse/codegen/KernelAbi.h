@@ -8,7 +8,10 @@
 //   long long <T>_stride[rank - 1]  per tensor of rank >= 2: strides in ELEMENTS of every dim but the
 //                                   last (the last dim is contiguous, stride 1)
 //   long long <C>_extent[rank]      per capture: its extents (table reads outside them give 0)
-//   long long B, Hq, Hkv, Sq, Sk    problem sizes
+//   long long B, Hq, Hkv, Sq, Sk    problem sizes (packed layout: Sq, Sk = max_seqlen_q, max_seqlen_k)
+//   const int *cu_seqlens_q, *cu_seqlens_k
+//                                   packed layout only (KernelSignature::packed): int32 [B + 1] offsets of
+//                                   the sequences in the token dim of Q / O / LSE and of K / V
 //   int *kv_num_blocks, *kv_indices, *full_kv_num_blocks, *full_kv_indices
 //                                   a kernel with a run-time block mask (BlockMaskAbi): its lists, or
 //                                   null (then the kernel visits every K/V tile, with the mask)
@@ -24,6 +27,13 @@
 // last dim is contiguous and its extents match the sizes; O rows are written as 4-byte pairs (4-byte
 // alignment); the GQA group size Hq / Hkv is a constant of the fused program (query head h reads K/V
 // head h / G), so Hkv must be Hq / G for the G the program was lowered with.
+//
+// Packed layout (FlashAttention's varlen API; specs/README.md "Packed sequences"): the fused program is
+// the batched one, but the kernel reads sequence b's rows from cu_seqlens: its length is
+// Sq_b = cu_seqlens_q[b + 1] - cu_seqlens_q[b] (Sk_b likewise), the Sq / Sk of its score_mod, mask_mod,
+// tail masks and K/V loop; Q tiles with q_tile * BLOCK_M >= Sq_b exit at once. The host binds
+// Q / O as [total_q, H, D], K / V as [total_k, Hkv, D] and LSE as [Hq, total_q]; packParams stores their
+// strides in the batched fields (the B stride is 0, unused: row cu_seqlens[b] + i is sequence b's row i).
 //
 // Grid: CUDA x, y, z = ceil(Sq / BLOCK_M), Hq, B for the FlashAttention-2 programs (Q tiles on
 // blockIdx.x so the tiles of one head run close in time and share K/V in L2). In general the fused
@@ -58,6 +68,9 @@ struct KernelSignature {
   std::vector<TensorArg> tensors;
   /// extern "C" name of the kernel; empty: "tilefuse_" + the function's name.
   std::string kernelName;
+  /// Packed variable-length sequences (spec "layout": "packed"): the kernel takes cu_seqlens_q /
+  /// cu_seqlens_k and reads each sequence's rows and lengths from them (see the file comment).
+  bool packed = false;
 
   /// Q, K, V, O, then LSE when `lse`, then one capture per name.
   static KernelSignature standard(bool lse, const std::vector<std::string> &captureNames);
@@ -106,6 +119,7 @@ enum class ParamSource {
                  ///< box [boxRows x boxCols] over its last two dims (1 in the others), 128B swizzle, zero fill
                  ///< out of bounds. packParams writes zeros; the runtime encodes it (cuTensorMapEncodeTiled).
   BlockMask,     ///< device pointer (int32) of block-mask list `dim` (BlockMaskAbi::List); packParams writes null
+  SeqStarts,     ///< packed layout: device pointer (int32 [B + 1]) of cu_seqlens_q (`dim` 0) or cu_seqlens_k (1)
 };
 
 struct ParamField {
@@ -159,6 +173,7 @@ struct BlockMaskAbi {
 
 struct ParamLayout {
   std::vector<TensorAbi> tensors;
+  bool packed = false; ///< KernelSignature::packed: bindings are packed ([total, H, D]; LSE [Hq, total_q])
   BlockMaskAbi blockMask;
   std::vector<ParamField> fields; ///< in declaration order, offset = 8 * index
   std::size_t bytes = 0;
@@ -197,8 +212,17 @@ public:
 /// out[0, 128): the runtime's cuTensorMapEncodeTiled wrapper (the compiler never calls the driver).
 using TensorMapEncoder = void (*)(std::byte *out, const ParamField &f, const TensorAbi &abi, const TensorBinding &t);
 
+/// The sequence offsets of a packed launch (ParamLayout::packed).
+struct PackedBinding {
+  uint64_t cuSeqlensQ = 0, cuSeqlensK = 0; ///< device addresses of the int32 [B + 1] offsets
+  int64_t totalQ = 0, totalK = 0;          ///< cu_seqlens_q[B], cu_seqlens_k[B]: token extents of the tensors
+};
+
 /// `encodeMap`: fills the TensorMap fields (sm90 kernels); null leaves them zero (no driver: tests).
+/// A packed layout needs `packed` (else AbiError) and packed bindings: Q, O [total_q, H, D],
+/// K, V [total_k, Hkv, D], LSE [Hq, total_q]; `sizes`.Sq / Sk are the max sequence lengths.
 std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes &sizes,
-                                  const std::vector<TensorBinding> &tensors, TensorMapEncoder encodeMap = nullptr);
+                                  const std::vector<TensorBinding> &tensors, TensorMapEncoder encodeMap = nullptr,
+                                  const PackedBinding *packed = nullptr);
 
 } // namespace tilefuse::codegen

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------------------------===//
 #pragma once
 
+#include "tilefuse/spec/Packed.h"
 #include "tilefuse/spec/Spec.h"
 
 #include <cstdint>
@@ -102,6 +103,18 @@ spec::Shape smallCheckShape(const Loaded &loaded);
 /// Throws DriverError when the text does not parse or verify, or the interpreter fails.
 CheckResult checkProgram(const Loaded &loaded, const std::string &mlirText,
                          const spec::Shape &shape, uint64_t seed);
+
+/// checkProgram for a packed spec (spec/Packed.h): the program (the batched one: packed kernels share
+/// it) runs once per sequence b in the interpreter, on that sequence's rows at Sq = Sq_b, Sk = Sk_b with
+/// only batch b's program instances (interp::RunOptions), and O [total_q, Hq, Dv] / LSE [Hq, total_q]
+/// are compared with reference::attentionPacked. `shape` gives B (== seqs.batch()), heads and head
+/// dims; its Sq, Sk are replaced by the max lengths. Throws DriverError as checkProgram does.
+CheckResult checkPackedProgram(const Loaded &loaded, const std::string &mlirText, const spec::Shape &shape,
+                               const spec::PackedSeqs &seqs, uint64_t seed);
+
+/// The packed batch `tilefuse run` checks a packed spec on when none is given: lengths
+/// {1, 63, 64, 65, 130} for both Q and K/V (tile edges and a sequence of one token).
+spec::PackedSeqs defaultCheckSeqs();
 
 /// Writes `text` to `path` atomically: a temporary file in the same folder, then rename, so a
 /// failure never leaves a partial file. Throws DriverError naming the path on an I/O error.

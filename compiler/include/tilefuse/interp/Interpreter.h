@@ -95,6 +95,19 @@ using ScalarArgs = std::span<const ScalarArg>;
 /// Tensors may have been partly written when it throws.
 void run(mlir::func::FuncOp fn, std::span<HostTensor *const> tensors, ScalarArgs scalars = {});
 
+/// Options of runSlice.
+struct RunOptions {
+  /// >= 0: run only the program instances of every kernel whose batch program id is this value (the
+  /// grid dim that is `blk.dim` of a tensor dim named B); kernels without such a dim run whole. The
+  /// packed-sequence check (driver::checkPackedProgram) runs one sequence b at a time this way, so b
+  /// keeps its value in score_mod / mask_mod while Sq, Sk are that sequence's lengths.
+  int64_t onlyBatch = -1;
+};
+
+/// run() with options.
+void runSlice(mlir::func::FuncOp fn, std::span<HostTensor *const> tensors, const RunOptions &options,
+              ScalarArgs scalars = {});
+
 } // namespace tilefuse::interp
 
 #endif // TILEFUSE_INTERP_INTERPRETER_H

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------------------------===//
 #pragma once
 
+#include "tilefuse/spec/Packed.h"
 #include "tilefuse/spec/Spec.h"
 
 #include <cstdint>
@@ -47,6 +48,27 @@ Inputs randomInputs(const spec::Spec &s, const spec::Shape &shape, uint64_t seed
 /// the softmax scale rounded to fp32 first, as every kernel and block program holds it.
 /// Throws spec::SpecError when an expression cannot be evaluated (a table index out of range).
 Outputs attention(const spec::Spec &s, const spec::Shape &shape, const Inputs &in);
+
+/// Packed variable-length sequences (spec/Packed.h): Q [total_q, Hq, D], K [total_k, Hkv, D],
+/// V [total_k, Hkv, Dv], captures sized for `shape` (Sq, Sk = the max lengths, B = the sequences).
+struct PackedInputs {
+  Tensor Q, K, V;
+  std::vector<Tensor> captures;
+};
+/// O [total_q, Hq, Dv] and LSE [Hq, total_q] (FlashAttention's varlen layouts).
+struct PackedOutputs {
+  Tensor O, LSE;
+};
+
+/// Fresh random packed inputs (the distributions of randomInputs). `shape` must have B = seqs.batch()
+/// and Sq, Sk >= the max lengths (captures are sized from it).
+PackedInputs randomPackedInputs(const spec::Spec &s, const spec::Shape &shape, const spec::PackedSeqs &seqs,
+                                uint64_t seed);
+
+/// The spec's attention on each sequence b on its own (Spec.h semantics with Sq = Sq_b, Sk = Sk_b and
+/// b the sequence index), in fp64. `shape` gives B (== seqs.batch()), heads and head dims.
+PackedOutputs attentionPacked(const spec::Spec &s, const spec::Shape &shape, const spec::PackedSeqs &seqs,
+                              const PackedInputs &in);
 
 /// max |a - b| over all elements (both -inf or both +inf count as 0; any NaN gives NaN).
 double maxAbsDiff(const Tensor &a, const Tensor &b);

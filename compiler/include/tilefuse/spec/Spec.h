@@ -44,6 +44,15 @@ enum class MathMode : uint8_t {
   Exact,  ///< "exact": the CUDA math library, tanhf and expf (logf, sqrtf are the library's in both modes).
 };
 
+/// How Q, K, V, O and LSE are laid out (spec field "layout"; specs/README.md, "Packed sequences").
+enum class Layout : uint8_t {
+  Batched, ///< "batched" (default): Q [B, Hq, Sq, D], K/V [B, Hkv, Sk, D], O [B, Hq, Sq, Dv], LSE [B, Hq, Sq].
+  Packed,  ///< "packed" (FlashAttention's varlen API): B sequences of their own lengths, concatenated:
+           ///< Q [total_q, Hq, D], K/V [total_k, Hkv, D], O [total_q, Hq, Dv], LSE [Hq, total_q]; the
+           ///< int32 offsets cu_seqlens_q / cu_seqlens_k [B + 1] say where each sequence starts.
+           ///< Inside score_mod / mask_mod, q_idx, kv_idx, Sq, Sk are those of the sequence b.
+};
+
 /// A tensor the variant's expressions read, passed to the kernel next to Q, K, V.
 struct Capture {
   std::string name;
@@ -69,6 +78,7 @@ struct Spec {
   std::optional<Expr> maskMod;      ///< Checked, Bool. Empty: nothing masked.
   std::vector<Capture> captures;    ///< Sorted by name; Expr::captureSlot indexes this.
   MathMode math = MathMode::Approx; ///< How score_mod / mask_mod compute tanh and exp in kernels.
+  Layout layout = Layout::Batched;  ///< Batched tensors or packed variable-length sequences.
   int64_t batch = 0, seqQ = 0, seqK = 0; ///< The default problem size: shape.B, shape.Sq, shape.Sk.
 
   /// Positions of the fields in the source text, for errorAt. Null for a spec built in code.
@@ -130,6 +140,7 @@ std::string contentHashHex(const Spec &spec);
 std::string_view spelling(DType t);       ///< "bf16", "fp16"
 std::string_view spelling(ElementType t); ///< "f32", "f16", "bf16", "i32", "i64"
 std::string_view spelling(MathMode m);    ///< "approx", "exact"
+std::string_view spelling(Layout l);      ///< "batched", "packed"
 /// Float for f32 / f16 / bf16, Int for i32 / i64.
 ScalarType scalarTypeOf(ElementType t);
 

@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------------------------===//
 #pragma once
 
+#include "tilefuse/spec/Packed.h"
 #include "tilefuse/spec/Spec.h"
 
 #include <cstdint>
@@ -31,9 +32,12 @@ namespace tilefuse::tuner {
 uint16_t toBits(spec::DType t, float f);
 float fromBits(spec::DType t, uint16_t bits);
 
-/// Inputs of one problem, in the layouts of reference/Attention.h (dense, row-major).
+/// Inputs of one problem, in the layouts of reference/Attention.h (dense, row-major), or packed
+/// (cuQ non-empty; spec "layout": "packed"): Q [total_q, Hq, D], K [total_k, Hkv, D], V [total_k, Hkv, Dv],
+/// shape.B = sequences, shape.Sq / Sk = the max lengths (what the captures' size expressions see).
 struct HostInputs {
   spec::Shape shape;
+  std::vector<int64_t> cuQ, cuK;                  ///< packed: cu_seqlens_q / _k [B + 1]; empty: batched
   spec::DType dtype = spec::DType::BF16;
   std::vector<uint16_t> Q, K, V;                  ///< dtype bits
   std::vector<std::vector<int64_t>> captureShapes; ///< Spec::captures order
@@ -42,9 +46,11 @@ struct HostInputs {
 };
 
 /// Fresh inputs for `shape` (see the file comment). Deterministic for a seed.
-HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &shape, uint64_t seed);
+/// With `packed`: the packed tensors of those sequences (shape.B, Sq, Sk must be its batch and max lengths).
+HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &shape, uint64_t seed,
+                      const spec::PackedSeqs *packed = nullptr);
 
-/// One query row (b, h, q_idx).
+/// One query row (b, h, q_idx); packed: q_idx is the position inside sequence b.
 struct RowIndex {
   int64_t b = 0, h = 0, q = 0;
 };
@@ -52,6 +58,9 @@ struct RowIndex {
 /// Every row when B * Hq * Sq <= maxRows, else `maxRows` rows: the first and last query of the
 /// first and last (b, h), the rest drawn at random (seeded).
 std::vector<RowIndex> sampleRows(const spec::Shape &shape, int64_t maxRows, uint64_t seed);
+/// The same for packed sequences (rows of empty sequences do not exist): every row when Hq * total_q <=
+/// maxRows, else the first and last row of the first and last non-empty sequence and random others.
+std::vector<RowIndex> samplePackedRows(const spec::PackedSeqs &seqs, int64_t Hq, int64_t maxRows, uint64_t seed);
 
 /// The fp64 reference and the same-precision naive result for one row.
 struct ReferenceRow {
@@ -59,6 +68,7 @@ struct ReferenceRow {
   std::vector<double> Onaive; ///< Dv values
   double lse = 0;             ///< natural log; -inf when every key is masked
 };
+/// Packed inputs: the row's sequence alone, Sq / Sk its lengths (spec/Packed.h semantics).
 /// Throws spec::SpecError when an expression cannot be evaluated (a table index out of range).
 ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const RowIndex &row);
 

@@ -144,6 +144,10 @@ struct BenchOptions {
   double l2Multiple = 4;
   uint64_t seed = 0;
   int sampleRows = 256;
+  /// Packed sequences for a spec with "layout": "packed" (required then, refused otherwise): the shape's
+  /// B, Sq, Sk must be its batch and max lengths. The small check runs every row of a fixed packed batch
+  /// of lengths {1, 63, 64, 65, 0, 130} (an empty sequence included); TFLOP/s counts real tokens only.
+  std::optional<spec::PackedSeqs> packed;
 };
 
 struct BenchResult {
@@ -161,8 +165,11 @@ struct BenchResult {
   /// A kernel with a run-time block mask: its classification kernel's time at this shape (built once,
   /// before the timed runs, which iterate its lists), ms; 0 without one.
   double blockMaskBuildMs = 0;
-  Accuracy small;             ///< every row at gateShape
+  Accuracy small;             ///< every row at gateShape (packed: of the fixed small batch)
   Accuracy sampled;           ///< sampled rows at the real shape
+  /// Packed: the sequences benchmarked. usefulFlops is then the sum over sequences b of
+  /// min(2 Hq Sq_b Sk_b (D + Dv), the tiles rule at B = 1, Sq_b, Sk_b): real tokens only, about half for causal.
+  std::optional<spec::PackedSeqs> packed;
   bool passed() const { return small.passed && sampled.passed; }
 };
 

@@ -1,0 +1,273 @@
+// [gpu] Packed variable-length sequences (spec "layout": "packed", FlashAttention's varlen API) through the
+// Engine: Q / O [total_q, Hq, D], K / V [total_k, Hkv, D], LSE [Hq, total_q], int32 cu_seqlens_q / _k.
+// Batches with lengths 1, 63, 64, 65 (around BLOCK_M) and 4097 (many tiles, a partial last one), and one
+// with empty sequences, for causal (also with K lengths that differ from Q's: bottom-right alignment per
+// sequence), a sliding window with GQA 4:1, and a score_mod reading a captured per-head tensor (ALiBi).
+// Every sequence is checked against the fp64 reference by FlashAttention's rule (compareWithReference on
+// the sequence's rows alone, with its lengths as Sq / Sk); O and LSE are poisoned (NaN) beforehand, with
+// extra rows after total_q and extra LSE columns per head that must stay poisoned. The packed kernels come
+// from the sm80 backend on every GPU (the engine picks it on sm_90 too). The C API's
+// tilefuse_launch_packed must write the same bits, and bad packed arguments are refused with LaunchError.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "GpuTest.h"
+#include "test_generated_reference.h"
+#include "tilefuse/spec/Packed.h"
+#include "tilefuse/spec/Spec.h"
+#include "tilefuse/tilefuse.h"
+#include "tilefuse/tilefuse_c.h"
+
+using namespace tilefuse;
+using namespace tilefuse::test;
+using runtime::DeviceBuffer;
+
+namespace {
+
+constexpr int64_t kTailRows = 64;   ///< poisoned rows of O after total_q
+constexpr int64_t kLsePadding = 16; ///< poisoned LSE entries after each head's total_q
+
+struct VarlenCase {
+  std::string label;
+  std::string specFile; ///< under specs/varlen
+  int64_t Hq, Hkv, D;
+  std::vector<int64_t> lensQ, lensK; ///< lensK empty: self-attention (cu_seqlens_k = cu_seqlens_q)
+};
+
+/// Packed host tensors and their device copies.
+struct PackedProblem {
+  spec::Spec spec;
+  spec::Shape shape; ///< B = sequences, Sq / Sk = max lengths
+  spec::PackedSeqs seqs;
+  Dtype dtype = Dtype::bf16;
+  std::vector<std::uint16_t> q, k, v;
+  std::vector<HostCapture> captures;
+  DeviceBuffer dq, dk, dv, dO, dLse, dCuQ, dCuK;
+  std::vector<DeviceBuffer> dCaptures;
+  std::vector<CaptureRef> refs;
+  int64_t lseHeadStride = 0;
+
+  PackedProblem(const VarlenCase &c) : spec(spec::parseSpecFile(specsDir() + "/varlen/" + c.specFile)) {
+    REQUIRE(spec.layout == spec::Layout::Packed);
+    seqs = spec::makePackedSeqs(spec::cuFromLengths("lensQ", c.lensQ),
+                                c.lensK.empty() ? std::vector<int64_t>{} : spec::cuFromLengths("lensK", c.lensK));
+    spec::ShapeOverrides o;
+    o.B = seqs.batch(), o.Sq = std::max<int64_t>(seqs.maxLenQ(), 1), o.Sk = std::max<int64_t>(seqs.maxLenK(), 1);
+    o.Hq = c.Hq, o.Hkv = c.Hkv, o.D = c.D;
+    shape = spec::resolveShape(spec, o);
+    dtype = spec.dtype == spec::DType::FP16 ? Dtype::fp16 : Dtype::bf16;
+    const int64_t tq = seqs.totalQ(), tk = seqs.totalK();
+    q = randomHalves(dtype, std::size_t(tq * shape.Hq * shape.D));
+    k = randomHalves(dtype, std::size_t(tk * shape.Hkv * shape.D));
+    v = randomHalves(dtype, std::size_t(tk * shape.Hkv * shape.Dv));
+    // Captures as makeProblem draws them (random values, never zeros), at the packed call's shape.
+    captures = makeProblem(spec, shape).captures;
+    dq = DeviceBuffer(std::max<std::size_t>(q.size() * 2, 16)), dk = DeviceBuffer(std::max<std::size_t>(k.size() * 2, 16));
+    dv = DeviceBuffer(std::max<std::size_t>(v.size() * 2, 16));
+    if (!q.empty())
+      dq.upload(q);
+    if (!k.empty())
+      dk.upload(k), dv.upload(v);
+    dO = DeviceBuffer(std::size_t((tq + kTailRows) * shape.Hq * shape.Dv) * 2);
+    lseHeadStride = tq + kLsePadding;
+    dLse = DeviceBuffer(std::size_t(shape.Hq * lseHeadStride) * 4);
+    const std::vector<int32_t> cuQ = seqs.cuQ32(), cuK = seqs.cuK32();
+    dCuQ = DeviceBuffer(cuQ.size() * 4), dCuK = DeviceBuffer(cuK.size() * 4);
+    dCuQ.upload(cuQ), dCuK.upload(cuK);
+    for (const HostCapture &h : captures) {
+      dCaptures.emplace_back(h.bytes.size());
+      dCaptures.back().upload(h.bytes);
+    }
+    for (const DeviceBuffer &b : dCaptures)
+      refs.push_back({reinterpret_cast<const void *>(b.get()), nullptr});
+    poison();
+  }
+
+  void poison() { dO.fill(0xFF), dLse.fill(0xFF); }
+
+  AttentionArgs args() const {
+    AttentionArgs a;
+    a.B = shape.B, a.Hq = shape.Hq, a.Hkv = shape.Hkv;
+    a.q = TensorRef::packed(reinterpret_cast<const void *>(dq.get()), shape.Hq, shape.D);
+    a.k = TensorRef::packed(reinterpret_cast<const void *>(dk.get()), shape.Hkv, shape.D);
+    a.v = TensorRef::packed(reinterpret_cast<const void *>(dv.get()), shape.Hkv, shape.Dv);
+    a.o = TensorRef::packed(reinterpret_cast<const void *>(dO.get()), shape.Hq, shape.Dv);
+    a.lse = {reinterpret_cast<float *>(dLse.get()), 0, lseHeadStride};
+    a.captures = refs;
+    a.cuSeqlensQ = reinterpret_cast<const int32_t *>(dCuQ.get());
+    a.cuSeqlensK = reinterpret_cast<const int32_t *>(dCuK.get());
+    a.totalQ = seqs.totalQ(), a.totalK = seqs.totalK();
+    a.maxSeqlenQ = shape.Sq, a.maxSeqlenK = shape.Sk;
+    return a;
+  }
+
+  /// Every non-empty sequence against the fp64 reference (its rows alone); the poisoned tail rows of O and
+  /// the LSE padding untouched. Returns the worst comparison's numbers through `worst`.
+  bool check(const std::vector<std::uint16_t> &o, const std::vector<float> &lse, Comparison &worst) const {
+    bool ok = true;
+    const int64_t Hq = shape.Hq, Dv = shape.Dv, tq = seqs.totalQ();
+    for (int64_t b = 0; b < seqs.batch(); ++b) {
+      const int64_t lq = seqs.lenQ(b), lk = seqs.lenK(b);
+      if (lq == 0)
+        continue; // no rows; the neighbours' checks and the tail cover stray writes
+      REQUIRE(lk > 0); // the cases give every sequence with queries some keys
+      // Sequence b as a batch of one: Q, O rows [cuQ[b], cuQ[b + 1]) (BSHD with B = 1), K, V rows of cuK.
+      SpecProblem p;
+      p.spec = &spec;
+      p.shape = shape;
+      p.shape.B = 1, p.shape.Sq = lq, p.shape.Sk = lk;
+      p.dtype = dtype;
+      const auto slice = [](const std::vector<std::uint16_t> &t, int64_t row0, int64_t rows, int64_t rowElems) {
+        return std::vector<std::uint16_t>(t.begin() + row0 * rowElems, t.begin() + (row0 + rows) * rowElems);
+      };
+      p.q = slice(q, seqs.cuQ[b], lq, Hq * shape.D);
+      p.k = slice(k, seqs.cuK[b], lk, shape.Hkv * shape.D);
+      p.v = slice(v, seqs.cuK[b], lk, shape.Hkv * shape.Dv);
+      p.qs = {0, shape.D, Hq * shape.D};
+      p.ks = {0, shape.D, shape.Hkv * shape.D};
+      p.vs = {0, shape.Dv, shape.Hkv * shape.Dv};
+      p.captures = captures;
+      std::vector<float> lseB;
+      if (spec.lse)
+        for (int64_t h = 0; h < Hq; ++h)
+          for (int64_t i = 0; i < lq; ++i)
+            lseB.push_back(lse[std::size_t(h * lseHeadStride + seqs.cuQ[b] + i)]);
+      const Comparison c = compareWithReference(p, slice(o, seqs.cuQ[b], lq, Hq * Dv), {0, Dv, Hq * Dv}, 0, lseB);
+      if (!c.passed()) {
+        ok = false;
+        UNSCOPED_INFO("sequence " << b << " (Sq " << lq << ", Sk " << lk << "): max|out-ref| " << c.maxErr
+                                  << " vs 2 x naive " << c.maxNaiveErr << " + 1e-5, LSE err " << c.maxLseErr
+                                  << ", unwritten " << c.unwritten << ", LSE bad " << c.lseBad
+                                  << ", masked rows not 0: " << c.maskedNonZero);
+      }
+      worst.maxErr = std::max(worst.maxErr, c.maxErr);
+      worst.maxNaiveErr = std::max(worst.maxNaiveErr, c.maxNaiveErr);
+      worst.maxLseErr = std::max(worst.maxLseErr, c.maxLseErr);
+      worst.rows += c.rows;
+    }
+    long touched = 0;
+    for (std::size_t i = std::size_t(tq * Hq * Dv); i < o.size(); ++i)
+      touched += o[i] != 0xFFFF;
+    if (spec.lse)
+      for (int64_t h = 0; h < Hq; ++h)
+        for (int64_t i = tq; i < lseHeadStride; ++i) {
+          std::uint32_t bits;
+          std::memcpy(&bits, &lse[std::size_t(h * lseHeadStride + i)], 4);
+          touched += bits != 0xFFFFFFFFu;
+        }
+    if (touched) {
+      ok = false;
+      UNSCOPED_INFO(touched << " elements of O rows past total_q = " << tq << " or LSE columns past it were written");
+    }
+    return ok;
+  }
+};
+
+void runCase(const VarlenCase &c) {
+  INFO(c.label);
+  PackedProblem p(c);
+  Engine engine(0);
+  const KernelHandle k = engine.getKernel(p.spec, p.shape);
+  // The sm80 backend (mma.sync) on every GPU: the sm90 backend does not generate packed specs.
+  CHECK(k.info().scheduleJson.find("mma_sync") != std::string::npos);
+  CHECK(k.info().grid.find("ceil(Sq /") != std::string::npos);
+
+  engine.launch(k, p.args());
+  runtime::contextSynchronize();
+  const std::vector<std::uint16_t> o = p.dO.download<std::uint16_t>();
+  const std::vector<float> lse = p.dLse.download<float>();
+  Comparison worst;
+  CHECK(p.check(o, lse, worst));
+  std::printf("varlen %-58s %s %s: %ld rows, max|out-ref| %.2e (naive %.2e), LSE err %.1e\n", c.label.c_str(),
+              k.info().arch.c_str(), k.info().scheduleJson.c_str(), worst.rows, worst.maxErr, worst.maxNaiveErr,
+              worst.maxLseErr);
+
+  // The C API: the same call through tilefuse_launch_packed writes the same bits.
+  p.poison();
+  tilefuse_engine_t ce = nullptr;
+  REQUIRE(tilefuse_engine_create(0, &ce) == TILEFUSE_OK);
+  tilefuse_kernel_t ck = nullptr;
+  tilefuse_shape_t cs = {p.shape.B, p.shape.Hq, p.shape.Hkv, p.shape.Sq, p.shape.Sk, p.shape.D, p.shape.Dv};
+  const std::string path = specsDir() + "/varlen/" + c.specFile;
+  REQUIRE(tilefuse_get_kernel(ce, path.c_str(), &cs, TILEFUSE_POLICY_HEURISTIC, &ck) == TILEFUSE_OK);
+  const AttentionArgs a = p.args();
+  tilefuse_attention_args_t ca = {};
+  ca.B = a.B, ca.Hq = a.Hq, ca.Hkv = a.Hkv;
+  auto ct = [](const TensorRef &t) { return tilefuse_tensor_t{t.data, t.batchStride, t.headStride, t.rowStride}; };
+  ca.q = ct(a.q), ca.k = ct(a.k), ca.v = ct(a.v), ca.o = ct(a.o);
+  ca.lse = a.lse.data, ca.lse_head_stride = a.lse.headStride;
+  std::vector<tilefuse_capture_t> caps;
+  for (const CaptureRef &r : p.refs)
+    caps.push_back({r.data, nullptr});
+  ca.captures = caps.data(), ca.num_captures = caps.size();
+  tilefuse_packed_args_t cp = {a.cuSeqlensQ, a.cuSeqlensK, a.totalQ, a.totalK, a.maxSeqlenQ, a.maxSeqlenK};
+  // tilefuse_launch (no offsets) of a packed kernel is refused, naming the field.
+  CHECK(tilefuse_launch(ce, ck, &ca, nullptr) == TILEFUSE_ERROR_LAUNCH);
+  CHECK(std::string(tilefuse_last_error()).find("cuSeqlensQ is null") != std::string::npos);
+  REQUIRE(tilefuse_launch_packed(ce, ck, &ca, &cp, nullptr) == TILEFUSE_OK);
+  runtime::contextSynchronize();
+  CHECK(p.dO.download<std::uint16_t>() == o);
+  tilefuse_engine_destroy(ce);
+}
+
+} // namespace
+
+TEST_CASE("packed variable-length batches (lengths 1, 63, 64, 65, 4097 and empty sequences) match the fp64 "
+          "reference per sequence for causal, sliding window with GQA and a score_mod reading a capture",
+          "[gpu][varlen][sanitize]") {
+  TF_REQUIRE_GPU();
+  const std::vector<int64_t> lengths = {1, 63, 64, 65, 4097};
+  const std::vector<int64_t> withEmpty = {65, 0, 1, 130, 0};
+  const std::vector<VarlenCase> cases = {
+      {"causal, D = 128, lengths 1,63,64,65,4097", "causal.json", 2, 2, 128, lengths, {}},
+      {"causal, D = 64, lengths 65,0,1,130,0 (empty sequences)", "causal.json", 2, 2, 64, withEmpty, {}},
+      {"causal, D = 64, K lengths 3,100,64,1,4000 (bottom-right per sequence)", "causal.json", 2, 2, 64, lengths,
+       {3, 100, 64, 1, 4000}},
+      {"sliding window 256, GQA 4:1, D = 128, lengths 1,63,64,65,4097", "sliding_window.json", 4, 1, 128, lengths, {}},
+      {"sliding window 256, GQA 4:1, D = 64, lengths 65,0,1,130,0", "sliding_window.json", 4, 1, 64, withEmpty, {}},
+      {"ALiBi (capture slopes[h]), D = 128, lengths 1,63,64,65,4097", "alibi.json", 2, 2, 128, lengths, {}},
+      {"ALiBi (capture slopes[h]), D = 64, lengths 65,0,1,130,0", "alibi.json", 2, 2, 64, withEmpty, {}},
+  };
+  for (const VarlenCase &c : cases)
+    runCase(c);
+}
+
+TEST_CASE("a packed launch with bad cu_seqlens pointers, totals, max_seqlen or LSE strides is refused with a "
+          "LaunchError naming the field",
+          "[gpu][varlen]") {
+  TF_REQUIRE_GPU();
+  PackedProblem p({"causal", "causal.json", 2, 2, 64, {5, 70}, {}});
+  Engine engine(0);
+  const KernelHandle k = engine.getKernel(p.spec, p.shape);
+  auto refused = [&](AttentionArgs a, const std::string &needle) {
+    INFO("expected a LaunchError containing '" << needle << "'");
+    try {
+      engine.launch(k, a);
+      FAIL("launched");
+    } catch (const LaunchError &e) {
+      INFO(e.what());
+      CHECK(std::string(e.what()).find(needle) != std::string::npos);
+    }
+  };
+  AttentionArgs a = p.args();
+  a.cuSeqlensK = nullptr;
+  refused(a, "cuSeqlensK is null");
+  a = p.args();
+  a.cuSeqlensQ = reinterpret_cast<const int32_t *>(p.dCuQ.get() + 2);
+  refused(a, "cuSeqlensQ is not 4-byte aligned");
+  a = p.args();
+  a.totalQ = -1;
+  refused(a, "totalQ = -1");
+  a = p.args();
+  a.maxSeqlenQ = 0, a.Sq = 0;
+  refused(a, "maxSeqlenQ = 0");
+  a = p.args();
+  a.Sq = 5;
+  refused(a, "Sq = 5 but maxSeqlenQ = 70");
+  a = p.args();
+  a.lse = LseRef::dense(reinterpret_cast<float *>(p.dLse.get()), p.shape.Hq, p.shape.Sq);
+  refused(a, "lse.headStride = 70 is less than totalQ = 75");
+  runtime::contextSynchronize();
+}
