@@ -9,7 +9,7 @@
 #             image lacks (ldd: libLLVM-19, libz3, libicu*, libxml2, libedit, libffi, libfmt, ...);
 #             files over 1 MiB are xz-compressed (*.xz) to stay under the 64 MiB carry limit
 #   device/   runtime/device (the headers NVRTC compiles generated kernels against)
-#   specs/    specs/*.json
+#   specs/    specs/ (every *.json, subfolders too: models/, bench/, varlen/)
 #   glibc/    this machine's loader, libc and libstdc++: used only if the device's glibc is older
 #
 # On the device, tests/gpu/run_generated_checks.sh unpacks lib/ into /tmp and sets LD_LIBRARY_PATH,
@@ -40,7 +40,7 @@ mkdir -p "$out/bin" "$out/lib" "$out/device" "$out/specs"
 for b in "${binaries[@]}"; do cp "$b" "$out/bin/"; done
 cp -P "$build"/lib/libtilefuse.so* "$out/lib/"
 cp -r "$root/runtime/device/." "$out/device/"
-cp "$root"/specs/*.json "$out/specs/"
+cp -r "$root"/specs/. "$out/specs/"
 
 # Every non-base library any binary (or libtilefuse) resolves, copied under its NEEDED (soname) name.
 for b in "${binaries[@]}" "$build"/lib/libtilefuse.so; do
