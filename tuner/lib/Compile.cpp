@@ -2,22 +2,19 @@
 #include "Compile.h"
 
 #include "tilefuse/runtime/Nvrtc.h"
+#include "tilefuse/runtime/Ptxas.h"
 
 #include <algorithm>
-#include <regex>
 
 namespace tilefuse::tuner::detail {
 
-PtxasInfo parsePtxasInfo(const std::string &log) {
+PtxasInfo parsePtxasInfo(const std::string &log, const std::string &kernelName) {
   PtxasInfo info;
-  static const std::regex regs(R"(Used (\d+) registers)");
-  static const std::regex spills(R"((\d+) bytes spill stores, (\d+) bytes spill loads)");
-  std::smatch m;
-  if (std::regex_search(log, m, regs))
-    info.registers = std::stoi(m[1]);
-  if (std::regex_search(log, m, spills)) {
-    info.spillStoreBytes = std::stoi(m[1]);
-    info.spillLoadBytes = std::stoi(m[2]);
+  const runtime::PtxasReport report = runtime::parsePtxasReport(log);
+  if (const runtime::PtxasFunctionReport *f = report.find(kernelName)) {
+    info.registers = f->registers;
+    info.spillStoreBytes = f->spillStoreBytes;
+    info.spillLoadBytes = f->spillLoadBytes;
   }
   return info;
 }
@@ -33,7 +30,7 @@ Compiled compileKernel(const KernelSource &kernel, const std::string &arch) {
     c.cubin = std::move(r.cubin);
     c.ptx = std::move(r.ptx);
     c.compileMs = r.compileMs;
-    c.ptxas = parsePtxasInfo(r.log);
+    c.ptxas = parsePtxasInfo(r.log, kernel.kernelName);
     c.ok = true;
   } catch (const std::exception &e) {
     c.error = e.what();

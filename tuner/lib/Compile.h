@@ -12,13 +12,16 @@
 
 namespace tilefuse::tuner::detail {
 
-/// Registers and spills from NVRTC's log when compiled with -Xptxas=-v
-/// ("Used 168 registers", "0 bytes spill stores, 0 bytes spill loads"); -1 when absent.
+/// Registers and spills of one kernel from NVRTC's log when compiled with -Xptxas=-v; -1 when the
+/// log has no report for it.
 struct PtxasInfo {
   int registers = -1;
   int spillStoreBytes = -1, spillLoadBytes = -1;
 };
-PtxasInfo parsePtxasInfo(const std::string &log);
+/// The report of entry function `kernelName` in `log` (runtime::parsePtxasReport). A module can hold
+/// more than one entry (a run-time block mask's classification kernel comes first): the first
+/// report in the log is not necessarily the attention kernel's.
+PtxasInfo parsePtxasInfo(const std::string &log, const std::string &kernelName);
 
 struct Compiled {
   bool ok = false;

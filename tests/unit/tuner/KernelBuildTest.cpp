@@ -21,15 +21,25 @@ namespace {
 spec::Spec loadSpec(const std::string &name) { return spec::parseSpecFile(std::string(TILEFUSE_SPECS_DIR) + "/" + name); }
 } // namespace
 
-TEST_CASE("ptxas lines in the NVRTC log give registers and spills", "[build]") {
-  detail::PtxasInfo info = detail::parsePtxasInfo(
-      "ptxas info    : Compiling entry function 'k' for 'sm_90'\n"
-      "ptxas         .     0 bytes stack frame, 8 bytes spill stores, 12 bytes spill loads\n"
-      "ptxas info    : Used 255 registers, used 1 barriers\n");
-  CHECK(info.registers == 255);
+TEST_CASE("ptxas lines in the NVRTC log give the named kernel's registers and spills", "[build]") {
+  // Two entries, as in a module with a run-time block mask: the classification kernel comes first.
+  const std::string log = "ptxas info    : Compiling entry function 'k_block_mask' for 'sm_90a'\n"
+                          "ptxas info    : Function properties for k_block_mask\n"
+                          "ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n"
+                          "ptxas info    : Used 32 registers, used 1 barriers\n"
+                          "ptxas info    : Compiling entry function 'k' for 'sm_90a'\n"
+                          "ptxas info    : Function properties for k\n"
+                          "ptxas         .     16 bytes stack frame, 8 bytes spill stores, 12 bytes spill loads\n"
+                          "ptxas info    : Used 168 registers, used 16 barriers, 16 bytes cumulative stack size\n";
+  detail::PtxasInfo info = detail::parsePtxasInfo(log, "k");
+  CHECK(info.registers == 168);
   CHECK(info.spillStoreBytes == 8);
   CHECK(info.spillLoadBytes == 12);
-  CHECK(detail::parsePtxasInfo("").registers == -1);
+  detail::PtxasInfo mask = detail::parsePtxasInfo(log, "k_block_mask");
+  CHECK(mask.registers == 32);
+  CHECK(mask.spillStoreBytes == 0);
+  CHECK(detail::parsePtxasInfo(log, "other").registers == -1);
+  CHECK(detail::parsePtxasInfo("", "k").registers == -1);
 }
 
 TEST_CASE("the default schedule of causal attention builds and compiles for sm_90", "[build][nvrtc]") {
