@@ -159,6 +159,18 @@ Schedule scheduleFromJson(std::string_view text) {
                             spec::dumpJson(v));
       field = v.get<int>();
     };
+    // An enum field: the value whose spelling() the JSON string is, else an error listing them all.
+    auto oneOf = [&]<typename E>(E &field, std::initializer_list<E> values) {
+      std::string allowed;
+      for (E e : values) {
+        if (v.is_string() && v.get_ref<const std::string &>() == spelling(e)) {
+          field = e;
+          return;
+        }
+        allowed += (allowed.empty() ? "\"" : ", \"") + std::string(spelling(e)) + "\"";
+      }
+      throw ScheduleError("schedule: " + key + " = " + spec::dumpJson(v) + " is unknown; allowed values: " + allowed);
+    };
     if (key == "block_m")
       integer(s.blockM);
     else if (key == "block_n")
@@ -169,43 +181,19 @@ Schedule scheduleFromJson(std::string_view text) {
       integer(s.kvStages);
     else if (key == "min_blocks_per_sm")
       integer(s.minBlocksPerSm);
-    else if (key == "mma") {
-      if (v == "mma_sync_m16n8k16")
-        s.mma = MmaFamily::MmaSyncM16N8K16;
-      else if (v == "wgmma")
-        s.mma = MmaFamily::Wgmma;
-      else
-        throw ScheduleError("schedule: mma = " + spec::dumpJson(v) +
-                            " is unknown; allowed values: \"mma_sync_m16n8k16\", \"wgmma\"");
-    } else if (key == "q") {
-      if (v == "registers")
-        s.q = QPlacement::Registers;
-      else if (v == "smem")
-        s.q = QPlacement::Smem;
-      else
-        throw ScheduleError("schedule: q = " + spec::dumpJson(v) +
-                            " is unknown; allowed values: \"registers\", \"smem\"");
-    } else if (key == "q_tile_order") {
-      if (v == "descending")
-        s.qTileOrder = QTileOrder::Descending;
-      else if (v == "ascending")
-        s.qTileOrder = QTileOrder::Ascending;
-      else
-        throw ScheduleError("schedule: q_tile_order = " + spec::dumpJson(v) +
-                            " is unknown; allowed values: \"descending\", \"ascending\"");
-    } else if (key == "persistent") {
+    else if (key == "mma")
+      oneOf(s.mma, {MmaFamily::MmaSyncM16N8K16, MmaFamily::Wgmma});
+    else if (key == "q")
+      oneOf(s.q, {QPlacement::Registers, QPlacement::Smem});
+    else if (key == "q_tile_order")
+      oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending});
+    else if (key == "persistent") {
       if (!v.is_boolean())
         throw ScheduleError("schedule: persistent = " + spec::dumpJson(v) + " is not a boolean; allowed values: "
                             "true, false");
       s.persistent = v.get<bool>();
     } else if (key == "overlap") {
-      if (v == "none")
-        s.overlap = WarpgroupOverlap::None;
-      else if (v == "pingpong")
-        s.overlap = WarpgroupOverlap::Pingpong;
-      else
-        throw ScheduleError("schedule: overlap = " + spec::dumpJson(v) +
-                            " is unknown; allowed values: \"none\", \"pingpong\"");
+      oneOf(s.overlap, {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong});
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +
                           "\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, overlap, "
