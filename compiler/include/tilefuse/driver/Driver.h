@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace tilefuse::driver {
 
@@ -85,18 +86,33 @@ struct CheckResult {
   bool lseMatchesInf = true; ///< -inf LSE entries (fully masked rows) agree exactly
   double interpMs = 0;   ///< Wall time of the interpreter run, ms.
   double tolerance = 1e-12; ///< Relative tolerance the check uses.
+  /// The element of O with the largest |O_interp - O_ref| (row-major in O's shape oShape: (B, Hq,
+  /// Sq, Dv), or (total_q, Hq, Dv) when packed), and both values there; -1 when O is empty.
+  int64_t worstIndex = -1;
+  double worstValue = 0, worstReference = 0;
+  std::vector<int64_t> oShape;
+  /// "O[b=0, h=3, q=112, d=5] = 0.41 (reference 0.52)" for worstIndex; "" when there is none.
+  std::string worstText() const;
   bool passed() const { return relErrO <= tolerance && maxAbsErrLSE <= tolerance * 100 && lseMatchesInf; }
 };
 
-/// GQA groups above this get a cheaper check shape (smallCheckShape).
+/// GQA groups above this get a cheaper check shape (checkShapes).
 inline constexpr int64_t kCheckMaxGroup = 32;
 
-/// A small shape for interpreter checks of `loaded`: B = 1, at most 2 K/V heads with the spec's
-/// GQA group, Sq = 113, Sk = 203 (not multiples of any tile; Sq < Sk exercises bottom-right
-/// alignment), swapped to Sq = 203, Sk = 113 when the spec's shape has Sq > Sk; the spec's D and
-/// Dv. A group above kCheckMaxGroup keeps the group with 1 K/V head and Sq = 37, Sk = 67 (swapped
-/// likewise), which bounds the check's cost for any Hq.
-spec::Shape smallCheckShape(const Loaded &loaded);
+/// Requested sizes up to this are checked as they are.
+inline constexpr int64_t kCheckMaxSeq = 256;
+
+/// The shapes of the interpreter checks of `loaded`, the first one the main check. All have B = 1,
+/// at most 2 K/V heads with the spec's GQA group (a group above kCheckMaxGroup: 1 K/V head and the
+/// shorter sizes in brackets below), and the spec's D and Dv:
+///   1. the requested Sq x Sk when both are <= kCheckMaxSeq; otherwise odd sizes (not multiples of
+///      any block) with the same sign of Sq - Sk: 113 x 203 (37 x 67), 203 x 113 (67 x 37) or
+///      157 x 157 (53 x 53);
+///   2. Sq > Sk, 203 x 113 (67 x 37), unless the first already has Sq > Sk: rows whose keys end
+///      early;
+///   3. Sq = 1, 1 x 203 (1 x 67): decoding.
+/// A shape equal to an earlier one is not repeated.
+std::vector<spec::Shape> checkShapes(const Loaded &loaded);
 
 /// Runs the program in `mlirText` (the spec's lowered or fused program) in the fp64 interpreter on
 /// fresh random inputs of `shape` and compares O and LSE with reference::attention.

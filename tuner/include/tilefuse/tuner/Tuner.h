@@ -3,7 +3,7 @@
 // tune():  build the search space (SearchSpace.h), generate every candidate (KernelBuild.h),
 //          compile them in parallel with NVRTC on a pool of std::threads (hardware_concurrency),
 //          and on the GPU, in order as they finish compiling:
-//            1. correctness gate: run at a small shape (driver::smallCheckShape's rule: B = 1, at
+//            1. correctness gate: run at a small shape (the first of driver::checkShapes' rules: B = 1, at
 //               most 2 K/V heads, Sq = 113, Sk = 203) on fresh inputs, every row checked with the
 //               rule of Check.h; a failing candidate is rejected and reported, never cached;
 //            2. time: CUDA events around each launch on inputs rotated over enough copies to cover
@@ -55,7 +55,7 @@ DeviceLimits currentLimits(int ordinal = 0);
 CurrentVersions currentVersions();
 
 /// The small shape of correctness gates: B = 1, Hkv = min(Hkv, 2) with the spec's GQA group,
-/// Sq = 113, Sk = 203, the shape's D and Dv (same rule as driver::smallCheckShape).
+/// Sq = 113, Sk = 203, the shape's D and Dv (as the first of driver::checkShapes for a large shape).
 spec::Shape gateShape(const spec::Shape &shape);
 
 struct TuneProgress {
