@@ -19,33 +19,6 @@ int64_t Tensor::numel() const {
   return n;
 }
 
-Inputs randomInputs(const spec::Spec &s, const spec::Shape &sh, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
-  Inputs in;
-  in.Q = Tensor({sh.B, sh.Hq, sh.Sq, sh.D});
-  in.K = Tensor({sh.B, sh.Hkv, sh.Sk, sh.D});
-  in.V = Tensor({sh.B, sh.Hkv, sh.Sk, sh.Dv});
-  for (Tensor *t : {&in.Q, &in.K, &in.V})
-    for (double &x : t->data)
-      x = normal(rng);
-  for (size_t slot = 0; slot < s.captures.size(); ++slot) {
-    Tensor t(spec::captureShape(s, slot, sh));
-    if (spec::scalarTypeOf(s.captures[slot].dtype) == spec::ScalarType::Float) {
-      for (double &x : t.data)
-        x = uniform(rng);
-    } else {
-      int64_t row = t.shape.back();
-      std::bernoulli_distribution step(1.0 / 32);
-      for (int64_t i = 0; i < t.numel(); ++i)
-        t.data[i] = (i % row == 0) ? 0.0 : t.data[i - 1] + (step(rng) ? 1.0 : 0.0);
-    }
-    in.captures.push_back(std::move(t));
-  }
-  return in;
-}
-
 namespace {
 
 /// Attention of the rows of batch `b` at `sh` (its Sq, Sk are this batch's lengths), element pointers
@@ -95,6 +68,29 @@ void attendBatch(const spec::Spec &s, const spec::Shape &sh, spec::EvalEnv &env,
   }
 }
 
+/// Upper bounds (exclusive) of the int captures that index another tensor directly
+/// (`bias[h, bucket[kv_idx - q_idx]]`): the extent of the dim they index, the smallest over all
+/// uses; -1 for a capture never used so. `extents[slot]` are the captures' shapes at this size.
+void indexBounds(const spec::Expr &e, const std::vector<std::vector<int64_t>> &extents, std::vector<int64_t> &bound,
+                 int depth = 0) {
+  if (depth > 10000) // the checker bounds expression depth far below this
+    return;
+  if (e.kind == spec::ExprKind::TensorRead && e.captureSlot >= 0 &&
+      static_cast<size_t>(e.captureSlot) < extents.size())
+    for (size_t k = 0; k < e.operands.size(); ++k) {
+      const spec::Expr &index = e.operands[k];
+      if (index.kind != spec::ExprKind::TensorRead || index.captureSlot < 0 ||
+          static_cast<size_t>(index.captureSlot) >= bound.size() ||
+          k >= extents[static_cast<size_t>(e.captureSlot)].size())
+        continue;
+      int64_t &b = bound[static_cast<size_t>(index.captureSlot)];
+      const int64_t extent = extents[static_cast<size_t>(e.captureSlot)][k];
+      b = b < 0 ? extent : std::min(b, extent);
+    }
+  for (const spec::Expr &x : e.operands)
+    indexBounds(x, extents, bound, depth + 1);
+}
+
 void fillRandom(const spec::Spec &s, const spec::Shape &sh, std::mt19937_64 &rng, Tensor &Q, Tensor &K, Tensor &V,
                 std::vector<Tensor> &captures) {
   std::normal_distribution<double> normal(0.0, 1.0);
@@ -102,22 +98,54 @@ void fillRandom(const spec::Spec &s, const spec::Shape &sh, std::mt19937_64 &rng
   for (Tensor *t : {&Q, &K, &V})
     for (double &x : t->data)
       x = normal(rng);
+  std::vector<std::vector<int64_t>> extents;
+  for (size_t slot = 0; slot < s.captures.size(); ++slot)
+    extents.push_back(spec::captureShape(s, slot, sh));
+  std::vector<int64_t> bound(s.captures.size(), -1);
+  for (const std::optional<spec::Expr> *e : {&s.scoreMod, &s.maskMod})
+    if (*e)
+      indexBounds(**e, extents, bound);
   for (size_t slot = 0; slot < s.captures.size(); ++slot) {
-    Tensor t(spec::captureShape(s, slot, sh));
-    if (spec::scalarTypeOf(s.captures[slot].dtype) == spec::ScalarType::Float) {
+    Tensor t(extents[slot]);
+    const spec::Capture &c = s.captures[slot];
+    const spec::Expr &last = c.shape.back();
+    const bool alongSequence = last.kind == spec::ExprKind::Variable &&
+                               (last.variable == spec::Variable::Sq || last.variable == spec::Variable::Sk);
+    if (spec::scalarTypeOf(c.dtype) == spec::ScalarType::Float) {
       for (double &x : t.data)
         x = uniform(rng);
-    } else {
+    } else if (bound[slot] > 0) {
+      // An index into another capture: anywhere in the dim it indexes.
+      std::uniform_int_distribution<int64_t> index(0, bound[slot] - 1);
+      for (double &x : t.data)
+        x = static_cast<double>(index(rng));
+    } else if (alongSequence) {
+      // Along a sequence (document ids): non-decreasing runs from 0, a new id with probability 1/32.
       int64_t row = t.shape.back();
       std::bernoulli_distribution step(1.0 / 32);
       for (int64_t i = 0; i < t.numel(); ++i)
         t.data[i] = (i % row == 0) ? 0.0 : t.data[i - 1] + (step(rng) ? 1.0 : 0.0);
+    } else {
+      // Per batch or per head (a prefix length, an offset, a position): anywhere in [0, max(Sq, Sk)].
+      std::uniform_int_distribution<int64_t> position(0, std::max(sh.Sq, sh.Sk));
+      for (double &x : t.data)
+        x = static_cast<double>(position(rng));
     }
     captures.push_back(std::move(t));
   }
 }
 
 } // namespace
+
+Inputs randomInputs(const spec::Spec &s, const spec::Shape &sh, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Inputs in;
+  in.Q = Tensor({sh.B, sh.Hq, sh.Sq, sh.D});
+  in.K = Tensor({sh.B, sh.Hkv, sh.Sk, sh.D});
+  in.V = Tensor({sh.B, sh.Hkv, sh.Sk, sh.Dv});
+  fillRandom(s, sh, rng, in.Q, in.K, in.V, in.captures);
+  return in;
+}
 
 Outputs attention(const spec::Spec &s, const spec::Shape &sh, const Inputs &in) {
   Outputs out;

@@ -38,9 +38,12 @@ struct Outputs {
   Tensor O, LSE;
 };
 
-/// Fresh random inputs for `shape`: Q, K, V ~ N(0, 1); float captures ~ U(-1, 1); int captures
-/// are non-decreasing along their last dim, starting at 0 and growing by 0 or 1 with probability
-/// 1/32 per step (document ids), so every capture is a valid table for the shipped specs.
+/// Fresh random inputs for `shape`: Q, K, V ~ N(0, 1); float captures ~ U(-1, 1). Int captures:
+///   - one that indexes another capture directly (`bias[h, bucket[kv_idx - q_idx]]`) is uniform over
+///     the dim it indexes (the smallest such dim);
+///   - else one whose last dim is Sq or Sk (document ids) is non-decreasing along it, from 0, a new
+///     value with probability 1/32 per step;
+///   - else (per batch or head: a prefix length, an offset) uniform over [0, max(Sq, Sk)].
 /// Deterministic for a given seed. Throws spec::SpecError when a capture shape is not positive.
 Inputs randomInputs(const spec::Spec &s, const spec::Shape &shape, uint64_t seed);
 
