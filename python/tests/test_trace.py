@@ -57,9 +57,13 @@ def test_trace_matches_python(factory):
 @pytest.mark.parametrize("factory", variants.ALL, ids=lambda f: f.__name__)
 def test_trace_runs_in_fp64_interpreter(factory, run_cli):
     # `tilefuse run` reads the spec (C++ reader), lowers and fuses it, and checks both programs in the
-    # fp64 interpreter against a naive attention at Sq = 113, Sk = 203 (the shape captures are sized for).
+    # fp64 interpreter against a naive attention at the requested Sq = 113, Sk = 203 (the shape the trace
+    # was made for and its captures are sized for; the check's extra shapes, Sq > Sk and Sq = 1, read
+    # such captures out of range and are reported as not checked).
     _, _, spec = _trace(factory, Sq=113, Sk=203)
-    report = run_cli(spec, "run", "--no-ir", "--B", "2", "--Hq", str(H), "--Hkv", str(H), "--seed", "7")
+    report = run_cli(spec, "run", "--no-ir", "--B", "2", "--Hq", str(H), "--Hkv", str(H), "--Sq", "113", "--Sk", "203",
+                     "--seed", "7")
+    assert report["checks"][0]["shape"]["Sq"] == 113 and report["checks"][0]["shape"]["Sk"] == 203, report["checks"]
     assert report["check_unfused"]["passed"] and report["check_fused"]["passed"], report
 
 
