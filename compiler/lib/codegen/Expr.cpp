@@ -226,10 +226,20 @@ std::string ScalarExprs::opExpr(Operation *op, llvm::ArrayRef<std::string> a) co
           return floatFn("expf", "exp");
         return call("tfcg::exp");
       })
-      .Case<math::Exp2Op>([&](auto) { return floatFn("exp2f", "exp2"); })
+      .Case<math::Exp2Op>([&](auto) {
+        // f32 without blk.exact_math: one MUFU.EX2 (ex2.approx.ftz, as the softmax's own exponentials).
+        if (!op->getResult(0).getType().isF32() || exactMath(op))
+          return floatFn("exp2f", "exp2");
+        return call("tfcg::fast_exp2");
+      })
       .Case<math::ExpM1Op>([&](auto) { return floatFn("expm1f", "expm1"); })
       .Case<math::LogOp>([&](auto) { return floatFn("logf", "log"); })
-      .Case<math::Log2Op>([&](auto) { return floatFn("log2f", "log2"); })
+      .Case<math::Log2Op>([&](auto) {
+        // f32 without blk.exact_math: one MUFU.LG2 (lg2.approx.ftz).
+        if (!op->getResult(0).getType().isF32() || exactMath(op))
+          return floatFn("log2f", "log2");
+        return call("tfcg::fast_log2");
+      })
       .Case<math::Log1pOp>([&](auto) { return floatFn("log1pf", "log1p"); })
       .Case<math::TanhOp>([&](auto) {
         // f32: the hardware approximation (tanh.approx.f32, max relative error about 2^-11, far below

@@ -201,8 +201,9 @@ FailureOr<Interval> IntervalBuilder::ofOp(Operation *op, Block *region) {
   }
   if (isa<arith::NegFOp>(op))
     return Interval{b.create<arith::NegFOp>(loc, x[0].hi), b.create<arith::NegFOp>(loc, x[0].lo)};
-  if (isa<arith::IndexCastOp, arith::ExtSIOp, arith::SIToFPOp, arith::ExtFOp, arith::TruncFOp>(
-          op))
+  // Nondecreasing maps (floor, ceil, round, int() of a float: integer-valued, exact in IEEE).
+  if (isa<arith::IndexCastOp, arith::ExtSIOp, arith::SIToFPOp, arith::ExtFOp, arith::TruncFOp,
+          arith::FPToSIOp, math::FloorOp, math::CeilOp, math::RoundOp>(op))
     return both([&](Value v) {
       IRMapping map;
       map.map(op->getOperand(0), v);

@@ -184,6 +184,55 @@ private:
     case Builtin::Max:
       return isFloat ? b.create<arith::MaximumFOp>(loc, args[0], args[1]).getResult()
                      : b.create<arith::MaxSIOp>(loc, args[0], args[1]).getResult();
+    case Builtin::Int:
+      if (args[0].getType().isInteger(1))
+        return boolAs(args[0], ScalarType::Int);
+      if (args[0].getType().isInteger(64))
+        return args[0];
+      return b.create<arith::FPToSIOp>(loc, b.getI64Type(), args[0]); // toward zero
+    case Builtin::Float:
+      if (args[0].getType().isInteger(1))
+        return boolAs(args[0], ScalarType::Float);
+      return args[0]; // an int was converted above
+    case Builtin::Floor:
+      return isFloat ? b.create<math::FloorOp>(loc, args[0]).getResult() : args[0];
+    case Builtin::Ceil:
+      return isFloat ? b.create<math::CeilOp>(loc, args[0]).getResult() : args[0];
+    case Builtin::Round: // math.round: half away from zero (CUDA roundf)
+      return isFloat ? b.create<math::RoundOp>(loc, args[0]).getResult() : args[0];
+    case Builtin::Sign: {
+      Value x = args[0];
+      Value one, minusOne, zero, pos, neg;
+      if (isFloat) {
+        one = fconst(1.0), minusOne = fconst(-1.0), zero = fconst(0.0);
+        pos = cmpf(arith::CmpFPredicate::OGT, x, zero);
+        neg = cmpf(arith::CmpFPredicate::OLT, x, zero);
+      } else {
+        one = b.create<arith::ConstantIntOp>(loc, 1, 64);
+        minusOne = b.create<arith::ConstantIntOp>(loc, -1, 64);
+        zero = b.create<arith::ConstantIntOp>(loc, 0, 64);
+        pos = cmpi(arith::CmpIPredicate::sgt, x, zero);
+        neg = cmpi(arith::CmpIPredicate::slt, x, zero);
+      }
+      return b.create<arith::SelectOp>(loc, pos, one,
+                                       b.create<arith::SelectOp>(loc, neg, minusOne, zero));
+    }
+    case Builtin::Sigmoid: { // 1 / (1 + exp(-x))
+      Value e = transcendental(b.create<math::ExpOp>(loc, b.create<arith::NegFOp>(loc, args[0])));
+      return b.create<arith::DivFOp>(loc, fconst(1.0), b.create<arith::AddFOp>(loc, fconst(1.0), e));
+    }
+    case Builtin::Softplus: { // max(x, 0) + log1p(exp(-|x|)): no overflow for large x
+      Value x = args[0];
+      Value negAbs = b.create<arith::NegFOp>(loc, b.create<math::AbsFOp>(loc, x));
+      Value e = transcendental(b.create<math::ExpOp>(loc, negAbs));
+      Value l = b.create<math::Log1pOp>(loc, e);
+      return b.create<arith::AddFOp>(loc, b.create<arith::MaximumFOp>(loc, x, fconst(0.0)), l);
+    }
+    case Builtin::Log2: return transcendental(b.create<math::Log2Op>(loc, args[0]));
+    case Builtin::Exp2: return transcendental(b.create<math::Exp2Op>(loc, args[0]));
+    case Builtin::Log1p: return b.create<math::Log1pOp>(loc, args[0]);
+    case Builtin::Expm1: return b.create<math::ExpM1Op>(loc, args[0]);
+    case Builtin::Pow: return b.create<math::PowFOp>(loc, args[0], args[1]);
     }
     llvm_unreachable("unknown builtin");
   }
@@ -193,6 +242,17 @@ private:
     if (math == spec::MathMode::Exact)
       op->setAttr(blk::kExactMathAttrName, b.getUnitAttr());
     return op->getResult(0);
+  }
+
+  Value fconst(double x) {
+    return b.create<arith::ConstantFloatOp>(loc, APFloat(static_cast<float>(x)), b.getF32Type());
+  }
+
+  /// A bool as 0 / 1 of an Int or Float.
+  Value boolAs(Value c, ScalarType t) {
+    Value one = t == ScalarType::Float ? fconst(1.0) : b.create<arith::ConstantIntOp>(loc, 1, 64).getResult();
+    Value zero = t == ScalarType::Float ? fconst(0.0) : b.create<arith::ConstantIntOp>(loc, 0, 64).getResult();
+    return b.create<arith::SelectOp>(loc, c, one, zero);
   }
 
   Value cmpf(arith::CmpFPredicate p, Value l, Value r) { return b.create<arith::CmpFOp>(loc, p, l, r); }

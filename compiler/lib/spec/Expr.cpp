@@ -106,9 +106,16 @@ std::string_view spelling(BinaryOp op) {
 }
 
 std::string_view spelling(Builtin f) {
-  static constexpr std::array<std::string_view, 7> kSpelling = {"tanh", "exp", "log", "abs",
-                                                                "min",  "max", "sqrt"};
+  static constexpr std::array<std::string_view, 20> kSpelling = {
+      "tanh",    "exp",      "log",  "abs",  "min",   "max",   "sqrt",
+      "int",     "float",    "floor", "ceil", "round", "sigmoid", "softplus",
+      "log2",    "exp2",     "log1p", "expm1", "pow",  "sign"};
+  static_assert(kSpelling.size() == static_cast<size_t>(kLastBuiltin) + 1);
   return kSpelling[static_cast<size_t>(f)];
+}
+
+size_t arity(Builtin f) {
+  return f == Builtin::Min || f == Builtin::Max || f == Builtin::Pow ? 2 : 1;
 }
 
 std::string_view spelling(Variable v) {

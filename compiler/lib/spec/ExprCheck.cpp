@@ -6,7 +6,11 @@
 //   < <= > >=     numbers -> bool;   == !=  numbers -> bool, or bool,bool -> bool
 //   && || !       bool -> bool;      -x     number -> same type
 //   c ? a : b     c bool; a, b the same type, or numbers mixed -> float
-//   tanh exp log sqrt (1 number) -> float;  abs (1 number) -> same;  min max (2 numbers) as '+'
+//   a bool operand of + - * / // % is read as the int 0 / 1 (the checker wraps it in int(...))
+//   tanh exp log sqrt sigmoid softplus log2 exp2 log1p expm1 (1 number) -> float
+//   abs sign floor ceil round (1 number) -> same type (floor, ceil, round of an int: the int)
+//   min max (2 numbers) as '+';  pow (2 numbers) -> float
+//   int(x) (number or bool) -> int, truncating toward zero;  float(x) (number or bool) -> float
 //   t[i, ...]     one int index per dimension -> int (i32/i64 data) or float (f32/f16/bf16 data)
 //
 //===----------------------------------------------------------------------------------------===//
@@ -36,6 +40,8 @@ std::string_view contextName(ExprContext c) {
     return "mask_mod";
   case ExprContext::CaptureDim:
     return "a capture dimension";
+  case ExprContext::Let:
+    return "a let definition";
   }
   return "";
 }
@@ -48,6 +54,8 @@ ScalarType expectedType(ExprContext c) {
     return ScalarType::Bool;
   case ExprContext::CaptureDim:
     return ScalarType::Int;
+  case ExprContext::Let:
+    return ScalarType::Unknown; // any
   }
   return ScalarType::Unknown;
 }
@@ -55,6 +63,7 @@ ScalarType expectedType(ExprContext c) {
 bool visibleIn(Variable v, ExprContext c) {
   switch (c) {
   case ExprContext::ScoreMod:
+  case ExprContext::Let:
     return true;
   case ExprContext::MaskMod:
     return v != Variable::Score;
@@ -98,7 +107,15 @@ public:
   explicit Checker(const ExprScope &scope) : scope_(scope) {}
 
   ScalarType check(Expr &e) {
+    // The parser bounds a tree's height (200), a spec's `let` names bound what they inline; this
+    // bounds the checker's own recursion whatever tree it is handed.
+    if (++depth_ > kMaxCheckDepth) {
+      --depth_;
+      typeError(e, fmt::format("expression nested more than {} levels deep at column {}",
+                               kMaxCheckDepth, e.column));
+    }
     e.type = infer(e);
+    --depth_;
     return e.type;
   }
 
@@ -112,6 +129,8 @@ private:
     if (scope_.context != ExprContext::CaptureDim)
       for (const CaptureSignature &c : scope_.captures)
         names.push_back(c.name);
+    for (const std::string &n : scope_.letNames)
+      names.push_back(n);
     return names;
   }
 
@@ -229,9 +248,35 @@ private:
     return t;
   }
 
+  // A bool operand of arithmetic is the int 0 / 1: wrap it in an explicit int() so that every
+  // later layer sees only numbers there.
+  static ScalarType boolToInt(Expr &operand) {
+    if (operand.type != ScalarType::Bool)
+      return operand.type;
+    int column = operand.column;
+    Expr cast = Expr::call(Builtin::Int, {std::move(operand)});
+    cast.column = column;
+    cast.type = ScalarType::Int;
+    operand = std::move(cast);
+    return ScalarType::Int;
+  }
+
   ScalarType inferBinary(Expr &e) {
     ScalarType a = check(e.operands.at(0));
     ScalarType b = check(e.operands.at(1));
+    switch (e.binaryOp) {
+    case BinaryOp::Add:
+    case BinaryOp::Sub:
+    case BinaryOp::Mul:
+    case BinaryOp::Div:
+    case BinaryOp::FloorDiv:
+    case BinaryOp::Mod:
+      a = boolToInt(e.operands[0]);
+      b = boolToInt(e.operands[1]);
+      break;
+    default:
+      break;
+    }
     std::string_view op = spelling(e.binaryOp);
     auto fail = [&](std::string_view expected) {
       typeError(e, fmt::format("'{}' at column {} expects {}, got {} and {}", op, e.column,
@@ -289,20 +334,31 @@ private:
   }
 
   ScalarType inferCall(Expr &e) {
-    size_t arity = e.callee == Builtin::Min || e.callee == Builtin::Max ? 2 : 1;
-    if (e.operands.size() != arity)
+    size_t n = arity(e.callee);
+    if (e.operands.size() != n)
       typeError(e, fmt::format("{}() at column {} takes {} argument{}, got {}", spelling(e.callee),
-                               e.column, arity, arity == 1 ? "" : "s", e.operands.size()));
+                               e.column, n, n == 1 ? "" : "s", e.operands.size()));
+    bool isCast = e.callee == Builtin::Int || e.callee == Builtin::Float;
     std::vector<ScalarType> args;
     for (Expr &arg : e.operands) {
       ScalarType t = check(arg);
-      if (!isNumber(t))
-        typeError(arg, fmt::format("argument {} of {}() at column {} is {}; expected int or float",
-                                   args.size() + 1, spelling(e.callee), e.column, spelling(t)));
+      if (!isNumber(t) && !(isCast && t == ScalarType::Bool))
+        typeError(arg, fmt::format("argument {} of {}() at column {} is {}; expected int or "
+                                   "float{}",
+                                   args.size() + 1, spelling(e.callee), e.column, spelling(t),
+                                   t == ScalarType::Bool ? " (int(c) or float(c) turn a bool into "
+                                                           "0 / 1)"
+                                                         : ""));
       args.push_back(t);
     }
     switch (e.callee) {
+    case Builtin::Int:
+      return ScalarType::Int;
     case Builtin::Abs:
+    case Builtin::Sign:
+    case Builtin::Floor:
+    case Builtin::Ceil:
+    case Builtin::Round:
       return args[0];
     case Builtin::Min:
     case Builtin::Max:
@@ -312,7 +368,10 @@ private:
     }
   }
 
+  static constexpr int kMaxCheckDepth = 512;
+
   const ExprScope &scope_;
+  int depth_ = 0;
 };
 
 } // namespace
@@ -320,7 +379,7 @@ private:
 void checkExpr(Expr &root, const ExprScope &scope) {
   ScalarType t = Checker(scope).check(root);
   ScalarType expected = expectedType(scope.context);
-  if (t == expected)
+  if (t == expected || scope.context == ExprContext::Let)
     return;
   std::string hint;
   if (scope.context == ExprContext::ScoreMod && t == ScalarType::Int)

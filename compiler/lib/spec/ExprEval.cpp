@@ -230,6 +230,46 @@ private:
   Value call(const Expr &e) const {
     Value x = eval(e.operands.at(0));
     switch (e.callee) {
+    case Builtin::Int:
+      if (x.type == ScalarType::Bool)
+        return Value::ofInt(x.b ? 1 : 0);
+      if (x.type == ScalarType::Int)
+        return x;
+      // Truncation toward zero, as C and CUDA casts; outside int64 (or NaN) has no int value.
+      if (!(std::trunc(x.f) >= -9223372036854775808.0 && std::trunc(x.f) < 9223372036854775808.0))
+        evalError(e.column, fmt::format("int() of {} at column {} is outside the range of int64",
+                                        x.f, e.column));
+      return Value::ofInt(static_cast<int64_t>(std::trunc(x.f)));
+    case Builtin::Float:
+      if (x.type == ScalarType::Bool)
+        return Value::ofFloat(x.b ? 1.0 : 0.0);
+      return Value::ofFloat(x.asFloat());
+    case Builtin::Floor:
+      return x.type == ScalarType::Int ? x : Value::ofFloat(std::floor(x.f));
+    case Builtin::Ceil:
+      return x.type == ScalarType::Int ? x : Value::ofFloat(std::ceil(x.f));
+    case Builtin::Round: // half away from zero, as C round / CUDA roundf / MLIR math.round
+      return x.type == ScalarType::Int ? x : Value::ofFloat(std::round(x.f));
+    case Builtin::Sign:
+      if (x.type == ScalarType::Int)
+        return Value::ofInt((x.i > 0) - (x.i < 0));
+      return Value::ofFloat(static_cast<double>((x.f > 0.0) - (x.f < 0.0)));
+    case Builtin::Sigmoid:
+      return Value::ofFloat(1.0 / (1.0 + std::exp(-x.asFloat())));
+    case Builtin::Softplus: {
+      double v = x.asFloat();
+      return Value::ofFloat(std::fmax(v, 0.0) + std::log1p(std::exp(-std::fabs(v))));
+    }
+    case Builtin::Log2:
+      return Value::ofFloat(std::log2(x.asFloat()));
+    case Builtin::Exp2:
+      return Value::ofFloat(std::exp2(x.asFloat()));
+    case Builtin::Log1p:
+      return Value::ofFloat(std::log1p(x.asFloat()));
+    case Builtin::Expm1:
+      return Value::ofFloat(std::expm1(x.asFloat()));
+    case Builtin::Pow: // a negative base with a non-integer exponent gives NaN, as C pow
+      return Value::ofFloat(std::pow(x.asFloat(), eval(e.operands.at(1)).asFloat()));
     case Builtin::Tanh:
       return Value::ofFloat(std::tanh(x.asFloat()));
     case Builtin::Exp:

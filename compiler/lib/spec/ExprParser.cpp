@@ -16,6 +16,7 @@
 #include "tilefuse/spec/Expr.h"
 
 #include "ExprSyntax.h"
+#include "Suggest.h"
 
 #include "tilefuse/spec/SpecError.h"
 
@@ -204,12 +205,18 @@ private:
       Expr e = Expr::select(std::move(args[0]), std::move(args[1]), std::move(args[2]));
       return at(std::move(e), t.column);
     }
-    for (int f = 0; f <= static_cast<int>(Builtin::Sqrt); ++f)
+    for (int f = 0; f <= static_cast<int>(kLastBuiltin); ++f)
       if (spelling(static_cast<Builtin>(f)) == t.text)
         return at(Expr::call(static_cast<Builtin>(f), std::move(args)), t.column);
-    syntaxError(t.column, fmt::format("unknown function '{}' at column {}; expected one of tanh, "
-                                      "exp, log, abs, min, max, sqrt, where",
-                                      t.text, t.column));
+    std::vector<std::string> names;
+    for (int f = 0; f <= static_cast<int>(kLastBuiltin); ++f)
+      names.emplace_back(spelling(static_cast<Builtin>(f)));
+    names.emplace_back("where");
+    std::string hint = detail::didYouMean(t.text, names);
+    if (t.text == "bool")
+      hint = "; there is no bool() cast: write x != 0";
+    syntaxError(t.column, fmt::format("unknown function '{}' at column {}{}; expected one of {}",
+                                      t.text, t.column, hint, detail::joinNames(names)));
   }
 
   // Comma-separated expressions up to `close` (the opening token is already consumed).

@@ -52,6 +52,7 @@ constexpr FieldRule kTopFields[] = {
     {"score_mod", false, "a float expression"},
     {"mask_mod", false, "a bool expression"},
     {"captures", false, "an object of captured tensors"},
+    {"let", false, "an object of named sub-expressions {\"name\": \"expression\", ...}"},
     {"math", false, "how score_mod / mask_mod compute tanh and exp: \"approx\" or \"exact\""},
     {"layout", false, "\"batched\" ([B, H, S, D] tensors) or \"packed\" (variable-length sequences, cu_seqlens)"},
     {"shape", true, "the default problem size {\"B\": ..., \"Sq\": ..., \"Sk\": ...}"},
@@ -106,7 +107,7 @@ std::vector<std::string> reservedNames() {
   std::vector<std::string> names = {"true", "false", "inf", "where"};
   for (int v = 0; v <= static_cast<int>(Variable::Sk); ++v)
     names.emplace_back(spelling(static_cast<Variable>(v)));
-  for (int f = 0; f <= static_cast<int>(Builtin::Sqrt); ++f)
+  for (int f = 0; f <= static_cast<int>(kLastBuiltin); ++f)
     names.emplace_back(spelling(static_cast<Builtin>(f)));
   return names;
 }
@@ -141,11 +142,13 @@ public:
       spec.lse = readBool(root.at("lse"), "lse");
     if (root.contains("captures"))
       readCaptures(root.at("captures"), spec);
+    if (root.contains("let"))
+      readLets(root.at("let"), spec);
     if (root.contains("score_mod"))
       spec.scoreMod =
-          readExpr(root.at("score_mod"), "score_mod", scopeOf(spec, ExprContext::ScoreMod));
+          readExpr(root.at("score_mod"), "score_mod", letScope(spec, ExprContext::ScoreMod));
     if (root.contains("mask_mod"))
-      spec.maskMod = readExpr(root.at("mask_mod"), "mask_mod", scopeOf(spec, ExprContext::MaskMod));
+      spec.maskMod = readExpr(root.at("mask_mod"), "mask_mod", letScope(spec, ExprContext::MaskMod));
     checkCapturesUsed(spec);
     if (root.contains("math"))
       spec.math = readMathMode(root.at("math"), "math");
@@ -272,10 +275,201 @@ private:
     if (!j.is_string())
       fail(path, fmt::format("expected an expression string, got {}", describe(j)));
     try {
-      return parseCheckedExpr(j.get<std::string>(), scope);
+      Expr e = parseExpr(j.get<std::string>());
+      if (!lets_.empty())
+        e = inlineLets(std::move(e), scope.context, path);
+      checkExpr(e, scope);
+      return e;
+    } catch (const SpecError &e) {
+      if (!e.where().file.empty())
+        throw;
+      throw SpecError(source_->locateInString(file_, path, e.exprColumn()), e.message());
+    }
+  }
+
+  // ---- let: named sub-expressions, inlined where they are used -----------------------------
+
+  struct Let {
+    std::string name;
+    Expr body;              ///< Parsed; after resolution: every let name inside inlined, checked.
+    bool usesScore = false; ///< Reads `score` (then mask_mod cannot use it).
+    int state = 0;          ///< 0 unvisited, 1 on the resolution stack, 2 resolved.
+  };
+
+  // Bounds on a tree after inlining: every later walk recurses at most this deep, and a chain of
+  // names each using the previous twice cannot blow up the kernel.
+  static constexpr int kMaxInlinedHeight = 400;
+  static constexpr size_t kMaxInlinedNodes = 20000;
+  static constexpr size_t kMaxLetNesting = 64; ///< Longest chain of lets each using the next.
+
+  ExprScope letScope(const Spec &spec, ExprContext context) const {
+    ExprScope scope = scopeOf(spec, context);
+    for (const Let &l : lets_)
+      scope.letNames.push_back(l.name);
+    return scope;
+  }
+
+  Let *findLet(std::string_view name) {
+    for (Let &l : lets_)
+      if (l.name == name)
+        return &l;
+    return nullptr;
+  }
+  const Let *findLet(std::string_view name) const {
+    return const_cast<SpecReader *>(this)->findLet(name);
+  }
+
+  static int height(const Expr &e) {
+    int h = 0;
+    for (const Expr &c : e.operands)
+      h = std::max(h, height(c));
+    return h + 1;
+  }
+  static size_t nodeCount(const Expr &e) {
+    size_t n = 1;
+    for (const Expr &c : e.operands)
+      n += nodeCount(c);
+    return n;
+  }
+
+  [[noreturn]] static void exprError(int column, std::string message) {
+    SourceLocation where;
+    where.exprColumn = column;
+    throw SpecError(where, std::move(message));
+  }
+
+  // Replaces every reference to a let name in `e` by that let's resolved body (the copy's root takes
+  // the reference's column, so that a type error about it points at the name). `context` decides
+  // whether a let reading `score` may be used.
+  Expr substitute(Expr e, ExprContext context) const {
+    if (e.kind == ExprKind::Variable) {
+      if (const Let *l = findLet(e.name)) {
+        if (context == ExprContext::MaskMod && l->usesScore)
+          exprError(e.column, fmt::format("'{}' at column {} is a let name that reads 'score', which "
+                                          "mask_mod cannot see; score belongs in score_mod",
+                                          e.name, e.column));
+        Expr copy = l->body;
+        copy.column = e.column;
+        return copy;
+      }
+      return e;
+    }
+    if (e.kind == ExprKind::TensorRead && findLet(e.name))
+      exprError(e.column, fmt::format("'{}' at column {} is a let name, a value, and cannot be "
+                                      "indexed; only captured tensors can",
+                                      e.name, e.column));
+    for (Expr &c : e.operands)
+      c = substitute(std::move(c), context);
+    return e;
+  }
+
+  Expr inlineLets(Expr e, ExprContext context, std::string_view what) const {
+    Expr out = substitute(std::move(e), context);
+    size_t nodes = nodeCount(out);
+    if (nodes > kMaxInlinedNodes)
+      exprError(0, fmt::format("{} has {} nodes once its let names are written out; expected at "
+                               "most {} (a let name used many times inside others multiplies)",
+                               what, nodes, kMaxInlinedNodes));
+    int h = height(out);
+    if (h > kMaxInlinedHeight)
+      exprError(0, fmt::format("{} is nested {} levels deep once its let names are written out; "
+                               "expected at most {}",
+                               what, h, kMaxInlinedHeight));
+    return out;
+  }
+
+  void readLets(const json &lets, const Spec &spec) {
+    if (!lets.is_object())
+      fail("let", fmt::format("expected an object of named expressions {{\"name\": \"expression\", "
+                              "...}}, got {}",
+                              describe(lets)));
+    std::vector<std::string> reserved = reservedNames();
+    for (const auto &[name, body] : lets.items()) {
+      std::string path = SourceMap::child("let", name);
+      if (!isIdentifier(name))
+        fail(path,
+             fmt::format("let name '{}' is not an identifier; expected letters, digits and '_', "
+                         "not starting with a digit",
+                         name),
+             true);
+      if (std::find(reserved.begin(), reserved.end(), name) != reserved.end())
+        fail(path,
+             fmt::format("let name '{}' would shadow the built-in {} '{}'; choose another name",
+                         name, builtinKind(name), name),
+             true);
+      if (findCapture(spec, name) != nullptr)
+        fail(path,
+             fmt::format("let name '{}' would shadow the captured tensor '{}'; choose another name",
+                         name, name),
+             true);
+      if (!body.is_string())
+        fail(path, fmt::format("expected an expression string, got {}", describe(body)));
+      Let l;
+      l.name = name;
+      try {
+        l.body = parseExpr(body.get<std::string>());
+      } catch (const SpecError &e) {
+        throw SpecError(source_->locateInString(file_, path, e.exprColumn()), e.message());
+      }
+      lets_.push_back(std::move(l));
+    }
+    std::vector<std::string> stack;
+    for (size_t i = 0; i < lets_.size(); ++i)
+      resolveLet(lets_[i], spec, stack);
+  }
+
+  static std::string_view builtinKind(std::string_view name) {
+    for (int v = 0; v <= static_cast<int>(Variable::Sk); ++v)
+      if (spelling(static_cast<Variable>(v)) == name)
+        return "variable";
+    if (name == "true" || name == "false" || name == "inf")
+      return "constant";
+    return "function";
+  }
+
+  // Depth-first: resolves the lets `l` uses, then inlines them into `l` and checks it. The stack
+  // is the chain of names being resolved, for the message naming a cycle. Recursion is bounded by
+  // the number of lets, and each is resolved once.
+  void resolveLet(Let &l, const Spec &spec, std::vector<std::string> &stack) {
+    if (l.state == 2)
+      return;
+    std::string path = SourceMap::child("let", l.name);
+    if (l.state == 1) {
+      auto from = std::find(stack.begin(), stack.end(), l.name);
+      std::vector<std::string> cycle(from, stack.end());
+      cycle.push_back(l.name);
+      fail(path, fmt::format("let names form a cycle: {}; expected each name to use only names "
+                             "defined without it",
+                             detail::joinNames(cycle, " -> ")),
+           true);
+    }
+    if (stack.size() >= kMaxLetNesting)
+      fail(path,
+           fmt::format("let names nest more than {} deep ({} uses {} ...); expected at most {}",
+                       kMaxLetNesting, stack.front(), stack.size() > 1 ? stack[1] : l.name,
+                       kMaxLetNesting),
+           true);
+    l.state = 1;
+    stack.push_back(l.name);
+    std::vector<Let *> deps;
+    forEachNode(l.body, [&](const Expr &e) {
+      if (e.kind == ExprKind::Variable)
+        if (Let *dep = findLet(e.name))
+          deps.push_back(dep);
+    });
+    for (Let *dep : deps)
+      resolveLet(*dep, spec, stack);
+    stack.pop_back();
+    try {
+      l.body = inlineLets(std::move(l.body), ExprContext::Let, "let '" + l.name + "'");
+      checkExpr(l.body, letScope(spec, ExprContext::Let));
     } catch (const SpecError &e) {
       throw SpecError(source_->locateInString(file_, path, e.exprColumn()), e.message());
     }
+    forEachNode(l.body, [&](const Expr &e) {
+      l.usesScore |= e.kind == ExprKind::Variable && e.variable == Variable::Score;
+    });
+    l.state = 2;
   }
 
   void readCaptures(const json &captures, Spec &spec) const {
@@ -344,6 +538,7 @@ private:
 
   std::string file_;
   std::shared_ptr<const SourceMap> source_;
+  std::vector<Let> lets_;
 };
 
 // nlohmann's "parse error at line 3, column 0: syntax error ..." without the part before the

@@ -177,9 +177,10 @@ TEST_CASE("syntax errors give the column", "[expr][errors]") {
   }
   SECTION("empty expression") { CHECK(exprError("   ").exprColumn() == 4); }
   SECTION("unknown function") {
-    SpecError e = exprError("score + sigmoid(score)");
+    SpecError e = exprError("score + sigmod(score)");
     CHECK(e.exprColumn() == 9);
-    CHECK_THAT(e.what(), Catch::Contains("unknown function 'sigmoid'"));
+    CHECK_THAT(e.what(), Catch::Contains("unknown function 'sigmod'") &&
+                             Catch::Contains("did you mean 'sigmoid'"));
   }
   SECTION("where() needs three arguments") {
     SpecError e = exprError("where(q_idx > 0, score)");
@@ -234,10 +235,10 @@ TEST_CASE("type errors give the column", "[expr][errors]") {
     CHECK(e.exprColumn() == 18); // a binary node's column is its operator's
     CHECK_THAT(e.what(), Catch::Contains("expected int"));
   }
-  SECTION("bool arithmetic") {
-    SpecError e = exprError("score + (q_idx < kv_idx)");
-    CHECK(e.exprColumn() == 7);
-    CHECK_THAT(e.what(), Catch::Contains("'+' at column 7 expects int or float operands"));
+  SECTION("bool arithmetic: a bool reads as 0 / 1, but && of numbers is still refused") {
+    SpecError e = exprError("score + ((q_idx < kv_idx) && 1)");
+    CHECK(e.exprColumn() == 27);
+    CHECK_THAT(e.what(), Catch::Contains("'&&' at column 27 expects bool operands"));
   }
   SECTION("score_mod of type bool") {
     SpecError e = exprError("score > 0.0");

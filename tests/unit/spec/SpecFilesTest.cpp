@@ -18,8 +18,9 @@ std::string specPath(const std::string &name) {
   return std::string(TILEFUSE_SPECS_DIR) + "/" + name + ".json";
 }
 
-const std::set<std::string> kShipped = {"mha",   "causal",  "gqa",           "sliding_window",
-                                        "alibi", "softcap", "document_mask", "relative_bias"};
+const std::set<std::string> kShipped = {"mha",     "causal",        "gqa",           "sliding_window",
+                                        "alibi",   "softcap",       "document_mask", "relative_bias",
+                                        "t5_bias", "softcap_decay"};
 
 } // namespace
 

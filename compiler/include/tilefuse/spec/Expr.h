@@ -51,7 +51,21 @@ enum class BinaryOp : uint8_t {
   And, Or,
 };
 
-enum class Builtin : uint8_t { Tanh, Exp, Log, Abs, Min, Max, Sqrt };
+/// Functions of the language (typing: specs/README.md, "Functions"). Int and Float are the casts
+/// int(x) (truncation toward zero; a bool gives 0 / 1) and float(x).
+enum class Builtin : uint8_t {
+  Tanh, Exp, Log, Abs, Min, Max, Sqrt,
+  Int, Float,          ///< int(x), float(x): casts of a number or a bool.
+  Floor, Ceil, Round,  ///< Float -> Float, Int -> Int (identity); round: half away from zero.
+  Sigmoid, Softplus,   ///< 1 / (1 + exp(-x)); log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
+  Log2, Exp2, Log1p, Expm1,
+  Pow,                 ///< pow(a, b): Float; a negative base with a non-integer exponent is NaN (C pow).
+  Sign,                ///< -1, 0, 1 of the argument's type; sign(NaN) = 0.
+};
+inline constexpr Builtin kLastBuiltin = Builtin::Sign;
+
+/// Number of arguments `f` takes (2 for min, max, pow; 1 otherwise).
+size_t arity(Builtin f);
 
 /// Names an expression may read. Which ones are visible depends on the ExprContext.
 enum class Variable : uint8_t {
@@ -100,6 +114,7 @@ enum class ExprContext : uint8_t {
   ScoreMod,   ///< Must be Float. Sees score, b, h, q_idx, kv_idx, the sizes, captured tensors.
   MaskMod,    ///< Must be Bool. As ScoreMod, without score.
   CaptureDim, ///< Must be Int. Sees only the sizes B, Hq, Hkv, Sq, Sk.
+  Let,        ///< A spec's `let` definition: any type. Sees what score_mod sees.
 };
 
 /// A captured tensor as the type checker sees it.
@@ -112,6 +127,8 @@ struct CaptureSignature {
 struct ExprScope {
   ExprContext context = ExprContext::ScoreMod;
   std::vector<CaptureSignature> captures; ///< Order defines Expr::captureSlot.
+  /// Names a spec's `let` defines (inlined before checking); only for "did you mean" in messages.
+  std::vector<std::string> letNames;
 };
 
 /// Parses `text` (grammar: specs/README.md) into an untyped tree; columns are 1-based bytes.
