@@ -138,8 +138,11 @@ def _where(c, a, b):
 
 
 def _call(f, args):
-    if f in ("tanh", "exp", "log", "sqrt"):
+    if f in ("tanh", "exp", "log", "sqrt", "log1p", "expm1"):
         return getattr(torch, f)(args[0].double())
+    if f in ("floor", "ceil"):  # of an int: the int itself (specs/README.md, Functions)
+        x = args[0]
+        return x if not x.is_floating_point() else getattr(torch, f)(x.double())
     if f == "abs":
         return args[0].abs()
     if f in ("min", "max"):

@@ -118,6 +118,10 @@ def _sin(score, b, h, q, kv):
     return torch.sin(score)
 
 
+def _round(score, b, h, q, kv):
+    return torch.round(score)
+
+
 def _item(score, b, h, q, kv):
     return score + score.item()
 
@@ -161,6 +165,7 @@ def _slice_index(score, b, h, q, kv):
     (_and_keyword, "mask", ["`and`", "&"]),
     (_math_exp, "score", ["math.", "torch.exp"]),
     (_sin, "score", ["torch.sin is not traceable"]),
+    (_round, "score", ["round is not traceable", "halves to even", "floor(x + 0.5)"]),
     (_item, "score", [".item()"]),
     (_float_to_int, "score", ["float-to-int"]),
     (_bitwise_int, "mask", ["'&'", "bools"]),

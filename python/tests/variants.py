@@ -118,8 +118,18 @@ def clamp_and_exp(B, H, Sq, Sk, dev):
     return score_mod, None
 
 
+def log_distance_buckets(B, H, Sq, Sk, dev):
+    # floor / ceil / log1p / expm1 traced to the spec's built-ins (issue 12's functions).
+    def score_mod(score, b, h, q_idx, kv_idx):
+        d = (q_idx - kv_idx).abs().float()
+        return score - 0.1 * torch.floor(torch.log1p(d)) + 0.05 * torch.ceil(torch.expm1(score * 0.1))
+
+    return score_mod, None
+
+
 ALL = [noop, causal, causal_bottom_right, sliding_window, softcap, alibi, relative_bias, document_mask,
-       prefix_lm, gated_where, bool_mask_capture, dilated, temperature_per_head, clamp_and_exp]
+       prefix_lm, gated_where, bool_mask_capture, dilated, temperature_per_head, clamp_and_exp,
+       log_distance_buckets]
 
 
 def reference_scores(score_mod, mask_mod, s, B, H, Sq, Sk, dev):

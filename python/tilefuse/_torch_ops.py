@@ -139,6 +139,9 @@ HANDLERS = {
     "neg": lambda tr, x: Value(E.neg(tr.node(x)), tr), "negative": lambda tr, x: Value(E.neg(tr.node(x)), tr),
     "abs": _unary("abs"), "absolute": _unary("abs"),
     "tanh": _unary("tanh"), "exp": _unary("exp"), "log": _unary("log"), "sqrt": _unary("sqrt"),
+    "floor": _unary("floor"), "ceil": _unary("ceil"), "log1p": _unary("log1p"), "expm1": _unary("expm1"),
+    "round": _no("round", "torch.round rounds halves to even and the spec's round() rounds them away from "
+                 "zero; write floor(x + 0.5) or keep the value unrounded"),
     "exp2": lambda tr, x: Value(E.call("exp", E.binary("*", tr.node(x), E.literal(_LN2))), tr),
     "log2": lambda tr, x: Value(E.binary("/", E.call("log", tr.node(x)), E.literal(_LN2)), tr),
     "rsqrt": lambda tr, x: Value(E.binary("/", E.literal(1.0), E.call("sqrt", tr.node(x))), tr),

@@ -388,8 +388,8 @@ def _dispatch(tr: Optional[_Tracer], func, args, kwargs):
         where = "torch." if getattr(func, "__module__", "") in ("torch", "torch.functional") else ""
         raise TraceError(f"{where}{name} is not traceable in score_mod / mask_mod. Traceable: arithmetic "
                          "(+ - * / // % **), comparisons, & | ~ ^, torch.where, tanh, exp, exp2, log, log2, "
-                         "sqrt, rsqrt, abs, sigmoid, sign, minimum, maximum, clamp, and dtype casts "
-                         "(.to, .int, .long, .float, .bool)")
+                         "sqrt, rsqrt, abs, floor, ceil, log1p, expm1, sigmoid, sign, minimum, maximum, clamp, "
+                         "and dtype casts (.to, .int, .long, .float, .bool)")
     try:
         return handler(tr, *args, **kwargs)
     except TypeError as e:
