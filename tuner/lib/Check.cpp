@@ -152,14 +152,25 @@ HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &s, uint64_t see
   return in;
 }
 
-std::vector<RowIndex> sampleRows(const spec::Shape &s, int64_t maxRows, uint64_t seed) {
+namespace {
+
+/// The rule of sampleRows over `count` batch entries, the i-th being batch batchAt(i) with lenOf(batch)
+/// > 0 query rows: every row when there are at most maxRows, else the first and last row of the first
+/// and last entry and uniform draws (distinct) up to maxRows.
+template <typename BatchAt, typename LenOf>
+std::vector<RowIndex> sampleRowsOf(int64_t count, BatchAt batchAt, LenOf lenOf, int64_t Hq, int64_t maxRows,
+                                   uint64_t seed) {
   std::vector<RowIndex> rows;
-  const int64_t total = s.B * s.Hq * s.Sq;
+  if (count == 0)
+    return rows;
+  int64_t total = 0;
+  for (int64_t i = 0; i < count && total <= maxRows; ++i)
+    total += Hq * lenOf(batchAt(i));
   if (total <= maxRows) {
-    for (int64_t b = 0; b < s.B; ++b)
-      for (int64_t h = 0; h < s.Hq; ++h)
-        for (int64_t q = 0; q < s.Sq; ++q)
-          rows.push_back({b, h, q});
+    for (int64_t i = 0; i < count; ++i)
+      for (int64_t h = 0; h < Hq; ++h)
+        for (int64_t q = 0; q < lenOf(batchAt(i)); ++q)
+          rows.push_back({batchAt(i), h, q});
     return rows;
   }
   std::set<std::tuple<int64_t, int64_t, int64_t>> seen;
@@ -167,49 +178,33 @@ std::vector<RowIndex> sampleRows(const spec::Shape &s, int64_t maxRows, uint64_t
     if (static_cast<int64_t>(rows.size()) < maxRows && seen.insert({b, h, q}).second)
       rows.push_back({b, h, q});
   };
-  add(0, 0, 0);
-  add(0, 0, s.Sq - 1);
-  add(s.B - 1, s.Hq - 1, 0);
-  add(s.B - 1, s.Hq - 1, s.Sq - 1);
+  const int64_t first = batchAt(0), last = batchAt(count - 1);
+  add(first, 0, 0);
+  add(first, 0, lenOf(first) - 1);
+  add(last, Hq - 1, 0);
+  add(last, Hq - 1, lenOf(last) - 1);
   SplitMix rng{seed ^ 0x5eed};
-  while (static_cast<int64_t>(rows.size()) < maxRows)
-    add(static_cast<int64_t>(rng.next() % s.B), static_cast<int64_t>(rng.next() % s.Hq),
-        static_cast<int64_t>(rng.next() % s.Sq));
+  while (static_cast<int64_t>(rows.size()) < maxRows) {
+    const int64_t b = batchAt(static_cast<int64_t>(rng.next() % static_cast<uint64_t>(count)));
+    add(b, static_cast<int64_t>(rng.next() % static_cast<uint64_t>(Hq)),
+        static_cast<int64_t>(rng.next() % static_cast<uint64_t>(lenOf(b))));
+  }
   return rows;
 }
 
+} // namespace
+
+std::vector<RowIndex> sampleRows(const spec::Shape &s, int64_t maxRows, uint64_t seed) {
+  return sampleRowsOf(s.B, [](int64_t i) { return i; }, [&](int64_t) { return s.Sq; }, s.Hq, maxRows, seed);
+}
+
 std::vector<RowIndex> samplePackedRows(const spec::PackedSeqs &seqs, int64_t Hq, int64_t maxRows, uint64_t seed) {
-  std::vector<RowIndex> rows;
   std::vector<int64_t> nonEmpty;
   for (int64_t b = 0; b < seqs.batch(); ++b)
     if (seqs.lenQ(b) > 0)
       nonEmpty.push_back(b);
-  if (nonEmpty.empty())
-    return rows;
-  if (Hq * seqs.totalQ() <= maxRows) {
-    for (int64_t b : nonEmpty)
-      for (int64_t h = 0; h < Hq; ++h)
-        for (int64_t q = 0; q < seqs.lenQ(b); ++q)
-          rows.push_back({b, h, q});
-    return rows;
-  }
-  std::set<std::tuple<int64_t, int64_t, int64_t>> seen;
-  auto add = [&](int64_t b, int64_t h, int64_t q) {
-    if (static_cast<int64_t>(rows.size()) < maxRows && seen.insert({b, h, q}).second)
-      rows.push_back({b, h, q});
-  };
-  const int64_t first = nonEmpty.front(), last = nonEmpty.back();
-  add(first, 0, 0);
-  add(first, 0, seqs.lenQ(first) - 1);
-  add(last, Hq - 1, 0);
-  add(last, Hq - 1, seqs.lenQ(last) - 1);
-  SplitMix rng{seed ^ 0x5eed};
-  while (static_cast<int64_t>(rows.size()) < maxRows) {
-    const int64_t b = nonEmpty[rng.next() % nonEmpty.size()];
-    add(b, static_cast<int64_t>(rng.next() % static_cast<uint64_t>(Hq)),
-        static_cast<int64_t>(rng.next() % static_cast<uint64_t>(seqs.lenQ(b))));
-  }
-  return rows;
+  return sampleRowsOf(static_cast<int64_t>(nonEmpty.size()), [&](int64_t i) { return nonEmpty[static_cast<size_t>(i)]; },
+                      [&](int64_t b) { return seqs.lenQ(b); }, Hq, maxRows, seed);
 }
 
 ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const RowIndex &row) {

@@ -88,30 +88,17 @@ std::vector<std::byte> DeviceProblem::params(const codegen::ParamLayout &layout,
   std::size_t capture = 0;
   const bool packed = !cuQ_.empty();
   const int64_t totalQ = packed ? cuQ_.back() : 0, totalK = packed ? cuK_.back() : 0;
+  // Packed: [total, H, D] and LSE [Hq, total_q]; batched: [B, H, S, D] and LSE [B, Hq, Sq]. Dense.
+  using Dims = std::vector<int64_t>;
+  auto rows = [&](int64_t total, int64_t S, int64_t H, int64_t D) { return packed ? Dims{total, H, D} : Dims{s.B, H, S, D}; };
   for (const codegen::TensorAbi &t : layout.tensors) {
     codegen::TensorBinding b;
-    if (packed) { // [total, H, D] and LSE [Hq, total_q], dense
-      switch (t.arg.role) {
-      case codegen::TensorRole::Q: b = {set.Q.get(), {totalQ, s.Hq, s.D}, {}}; break;
-      case codegen::TensorRole::K: b = {set.K.get(), {totalK, s.Hkv, s.D}, {}}; break;
-      case codegen::TensorRole::V: b = {set.V.get(), {totalK, s.Hkv, s.Dv}, {}}; break;
-      case codegen::TensorRole::O: b = {set.O.get(), {totalQ, s.Hq, s.Dv}, {}}; break;
-      case codegen::TensorRole::LSE: b = {set.LSE.get(), {s.Hq, totalQ}, {}}; break;
-      case codegen::TensorRole::Capture:
-        b = {captures_.at(capture).get(), captureShapes_.at(capture), {}};
-        ++capture;
-        break;
-      }
-      b.strides = denseStrides(b.shape);
-      bindings.push_back(std::move(b));
-      continue;
-    }
     switch (t.arg.role) {
-    case codegen::TensorRole::Q: b = {set.Q.get(), {s.B, s.Hq, s.Sq, s.D}, {}}; break;
-    case codegen::TensorRole::K: b = {set.K.get(), {s.B, s.Hkv, s.Sk, s.D}, {}}; break;
-    case codegen::TensorRole::V: b = {set.V.get(), {s.B, s.Hkv, s.Sk, s.Dv}, {}}; break;
-    case codegen::TensorRole::O: b = {set.O.get(), {s.B, s.Hq, s.Sq, s.Dv}, {}}; break;
-    case codegen::TensorRole::LSE: b = {set.LSE.get(), {s.B, s.Hq, s.Sq}, {}}; break;
+    case codegen::TensorRole::Q: b = {set.Q.get(), rows(totalQ, s.Sq, s.Hq, s.D), {}}; break;
+    case codegen::TensorRole::K: b = {set.K.get(), rows(totalK, s.Sk, s.Hkv, s.D), {}}; break;
+    case codegen::TensorRole::V: b = {set.V.get(), rows(totalK, s.Sk, s.Hkv, s.Dv), {}}; break;
+    case codegen::TensorRole::O: b = {set.O.get(), rows(totalQ, s.Sq, s.Hq, s.Dv), {}}; break;
+    case codegen::TensorRole::LSE: b = {set.LSE.get(), packed ? Dims{s.Hq, totalQ} : Dims{s.B, s.Hq, s.Sq}, {}}; break;
     case codegen::TensorRole::Capture:
       b = {captures_.at(capture).get(), captureShapes_.at(capture), {}};
       ++capture;
