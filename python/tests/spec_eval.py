@@ -138,8 +138,11 @@ def _where(c, a, b):
 
 
 def _call(f, args):
-    if f in ("tanh", "exp", "log", "sqrt", "log1p", "expm1"):
+    if f in ("tanh", "exp", "log", "sqrt", "log1p", "expm1", "sigmoid", "exp2", "log2"):
         return getattr(torch, f)(args[0].double())
+    if f == "sign":  # of an int: an int; sign(NaN) = 0 (specs/README.md)
+        x = args[0]
+        return torch.nan_to_num(torch.sign(x), nan=0.0) if x.is_floating_point() else torch.sign(x)
     if f in ("floor", "ceil"):  # of an int: the int itself (specs/README.md, Functions)
         x = args[0]
         return x if not x.is_floating_point() else getattr(torch, f)(x.double())

@@ -45,7 +45,7 @@ class Node:
 _ARITH = ("+", "-", "*", "/", "//", "%")
 _COMPARE = ("<", "<=", ">", ">=", "==", "!=")
 _LOGIC = ("&&", "||")
-_UNARY_FLOAT = ("tanh", "exp", "log", "sqrt", "log1p", "expm1")
+_UNARY_FLOAT = ("tanh", "exp", "log", "sqrt", "log1p", "expm1", "sigmoid", "exp2", "log2")
 
 
 def literal(value) -> Node:
@@ -125,12 +125,13 @@ def logical_not(x: Node) -> Node:
 
 
 def call(fn: str, *xs: Node) -> Node:
-    """``tanh exp log sqrt log1p expm1`` (-> float), ``abs floor ceil`` (same type), ``min max`` (as '+')."""
+    """``tanh exp log sqrt log1p expm1 sigmoid exp2 log2`` (-> float), ``abs floor ceil sign`` (same type),
+    ``min max`` (as '+')."""
     for x in xs:
         _number(x, f"{fn}()")
     if fn in _UNARY_FLOAT:
         return Node(fn, xs, FLOAT)
-    if fn in ("abs", "floor", "ceil"):
+    if fn in ("abs", "floor", "ceil", "sign"):
         return Node(fn, xs, xs[0].type)
     if fn in ("min", "max"):
         return Node(fn, xs, INT if all(x.type == INT for x in xs) else FLOAT)

@@ -3,29 +3,22 @@
 ``HANDLERS`` maps a function's ``__name__`` (the same for ``torch.X``, ``Tensor.X`` and the operator
 dunders Tensor defines) to ``handler(tracer, *args, **kwargs) -> Value``; ``METHODS`` is the subset
 reachable as methods of a proxy (``score.tanh()``, ``q_idx.to(torch.float32)``). Functions the
-language lacks are written with those it has: ``sigmoid(x) = 1 / (1 + exp(-x))``,
-``exp2(x) = exp(x ln 2)``, ``log2(x) = log(x) / ln 2``, ``rsqrt(x) = 1 / sqrt(x)``,
-``clamp(x, lo, hi) = min(max(x, lo), hi)``, ``sign`` with two selects, integer powers as products.
+language lacks are written with those it has: ``rsqrt(x) = 1 / sqrt(x)``,
+``clamp(x, lo, hi) = min(max(x, lo), hi)``, integer powers as products. sigmoid, exp2, log2, sign,
+floor, ceil, log1p and expm1 are the spec's built-ins (specs/README.md, Functions).
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from . import _expr as E
-from ._expr import INT, TraceError
+from ._expr import TraceError
 from ._trace import _NO_BOOL, Value, _Partial, _pow
 
 
 def _unary(fn):
     return lambda tr, x: Value(E.call(fn, tr.node(x)), tr)
-
-
-def _sigmoid(tr, x):  # 1 / (1 + exp(-x))
-    n = tr.node(x)
-    return Value(E.binary("/", E.literal(1.0), E.binary("+", E.literal(1.0), E.call("exp", E.neg(n)))), tr)
 
 
 def _where(tr, cond, a=None, b=None):
@@ -107,19 +100,12 @@ def _getitem(tr, t, idx):
     return tr.read(t, idx if isinstance(idx, tuple) else (idx,))
 
 
-def _sign(tr, x):
-    n = tr.node(x)
-    zero, one = (E.literal(0), E.literal(1)) if n.type == INT else (E.literal(0.0), E.literal(1.0))
-    return Value(E.where(E.binary(">", n, zero), one, E.where(E.binary("<", n, zero), E.neg(one), zero)), tr)
-
-
 def _no(name, why):
     def f(tr, *a, **k):
         raise TraceError(f"{name} is not traceable: {why}")
     return f
 
 
-_LN2 = math.log(2.0)
 
 # name -> handler(tracer, *args, **kwargs), shared by torch.X and Tensor.X.
 HANDLERS = {
@@ -142,20 +128,19 @@ HANDLERS = {
     "floor": _unary("floor"), "ceil": _unary("ceil"), "log1p": _unary("log1p"), "expm1": _unary("expm1"),
     "round": _no("round", "torch.round rounds halves to even and the spec's round() rounds them away from "
                  "zero; write floor(x + 0.5) or keep the value unrounded"),
-    "exp2": lambda tr, x: Value(E.call("exp", E.binary("*", tr.node(x), E.literal(_LN2))), tr),
-    "log2": lambda tr, x: Value(E.binary("/", E.call("log", tr.node(x)), E.literal(_LN2)), tr),
+    "exp2": _unary("exp2"), "log2": _unary("log2"),
     "rsqrt": lambda tr, x: Value(E.binary("/", E.literal(1.0), E.call("sqrt", tr.node(x))), tr),
     "square": lambda tr, x: Value(E.binary("*", tr.node(x), tr.node(x)), tr),
     "pow": lambda tr, x, p: Value(_pow(tr.node(x), p), tr) if isinstance(x, Value)
     else _no("pow", "the exponent must be a constant")(tr),
-    "sigmoid": _sigmoid,
+    "sigmoid": _unary("sigmoid"),
     "minimum": lambda tr, a, b: Value(E.call("min", tr.node(a), tr.node(b)), tr),
     "maximum": lambda tr, a, b: Value(E.call("max", tr.node(a), tr.node(b)), tr),
     "fmin": lambda tr, a, b: Value(E.call("min", tr.node(a), tr.node(b)), tr),
     "fmax": lambda tr, a, b: Value(E.call("max", tr.node(a), tr.node(b)), tr),
     "clamp": _clamp, "clip": _clamp,
     "clamp_min": lambda tr, x, m: _clamp(tr, x, min=m), "clamp_max": lambda tr, x, m: _clamp(tr, x, max=m),
-    "where": _where, "sign": _sign,
+    "where": _where, "sign": _unary("sign"),
     "to": _cast, "type": _cast,
     "float": lambda tr, x: _to_dtype(tr, x, torch.float32, ".float()"),
     "double": lambda tr, x: _to_dtype(tr, x, torch.float32, ".double()"),

@@ -54,6 +54,16 @@ std::vector<int> headDimsOf(const spec::Spec &s) {
   return dims;
 }
 
+/// NVRTC with -Xptxas=-v, as the engine compiles for `arch`: the result and its parsed ptxas report.
+std::pair<runtime::CompileResult, runtime::PtxasReport> compileVerbose(const std::string &source,
+                                                                       const std::string &arch) {
+  runtime::CompileOptions options = detail::compileOptions(arch, EngineOptions{});
+  options.extraFlags.push_back("-Xptxas=-v");
+  runtime::CompileResult c = runtime::compileCuda(source, options);
+  runtime::PtxasReport report = runtime::parsePtxasReport(c.log);
+  return {std::move(c), std::move(report)};
+}
+
 /// Lines "N bytes stack frame, N bytes spill stores, N bytes spill loads" in a ptxas report (one per
 /// function, entry or not) and how many of them are all zero.
 std::pair<int, int> frameLines(const std::string &log) {
@@ -87,10 +97,7 @@ void checkSpills(const std::string &backend, const std::string &deviceArch, bool
                                backend + " backend), schedule " + schedule.toString();
       INFO(what);
       const driver::BuiltKernel k = detail::buildSource(s, shape, schedule);
-      runtime::CompileOptions options = detail::compileOptions(arch, EngineOptions{});
-      options.extraFlags.push_back("-Xptxas=-v");
-      const runtime::CompileResult c = runtime::compileCuda(k.source, options);
-      const runtime::PtxasReport report = runtime::parsePtxasReport(c.log);
+      const auto [c, report] = compileVerbose(k.source, arch);
       const runtime::PtxasFunctionReport *f = report.find(k.kernelName);
       INFO("NVRTC log:\n" << c.log);
       REQUIRE(f != nullptr);
@@ -194,10 +201,7 @@ TEST_CASE("every packed spec compiles for sm_80 and sm_90 (sm80 backend) with 0 
         CHECK(k.source.find(") return; // a Q tile past this sequence's end") != std::string::npos);
         CHECK(k.launch().params.packed);
         CHECK(!k.launch().params.blockMask.present);
-        runtime::CompileOptions options = detail::compileOptions(deviceArch, EngineOptions{});
-        options.extraFlags.push_back("-Xptxas=-v");
-        const runtime::CompileResult c = runtime::compileCuda(k.source, options);
-        const runtime::PtxasReport report = runtime::parsePtxasReport(c.log);
+        const auto [c, report] = compileVerbose(k.source, deviceArch);
         const runtime::PtxasFunctionReport *f = report.find(k.kernelName);
         INFO("NVRTC log:\n" << c.log);
         REQUIRE(f != nullptr);
