@@ -6,8 +6,8 @@
 // D in {64, 80, 96, 128, 256} (80 and 96: shared tiles that are not whole 64-column panels), bf16 and
 // fp16, plus Dv != D pairs (96, 48) and (192, 128) in bf16, on both code-generator backends (sm80:
 // mma.sync + cp.async; sm90, on an sm_90 GPU: warp-specialized wgmma + TMA), and on an sm_90 GPU the sm90
-// schedule variants "sm90-none" (overlap = none; the default is pingpong) and "sm90-pingpong-persistent" (a persistent
-// grid) at D in {64, 96, 128, 256}, bf16. The specs bring causal (bottom-right; Sq > Sk leaves rows fully
+// schedule variants "sm90-none" (overlap = none; the default is pingpong), "sm90-pingpong-persistent" (a persistent
+// grid) and "sm90-pingpong_intra-persistent" (FA3's intra-warpgroup overlap as well) at D in {64, 96, 128, 256}, bf16. The specs bring causal (bottom-right; Sq > Sk leaves rows fully
 // masked: O = 0, LSE = -inf) and not, GQA (group 4), score_mods and captured tensors. Fresh random
 // inputs every run (seed printed); O and LSE poisoned with NaN before each launch; every element
 // checked written, the padding after O's rows checked untouched. One kernel per (spec, D, dtype),
@@ -71,15 +71,23 @@ KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const
 
 Engine &engine(const std::string &backend);
 
-/// The sm90 schedule variants the sweep runs besides each backend's default schedule: "sm90-none"
-/// and "sm90-pingpong-persistent" (codegen::Schedule::overlap, ::persistent). False for a plain backend.
+/// The sm90 schedule variants the sweep runs besides each backend's default schedule, named
+/// "sm90-<overlap>[-persistent]" (codegen::Schedule::overlap spelled as in the schedule JSON,
+/// ::persistent). False for a plain backend.
 bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
   if (backend.rfind("sm90-", 0) != 0)
     return false;
   if (s) {
-    s->overlap = backend.find("pingpong") != std::string::npos ? codegen::WarpgroupOverlap::Pingpong
-                                                              : codegen::WarpgroupOverlap::None;
-    s->persistent = backend.find("persistent") != std::string::npos;
+    const std::string suffix = "-persistent";
+    std::string overlap = backend.substr(5);
+    s->persistent = overlap.size() > suffix.size() && overlap.ends_with(suffix);
+    if (s->persistent)
+      overlap.resize(overlap.size() - suffix.size());
+    using codegen::WarpgroupOverlap;
+    for (WarpgroupOverlap o : {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
+                               WarpgroupOverlap::PingpongIntra})
+      if (codegen::spelling(o) == overlap)
+        s->overlap = o;
   }
   return true;
 }
@@ -274,7 +282,7 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
       for (auto [D, Dv] : {std::pair<int64_t, int64_t>{96, 48}, {192, 128}})
         configs.push_back(makeConfig(file, spec::DType::BF16, D, backend, Dv));
       if (backend == "sm90")
-        for (const char *variant : {"sm90-none", "sm90-pingpong-persistent"})
+        for (const char *variant : {"sm90-none", "sm90-pingpong-persistent", "sm90-pingpong_intra-persistent"})
           for (int64_t D : {64, 96, 128, 256})
             configs.push_back(makeConfig(file, spec::DType::BF16, D, variant));
     }
@@ -320,7 +328,8 @@ TEST_CASE("one small generated case per spec (for compute-sanitizer)", "[.][sani
     for (const std::string &file : shippedSpecs()) {
       configs.push_back(makeConfig(file, spec::DType::BF16, 64, backend));
       if (backend == "sm90")
-        configs.push_back(makeConfig(file, spec::DType::BF16, 64, "sm90-pingpong-persistent"));
+        for (const char *variant : {"sm90-pingpong-persistent", "sm90-pingpong_intra-persistent"})
+          configs.push_back(makeConfig(file, spec::DType::BF16, 64, variant));
     }
   compileAll(configs);
   for (const KernelConfig &c : configs) {

@@ -20,6 +20,13 @@
 // hands the turn to warpgroup c % C + 1 and only then waits for both, so one warpgroup's softmax runs while
 // the next one's products do. P V is not waited for until the next S (its V slot is handed back then).
 //
+// With overlap = intra (FlashAttention-3, Sec. 3.2) each consumer warpgroup also overlaps its own softmax
+// with its P V: iteration j issues S_j = Q K_j^T and then P_{j-1} V_{j-1} (P_{j-1} kept in registers from
+// the last iteration), waits for S_j only, and runs the softmax of S_j while the product is in flight. O
+// is waited for before the first op that touches it (its rescale by alpha_j, which therefore multiplies
+// O + P_{j-1} V_{j-1}: the same recurrence, the P V term one iteration late); the last P V is issued after
+// the loop. pingpong_intra does both: the issue of S_j and P_{j-1} V_{j-1} is one turn.
+//
 // Requirements (CodegenError otherwise, naming the op): Q staged in shared memory (fusion with
 // q-in=smem), one K/V loop whose loads are all predictable (indices and conditions functions of its
 // induction variable), loads of rank-4 tensors with 16-bit elements into tiles with a multiple of 16
@@ -34,6 +41,10 @@ namespace tilefuse::codegen {
 namespace {
 
 using namespace detail;
+
+/// The mbarriers of one shared tile: a ring's full and empty barrier per slot; a tile loaded once, one
+/// full barrier, and when persistent a full and an empty barrier per slot (Plan.cpp gives it 1 or 2).
+int barriersOf(const SmemBuffer &b, bool persistent) { return b.loop || persistent ? 2 * b.stages : 1; }
 
 class Sm90Emitter : public Emitter {
 public:
@@ -123,7 +134,7 @@ private:
         fail(at, "the sm90 backend's TMA loads take rank-4 tensors ([B, H, S, D]); " + t.sig.name + " has rank " +
                      str(t.type.getRank()));
     }
-    if (pingpong)
+    if (turns || intra)
       checkPingpong();
     if (p.smemBytes % 1024 != 0)
       fail(r.kernel, "internal: shared tiles of the sm90 backend must be whole 1024-byte swizzle atoms");
@@ -148,8 +159,33 @@ private:
         const int vb = p.bufferOf(mms[1].getRhs());
         if (vb >= 0)
           pvBuffers.insert(p.smem[vb].loadIndex);
+        if (intra)
+          checkDeferrable(mms[1], vb);
       }
     }
+  }
+
+  /// overlap = intra issues P V one iteration late (see the header): its product must accumulate in place
+  /// into the loop's carried O, read only by the loop's yield, with P a register tile, the same for every
+  /// path (one deferred product per iteration).
+  void checkDeferrable(MatmulOp pv, int vb) {
+    auto why = [&](const std::string &what) {
+      fail(pv, "overlap = " + std::string(spelling(p.schedule.overlap)) + " issues O += P V one iteration late; " +
+                   what + " (use overlap = none or pingpong)");
+    };
+    if (vb < 0 || !p.smem[vb].loop)
+      why("its B operand must be a tile of the K/V loop's ring");
+    if (!pv.getAcc() || r.tile(pv.getLhs()).cls != TileClass::Fragment)
+      why("it must accumulate (O += P V) with P in registers");
+    if (!pv.getResult().hasOneUse() || !isa<scf::YieldOp>(*pv.getResult().getUsers().begin()))
+      why("its result may be read only by the loop's next iteration");
+    const std::string acc = storage(pv.getAcc()), pType = storageType(p.storages[storageIndex(pv.getLhs())]);
+    if (storage(pv.getResult()) != acc)
+      why("it must accumulate in place");
+    if (!deferred.acc.empty() && (deferred.acc != acc || deferred.pType != pType || deferred.vBuffer != vb))
+      why("every path through the loop must run the same product");
+    auto bType = cast<TileType>(pv.getRhs().getType());
+    deferred = {acc, pType, vb, elemType(bType.getElementType()), bType.getDimSize(0), bType.getDimSize(1)};
   }
 
   // -- the frame --------------------------------------------------------------------------------------------
@@ -187,9 +223,9 @@ private:
              (b.cols % 64 ? " (columns " + str(b.cols) + ".." + str(sm90SmemCols(static_cast<int>(b.cols)) - 1) +
                                 ": TMA zero fill)"
                           : "") +
-             (b.loop ? " x " + str(b.stages) + " slots of " + std::to_string(b.bytesPerStage) + " bytes" : ""));
+             (b.stages > 1 ? " x " + str(b.stages) + " slots of " + std::to_string(b.bytesPerStage) + " bytes" : ""));
       barOf[&b - p.smem.data()] = bar;
-      bar += b.loop ? 2 * b.stages : (persistent ? 2 : 1);
+      bar += barriersOf(b, persistent);
     }
     w.line("const unsigned bars = smem_base + " + std::to_string(p.smemBytes) + "u; // " + str(barrierCount()) +
            " mbarriers of 8 bytes");
@@ -202,16 +238,26 @@ private:
 
   /// Address expressions of the barriers of buffer b: a tile loaded once has one (full); a ring has
   /// full[slot] and empty[slot].
+  /// A tile loaded once has `stages` slots only when persistent (the tile's slot: onceSlot()), else one.
   std::string fullBar(int b, const std::string &slot = "") const {
     const int base = barOf.at(b);
-    if (!p.smem[b].loop)
+    if (!p.smem[b].loop && p.smem[b].stages == 1)
       return "bars + " + str(8 * base) + "u";
-    return "bars + 8u * (" + str(base) + " + " + slot + ")";
+    return "bars + 8u * (" + str(base) + " + " + (p.smem[b].loop ? slot : onceSlot(b)) + ")";
   }
   std::string emptyBar(int b, const std::string &slot) const {
-    if (!p.smem[b].loop) // persistent only: the consumers are done with this tile's copy
+    if (!p.smem[b].loop && p.smem[b].stages == 1) // persistent only: the consumers are done with this tile's copy
       return "bars + " + str(8 * (barOf.at(b) + 1)) + "u";
-    return "bars + 8u * (" + str(barOf.at(b) + p.smem[b].stages) + " + " + slot + ")";
+    return "bars + 8u * (" + str(barOf.at(b) + p.smem[b].stages) + " + " + (p.smem[b].loop ? slot : onceSlot(b)) +
+           ")";
+  }
+  /// Persistent: the slot of a tile loaded once that this block's current tile uses, and the phase of
+  /// its full barrier (the slot's fills so far, mod 2).
+  std::string onceSlot(int b) const {
+    return p.smem[b].stages == 1 ? std::string("0") : "(tile_iter % " + str(p.smem[b].stages) + ")";
+  }
+  std::string oncePhase(int b) const {
+    return p.smem[b].stages == 1 ? std::string("tile_iter & 1") : "(tile_iter / " + str(p.smem[b].stages) + ") & 1";
   }
 
   void initBarriers() {
@@ -219,10 +265,15 @@ private:
     for (const SmemBuffer &b : p.smem) {
       const int i = static_cast<int>(&b - p.smem.data());
       if (!b.loop) {
-        w.line("mbarrier_init(" + fullBar(i) + ", 1);");
-        if (persistent)
-          w.line("mbarrier_init(" + emptyBar(i, "") + ", " + str(4 * consumers) +
-                 "); // one arrival per consumer warp when it is done with the tile's copy");
+        if (!persistent) {
+          w.line("mbarrier_init(" + fullBar(i) + ", 1);");
+          continue;
+        }
+        w.open("for (int s = 0; s < " + str(2 * b.stages) + "; ++s)");
+        w.line("mbarrier_init(bars + 8u * (" + str(barOf.at(i)) + " + s), s < " + str(b.stages) + " ? 1 : " +
+               str(4 * consumers) + "); // full: the producer's arrival; empty: one arrival per consumer warp when "
+               "it is done with the tile's copy");
+        w.close();
         continue;
       }
       w.open("for (int s = 0; s < " + str(b.stages) + "; ++s)");
@@ -307,9 +358,9 @@ private:
       LoadOp load = b.loads.front();
       w.comment(where(load) + ": " + r.tensorOf(load.getSource()).sig.name + " tile -> " + b.name);
       if (persistent)
-        w.line("if (tile_iter > 0) mbarrier_wait(" + emptyBar(bi, "") +
-               ", (tile_iter - 1) & 1); // the consumers are done with the last tile's copy");
-      tmaCopy(bi, refs(load.getIndices()), b.name, fullBar(bi));
+        w.line("if (tile_iter >= " + str(b.stages) + ") mbarrier_wait(" + emptyBar(bi, "") + ", (tile_iter / " +
+               str(b.stages) + " - 1) & 1); // the consumers are done with the slot's last tile");
+      tmaCopy(bi, refs(load.getIndices()), tileRef(bi), fullBar(bi));
     }
     for (const LoopPlan &lp : p.loops) {
       if (lp.loads.empty())
@@ -433,7 +484,7 @@ private:
   /// c % C + 1 (256 threads each: its own 128 and the 128 of the warpgroup before it). Warpgroup C hands
   /// warpgroup 1 its first turn.
   void declareTurns() {
-    if (!pingpong)
+    if (!turns)
       return;
     w.comment("Pingpong (FA3 Sec. 3.1): the consumer warpgroups take turns at the tensor cores on named barriers "
               "1.." + str(consumers) + ".");
@@ -453,6 +504,59 @@ private:
       w.line(n + " = -1;");
       w.close();
     }
+  }
+
+  // -- intra-warpgroup overlap -----------------------------------------------------------------------------
+  std::string pendingVar() const { return "pending" + str(p.smem[deferred.vBuffer].loadIndex); }
+  std::string lateVar() const { return "late" + str(p.smem[deferred.vBuffer].loadIndex); }
+
+  /// Issues the P V deferred from the last iteration, if any (its slot becomes the pending one), as one
+  /// wgmma group that is empty when there is none: the waits that follow are then unconditional, which
+  /// ptxas needs to keep the wgmma pipelined (a wait under a branch makes it serialize them, C7515).
+  void issueDeferred(const std::string &why) {
+    const SmemBuffer &v = p.smem[deferred.vBuffer];
+    w.open("if (" + lateVar() + " >= 0)");
+    w.line("warpgroup::mma_AB_async<" + deferred.T + ", " + str(deferred.k) + ", " + str(deferred.n) + ", false>(" +
+           deferred.acc + ", p_late, " + v.name + " + " + lateVar() + " * " + std::to_string(v.bytesPerStage) +
+           "u); // P V of " + why);
+    w.line(pendingVar() + " = " + lateVar() + "; " + lateVar() + " = -1;");
+    w.close();
+    w.line("warpgroup::commit(); // that P V, or an empty group");
+  }
+
+  /// Waits for the P V in flight (unconditionally: nothing in flight costs nothing) and hands its V slot
+  /// back if there was one.
+  void waitDeferred(const std::string &why) {
+    w.line("warpgroup::mma_wait<0>(" + accList("") + "); // " + why);
+    releasePending();
+  }
+
+  /// Before the first op of a block that touches a carried accumulator of the K/V loop (overlap = intra):
+  /// wait for the P V that may be writing it.
+  void beforeTileOp(Operation *op) override {
+    if (!intra || !curLoop || curLoop->loads.empty() || isa<MatmulOp>(op) || waitedIn.count(op->getBlock()))
+      return;
+    bool touches = llvm::any_of(op->getResults(), [&](Value v) { return touchesAcc(v, 0); });
+    for (Value v : op->getOperands())
+      touches = touches || touchesAcc(v, 0);
+    if (!touches)
+      return;
+    waitedIn.insert(op->getBlock());
+    waitDeferred("a P V in flight writes " + accList("") + ", which this op touches");
+  }
+
+  /// Whether `v` is (or is computed element-wise without its own registers from) a carried accumulator.
+  bool touchesAcc(Value v, int depth) {
+    if (!isa<TileType>(v.getType()))
+      return false;
+    if (p.hoisted.count(v) || p.storageOf.count(v))
+      return llvm::is_contained(loopAccs, storage(v));
+    Operation *d = v.getDefiningOp();
+    if (!d || !isElementwise(d))
+      return false;
+    if (depth > 16) // deep chains of fused element-wise ops: wait, to be safe
+      return true;
+    return llvm::any_of(d->getOperands(), [&](Value in) { return touchesAcc(in, depth + 1); });
   }
 
   int bufferOfLoadIndex(int i) const {
@@ -485,8 +589,8 @@ private:
     const SmemBuffer &buf = p.smem[b];
     if (!buf.loop) {
       if (waitedOnce.insert(b).second)
-        w.line("mbarrier_wait(" + fullBar(b) + (persistent ? ", tile_iter & 1" : ", 0") + "); // " + buf.name +
-               " has landed");
+        w.line("mbarrier_wait(" + fullBar(b) + ", " + (persistent ? oncePhase(b) : std::string("0")) + "); // " +
+               buf.name + " has landed");
       return;
     }
     w.line("mbarrier_wait(" + fullBar(b, slotOf(b)) + ", " + phaseOf(b) + "); // " + buf.name + " has landed");
@@ -495,7 +599,8 @@ private:
   std::string tileRef(int b) const {
     const SmemBuffer &buf = p.smem[b];
     if (!buf.loop)
-      return buf.name;
+      return buf.stages == 1 ? buf.name
+                             : buf.name + " + " + onceSlot(b) + " * " + std::to_string(buf.bytesPerStage) + "u";
     return buf.name + " + " + slotOf(b) + " * " + std::to_string(buf.bytesPerStage) + "u";
   }
 
@@ -526,11 +631,22 @@ private:
                 "^T (wgmma SS m64n" + str(bType.getDimSize(0)) + "k16, this warpgroup's 64 rows)");
       if (mm.getAcc() && storage(mm.getAcc()) != d)
         w.line(d + " = " + storage(mm.getAcc()) + ";");
-      const bool turn = pingpong && curLoop;
-      w.line("warpgroup::mma_ABt" + std::string(turn ? "_async" : "") + "<" + T + ", " + str(p.smem[lb].rows) + ", " +
-             str(bType.getDimSize(0)) + ", " + str(k) + (mm.getAcc() ? ", true" : "") + ">(" + d + ", " + tileRef(lb) +
-             ", wg_row0, " + tileRef(rb) + ");");
-      if (turn) {
+      const bool turn = turns && curLoop;
+      const bool late = intra && curLoop;
+      if (late) {
+        waitDeferred("a P V that no op of the last iteration waited for");
+        if (turn)
+          w.line("named_barrier_sync<256>(turn_bar); // this warpgroup's turn at the tensor cores");
+      }
+      w.line("warpgroup::mma_ABt" + std::string(turn || late ? "_async" : "") + "<" + T + ", " + str(p.smem[lb].rows) +
+             ", " + str(bType.getDimSize(0)) + ", " + str(k) + (mm.getAcc() ? ", true" : "") + ">(" + d + ", " +
+             tileRef(lb) + ", wg_row0, " + tileRef(rb) + ");");
+      if (late) {
+        issueDeferred("the last tile, in flight through this S's softmax");
+        if (turn)
+          w.line("named_barrier_arrive<256>(next_bar); // the tensor cores are the next warpgroup's");
+        w.line("warpgroup::mma_wait<1>(" + d + "); // this S (its P V group may still be running)");
+      } else if (turn) {
         w.line("named_barrier_arrive<256>(next_bar); // the tensor cores are the next warpgroup's");
         w.line("warpgroup::mma_wait<0>(" + accList(d) + "); // this S and the last P V");
         releasePending();
@@ -546,7 +662,13 @@ private:
       } else {
         w.line("warp::zero(" + d + ");");
       }
-      if (pingpong && curLoop) {
+      if (intra && curLoop) {
+        w.line("p_late = " + storage(a) + "; // P_j: times V_j once the next S is issued");
+        const std::string i = str(p.smem[rb].loadIndex);
+        w.line("late" + i + " = " + slotOf(rb) + "; released" + i + " = true; // handed back after that product");
+        return;
+      }
+      if (turns && curLoop) {
         if (!mm.getAcc() || storage(mm.getAcc()) != d || !llvm::is_contained(loopAccs, d))
           fail(mm, "overlap = pingpong accumulates O += P V in place in a carried accumulator of the K/V loop (use "
                    "overlap = none)");
@@ -590,8 +712,8 @@ private:
           for (Operation *u : l.getResult().getUsers())
             if (loop->isAncestor(u))
               ensureReady(static_cast<int>(&b - p.smem.data()));
-    const bool turns = pingpong && !lp.loads.empty();
-    if (turns) {
+    const bool ownTurns = turns && !lp.loads.empty(), late = intra && !lp.loads.empty();
+    if (ownTurns || late) {
       loopAccs.clear();
       for (unsigned k = 0; k < loop.getNumRegionIterArgs(); ++k) {
         auto t = dyn_cast<TileType>(loop.getRegionIterArgs()[k].getType());
@@ -601,7 +723,13 @@ private:
       for (int i : pvBuffers)
         w.line("int pending" + str(i) + " = -1; // the slot of " + p.smem[bufferOfLoadIndex(i)].name +
                " the last P V (still in flight) reads");
-      w.line("named_barrier_sync<256>(turn_bar); // the first turn: S = Q K^T of the first tile");
+      if (late) {
+        w.line("int late" + str(p.smem[deferred.vBuffer].loadIndex) + " = -1; // the slot of " +
+               p.smem[deferred.vBuffer].name + " the P V not yet issued reads (intra-warpgroup overlap)");
+        w.line(deferred.pType + " p_late; // its P");
+      } else {
+        w.line("named_barrier_sync<256>(turn_bar); // the first turn: S = Q K^T of the first tile");
+      }
     }
     w.open("for (int it = 0; it < " + bounds.second + "; ++it)");
     const std::string iv = sx.fresh(r.scalarNames.lookup(loop.getInductionVar()));
@@ -636,7 +764,29 @@ private:
     parallelCopy(vars, src);
     w.close();
     curLoop = outer;
-    if (turns) {
+    if (late) {
+      waitDeferred("a P V that no op of the last iteration waited for");
+      // The last P V: issued, committed and waited for inside one branch (when the issue alone is
+      // conditional, ptxas serializes every wgmma of the kernel: C7515).
+      if (ownTurns)
+        w.line("named_barrier_sync<256>(turn_bar); // the last turn: the last P V");
+      const SmemBuffer &v = p.smem[deferred.vBuffer];
+      w.open("if (" + lateVar() + " >= 0)");
+      w.line("warpgroup::mma_AB_async<" + deferred.T + ", " + str(deferred.k) + ", " + str(deferred.n) + ">(" +
+             deferred.acc + ", p_late, " + v.name + " + " + lateVar() + " * " + std::to_string(v.bytesPerStage) +
+             "u); // P V of the last tile");
+      if (ownTurns)
+        w.line("named_barrier_arrive<256>(next_bar); // the end of the last turn");
+      w.line("warpgroup::mma_wait<0>(" + accList("") + ");");
+      w.line("mbarrier_arrive_if(" + emptyBar(deferred.vBuffer, lateVar()) + ", laneid() == 0); // " + v.name +
+             " read: the producer may refill the slot");
+      w.line(lateVar() + " = -1;");
+      if (ownTurns) {
+        w.orElse();
+        w.line("named_barrier_arrive<256>(next_bar); // the end of the last turn");
+      }
+      w.close();
+    } else if (ownTurns) {
       w.line("named_barrier_arrive<256>(next_bar); // the end of the last turn");
       w.line("warpgroup::mma_wait<0>(" + accList("") + "); // the last P V");
       releasePending();
@@ -657,7 +807,16 @@ private:
 
   const int consumers;            ///< consumer warpgroups: BLOCK_M / 64
   const bool persistent = p.schedule.persistent; ///< persistent grid (Schedule::persistent)
-  const bool pingpong = p.schedule.overlap == WarpgroupOverlap::Pingpong; ///< consumers take turns (FA3 Sec. 3.1)
+  const bool turns = takesTurns(p.schedule.overlap); ///< consumers take turns (FA3 Sec. 3.1)
+  const bool intra = overlapsWithinWarpgroup(p.schedule.overlap); ///< P V one iteration late (FA3 Sec. 3.2)
+  /// overlap = intra: the O += P V issued one iteration late (checkDeferrable).
+  struct DeferredProduct {
+    std::string acc, pType;
+    int vBuffer = -1;
+    std::string T;
+    int64_t k = 0, n = 0;
+  } deferred;
+  std::set<Block *> waitedIn; ///< overlap = intra: blocks that already wait for the P V before touching O
   std::set<int> pvBuffers;        ///< pingpong: load indices of the rings O += P V reads (released one S later)
   std::vector<std::string> loopAccs; ///< pingpong: the K/V loop's carried f32 accumulators (in flight after P V)
   bool qReleased = false;         ///< persistent: the consumers' release of the once-loaded tiles is emitted
@@ -674,7 +833,7 @@ std::string emitKernelSm90(const ResolvedKernel &r, const KernelPlan &p, const P
 std::size_t sm90DynamicSmemBytes(const KernelPlan &p) {
   int bars = 0;
   for (const SmemBuffer &b : p.smem)
-    bars += b.loop ? 2 * b.stages : (p.schedule.persistent ? 2 : 1);
+    bars += barriersOf(b, p.schedule.persistent);
   return 1024 + p.smemBytes + 8 * static_cast<std::size_t>(bars);
 }
 

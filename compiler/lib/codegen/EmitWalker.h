@@ -446,6 +446,7 @@ protected:
       return p.loopPlan(l) ? emitLoop(l) : emitScalarLoop(l);
     if (auto i = dyn_cast<scf::IfOp>(op))
       return emitIf(i);
+    beforeTileOp(op);
     ensureFilledReads(op);
     if (auto load = dyn_cast<LoadOp>(op))
       return emitLoad(load);
@@ -482,6 +483,10 @@ protected:
     View v = view(load.getSource(), idx, 2, false);
     return "block::load_async(" + dest + ", " + v.gv + ", " + asInt(v.row0) + ");";
   }
+
+  /// Called before each tile op (not loops, ifs or scalar ops) is written: the sm90 backend waits here for
+  /// asynchronous products still writing what the op reads.
+  virtual void beforeTileOp(Operation *) {}
 
   virtual void emitLoad(LoadOp load) {
     const int b = p.bufferOfLoad.lookup(load);

@@ -31,7 +31,8 @@ struct SmemBuffer {
   std::string name;   ///< q_smem, k_smem, v_smem, ...
   std::string elemC;  ///< __nv_bfloat16 / __half
   int64_t rows = 0, cols = 0;
-  int stages = 1;     ///< > 1: an array indexed by the pipeline stage
+  int stages = 1;     ///< > 1: an array indexed by the pipeline stage (K/V loop tiles), or, for a tile
+                      ///< loaded once (sm90 persistent), by the block's tile count modulo stages
   bool pipelined = false;
   bool staging = false;      ///< staging buffer of a load into registers
   std::size_t offset = 0;    ///< bytes from the start of dynamic shared memory

@@ -33,7 +33,19 @@ std::string_view spelling(MmaFamily f) {
 
 std::string_view spelling(QPlacement q) { return q == QPlacement::Registers ? "registers" : "smem"; }
 std::string_view spelling(QTileOrder o) { return o == QTileOrder::Descending ? "descending" : "ascending"; }
-std::string_view spelling(WarpgroupOverlap o) { return o == WarpgroupOverlap::Pingpong ? "pingpong" : "none"; }
+std::string_view spelling(WarpgroupOverlap o) {
+  switch (o) {
+  case WarpgroupOverlap::Pingpong:
+    return "pingpong";
+  case WarpgroupOverlap::Intra:
+    return "intra";
+  case WarpgroupOverlap::PingpongIntra:
+    return "pingpong_intra";
+  case WarpgroupOverlap::None:
+    break;
+  }
+  return "none";
+}
 
 void Schedule::validate() const {
   if (mma == MmaFamily::Wgmma) {
@@ -52,10 +64,11 @@ void Schedule::validate() const {
     if (q != QPlacement::Smem)
       throw ScheduleError("schedule: q = registers is not allowed with mma = wgmma; allowed values: smem "
                           "(wgmma reads Q from shared memory)");
-    if (overlap == WarpgroupOverlap::Pingpong && blockM < 128)
-      throw ScheduleError("schedule: overlap = \"pingpong\" with block_m = " + std::to_string(blockM) +
+    if (takesTurns(overlap) && blockM < 128)
+      throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) + "\" with block_m = " +
+                          std::to_string(blockM) +
                           " is not allowed: the consumer warpgroups take turns, so it needs 2 or 3 of them; "
-                          "allowed: block_m 128 or 192, or overlap = \"none\"");
+                          "allowed: block_m 128 or 192, or overlap = \"none\" or \"intra\"");
     return;
   }
   if (persistent)
@@ -193,7 +206,8 @@ Schedule scheduleFromJson(std::string_view text) {
                             "true, false");
       s.persistent = v.get<bool>();
     } else if (key == "overlap") {
-      oneOf(s.overlap, {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong});
+      oneOf(s.overlap, {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
+                         WarpgroupOverlap::PingpongIntra});
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +
                           "\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, overlap, "

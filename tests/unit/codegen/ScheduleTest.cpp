@@ -116,8 +116,29 @@ TEST_CASE("overlap = pingpong: wgmma with 2 or 3 consumer warpgroups, round-trip
   Schedule sm80;
   sm80.overlap = WarpgroupOverlap::Pingpong;
   CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("overlap = \"pingpong\" is not allowed with mma = mma_sync_m16n8k16"));
-  CHECK_THROWS_WITH(scheduleFromJson(R"({"overlap":"intra"})"),
-                    "schedule: overlap = \"intra\" is unknown; allowed values: \"none\", \"pingpong\"");
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"overlap":"pipelined"})"),
+                    "schedule: overlap = \"pipelined\" is unknown; allowed values: \"none\", \"pingpong\", "
+                    "\"intra\", \"pingpong_intra\"");
+}
+
+TEST_CASE("overlap = intra / pingpong_intra: wgmma only, pingpong_intra needs 2 or 3 consumer warpgroups",
+          "[schedule]") {
+  Schedule s = scheduleFromJson(
+      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"smem","overlap":"pingpong_intra"})");
+  CHECK(s.overlap == WarpgroupOverlap::PingpongIntra);
+  CHECK(takesTurns(s.overlap));
+  CHECK(overlapsWithinWarpgroup(s.overlap));
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(s.toString().find("overlap=pingpong_intra") != std::string::npos);
+  s.blockM = 64, s.warps = 4;
+  CHECK_THROWS_WITH(s.validate(), Catch::Contains("overlap = \"pingpong_intra\" with block_m = 64 is not allowed"));
+  s.overlap = WarpgroupOverlap::Intra; // one warpgroup overlaps its own softmax: no turns needed
+  CHECK_NOTHROW(s.validate());
+  CHECK_FALSE(takesTurns(s.overlap));
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  Schedule sm80;
+  sm80.overlap = WarpgroupOverlap::Intra;
+  CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("overlap = \"intra\" is not allowed with mma = mma_sync_m16n8k16"));
 }
 
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {

@@ -51,7 +51,21 @@ enum class WarpgroupOverlap {
   Pingpong, ///< the consumer warpgroups take turns at the tensor cores (named barriers, FA3 Sec. 3.1): one
             ///< issues P_j V_j and S_{j+1} = Q K_{j+1}^T back to back while the others run their softmax;
             ///< P V is waited for only with the next S. Needs 2 or 3 consumer warpgroups (block_m >= 128).
+  Intra,    ///< intra-warpgroup overlap (FA3 Sec. 3.2): each warpgroup issues S_{j+1} = Q K_{j+1}^T, then
+            ///< P_j V_j (P_j kept in registers across the iteration), waits for the S only and runs the
+            ///< softmax of S_{j+1} while P_j V_j is in flight; O is rescaled once that product has landed.
+  PingpongIntra, ///< both: the issue of S_{j+1} and P_j V_j is one turn at the tensor cores (FA3's kernel).
+                 ///< Needs block_m >= 128.
 };
+
+/// Whether the consumer warpgroups take turns (pingpong, pingpong_intra) / overlap their own softmax
+/// with P V (intra, pingpong_intra).
+inline bool takesTurns(WarpgroupOverlap o) {
+  return o == WarpgroupOverlap::Pingpong || o == WarpgroupOverlap::PingpongIntra;
+}
+inline bool overlapsWithinWarpgroup(WarpgroupOverlap o) {
+  return o == WarpgroupOverlap::Intra || o == WarpgroupOverlap::PingpongIntra;
+}
 
 /// Thrown by validate() and scheduleFromJson(): what() names the field, the value and the allowed values.
 class ScheduleError : public std::invalid_argument {
@@ -115,7 +129,7 @@ Schedule scheduleFromJson(std::string_view json);
 std::string_view spelling(MmaFamily f); ///< "mma_sync_m16n8k16", "wgmma"
 std::string_view spelling(QPlacement q); ///< "registers", "smem"
 std::string_view spelling(QTileOrder o); ///< "descending", "ascending"
-std::string_view spelling(WarpgroupOverlap o); ///< "none", "pingpong"
+std::string_view spelling(WarpgroupOverlap o); ///< "none", "pingpong", "intra", "pingpong_intra"
 
 /// Compute capability of an NVRTC target "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", ... as 80, 86,
 /// ...; throws ScheduleError for anything else or an arch older than sm_80 (no mma.sync bf16).

@@ -77,8 +77,9 @@ TF_DEVICE void mma_ABt(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) 
 /// `b`, stored as sw128<K, sw128_stored_cols<N>> and read MN-major (e.g. V [BLOCK_N x Dv] of O += P V).
 /// N a multiple of 16 up to 256: one wgmma of N columns per k-step, which reads the last panel only in
 /// part when N is not a multiple of 64 (sw128::desc_mn_major). `d` may be read, and `a` and the tile at
-/// `b` overwritten, only after mma_wait.
-template <typename T, int K, int N>
+/// `b` overwritten, only after mma_wait. COMMIT = false leaves the wgmma uncommitted: the caller's next
+/// commit() closes the group (so a conditional product still makes one group, possibly empty).
+template <typename T, int K, int N, bool COMMIT = true>
 TF_DEVICE void mma_AB_async(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b) {
   using Atom = typename atoms<T, N>::RS;
   using TileB = sw128<K, sw128_stored_cols<N>>;
@@ -93,8 +94,13 @@ TF_DEVICE void mma_AB_async(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned
       frag[q] = *reinterpret_cast<const unsigned *>(&a.tiles[0][k16][q]);
     Atom::template mma<1>(r, frag, TileB::desc_mn_major(b, k16), 1);
   }
-  wgmma_commit();
+  if (COMMIT)
+    wgmma_commit();
 }
+
+/// Closes this warpgroup's uncommitted wgmma (none: an empty group; PTX ISA 9.7.15.5.3,
+/// wgmma.commit_group), so that mma_wait<N> counts it.
+TF_DEVICE void commit() { wgmma_commit(); }
 
 /// D += A B as mma_AB_async, waited for: `d` is readable on return.
 template <typename T, int K, int N>
