@@ -29,8 +29,8 @@ using namespace tilefuse::test;
 namespace {
 
 std::string specText(const std::string &fields) {
-  return R"({"name": "norm", "dtype": "bf16", "head_dim": 32, "heads": {"q": 4, "kv": 2}, )" + fields +
-         R"( "shape": {"B": 2, "Sq": 64, "Sk": 64}})";
+  return R"j({"name": "norm", "dtype": "bf16", "head_dim": 32, "heads": {"q": 4, "kv": 2}, )j" + fields +
+         R"j( "shape": {"B": 2, "Sq": 64, "Sk": 64}})j";
 }
 
 struct Run {
@@ -91,21 +91,21 @@ TEST_CASE("normalizer none and sinks fuse into one kernel equal to the unfused p
           "[fusion][normalizer]") {
   const std::array<std::string, 6> specs = {
       // Sigmoid attention with a per-head bias, causal (rows with no key under Sq > Sk).
-      specText(R"("normalizer": "none", "score_mod": "sigmoid(score + bias[h])",
+      specText(R"j("normalizer": "none", "score_mod": "sigmoid(score + bias[h])",
                   "mask_mod": "q_idx + (Sk - Sq) >= kv_idx",
-                  "captures": {"bias": {"shape": ["Hq"], "dtype": "f32"}},)"),
+                  "captures": {"bias": {"shape": ["Hq"], "dtype": "f32"}},)j"),
       // Linear weights, no mask.
-      specText(R"("normalizer": "none", "score_mod": "score * 0.5 + 0.25",)"),
+      specText(R"j("normalizer": "none", "score_mod": "score * 0.5 + 0.25",)j"),
       // A learned per-head sink with LSE, causal.
-      specText(R"("sink": "sinks[h]", "lse": true, "mask_mod": "q_idx + (Sk - Sq) >= kv_idx",
-                  "captures": {"sinks": {"shape": ["Hq"], "dtype": "f32"}},)"),
+      specText(R"j("sink": "sinks[h]", "lse": true, "mask_mod": "q_idx + (Sk - Sq) >= kv_idx",
+                  "captures": {"sinks": {"shape": ["Hq"], "dtype": "f32"}},)j"),
       // Sinks far above and below the scores (exp(sink - m) near overflow / underflow in fp32).
-      specText(R"("sink": "sinks[h] * 40.0", "lse": true, "mask_mod": "kv_idx % 3 != 1 && q_idx + (Sk - Sq) >= kv_idx",
-                  "captures": {"sinks": {"shape": ["Hq"], "dtype": "f32"}},)"),
+      specText(R"j("sink": "sinks[h] * 40.0", "lse": true, "mask_mod": "kv_idx % 3 != 1 && q_idx + (Sk - Sq) >= kv_idx",
+                  "captures": {"sinks": {"shape": ["Hq"], "dtype": "f32"}},)j"),
       // Softmax + 1 (a constant sink of 0) with a score_mod.
-      specText(R"("sink": "0.0", "lse": true, "score_mod": "20.0 * tanh(score / 20.0)",)"),
+      specText(R"j("sink": "0.0", "lse": true, "score_mod": "20.0 * tanh(score / 20.0)",)j"),
       // A sink per batch and head.
-      specText(R"("sink": "t[b, h] - 1.0", "captures": {"t": {"shape": ["B", "Hq"], "dtype": "f32"}},)"),
+      specText(R"j("sink": "t[b, h] - 1.0", "captures": {"t": {"shape": ["B", "Hq"], "dtype": "f32"}},)j"),
   };
   // (BLOCK_M, BLOCK_N, Sq, Sk): tiles dividing neither size; Sq > Sk and Sq < Sk.
   const std::array<std::array<int64_t, 4>, 3> cases = {{{64, 64, 77, 50}, {32, 48, 113, 203}, {48, 16, 1, 93}}};
@@ -149,10 +149,10 @@ TEST_CASE("normalizer none and sinks fuse into one kernel equal to the unfused p
   }
 }
 
-TEST_CASE("a sink changes O and LSE; an empty row's LSE is the sink", "[fusion][sink]") {
+TEST_CASE("a sink changes O and LSE and an empty row has LSE = sink", "[fusion][sink]") {
   spec::Spec s = spec::parseSpecString(
-      specText(R"("sink": "sinks[h]", "lse": true, "mask_mod": "q_idx + (Sk - Sq) >= kv_idx",
-                  "captures": {"sinks": {"shape": ["Hq"], "dtype": "f32"}},)"),
+      specText(R"j("sink": "sinks[h]", "lse": true, "mask_mod": "q_idx + (Sk - Sq) >= kv_idx",
+                  "captures": {"sinks": {"shape": ["Hq"], "dtype": "f32"}},)j"),
       "norm.json");
   spec::ShapeOverrides ov;
   ov.Sq = 70; // rows 0..19 see no key (bottom-right causal, Sq > Sk)
