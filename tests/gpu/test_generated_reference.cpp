@@ -201,23 +201,44 @@ Comparison compareWithReference(const SpecProblem &p, const std::vector<std::uin
       m32 = std::max(m32, x32);
     }
 
-    // fp64: softmax(s) V and LSE; naive: P and O rounded to the dtype.
+    // fp64: softmax(s) V and LSE; naive: P and O rounded to the dtype. A sink is one more logit
+    // in the denominator with no value row; normalizer "none" weighs V by the scores themselves.
     std::vector<double> ref(Dv, 0.0);
     std::vector<float> naive(Dv, 0.0f);
     double lseRef = kNegInf;
-    if (m64 != kNegInf) {
-      double l64 = 0;
-      float l32 = 0;
-      for (int j = 0; j < sh.Sk; ++j)
-        if (s64[j] != kNegInf)
-          l32 += std::exp(s32[j] - m32);
+    const bool none = s.normalizer == spec::Normalizer::None;
+    const double sink64 = s.sink ? spec::evaluate(*s.sink, env).asFloat() : kNegInf;
+    const float sink32 = static_cast<float>(sink64);
+    if (none && m64 != kNegInf) {
       std::vector<float> acc(Dv, 0.0f);
       for (int j = 0; j < sh.Sk; ++j) {
         if (s64[j] == kNegInf)
           continue;
-        const double e = std::exp(s64[j] - m64);
+        const float pj = roundTo(t, s32[j]);
+        const std::uint16_t *v = &p.v[p.vs.at(b, hk, j)];
+        for (int d = 0; d < Dv; ++d) {
+          const float vd = decode(t, v[d]);
+          ref[d] += s64[j] * vd;
+          acc[d] += pj * vd;
+        }
+      }
+      for (int d = 0; d < Dv; ++d)
+        naive[d] = roundTo(t, acc[d]);
+    } else if (!none && m64 != kNegInf) {
+      const double top64 = std::max(m64, sink64);
+      const float top32 = std::max(m32, sink32);
+      double l64 = s.sink ? std::exp(sink64 - top64) : 0.0;
+      float l32 = s.sink ? std::exp(sink32 - top32) : 0.0f;
+      for (int j = 0; j < sh.Sk; ++j)
+        if (s64[j] != kNegInf)
+          l32 += std::exp(s32[j] - top32);
+      std::vector<float> acc(Dv, 0.0f);
+      for (int j = 0; j < sh.Sk; ++j) {
+        if (s64[j] == kNegInf)
+          continue;
+        const double e = std::exp(s64[j] - top64);
         l64 += e;
-        const float pj = roundTo(t, std::exp(s32[j] - m32) / l32);
+        const float pj = roundTo(t, std::exp(s32[j] - top32) / l32);
         const std::uint16_t *v = &p.v[p.vs.at(b, hk, j)];
         for (int d = 0; d < Dv; ++d) {
           const float vd = decode(t, v[d]);
@@ -229,7 +250,9 @@ Comparison compareWithReference(const SpecProblem &p, const std::vector<std::uin
         ref[d] /= l64;
         naive[d] = roundTo(t, acc[d]);
       }
-      lseRef = m64 + std::log(l64);
+      lseRef = top64 + std::log(l64);
+    } else if (!none) {
+      lseRef = sink64; // an empty row's denominator is the sink's alone (-inf without one)
     }
 
     RowStats &st = stats[r];
@@ -248,9 +271,10 @@ Comparison compareWithReference(const SpecProblem &p, const std::vector<std::uin
     }
     if (!lse.empty()) {
       const float l = lse[(std::size_t(b) * sh.Hq + h) * sh.Sq + i];
-      if (std::isnan(l) || (st.fullyMasked != (std::isinf(l) && l < 0)))
+      const bool refInf = lseRef == kNegInf; // a fully masked row without a sink
+      if (std::isnan(l) || (refInf != (std::isinf(l) && l < 0)))
         ++st.lseBad;
-      else if (!st.fullyMasked)
+      else if (!refInf)
         st.lseErr = std::fabs(l - lseRef) / std::max(1.0, std::fabs(lseRef));
     }
   });

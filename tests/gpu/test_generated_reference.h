@@ -3,7 +3,9 @@
 // emulation (what a bf16/fp16 framework computes: S = round(round(q * scale) . k), score_mod in fp32
 // on it, P = round(softmax_f32(S)), O = round(P . v)), for FlashAttention's accuracy rule
 //   max|out - ref_fp64| <= 2 * max|out_naive_same_precision - ref_fp64| + 1e-5
-// (Dao et al., tests/test_flash_attn.py). Rows are computed on every core.
+// (Dao et al., tests/test_flash_attn.py). Rows are computed on every core. A spec's sink joins the
+// softmax denominator (and LSE; an empty row's LSE is the sink); normalizer "none" weighs V by the
+// scores (O = sum_kv s V, P = round(s) in the naive emulation).
 #pragma once
 
 #include <cstddef>
@@ -47,7 +49,7 @@ struct Comparison {
   double maxNaiveErr = 0; ///< max |naive - ref| over O
   double maxLseErr = 0;   ///< max |lse - lse_ref| / max(1, |lse_ref|) over rows with a visible key
   long unwritten = 0;     ///< NaN elements of O (poisoned and never written)
-  long lseBad = 0;        ///< LSE NaN, or not -inf on a fully masked row, or -inf on another
+  long lseBad = 0;        ///< LSE NaN, or not -inf on a fully masked row (without a sink), or -inf on another
   long maskedNonZero = 0; ///< elements of fully masked rows that are not exactly 0
   long paddingTouched = 0; ///< padding elements after O's rows that were written
   long fullyMaskedRows = 0;

@@ -253,17 +253,24 @@ ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const Ro
   ReferenceRow r;
   r.O.assign(static_cast<size_t>(s.Dv), 0.0);
   r.Onaive.assign(static_cast<size_t>(s.Dv), 0.0);
+  // The weight of key j: exp(s_j - top) / l under softmax (a sink's exp(sink - top) joins l and
+  // the max), s_j itself under "normalizer": "none" (no LSE then).
+  const bool none = spec.normalizer == spec::Normalizer::None;
+  double sink = ninf;
+  if (spec.sink)
+    sink = spec::evaluate(*spec.sink, env).asFloat();
+  const double top = std::max(m, sink);
   if (m == ninf) {
-    r.lse = ninf;
+    r.lse = none ? std::numeric_limits<double>::quiet_NaN() : top == ninf ? ninf : sink;
     return r;
   }
-  double l = 0;
+  double l = std::exp(sink - top);
   for (int64_t j = 0; j < s.Sk; ++j)
-    l += std::exp(score[j] - m);
+    l += std::exp(score[j] - top);
   for (int64_t j = 0; j < s.Sk; ++j) {
     if (score[j] == ninf)
       continue;
-    const double p = std::exp(score[j] - m) / l;
+    const double p = none ? score[j] : std::exp(score[j] - top) / l;
     const double pNaive = roundTo(in.dtype, p);
     const uint16_t *v = &in.V[kvRow(hk, j) * s.Dv];
     for (int64_t d = 0; d < s.Dv; ++d) {
@@ -274,7 +281,7 @@ ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const Ro
   }
   for (double &x : r.Onaive)
     x = roundTo(in.dtype, x);
-  r.lse = m + std::log(l);
+  r.lse = none ? std::numeric_limits<double>::quiet_NaN() : top + std::log(l);
   return r;
 }
 

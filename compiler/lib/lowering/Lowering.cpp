@@ -109,7 +109,10 @@ public:
     Value P = b.create<AllocOp>(loc, tensorType(ctx, {"B", "Hq", "Sq", "Sk"}, dt),
                                 ValueRange{dimB, dimHq, dimSq, dimSk});
     buildQK(S);
-    buildSoftmax(S, P);
+    if (s.normalizer == spec::Normalizer::None)
+      buildWeights(S, P);
+    else
+      buildSoftmax(S, P);
     buildPV(P);
     b.create<func::ReturnOp>(loc);
     return fn;
@@ -185,19 +188,24 @@ private:
     closeKernel(k);
   }
 
-  // P = softmax(mask(score_mod(scale * S))) in the safe form; LSE when asked.
-  void buildSoftmax(Value S, Value P) {
-    KernelOp k = openKernel("softmax");
-    Type f32Ty = b.getF32Type(), i64Ty = b.getI64Type(), dt = elementTypeOf(ctx, s.dtype);
-    TileType rowTile = tile({opt.blockM, kDyn}, f32Ty);
-    Value st = b.create<LoadOp>(loc, rowTile, S, ValueRange{bIdx, hIdx, row0, c0});
-    Value qIdx = b.create<IotaOp>(loc, tile({opt.blockM, kDyn}, i64Ty), IotaDim::row, row0);
-    Value kvIdx = b.create<IotaOp>(loc, tile({opt.blockM, kDyn}, i64Ty), IotaDim::col, c0);
+  /// The kernel's expression inputs at (bIdx, hIdx): b, h, the sizes and the captures.
+  ExprValues exprValues() {
     ExprValues ev;
     ev.b = i64(bIdx);
     ev.h = i64(hIdx);
     ev.sizes = sizes;
     ev.captures = captures;
+    return ev;
+  }
+
+  /// Loads the row block of S and returns score_mod(scale * S) with masked entries `masked`
+  /// (-inf for softmax, 0 for normalizer none); rowTile is its type.
+  Value maskedScores(Value S, TileType rowTile, double masked) {
+    Type f32Ty = b.getF32Type(), i64Ty = b.getI64Type();
+    Value st = b.create<LoadOp>(loc, rowTile, S, ValueRange{bIdx, hIdx, row0, c0});
+    Value qIdx = b.create<IotaOp>(loc, tile({opt.blockM, kDyn}, i64Ty), IotaDim::row, row0);
+    Value kvIdx = b.create<IotaOp>(loc, tile({opt.blockM, kDyn}, i64Ty), IotaDim::col, c0);
+    ExprValues ev = exprValues();
     double scale = spec::softmaxScale(s, shape);
 
     Value scores = map({st, qIdx, kvIdx}, f32Ty, [&](ArrayRef<Value> x) {
@@ -217,9 +225,32 @@ private:
         e.kvIdx = x[1];
         return emitExpr(b, loc, *s.maskMod, e, s.math);
       });
-      Value ninf = b.create<FillOp>(loc, rowTile, f32(-std::numeric_limits<double>::infinity()));
-      scores = b.create<SelectOp>(loc, rowTile, keep, scores, ninf);
+      Value fill = b.create<FillOp>(loc, rowTile, f32(masked));
+      scores = b.create<SelectOp>(loc, rowTile, keep, scores, fill);
     }
+    return scores;
+  }
+
+  // P = mask(score_mod(scale * S)) with masked entries 0 (normalizer "none": the scores are the
+  // weights; no max, no row sum, no LSE).
+  void buildWeights(Value S, Value P) {
+    KernelOp k = openKernel("weights");
+    Type dt = elementTypeOf(ctx, s.dtype);
+    Value w = maskedScores(S, tile({opt.blockM, kDyn}, b.getF32Type()), 0.0);
+    Value p = map({w}, dt, [&](ArrayRef<Value> x) {
+      return b.create<arith::TruncFOp>(loc, dt, x[0]).getResult();
+    });
+    b.create<StoreOp>(loc, p, P, ValueRange{bIdx, hIdx, row0, c0});
+    closeKernel(k);
+  }
+
+  // P = softmax(mask(score_mod(scale * S))) in the safe form; LSE when asked. A sink adds
+  // exp(sink - m_safe) to the row sum l (the sink is one more logit with no value row).
+  void buildSoftmax(Value S, Value P) {
+    KernelOp k = openKernel("softmax");
+    Type f32Ty = b.getF32Type(), dt = elementTypeOf(ctx, s.dtype);
+    TileType rowTile = tile({opt.blockM, kDyn}, f32Ty);
+    Value scores = maskedScores(S, rowTile, -std::numeric_limits<double>::infinity());
     TileType vec = tile({opt.blockM}, f32Ty);
     Value m = b.create<ReduceOp>(loc, vec, ReduceKind::max, scores);
     // m_safe = (m == -inf ? 0 : m): a fully masked row keeps exp(-inf - 0) = 0, never NaN.
@@ -234,6 +265,15 @@ private:
           .getResult();
     });
     Value l = b.create<ReduceOp>(loc, vec, ReduceKind::sum, e);
+    Value sink, lSum = l;
+    if (s.sink) {
+      // One block-uniform value: sink(b, h).
+      sink = emitExpr(b, loc, *s.sink, exprValues(), s.math);
+      l = map({lSum, m}, f32Ty, [&](ArrayRef<Value> x) {
+        Value d = b.create<arith::SubFOp>(loc, sink, safeMax(x[1]));
+        return b.create<arith::AddFOp>(loc, x[0], b.create<math::ExpOp>(loc, d)).getResult();
+      });
+    }
     Value lb = b.create<BroadcastOp>(loc, rowTile, l);
     Value p = map({e, lb}, dt, [&](ArrayRef<Value> x) {
       Value isEmpty = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, x[1], f32(0.0));
@@ -242,7 +282,25 @@ private:
       return b.create<arith::TruncFOp>(loc, dt, sel).getResult();
     });
     b.create<StoreOp>(loc, p, P, ValueRange{bIdx, hIdx, row0, c0});
-    if (LSE) {
+    if (LSE && sink) {
+      // log(l + exp(sink - m_safe)) + m_safe against top = max(m, sink), so that neither a large
+      // sink nor a row far below it overflows: top + log(l exp(m_safe - top) + exp(sink - top)),
+      // the first term 0 for an empty row (l = 0).
+      Value lse = map({m, lSum}, f32Ty, [&](ArrayRef<Value> x) {
+        Value top = b.create<arith::MaximumFOp>(loc, x[0], sink);
+        Value ms = safeMax(x[0]);
+        Value rowPart = b.create<arith::MulFOp>(
+            loc, x[1], b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, ms, top)));
+        Value isEmpty = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, x[0],
+                                                f32(-std::numeric_limits<double>::infinity()));
+        rowPart = b.create<arith::SelectOp>(loc, isEmpty, f32(0.0), rowPart);
+        Value sinkPart = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, sink, top));
+        return b.create<arith::AddFOp>(
+                    loc, top, b.create<math::LogOp>(loc, b.create<arith::AddFOp>(loc, rowPart, sinkPart)))
+            .getResult();
+      });
+      b.create<StoreOp>(loc, lse, LSE, ValueRange{bIdx, hIdx, row0});
+    } else if (LSE) {
       Value lse = map({m, l}, f32Ty, [&](ArrayRef<Value> x) {
         return b.create<arith::AddFOp>(loc, safeMax(x[0]), b.create<math::LogOp>(loc, x[1]))
             .getResult();

@@ -51,10 +51,29 @@ void attendBatch(const spec::Spec &s, const spec::Shape &sh, spec::EvalEnv &env,
         m = std::max(m, row[j]);
       }
       double *o = o_at(h, i);
-      double l = 0.0;
+      if (s.normalizer == spec::Normalizer::None) {
+        // O = sum_j w_j V_j, masked w_j = 0; no LSE (NaN marks it undefined).
+        for (int64_t j = 0; j < sh.Sk; ++j) {
+          if (row[j] == ninf)
+            continue;
+          const double *v = v_at(hk, j);
+          for (int64_t d = 0; d < sh.Dv; ++d)
+            o[d] += row[j] * v[d];
+        }
+        *lse_at(h, i) = std::numeric_limits<double>::quiet_NaN();
+        continue;
+      }
+      // A sink is one more logit in the denominator that has no value row: max over it too.
+      double sink = ninf;
+      if (s.sink) {
+        env.b = b, env.h = h;
+        sink = spec::evaluate(*s.sink, env).asFloat();
+      }
+      const double top = std::max(m, sink);
+      double l = top == ninf ? 0.0 : std::exp(sink - top);
       if (m != ninf) {
         for (int64_t j = 0; j < sh.Sk; ++j) {
-          const double p = std::exp(row[j] - m);
+          const double p = std::exp(row[j] - top);
           l += p;
           const double *v = v_at(hk, j);
           for (int64_t d = 0; d < sh.Dv; ++d)
@@ -63,7 +82,7 @@ void attendBatch(const spec::Spec &s, const spec::Shape &sh, spec::EvalEnv &env,
         for (int64_t d = 0; d < sh.Dv; ++d)
           o[d] /= l;
       }
-      *lse_at(h, i) = m == ninf ? ninf : m + std::log(l);
+      *lse_at(h, i) = top == ninf ? ninf : top + std::log(l);
     }
   }
 }
@@ -102,7 +121,7 @@ void fillRandom(const spec::Spec &s, const spec::Shape &sh, std::mt19937_64 &rng
   for (size_t slot = 0; slot < s.captures.size(); ++slot)
     extents.push_back(spec::captureShape(s, slot, sh));
   std::vector<int64_t> bound(s.captures.size(), -1);
-  for (const std::optional<spec::Expr> *e : {&s.scoreMod, &s.maskMod})
+  for (const std::optional<spec::Expr> *e : {&s.scoreMod, &s.maskMod, &s.sink})
     if (*e)
       indexBounds(**e, extents, bound);
   for (size_t slot = 0; slot < s.captures.size(); ++slot) {

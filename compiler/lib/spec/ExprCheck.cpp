@@ -42,6 +42,8 @@ std::string_view contextName(ExprContext c) {
     return "a capture dimension";
   case ExprContext::Let:
     return "a let definition";
+  case ExprContext::Sink:
+    return "sink";
   }
   return "";
 }
@@ -49,6 +51,7 @@ std::string_view contextName(ExprContext c) {
 ScalarType expectedType(ExprContext c) {
   switch (c) {
   case ExprContext::ScoreMod:
+  case ExprContext::Sink:
     return ScalarType::Float;
   case ExprContext::MaskMod:
     return ScalarType::Bool;
@@ -69,6 +72,8 @@ bool visibleIn(Variable v, ExprContext c) {
     return v != Variable::Score;
   case ExprContext::CaptureDim:
     return v >= Variable::B;
+  case ExprContext::Sink: // one value per (b, h): a row's denominator term, not per element
+    return v == Variable::BatchIdx || v == Variable::HeadIdx || v >= Variable::B;
   }
   return false;
 }
@@ -198,6 +203,11 @@ private:
     if (!findVariable(e.name, v))
       unknownName(e);
     if (!visibleIn(v, scope_.context)) {
+      if (scope_.context == ExprContext::Sink)
+        typeError(e, fmt::format("'{}' at column {} cannot be used in sink; a sink is one logit "
+                                 "per row's denominator, a function of b, h, the sizes and "
+                                 "captured tensors (such as sinks[h])",
+                                 e.name, e.column));
       if (v == Variable::Score)
         typeError(e, fmt::format("'score' at column {} is only allowed in score_mod; mask_mod "
                                  "sees b, h, q_idx, kv_idx, the sizes and captured tensors",
@@ -382,7 +392,8 @@ void checkExpr(Expr &root, const ExprScope &scope) {
   if (t == expected || scope.context == ExprContext::Let)
     return;
   std::string hint;
-  if (scope.context == ExprContext::ScoreMod && t == ScalarType::Int)
+  if ((scope.context == ExprContext::ScoreMod || scope.context == ExprContext::Sink) &&
+      t == ScalarType::Int)
     hint = " (write 1.0 rather than 1 for a float constant)";
   else if (scope.context == ExprContext::ScoreMod && t == ScalarType::Bool)
     hint = " (a condition belongs in mask_mod)";

@@ -200,6 +200,7 @@ std::string_view spelling(ElementType t) {
 
 std::string_view spelling(MathMode m) { return m == MathMode::Exact ? "exact" : "approx"; }
 std::string_view spelling(Layout l) { return l == Layout::Packed ? "packed" : "batched"; }
+std::string_view spelling(Normalizer n) { return n == Normalizer::None ? "none" : "softmax"; }
 
 ScalarType scalarTypeOf(ElementType t) {
   return t == ElementType::I32 || t == ElementType::I64 ? ScalarType::Int : ScalarType::Float;

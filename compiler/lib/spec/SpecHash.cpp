@@ -35,6 +35,10 @@ std::string canonicalJson(const Spec &spec) {
     j["math"] = std::string(spelling(spec.math));
   if (spec.layout != Layout::Batched) // likewise: batched specs keep their hashes
     j["layout"] = std::string(spelling(spec.layout));
+  if (spec.normalizer != Normalizer::Softmax) // likewise: softmax specs keep their hashes
+    j["normalizer"] = std::string(spelling(spec.normalizer));
+  if (spec.sink)
+    j["sink"] = toString(*spec.sink);
   return tilefuse::spec::dumpJson(j);
 }
 

@@ -54,6 +54,8 @@ constexpr FieldRule kTopFields[] = {
     {"captures", false, "an object of captured tensors"},
     {"let", false, "an object of named sub-expressions {\"name\": \"expression\", ...}"},
     {"math", false, "how score_mod / mask_mod compute tanh and exp: \"approx\" or \"exact\""},
+    {"normalizer", false, "how scores become weights: \"softmax\" (the default) or \"none\""},
+    {"sink", false, "a float expression over b, h, the sizes and captures, e.g. \"sinks[h]\""},
     {"layout", false, "\"batched\" ([B, H, S, D] tensors) or \"packed\" (variable-length sequences, cu_seqlens)"},
     {"shape", true, "the default problem size {\"B\": ..., \"Sq\": ..., \"Sk\": ...}"},
 };
@@ -149,6 +151,11 @@ public:
           readExpr(root.at("score_mod"), "score_mod", letScope(spec, ExprContext::ScoreMod));
     if (root.contains("mask_mod"))
       spec.maskMod = readExpr(root.at("mask_mod"), "mask_mod", letScope(spec, ExprContext::MaskMod));
+    if (root.contains("normalizer"))
+      spec.normalizer = readNormalizer(root.at("normalizer"), "normalizer");
+    if (root.contains("sink"))
+      spec.sink = readExpr(root.at("sink"), "sink", letScope(spec, ExprContext::Sink));
+    checkNormalizer(spec);
     checkCapturesUsed(spec);
     if (root.contains("math"))
       spec.math = readMathMode(root.at("math"), "math");
@@ -258,6 +265,30 @@ private:
                            "K/V [B, Hkv, Sk, D]) or \"packed\" (variable-length sequences concatenated: "
                            "Q [total_q, Hq, D], K/V [total_k, Hkv, D], with cu_seqlens_q / cu_seqlens_k)",
                            s, detail::didYouMean(s, {"batched", "packed"})));
+  }
+
+  Normalizer readNormalizer(const json &j, std::string_view path) const {
+    std::string s = readString(j, path);
+    for (Normalizer n : {Normalizer::Softmax, Normalizer::None})
+      if (spelling(n) == s)
+        return n;
+    fail(path, fmt::format("unsupported normalizer \"{}\"{}; expected \"softmax\" (the default: "
+                           "O = softmax(s) V) or \"none\" (O = sum_kv s V with the score_mod's value as "
+                           "the weight and masked entries 0, e.g. sigmoid attention)",
+                           s, detail::didYouMean(s, {"softmax", "none"})));
+  }
+
+  // LSE and a sink are defined through the softmax's row sum: "none" has neither.
+  void checkNormalizer(const Spec &spec) const {
+    if (spec.normalizer != Normalizer::None)
+      return;
+    if (spec.lse)
+      fail("lse", "\"lse\": true needs the softmax normalizer: with \"normalizer\": \"none\" there "
+                  "is no row sum, so LSE is not defined; leave lse out (or false) or use "
+                  "\"normalizer\": \"softmax\"");
+    if (spec.sink)
+      fail("sink", "a sink adds exp(sink) to the softmax denominator; with \"normalizer\": \"none\" "
+                   "there is no denominator; leave sink out or use \"normalizer\": \"softmax\"");
   }
 
   ElementType readElementType(const json &j, std::string_view path) const {
@@ -521,7 +552,7 @@ private:
 
   void checkCapturesUsed(const Spec &spec) const {
     std::set<int> used;
-    for (const std::optional<Expr> *mod : {&spec.scoreMod, &spec.maskMod})
+    for (const std::optional<Expr> *mod : {&spec.scoreMod, &spec.maskMod, &spec.sink})
       if (mod->has_value())
         forEachNode(**mod, [&](const Expr &e) {
           if (e.kind == ExprKind::TensorRead)
@@ -530,7 +561,7 @@ private:
     for (size_t slot = 0; slot < spec.captures.size(); ++slot)
       if (!used.count(static_cast<int>(slot)))
         fail(SourceMap::child("captures", spec.captures[slot].name),
-             fmt::format("captured tensor '{}' is not read by score_mod or mask_mod; expected "
+             fmt::format("captured tensor '{}' is not read by score_mod, mask_mod or sink; expected "
                          "every capture to be used",
                          spec.captures[slot].name),
              true);

@@ -68,6 +68,8 @@ const Input kPipeline[] = {
     {nullptr, "relative_bias", 128, 1, Dtype::bf16, false},
     {nullptr, "sliding_window", 128, 4, Dtype::bf16, false},
     {nullptr, "softcap", 128, 1, Dtype::bf16, false},
+    {nullptr, "sigmoid_attention", 128, 1, Dtype::bf16, false},
+    {nullptr, "attention_sink", 64, 8, Dtype::bf16, false},
 };
 
 struct Size {
@@ -115,7 +117,8 @@ std::vector<int64_t> dense(const std::vector<int64_t> &shape) {
 }
 
 /// The attention of `spec` as a bf16 / fp16 framework computes it: S = round(round(q * scale) . k) in
-/// f32, score_mod in double rounded to the type, P = round(softmax_f32(S)), O = round(P . V in f32).
+/// f32, score_mod in double rounded to the type, P = round(softmax_f32(S)) (with a sink in the
+/// denominator; P = the rounded score under normalizer "none"), O = round(P . V in f32).
 reference::Tensor naiveAttention(const spec::Spec &s, const spec::Shape &sh, const reference::Inputs &in, Dtype t) {
   reference::Tensor O({sh.B, sh.Hq, sh.Sq, sh.Dv});
   const float scale = static_cast<float>(spec::softmaxScale(s, sh));
@@ -146,15 +149,21 @@ reference::Tensor naiveAttention(const spec::Spec &s, const spec::Shape &sh, con
               t, static_cast<float>(s.scoreMod ? spec::evaluate(*s.scoreMod, env).asFloat() : env.score));
           m = std::max(m, row[j]);
         }
-        float l = 0;
+        // A sink is one more logit in the denominator (no value row); normalizer "none" takes
+        // the rounded score itself as the weight.
+        const bool none = s.normalizer == spec::Normalizer::None;
+        const float sink = s.sink ? static_cast<float>(spec::evaluate(*s.sink, env).asFloat())
+                                  : -std::numeric_limits<float>::infinity();
+        const float top = std::max(m, sink);
+        float l = s.sink ? std::exp(sink - top) : 0.0f;
         for (int64_t j = 0; j < sh.Sk; ++j)
-          l += std::isinf(row[j]) ? 0.0f : std::exp(row[j] - m);
+          l += std::isinf(row[j]) ? 0.0f : std::exp(row[j] - top);
         for (int64_t d = 0; d < sh.Dv; ++d) {
           float acc = 0;
           for (int64_t j = 0; j < sh.Sk; ++j) {
             if (std::isinf(row[j]))
               continue;
-            const float p = tilefuse::test::roundTo(t, std::exp(row[j] - m) / l);
+            const float p = none ? row[j] : tilefuse::test::roundTo(t, std::exp(row[j] - top) / l);
             acc += p * static_cast<float>(in.V.data[((b * sh.Hkv + h / sh.groupSize()) * sh.Sk + j) * sh.Dv + d]);
           }
           O.data[((b * sh.Hq + h) * sh.Sq + i) * sh.Dv + d] = tilefuse::test::roundTo(t, acc);

@@ -142,6 +142,12 @@ TEST_CASE("every shipped spec lowered to the unfused program matches the naive a
           env.b = b, env.h = h, env.q_idx = i, env.kv_idx = j;
           return spec::evaluate(*s.maskMod, env).asBool();
         };
+      ref.weightsOnly = s.normalizer == spec::Normalizer::None;
+      if (s.sink)
+        ref.sink = [&](int64_t b, int64_t h) {
+          env.b = b, env.h = h;
+          return spec::evaluate(*s.sink, env).asFloat();
+        };
       try {
         ref.run(Q, K, V, Oref, LSEref);
       } catch (const spec::SpecError &e) {

@@ -87,6 +87,10 @@ struct NaiveAttention {
   int64_t group = 1; ///< Hq / Hkv
   std::function<bool(int64_t b, int64_t h, int64_t i, int64_t j)> mask;
   std::function<double(double s, int64_t b, int64_t h, int64_t i, int64_t j)> scoreMod;
+  /// Normalizer "none": O = sum_j s_j V_j over unmasked keys; LSE is left alone.
+  bool weightsOnly = false;
+  /// A sink logit per (b, h): exp(sink) joins the softmax denominator (and LSE).
+  std::function<double(int64_t b, int64_t h)> sink;
 
   /// Q [B, Hq, Sq, D], K [B, Hkv, Sk, D], V [B, Hkv, Sk, Dv] -> O [B, Hq, Sq, Dv], LSE [B, Hq, Sq].
   void run(const interp::HostTensor &Q, const interp::HostTensor &K, const interp::HostTensor &V,
@@ -111,13 +115,25 @@ struct NaiveAttention {
             s[j] = scoreMod ? scoreMod(dot, b, h, i, j) : scale * dot;
             m = std::max(m, s[j]);
           }
+          if (weightsOnly) {
+            for (int64_t d = 0; d < Dv; ++d) {
+              double acc = 0.0;
+              for (int64_t j = 0; j < Sk; ++j)
+                if (s[j] != ninf)
+                  acc += s[j] * V.at({b, hk, j, d});
+              O.at({b, h, i, d}) = acc;
+            }
+            continue;
+          }
+          const double sk = sink ? sink(b, h) : ninf;
           if (m == ninf) {
             for (int64_t d = 0; d < Dv; ++d)
               O.at({b, h, i, d}) = 0.0;
-            LSE.at({b, h, i}) = ninf;
+            LSE.at({b, h, i}) = sk;
             continue;
           }
-          double l = 0.0;
+          m = std::max(m, sk); // the sink is one more logit (with no value row)
+          double l = sink ? std::exp(sk - m) : 0.0;
           for (int64_t j = 0; j < Sk; ++j)
             l += (s[j] = std::exp(s[j] - m));
           for (int64_t d = 0; d < Dv; ++d) {

@@ -274,7 +274,7 @@ TEST_CASE("captures: unused or reserved name or size not positive", "[spec][erro
   "shape": {"B": 1, "Sq": 16, "Sk": 16}
 })json");
   checkAt(unused, "captures.slopes", 4, 16);
-  CHECK_THAT(unused.what(), Catch::Contains("is not read by score_mod or mask_mod"));
+  CHECK_THAT(unused.what(), Catch::Contains("is not read by score_mod, mask_mod or sink"));
 
   SpecError reserved = specError(R"json({
   "name": "x", "dtype": "bf16", "head_dim": 128,

@@ -20,7 +20,8 @@ std::string specPath(const std::string &name) {
 
 const std::set<std::string> kShipped = {"mha",     "causal",        "gqa",           "sliding_window",
                                         "alibi",   "softcap",       "document_mask", "relative_bias",
-                                        "t5_bias", "softcap_decay"};
+                                        "t5_bias", "softcap_decay", "sigmoid_attention",
+                                        "attention_sink"};
 
 } // namespace
 
@@ -93,6 +94,24 @@ TEST_CASE("shipped specs say what their variant needs", "[spec][files]") {
     o.B = 3;
     o.Sk = 77;
     CHECK(captureShape(spec, 0, resolveShape(spec, o)) == std::vector<int64_t>{3, 77});
+  }
+  SECTION("sigmoid_attention: normalizer none, no LSE, causal") {
+    Spec spec = parseSpecFile(specPath("sigmoid_attention"));
+    CHECK(spec.normalizer == Normalizer::None);
+    CHECK_FALSE(spec.lse);
+    CHECK_FALSE(spec.sink.has_value());
+    REQUIRE(spec.scoreMod.has_value());
+    CHECK(toString(*spec.scoreMod) == "sigmoid(score - log(float(Sk)))");
+    CHECK(spec.maskMod.has_value());
+  }
+  SECTION("attention_sink: sinks f32[Hq] read by the sink, LSE written") {
+    Spec spec = parseSpecFile(specPath("attention_sink"));
+    CHECK(spec.normalizer == Normalizer::Softmax);
+    CHECK(spec.lse);
+    REQUIRE(spec.sink.has_value());
+    CHECK(toString(*spec.sink) == "sinks[h]");
+    REQUIRE(spec.captures.size() == 1);
+    CHECK(captureShape(spec, 0, resolveShape(spec)) == std::vector<int64_t>{64});
   }
   SECTION("relative_bias: bias f32[Hq, Sq + Sk - 1]") {
     Spec spec = parseSpecFile(specPath("relative_bias"));

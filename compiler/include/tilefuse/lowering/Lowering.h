@@ -13,6 +13,13 @@
 //   m_safe = (m == -inf ? 0 : m);  e = exp(s - m_safe);  l = sum(e);
 //   p = (l == 0 ? 0 : e / l);  lse = m_safe + log(l)
 //
+// A sink (spec field "sink", one value per (b, h), read once per kernel instance) adds its term to
+// the row sum after the reduction, and LSE is taken against top = max(m, sink) (no fp32 overflow):
+//   l = sum(e) + exp(sink - m_safe);  lse = top + log(sum(e) exp(m_safe - top) + exp(sink - top))
+// With "normalizer": "none" the middle kernel is @weights instead of @softmax, with no max, no sum
+// and no LSE (a spec asking for LSE is refused when it is read):
+//   @weights  P = mask ? score_mod(scale * S) : 0      (P written to HBM in the input dtype)
+//
 // Each kernel's grid is (B, Hq, ceil(Sq / BLOCK_M)); a program instance owns BLOCK_M query rows
 // and whole key rows (tiles with a `?` dim), which is what the tiling rule of the fusion pass
 // later splits into BLOCK_N chunks.

@@ -5,7 +5,9 @@
 // against. Also draws random inputs for a spec.
 //
 // Layouts: dense row-major, Q [B, Hq, Sq, D], K [B, Hkv, Sk, D], V [B, Hkv, Sk, Dv],
-// O [B, Hq, Sq, Dv], LSE [B, Hq, Sq] (natural log). A fully masked row gives O = 0, LSE = -inf.
+// O [B, Hq, Sq, Dv], LSE [B, Hq, Sq] (natural log). A fully masked row gives O = 0, LSE = -inf
+// (with a sink: O = 0, LSE = sink). With "normalizer": "none", O = sum_kv s V over the unmasked
+// keys and LSE is NaN (not defined).
 //
 //===----------------------------------------------------------------------------------------===//
 #pragma once
@@ -47,7 +49,8 @@ struct Outputs {
 /// Deterministic for a given seed. Throws spec::SpecError when a capture shape is not positive.
 Inputs randomInputs(const spec::Spec &s, const spec::Shape &shape, uint64_t seed);
 
-/// softmax(mask_mod ? score_mod(scale * q.k) : -inf) V, and LSE, in fp64 (Spec.h semantics), with
+/// softmax(mask_mod ? score_mod(scale * q.k) : -inf) V, and LSE, in fp64 (Spec.h semantics: a sink
+/// joins the denominator, normalizer "none" weighs V by the scores themselves), with
 /// the softmax scale rounded to fp32 first, as every kernel and block program holds it.
 /// Throws spec::SpecError when an expression cannot be evaluated (a table index out of range).
 Outputs attention(const spec::Spec &s, const spec::Shape &shape, const Inputs &in);

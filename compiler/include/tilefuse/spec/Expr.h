@@ -115,6 +115,7 @@ enum class ExprContext : uint8_t {
   MaskMod,    ///< Must be Bool. As ScoreMod, without score.
   CaptureDim, ///< Must be Int. Sees only the sizes B, Hq, Hkv, Sq, Sk.
   Let,        ///< A spec's `let` definition: any type. Sees what score_mod sees.
+  Sink,       ///< A spec's `sink`: must be Float. Sees b, h, the sizes and captured tensors.
 };
 
 /// A captured tensor as the type checker sees it.

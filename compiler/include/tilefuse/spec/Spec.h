@@ -10,6 +10,11 @@
 //                                             : -inf                   (G = Hq / Hkv)
 //   O[b,h,q_idx]   = sum_kv softmax(s)[kv_idx] * V[b,h/G,kv_idx]       (0 when every s is -inf)
 //   LSE[b,h,q_idx] = log(sum_kv exp(s[kv_idx]))                       (natural log; empty: -inf)
+// With a sink (spec field "sink", a float expression sink(b, h)), exp(sink) joins every row's
+// denominator (StreamingLLM, Xiao et al. 2023; gpt-oss's learned per-head sink logit):
+//   O = sum_kv exp(s) V / (sum_kv exp(s) + exp(sink)),  LSE = log(sum_kv exp(s) + exp(sink))
+// With "normalizer": "none" the weights are the scores themselves (sigmoid attention, Ramapuram et
+// al. 2024, with score_mod "sigmoid(score + bias)"): O = sum_kv (masked ? 0 : s) V; no LSE.
 //
 //===----------------------------------------------------------------------------------------===//
 #pragma once
@@ -53,6 +58,12 @@ enum class Layout : uint8_t {
            ///< Inside score_mod / mask_mod, q_idx, kv_idx, Sq, Sk are those of the sequence b.
 };
 
+/// How a row's weights come from its scores (spec field "normalizer"; specs/README.md, "Normalizers").
+enum class Normalizer : uint8_t {
+  Softmax, ///< "softmax" (default): p = exp(s) / (sum exp(s) [+ exp(sink)]); LSE defined.
+  None,    ///< "none": p = s, masked entries 0; O = sum_kv p V (no running max, no row sum, no LSE).
+};
+
 /// A tensor the variant's expressions read, passed to the kernel next to Q, K, V.
 struct Capture {
   std::string name;
@@ -76,6 +87,10 @@ struct Spec {
   bool lse = false;                 ///< Whether the kernel also writes LSE [B, Hq, Sq] fp32.
   std::optional<Expr> scoreMod;     ///< Checked, Float. Empty: identity.
   std::optional<Expr> maskMod;      ///< Checked, Bool. Empty: nothing masked.
+  Normalizer normalizer = Normalizer::Softmax; ///< How scores become weights.
+  /// Checked, Float, over b, h, the sizes and captures (ExprContext::Sink): exp(sink) is added to
+  /// every row's softmax denominator. Empty: no sink. Only with Normalizer::Softmax.
+  std::optional<Expr> sink;
   std::vector<Capture> captures;    ///< Sorted by name; Expr::captureSlot indexes this.
   MathMode math = MathMode::Approx; ///< How score_mod / mask_mod compute tanh and exp in kernels.
   Layout layout = Layout::Batched;  ///< Batched tensors or packed variable-length sequences.
@@ -125,8 +140,8 @@ const Capture *findCapture(const Spec &spec, std::string_view name);
 ExprScope scopeOf(const Spec &spec, ExprContext context);
 
 /// Canonical JSON of everything that changes the generated kernel: dtype, head_dim, value_dim,
-/// heads, scale, lse, score_mod, mask_mod (printed by toString), captures, and math when it is
-/// "exact" (left out for the default, so the hashes of specs without the field do not change). Leaves out name,
+/// heads, scale, lse, score_mod, mask_mod (printed by toString), captures, math when it is
+/// "exact", normalizer when it is "none", and sink when there is one (left out for the default, so the hashes of specs without the field do not change). Leaves out name,
 /// description and the default shape: a kernel cache key adds the resolved Shape itself.
 /// Keys sorted, no whitespace; stable across runs and machines.
 std::string canonicalJson(const Spec &spec);
@@ -141,6 +156,7 @@ std::string_view spelling(DType t);       ///< "bf16", "fp16"
 std::string_view spelling(ElementType t); ///< "f32", "f16", "bf16", "i32", "i64"
 std::string_view spelling(MathMode m);    ///< "approx", "exact"
 std::string_view spelling(Layout l);      ///< "batched", "packed"
+std::string_view spelling(Normalizer n);  ///< "softmax", "none"
 /// Float for f32 / f16 / bf16, Int for i32 / i64.
 ScalarType scalarTypeOf(ElementType t);
 
