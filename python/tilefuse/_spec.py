@@ -116,6 +116,27 @@ def shipped_spec_path(name: str) -> Optional[str]:
 
 
 _file_cache = {}
+_shipped = {}  # name -> the shipped spec's path (or None)
+
+
+def spec_version(spec: str):
+    """What a spec string's meaning depends on besides its text: None for JSON text, else the file's
+    (path, mtime) as load_spec would read it (None when there is no such file)."""
+    if spec[:1] == "{" or spec.lstrip().startswith("{"):
+        return None
+    try:
+        return spec, os.stat(spec).st_mtime
+    except OSError:
+        pass
+    path = _shipped.get(spec, "")
+    if path == "":
+        path = _shipped[spec] = shipped_spec_path(spec)
+    if path is None:
+        return None
+    try:
+        return path, os.stat(path).st_mtime
+    except OSError:
+        return None
 
 
 def load_spec(spec) -> dict:
