@@ -341,13 +341,14 @@ class _NoBackward(torch.autograd.Function):
 
 
 _BELOW_AUTOGRAD = torch._C._after_autograd_keyset
+_redispatch = getattr(getattr(attention_op, "_handle", None), "redispatch_boxed", attention_op.redispatch)
 
 
 def _op_autograd(keyset, q, k, v, captures, spec, layout, return_lse):
     if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad
                                     or any(c.requires_grad for c in captures)):
         return _NoBackward.apply(q, k, v, captures, spec, layout, return_lse)
-    return attention_op.redispatch(keyset & _BELOW_AUTOGRAD, q, k, v, captures, spec, layout, return_lse)
+    return _redispatch(keyset & _BELOW_AUTOGRAD, q, k, v, captures, spec, layout, return_lse)
 
 
 _library.impl("attention", _op_kernel, "CompositeExplicitAutograd")
