@@ -8,7 +8,8 @@
 # usage:  bash .device-carry/python/run.sh [pytest args...]
 #   device tool: run(command="SKIP_BENCH=1 bash .device-carry/python/run.sh", carry=[".device-carry"])
 #                run(command="SKIP_TESTS=1 bash .device-carry/python/run.sh", carry=[".device-carry"])
-# env: SKIP_TESTS=1, SKIP_BENCH=1, BENCH_REPS (default 30)
+# env: SKIP_TESTS=1, SKIP_BENCH=1, BENCH_REPS (default 30), BENCH_ARGS (more bench_python.py arguments,
+#      e.g. --overhead-only)
 set -u -o pipefail
 pack=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [ -f "$pack/pyproject.toml" ] || pack=$(pwd)/.device-carry/python  # run as tools/device-python.sh
@@ -45,7 +46,7 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   status=${PIPESTATUS[0]}
 fi
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
-  (cd "$pack" && python3 bench/bench_python.py --reps "${BENCH_REPS:-30}" --json "$out/bench_python.json") 2>&1 |
+  (cd "$pack" && python3 bench/bench_python.py --reps "${BENCH_REPS:-30}" ${BENCH_ARGS:-} --json "$out/bench_python.json") 2>&1 |
     tee "$out/bench_python.log"
 fi
 exit $status

@@ -1,16 +1,20 @@
 """Times the Python entry points against PyTorch's FlexAttention and SDPA, in one process, and the
 host overhead of a call through each layer (GPU machine only).
 
-    python3 python/bench/bench_python.py [--reps 30] [--json OUT.json]
+    python3 python/bench/bench_python.py [--reps 30] [--json OUT.json] [--overhead-only]
 
 Kernel times: CUDA events around each call, median of --reps after 5 warm-ups, ms; TFLOP/s =
-4 B H Sq Sk D / t, halved for causal. Overhead: host wall time per call of 2000 back-to-back calls
-on a tiny problem (B1 H1 S128 D64, so the GPU is never the bottleneck), microseconds, for
-  * ctypes launch: _lib.Launcher.launch with prebuilt arguments (the C API plus ctypes marshalling);
-  * torch.ops.tilefuse.attention: the custom op through PyTorch's dispatcher;
-  * tilefuse.flash_attn_func / tilefuse.flex_attention: the public functions (checks, cached trace,
-    output allocation, launch).
-The C API's own per-launch host cost (Engine::launch, 3.4-4.7 us on an H100) is in README.md.
+4 B H Sq Sk D / t, halved for causal. Overhead: host time per call on a tiny problem (B1 H1 S128
+D64), microseconds: the median over 200 batches of 50 back-to-back calls, each batch timed from a
+synchronized GPU and only while the host issues it (50 launches never fill the launch queue, so the
+GPU's own time per kernel is not measured). Rows:
+  * C API via ctypes: tilefuse_launch through ctypes with a prepared argument struct (the floor the
+    Python layers add to);
+  * tilefuse.flash_attn_func / flex_attention / attention: the public functions (a repeated call
+    takes the cached launch plan: operand signature, output allocation, data pointers, launch);
+  * torch.ops.tilefuse.attention: the op through PyTorch's dispatcher (what torch.compile calls);
+  * torch sdpa: PyTorch's own per-call cost on the same problem, for scale.
+"over C API" is the row minus the first; the target for the public functions is <= 10 us.
 """
 
 import argparse
@@ -26,7 +30,7 @@ from torch.nn.attention.flex_attention import flex_attention as torch_flex
 from torch.nn.functional import scaled_dot_product_attention as sdpa
 
 import tilefuse
-from tilefuse import _lib, _ops, api
+from tilefuse import _lib, _ops, _spec
 
 torch._dynamo.config.cache_size_limit = 256
 if hasattr(torch._dynamo.config, "recompile_limit"):
@@ -48,16 +52,19 @@ def cuda_ms(fn, reps):
     return statistics.median(times)
 
 
-def host_us(fn, n=2000):
+def host_us(fn, batches=200, per_batch=50):
     for _ in range(50):
         fn()
     torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fn()
-    t1 = time.perf_counter()
+    times = []
+    for _ in range(batches):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter_ns()
+        for _ in range(per_batch):
+            fn()
+        times.append((time.perf_counter_ns() - t0) / per_batch / 1e3)
     torch.cuda.synchronize()
-    return (t1 - t0) / n * 1e6
+    return statistics.median(times)
 
 
 def softcap_mod(score, b, h, q_idx, kv_idx):
@@ -119,45 +126,64 @@ def overhead_table():
     B, H, S, D = 1, 1, 128, 64
     q, k, v = (torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
     qs, ks, vs = (t.transpose(1, 2).contiguous() for t in (q, k, v))
-    tilefuse.flex_attention(q, k, v, mask_mod=causal_mask)
-    spec, _ = api._flex_prepare(None, causal_mask, torch.bfloat16, D, D, H, H, None, False)
+    alibi = alibi_factory(H)
+    spec = _spec.dumps(tilefuse.trace_spec(mask_mod=causal_mask, dtype=torch.bfloat16, head_dim=D, heads=(H, H)))
+    with torch.no_grad():  # builds the kernels and the launch plans
+        tilefuse.flex_attention(q, k, v, mask_mod=causal_mask)
+        tilefuse.flex_attention(q, k, v, score_mod=alibi, mask_mod=causal_mask)
+        tilefuse.flash_attn_func(qs, ks, vs, causal=True)
+        tilefuse.attention(q, k, v, "causal")
+    torch.ops.tilefuse.attention(q, k, v, [], spec, "bhsd", False)
+    torch.cuda.synchronize()
     eng = _lib.engine(0)
     kernel = eng.kernels[(spec, (B, H, H, S, S, D, D), _ops.get_policy())]
     o = torch.empty_like(q)
+    plan = _ops._build_plan(eng, kernel, 0, q, k, v, o, None, [], "bhsd", False)
+    plan.slots[_ops._Q], plan.slots[_ops._K], plan.slots[_ops._V], plan.slots[_ops._O] = (
+        q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr())
+    launch, engine, addr = _lib.lib().tilefuse_launch_raw, plan.engine, plan.addr
     stream = torch.cuda.current_stream().cuda_stream
-    strides = (H * S * D, S * D, D)
 
-    def raw():
-        _lib.Launcher.launch(eng, kernel, (B, H, H, S, S), (q.data_ptr(), *strides), (k.data_ptr(), *strides),
-                             (v.data_ptr(), *strides), (o.data_ptr(), *strides), None, [], stream)
+    def c_api():
+        launch(engine, kernel, addr, stream)
 
     rows = {
-        "ctypes launch (C API + ctypes)": host_us(raw),
-        "torch.ops.tilefuse.attention": host_us(lambda: torch.ops.tilefuse.attention(q, k, v, [], spec, "bhsd", False)),
-        "tilefuse.flash_attn_func(causal)": host_us(lambda: tilefuse.flash_attn_func(qs, ks, vs, causal=True)),
-        "tilefuse.flex_attention(mask_mod)": host_us(lambda: tilefuse.flex_attention(q, k, v, mask_mod=causal_mask)),
-        "tilefuse.flex_attention(alibi, mask)": None,
-        "torch sdpa (for scale)": host_us(lambda: sdpa(q, k, v, is_causal=True)),
+        "C API via ctypes (prepared args)": c_api,
+        "tilefuse.flash_attn_func(causal)": lambda: tilefuse.flash_attn_func(qs, ks, vs, causal=True),
+        "tilefuse.flex_attention(mask_mod)": lambda: tilefuse.flex_attention(q, k, v, mask_mod=causal_mask),
+        "tilefuse.flex_attention(alibi, mask_mod)":
+            lambda: tilefuse.flex_attention(q, k, v, score_mod=alibi, mask_mod=causal_mask),
+        "tilefuse.attention(\"causal\")": lambda: tilefuse.attention(q, k, v, "causal"),
+        "torch.ops.tilefuse.attention": lambda: torch.ops.tilefuse.attention(q, k, v, [], spec, "bhsd", False),
+        "torch sdpa(is_causal) (for scale)": lambda: sdpa(q, k, v, is_causal=True),
     }
-    alibi = alibi_factory(H)
-    rows["tilefuse.flex_attention(alibi, mask)"] = host_us(
-        lambda: tilefuse.flex_attention(q, k, v, score_mod=alibi, mask_mod=causal_mask))
-    for name, us in rows.items():
-        print(f"{name:40s} {us:7.2f} us per call", flush=True)
-    return rows
+    result = {}
+    for grad in (True, False):
+        with torch.set_grad_enabled(grad):
+            print(f"-- grad mode {'on' if grad else 'off (torch.no_grad)'}")
+            base = None
+            for name, fn in rows.items():
+                us = host_us(fn)
+                base = us if base is None else base
+                result[f"{name}{'' if grad else ' [no_grad]'}"] = us
+                print(f"{name:42s} {us:7.2f} us per call   over C API {us - base:+7.2f} us", flush=True)
+    return result
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--json")
+    ap.add_argument("--overhead-only", action="store_true", help="only the per-call host overhead table")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, tilefuse {tilefuse.native_version()}, "
           f"library {tilefuse.library_path()}", flush=True)
     print("== overhead per call (host, tiny problem)")
     overhead = overhead_table()
-    print("== kernels (bf16, ms, median of CUDA-event timings)")
-    kernels = kernel_table(args.reps)
+    kernels = None
+    if not args.overhead_only:
+        print("== kernels (bf16, ms, median of CUDA-event timings)")
+        kernels = kernel_table(args.reps)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"overhead_us": overhead, "kernels": kernels, "torch": torch.__version__,

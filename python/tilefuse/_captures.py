@@ -48,6 +48,8 @@ class Walk:
 
 
 def _value(v, path, depth, tensors):
+    if type(v) is types.FunctionType and depth < _MAX_DEPTH:  # the common case first (the root)
+        return ("F", _function(v, path, depth + 1, tensors))
     if isinstance(v, torch.Tensor):
         tensors[path] = v
         return ("T", tuple(v.shape), v.dtype, v.device.type)

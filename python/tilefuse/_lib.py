@@ -4,9 +4,9 @@ Why ctypes over the C ABI (and not nanobind or a torch C++ extension): the C API
 is stable; a ctypes binding compiles nothing against Python or PyTorch, so one wheel serves every
 CPython 3.9+ and every PyTorch version (no libtorch C++ ABI, no ``_GLIBCXX_USE_CXX11_ABI`` match);
 the package has no build-time dependency but CMake. Tensors cross as ``data_ptr()`` integers and
-strides, the stream as ``torch.cuda.current_stream().cuda_stream``. The cost is a few microseconds
-of ctypes marshalling per launch, which ``Launcher`` keeps low by filling one preallocated argument
-struct.
+strides, the stream as ``torch.cuda.current_stream().cuda_stream``. The cost is a few hundred
+nanoseconds of ctypes per launch: ``_ops.Plan`` fills an argument struct once per operand layout and
+then writes only the data pointers into it.
 
 The library is found, in order: ``$TILEFUSE_LIBRARY`` (a path to libtilefuse.so), the copy installed
 in this package (``tilefuse/lib/libtilefuse.so``, next to ``tilefuse/share/tilefuse/device``, which
@@ -123,6 +123,9 @@ def lib() -> ctypes.CDLL:
             L.tilefuse_kernel_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(KernelInfo)]
             L.tilefuse_launch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(AttentionArgs),
                                           ctypes.c_void_p]
+            # The per-call path (_ops.Plan): every argument an address as an int, no conversion objects.
+            L.tilefuse_launch_raw = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                                     ctypes.c_void_p, ctypes.c_void_p)(("tilefuse_launch", L))
             for f in ("tilefuse_engine_create", "tilefuse_get_kernel_json", "tilefuse_kernel_info",
                       "tilefuse_launch"):
                 getattr(L, f).restype = ctypes.c_int
@@ -200,44 +203,3 @@ def engine(device: int) -> Engine:
                 e = Engine(device)
                 _engines[device] = e
     return e
-
-
-class Launcher:
-    """Fills one AttentionArgs per thread and calls tilefuse_launch (the per-call path)."""
-
-    _local = threading.local()
-
-    @classmethod
-    def launch(cls, eng: Engine, kernel: int, sizes, q, k, v, o, lse, captures, stream: int) -> None:
-        """``sizes`` = (B, Hq, Hkv, Sq, Sk); q, k, v, o = (data_ptr, batch, head, row stride);
-        ``lse`` = (data_ptr, batch stride, head stride) or None; ``captures`` = [(data_ptr, strides
-        tuple or None)] in spec order; ``stream`` a CUstream as an int (0: legacy default stream)."""
-        a = getattr(cls._local, "args", None)
-        if a is None:
-            a = cls._local.args = AttentionArgs()
-        a.B, a.Hq, a.Hkv, a.Sq, a.Sk = sizes
-        a.q.data, a.q.batch_stride, a.q.head_stride, a.q.row_stride = q
-        a.k.data, a.k.batch_stride, a.k.head_stride, a.k.row_stride = k
-        a.v.data, a.v.batch_stride, a.v.head_stride, a.v.row_stride = v
-        a.o.data, a.o.batch_stride, a.o.head_stride, a.o.row_stride = o
-        if lse is None:
-            a.lse, a.lse_batch_stride, a.lse_head_stride = None, 0, 0
-        else:
-            a.lse, a.lse_batch_stride, a.lse_head_stride = lse
-        keep = None
-        if captures:
-            arr = (CaptureArg * len(captures))()
-            keep = []
-            for i, (ptr, strides) in enumerate(captures):
-                arr[i].data = ptr
-                if strides is not None:
-                    s = (ctypes.c_int64 * len(strides))(*strides)
-                    keep.append(s)
-                    arr[i].strides = ctypes.cast(s, ctypes.POINTER(ctypes.c_int64))
-            a.captures = ctypes.cast(arr, ctypes.POINTER(CaptureArg))
-            a.num_captures = len(captures)
-        else:
-            a.captures = None
-            a.num_captures = 0
-        check(lib().tilefuse_launch(eng.handle, kernel, ctypes.byref(a), stream or None))
-        del keep

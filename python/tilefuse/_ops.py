@@ -19,12 +19,20 @@ NotImplementedError.
 Operands are taken as they are when the head dim is contiguous, the address is 16-byte aligned and
 the other strides are multiples of 8 elements; otherwise they are copied (``.contiguous()``) with a
 warning.
+
+The per-call path is a cached launch ``Plan`` (below): the public functions look one up under their
+own arguments and the operands' layout before doing any other work, and so does the op's kernel.
+The op is defined with ``torch.library.Library`` (not ``custom_op``, whose Python wrappers cost
+15-20 us per call); in eager mode the public functions call the plan directly and reach the op only
+under torch.compile or when an operand requires grad.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
+import threading
 import warnings
 from typing import List, Optional, Tuple
 
@@ -105,32 +113,165 @@ def _capture_arg(t: torch.Tensor):
     return t, (t.data_ptr(), tuple(int(s) for s in t.stride()[:-1]))
 
 
+# Where a launch can run. The CPU benchmark harness (python/bench/bench_host_cpu.py) widens it to
+# "cpu" with a stub in place of the C launch; nothing else changes it.
+DEVICE_TYPE = "cuda"
+
+_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+
+
 def _current_stream(device: int) -> int:
     """The current CUDA stream of ``device`` as an int (cudaStream_t)."""
-    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
-    if raw is not None:
-        return raw(device)
+    if _raw_stream is not None:
+        return _raw_stream(device)
     return torch.cuda.current_stream(device).cuda_stream
 
 
-def _run(q, k, v, captures, spec, layout, return_lse, lse_placeholder=True):
-    if q.device.type != "cuda":
+# --- launch plans: the per-call path ------------------------------------------------------------------
+#
+# A plan is one launch prepared for an entry point's arguments and the operands' layout: the kernel,
+# the tilefuse_attention_args_t with every size and stride filled in, the output shapes. It is cached
+# (per thread: each thread writes only its own argument structs) under a key of the entry point's
+# own arguments ("head") and every operand's shape, strides, dtype and device, so a repeated call
+# costs one dict lookup, the outputs' allocation, writing the data pointers into the struct and the
+# ctypes call. A key is only stored after the slow path has checked the arguments it stands for.
+
+_U64 = 8
+_Q, _K, _V, _O = ((_lib.AttentionArgs.q.offset + _lib.TensorArg.data.offset) // _U64,
+                  (_lib.AttentionArgs.k.offset + _lib.TensorArg.data.offset) // _U64,
+                  (_lib.AttentionArgs.v.offset + _lib.TensorArg.data.offset) // _U64,
+                  (_lib.AttentionArgs.o.offset + _lib.TensorArg.data.offset) // _U64)
+_LSE = _lib.AttentionArgs.lse.offset // _U64
+_CAPTURE_SLOTS = ctypes.sizeof(_lib.CaptureArg) // _U64  # uint64 slots per CaptureArg (data first)
+_MAX_PLANS = 1024  # per thread; the cache is emptied when full
+
+
+class _Local(threading.local):
+    def __init__(self):
+        self.plans = {}
+
+
+_local = _Local()
+
+
+def plan_key(head, q, k, v):
+    """The plan cache key of a call: ``head`` (the entry point's arguments that decide the spec, hashable)
+    and q, k, v's shapes, strides, dtypes and devices. None where no plan may be used: under
+    torch.compile, when autograd must see the call (an operand requires grad), for non-tensors."""
+    if torch.compiler.is_compiling():
+        return None
+    try:
+        if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+            return None
+        key = (head, _policy, q.shape, q.stride(), q.dtype, q.get_device(), q.is_cuda,
+               k.shape, k.stride(), k.dtype, k.get_device(), k.is_cuda,
+               v.shape, v.stride(), v.dtype, v.get_device(), v.is_cuda)
+        hash(key)
+    except (AttributeError, TypeError):  # not tensors (the slow path says so), or an unhashable argument
+        return None
+    return key
+
+
+def cached_plan(key):
+    """The plan stored under ``key`` (``plan_key``) on this thread, or None."""
+    return None if key is None else _local.plans.get(key)
+
+
+class Plan:
+    """One prepared launch (see above). ``plan(q, k, v, captures)`` -> (out, lse), or None when this
+    call's data cannot use it (an address not 16-byte aligned, captures of another layout): the
+    caller then takes the slow path. ``extra`` is the entry point's own data (capture paths)."""
+
+    __slots__ = ("engine", "kernel", "device", "args", "slots", "addr", "cap_array", "cap_slots", "cap_keep",
+                 "cap_sig", "out_shape", "out_like_q", "lse_shape", "placeholder", "launch", "extra")
+
+    def __call__(self, q, k, v, captures):
+        qp, kp, vp = q.data_ptr(), k.data_ptr(), v.data_ptr()
+        if (qp | kp | vp) & 15:
+            return None
+        s = self.slots
+        if captures or self.cap_sig:
+            sig = self.cap_sig
+            if len(captures) != len(sig):
+                return None
+            cs = self.cap_slots
+            for i, c in enumerate(captures):
+                if (c.shape, c.stride(), c.dtype, c.get_device(), c.is_cuda) != sig[i]:
+                    return None
+                cs[i * _CAPTURE_SLOTS] = c.data_ptr()
+        out = torch.empty_like(q) if self.out_like_q else q.new_empty(self.out_shape)
+        s[_Q], s[_K], s[_V], s[_O] = qp, kp, vp, out.data_ptr()
+        if self.lse_shape is not None:
+            lse = q.new_empty(self.lse_shape, dtype=torch.float32)
+            s[_LSE] = lse.data_ptr()
+        else:
+            lse = q.new_empty((0,), dtype=torch.float32) if self.placeholder else None
+        status = self.launch(self.engine, self.kernel, self.addr, _raw_stream(self.device))
+        if status:
+            _lib.check(status)
+        return out, lse
+
+
+def _build_plan(eng, kernel, device, q, k, v, out, lse, captures, layout, placeholder) -> Plan:
+    """A plan for these (checked, usable) operands; ``out`` / ``lse`` a sample of the outputs."""
+    B, Hq, Sq, _ = dims(q, layout)
+    _, Hkv, Sk, _ = dims(k, layout)
+    p = Plan()
+    p.engine, p.kernel, p.device = eng.handle.value, kernel, device
+    a = p.args = _lib.AttentionArgs()
+    a.B, a.Hq, a.Hkv, a.Sq, a.Sk = B, Hq, Hkv, Sq, Sk
+    for name, t in (("q", q), ("k", k), ("v", v), ("o", out)):
+        ta = getattr(a, name)
+        ta.batch_stride, ta.head_stride, ta.row_stride = _strides(t, layout)
+    if lse is not None and lse.numel():
+        a.lse_batch_stride, a.lse_head_stride = Hq * Sq, Sq
+        p.lse_shape = tuple(lse.shape)
+    else:
+        p.lse_shape = None
+    p.cap_keep, p.cap_sig = [], tuple((c.shape, c.stride(), c.dtype, c.get_device(), c.is_cuda) for c in captures)
+    if captures:
+        arr = p.cap_array = (_lib.CaptureArg * len(captures))()
+        for i, c in enumerate(captures):
+            _, (ptr, strides) = _capture_arg(c)
+            if strides is not None:
+                st = (ctypes.c_int64 * len(strides))(*strides)
+                p.cap_keep.append(st)
+                arr[i].strides = ctypes.cast(st, ctypes.POINTER(ctypes.c_int64))
+        a.captures = ctypes.cast(arr, ctypes.POINTER(_lib.CaptureArg))
+        a.num_captures = len(captures)
+        p.cap_slots = memoryview(arr).cast("B").cast("Q")
+    else:
+        p.cap_array = p.cap_slots = None
+    p.slots = memoryview(a).cast("B").cast("Q")
+    p.addr = ctypes.addressof(a)
+    p.out_shape = tuple(out.shape)
+    p.out_like_q = q.is_contiguous() and tuple(q.shape) == p.out_shape
+    p.placeholder = placeholder
+    p.launch = _lib.lib().tilefuse_launch_raw
+    p.extra = None
+    return p
+
+
+def _run(q, k, v, captures, spec, layout, return_lse, placeholder=True, key=None, extra=None):
+    """The slow path of a launch: checks, copies of unusable operands, the kernel (built on first use),
+    a plan; the plan is stored under ``key`` when the call needed no copies."""
+    if q.device.type != DEVICE_TYPE:
         raise ValueError(f"tilefuse runs on CUDA tensors; got {q.device}")
     B, Hq, Sq, D = dims(q, layout)
     _, Hkv, Sk, _ = dims(k, layout)
     Dv = v.shape[3]
+    q0, k0, v0 = q, k, v
     q, k, v = _operand(q, "query", layout), _operand(k, "key", layout), _operand(v, "value", layout)
     out_shape = (B, Hq, Sq, Dv) if layout == "bhsd" else (B, Sq, Hq, Dv)
     out = torch.empty(out_shape, dtype=q.dtype, device=q.device)
     if return_lse:
         lse = torch.empty((B, Hq, Sq), dtype=torch.float32, device=q.device)
-    else:  # the op's schema returns a tensor; the eager path (lse_placeholder=False) skips it
-        lse = torch.empty((0,), dtype=torch.float32, device=q.device) if lse_placeholder else None
+    else:  # the op's schema returns a tensor; the eager path (placeholder=False) returns None
+        lse = torch.empty((0,), dtype=torch.float32, device=q.device) if placeholder else None
     device = q.device.index if q.device.index is not None else torch.cuda.current_device()
     eng = _lib.engine(device)
     shape = (B, Hq, Hkv, Sq, Sk, D, Dv)
-    key = (spec, shape, _policy)
-    kernel = eng.kernels.get(key)
+    kernel = eng.kernels.get((spec, shape, _policy))
     if kernel is None:
         if _verbose:
             what = "tuning (once per shape bucket, cached on disk)" if _policy == "tune" else "building"
@@ -141,29 +282,48 @@ def _run(q, k, v, captures, spec, layout, return_lse, lse_placeholder=True):
             info = eng.info(kernel)
             print(f"tilefuse: {info['kernel_name']} on {info['arch']}, schedule {info['schedule_json']} "
                   f"({info['origin']}, NVRTC {info['compile_ms']:.0f} ms)", file=sys.stderr, flush=True)
-    keep, cap_args = [], []
+    keep = []
     for c in captures:
         if c.device != q.device:
             raise ValueError(f"a captured tensor is on {c.device}, the query on {q.device}; captured tensors "
                              "must be on the query's device")
-        c, arg = _capture_arg(c)
-        keep.append(c)
-        cap_args.append(arg)
-    stream = _current_stream(device)
-    _lib.Launcher.launch(eng, kernel, (B, Hq, Hkv, Sq, Sk),
-                         (q.data_ptr(), *_strides(q, layout)), (k.data_ptr(), *_strides(k, layout)),
-                         (v.data_ptr(), *_strides(v, layout)), (out.data_ptr(), *_strides(out, layout)),
-                         (lse.data_ptr(), Hq * Sq, Sq) if return_lse else None, cap_args, stream)
-    return out, lse
+        keep.append(_capture_arg(c)[0])
+    plan = _build_plan(eng, kernel, device, q, k, v, out, lse, keep, layout, placeholder)
+    plan.extra = extra
+    if (key is not None and q is q0 and k is k0 and v is v0
+            and all(a is b for a, b in zip(keep, captures))):
+        plans = _local.plans
+        if len(plans) >= _MAX_PLANS:
+            plans.clear()
+        plans[key] = plan
+    result = plan(q, k, v, keep)
+    if result is None:  # cannot happen for the usable operands above; kept as a guard
+        raise RuntimeError("tilefuse: internal error: a fresh launch plan refused its own operands")
+    return result
 
 
-@torch.library.custom_op("tilefuse::attention", mutates_args=(), device_types=None)
-def attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, captures: List[torch.Tensor], spec: str,
-                 layout: str, return_lse: bool) -> Tuple[torch.Tensor, torch.Tensor]:
-    return _run(q, k, v, captures, spec, layout, return_lse)
+# The op is defined with torch.library.Library rather than torch.library.custom_op: the dispatcher then
+# calls _op_kernel directly, where custom_op's wrappers cost 15-20 us per call. Its pieces:
+# CompositeExplicitAutograd: the launch (CPU tensors reach it and get the ValueError); Meta / fake
+# tensors: _attention_fake; Autograd: _op_autograd (a backward that raises NotImplementedError).
+_SCHEMA = ("attention(Tensor q, Tensor k, Tensor v, Tensor[] captures, str spec, str layout, bool return_lse) "
+           "-> (Tensor, Tensor)")
+_library = torch.library.Library("tilefuse", "DEF")
+_library.define(_SCHEMA)
+attention_op = torch.ops.tilefuse.attention.default
 
 
-@attention_op.register_fake
+def _op_kernel(q, k, v, captures, spec, layout, return_lse):
+    key = plan_key(("op", spec, layout, return_lse), q, k, v)
+    plan = cached_plan(key)
+    if plan is not None:
+        result = plan(q, k, v, captures)
+        if result is not None:
+            return result
+    return _run(q, k, v, captures, spec, layout, return_lse, key=key)
+
+
+@torch.library.register_fake("tilefuse::attention", lib=_library)
 def _attention_fake(q, k, v, captures, spec, layout, return_lse):
     B, Hq, Sq, _ = dims(q, layout)
     Dv = v.shape[3]
@@ -172,22 +332,40 @@ def _attention_fake(q, k, v, captures, spec, layout, return_lse):
     return out, lse
 
 
-def _setup_context(ctx, inputs, output):
-    pass
+class _NoBackward(torch.autograd.Function):
+    """The op's forward below autograd; its backward raises."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, captures, spec, layout, return_lse):
+        with torch._C._AutoDispatchBelowAutograd():
+            return attention_op(q, k, v, captures, spec, layout, return_lse)
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_lse):
+        raise NotImplementedError("tilefuse: the backward pass is not implemented yet (forward only); "
+                                  "call tilefuse under torch.no_grad() or use torch's attention for training")
 
 
-def _backward(ctx, grad_out, grad_lse):
-    raise NotImplementedError("tilefuse: the backward pass is not implemented yet (forward only); "
-                              "call tilefuse under torch.no_grad() or use torch's attention for training")
+_BELOW_AUTOGRAD = torch._C._after_autograd_keyset
+_redispatch = getattr(getattr(attention_op, "_handle", None), "redispatch_boxed", attention_op.redispatch)
 
 
-attention_op.register_autograd(_backward, setup_context=_setup_context)
+def _op_autograd(keyset, q, k, v, captures, spec, layout, return_lse):
+    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad
+                                    or any(c.requires_grad for c in captures)):
+        return _NoBackward.apply(q, k, v, captures, spec, layout, return_lse)
+    return _redispatch(keyset & _BELOW_AUTOGRAD, q, k, v, captures, spec, layout, return_lse)
 
 
-def call(q, k, v, captures, spec: str, layout: str, return_lse: bool):
-    """Runs the op: directly in eager mode when no input needs a gradient (saves the dispatcher's
-    few microseconds), through ``torch.ops.tilefuse.attention`` otherwise (torch.compile, autograd)."""
+_library.impl("attention", _op_kernel, "CompositeExplicitAutograd")
+_library.impl("attention", _op_autograd, "Autograd", with_keyset=True)
+
+
+def call(q, k, v, captures, spec: str, layout: str, return_lse: bool, key=None, extra=None):
+    """Runs the op: directly in eager mode when no input needs a gradient (the dispatcher costs
+    microseconds), through ``torch.ops.tilefuse.attention`` otherwise (torch.compile, autograd).
+    ``key`` (``plan_key``): where the slow path stores its plan, with ``extra`` (the entry point's data)."""
     if (torch.compiler.is_compiling() or (torch.is_grad_enabled() and
                                           (q.requires_grad or k.requires_grad or v.requires_grad))):
         return attention_op(q, k, v, list(captures), spec, layout, return_lse)
-    return _run(q, k, v, captures, spec, layout, return_lse, lse_placeholder=False)
+    return _run(q, k, v, captures, spec, layout, return_lse, placeholder=False, key=key, extra=extra)

@@ -116,6 +116,31 @@ def shipped_spec_path(name: str) -> Optional[str]:
 
 
 _file_cache = {}
+_resolved = {}  # spec argument -> the file load_spec read for it
+
+
+def spec_version(spec: str):
+    """What a spec string's meaning depends on besides its text, for the launch plan cache: None for
+    JSON text, else the file's (path, mtime) as load_spec resolved it, so an edited file is read
+    again. One stat per call: a name resolved to a shipped spec stays resolved (a file of that name
+    created later in the working directory is not looked for)."""
+    if spec[:1] == "{" or spec.lstrip().startswith("{"):
+        return None
+    path = _resolved.get(spec)
+    if path is not None:
+        try:
+            return path, os.stat(path).st_mtime
+        except OSError:
+            del _resolved[spec]
+    path = spec if os.path.exists(spec) else shipped_spec_path(spec)
+    if path is None:
+        return None
+    try:
+        version = path, os.stat(path).st_mtime
+    except OSError:
+        return None
+    _resolved[spec] = path
+    return version
 
 
 def load_spec(spec) -> dict:

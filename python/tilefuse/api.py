@@ -61,7 +61,7 @@ def _check_slow(q, k, v, layout: str, enable_gqa: bool, allow_gqa_flag: bool):
             raise ValueError(f"{name} must have 4 dims {want}; got shape {tuple(t.shape)}")
         if t.dtype not in _spec.DTYPES:
             raise TypeError(f"{name} has dtype {t.dtype}; tilefuse kernels take torch.bfloat16 or torch.float16")
-        if t.device.type not in ("cuda", "meta"):
+        if t.device.type not in (_ops.DEVICE_TYPE, "meta"):
             raise ValueError(f"{name} is on {t.device}; tilefuse runs on CUDA tensors (move it with .cuda())")
     for name, t in zip(names[1:], (k, v)):
         if t.dtype != q.dtype:
@@ -114,13 +114,19 @@ _flex_cache: Dict[object, _Entry] = {}
 
 def _flex_prepare(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse):
     """(spec JSON, captured tensors in spec order) for a flex_attention call; traces on a cache miss."""
+    return _flex_inputs(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse)[:2]
+
+
+def _flex_inputs(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse):
+    """_flex_prepare's result and (capture paths, conversions) for the launch plan, or None when the
+    trace cannot be reused."""
     if torch.compiler.is_compiling():
         spec, paths, converts, scalars = _flex_constant(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale,
                                                         return_lse)
         for p, value in scalars:  # the comparison makes Dynamo guard the value: a change recompiles
             if _fetch(score_mod, mask_mod, p) != value:
                 raise RuntimeError(f"tilefuse: {p} changed while tracing")
-        return spec, [_converted(_fetch(score_mod, mask_mod, p), cv) for p, cv in zip(paths, converts)]
+        return spec, [_converted(_fetch(score_mod, mask_mod, p), cv) for p, cv in zip(paths, converts)], None
     w_score, w_mask = walk(score_mod, "score_mod"), walk(mask_mod, "mask_mod")
     key = (w_score.key, w_mask.key, dtype, D, Dv, Hq, Hkv, scale, return_lse)
     try:
@@ -134,10 +140,11 @@ def _flex_prepare(score_mod, mask_mod, dtype, D, Dv, Hq, Hkv, scale, return_lse)
         spec = _spec.flex_spec(tr.score_mod, tr.mask_mod, tr.captures, dtype, D, Dv, Hq, Hkv, scale, return_lse)
         converts = [c.convert for c in tr.captures]
         if not tr.reusable or key is None:
-            return spec, [_converted(c.tensor, cv) for c, cv in zip(tr.captures, converts)]
+            return spec, [_converted(c.tensor, cv) for c, cv in zip(tr.captures, converts)], None
         entry = _Entry(spec, [c.path for c in tr.captures], converts)
         _flex_cache[key] = entry
-    return entry.spec, [_converted(found[p], cv) for p, cv in zip(entry.paths, entry.converts)]
+    return (entry.spec, [_converted(found[p], cv) for p, cv in zip(entry.paths, entry.converts)],
+            (entry.paths, entry.converts))
 
 
 @torch.compiler.assume_constant_result
@@ -222,14 +229,28 @@ def flex_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     unsupported head dims, Hq not a multiple of Hkv or GQA without ``enable_gqa``), TilefuseError for
     a failure of the native library (NoGpuError without a GPU).
     """
+    # The per-call path: a plan cached under the functions' walk keys and the operands' layout.
+    pkey = None
+    if not torch.compiler.is_compiling():
+        w_score, w_mask = walk(score_mod, "score_mod"), walk(mask_mod, "mask_mod")
+        pkey = _ops.plan_key(("flex", w_score.key, w_mask.key, type(scale), scale, enable_gqa, return_lse),
+                             query, key, value)
+        plan = _ops.cached_plan(pkey)
+        if plan is not None:
+            paths, converts = plan.extra
+            found = {**w_score.tensors, **w_mask.tensors} if paths else None
+            result = plan(query, key, value, [_converted(found[p], cv) for p, cv in zip(paths, converts)])
+            if result is not None:
+                return result if return_lse else result[0]
     B, Hq, Hkv, Sq, Sk, D, Dv = _check(query, key, value, "bhsd", enable_gqa)
     scale = _check_scale(scale)
     for name, fn in (("score_mod", score_mod), ("mask_mod", mask_mod)):
         if fn is not None and not callable(fn):
             raise TypeError(f"{name} must be a function or None, not {type(fn).__name__}")
-    spec, captures = _flex_prepare(score_mod, mask_mod, query.dtype, int(D), int(Dv), int(Hq), int(Hkv),
-                                   scale, bool(return_lse))
-    out, lse = _ops.call(query, key, value, captures, spec, "bhsd", bool(return_lse))
+    spec, captures, extra = _flex_inputs(score_mod, mask_mod, query.dtype, int(D), int(Dv), int(Hq), int(Hkv),
+                                          scale, bool(return_lse))
+    out, lse = _ops.call(query, key, value, captures, spec, "bhsd", bool(return_lse),
+                         key=pkey if extra is not None else None, extra=extra)
     return (out, lse) if return_lse else out
 
 
@@ -275,6 +296,13 @@ def flash_attn_func(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p
     if return_attn_probs:
         raise NotImplementedError("tilefuse.flash_attn_func: return_attn_probs=True is not implemented "
                                   "(the fused kernel never materialises the probabilities)")
+    pkey = _ops.plan_key(("flash", type(softmax_scale), softmax_scale, causal, window_size, softcap,
+                          alibi_slopes is None), q, k, v)
+    plan = _ops.cached_plan(pkey)
+    if plan is not None:
+        result = plan(q, k, v, () if alibi_slopes is None else (alibi_slopes,))
+        if result is not None:
+            return result[0]
     B, Hq, Hkv, Sq, Sk, D, Dv = _check(q, k, v, "bshd", True, allow_gqa_flag=False)
     scale = _check_scale(softmax_scale)
     if not (isinstance(window_size, (tuple, list)) and len(window_size) == 2):
@@ -298,7 +326,7 @@ def flash_attn_func(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p
     spec = _spec.flash_attn_spec(q.dtype, int(D), int(Dv), int(Hq), int(Hkv),
                                  scale if scale is not None else _spec.default_scale(int(D)),
                                  bool(causal), window, float(softcap), alibi)
-    out, _ = _ops.call(q, k, v, captures, spec, "bshd", False)
+    out, _ = _ops.call(q, k, v, captures, spec, "bshd", False, key=pkey)
     return out
 
 
@@ -324,6 +352,24 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spec: Union[str
 
     Raises ValueError / TypeError for bad arguments, SpecError for a spec the reader rejects.
     """
+    pkey = None
+    if type(spec) is str:  # a dict may change between calls: only text and files (by mtime) get a plan
+        pkey = _ops.plan_key(("attention", spec, _spec.spec_version(spec), layout), q, k, v)
+        plan = _ops.cached_plan(pkey)
+        if plan is not None:
+            names, lse = plan.extra
+            try:
+                if captures is None:
+                    caps = ()
+                elif isinstance(captures, dict):
+                    caps = [captures[n] for n in names] if len(captures) == len(names) else None
+                else:
+                    caps = list(captures)
+            except KeyError:  # the slow path names what is missing
+                caps = None
+            result = plan(q, k, v, caps) if caps is not None else None
+            if result is not None:
+                return result if lse else result[0]
     if layout not in ("bhsd", "bshd"):
         raise ValueError(f"layout must be 'bhsd' or 'bshd', not {layout!r}")
     B, Hq, Hkv, Sq, Sk, D, Dv = _check(q, k, v, layout, True, allow_gqa_flag=False)
@@ -351,7 +397,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spec: Union[str
             raise ValueError(f"capture '{n}' is on {t.device}, q on {q.device}")
         if _CAPTURE_DTYPES.get(dt, t.dtype) != t.dtype:
             raise TypeError(f"capture '{n}' has dtype {t.dtype}; the spec says {dt} ({_CAPTURE_DTYPES[dt]})")
-    out, lse_t = _ops.call(q, k, v, captures, text, layout, lse)
+    out, lse_t = _ops.call(q, k, v, captures, text, layout, lse, key=pkey, extra=(names, lse))
     return (out, lse_t) if lse else out
 
 

@@ -1,0 +1,201 @@
+"""The launch plan cache (the per-call path, _ops.Plan) on CPU.
+
+A ctypes callback stands in for tilefuse_launch and records the argument struct it is given; CPU
+tensors stand in for CUDA ones (``_ops.DEVICE_TYPE``), a fake engine hands out kernel handles.
+Each test counts the calls that took the slow path (``_ops._run``).
+"""
+
+import ctypes
+
+import pytest
+import torch
+
+import tilefuse
+from tilefuse import _lib, _ops, api
+
+
+class _FakeEngine:
+    def __init__(self):
+        self.handle = ctypes.c_void_p(0x1000)
+        self.kernels = {}
+
+    def kernel(self, spec_json, shape, policy):
+        return self.kernels.setdefault((spec_json, shape, policy), 0x2000 + 16 * len(self.kernels))
+
+
+def _tensor(t):
+    return (t.data, t.batch_stride, t.head_stride, t.row_stride)
+
+
+class _Recorder:
+    def __init__(self):
+        self.launches = []
+        self.slow = 0
+
+
+@pytest.fixture
+def rec(monkeypatch):
+    r = _Recorder()
+
+    def launch(engine, kernel, addr, stream):
+        a = _lib.AttentionArgs.from_address(addr)
+        r.launches.append({
+            "kernel": kernel, "sizes": (a.B, a.Hq, a.Hkv, a.Sq, a.Sk), "q": _tensor(a.q), "k": _tensor(a.k),
+            "v": _tensor(a.v), "o": _tensor(a.o), "lse": a.lse or 0,
+            "captures": [(a.captures[i].data,
+                          None if not a.captures[i].strides else a.captures[i].strides[0])
+                         for i in range(a.num_captures)]})
+        return 0
+
+    fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(launch)
+    monkeypatch.setattr(_lib, "_lib", type("StubLibrary", (), {"tilefuse_launch_raw": fn})())
+    monkeypatch.setitem(_lib._engines, 0, _FakeEngine())
+    monkeypatch.setattr(_ops, "DEVICE_TYPE", "cpu")
+    monkeypatch.setattr(_ops, "_raw_stream", lambda device: 0)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(_ops, "_local", _ops._Local())  # an empty plan cache
+    monkeypatch.setattr(api, "_checked", {})  # signatures that passed with CPU tensors stay here
+    run = _ops._run
+
+    def counted(*args, **kwargs):
+        r.slow += 1
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(_ops, "_run", counted)
+    return r
+
+
+def _bshd(B=2, S=64, H=4, D=64, dtype=torch.bfloat16):
+    return tuple(torch.randn(B, S, H, D, dtype=dtype) for _ in range(3))
+
+
+def _ptr(t):
+    return t.data_ptr()
+
+
+def test_repeated_call_takes_the_plan(rec):
+    q, k, v = _bshd()
+    out = tilefuse.flash_attn_func(q, k, v, causal=True)
+    assert rec.slow == 1 and len(rec.launches) == 1
+    q2, k2, v2 = _bshd()  # new tensors, same layout: the plan, with their addresses
+    out2 = tilefuse.flash_attn_func(q2, k2, v2, causal=True)
+    assert rec.slow == 1 and len(rec.launches) == 2
+    first, second = rec.launches
+    assert second["q"] == (_ptr(q2),) + first["q"][1:] and second["k"][0] == _ptr(k2)
+    assert second["v"][0] == _ptr(v2) and second["o"][0] == _ptr(out2)
+    assert first["o"][0] == _ptr(out) and first["sizes"] == second["sizes"] == (2, 4, 4, 64, 64)
+    assert first["q"][1:] == (64 * 4 * 64, 64, 4 * 64)  # bshd: batch, head, row strides
+    assert second["kernel"] == first["kernel"] and second["lse"] == 0
+    assert out2.shape == (2, 64, 4, 64) and out2.dtype == torch.bfloat16 and out2.is_contiguous()
+
+
+def test_plan_is_not_used_when_shape_dtype_strides_or_options_change(rec):
+    q, k, v = _bshd()
+    tilefuse.flash_attn_func(q, k, v, causal=True)
+    calls = [
+        lambda: tilefuse.flash_attn_func(*_bshd(S=128), causal=True),                   # shape
+        lambda: tilefuse.flash_attn_func(*_bshd(dtype=torch.float16), causal=True),     # dtype
+        lambda: tilefuse.flash_attn_func(*torch.randn(2, 64, 3, 4, 64, dtype=torch.bfloat16).unbind(2),
+                                         causal=True),                                  # strides (packed qkv)
+        lambda: tilefuse.flash_attn_func(q, k, v, causal=False),                        # options
+        lambda: tilefuse.flash_attn_func(q, k, v, causal=True, softmax_scale=0.5),
+        lambda: tilefuse.flash_attn_func(q, k, v, causal=True, window_size=(8, 0)),
+    ]
+    for i, call in enumerate(calls):
+        call()
+        assert rec.slow == i + 2, f"call {i} did not take the slow path"
+        call()  # now planned
+        assert rec.slow == i + 2, f"call {i} repeated took the slow path"
+    packed = [c for c in rec.launches if c["q"][3] == 3 * 4 * 64]
+    assert packed and packed[-1]["q"][1:] == (64 * 3 * 4 * 64, 64, 3 * 4 * 64)
+    tilefuse.set_policy("tune")
+    try:
+        tilefuse.flash_attn_func(q, k, v, causal=True)  # another policy: another kernel, so another plan
+        assert rec.slow == len(calls) + 2
+    finally:
+        tilefuse.set_policy("heuristic")
+
+
+def test_misaligned_operand_leaves_the_plan_for_the_copy(rec):
+    base = torch.randn(1, 2, 64, 72, dtype=torch.bfloat16)
+    aligned, shifted = base[..., 8:72], base[..., 1:65]  # same shape and strides, address off by 2 bytes
+    tilefuse.flex_attention(aligned, aligned, aligned)
+    with pytest.warns(UserWarning, match="copied"):
+        tilefuse.flex_attention(shifted, aligned, aligned)
+    assert rec.slow == 2
+    assert rec.launches[-1]["q"][0] % 16 == 0 and rec.launches[-1]["q"][0] != shifted.data_ptr()
+
+
+def test_errors_still_raised_once_planned(rec):
+    q, k, v = _bshd()
+    tilefuse.flash_attn_func(q, k, v)
+    with pytest.raises(TypeError, match="k has dtype torch.float16"):
+        tilefuse.flash_attn_func(q, k.half(), v)
+    with pytest.raises(ValueError, match="window_size"):
+        tilefuse.flash_attn_func(q, k, v, window_size=(-2, 0))
+    with pytest.raises(TypeError, match="softmax_scale|scale must be a Python float"):
+        tilefuse.flash_attn_func(q, k, v, softmax_scale=True)
+    with pytest.raises(NotImplementedError, match="dropout"):
+        tilefuse.flash_attn_func(q, k, v, dropout_p=0.1)
+    with pytest.raises(TypeError, match="alibi_slopes"):
+        tilefuse.flash_attn_func(q, k, v, alibi_slopes=torch.ones(4, dtype=torch.float16))
+
+
+def test_flex_captures_are_reread_and_scalars_retrace(rec):
+    q = torch.randn(1, 4, 64, 64, dtype=torch.bfloat16)
+    slopes = torch.rand(4)
+    cap = [30.0]
+
+    def alibi(score, b, h, q_idx, kv_idx):
+        return score + slopes[h] * (kv_idx - q_idx)
+
+    def softcap(score, b, h, q_idx, kv_idx):
+        return cap[0] * torch.tanh(score / cap[0])
+
+    tilefuse.flex_attention(q, q, q, score_mod=alibi)
+    assert rec.slow == 1 and rec.launches[-1]["captures"] == [(slopes.data_ptr(), None)]
+    slopes = torch.rand(4)  # a new tensor in the closure cell, same shape: the plan, the new address
+    out, lse = tilefuse.flex_attention(q, q, q, score_mod=alibi, return_lse=True)
+    assert rec.slow == 2  # return_lse is another plan
+    tilefuse.flex_attention(q, q, q, score_mod=alibi, return_lse=True)
+    assert rec.slow == 2 and rec.launches[-1]["captures"] == [(slopes.data_ptr(), None)]
+    assert rec.launches[-1]["lse"] != 0 and lse.shape == (1, 4, 64) and lse.dtype == torch.float32
+    slopes = torch.rand(8)  # another shape: another spec
+    tilefuse.flex_attention(q, q, q, score_mod=alibi)
+    assert rec.slow == 3
+    slopes = torch.rand(4, dtype=torch.float64)  # converted each call: a fresh tensor, the same plan
+    tilefuse.flex_attention(q, q, q, score_mod=alibi)
+    tilefuse.flex_attention(q, q, q, score_mod=alibi)
+    assert rec.slow == 4
+    tilefuse.flex_attention(q, q, q, score_mod=softcap)
+    cap[0] = 50.0  # a Python scalar reached by the function: retraced, another kernel
+    tilefuse.flex_attention(q, q, q, score_mod=softcap)
+    assert rec.slow == 6 and rec.launches[-1]["kernel"] != rec.launches[-2]["kernel"]
+
+
+def test_attention_and_op_plans(rec):
+    q = torch.randn(1, 16, 64, 128, dtype=torch.bfloat16)
+    slopes = torch.rand(16)
+    for _ in range(3):
+        tilefuse.attention(q, q, q, "alibi", captures={"slopes": slopes})
+    assert rec.slow == 1 and rec.launches[-1]["captures"] == [(slopes.data_ptr(), None)]
+    with pytest.raises(ValueError, match="missing"):
+        tilefuse.attention(q, q, q, "alibi", captures={"bias": slopes})
+    with pytest.raises(TypeError, match="spec says f32"):
+        tilefuse.attention(q, q, q, "alibi", captures={"slopes": slopes.half()})
+    spec = api._attention_spec("causal")[0]
+    for _ in range(3):
+        out, lse = torch.ops.tilefuse.attention(q, q, q, [], spec, "bhsd", False)
+    assert rec.slow == 2 and out.shape == q.shape and lse.shape == (0,)
+
+
+def test_plans_are_per_thread(rec):
+    import threading
+    q, k, v = _bshd()
+    tilefuse.flash_attn_func(q, k, v)
+    t = threading.Thread(target=lambda: tilefuse.flash_attn_func(q, k, v))
+    t.start()
+    t.join()
+    assert rec.slow == 2  # the other thread built its own plan (its own argument struct)
+    tilefuse.flash_attn_func(q, k, v)
+    assert rec.slow == 2
