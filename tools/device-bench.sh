@@ -111,8 +111,9 @@ def fastest(prefix):
 def sched_text(j):
     s = j.get("schedule", "-")
     if isinstance(s, dict):
-        s = "%s %sx%s s%s" % ("sm90" if s.get("mma") == "wgmma" else "sm80", s.get("block_m"), s.get("block_n"),
-                              s.get("kv_stages"))
+        s = "%s %sx%s s%s%s%s" % ("sm90" if s.get("mma") == "wgmma" else "sm80", s.get("block_m"), s.get("block_n"),
+                                s.get("kv_stages"), " " + s["overlap"] if s.get("overlap") else "",
+                                " persistent" if s.get("persistent") else "")
     return s
 
 def passed(j):
@@ -144,4 +145,21 @@ if vnames:
         print("| %s | %s | %s | %s | %s | %s | %s |" % (v, num(ms, "%.3f"), sched_text(j), passed(j),
                                                   num(px, "%.3f"), ratio(px, ms),
                                                   num(j.get("block_mask_build_ms") or None, "%.3f")))
+
+# Every schedule timed (the default, then $TF_SCHEDULES in order): ms, and whether its check passed.
+runs = {}
+for name in sorted(os.listdir(out)):
+    if name.endswith(".json") and (name.startswith("tf_") or name.startswith("var_")):
+        base, _, k = name[:-5].partition(".s")
+        try:
+            j = json.load(open(os.path.join(out, name)))
+        except Exception:
+            continue
+        runs.setdefault(base, []).append((int(k) if k else 0, j))
+if runs:
+    print("\n| case | schedule | ms | check |")
+    print("|---|---|---|---|")
+    for base in sorted(runs):
+        for k, j in sorted(runs[base], key=lambda r: r[0]):
+            print("| %s | %s | %s | %s |" % (base, sched_text(j), num(j.get("median_ms"), "%.3f"), passed(j)))
 PY
