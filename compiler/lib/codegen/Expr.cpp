@@ -174,7 +174,22 @@ std::string ScalarExprs::opExpr(Operation *op, llvm::ArrayRef<std::string> a) co
       .Case<arith::AddIOp, arith::AddFOp>([&](auto) { return bin("+"); })
       .Case<arith::SubIOp, arith::SubFOp>([&](auto) { return bin("-"); })
       .Case<arith::MulIOp, arith::MulFOp>([&](auto) { return bin("*"); })
-      .Case<arith::DivFOp, arith::DivSIOp>([&](auto) { return bin("/"); })
+      .Case<arith::DivSIOp>([&](auto) { return bin("/"); })
+      .Case<arith::DivFOp>([&](arith::DivFOp d) {
+        // f32 without blk.exact_math: a division by a constant is a product with its reciprocal (one FMUL,
+        // within 1.5 ulp of the quotient; exact for powers of two) and any other one __fdividef (MUFU.RCP +
+        // FMUL, 2 ulp): the IEEE division NVRTC emits otherwise is a ~15-instruction sequence per score
+        // (e.g. softcap's tanh(score / 30)).
+        if (!d.getType().isF32() || exactMath(op))
+          return bin("/");
+        if (auto c = d.getRhs().getDefiningOp<arith::ConstantOp>())
+          if (auto f = dyn_cast<FloatAttr>(c.getValue())) {
+            const float recip = 1.0f / static_cast<float>(f.getValueAsDouble());
+            if (std::isfinite(recip) && recip != 0.0f && std::isnormal(recip))
+              return "(" + a[0] + " * " + formatFloat(recip, true) + ")";
+          }
+        return "__fdividef(" + a[0] + ", " + a[1] + ")";
+      })
       .Case<arith::RemSIOp>([&](auto) { return bin("%"); })
       .Case<arith::RemFOp>([&](auto) { return floatFn("fmodf", "fmod"); })
       .Case<arith::DivUIOp>([&](auto) { return helper("divu"); })

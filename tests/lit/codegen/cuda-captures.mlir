@@ -18,4 +18,4 @@
 // DOC: doc_ids(batch, ((q_idx + Sk) - Sq))
 // DOC: doc_ids(batch, kv_idx)
 
-// SOFTCAP: (50.0f * tfcg::fast_tanh(((tfcg::at(s_acc, x) * 0.0883883461f) / 50.0f)))
+// SOFTCAP: (50.0f * tfcg::fast_tanh(((tfcg::at(s_acc, x) * 0.0883883461f) * 0.0199999996f)))

@@ -27,4 +27,4 @@
 // CHECK: warp::row_max(m_new_1, s_acc_1, m_i);
 // CHECK: warp::mma_AB(o_acc,
 // CHECK-NOT: o_acc = o_acc
-// CHECK: return (tfcg::at(o_acc, x) * ((tfcg::at(l_i, x) > 0.0f) ? (1.0f / tfcg::at(l_i, x)) : 0.0f));
+// CHECK: return (tfcg::at(o_acc, x) * ((tfcg::at(l_i, x) > 0.0f) ? __fdividef(1.0f, tfcg::at(l_i, x)) : 0.0f));
