@@ -194,7 +194,13 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
                    ? subOperands.find(op.getOperand(0))
                    : subOperands.end();
     auto scaledSub = sub == subOperands.end() ? scaledSubOperands.end() : scaledSubOperands.find(op.getOperand(0));
-    if (scaledSub != scaledSubOperands.end()) // e^(x*c - b): one FFMA (coefficient c log2 e) + EX2
+    if (scaledSub != scaledSubOperands.end() && p_.schedule.exp2FmaQuarters > 0)
+      // The same with some columns' exponentials on the FMA pipe (Schedule::exp2FmaQuarters); `x` is the
+      // element position of the map or row reduction this region is written into.
+      expr = "tfcg::exp_diff_scaled_split<" + std::to_string(p_.schedule.exp2FmaQuarters) + ">(x, " +
+             std::get<0>(scaledSub->second) + ", " + std::get<1>(scaledSub->second) + ", " +
+             std::get<2>(scaledSub->second) + ")";
+    else if (scaledSub != scaledSubOperands.end()) // e^(x*c - b): one FFMA (coefficient c log2 e) + EX2
       expr = ScalarExprs::expDiffScaled(std::get<0>(scaledSub->second), std::get<1>(scaledSub->second),
                                         std::get<2>(scaledSub->second));
     else if (sub != subOperands.end())

@@ -48,6 +48,10 @@ std::string_view spelling(WarpgroupOverlap o) {
 }
 
 void Schedule::validate() const {
+  if (exp2FmaQuarters < 0 || exp2FmaQuarters > 2)
+    throw ScheduleError("schedule: exp2_fma = " + std::to_string(exp2FmaQuarters) +
+                        " is not allowed; allowed values: 0, 1, 2 (of every four 8-column groups of the scores, "
+                        "how many take the exponential on the FMA pipe)");
   if (mma == MmaFamily::Wgmma) {
     // sm90 backend: one producer warpgroup plus BLOCK_M / 64 consumer warpgroups of 4 warps; each
     // consumer warp owns 16 query rows (the wgmma m64 fragment, split over a warpgroup's 4 warps).
@@ -137,6 +141,8 @@ std::string Schedule::toString() const {
     os << " persistent";
   if (overlap != WarpgroupOverlap::None)
     os << " overlap=" << spelling(overlap);
+  if (exp2FmaQuarters != 0)
+    os << " exp2_fma=" << exp2FmaQuarters;
   return os.str();
 }
 
@@ -148,6 +154,8 @@ std::string Schedule::toJson() const {
     j["persistent"] = true;
   if (overlap != WarpgroupOverlap::None) // likewise
     j["overlap"] = spelling(overlap);
+  if (exp2FmaQuarters != 0) // likewise
+    j["exp2_fma"] = exp2FmaQuarters;
   return spec::dumpJson(j); // nlohmann::json objects keep keys sorted
 }
 
@@ -194,6 +202,8 @@ Schedule scheduleFromJson(std::string_view text) {
       integer(s.kvStages);
     else if (key == "min_blocks_per_sm")
       integer(s.minBlocksPerSm);
+    else if (key == "exp2_fma")
+      integer(s.exp2FmaQuarters);
     else if (key == "mma")
       oneOf(s.mma, {MmaFamily::MmaSyncM16N8K16, MmaFamily::Wgmma});
     else if (key == "q")
@@ -210,7 +220,7 @@ Schedule scheduleFromJson(std::string_view text) {
                          WarpgroupOverlap::PingpongIntra});
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +
-                          "\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, overlap, "
+                          "\"; allowed keys: block_m, block_n, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
                           "persistent, q, q_tile_order, warps");
     }
   }

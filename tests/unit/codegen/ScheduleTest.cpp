@@ -143,7 +143,7 @@ TEST_CASE("overlap = intra / pingpong_intra: wgmma only, pingpong_intra needs 2 
 
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {
   CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
-                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, kv_stages, min_blocks_per_sm, mma, overlap, "
+                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
                     "persistent, q, q_tile_order, warps");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"persistent":1})"),
                     "schedule: persistent = 1 is not a boolean; allowed values: true, false");

@@ -94,6 +94,11 @@ struct Schedule {
   bool persistent = false;
   /// wgmma only: see WarpgroupOverlap. JSON key "overlap", written only when not "none".
   WarpgroupOverlap overlap = WarpgroupOverlap::None;
+  /// Of every four 8-column groups of the scores, how many take the softmax's exponential on the FMA
+  /// pipe (a cubic for 2^f plus an exponent-bit add: tfcg::exp2_fma) instead of MUFU.EX2, whose 16
+  /// results per clock per SM bound the softmax when D is small (FlashAttention-4's software
+  /// exponential). 0, 1 or 2; JSON key "exp2_fma", written only when not 0.
+  int exp2FmaQuarters = 0;
 
   /// Query rows per warp: BLOCK_M / warps (a multiple of 16, the mma.sync M).
   int rowsPerWarp() const { return blockM / warps; }

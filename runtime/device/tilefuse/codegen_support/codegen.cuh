@@ -167,6 +167,29 @@ TF_DEVICE float exp_diff(float a, float b) { return fast_exp2(fmaf(a, LOG2E, -b 
 /// folds at compile time). Same value as exp(x * c - b) up to the rounding of c log2 e; x = -inf gives 0.
 TF_DEVICE float exp_diff_scaled(float x, float c, float b) { return fast_exp2(fmaf(x, c * LOG2E, -b * LOG2E)); }
 
+/// 2^x on the FMA pipe instead of MUFU.EX2 (FlashAttention-4's software exponential): x = n + f with
+/// n = floor(x), 2^f by the cubic 1 + f (a + f (b + f c)) through (0, 1) and (1, 2), fitted for relative
+/// error (at most 1.03e-4 on [0, 1), far below the 2^-8 of P's bf16 / fp16 rounding), and n added to
+/// the exponent bits. For x <= 127 (the softmax's x <= 0); x < -126 gives 0 (as ex2.approx.ftz flushes
+/// the subnormals), -inf too; NaN stays NaN. Seven FMA-pipe instructions against one MUFU slot, whose
+/// 16 results per clock per SM are a quarter of the FMA pipe's rate.
+TF_DEVICE float exp2_fma(float x) {
+  const float xc = x < -127.0f ? -127.0f : x;
+  const float n = floorf(xc);
+  const float f = xc - n;
+  const float p = fmaf(fmaf(fmaf(0.0782679682f, f, 0.226307680f), f, 0.695424351f), f, 1.0f);
+  const float r = __int_as_float(__float_as_int(p) + (static_cast<int>(n) << 23));
+  return x < -126.0f ? 0.0f : r;
+}
+
+/// exp_diff_scaled for the element at x of a map, with QUARTERS of every four 8-column groups on the FMA
+/// pipe (exp2_fma) and the rest on MUFU.EX2 (Schedule::exp2FmaQuarters). x is a compile-time position
+/// once map's loops are unrolled, so the choice costs nothing at run time.
+template <int QUARTERS> TF_DEVICE float exp_diff_scaled_split(fidx x, float s, float c, float b) {
+  const float y = fmaf(s, c * LOG2E, -b * LOG2E);
+  return (2 * x.j + (x.p >> 1)) % 4 < QUARTERS ? exp2_fma(y) : fast_exp2(y);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Captured tables (blk.read)
 
