@@ -326,8 +326,8 @@ private:
     const std::string col = idx[3] == "0" ? "" : asInt(idx[3]) + " + ";
     std::string row = asInt(idx[2]), batch = asInt(idx[0]);
     if (r.packed && t.sig.role != TensorRole::Capture) {
-      // Packed: the map covers the whole [total, H, D] tensor as [1, H, total, D] (runtime/lib/Launch.cpp:
-      // encodeTensorMaps); the sequence's first row moves the token coordinate. Rows past the sequence's
+      // Packed: the map covers the whole [total, H, D] tensor as [1, H, total, D] (runtime/lib/Launch.h:
+      // tmaMapOf); the sequence's first row moves the token coordinate. Rows past the sequence's
       // end are the next sequence's (or the TMA's zeros past total): the K/V tail tile is masked by the
       // per-sequence Sk, and Q rows past Sq are computed but never stored.
       const bool keys = t.sig.role == TensorRole::K || t.sig.role == TensorRole::V;
