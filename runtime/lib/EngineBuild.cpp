@@ -41,15 +41,10 @@ codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &s
   try {
     if (backend == "sm90" && codegen::computeCapability(arch) != 90)
       throw UnsupportedError("EngineOptions::backend = \"sm90\" needs an sm_90 GPU; this one is " + arch);
-    // Packed specs ("layout": "packed") take the sm80 backend (mma.sync + cp.async) on every GPU, sm_90
-    // included: only it reads the per-sequence row offsets and lengths from cu_seqlens; the sm90 backend
-    // (wgmma + TMA over 4-D tensor maps of [B, H, S, D]) has no per-sequence coordinates yet and refuses them.
-    const bool packed = spec.layout == spec::Layout::Packed;
-    if (backend == "sm90" && packed)
-      throw UnsupportedError("EngineOptions::backend = \"sm90\": spec '" + spec.name +
-                             "' is packed (\"layout\": \"packed\"), which only the sm80 backend generates; use "
-                             "\"auto\" or \"sm80\"");
-    const std::string target = backend == "sm80" || packed ? arch
+    // Packed specs ("layout": "packed") take the same backends as batched ones: the sm90 backend reads
+    // each sequence's rows through tensor maps of the whole packed tensor, on its non-persistent grid
+    // (defaultSchedule is never persistent).
+    const std::string target = backend == "sm80" ? arch
                                : backend == "sm90" ? std::string("sm_90a")
                                                    : codegen::defaultTarget(arch, static_cast<int>(shape.D),
                                                                             static_cast<int>(shape.Dv));

@@ -9,6 +9,7 @@
 #include "tilefuse/spec/Eval.h"
 #include "tilefuse/spec/Spec.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -320,15 +321,46 @@ void packInto(const PackPlan &plan, const AttentionArgs &a, const Bindings &bind
   }
 }
 
-void encodeTensorMaps(const PackPlan &plan, const Bindings &bindings, std::span<std::byte> out) {
+TmaMap tmaMapOf(const PackPlan &plan, const AttentionArgs &args, const Bindings &bindings, const PackField &f) {
+  const PackTensor &t = plan.tensors[f.tensor];
+  const Binding &b = bindings.tensors[f.tensor];
+  TmaMap m;
+  m.rank = b.rank, m.shape = b.shape, m.strides = b.strides;
+  if (plan.packed && t.role != TensorRole::Capture && t.rank == 4) {
+    // Packed [total, H, D] (bound as [B, H, max_seqlen, D], batch stride 0): the map covers the whole
+    // tensor as [1, H, total, D]; the kernel adds cu_seqlens[b] to the token coordinate. The batch dim
+    // has extent 1 (its stride is never stepped: the token stride, a valid TMA stride). total = 0 (every
+    // sequence empty: no tile is loaded) still needs an extent of 1.
+    const bool keys = t.role == TensorRole::K || t.role == TensorRole::V;
+    m.shape[0] = 1;
+    m.shape[2] = std::max<int64_t>(keys ? args.totalK : args.totalQ, 1);
+    m.strides[0] = m.strides[2];
+  }
+  // What cuTensorMapEncodeTiled takes (CUDA driver API, "Tensor Map Object Management"): extents in
+  // [1, 2^32], strides multiples of 16 bytes below 2^40. bind() checked the 16-byte multiples.
+  for (int d = 0; d < m.rank; ++d) {
+    if (m.shape[d] < 1 || m.shape[d] > (int64_t{1} << 32))
+      bad(plan, "tensor " + t.name + ": " + dimLabel(t, d) + " has extent " + std::to_string(m.shape[d]) +
+                    "; the TMA (sm90 backend) maps extents from 1 to 2^32");
+    const bool copiedStride = d == 0 && plan.packed; // the token stride again, checked at dim 2
+    if (d + 1 < m.rank && !copiedStride && m.strides[d] * t.elementBytes >= (int64_t{1} << 40))
+      bad(plan, "tensor " + t.name + ": stride of " + dimLabel(t, d) + " is " + std::to_string(m.strides[d]) +
+                    " elements; the TMA (sm90 backend) maps strides below 2^40 bytes");
+  }
+  return m;
+}
+
+void encodeTensorMaps(const PackPlan &plan, const AttentionArgs &args, const Bindings &bindings,
+                      std::span<std::byte> out) {
   for (const PackField &f : plan.fields) {
     if (f.source != ParamSource::TensorMap)
       continue;
     const PackTensor &t = plan.tensors[f.tensor];
-    const Binding &b = bindings.tensors[f.tensor];
+    const TmaMap map = tmaMapOf(plan, args, bindings, f);
     runtime::TensorMapRequest m;
     m.dataType = t.f16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-    m.rank = b.rank, m.address = b.address, m.shape = b.shape.data(), m.strides = b.strides.data();
+    m.rank = map.rank, m.address = bindings.tensors[f.tensor].address, m.shape = map.shape.data();
+    m.strides = map.strides.data();
     m.elementBytes = t.elementBytes, m.boxRows = f.boxRows, m.boxCols = f.boxCols;
     runtime::encodeTensorMap(out.data() + f.offset, m);
   }

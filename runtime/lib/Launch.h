@@ -111,9 +111,27 @@ void bind(const PackPlan &plan, const AttentionArgs &args, Bindings &out);
 /// out.size() >= plan.bytes.
 void packInto(const PackPlan &plan, const AttentionArgs &args, const Bindings &bindings, std::span<std::byte> out);
 
+/// The tensor a TMA map (ParamSource::TensorMap field `f`) covers: extents and strides (elements),
+/// outermost first.
+struct TmaMap {
+  int rank = 0;
+  std::array<int64_t, kMaxRank> shape{}, strides{};
+};
+/// The map of field `f` for this call: the binding's [B, H, S, D] for a batched plan; for a packed one
+/// the whole [total, H, D] tensor as [1, H, total, D] (strides: token, head, token, 1; total =
+/// args.totalQ for Q, args.totalK for K / V, at least 1). Throws LaunchError naming the tensor and dim
+/// for an extent outside [1, 2^32] or a stride of 2^40 bytes or more (what cuTensorMapEncodeTiled takes).
+TmaMap tmaMapOf(const PackPlan &plan, const AttentionArgs &args, const Bindings &bindings, const PackField &f);
+
 /// Encodes the TMA tensor maps of an sm90 kernel (ParamSource::TensorMap fields; packInto leaves them)
-/// into out through the driver (cuTensorMapEncodeTiled, host-only). Throws runtime::CudaError.
-void encodeTensorMaps(const PackPlan &plan, const Bindings &bindings, std::span<std::byte> out);
+/// into out through the driver (cuTensorMapEncodeTiled, host-only), 128-byte swizzle, boxes of the field's
+/// [boxRows x boxCols]. Batched tensors are mapped as bound ([B, H, S, D], strides in elements). Packed
+/// plans map Q, K, V as the whole [total, H, D] tensor, i.e. [1, H, total, D] with total = args.totalQ /
+/// totalK (the kernel adds cu_seqlens[b] to the token coordinate; rows past total read as zeros). Throws
+/// LaunchError for an extent outside [1, 2^32] or a stride of 2^40 bytes or more (naming the tensor and
+/// dim), runtime::CudaError when the driver refuses the map.
+void encodeTensorMaps(const PackPlan &plan, const AttentionArgs &args, const Bindings &bindings,
+                      std::span<std::byte> out);
 
 /// resolveArgs + bind + packInto + encodeTensorMaps: what launch does.
 inline void pack(const PackPlan &plan, const AttentionArgs &given, std::span<std::byte> out) {
@@ -121,7 +139,7 @@ inline void pack(const PackPlan &plan, const AttentionArgs &given, std::span<std
   Bindings b;
   bind(plan, args, b);
   packInto(plan, args, b, out);
-  encodeTensorMaps(plan, b, out);
+  encodeTensorMaps(plan, args, b, out);
 }
 
 /// The same binding as codegen::TensorBinding values (allocates; for tests against packParams).

@@ -279,14 +279,23 @@ TEST_CASE("the engine decides per shape bucket with the tuner cache's bucketing 
   CHECK_FALSE(ShapeBucket::of(shape(4, 32, 8, 8192, 256)) == ShapeBucket::of(shape(5, 32, 8, 8192, 256)));
 }
 
+/// What codegen::packParams hands its TensorMapEncoder (the packed test below records it).
+std::vector<codegen::TensorBinding> encodedMaps;
+void recordMap(std::byte *, const codegen::ParamField &, const codegen::TensorAbi &, const codegen::TensorBinding &t) {
+  encodedMaps.push_back(t);
+}
+
 // Packed specs (specs/varlen): the launch path binds cu_seqlens and the packed [total, H, D] / [Hq, total_q]
 // tensors with the bytes codegen::packParams gives for the same PackedBinding, allocating nothing; a batched
-// launch of a packed kernel, or a packed one of a batched kernel, is refused naming the field.
+// launch of a packed kernel, or a packed one of a batched kernel, is refused naming the field. On both
+// backends: the sm90 one's TMA maps cover the whole packed tensors, [1, H, total, D], in the runtime
+// (detail::tmaMapOf) and in codegen::packParams' encoder alike.
 TEST_CASE("packed Params packed on the stack equal codegen packParams with a PackedBinding", "[cpu][runtime][varlen]") {
   int kernels = 0;
+  for (const char *backend : {"sm80", "sm90"})
   for (const char *name : {"causal.json", "sliding_window.json", "alibi.json"}) {
-    INFO(name);
-    Generated g = generate(test::specsDir() + "/varlen/" + name);
+    INFO(name << ", backend " << backend);
+    Generated g = generate(test::specsDir() + "/varlen/" + name, 0, backend);
     REQUIRE(g.plan.packed);
     const spec::Shape &s = g.shape;
     const int64_t totalQ = 300, totalK = 410;
@@ -336,6 +345,47 @@ TEST_CASE("packed Params packed on the stack equal codegen packParams with a Pac
         codegen::packParams(g.source.params, detail::problemSizes(r), given, nullptr, &pk);
     REQUIRE(expected.size() == g.plan.bytes);
     CHECK(std::equal(expected.begin(), expected.end(), packed));
+    // The TMA maps (sm90): Q [1, Hq, total_q, D], K / V [1, Hkv, total_k, D], token stride on the batch dim.
+    encodedMaps.clear();
+    codegen::packParams(g.source.params, detail::problemSizes(r), given, recordMap, &pk);
+    int maps = 0;
+    for (const detail::PackField &f : g.plan.fields) {
+      if (f.source != codegen::ParamSource::TensorMap)
+        continue;
+      const codegen::TensorRole role = g.plan.tensors[f.tensor].role;
+      const bool keys = role != codegen::TensorRole::Q;
+      REQUIRE(role != codegen::TensorRole::O);
+      const int64_t H = keys ? s.Hkv : s.Hq, D = role == codegen::TensorRole::V ? s.Dv : s.D;
+      const detail::TmaMap m = detail::tmaMapOf(g.plan, r, bindings, f);
+      CHECK(m.rank == 4);
+      CHECK(std::vector<int64_t>(m.shape.begin(), m.shape.end()) ==
+            std::vector<int64_t>{1, H, keys ? totalK : totalQ, D});
+      CHECK(std::vector<int64_t>(m.strides.begin(), m.strides.end()) == std::vector<int64_t>{H * D, D, H * D, 1});
+      REQUIRE(maps < static_cast<int>(encodedMaps.size()));
+      CHECK(encodedMaps[maps].shape == std::vector<int64_t>(m.shape.begin(), m.shape.end()));
+      CHECK(encodedMaps[maps].strides == std::vector<int64_t>(m.strides.begin(), m.strides.end()));
+      ++maps;
+    }
+    CHECK(maps == (std::string(backend) == "sm90" ? 3 : 0));
+    CHECK(encodedMaps.size() == static_cast<size_t>(maps));
+    if (maps) {
+      // All sequences empty (total 0): extent 1, nothing is loaded; a token stride of 2^40 bytes: refused.
+      detail::PackField qMap;
+      for (const detail::PackField &f : g.plan.fields)
+        if (f.source == codegen::ParamSource::TensorMap && g.plan.tensors[f.tensor].role == codegen::TensorRole::Q)
+          qMap = f;
+      AttentionArgs empty = r;
+      empty.totalQ = 0;
+      CHECK(detail::tmaMapOf(g.plan, empty, bindings, qMap).shape[2] == 1);
+      detail::Bindings huge = bindings;
+      huge.tensors[qMap.tensor].strides[2] = int64_t(1) << 39;
+      try {
+        detail::tmaMapOf(g.plan, r, huge, qMap);
+        FAIL("a 2^40-byte token stride was mapped");
+      } catch (const LaunchError &e) {
+        CHECK_THAT(std::string(e.what()), Catch::Contains("tensor Q: stride of dim 2 (Sq) is 549755813888 elements"));
+      }
+    }
 
     // A packed kernel launched without offsets, with Sq disagreeing with max_seqlen, with a dense LSE.
     AttentionArgs bad = a;
@@ -351,7 +401,7 @@ TEST_CASE("packed Params packed on the stack equal codegen packParams with a Pac
     }
     ++kernels;
   }
-  CHECK(kernels == 3);
+  CHECK(kernels == 6);
   // A batched kernel refuses packed fields.
   Generated batched = generate(test::specsDir() + "/causal.json");
   FakeArgs fake(batched);

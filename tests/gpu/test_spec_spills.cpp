@@ -180,48 +180,79 @@ TEST_CASE("every shipped spec compiles for sm_90a with overlap = pingpong and a 
   checkSpills("sm90", "sm_90", true);
 }
 
-// Packed variable-length sequences (specs/varlen/*.json, "layout": "packed"): the sm80 backend generates
-// them for every GPU (Policy::Heuristic picks it on sm_90 too), with the cu_seqlens prologue and the early
-// exit of Q tiles past a sequence's end, at 0 spills; the sm90 backend refuses them with a clear error.
-TEST_CASE("every packed spec compiles for sm_80 and sm_90 (sm80 backend) with 0 spills", "[cpu][ptxas][spills][varlen]") {
+// Packed variable-length sequences (specs/varlen/*.json, "layout": "packed") with the schedule
+// Policy::Heuristic picks: the sm80 backend on sm_80, the sm90 backend (wgmma + TMA over maps of the whole
+// packed tensor) on sm_90 (and the sm80 one there when asked for, backend "sm80"); each with the cu_seqlens
+// prologue and the early exit of Q tiles past a sequence's end, at 0 spills. The sm90 backend also with
+// overlap = intra at BLOCK_M 64 and pingpong_intra (the [varlen] GPU test's variants); its persistent grid
+// is refused with a clear error naming the field.
+TEST_CASE("every packed spec compiles for sm_80 and sm_90 (both backends) with 0 spills", "[cpu][ptxas][spills][varlen]") {
   int kernels = 0;
   for (const auto &e : std::filesystem::directory_iterator(test::specsDir() + "/varlen")) {
     const spec::Spec s = spec::parseSpecFile(e.path().string());
     REQUIRE(s.layout == spec::Layout::Packed);
-    for (const char *deviceArch : {"sm_80", "sm_90"})
+    struct Target {
+      const char *deviceArch, *backend;
+      codegen::MmaFamily mma;
+      int blockM = 0; ///< 0: the heuristic's; else an sm90 variant with `overlap`
+      codegen::WarpgroupOverlap overlap = codegen::WarpgroupOverlap::None;
+    };
+    const Target targets[] = {
+        {"sm_80", "auto", codegen::MmaFamily::MmaSyncM16N8K16},
+        {"sm_90", "sm80", codegen::MmaFamily::MmaSyncM16N8K16},
+        {"sm_90", "auto", codegen::MmaFamily::Wgmma},
+        {"sm_90", "sm90", codegen::MmaFamily::Wgmma, 64, codegen::WarpgroupOverlap::Intra},
+        {"sm_90", "sm90", codegen::MmaFamily::Wgmma, 128, codegen::WarpgroupOverlap::PingpongIntra},
+    };
+    for (const Target &t : targets)
       for (int d : {64, 128}) {
         spec::ShapeOverrides o;
         o.D = d;
         const spec::Shape shape = spec::resolveShape(s, o);
-        const codegen::Schedule schedule = detail::heuristicSchedule(s, shape, deviceArch, "auto");
-        INFO("spec '" << s.name << "' D=" << d << " " << deviceArch << " schedule " << schedule.toString());
-        REQUIRE(schedule.mma == codegen::MmaFamily::MmaSyncM16N8K16);
+        codegen::Schedule schedule = detail::heuristicSchedule(s, shape, t.deviceArch, t.backend);
+        if (t.blockM)
+          schedule.blockM = t.blockM, schedule.warps = t.blockM / 16, schedule.overlap = t.overlap;
+        const std::string arch = codegen::compileArch(schedule, t.deviceArch);
+        INFO("spec '" << s.name << "' D=" << d << " " << arch << " schedule " << schedule.toString());
+        REQUIRE(schedule.mma == t.mma);
+        REQUIRE(!schedule.persistent);
         const driver::BuiltKernel k = detail::buildSource(s, shape, schedule);
         CHECK(k.source.find("p.cu_seqlens_q[batch + 1] - seq_start_q") != std::string::npos);
         CHECK(k.source.find(") return; // a Q tile past this sequence's end") != std::string::npos);
+        if (t.mma == codegen::MmaFamily::Wgmma) {
+          // The TMA coordinates: the sequence's first row on the token dim, batch 0.
+          CHECK(k.source.find("static_cast<int>(seq_start_q + q_row0), static_cast<int>(head), 0);") !=
+                std::string::npos);
+          CHECK(k.source.find("static_cast<int>(seq_start_k + kv_next), ") != std::string::npos);
+          // The early exit comes before the barriers are initialised (both roles skip the tile).
+          CHECK(k.source.find("past this sequence's end") < k.source.find("mbarrier_init("));
+        }
         CHECK(k.launch().params.packed);
         CHECK(!k.launch().params.blockMask.present);
-        const auto [c, report] = compileVerbose(k.source, deviceArch);
+        const auto [c, report] = compileVerbose(k.source, arch);
         const runtime::PtxasFunctionReport *f = report.find(k.kernelName);
         INFO("NVRTC log:\n" << c.log);
         REQUIRE(f != nullptr);
-        std::printf("spills %-22s D=%-3d %-6s packed %3d registers, %d B spill stores, %d B spill loads\n",
-                    s.name.c_str(), d, deviceArch, f->registers, f->spillStoreBytes, f->spillLoadBytes);
+        std::printf("spills %-22s D=%-3d %-6s packed %-96s %3d registers, %d B spill stores, %d B spill loads\n",
+                    s.name.c_str(), d, arch.c_str(), schedule.toString().c_str(), f->registers, f->spillStoreBytes,
+                    f->spillLoadBytes);
         CHECK(f->spillStoreBytes == 0);
         CHECK(f->spillLoadBytes == 0);
         CHECK(f->stackFrameBytes == 0);
+        CHECK(c.log.find("(C7515)") == std::string::npos); // wgmma serialized
         ++kernels;
       }
-    // The sm90 backend: a clear refusal naming the layout and the way out.
+    // The sm90 backend's persistent grid: a clear refusal naming the layout and the field.
     const spec::Shape shape = spec::resolveShape(s, {});
-    const codegen::Schedule wgmma = codegen::defaultSchedule(static_cast<int>(shape.D), s.dtype, "sm_90a");
+    codegen::Schedule persistent = codegen::defaultSchedule(static_cast<int>(shape.D), s.dtype, "sm_90a");
+    persistent.persistent = true;
     try {
-      detail::buildSource(s, shape, wgmma);
-      FAIL("the sm90 backend generated a packed kernel");
+      detail::buildSource(s, shape, persistent);
+      FAIL("the sm90 backend generated a packed kernel on the persistent grid");
     } catch (const std::exception &err) {
       CHECK(std::string(err.what()).find("packed sequences") != std::string::npos);
-      CHECK(std::string(err.what()).find("sm80 backend") != std::string::npos);
+      CHECK(std::string(err.what()).find("persistent = true is not supported") != std::string::npos);
     }
   }
-  CHECK(kernels == 12);
+  CHECK(kernels == 30);
 }

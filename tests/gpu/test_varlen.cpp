@@ -5,16 +5,23 @@
 // sequence), a sliding window with GQA 4:1, and a score_mod reading a captured per-head tensor (ALiBi).
 // Every sequence is checked against the fp64 reference by FlashAttention's rule (compareWithReference on
 // the sequence's rows alone, with its lengths as Sq / Sk); O and LSE are poisoned (NaN) beforehand, with
-// extra rows after total_q and extra LSE columns per head that must stay poisoned. The packed kernels come
-// from the sm80 backend on every GPU (the engine picks it on sm_90 too). The C API's
-// tilefuse_launch_packed must write the same bits, and bad packed arguments are refused with LaunchError.
+// extra rows after total_q and extra LSE columns per head that must stay poisoned. Every case runs on each
+// backend: the sm80 one (mma.sync + cp.async) on every GPU; on an sm_90 GPU also the sm90 one (wgmma + TMA
+// over maps of the whole packed tensor, the default there), with its default schedule (pingpong, BLOCK_M
+// 128) and with the schedule variants "sm90:intra64" (one consumer warpgroup, BLOCK_M 64, overlap = intra)
+// and "sm90:pingpong_intra". TILEFUSE_TEST_BACKENDS (e.g. "sm80" or "sm90") keeps the backends it names.
+// Where the engine's choice ("auto") is the backend under test, the C API's tilefuse_launch_packed must
+// write the same bits; bad packed arguments are refused with LaunchError on every backend.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "GpuTest.h"
 #include "test_generated_reference.h"
+#include "tilefuse/codegen/Schedule.h"
 #include "tilefuse/spec/Packed.h"
 #include "tilefuse/spec/Spec.h"
 #include "tilefuse/tilefuse.h"
@@ -165,13 +172,65 @@ struct PackedProblem {
   }
 };
 
-void runCase(const VarlenCase &c) {
-  INFO(c.label);
+/// A schedule variant of the sm90 backend (Policy::FailOnMiss): its default schedule for the query's head
+/// dim with BLOCK_M (warps BLOCK_M / 16) and the overlap changed.
+class Sm90Variant : public ScheduleSource {
+public:
+  Sm90Variant(int blockM, codegen::WarpgroupOverlap overlap) : blockM_(blockM), overlap_(overlap) {}
+  std::optional<std::string> lookup(const ScheduleQuery &q) override {
+    codegen::Schedule s = codegen::defaultSchedule(static_cast<int>(q.shape.D), q.spec->dtype, "sm_90a");
+    s.blockM = blockM_, s.warps = blockM_ / 16, s.overlap = overlap_;
+    s.validate();
+    return s.toJson();
+  }
+  std::string tune(const ScheduleQuery &q) override { return *lookup(q); }
+
+private:
+  int blockM_;
+  codegen::WarpgroupOverlap overlap_;
+};
+
+/// The backends the [varlen] cases run on: "sm80" always; on an sm_90 GPU "sm90" (the engine's default
+/// there), "sm90:intra64" and "sm90:pingpong_intra"; TILEFUSE_TEST_BACKENDS keeps those it names
+/// (substring match: "sm90" keeps the three sm90 ones).
+std::vector<std::string> varlenBackends() {
+  std::vector<std::string> backends = {"sm80"};
+  if (testDevice().arch() == "sm_90")
+    backends.insert(backends.end(), {"sm90", "sm90:intra64", "sm90:pingpong_intra"});
+  if (const char *only = std::getenv("TILEFUSE_TEST_BACKENDS"); only && *only)
+    std::erase_if(backends, [&](const std::string &b) {
+      return b.find(only) == std::string::npos && std::string(only).find(b) == std::string::npos;
+    });
+  return backends;
+}
+
+/// An engine that builds `backend`'s kernels (varlenBackends), and the policy to ask it with.
+struct BackendEngine {
+  std::unique_ptr<Engine> engine;
+  Policy policy = Policy::Heuristic;
+
+  explicit BackendEngine(const std::string &backend) {
+    EngineOptions options;
+    options.backend = backend.substr(0, 4);
+    if (backend == "sm90:intra64")
+      options.schedules = std::make_shared<Sm90Variant>(64, codegen::WarpgroupOverlap::Intra);
+    else if (backend == "sm90:pingpong_intra")
+      options.schedules = std::make_shared<Sm90Variant>(128, codegen::WarpgroupOverlap::PingpongIntra);
+    if (options.schedules)
+      policy = Policy::FailOnMiss;
+    engine = std::make_unique<Engine>(0, options);
+  }
+};
+
+void runCase(const VarlenCase &c, const std::string &backend) {
+  INFO(c.label << ", backend " << backend);
   PackedProblem p(c);
-  Engine engine(0);
-  const KernelHandle k = engine.getKernel(p.spec, p.shape);
-  // The sm80 backend (mma.sync) on every GPU: the sm90 backend does not generate packed specs.
-  CHECK(k.info().scheduleJson.find("mma_sync") != std::string::npos);
+  BackendEngine be(backend);
+  Engine &engine = *be.engine;
+  const KernelHandle k = engine.getKernel(p.spec, p.shape, be.policy);
+  const bool sm90 = backend.starts_with("sm90");
+  CHECK(k.info().scheduleJson.find(sm90 ? "wgmma" : "mma_sync") != std::string::npos);
+  CHECK(k.info().scheduleJson.find("persistent") == std::string::npos);
   CHECK(k.info().grid.find("ceil(Sq /") != std::string::npos);
 
   engine.launch(k, p.args());
@@ -180,11 +239,15 @@ void runCase(const VarlenCase &c) {
   const std::vector<float> lse = p.dLse.download<float>();
   Comparison worst;
   CHECK(p.check(o, lse, worst));
-  std::printf("varlen %-58s %s %s: %ld rows, max|out-ref| %.2e (naive %.2e), LSE err %.1e\n", c.label.c_str(),
-              k.info().arch.c_str(), k.info().scheduleJson.c_str(), worst.rows, worst.maxErr, worst.maxNaiveErr,
-              worst.maxLseErr);
+  std::printf("varlen %-58s %-20s %s %s: %ld rows, max|out-ref| %.2e (naive %.2e), LSE err %.1e\n",
+              c.label.c_str(), backend.c_str(), k.info().arch.c_str(), k.info().scheduleJson.c_str(), worst.rows,
+              worst.maxErr, worst.maxNaiveErr, worst.maxLseErr);
 
-  // The C API: the same call through tilefuse_launch_packed writes the same bits.
+  // The C API (Policy::Heuristic, backend "auto": sm90 on an sm_90 GPU): the same call through
+  // tilefuse_launch_packed writes the same bits, where "auto" picks the kernel under test.
+  const bool autoPicks = backend == (testDevice().arch() == "sm_90" ? "sm90" : "sm80");
+  if (!autoPicks)
+    return;
   p.poison();
   tilefuse_engine_t ce = nullptr;
   REQUIRE(tilefuse_engine_create(0, &ce) == TILEFUSE_OK);
@@ -236,20 +299,23 @@ TEST_CASE("packed variable-length batches (lengths 1, 63, 64, 65, 4097 and empty
       {"ALiBi (capture slopes[h]), D = 128, lengths 1,63,64,65,4097", "alibi.json", 2, 2, 128, lengths, {}},
       {"ALiBi (capture slopes[h]), D = 64, lengths 65,0,1,130,0", "alibi.json", 2, 2, 64, withEmpty, {}},
   };
-  for (const VarlenCase &c : cases)
-    runCase(c);
+  for (const std::string &backend : varlenBackends())
+    for (const VarlenCase &c : cases)
+      runCase(c, backend);
 }
 
-TEST_CASE("a packed launch with bad cu_seqlens pointers, totals, max_seqlen or LSE strides is refused with a "
-          "LaunchError naming the field",
-          "[gpu][varlen]") {
-  TF_REQUIRE_GPU();
+namespace {
+
+/// The refusals of bad packed launches of `backend`'s kernel (varlenBackends), each a LaunchError whose
+/// message contains the field.
+void checkRefusals(const std::string &backend) {
+  INFO("backend " << backend);
   PackedProblem p({"causal", "causal.json", 2, 2, 64, {5, 70}, {}});
-  Engine engine(0);
-  const KernelHandle k = engine.getKernel(p.spec, p.shape);
+  BackendEngine be(backend);
+  Engine &engine = *be.engine;
+  const KernelHandle k = engine.getKernel(p.spec, p.shape, be.policy);
   auto refused = [&](AttentionArgs a, const std::string &needle) {
-    INFO("expected a LaunchError containing '" << needle << "'");
-    try {
+    INFO("expected a LaunchError containing '" << needle << "'");    try {
       engine.launch(k, a);
       FAIL("launched");
     } catch (const LaunchError &e) {
@@ -275,5 +341,19 @@ TEST_CASE("a packed launch with bad cu_seqlens pointers, totals, max_seqlen or L
   a = p.args();
   a.lse = LseRef::dense(reinterpret_cast<float *>(p.dLse.get()), p.shape.Hq, p.shape.Sq);
   refused(a, "lse.headStride = 70 is less than totalQ = 75");
+  // A token stride that is not a multiple of 16 bytes (cp.async rows; the TMA's global strides).
+  a = p.args();
+  a.k.rowStride += 1;
+  refused(a, "tensor K: stride of dim 2 (Sk) is 129 elements (258 bytes), must be a multiple of 16 bytes");
   runtime::contextSynchronize();
+}
+
+} // namespace
+
+TEST_CASE("a packed launch with bad cu_seqlens pointers, totals, max_seqlen or LSE strides is refused with a "
+          "LaunchError naming the field",
+          "[gpu][varlen]") {
+  TF_REQUIRE_GPU();
+  for (const std::string &backend : varlenBackends())
+    checkRefusals(backend);
 }

@@ -142,11 +142,12 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
 /// thread holds Dv/2 + 3 BLOCK_N / 4 + about 68 registers: O, S, P, m, l, addresses; setmaxnreg gives it
 /// 240, or 160 with 3 consumer warpgroups); the best kSm90Tiles tile shapes by the analytic model are
 /// kept, and each one with 2 or 3 consumer warpgroups is also timed with the other overlap (none /
-/// pingpong, FA3 Sec. 3.1) and, for the best two, on a persistent grid: the model cannot rank those, the
-/// clock does.
+/// pingpong, FA3 Sec. 3.1) and, for the best two, on a persistent grid (unless persistentGrid is false:
+/// packed specs): the model cannot rank those, the clock does.
 std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
-                                      const DeviceLimits &limits, SearchSpace &space) {
-  constexpr int kSm90Tiles = 6, kSm90Persistent = 2;
+                                      const DeviceLimits &limits, bool persistentGrid, SearchSpace &space) {
+  constexpr int kSm90Tiles = 6;
+  const int kSm90Persistent = persistentGrid ? 2 : 0;
   std::vector<Candidate> out;
   const int d = static_cast<int>(shape.D), dv = static_cast<int>(shape.Dv);
   if (codegen::computeCapability(limits.arch) != 90 || !codegen::sm90DefaultFor(d, dv))
@@ -317,7 +318,7 @@ SearchSpace buildSearchSpace(const spec::Shape &shape, const Schedule &defaultSc
   std::stable_sort(valid.begin(), valid.end(), [](const Candidate &a, const Candidate &b) {
     return a.score > b.score;
   });
-  std::vector<Candidate> hopper = sm90Candidates(shape, defaultSchedule, limits, space);
+  std::vector<Candidate> hopper = sm90Candidates(shape, defaultSchedule, limits, options.persistentGrid, space);
   const int budget = std::max(1, options.maxCandidates) + std::max(0, options.compileExtra);
   // Keep the best `budget` (the default schedule counts against it but is never cut). The model
   // only ranks roughly (e.g. it favours 32 rows per warp, which wins at D = 128 and loses at

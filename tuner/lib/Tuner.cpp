@@ -102,12 +102,9 @@ std::string utcNow() {
 
 codegen::Schedule defaultFor(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch) {
   try {
-    // Packed specs: the sm80 backend on every GPU (the sm90 one does not generate them yet).
-    return codegen::defaultSchedule(
-        static_cast<int>(shape.D), spec.dtype,
-        spec.layout == spec::Layout::Packed
-            ? arch
-            : codegen::defaultTarget(arch, static_cast<int>(shape.D), static_cast<int>(shape.Dv)));
+    // Packed specs too: the sm90 backend generates them (on its non-persistent grid) where it is the default.
+    return codegen::defaultSchedule(static_cast<int>(shape.D), spec.dtype,
+                                    codegen::defaultTarget(arch, static_cast<int>(shape.D), static_cast<int>(shape.Dv)));
   } catch (const codegen::ScheduleError &e) {
     throw KernelBuildError(driver::BuildStage::Schedule,
                            describe(spec, shape) + ": not supported by code generation: " + e.what());
@@ -211,7 +208,9 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
 
   // 2. Search space; the default schedule is timed first (every table shows its time).
   const codegen::Schedule def = defaultFor(spec, shape, arch);
-  SearchSpace space = buildSearchSpace(shape, def, limits, {options.maxCandidates, options.compileExtra});
+  SearchSpace space = buildSearchSpace(shape, def, limits,
+                                       {options.maxCandidates, options.compileExtra,
+                                        /*persistentGrid=*/spec.layout != spec::Layout::Packed});
   result.enumerated = space.total;
   result.pruned = space.pruned;
   std::stable_partition(space.candidates.begin(), space.candidates.end(),

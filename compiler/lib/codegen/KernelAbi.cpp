@@ -234,6 +234,17 @@ TensorBinding unpackBinding(const TensorAbi &abi, const TensorBinding &b, const 
   return out;
 }
 
+/// The binding a packed tensor's TMA map covers: the whole [total, H, D] tensor as [1, H, total, D] (the
+/// kernel adds cu_seqlens[b] to the token coordinate); the batch dim's stride, never stepped, is the
+/// token stride (a valid TMA stride).
+TensorBinding packedTmaBinding(const TensorBinding &b) {
+  TensorBinding out;
+  out.address = b.address;
+  out.shape = {1, b.shape[1], std::max<int64_t>(b.shape[0], 1), b.shape[2]};
+  out.strides = {b.strides[0], b.strides[1], b.strides[0], b.strides[2]};
+  return out;
+}
+
 } // namespace
 
 std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes &sizes,
@@ -299,7 +310,9 @@ std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes 
     case ParamSource::SeqStarts: address = f.dim == 0 ? packed->cuSeqlensQ : packed->cuSeqlensK; break;
     case ParamSource::TensorMap:
       if (encodeMap)
-        encodeMap(out.data() + f.offset, f, layout.tensors[f.tensor], tensors[f.tensor]);
+        encodeMap(out.data() + f.offset, f, layout.tensors[f.tensor],
+                  packed && layout.tensors[f.tensor].arg.role != TensorRole::Capture ? packedTmaBinding(given[f.tensor])
+                                                                                     : tensors[f.tensor]);
       continue;
     }
     if (f.source == ParamSource::TensorPointer || f.source == ParamSource::SeqStarts)

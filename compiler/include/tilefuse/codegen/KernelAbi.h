@@ -34,6 +34,10 @@
 // tail masks and K/V loop; Q tiles with q_tile * BLOCK_M >= Sq_b exit at once. The host binds
 // Q / O as [total_q, H, D], K / V as [total_k, Hkv, D] and LSE as [Hq, total_q]; packParams stores their
 // strides in the batched fields (the B stride is 0, unused: row cu_seqlens[b] + i is sequence b's row i).
+// sm90 kernels (wgmma + TMA) load Q, K, V through tensor maps of the whole packed tensor, [1, H, total, D]
+// (TensorMapEncoder), at token coordinate cu_seqlens[b] + row; rows of a tile past Sq_b / Sk_b then hold
+// the next sequence's tokens (zeros past total): K/V columns past Sk_b are masked by the tail mask, Q rows
+// past Sq_b are never stored. The persistent grid is not generated for packed kernels.
 //
 // Grid: CUDA x, y, z = ceil(Sq / BLOCK_M), Hq, B for the FlashAttention-2 programs (Q tiles on
 // blockIdx.x so the tiles of one head run close in time and share K/V in L2). In general the fused
@@ -210,6 +214,8 @@ public:
 /// disagrees with `sizes` (or a static one with the program), or an alignment requirement fails.
 /// Writes the TMA tensor map of field `f` (ParamSource::TensorMap) for tensor `abi` bound to `t` into
 /// out[0, 128): the runtime's cuTensorMapEncodeTiled wrapper (the compiler never calls the driver).
+/// `t` is the batched binding [B, H, S, D]; for a packed layout it is the whole packed tensor as
+/// [1, H, total, D] (strides: token, head, token, 1), which the sm90 kernel indexes at row cu_seqlens[b] + i.
 using TensorMapEncoder = void (*)(std::byte *out, const ParamField &f, const TensorAbi &abi, const TensorBinding &t);
 
 /// The sequence offsets of a packed launch (ParamLayout::packed).

@@ -103,6 +103,9 @@ struct SearchOptions {
   /// Compiled beyond maxCandidates, in model order, to replace candidates that the post-compile
   /// rules (spills, real occupancy) prune: the register estimate cannot be exact.
   int compileExtra = 12;
+  /// sm90 candidates on a persistent grid (Schedule::persistent). False for packed specs ("layout":
+  /// "packed"), which the sm90 backend generates on its one-block-per-tile grid only.
+  bool persistentGrid = true;
 };
 
 struct SearchSpace {
