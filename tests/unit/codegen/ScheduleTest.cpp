@@ -141,6 +141,22 @@ TEST_CASE("overlap = intra / pingpong_intra: wgmma only, pingpong_intra needs 2 
   CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("overlap = \"intra\" is not allowed with mma = mma_sync_m16n8k16"));
 }
 
+TEST_CASE("exp2_fma: 0 to 2 quarters of the score columns on the FMA pipe, round-trips, written only when set",
+          "[schedule]") {
+  Schedule s = scheduleFromJson(
+      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"smem","overlap":"pingpong","exp2_fma":2})");
+  CHECK(s.exp2FmaQuarters == 2);
+  CHECK_NOTHROW(s.validate());
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(s.toString().find("exp2_fma=2") != std::string::npos);
+  s.exp2FmaQuarters = 3;
+  CHECK_THROWS_WITH(s.validate(), Catch::Contains("exp2_fma = 3 is not allowed; allowed values: 0, 1, 2"));
+  s.exp2FmaQuarters = 0;
+  CHECK(s.toJson().find("exp2_fma") == std::string::npos);
+  Schedule sm80 = scheduleFromJson(R"({"exp2_fma":1})"); // both backends
+  CHECK_NOTHROW(sm80.validate());
+}
+
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {
   CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
                     "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
