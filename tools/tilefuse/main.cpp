@@ -182,13 +182,15 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
                tilefuse::spec::spelling(loaded.spec.dtype), shapeText(loaded.shape));
 
   std::string unfused = drv::unfusedIR(loaded);
+  // The texts the checks parse keep every op's location, so the interpreter names the spec field.
+  std::string unfusedLocated = drv::unfusedIR(loaded, /*locations=*/true);
   section(fmt::format("1. unfused block program (BLOCK_M={}): S and P go through HBM",
                       loaded.blockM));
   if (!quietIR && !json)
     fmt::print("{}", unfused);
   out["unfused_ir"] = unfused;
 
-  drv::FuseResult fused = drv::fuse(loaded, unfused);
+  drv::FuseResult fused = drv::fuse(loaded, unfusedLocated);
   section(fmt::format("2. fused block program (--tilefuse-fuse, BLOCK_N={}): {} kernel(s), {} "
                       "HBM scratch tensor(s)",
                       loaded.blockN, fused.kernels, fused.hbmScratch));
@@ -230,7 +232,7 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
   for (const tilefuse::spec::Shape &small : shapes) {
     nlohmann::json entry = {{"shape", shapeJson(small)}};
     const bool extra = &small != &shapes.front();
-    for (auto [name, text] : {std::pair{"unfused", &unfused}, std::pair{"fused", &fused.ir}}) {
+    for (auto [name, text] : {std::pair{"unfused", &unfusedLocated}, std::pair{"fused", &fused.located}}) {
       drv::CheckResult check;
       try {
         check = packed ? drv::checkPackedProgram(loaded, *text, small, *seqs, seed)
@@ -578,7 +580,7 @@ int main(int argc, char **argv) {
     }
     if (fuseCmd->parsed()) {
       auto loaded = tilefuse::driver::load(problem);
-      auto fused = tilefuse::driver::fuse(loaded, tilefuse::driver::unfusedIR(loaded));
+      auto fused = tilefuse::driver::fuse(loaded, tilefuse::driver::unfusedIR(loaded, /*locations=*/true));
       if (json) {
         nlohmann::json j = {{"spec", loaded.spec.name}, {"ir", fused.ir},
                             {"diagnostics", fused.diagnostics}, {"kernels", fused.kernels}};
