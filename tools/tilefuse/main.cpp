@@ -247,11 +247,20 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
             fmt::print("{:<8} program at Sq={} Sk={}: not checked: {}\n", name, small.Sq, small.Sk, e.what());
           continue;
         }
-        // Say that the sizes in the message are the check's, and what they stand for.
+        // Say that the sizes in the message are the check's, and what they stand for. An error
+        // at a place in the spec ("causal.json:8:15: error: field 'mask_mod', column 9: ...", an
+        // op lowered from an expression) keeps that place first, like any compiler diagnostic.
+        const std::string what = e.what();
+        const size_t located = what.find(": error: ");
+        const std::string context = fmt::format("the fp64 check of the {} program at {} (the interpreter's "
+                                                "small shape for your {})",
+                                                name, shapeText(small), shapeText(loaded.shape));
+        if (located != std::string::npos && what.find(' ') > located)
+          throw drv::DriverError(fmt::format("{}; in {}", what, context));
         throw drv::DriverError(fmt::format(
             "the fp64 check of the {} program failed at {} (the interpreter's small shape for "
             "your {}): {}",
-            name, shapeText(small), shapeText(loaded.shape), e.what()));
+            name, shapeText(small), shapeText(loaded.shape), what));
       }
       entry[name] = checkJson(check);
       if (&small == &shapes.front())
