@@ -366,17 +366,22 @@ int main(int argc, char **argv) {
   std::optional<int64_t> seqBoth;
   std::string output;
   bool json = false;
+  bool locations = false; // lower / fuse --locations
 
   CLI::App *lower = app.add_subcommand("lower", "Print the unfused block program of a spec");
   addProblemOptions(lower, problem, seqBoth);
   lower->add_option("-o,--output", output, "Write the program to this file instead of stdout");
   lower->add_flag("--json", json, "Print a JSON object {spec, shape, ir}");
+  lower->add_flag("--locations", locations,
+                  "Print each op's location: the spec field and expression column it comes from");
   lower->footer("Example:\n  tilefuse lower specs/causal.json --Sq 1000 --Sk 1200 --block-m 128");
 
   CLI::App *fuseCmd = app.add_subcommand("fuse", "Print the fused block program of a spec");
   addProblemOptions(fuseCmd, problem, seqBoth);
   fuseCmd->add_option("-o,--output", output, "Write the program to this file instead of stdout");
   fuseCmd->add_flag("--json", json, "Print a JSON object {spec, ir, diagnostics, kernels}");
+  fuseCmd->add_flag("--locations", locations,
+                    "Print each op's location: the spec field and expression column it comes from");
   fuseCmd->footer("Example:\n  tilefuse fuse specs/sliding_window.json --block-n 128");
 
   CLI::App *run = app.add_subcommand(
@@ -573,7 +578,7 @@ int main(int argc, char **argv) {
   try {
     if (lower->parsed()) {
       auto loaded = tilefuse::driver::load(problem);
-      std::string ir = tilefuse::driver::unfusedIR(loaded);
+      std::string ir = tilefuse::driver::unfusedIR(loaded, locations);
       if (json) {
         nlohmann::json j = {{"spec", loaded.spec.name},
                             {"shape",
@@ -590,14 +595,15 @@ int main(int argc, char **argv) {
     if (fuseCmd->parsed()) {
       auto loaded = tilefuse::driver::load(problem);
       auto fused = tilefuse::driver::fuse(loaded, tilefuse::driver::unfusedIR(loaded, /*locations=*/true));
+      const std::string &ir = locations ? fused.located : fused.ir;
       if (json) {
-        nlohmann::json j = {{"spec", loaded.spec.name}, {"ir", fused.ir},
+        nlohmann::json j = {{"spec", loaded.spec.name}, {"ir", ir},
                             {"diagnostics", fused.diagnostics}, {"kernels", fused.kernels}};
         emitText(tilefuse::spec::dumpJson(j, 2) + "\n", output);
       } else {
         if (!fused.diagnostics.empty())
           fmt::print(stderr, "{}", fused.diagnostics);
-        emitText(fused.ir, output);
+        emitText(ir, output);
       }
     }
     if (run->parsed())

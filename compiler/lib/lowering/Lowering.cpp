@@ -173,11 +173,12 @@ private:
 
   void closeKernel(KernelOp k) { b.setInsertionPointAfter(k); }
 
-  /// Builds a blk.map over `inputs`; `body` gets the region's scalar arguments.
-  Value map(ValueRange inputs, Type resultElem,
-            llvm::function_ref<Value(ArrayRef<Value>)> body) {
+  /// Builds a blk.map over `inputs`; `body` gets the region's scalar arguments. `at`: the map's
+  /// location when it is not the spec's (the field a score_mod / mask_mod map computes).
+  Value map(ValueRange inputs, Type resultElem, llvm::function_ref<Value(ArrayRef<Value>)> body,
+            std::optional<Location> at = std::nullopt) {
     auto in0 = cast<TileType>(inputs[0].getType());
-    auto op = b.create<MapOp>(loc, in0.cloneWith(std::nullopt, resultElem), inputs);
+    auto op = b.create<MapOp>(at.value_or(loc), in0.cloneWith(std::nullopt, resultElem), inputs);
     Block *blk = new Block();
     op.getBody().push_back(blk);
     SmallVector<Value> scalars;
@@ -232,14 +233,14 @@ private:
       e.qIdx = x[1];
       e.kvIdx = x[2];
       return lowerExpr("score_mod", *s.scoreMod, e);
-    });
+    }, s.scoreMod ? std::optional(specLoc("score_mod", 0)) : std::nullopt);
     if (s.maskMod) {
       Value keep = map({qIdx, kvIdx}, b.getI1Type(), [&](ArrayRef<Value> x) {
         ExprValues e = ev;
         e.qIdx = x[0];
         e.kvIdx = x[1];
         return lowerExpr("mask_mod", *s.maskMod, e);
-      });
+      }, specLoc("mask_mod", 0));
       Value fill = b.create<FillOp>(loc, rowTile, f32(masked));
       scores = b.create<SelectOp>(loc, rowTile, keep, scores, fill);
     }
