@@ -182,13 +182,15 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
                tilefuse::spec::spelling(loaded.spec.dtype), shapeText(loaded.shape));
 
   std::string unfused = drv::unfusedIR(loaded);
+  // The texts the checks parse keep every op's location, so the interpreter names the spec field.
+  std::string unfusedLocated = drv::unfusedIR(loaded, /*locations=*/true);
   section(fmt::format("1. unfused block program (BLOCK_M={}): S and P go through HBM",
                       loaded.blockM));
   if (!quietIR && !json)
     fmt::print("{}", unfused);
   out["unfused_ir"] = unfused;
 
-  drv::FuseResult fused = drv::fuse(loaded, unfused);
+  drv::FuseResult fused = drv::fuse(loaded, unfusedLocated);
   section(fmt::format("2. fused block program (--tilefuse-fuse, BLOCK_N={}): {} kernel(s), {} "
                       "HBM scratch tensor(s)",
                       loaded.blockN, fused.kernels, fused.hbmScratch));
@@ -230,7 +232,7 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
   for (const tilefuse::spec::Shape &small : shapes) {
     nlohmann::json entry = {{"shape", shapeJson(small)}};
     const bool extra = &small != &shapes.front();
-    for (auto [name, text] : {std::pair{"unfused", &unfused}, std::pair{"fused", &fused.ir}}) {
+    for (auto [name, text] : {std::pair{"unfused", &unfusedLocated}, std::pair{"fused", &fused.located}}) {
       drv::CheckResult check;
       try {
         check = packed ? drv::checkPackedProgram(loaded, *text, small, *seqs, seed)
@@ -245,11 +247,20 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
             fmt::print("{:<8} program at Sq={} Sk={}: not checked: {}\n", name, small.Sq, small.Sk, e.what());
           continue;
         }
-        // Say that the sizes in the message are the check's, and what they stand for.
+        // Say that the sizes in the message are the check's, and what they stand for. An error
+        // at a place in the spec ("causal.json:8:15: error: field 'mask_mod', column 9: ...", an
+        // op lowered from an expression) keeps that place first, like any compiler diagnostic.
+        const std::string what = e.what();
+        const size_t located = what.find(": error: ");
+        const std::string context = fmt::format("the fp64 check of the {} program at {} (the interpreter's "
+                                                "small shape for your {})",
+                                                name, shapeText(small), shapeText(loaded.shape));
+        if (located != std::string::npos && what.find(' ') > located)
+          throw drv::DriverError(fmt::format("{}; in {}", what, context));
         throw drv::DriverError(fmt::format(
             "the fp64 check of the {} program failed at {} (the interpreter's small shape for "
             "your {}): {}",
-            name, shapeText(small), shapeText(loaded.shape), e.what()));
+            name, shapeText(small), shapeText(loaded.shape), what));
       }
       entry[name] = checkJson(check);
       if (&small == &shapes.front())
@@ -355,17 +366,22 @@ int main(int argc, char **argv) {
   std::optional<int64_t> seqBoth;
   std::string output;
   bool json = false;
+  bool locations = false; // lower / fuse --locations
 
   CLI::App *lower = app.add_subcommand("lower", "Print the unfused block program of a spec");
   addProblemOptions(lower, problem, seqBoth);
   lower->add_option("-o,--output", output, "Write the program to this file instead of stdout");
   lower->add_flag("--json", json, "Print a JSON object {spec, shape, ir}");
+  lower->add_flag("--locations", locations,
+                  "Print each op's location: the spec field and expression column it comes from");
   lower->footer("Example:\n  tilefuse lower specs/causal.json --Sq 1000 --Sk 1200 --block-m 128");
 
   CLI::App *fuseCmd = app.add_subcommand("fuse", "Print the fused block program of a spec");
   addProblemOptions(fuseCmd, problem, seqBoth);
   fuseCmd->add_option("-o,--output", output, "Write the program to this file instead of stdout");
   fuseCmd->add_flag("--json", json, "Print a JSON object {spec, ir, diagnostics, kernels}");
+  fuseCmd->add_flag("--locations", locations,
+                    "Print each op's location: the spec field and expression column it comes from");
   fuseCmd->footer("Example:\n  tilefuse fuse specs/sliding_window.json --block-n 128");
 
   CLI::App *run = app.add_subcommand(
@@ -562,7 +578,7 @@ int main(int argc, char **argv) {
   try {
     if (lower->parsed()) {
       auto loaded = tilefuse::driver::load(problem);
-      std::string ir = tilefuse::driver::unfusedIR(loaded);
+      std::string ir = tilefuse::driver::unfusedIR(loaded, locations);
       if (json) {
         nlohmann::json j = {{"spec", loaded.spec.name},
                             {"shape",
@@ -578,15 +594,16 @@ int main(int argc, char **argv) {
     }
     if (fuseCmd->parsed()) {
       auto loaded = tilefuse::driver::load(problem);
-      auto fused = tilefuse::driver::fuse(loaded, tilefuse::driver::unfusedIR(loaded));
+      auto fused = tilefuse::driver::fuse(loaded, tilefuse::driver::unfusedIR(loaded, /*locations=*/true));
+      const std::string &ir = locations ? fused.located : fused.ir;
       if (json) {
-        nlohmann::json j = {{"spec", loaded.spec.name}, {"ir", fused.ir},
+        nlohmann::json j = {{"spec", loaded.spec.name}, {"ir", ir},
                             {"diagnostics", fused.diagnostics}, {"kernels", fused.kernels}};
         emitText(tilefuse::spec::dumpJson(j, 2) + "\n", output);
       } else {
         if (!fused.diagnostics.empty())
           fmt::print(stderr, "{}", fused.diagnostics);
-        emitText(fused.ir, output);
+        emitText(ir, output);
       }
     }
     if (run->parsed())

@@ -1,6 +1,8 @@
 //===- Resolve.cpp - phase 1: find the kernel, classify and name tiles -----===//
 #include "Resolve.h"
 
+#include "blk/SpecLocation.h"
+
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -18,6 +20,8 @@ namespace tilefuse::codegen {
 // Errors and small helpers
 
 std::string locationString(Location loc) {
+  if (auto p = findSpecPosition(loc))
+    return positionString(*p);
   if (auto f = dyn_cast<FileLineColLoc>(loc))
     return f.getFilename().str() + ":" + std::to_string(f.getLine()) + ":" + std::to_string(f.getColumn());
   if (auto n = dyn_cast<NameLoc>(loc))
@@ -33,13 +37,15 @@ std::string locationString(Location loc) {
   return "";
 }
 
-CodegenError::CodegenError(std::string location, std::string opName, const std::string &message)
+CodegenError::CodegenError(std::string location, std::string opName, const std::string &message,
+                           const std::string &context)
     : std::runtime_error((location.empty() ? std::string("<unknown>") : location) + ": error: " +
-                         (opName.empty() ? "" : opName + ": ") + message),
+                         (context.empty() ? "" : context + ": ") + (opName.empty() ? "" : opName + ": ") +
+                         message),
       location_(std::move(location)), opName_(std::move(opName)) {}
 
 void fail(Location loc, const std::string &opName, const std::string &message) {
-  throw CodegenError(locationString(loc), opName, message);
+  throw CodegenError(locationString(loc), opName, message, specContext(loc));
 }
 
 void fail(Operation *op, const std::string &message) {

@@ -6,6 +6,8 @@
 #include "tilefuse/compiler/Passes.h"
 #include "tilefuse/lowering/Lowering.h"
 
+#include "blk/SpecLocation.h"
+
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
@@ -68,11 +70,20 @@ FusionOutcome runFusion(mlir::ModuleOp module, int64_t blockN) {
   FusionOutcome r;
   llvm::raw_string_ostream diag(r.diagnostics);
   mlir::ScopedDiagnosticHandler handler(module.getContext(), [&](mlir::Diagnostic &d) {
-    diag << d.getLocation() << ": "
+    // An op lowered from a spec expression is named by its place in the spec (blk/SpecLocation.h).
+    std::optional<blk::SpecPosition> place = blk::findSpecPosition(d.getLocation());
+    if (place)
+      diag << blk::positionString(*place);
+    else
+      diag << d.getLocation();
+    diag << ": "
          << (d.getSeverity() == mlir::DiagnosticSeverity::Error     ? "error"
              : d.getSeverity() == mlir::DiagnosticSeverity::Warning ? "warning"
                                                                     : "remark")
-         << ": " << d.str() << "\n";
+         << ": ";
+    if (place)
+      diag << blk::specContext(d.getLocation()) << ": ";
+    diag << d.str() << "\n";
     return mlir::success();
   });
   mlir::PassManager pm(module.getContext());

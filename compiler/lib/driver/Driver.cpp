@@ -29,7 +29,7 @@ Loaded load(const Problem &problem) {
   return l;
 }
 
-std::string unfusedIR(const Loaded &loaded) {
+std::string unfusedIR(const Loaded &loaded, bool locations) {
   mlir::MLIRContext context;
   lowering::loadDialects(context);
   mlir::OwningOpRef<mlir::ModuleOp> module =
@@ -40,7 +40,7 @@ std::string unfusedIR(const Loaded &loaded) {
                       "' fails the verifier");
   std::string text;
   llvm::raw_string_ostream os(text);
-  module->print(os);
+  module->print(os, mlir::OpPrintingFlags().enableDebugInfo(locations));
   return text;
 }
 

@@ -15,10 +15,10 @@
 namespace tilefuse::driver {
 namespace {
 
-std::string print(mlir::ModuleOp module) {
+std::string print(mlir::ModuleOp module, bool locations) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  module.print(os);
+  module.print(os, mlir::OpPrintingFlags().enableDebugInfo(locations));
   return text;
 }
 
@@ -47,7 +47,8 @@ FuseResult fuse(const Loaded &loaded, const std::string &unfusedText) {
   r.diagnostics = std::move(outcome.diagnostics);
   r.kernels = outcome.kernels;
   r.hbmScratch = outcome.hbmScratch;
-  r.ir = print(*p.module);
+  r.ir = print(*p.module, false);
+  r.located = print(*p.module, true);
   return r;
 }
 

@@ -113,14 +113,17 @@ bool classify(scf::ForOp loop) {
   for (Value m : candidates) {
     FailureOr<Interval> i = bounds.ofTile(m);
     if (failed(i)) {
+      // At the op the reason is about when there is one (lowered from a spec: its field and
+      // column), else at the mask.
+      Operation *at = bounds.whyAt ? bounds.whyAt : m.getDefiningOp();
       if (!isIndexOnly(m)) {
-        m.getDefiningOp()->emitRemark()
-            << "tilefuse-classify-tiles: this mask is not classified: " << bounds.why;
+        at->emitRemark() << "tilefuse-classify-tiles: this mask is not classified: " << bounds.why;
+        bounds.whyAt = nullptr;
         continue;
       }
-      m.getDefiningOp()->emitRemark()
-          << "tilefuse-classify-tiles: this mask is classified only by a run-time block mask: "
-          << bounds.why;
+      at->emitRemark() << "tilefuse-classify-tiles: this mask is classified only by a run-time block mask: "
+                       << bounds.why;
+      bounds.whyAt = nullptr;
       runtime = true;
       i = Interval{b.create<arith::ConstantIntOp>(loc, 0, 1), b.create<arith::ConstantIntOp>(loc, 1, 1)};
     }

@@ -44,6 +44,7 @@ FailureOr<Interval> IntervalBuilder::ofTile(Value tile) {
     unsigned d = iota.getDim() == blk::IotaDim::row ? 0 : 1;
     if (t.isDynamicDim(d)) {
       why = "an index tile with a `?` dim";
+      whyAt = nullptr;
       return failure();
     }
     Type elem = t.getElementType();
@@ -65,6 +66,7 @@ FailureOr<Interval> IntervalBuilder::ofTile(Value tile) {
     r = ofScalar(cast<blk::YieldOp>(body.getTerminator()).getValue(), &body);
   } else {
     why = "a mask input that is not an index tile";
+    whyAt = nullptr;
   }
   if (succeeded(r))
     env[tile] = *r;
@@ -79,6 +81,7 @@ FailureOr<Interval> IntervalBuilder::ofScalar(Value v, Block *region) {
   if (!op || op->getBlock() != region) {
     if (!op && cast<BlockArgument>(v).getOwner() == region) {
       why = "an unbound region argument";
+      whyAt = nullptr;
       return failure();
     }
     return Interval{v, v};
@@ -242,6 +245,7 @@ FailureOr<Interval> IntervalBuilder::ofOp(Operation *op, Block *region) {
     default: break;
     }
     why = "an unsigned comparison in a mask";
+    whyAt = op;
     return failure();
   }
   // Ordered float comparisons of values bounded as above (index expressions cast to float, scores of
@@ -258,6 +262,7 @@ FailureOr<Interval> IntervalBuilder::ofOp(Operation *op, Block *region) {
     default: break;
     }
     why = "a float comparison other than <, <=, >, >= in a mask";
+    whyAt = op;
     return failure();
   }
   if (isa<arith::AndIOp>(op) && isBool(t))
@@ -283,6 +288,7 @@ FailureOr<Interval> IntervalBuilder::ofOp(Operation *op, Block *region) {
     return Interval{lo, hi};
   }
   why = ("'" + op->getName().getStringRef() + "' in a mask has no interval rule").str();
+  whyAt = op;
   return failure();
 }
 
@@ -302,6 +308,7 @@ FailureOr<Interval> IntervalBuilder::ofRead(Operation *op, ArrayRef<Interval> x)
     }
     if (k) {
       why = "a table read whose index varies in two dims";
+      whyAt = op;
       return failure();
     }
     k = d;

@@ -28,6 +28,9 @@ public:
   mlir::FailureOr<Interval> ofTile(mlir::Value tile);
 
   std::string why;
+  /// The op `why` is about when there is one (an op without an interval rule, a table read): a
+  /// remark there names the spec field and column it was lowered from (blk/SpecLocation.h).
+  mlir::Operation *whyAt = nullptr;
   /// Set once a bound read tensor contents (a captured table): such a bound is data-dependent
   /// and a run-time block mask can refine it (blk.tile_class).
   bool readsTensor = false;

@@ -6,6 +6,7 @@
 
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/ScopeExit.h"
 
 using namespace mlir;
 
@@ -132,6 +133,10 @@ Value ChunkSlicer::slice(Value v, unsigned d) {
 }
 
 Value ChunkSlicer::sliceOp(Operation *op, Value v, unsigned d) {
+  // The slice of an op stands where the op stood (a score_mod / mask_mod map keeps its spec field).
+  Location outer = loc;
+  loc = op->getLoc();
+  auto restore = llvm::make_scope_exit([&] { loc = outer; });
   blk::TileType type = withDim(cast<blk::TileType>(v.getType()), d, size);
   if (auto load = dyn_cast<blk::LoadOp>(op)) {
     SmallVector<Value> idx(load.getIndices());

@@ -10,6 +10,7 @@
 #include "Tile.h"
 
 #include "blk/BlkDialect.h"
+#include "blk/SpecLocation.h"
 
 #include "mlir/IR/Location.h"
 #include "llvm/ADT/DenseMap.h"
@@ -29,6 +30,12 @@ namespace {
 std::string describeOp(Operation *op) {
   std::string s;
   llvm::raw_string_ostream os(s);
+  // An op lowered from a spec expression: the spec's place first, like a compiler diagnostic.
+  if (auto p = blk::findSpecPosition(op->getLoc())) {
+    os << blk::positionString(*p) << ": error: " << blk::specContext(op->getLoc()) << ": '" << op->getName()
+       << "'";
+    return s;
+  }
   os << "'" << op->getName() << "' at ";
   if (auto flc = op->getLoc()->findInstanceOf<FileLineColLoc>()) {
     os << flc.getFilename().getValue() << ":" << flc.getLine() << ":" << flc.getColumn();

@@ -3,6 +3,8 @@
 
 #include "blk/BlkDialect.h"
 
+#include <optional>
+
 #include <limits>
 
 using namespace mlir;
@@ -19,10 +21,30 @@ namespace {
 
 class Emitter {
 public:
-  Emitter(OpBuilder &b, Location loc, const ExprValues &v, spec::MathMode math)
-      : b(b), loc(loc), v(v), math(math) {}
+  Emitter(OpBuilder &b, ExprLocator locate, StringRef field, const ExprValues &v, spec::MathMode math)
+      : b(b), locate(locate), field(field), loc(b.getUnknownLoc()), v(v), math(math) {}
 
+  /// Emits `e` with `loc` set to its place; `caller` is the use of the let being expanded (null
+  /// outside a let).
   Value emit(const Expr &e) {
+    Location outerLoc = loc;
+    std::optional<Location> outerCaller = caller;
+    Location here = locate(e.origin.empty() ? field : StringRef(e.origin), e.column);
+    if (caller)
+      here = CallSiteLoc::get(here, *caller);
+    loc = here;
+    if (!e.definedIn.empty()) { // the root of a let's body, inlined at `here`
+      loc = CallSiteLoc::get(locate(e.definedIn, e.definedAt), here);
+      caller = here;
+    }
+    Value result = emitNode(e);
+    loc = outerLoc;
+    caller = outerCaller;
+    return result;
+  }
+
+private:
+  Value emitNode(const Expr &e) {
     switch (e.kind) {
     case ExprKind::IntLiteral:
       return b.create<arith::ConstantIntOp>(loc, e.intValue, 64);
@@ -51,7 +73,6 @@ public:
     llvm_unreachable("unknown expression kind");
   }
 
-private:
   Value variable(Variable var) {
     switch (var) {
     case Variable::Score: return v.score;
@@ -259,15 +280,19 @@ private:
   Value cmpi(arith::CmpIPredicate p, Value l, Value r) { return b.create<arith::CmpIOp>(loc, p, l, r); }
 
   OpBuilder &b;
-  Location loc;
+  ExprLocator locate;
+  StringRef field;
+  Location loc;                   ///< Of the node being emitted.
+  std::optional<Location> caller; ///< Where the let being expanded is used.
   const ExprValues &v;
   spec::MathMode math;
 };
 
 } // namespace
 
-Value emitExpr(OpBuilder &b, Location loc, const Expr &e, const ExprValues &values, spec::MathMode math) {
-  return Emitter(b, loc, values, math).emit(e);
+Value emitExpr(OpBuilder &b, ExprLocator locate, StringRef field, const Expr &e, const ExprValues &values,
+               spec::MathMode math) {
+  return Emitter(b, locate, field, values, math).emit(e);
 }
 
 } // namespace tilefuse::lowering

@@ -26,9 +26,16 @@ struct ExprValues {
   std::vector<mlir::Value> captures; ///< !blk.tensor, by Expr::captureSlot
 };
 
-/// Emits `e`; returns an i64, f32 or i1 value by e.type. With math = Exact, the tanh, exp and log
-/// ops carry blk.exact_math (blk/BlkDialect.h): the code generator then calls tanhf, expf, logf.
-mlir::Value emitExpr(mlir::OpBuilder &b, mlir::Location loc, const spec::Expr &e, const ExprValues &values,
-                     spec::MathMode math = spec::MathMode::Approx);
+/// The location of a place in the spec: (field, column inside its expression string).
+using ExprLocator = llvm::function_ref<mlir::Location(llvm::StringRef field, int column)>;
+
+/// Emits `e`, the expression of spec field `field` ("score_mod", "mask_mod", "sink"); returns an
+/// i64, f32 or i1 value by e.type. With math = Exact, the tanh, exp and log ops carry
+/// blk.exact_math (blk/BlkDialect.h): the code generator then calls tanhf, expf, logf.
+/// Every op gets the location of the node it comes from, locate(field or the node's origin, its
+/// column); a node inlined from a `let` gets callsite(<its place in the let> at <the use>), nested
+/// for lets used inside lets.
+mlir::Value emitExpr(mlir::OpBuilder &b, ExprLocator locate, llvm::StringRef field, const spec::Expr &e,
+                     const ExprValues &values, spec::MathMode math = spec::MathMode::Approx);
 
 } // namespace tilefuse::lowering

@@ -7,6 +7,7 @@
 #include "ExprToArith.h"
 
 #include "blk/BlkDialect.h"
+#include "blk/SpecLocation.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -119,6 +120,20 @@ public:
   }
 
 private:
+  /// The location of the character at `column` of the expression string of spec field `field`
+  /// (blk/SpecLocation.h).
+  Location specLoc(StringRef field, int column) {
+    spec::SourceLocation w = s.locate(field, column);
+    blk::SpecPosition p{w.file, static_cast<unsigned>(w.line), static_cast<unsigned>(w.column), field.str(),
+                        static_cast<unsigned>(std::max(column, 0))};
+    return blk::getSpecLoc(ctx, p);
+  }
+  /// The spec expression of `field` at the insertion point, each op at its node's place.
+  Value lowerExpr(StringRef field, const spec::Expr &e, const ExprValues &values) {
+    auto locate = [this](StringRef f, int column) { return specLoc(f, column); };
+    return emitExpr(b, locate, field, e, values, s.math);
+  }
+
   Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
   Value f32(double v) {
     return b.create<arith::ConstantFloatOp>(loc, APFloat(static_cast<float>(v)), b.getF32Type());
@@ -158,11 +173,12 @@ private:
 
   void closeKernel(KernelOp k) { b.setInsertionPointAfter(k); }
 
-  /// Builds a blk.map over `inputs`; `body` gets the region's scalar arguments.
-  Value map(ValueRange inputs, Type resultElem,
-            llvm::function_ref<Value(ArrayRef<Value>)> body) {
+  /// Builds a blk.map over `inputs`; `body` gets the region's scalar arguments. `at`: the map's
+  /// location when it is not the spec's (the field a score_mod / mask_mod map computes).
+  Value map(ValueRange inputs, Type resultElem, llvm::function_ref<Value(ArrayRef<Value>)> body,
+            std::optional<Location> at = std::nullopt) {
     auto in0 = cast<TileType>(inputs[0].getType());
-    auto op = b.create<MapOp>(loc, in0.cloneWith(std::nullopt, resultElem), inputs);
+    auto op = b.create<MapOp>(at.value_or(loc), in0.cloneWith(std::nullopt, resultElem), inputs);
     Block *blk = new Block();
     op.getBody().push_back(blk);
     SmallVector<Value> scalars;
@@ -216,15 +232,15 @@ private:
       e.score = scaled;
       e.qIdx = x[1];
       e.kvIdx = x[2];
-      return emitExpr(b, loc, *s.scoreMod, e, s.math);
-    });
+      return lowerExpr("score_mod", *s.scoreMod, e);
+    }, s.scoreMod ? std::optional(specLoc("score_mod", 0)) : std::nullopt);
     if (s.maskMod) {
       Value keep = map({qIdx, kvIdx}, b.getI1Type(), [&](ArrayRef<Value> x) {
         ExprValues e = ev;
         e.qIdx = x[0];
         e.kvIdx = x[1];
-        return emitExpr(b, loc, *s.maskMod, e, s.math);
-      });
+        return lowerExpr("mask_mod", *s.maskMod, e);
+      }, specLoc("mask_mod", 0));
       Value fill = b.create<FillOp>(loc, rowTile, f32(masked));
       scores = b.create<SelectOp>(loc, rowTile, keep, scores, fill);
     }
@@ -268,7 +284,7 @@ private:
     Value sink, lSum = l;
     if (s.sink) {
       // One block-uniform value: sink(b, h).
-      sink = emitExpr(b, loc, *s.sink, exprValues(), s.math);
+      sink = lowerExpr("sink", *s.sink, exprValues());
       l = map({lSum, m}, f32Ty, [&](ArrayRef<Value> x) {
         Value d = b.create<arith::SubFOp>(loc, sink, safeMax(x[1]));
         return b.create<arith::AddFOp>(loc, x[0], b.create<math::ExpOp>(loc, d)).getResult();

@@ -21,6 +21,18 @@ int64_t Tensor::numel() const {
 
 namespace {
 
+/// spec::evaluate of the expression of spec field `field`; an error is located in the spec file at
+/// the node's column of that field (or of the let it was inlined from).
+spec::Value evaluateField(const spec::Spec &s, std::string_view field, const spec::Expr &e, const spec::EvalEnv &env) {
+  try {
+    return spec::evaluate(e, env);
+  } catch (const spec::SpecError &err) {
+    if (!err.file().empty())
+      throw;
+    throw s.errorAt(err.field().empty() ? field : std::string_view(err.field()), err.message(), err.exprColumn());
+  }
+}
+
 /// Attention of the rows of batch `b` at `sh` (its Sq, Sk are this batch's lengths), element pointers
 /// from the accessors: q(h, i), k(hk, j), v(hk, j), o(h, i) (zeroed by the caller), lse(h, i).
 template <class QAt, class KAt, class VAt, class OAt, class LseAt>
@@ -38,7 +50,7 @@ void attendBatch(const spec::Spec &s, const spec::Shape &sh, spec::EvalEnv &env,
       double m = ninf;
       for (int64_t j = 0; j < sh.Sk; ++j) {
         env.b = b, env.h = h, env.q_idx = i, env.kv_idx = j;
-        if (s.maskMod && !spec::evaluate(*s.maskMod, env).asBool()) {
+        if (s.maskMod && !evaluateField(s, "mask_mod", *s.maskMod, env).asBool()) {
           row[j] = ninf;
           continue;
         }
@@ -47,7 +59,7 @@ void attendBatch(const spec::Spec &s, const spec::Shape &sh, spec::EvalEnv &env,
         for (int64_t d = 0; d < sh.D; ++d)
           dot += q[d] * k[d];
         env.score = scale * dot;
-        row[j] = s.scoreMod ? spec::evaluate(*s.scoreMod, env).asFloat() : env.score;
+        row[j] = s.scoreMod ? evaluateField(s, "score_mod", *s.scoreMod, env).asFloat() : env.score;
         m = std::max(m, row[j]);
       }
       double *o = o_at(h, i);
@@ -67,7 +79,7 @@ void attendBatch(const spec::Spec &s, const spec::Shape &sh, spec::EvalEnv &env,
       double sink = ninf;
       if (s.sink) {
         env.b = b, env.h = h;
-        sink = spec::evaluate(*s.sink, env).asFloat();
+        sink = evaluateField(s, "sink", *s.sink, env).asFloat();
       }
       const double top = std::max(m, sink);
       double l = top == ninf ? 0.0 : std::exp(sink - top);

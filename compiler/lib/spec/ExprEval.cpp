@@ -13,13 +13,17 @@
 namespace tilefuse::spec {
 namespace {
 
-[[noreturn]] void evalError(int column, std::string message) {
+/// An error at node `at`: its column, and as field its origin when it was inlined from a `let`
+/// (empty: the expression's own field, which the caller knows).
+[[noreturn]] void evalError(const Expr &at, std::string message) {
   SourceLocation where;
-  where.exprColumn = column;
+  where.field = at.origin;
+  where.exprColumn = at.column;
   throw SpecError(where, std::move(message));
 }
 
-int64_t checkedArith(BinaryOp op, int64_t a, int64_t b, int column) {
+int64_t checkedArith(BinaryOp op, int64_t a, int64_t b, const Expr &at) {
+  const int column = at.column;
   int64_t r = 0;
   bool overflow = false;
   switch (op) {
@@ -35,7 +39,7 @@ int64_t checkedArith(BinaryOp op, int64_t a, int64_t b, int column) {
   case BinaryOp::FloorDiv:
   case BinaryOp::Mod: {
     if (b == 0)
-      evalError(column, fmt::format("integer {} by zero at column {}", spelling(op), column));
+      evalError(at, fmt::format("integer {} by zero at column {}", spelling(op), column));
     if (a == std::numeric_limits<int64_t>::min() && b == -1) {
       overflow = op == BinaryOp::FloorDiv;
       r = 0;
@@ -51,10 +55,10 @@ int64_t checkedArith(BinaryOp op, int64_t a, int64_t b, int column) {
     break;
   }
   default:
-    evalError(column, "not an integer arithmetic operator");
+    evalError(at, "not an integer arithmetic operator");
   }
   if (overflow)
-    evalError(column,
+    evalError(at,
               fmt::format("int64 overflow in {} {} {} at column {}", a, spelling(op), b, column));
   return r;
 }
@@ -102,7 +106,7 @@ Value fromStorage(double v, ScalarType t, const Expr &e) {
   if (t != ScalarType::Int)
     return Value::ofFloat(v);
   if (!(std::fabs(v) <= 9007199254740992.0) || v != std::trunc(v)) // 2^53: exact in double
-    evalError(e.column, fmt::format("integer tensor '{}' at column {} holds {}, not an integer",
+    evalError(e, fmt::format("integer tensor '{}' at column {} holds {}, not an integer",
                                     e.name, e.column, v));
   return Value::ofInt(static_cast<int64_t>(v));
 }
@@ -113,7 +117,7 @@ public:
 
   Value eval(const Expr &e) const {
     if (e.type == ScalarType::Unknown)
-      evalError(e.column, "expression has not been type-checked (call checkExpr first)");
+      evalError(e, "expression has not been type-checked (call checkExpr first)");
     switch (e.kind) {
     case ExprKind::IntLiteral:
       return Value::ofInt(e.intValue);
@@ -131,7 +135,7 @@ public:
       if (e.unaryOp == UnaryOp::Not)
         return Value::ofBool(!x.asBool());
       if (x.type == ScalarType::Int)
-        return Value::ofInt(checkedArith(BinaryOp::Sub, 0, x.i, e.column));
+        return Value::ofInt(checkedArith(BinaryOp::Sub, 0, x.i, e));
       return Value::ofFloat(-x.f);
     }
     case ExprKind::Binary:
@@ -144,7 +148,7 @@ public:
     case ExprKind::Call:
       return call(e);
     }
-    evalError(e.column, "malformed expression node");
+    evalError(e, "malformed expression node");
   }
 
 private:
@@ -176,25 +180,25 @@ private:
 
   Value tensorRead(const Expr &e) const {
     if (e.captureSlot < 0 || static_cast<size_t>(e.captureSlot) >= env_.captures.size())
-      evalError(e.column, fmt::format("no data bound for captured tensor '{}' (slot {}) at column "
+      evalError(e, fmt::format("no data bound for captured tensor '{}' (slot {}) at column "
                                       "{}",
                                       e.name, e.captureSlot, e.column));
     const TensorView &t = env_.captures[e.captureSlot];
     if (t.shape.size() != e.operands.size())
-      evalError(e.column, fmt::format("data bound for '{}' has {} dimensions; the expression at "
+      evalError(e, fmt::format("data bound for '{}' has {} dimensions; the expression at "
                                       "column {} uses {}",
                                       e.name, t.shape.size(), e.column, e.operands.size()));
     size_t offset = 0;
     for (size_t d = 0; d < e.operands.size(); ++d) {
       int64_t i = eval(e.operands[d]).asInt();
       if (i < 0 || i >= t.shape[d])
-        evalError(e.operands[d].column,
+        evalError(e.operands[d],
                   fmt::format("index {} of '{}' at column {} is {}, outside [0, {})", d, e.name,
                               e.operands[d].column, i, t.shape[d]));
       offset = offset * static_cast<size_t>(t.shape[d]) + static_cast<size_t>(i);
     }
     if (offset >= t.data.size())
-      evalError(e.column, fmt::format("data bound for '{}' holds {} elements, fewer than its "
+      evalError(e, fmt::format("data bound for '{}' holds {} elements, fewer than its "
                                       "shape says",
                                       e.name, t.data.size()));
     return fromStorage(t.data[offset], e.type, e);
@@ -222,7 +226,7 @@ private:
       return Value::ofBool(compare(op, a.asFloat(), b.asFloat()));
     default:
       if (e.type == ScalarType::Int)
-        return Value::ofInt(checkedArith(op, a.asInt(), b.asInt(), e.column));
+        return Value::ofInt(checkedArith(op, a.asInt(), b.asInt(), e));
       return Value::ofFloat(floatArith(op, a.asFloat(), b.asFloat()));
     }
   }
@@ -237,7 +241,7 @@ private:
         return x;
       // Truncation toward zero, as C and CUDA casts; outside int64 (or NaN) has no int value.
       if (!(std::trunc(x.f) >= -9223372036854775808.0 && std::trunc(x.f) < 9223372036854775808.0))
-        evalError(e.column, fmt::format("int() of {} at column {} is outside the range of int64",
+        evalError(e, fmt::format("int() of {} at column {} is outside the range of int64",
                                         x.f, e.column));
       return Value::ofInt(static_cast<int64_t>(std::trunc(x.f)));
     case Builtin::Float:
@@ -280,7 +284,7 @@ private:
       return Value::ofFloat(std::sqrt(x.asFloat()));
     case Builtin::Abs:
       if (x.type == ScalarType::Int)
-        return Value::ofInt(x.i < 0 ? checkedArith(BinaryOp::Sub, 0, x.i, e.column) : x.i);
+        return Value::ofInt(x.i < 0 ? checkedArith(BinaryOp::Sub, 0, x.i, e) : x.i);
       return Value::ofFloat(std::fabs(x.f));
     case Builtin::Min:
     case Builtin::Max: {
@@ -292,7 +296,7 @@ private:
                                     : std::fmax(x.asFloat(), y.asFloat()));
     }
     }
-    evalError(e.column, "unknown function");
+    evalError(e, "unknown function");
   }
 
   const EvalEnv &env_;

@@ -12,17 +12,19 @@
 
 namespace tilefuse::spec {
 
-SpecError Spec::errorAt(std::string_view field, std::string message, int exprColumn) const {
+SourceLocation Spec::locate(std::string_view field, int exprColumn) const {
   if (source == nullptr) {
     SourceLocation where;
     where.file = file;
     where.field = field;
     where.exprColumn = exprColumn;
-    return SpecError(where, std::move(message));
+    return where;
   }
-  SourceLocation where = exprColumn > 0 ? source->locateInString(file, field, exprColumn)
-                                        : source->locate(file, field);
-  return SpecError(where, std::move(message));
+  return exprColumn > 0 ? source->locateInString(file, field, exprColumn) : source->locate(file, field);
+}
+
+SpecError Spec::errorAt(std::string_view field, std::string message, int exprColumn) const {
+  return SpecError(locate(field, exprColumn), std::move(message));
 }
 
 namespace {

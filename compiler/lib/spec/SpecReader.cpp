@@ -370,8 +370,9 @@ private:
   }
 
   // Replaces every reference to a let name in `e` by that let's resolved body (the copy's root takes
-  // the reference's column, so that a type error about it points at the name). `context` decides
-  // whether a let reading `score` may be used.
+  // the reference's column and origin, so that a type error about it points at the name, and keeps
+  // its own place in definedIn / definedAt). `context` decides whether a let reading `score` may be
+  // used.
   Expr substitute(Expr e, ExprContext context) const {
     if (e.kind == ExprKind::Variable) {
       if (const Let *l = findLet(e.name)) {
@@ -380,6 +381,9 @@ private:
                                           "mask_mod cannot see; score belongs in score_mod",
                                           e.name, e.column));
         Expr copy = l->body;
+        copy.definedIn = std::move(copy.origin);
+        copy.definedAt = copy.column;
+        copy.origin = e.origin;
         copy.column = e.column;
         return copy;
       }
@@ -458,6 +462,15 @@ private:
     return "function";
   }
 
+  // Sets Expr::origin to `path` on the nodes of `e` written in that let's own text (those inlined
+  // from other lets already name theirs), so that a column always comes with its text.
+  static void markOrigin(Expr &e, const std::string &path) {
+    if (e.origin.empty())
+      e.origin = path;
+    for (Expr &c : e.operands)
+      markOrigin(c, path);
+  }
+
   // Depth-first: resolves the lets `l` uses, then inlines them into `l` and checks it. The stack
   // is the chain of names being resolved, for the message naming a cycle. Recursion is bounded by
   // the number of lets, and each is resolved once.
@@ -500,6 +513,7 @@ private:
     forEachNode(l.body, [&](const Expr &e) {
       l.usesScore |= e.kind == ExprKind::Variable && e.variable == Variable::Score;
     });
+    markOrigin(l.body, path);
     l.state = 2;
   }
 

@@ -36,10 +36,13 @@
 namespace tilefuse::codegen {
 
 /// An op or program the generator cannot translate. what() is
-/// "<file>:<line>:<col>: error: <op name>: <message>" (location of the op, when there is one).
+/// "<file>:<line>:<col>: error: <op name>: <message>" (location of the op, when there is one), and
+/// "<spec>:<line>:<col>: error: field 'score_mod', column 9: <op name>: <message>" for an op lowered
+/// from a spec expression (blk/SpecLocation.h; `context` is that field and column).
 class CodegenError : public std::runtime_error {
 public:
-  CodegenError(std::string location, std::string opName, const std::string &message);
+  CodegenError(std::string location, std::string opName, const std::string &message,
+               const std::string &context = "");
   const std::string &location() const noexcept { return location_; }
   const std::string &opName() const noexcept { return opName_; }
 

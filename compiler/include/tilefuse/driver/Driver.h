@@ -48,12 +48,16 @@ struct Loaded {
 /// Parses the spec and resolves the shape. Throws spec::SpecError.
 Loaded load(const Problem &problem);
 
-/// The unfused block program (three kernels; S and P through HBM) as MLIR text.
-std::string unfusedIR(const Loaded &loaded);
+/// The unfused block program (three kernels; S and P through HBM) as MLIR text. With locations,
+/// every op's location is printed too (MLIR's debug-info form, `loc(#locN)` and the aliases at the
+/// end), so that the program parsed back (fuse, checkProgram) still names the spec file, field and
+/// expression column of each op in its diagnostics (blk/SpecLocation.h).
+std::string unfusedIR(const Loaded &loaded, bool locations = false);
 
 /// Result of the fusion pipeline on the unfused program.
 struct FuseResult {
   std::string ir;          ///< The program after `--tilefuse-fuse` (MLIR text).
+  std::string located;     ///< The same with its locations (for checkProgram; see unfusedIR).
   std::string diagnostics; ///< Remarks and warnings the rules emitted (why a rule did not apply).
   int kernels = 0;         ///< blk.kernel ops left (1 when everything fused).
   int hbmScratch = 0;      ///< blk.alloc ops left (0 when no intermediate goes through HBM).

@@ -66,7 +66,11 @@ namespace tilefuse::interp {
 /// The one error type of the interpreter. what() reads
 ///   "'arith.divui' at file.mlir:12:7: integer division by zero"
 /// for errors at an op (the op's name and location first; ops built in code without a file
-/// location show the op's text instead), or just the message for errors about
+/// location show the op's text instead);
+///   "modzero.json:6:38: error: field 'mask_mod', column 26: 'arith.floordivsi': integer division by zero"
+/// for an op lowered from a spec expression (blk/SpecLocation.h: the character in the spec file,
+/// the field and the column inside the expression; an op from a `let` adds "used in field ...");
+/// or just the message for errors about
 /// the arguments ("symbol 'Sq' is bound to 100 by argument #0 'Q' and to 120 by argument #3 'O'").
 class InterpError : public std::runtime_error {
 public:

@@ -53,7 +53,8 @@ struct Value {
 /// log, sqrt); an Int operand of a Float operation is converted first. A Float literal is the fp32
 /// value nearest to it, as the block programs and the kernels hold it ("score * 0.1" scales by
 /// 0.1f on both sides; the rest of the arithmetic stays fp64).
-/// Throws SpecError (exprColumn = the node's column) for an unchecked tree, an Int division or
+/// Throws SpecError (exprColumn = the node's column; field = the node's Expr::origin, "let.NAME"
+/// for a node inlined from a let, else empty) for an unchecked tree, an Int division or
 /// modulo by zero, Int overflow, a captured-tensor index outside its dimension, a capture slot
 /// missing from env.captures, or a TensorView whose data is shorter than its shape.
 Value evaluate(const Expr &e, const EvalEnv &env);

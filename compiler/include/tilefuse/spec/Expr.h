@@ -83,6 +83,14 @@ struct Expr {
   ScalarType type = ScalarType::Unknown; ///< Set by checkExpr.
   int column = 0; ///< 1-based column in the source text of the node's token: the literal, the
                   ///< name, the operator, the '?' of a Select. 0 when built in code.
+  /// The field whose text `column` counts in when it is not the expression's own: "let.NAME" on
+  /// the nodes the spec reader inlined from that `let` definition; empty otherwise.
+  std::string origin;
+  /// On the root of an inlined `let` body, which takes the origin and column of the name it
+  /// replaces (so that an error about its value points at the use): its own place in the
+  /// definition ("let.NAME" and the column there). Empty / 0 on every other node.
+  std::string definedIn;
+  int definedAt = 0;
 
   int64_t intValue = 0;
   double floatValue = 0.0;
@@ -154,7 +162,8 @@ Expr parseCheckedExpr(std::string_view text, const ExprScope &scope);
 /// where(c, a, b) prints as c ? a : b.
 std::string toString(const Expr &e);
 
-/// Same kinds, operators, values, names and operands; ignores columns, types and resolutions.
+/// Same kinds, operators, values, names and operands; ignores columns, origins, types and
+/// resolutions.
 /// Float literals compare bit for bit.
 bool structurallyEqual(const Expr &a, const Expr &b);
 

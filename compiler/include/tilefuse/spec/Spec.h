@@ -99,6 +99,11 @@ struct Spec {
   /// Positions of the fields in the source text, for errorAt. Null for a spec built in code.
   std::shared_ptr<const detail::SourceMap> source;
 
+  /// Where `field` (a JSON path) is in this spec's file, or the character at `exprColumn` inside
+  /// that field's expression string when it is > 0: file, field, line, column and exprColumn filled
+  /// in; line and column 0 for a spec built in code.
+  SourceLocation locate(std::string_view field, int exprColumn = 0) const;
+
   /// An error located at `field` (a JSON path such as "mask_mod" or "captures.bias.shape[1]") of
   /// this spec's file, or at `exprColumn` inside that field's expression string when it is > 0.
   /// For later stages (lowering, code generation) that reject something a spec says.
