@@ -78,6 +78,10 @@ void Schedule::validate() const {
   if (persistent)
     throw ScheduleError("schedule: persistent = true is not allowed with mma = mma_sync_m16n8k16; allowed "
                         "there: false (the persistent grid is a schedule of the sm90 backend, mma = wgmma)");
+  if (exp2FmaQuarters != 0)
+    throw ScheduleError("schedule: exp2_fma = " + std::to_string(exp2FmaQuarters) +
+                        " is not allowed with mma = mma_sync_m16n8k16; allowed there: 0 (the software exponential "
+                        "is a schedule of the sm90 backend, mma = wgmma)");
   if (overlap != WarpgroupOverlap::None)
     throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) +
                         "\" is not allowed with mma = mma_sync_m16n8k16; allowed there: \"none\" (warpgroup "

@@ -153,8 +153,8 @@ TEST_CASE("exp2_fma: 0 to 2 quarters of the score columns on the FMA pipe, round
   CHECK_THROWS_WITH(s.validate(), Catch::Contains("exp2_fma = 3 is not allowed; allowed values: 0, 1, 2"));
   s.exp2FmaQuarters = 0;
   CHECK(s.toJson().find("exp2_fma") == std::string::npos);
-  Schedule sm80 = scheduleFromJson(R"({"exp2_fma":1})"); // both backends
-  CHECK_NOTHROW(sm80.validate());
+  Schedule sm80 = scheduleFromJson(R"({"exp2_fma":1})");
+  CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("exp2_fma = 1 is not allowed with mma = mma_sync_m16n8k16"));
 }
 
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {

@@ -97,7 +97,8 @@ struct Schedule {
   /// Of every four 8-column groups of the scores, how many take the softmax's exponential on the FMA
   /// pipe (a cubic for 2^f plus an exponent-bit add: tfcg::exp2_fma) instead of MUFU.EX2, whose 16
   /// results per clock per SM bound the softmax when D is small (FlashAttention-4's software
-  /// exponential). 0, 1 or 2; JSON key "exp2_fma", written only when not 0.
+  /// exponential). wgmma only: 0, 1 or 2; JSON key "exp2_fma", written only when not 0. Measured slower
+  /// than 0 on the H200 at D 64 and 128 (docs/results/v0.6): the FMA pipe has no slack there either.
   int exp2FmaQuarters = 0;
 
   /// Query rows per warp: BLOCK_M / warps (a multiple of 16, the mma.sync M).
