@@ -32,6 +32,7 @@ import torch  # noqa: E402
 
 import tilefuse  # noqa: E402
 from tilefuse import _lib, _ops  # noqa: E402
+from bench_python import api_rows, causal_mask  # noqa: E402  (this folder: the rows both tables time)
 
 _STUB_C = "int tilefuse_launch(void *e, void *k, void *a, void *s) { (void)e; (void)k; (void)a; (void)s; return 0; }\n"
 _PROTO = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
@@ -70,10 +71,6 @@ def install(launch):
     torch.cuda.current_device = lambda: 0
 
 
-def causal_mask(b, h, q_idx, kv_idx):
-    return q_idx >= kv_idx
-
-
 def cases(launch):
     B, H, S, D = 1, 1, 128, 64
     q, k, v = (torch.randn(B, H, S, D, dtype=torch.bfloat16) for _ in range(3))
@@ -94,16 +91,8 @@ def cases(launch):
                                                                           q.data_ptr())
         launch(0x1000, 0x2000, addr, 0)
 
-    return {
-        "C API via ctypes (stub, prepared struct)": c_api,
-        "tilefuse.flash_attn_func(causal)": lambda: tilefuse.flash_attn_func(qs, ks, vs, causal=True),
-        "tilefuse.flex_attention(mask_mod)": lambda: tilefuse.flex_attention(q, k, v, mask_mod=causal_mask),
-        "tilefuse.flex_attention(alibi, mask_mod)":
-            lambda: tilefuse.flex_attention(q, k, v, score_mod=alibi, mask_mod=causal_mask),
-        "tilefuse.attention(q, k, v, \"causal\")": lambda: tilefuse.attention(q, k, v, "causal"),
-        "tilefuse.attention(q, k, v, <JSON text>)": lambda: tilefuse.attention(q, k, v, spec_text),
-        "torch.ops.tilefuse.attention": lambda: torch.ops.tilefuse.attention(q, k, v, [], spec_text, "bhsd", False),
-    }
+    return {"C API via ctypes (stub, prepared struct)": c_api, **api_rows(q, k, v, qs, ks, vs, alibi, spec_text),
+            "tilefuse.attention(q, k, v, <JSON text>)": lambda: tilefuse.attention(q, k, v, spec_text)}
 
 
 def _ops_spec_text(spec):

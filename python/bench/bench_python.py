@@ -122,6 +122,20 @@ def kernel_table(reps):
     return rows
 
 
+def api_rows(q, k, v, qs, ks, vs, alibi, spec_text):
+    """The Python entry points the overhead tables time, on one problem: q, k, v (B, H, S, D); qs, ks, vs
+    the same as (B, S, H, D) for flash_attn_func; alibi a score_mod; spec_text the causal spec as JSON
+    text (the op's argument). Shared with bench_host_cpu.py (the same rows with a stubbed launch)."""
+    return {
+        "tilefuse.flash_attn_func(causal)": lambda: tilefuse.flash_attn_func(qs, ks, vs, causal=True),
+        "tilefuse.flex_attention(mask_mod)": lambda: tilefuse.flex_attention(q, k, v, mask_mod=causal_mask),
+        "tilefuse.flex_attention(alibi, mask_mod)":
+            lambda: tilefuse.flex_attention(q, k, v, score_mod=alibi, mask_mod=causal_mask),
+        "tilefuse.attention(\"causal\")": lambda: tilefuse.attention(q, k, v, "causal"),
+        "torch.ops.tilefuse.attention": lambda: torch.ops.tilefuse.attention(q, k, v, [], spec_text, "bhsd", False),
+    }
+
+
 def overhead_table():
     B, H, S, D = 1, 1, 128, 64
     q, k, v = (torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
@@ -147,16 +161,8 @@ def overhead_table():
     def c_api():
         launch(engine, kernel, addr, stream)
 
-    rows = {
-        "C API via ctypes (prepared args)": c_api,
-        "tilefuse.flash_attn_func(causal)": lambda: tilefuse.flash_attn_func(qs, ks, vs, causal=True),
-        "tilefuse.flex_attention(mask_mod)": lambda: tilefuse.flex_attention(q, k, v, mask_mod=causal_mask),
-        "tilefuse.flex_attention(alibi, mask_mod)":
-            lambda: tilefuse.flex_attention(q, k, v, score_mod=alibi, mask_mod=causal_mask),
-        "tilefuse.attention(\"causal\")": lambda: tilefuse.attention(q, k, v, "causal"),
-        "torch.ops.tilefuse.attention": lambda: torch.ops.tilefuse.attention(q, k, v, [], spec, "bhsd", False),
-        "torch sdpa(is_causal) (for scale)": lambda: sdpa(q, k, v, is_causal=True),
-    }
+    rows = {"C API via ctypes (prepared args)": c_api, **api_rows(q, k, v, qs, ks, vs, alibi, spec),
+            "torch sdpa(is_causal) (for scale)": lambda: sdpa(q, k, v, is_causal=True)}
     result = {}
     for grad in (True, False):
         with torch.set_grad_enabled(grad):

@@ -534,14 +534,20 @@ private:
   /// wgmma group that is empty when there is none: the waits that follow are then unconditional, which
   /// ptxas needs to keep the wgmma pipelined (a wait under a branch makes it serialize them, C7515).
   void issueDeferred(const std::string &why) {
-    const SmemBuffer &v = p.smem[deferred.vBuffer];
     w.open("if (" + lateVar() + " >= 0)");
-    w.line("warpgroup::mma_AB_async<" + deferred.T + ", " + str(deferred.k) + ", " + str(deferred.n) + ", false>(" +
-           deferred.acc + ", p_late, " + v.name + " + " + lateVar() + " * " + std::to_string(v.bytesPerStage) +
-           "u); // P V of " + why);
+    deferredProduct(false, why);
     w.line(pendingVar() + " = " + lateVar() + "; " + lateVar() + " = -1;");
     w.close();
     w.line("warpgroup::commit(); // that P V, or an empty group");
+  }
+
+  /// The deferred O += P_late V (V in the slot lateVar()), committed as its own group or left for the
+  /// caller's commit.
+  void deferredProduct(bool commit, const std::string &why) {
+    const SmemBuffer &v = p.smem[deferred.vBuffer];
+    w.line("warpgroup::mma_AB_async<" + deferred.T + ", " + str(deferred.k) + ", " + str(deferred.n) +
+           (commit ? "" : ", false") + ">(" + deferred.acc + ", p_late, " + v.name + " + " + lateVar() + " * " +
+           std::to_string(v.bytesPerStage) + "u); // P V of " + why);
   }
 
   /// Waits for the P V in flight (unconditionally: nothing in flight costs nothing) and hands its V slot
@@ -792,9 +798,7 @@ private:
         w.line("named_barrier_sync<256>(turn_bar); // the last turn: the last P V");
       const SmemBuffer &v = p.smem[deferred.vBuffer];
       w.open("if (" + lateVar() + " >= 0)");
-      w.line("warpgroup::mma_AB_async<" + deferred.T + ", " + str(deferred.k) + ", " + str(deferred.n) + ">(" +
-             deferred.acc + ", p_late, " + v.name + " + " + lateVar() + " * " + std::to_string(v.bytesPerStage) +
-             "u); // P V of the last tile");
+      deferredProduct(true, "the last tile");
       if (ownTurns)
         w.line("named_barrier_arrive<256>(next_bar); // the end of the last turn");
       w.line("warpgroup::mma_wait<0>(" + accList("") + ");");
