@@ -24,7 +24,9 @@ The per-call path is a cached launch ``Plan`` (below): the public functions look
 own arguments and the operands' layout before doing any other work, and so does the op's kernel.
 The op is defined with ``torch.library.Library`` (not ``custom_op``, whose Python wrappers cost
 15-20 us per call); in eager mode the public functions call the plan directly and reach the op only
-under torch.compile or when an operand requires grad.
+under torch.compile or when an operand requires grad. A call of the op on plain CUDA tensors makes
+one trip through the dispatcher: its Autograd kernel launches itself where a redispatch could only
+reach the launch kernel (fake tensors, dispatch modes, functionalization still redispatch).
 """
 
 from __future__ import annotations
@@ -154,49 +156,23 @@ class _Local(threading.local):
 _local = _Local()
 
 
-def plan_key(head, q, k, v):
-    """The plan cache key of a call: ``head`` (the entry point's arguments that decide the spec) and q, k,
-    v's shapes, strides, dtypes and devices. None where no plan may be used: under torch.compile, when
-    autograd must see the call (an operand requires grad), for non-tensors. The key may still be
-    unhashable (an unhashable argument in ``head``): ``lookup`` says so."""
-    if torch.compiler.is_compiling():
-        return None
-    return _eager_key(head, q, k, v)
-
-
-def _eager_key(head, q, k, v):
-    """plan_key once torch.compile has been ruled out."""
+def lookup(head, q, k, v, eager=False):
+    """(key, plan) for a call of an entry point. The key: ``head`` (the entry point's arguments that decide
+    the spec), the policy and q, k, v's shapes, strides, dtypes and devices; the plan: the one stored
+    under it on this thread, or None. Both are None where no plan may be used or stored: under
+    torch.compile, when autograd must see the call (an operand requires grad), for non-tensors (the slow
+    path says what is wrong) and for an unhashable argument in ``head``. ``eager``: the caller has seen
+    ``torch.compiler.is_compiling()`` return False (it is not asked again)."""
+    if not eager and torch.compiler.is_compiling():
+        return None, None
     try:
         if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
-            return None
-        return (head, _policy, q.shape, q.stride(), q.dtype, q.device, k.shape, k.stride(), k.dtype, k.device,
-                v.shape, v.stride(), v.dtype, v.device)
-    except (AttributeError, TypeError):  # not tensors: the slow path says so
-        return None
-
-
-def lookup(head, q, k, v, eager=False):
-    """(key, plan) for a call of an entry point: ``plan_key`` and the plan stored under it on this thread
-    (None when there is none). The key is None where no plan may be used or stored (see plan_key, and
-    an unhashable ``head``); the slow path stores its plan under a key that is not None. ``eager``: the
-    caller has seen ``torch.compiler.is_compiling()`` return False (it is not asked again)."""
-    key = _eager_key(head, q, k, v) if eager else plan_key(head, q, k, v)
-    if key is None:
-        return None, None
-    try:
+            return None, None
+        key = (head, _policy, q.shape, q.stride(), q.dtype, q.device, k.shape, k.stride(), k.dtype, k.device,
+               v.shape, v.stride(), v.dtype, v.device)
         return key, _local.plans.get(key)
-    except TypeError:  # an unhashable argument (a list for a tuple, ...): no plan for this call
+    except (AttributeError, TypeError):  # not tensors, or an unhashable argument (a list for a tuple, ...)
         return None, None
-
-
-def cached_plan(key):
-    """The plan stored under ``key`` (``plan_key``) on this thread, or None (also for an unhashable key)."""
-    if key is None:
-        return None
-    try:
-        return _local.plans.get(key)
-    except TypeError:
-        return None
 
 
 class Plan:
@@ -337,7 +313,8 @@ def _run(q, k, v, captures, spec, layout, return_lse, placeholder=True, key=None
 # The op is defined with torch.library.Library rather than torch.library.custom_op: the dispatcher then
 # calls _op_kernel directly, where custom_op's wrappers cost 15-20 us per call. Its pieces:
 # CompositeExplicitAutograd: the launch (CPU tensors reach it and get the ValueError); Meta / fake
-# tensors: _attention_fake; Autograd: _op_autograd (a backward that raises NotImplementedError).
+# tensors: _attention_fake; Autograd: _op_autograd (a backward that raises NotImplementedError; for plain
+# dense tensors it also does _op_kernel's work, see there).
 _SCHEMA = ("attention(Tensor q, Tensor k, Tensor v, Tensor[] captures, str spec, str layout, bool return_lse) "
            "-> (Tensor, Tensor)")
 _library = torch.library.Library("tilefuse", "DEF")
@@ -346,7 +323,7 @@ attention_op = torch.ops.tilefuse.attention.default
 
 
 def _op_kernel(q, k, v, captures, spec, layout, return_lse):
-    # Below autograd (or called by _op_autograd in its place, see there). The plan key is plan_key's
+    # Below autograd (or called by _op_autograd in its place, see there). The plan key is lookup's
     # without its torch.compile and requires_grad conditions, which are the entry points' (this kernel
     # only sees real tensors, and autograd has been dealt with above it), and with the head flattened
     # (it starts with a str, the entry points' keys with a tuple).
@@ -406,9 +383,20 @@ def _op_autograd(keyset, q, k, v, captures, spec, layout, return_lse):
     direct = _direct.get(raw)
     if direct is None:
         direct = _direct[raw] = (keyset & _BELOW_AUTOGRAD).highestPriorityTypeId() in _DENSE
-    if direct:
-        return _op_kernel(q, k, v, captures, spec, layout, return_lse)
-    return _redispatch(keyset & _BELOW_AUTOGRAD, q, k, v, captures, spec, layout, return_lse)
+    if not direct:
+        return _redispatch(keyset & _BELOW_AUTOGRAD, q, k, v, captures, spec, layout, return_lse)
+    # _op_kernel's plan lookup, inline (a Python call less on the op's per-call path).
+    try:
+        key = (spec, layout, return_lse, _policy, q.shape, q.stride(), q.dtype, q.device,
+               k.shape, k.stride(), k.dtype, k.device, v.shape, v.stride(), v.dtype, v.device)
+        plan = _local.plans.get(key)
+    except (AttributeError, TypeError):
+        key = plan = None
+    if plan is not None:
+        result = plan(q, k, v, captures)
+        if result is not None:
+            return result
+    return _run(q, k, v, captures, spec, layout, return_lse, key=key)
 
 
 _library.impl("attention", _op_kernel, "CompositeExplicitAutograd")
@@ -418,7 +406,7 @@ _library.impl("attention", _op_autograd, "Autograd", with_keyset=True)
 def call(q, k, v, captures, spec: str, layout: str, return_lse: bool, key=None, extra=None):
     """Runs the op: directly in eager mode when no input needs a gradient (the dispatcher costs
     microseconds), through ``torch.ops.tilefuse.attention`` otherwise (torch.compile, autograd).
-    ``key`` (``plan_key``): where the slow path stores its plan, with ``extra`` (the entry point's data)."""
+    ``key`` (from ``lookup``): where the slow path stores its plan, with ``extra`` (the entry point's data)."""
     if (torch.compiler.is_compiling() or (torch.is_grad_enabled() and
                                           (q.requires_grad or k.requires_grad or v.requires_grad))):
         return attention_op(q, k, v, list(captures), spec, layout, return_lse)
