@@ -199,3 +199,97 @@ def test_plans_are_per_thread(rec):
     assert rec.slow == 2  # the other thread built its own plan (its own argument struct)
     tilefuse.flash_attn_func(q, k, v)
     assert rec.slow == 2
+
+
+def test_flex_plan_follows_closure_scalars_and_tensors_changed_in_place(rec):
+    # A plain function (closure cells of scalars and tensors): its walk is memoized (_captures.walk_key);
+    # every change the full walk would see must still leave the plan.
+    q = torch.randn(1, 4, 64, 64, dtype=torch.bfloat16)
+    cap = 30.0
+    slopes = torch.rand(4)
+
+    def mod(score, b, h, q_idx, kv_idx):
+        return cap * torch.tanh(score / cap) + slopes[h]
+
+    for _ in range(3):
+        tilefuse.flex_attention(q, q, q, score_mod=mod)
+    assert rec.slow == 1 and rec.launches[-1]["captures"] == [(slopes.data_ptr(), None)]
+    cap = 50.0  # a rebound closure float: another spec, another kernel
+    tilefuse.flex_attention(q, q, q, score_mod=mod)
+    assert rec.slow == 2 and rec.launches[-1]["kernel"] != rec.launches[-2]["kernel"]
+    slopes.data = torch.rand(4, dtype=torch.float64)  # the same tensor object, now float64: converted
+    tilefuse.flex_attention(q, q, q, score_mod=mod)
+    assert rec.slow == 3 and rec.launches[-1]["captures"][0][0] != slopes.data_ptr()  # a float32 copy
+    tilefuse.flex_attention(q, q, q, score_mod=mod)
+    assert rec.slow == 3
+    slopes.data = torch.rand(4)  # back to float32 in place: passed as it is again
+    tilefuse.flex_attention(q, q, q, score_mod=mod)
+    assert rec.launches[-1]["captures"] == [(slopes.data_ptr(), None)]
+    mod.__defaults__ = (1.0,)  # reassigned defaults: walked again (same spec here, so the same plan)
+    tilefuse.flex_attention(q, q, q, score_mod=mod)
+    assert rec.launches[-1]["kernel"] == rec.launches[-2]["kernel"]
+
+
+def test_op_skips_the_second_dispatch_only_for_plain_tensors(rec):
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Seen(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.funcs = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.funcs.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    q = torch.randn(1, 2, 64, 64, dtype=torch.bfloat16)
+    spec = api._attention_spec("causal")[0]
+    out1, lse1 = torch.ops.tilefuse.attention(q, q, q, [], spec, "bhsd", False)
+    out2, lse2 = torch.ops.tilefuse.attention(q, q, q, [], spec, "bhsd", False)
+    assert rec.slow == 1 and len(rec.launches) == 2 and rec.launches[-1]["o"][0] == out2.data_ptr()
+    assert lse1 is not lse2 and lse2.shape == (0,) and lse2.dtype == torch.float32 and lse2.device == q.device
+    assert out1 is not out2 and out1.data_ptr() != out2.data_ptr()
+    mode = Seen()
+    with mode:  # a dispatch mode must see the op (the Python key is below autograd)
+        torch.ops.tilefuse.attention(q, q, q, [], spec, "bhsd", False)
+    assert "tilefuse.attention.default" in mode.funcs and len(rec.launches) == 3
+    out, lse = torch.ops.tilefuse.attention(q, q, q, [], spec, "bhsd", True)  # lse: a fresh fp32 tensor
+    assert lse.shape == (1, 2, 64) and lse.dtype == torch.float32 and rec.launches[-1]["lse"] == lse.data_ptr()
+    qg = q.clone().requires_grad_()
+    out = torch.ops.tilefuse.attention(qg, q, q, [], spec, "bhsd", False)[0]
+    with pytest.raises(NotImplementedError, match="backward"):
+        out.float().sum().backward()
+
+
+def test_spec_files_are_read_again_when_edited_and_shipped_names_once(rec, tmp_path, monkeypatch):
+    import json
+    import os
+    q = torch.randn(1, 2, 64, 64, dtype=torch.bfloat16)
+    spec = {"name": "mine", "dtype": "bf16", "head_dim": 64, "heads": {"q": 2, "kv": 2},
+            "shape": {"B": 1, "Sq": 64, "Sk": 64}, "mask_mod": "q_idx >= kv_idx"}
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(spec))
+    for _ in range(2):
+        tilefuse.attention(q, q, q, str(path))
+    assert rec.slow == 1
+    del spec["mask_mod"]
+    path.write_text(json.dumps(spec))
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # an mtime the edit surely changed
+    tilefuse.attention(q, q, q, str(path))
+    assert rec.slow == 2 and rec.launches[-1]["kernel"] != rec.launches[-2]["kernel"]
+    tilefuse.attention(q, q, q, "causal")
+    stats = []
+    real = os.stat
+    monkeypatch.setattr(os, "stat", lambda *a, **k: stats.append(a[0]) or real(*a, **k))
+    for _ in range(2):
+        tilefuse.attention(q, q, q, "causal")
+    tilefuse.attention(q, q, q, str(path))
+    assert rec.slow == 3 and stats == [str(path)]  # the shipped name is not looked at again, the file is
+
+
+def test_unhashable_options_take_the_slow_path(rec):
+    q, k, v = _bshd()
+    for _ in range(2):
+        tilefuse.flash_attn_func(q, k, v, window_size=[8, 0])  # a list: no plan key, every call checked
+    assert rec.slow == 2 and len(rec.launches) == 2

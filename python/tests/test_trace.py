@@ -255,3 +255,54 @@ def test_chained_indexing_reads_one_element():
     bias = torch.zeros(4, 8)
     spec = tilefuse.trace_spec(lambda score, b, h, q, kv: score + bias[h][kv])
     assert spec["score_mod"] == "(score + bias[h, kv_idx])"
+
+
+def _same_walk(fn):
+    from tilefuse._captures import walk, walk_key
+    key, tensors = walk_key(fn, "score_mod")
+    w = walk(fn, "score_mod")
+    assert key == w.key and tensors.keys() == w.tensors.keys()
+    assert all(tensors[p] is w.tensors[p] for p in tensors)
+    return key
+
+
+def test_walk_key_is_the_walk_key_after_every_change():
+    import gc
+    from tilefuse import _captures
+    bias = torch.zeros(4)
+    cap = 30.0
+
+    def fn(score, b, h, q, kv):
+        return cap * torch.tanh(score / cap) + bias[h] * _late_scale  # noqa: F821 (defined below)
+
+    k0 = _same_walk(fn)
+    assert _same_walk(fn) == k0 and _captures._memos[id(fn)].ref() is fn  # memoized
+    keys = [k0]
+    cap = 50.0  # noqa: F841 - a rebound closure scalar
+    keys.append(_same_walk(fn))
+    bias = torch.zeros(8)  # a rebound closure tensor of another shape
+    keys.append(_same_walk(fn))
+    bias.data = torch.zeros(8, dtype=torch.float64)  # the same tensor object, another dtype
+    keys.append(_same_walk(fn))
+    globals()["_late_scale"] = 2.0  # a global the code names appears
+    try:
+        keys.append(_same_walk(fn))
+        globals()["_late_scale"] = 3.0
+        keys.append(_same_walk(fn))
+    finally:
+        del globals()["_late_scale"]
+    assert _same_walk(fn) == keys[3]
+    fn.__defaults__ = (1,)
+    keys.append(_same_walk(fn))
+    fn.__code__ = (lambda score, b, h, q, kv: score + bias[h] + cap).__code__  # same free variables
+    keys.append(_same_walk(fn))
+    assert len(set(keys)) == len(keys)
+    box = [1.0]  # a list can change in place: never memoized, walked every call
+    listed = lambda score, b, h, q, kv: score * box[0]  # noqa: E731
+    k1 = _same_walk(listed)
+    box[0] = 2.0
+    assert _same_walk(listed) != k1 and id(listed) not in _captures._memos
+    fid = id(fn)
+    del fn
+    gc.collect()
+    assert fid not in _captures._memos  # an entry goes with its function

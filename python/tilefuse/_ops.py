@@ -24,7 +24,9 @@ The per-call path is a cached launch ``Plan`` (below): the public functions look
 own arguments and the operands' layout before doing any other work, and so does the op's kernel.
 The op is defined with ``torch.library.Library`` (not ``custom_op``, whose Python wrappers cost
 15-20 us per call); in eager mode the public functions call the plan directly and reach the op only
-under torch.compile or when an operand requires grad.
+under torch.compile or when an operand requires grad. A call of the op on plain CUDA tensors makes
+one trip through the dispatcher: its Autograd kernel launches itself where a redispatch could only
+reach the launch kernel (fake tensors, dispatch modes, functionalization still redispatch).
 """
 
 from __future__ import annotations
@@ -154,27 +156,23 @@ class _Local(threading.local):
 _local = _Local()
 
 
-def plan_key(head, q, k, v):
-    """The plan cache key of a call: ``head`` (the entry point's arguments that decide the spec, hashable)
-    and q, k, v's shapes, strides, dtypes and devices. None where no plan may be used: under
-    torch.compile, when autograd must see the call (an operand requires grad), for non-tensors."""
-    if torch.compiler.is_compiling():
-        return None
+def lookup(head, q, k, v, eager=False):
+    """(key, plan) for a call of an entry point. The key: ``head`` (the entry point's arguments that decide
+    the spec), the policy and q, k, v's shapes, strides, dtypes and devices; the plan: the one stored
+    under it on this thread, or None. Both are None where no plan may be used or stored: under
+    torch.compile, when autograd must see the call (an operand requires grad), for non-tensors (the slow
+    path says what is wrong) and for an unhashable argument in ``head``. ``eager``: the caller has seen
+    ``torch.compiler.is_compiling()`` return False (it is not asked again)."""
+    if not eager and torch.compiler.is_compiling():
+        return None, None
     try:
         if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
-            return None
-        key = (head, _policy, q.shape, q.stride(), q.dtype, q.get_device(), q.is_cuda,
-               k.shape, k.stride(), k.dtype, k.get_device(), k.is_cuda,
-               v.shape, v.stride(), v.dtype, v.get_device(), v.is_cuda)
-        hash(key)
-    except (AttributeError, TypeError):  # not tensors (the slow path says so), or an unhashable argument
-        return None
-    return key
-
-
-def cached_plan(key):
-    """The plan stored under ``key`` (``plan_key``) on this thread, or None."""
-    return None if key is None else _local.plans.get(key)
+            return None, None
+        key = (head, _policy, q.shape, q.stride(), q.dtype, q.device, k.shape, k.stride(), k.dtype, k.device,
+               v.shape, v.stride(), v.dtype, v.device)
+        return key, _local.plans.get(key)
+    except (AttributeError, TypeError):  # not tensors, or an unhashable argument (a list for a tuple, ...)
+        return None, None
 
 
 class Plan:
@@ -183,29 +181,38 @@ class Plan:
     caller then takes the slow path. ``extra`` is the entry point's own data (capture paths)."""
 
     __slots__ = ("engine", "kernel", "device", "args", "slots", "addr", "cap_array", "cap_slots", "cap_keep",
-                 "cap_sig", "out_shape", "out_like_q", "lse_shape", "placeholder", "launch", "extra")
+                 "cap_sig", "out_shape", "out_like_q", "lse_shape", "placeholder", "f32", "launch", "extra")
 
     def __call__(self, q, k, v, captures):
         qp, kp, vp = q.data_ptr(), k.data_ptr(), v.data_ptr()
         if (qp | kp | vp) & 15:
             return None
-        s = self.slots
-        if captures or self.cap_sig:
-            sig = self.cap_sig
+        sig = self.cap_sig
+        if sig or captures:
             if len(captures) != len(sig):
                 return None
             cs = self.cap_slots
-            for i, c in enumerate(captures):
-                if (c.shape, c.stride(), c.dtype, c.get_device(), c.is_cuda) != sig[i]:
+            i = 0
+            for c, want in zip(captures, sig):
+                if (c.shape, c.stride(), c.dtype, c.device) != want:
                     return None
-                cs[i * _CAPTURE_SLOTS] = c.data_ptr()
+                cs[i] = c.data_ptr()
+                i += _CAPTURE_SLOTS
         out = torch.empty_like(q) if self.out_like_q else q.new_empty(self.out_shape)
-        s[_Q], s[_K], s[_V], s[_O] = qp, kp, vp, out.data_ptr()
+        s = self.slots
+        s[_Q] = qp
+        s[_K] = kp
+        s[_V] = vp
+        s[_O] = out.data_ptr()
+        # Outputs in fp32 come from a 0-element fp32 tensor on the device (new_empty without dtype= parses
+        # fewer arguments); a fresh tensor every call, never a shared one.
         if self.lse_shape is not None:
-            lse = q.new_empty(self.lse_shape, dtype=torch.float32)
+            lse = self.f32.new_empty(self.lse_shape)
             s[_LSE] = lse.data_ptr()
+        elif self.placeholder:
+            lse = self.f32.new_empty(0)
         else:
-            lse = q.new_empty((0,), dtype=torch.float32) if self.placeholder else None
+            lse = None
         status = self.launch(self.engine, self.kernel, self.addr, _raw_stream(self.device))
         if status:
             _lib.check(status)
@@ -228,7 +235,7 @@ def _build_plan(eng, kernel, device, q, k, v, out, lse, captures, layout, placeh
         p.lse_shape = tuple(lse.shape)
     else:
         p.lse_shape = None
-    p.cap_keep, p.cap_sig = [], tuple((c.shape, c.stride(), c.dtype, c.get_device(), c.is_cuda) for c in captures)
+    p.cap_keep, p.cap_sig = [], tuple((c.shape, c.stride(), c.dtype, c.device) for c in captures)
     if captures:
         arr = p.cap_array = (_lib.CaptureArg * len(captures))()
         for i, c in enumerate(captures):
@@ -247,6 +254,7 @@ def _build_plan(eng, kernel, device, q, k, v, out, lse, captures, layout, placeh
     p.out_shape = tuple(out.shape)
     p.out_like_q = q.is_contiguous() and tuple(q.shape) == p.out_shape
     p.placeholder = placeholder
+    p.f32 = q.new_empty((0,), dtype=torch.float32)
     p.launch = _lib.lib().tilefuse_launch_raw
     p.extra = None
     return p
@@ -305,7 +313,8 @@ def _run(q, k, v, captures, spec, layout, return_lse, placeholder=True, key=None
 # The op is defined with torch.library.Library rather than torch.library.custom_op: the dispatcher then
 # calls _op_kernel directly, where custom_op's wrappers cost 15-20 us per call. Its pieces:
 # CompositeExplicitAutograd: the launch (CPU tensors reach it and get the ValueError); Meta / fake
-# tensors: _attention_fake; Autograd: _op_autograd (a backward that raises NotImplementedError).
+# tensors: _attention_fake; Autograd: _op_autograd (a backward that raises NotImplementedError; for plain
+# dense tensors it also does _op_kernel's work, see there).
 _SCHEMA = ("attention(Tensor q, Tensor k, Tensor v, Tensor[] captures, str spec, str layout, bool return_lse) "
            "-> (Tensor, Tensor)")
 _library = torch.library.Library("tilefuse", "DEF")
@@ -314,8 +323,16 @@ attention_op = torch.ops.tilefuse.attention.default
 
 
 def _op_kernel(q, k, v, captures, spec, layout, return_lse):
-    key = plan_key(("op", spec, layout, return_lse), q, k, v)
-    plan = cached_plan(key)
+    # Below autograd (or called by _op_autograd in its place, see there). The plan key is lookup's
+    # without its torch.compile and requires_grad conditions, which are the entry points' (this kernel
+    # only sees real tensors, and autograd has been dealt with above it), and with the head flattened
+    # (it starts with a str, the entry points' keys with a tuple).
+    try:
+        key = (spec, layout, return_lse, _policy, q.shape, q.stride(), q.dtype, q.device,
+               k.shape, k.stride(), k.dtype, k.device, v.shape, v.stride(), v.dtype, v.device)
+        plan = _local.plans.get(key)
+    except (AttributeError, TypeError):
+        key = plan = None
     if plan is not None:
         result = plan(q, k, v, captures)
         if result is not None:
@@ -349,12 +366,37 @@ class _NoBackward(torch.autograd.Function):
 _BELOW_AUTOGRAD = torch._C._after_autograd_keyset
 _redispatch = getattr(getattr(attention_op, "_handle", None), "redispatch_boxed", attention_op.redispatch)
 
+# The dispatch keys below autograd after which the next kernel is _op_kernel (CompositeExplicitAutograd)
+# for plain dense tensors. Anything else (Python: fake tensors, FunctionalTensor, a TorchDispatchMode;
+# Conjugate, Negative, Functionalize, Meta, sparse, ...) goes through the dispatcher as before.
+_DENSE = frozenset((torch._C.DispatchKey.CPU, torch._C.DispatchKey.CUDA))
+_direct = {}  # DispatchKeySet.raw_repr() -> whether _op_autograd may call _op_kernel itself
+
 
 def _op_autograd(keyset, q, k, v, captures, spec, layout, return_lse):
     if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad
-                                    or any(c.requires_grad for c in captures)):
+                                    or (captures and any(c.requires_grad for c in captures))):
         return _NoBackward.apply(q, k, v, captures, spec, layout, return_lse)
-    return _redispatch(keyset & _BELOW_AUTOGRAD, q, k, v, captures, spec, layout, return_lse)
+    # Redispatching costs a second trip through the dispatcher (a few microseconds, boxing every argument
+    # again); when it could only land in _op_kernel, call it here, as the dispatcher would.
+    raw = keyset.raw_repr()
+    direct = _direct.get(raw)
+    if direct is None:
+        direct = _direct[raw] = (keyset & _BELOW_AUTOGRAD).highestPriorityTypeId() in _DENSE
+    if not direct:
+        return _redispatch(keyset & _BELOW_AUTOGRAD, q, k, v, captures, spec, layout, return_lse)
+    # _op_kernel's plan lookup, inline (a Python call less on the op's per-call path).
+    try:
+        key = (spec, layout, return_lse, _policy, q.shape, q.stride(), q.dtype, q.device,
+               k.shape, k.stride(), k.dtype, k.device, v.shape, v.stride(), v.dtype, v.device)
+        plan = _local.plans.get(key)
+    except (AttributeError, TypeError):
+        key = plan = None
+    if plan is not None:
+        result = plan(q, k, v, captures)
+        if result is not None:
+            return result
+    return _run(q, k, v, captures, spec, layout, return_lse, key=key)
 
 
 _library.impl("attention", _op_kernel, "CompositeExplicitAutograd")
@@ -364,7 +406,7 @@ _library.impl("attention", _op_autograd, "Autograd", with_keyset=True)
 def call(q, k, v, captures, spec: str, layout: str, return_lse: bool, key=None, extra=None):
     """Runs the op: directly in eager mode when no input needs a gradient (the dispatcher costs
     microseconds), through ``torch.ops.tilefuse.attention`` otherwise (torch.compile, autograd).
-    ``key`` (``plan_key``): where the slow path stores its plan, with ``extra`` (the entry point's data)."""
+    ``key`` (from ``lookup``): where the slow path stores its plan, with ``extra`` (the entry point's data)."""
     if (torch.compiler.is_compiling() or (torch.is_grad_enabled() and
                                           (q.requires_grad or k.requires_grad or v.requires_grad))):
         return attention_op(q, k, v, list(captures), spec, layout, return_lse)

@@ -116,14 +116,23 @@ def shipped_spec_path(name: str) -> Optional[str]:
 
 
 _file_cache = {}
-_resolved = {}  # spec argument -> the file load_spec read for it
+_resolved = {}  # spec argument -> the file load_spec read for it (a file the caller named)
+_shipped = {}  # spec argument -> (path, mtime) of the shipped spec it names, fixed for the process
+_shipped_specs = {}  # spec argument -> the shipped spec it names (a dict), read once
 
 
 def spec_version(spec: str):
     """What a spec string's meaning depends on besides its text, for the launch plan cache: None for
-    JSON text, else the file's (path, mtime) as load_spec resolved it, so an edited file is read
-    again. One stat per call: a name resolved to a shipped spec stays resolved (a file of that name
-    created later in the working directory is not looked for)."""
+    JSON text, else the file's (path, mtime) as load_spec resolved it.
+
+    A path to a file is stat'ed on every call, so an edited file is read again. A shipped spec's name
+    ("causal") is resolved once and the spec taken as fixed for the process (it is package data; the
+    stat would be a quarter of the call's cost): its name stays resolved (a file of that name created
+    later in the working directory is not looked for), and an edit of the shipped file is seen only by
+    a new process."""
+    version = _shipped.get(spec)
+    if version is not None:
+        return version
     if spec[:1] == "{" or spec.lstrip().startswith("{"):
         return None
     path = _resolved.get(spec)
@@ -132,19 +141,24 @@ def spec_version(spec: str):
             return path, os.stat(path).st_mtime
         except OSError:
             del _resolved[spec]
-    path = spec if os.path.exists(spec) else shipped_spec_path(spec)
+    shipped = not os.path.exists(spec)
+    path = shipped_spec_path(spec) if shipped else spec
     if path is None:
         return None
     try:
         version = path, os.stat(path).st_mtime
     except OSError:
         return None
-    _resolved[spec] = path
+    if shipped:
+        _shipped[spec] = version
+    else:
+        _resolved[spec] = path
     return version
 
 
 def load_spec(spec) -> dict:
-    """A spec given as a dict, JSON text, a file path or a shipped spec's name, as a dict.
+    """A spec given as a dict, JSON text, a file path or a shipped spec's name, as a dict. A file is read
+    again when its mtime changes; a shipped spec (by name) is read once per process (see spec_version).
 
     Raises TypeError for another type, FileNotFoundError for a missing file, ValueError for text
     that is not JSON. The spec's fields are checked by the native reader when a kernel is built.
@@ -162,9 +176,20 @@ def load_spec(spec) -> dict:
             return json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"spec: not valid JSON: {e}") from None
-    path = spec if os.path.exists(spec) else shipped_spec_path(spec)
+    d = _shipped_specs.get(spec)
+    if d is not None:
+        return d
+    shipped = not os.path.exists(spec)
+    path = shipped_spec_path(spec) if shipped else spec
     if path is None:
         raise FileNotFoundError(f"spec: no file {spec!r} and no shipped spec of that name")
+    if shipped:  # read once, as spec_version takes it (fixed for the process)
+        with open(path, encoding="utf-8") as f:
+            try:
+                d = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"spec {path}: not valid JSON: {e}") from None
+        return _shipped_specs.setdefault(spec, d)
     mtime = os.path.getmtime(path)
     hit = _file_cache.get(path)
     if hit is not None and hit[0] == mtime:

@@ -20,7 +20,7 @@ from typing import Callable, Dict, Optional, Sequence, Union
 import torch
 
 from . import _ops, _spec
-from ._captures import walk
+from ._captures import walk, walk_key
 from ._expr import TraceError
 from ._trace import trace
 
@@ -232,14 +232,15 @@ def flex_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     # The per-call path: a plan cached under the functions' walk keys and the operands' layout.
     pkey = None
     if not torch.compiler.is_compiling():
-        w_score, w_mask = walk(score_mod, "score_mod"), walk(mask_mod, "mask_mod")
-        pkey = _ops.plan_key(("flex", w_score.key, w_mask.key, type(scale), scale, enable_gqa, return_lse),
-                             query, key, value)
-        plan = _ops.cached_plan(pkey)
+        k_score, t_score = walk_key(score_mod, "score_mod")
+        k_mask, t_mask = walk_key(mask_mod, "mask_mod")
+        pkey, plan = _ops.lookup(("flex", k_score, k_mask, type(scale), scale, enable_gqa, return_lse),
+                                 query, key, value, eager=True)
         if plan is not None:
             paths, converts = plan.extra
-            found = {**w_score.tensors, **w_mask.tensors} if paths else None
-            result = plan(query, key, value, [_converted(found[p], cv) for p, cv in zip(paths, converts)])
+            captures = [_converted((t_score if p[0] == "score_mod" else t_mask)[p], cv)
+                        for p, cv in zip(paths, converts)] if paths else ()
+            result = plan(query, key, value, captures)
             if result is not None:
                 return result if return_lse else result[0]
     B, Hq, Hkv, Sq, Sk, D, Dv = _check(query, key, value, "bhsd", enable_gqa)
@@ -296,9 +297,8 @@ def flash_attn_func(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p
     if return_attn_probs:
         raise NotImplementedError("tilefuse.flash_attn_func: return_attn_probs=True is not implemented "
                                   "(the fused kernel never materialises the probabilities)")
-    pkey = _ops.plan_key(("flash", type(softmax_scale), softmax_scale, causal, window_size, softcap,
-                          alibi_slopes is None), q, k, v)
-    plan = _ops.cached_plan(pkey)
+    pkey, plan = _ops.lookup(("flash", type(softmax_scale), softmax_scale, causal, window_size, softcap,
+                              alibi_slopes is None), q, k, v)
     if plan is not None:
         result = plan(q, k, v, () if alibi_slopes is None else (alibi_slopes,))
         if result is not None:
@@ -354,8 +354,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spec: Union[str
     """
     pkey = None
     if type(spec) is str:  # a dict may change between calls: only text and files (by mtime) get a plan
-        pkey = _ops.plan_key(("attention", spec, _spec.spec_version(spec), layout), q, k, v)
-        plan = _ops.cached_plan(pkey)
+        pkey, plan = _ops.lookup(("attention", spec, _spec.spec_version(spec), layout), q, k, v)
         if plan is not None:
             names, lse = plan.extra
             try:
