@@ -28,7 +28,8 @@ namespace tilefuse::detail {
 /// for a shape checkShape rejects.
 driver::BuiltKernel buildSource(const spec::Spec &spec, const spec::Shape &shape, const codegen::Schedule &schedule);
 
-/// The schedule of Policy::Heuristic: codegen::defaultSchedule(shape.D, spec.dtype, arch).
+/// The schedule of Policy::Heuristic: codegen::defaultSchedule(shape.D, spec.dtype, target,
+/// ScheduleHints::of(spec, shape)), target the backend's (codegen::defaultTarget for "auto").
 codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch,
                                     const std::string &backend = "auto");
 

@@ -104,7 +104,8 @@ codegen::Schedule defaultFor(const spec::Spec &spec, const spec::Shape &shape, c
   try {
     // Packed specs too: the sm90 backend generates them (on its non-persistent grid) where it is the default.
     return codegen::defaultSchedule(static_cast<int>(shape.D), spec.dtype,
-                                    codegen::defaultTarget(arch, static_cast<int>(shape.D), static_cast<int>(shape.Dv)));
+                                    codegen::defaultTarget(arch, static_cast<int>(shape.D), static_cast<int>(shape.Dv)),
+                                    codegen::ScheduleHints::of(spec, shape));
   } catch (const codegen::ScheduleError &e) {
     throw KernelBuildError(driver::BuildStage::Schedule,
                            describe(spec, shape) + ": not supported by code generation: " + e.what());

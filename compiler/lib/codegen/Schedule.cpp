@@ -273,7 +273,16 @@ std::size_t smemBytes(const Schedule &s, int headDim) {
   return tiles;
 }
 
-Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch) {
+ScheduleHints ScheduleHints::of(const spec::Spec &spec, const spec::Shape &shape) {
+  ScheduleHints h;
+  h.maskFree = !spec.maskMod && spec.layout == spec::Layout::Batched;
+  h.plain = h.maskFree && !spec.scoreMod && spec.captures.empty() && !spec.sink &&
+            spec.normalizer == spec::Normalizer::Softmax;
+  h.sk = shape.Sk;
+  return h;
+}
+
+Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch, const ScheduleHints &hints) {
   (void)dtype;
   const int cc = computeCapability(arch);
   checkHeadDim("head_dim", headDim);
@@ -284,6 +293,11 @@ Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch) 
     s.mma = MmaFamily::Wgmma, s.q = QPlacement::Smem, s.overlap = WarpgroupOverlap::Pingpong;
     s.blockM = 128, s.warps = 8, s.kvStages = 2;
     s.blockN = headDim <= 128 ? 128 : 64;
+    s.persistent = hints.maskFree;
+    if (hints.plain && headDim <= 64)
+      s.blockM = 192, s.warps = 12;
+    else if (hints.plain && headDim <= 128 && hints.sk >= 8192)
+      s.blockN = 192;
     return s;
   }
   Schedule s;

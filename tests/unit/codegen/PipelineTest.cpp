@@ -88,3 +88,22 @@ TEST_CASE("Fused programs keep their structure through code generation", "[pipel
   CHECK(!contains(docSrc, "a loop over scalars"));
   CHECK(contains(docSrc, "doc_ids(batch, "));
 }
+
+TEST_CASE("ScheduleHints::of reads the spec's mask and score_mod and captures and layout", "[schedule][spec]") {
+  auto hints = [](const std::string &name, int64_t sk) {
+    const spec::Spec s = loadSpec(name);
+    spec::ShapeOverrides ov;
+    ov.Sk = sk;
+    return ScheduleHints::of(s, spec::resolveShape(s, ov));
+  };
+  const ScheduleHints mha = hints("mha", 8192);
+  CHECK(mha.maskFree);
+  CHECK(mha.plain);
+  CHECK(mha.sk == 8192);
+  const ScheduleHints causal = hints("causal", 4096);
+  CHECK(!causal.maskFree);
+  CHECK(!causal.plain);
+  const ScheduleHints bias = hints("relative_bias", 4096); // a score_mod reading a capture, no mask
+  CHECK(bias.maskFree);
+  CHECK(!bias.plain);
+}

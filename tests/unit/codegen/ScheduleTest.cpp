@@ -228,3 +228,33 @@ TEST_CASE("defaultSchedule validates and fits every arch's shared memory", "[sch
   CHECK(computeCapability("sm_90a") == 90);
   CHECK(computeCapability("sm_120") == 120);
 }
+
+TEST_CASE("defaultSchedule's sm90 hints: persistent without a mask and bigger tiles for plain attention",
+          "[schedule]") {
+  using tilefuse::spec::DType;
+  const Schedule none = defaultSchedule(128, DType::BF16, "sm_90a");
+  CHECK(!none.persistent);
+  CHECK(none.blockM == 128);
+  CHECK(none.blockN == 128);
+  ScheduleHints free;
+  free.maskFree = true;
+  const Schedule f = defaultSchedule(128, DType::BF16, "sm_90a", free);
+  CHECK(f.persistent);
+  CHECK(f.blockM == 128);
+  CHECK(f.blockN == 128);
+  ScheduleHints plain = free;
+  plain.plain = true, plain.sk = 4096;
+  CHECK(defaultSchedule(128, DType::BF16, "sm_90a", plain).blockN == 128);
+  plain.sk = 8192;
+  const Schedule longSk = defaultSchedule(128, DType::BF16, "sm_90a", plain);
+  CHECK(longSk.blockN == 192);
+  CHECK_NOTHROW(longSk.validate());
+  const Schedule d64 = defaultSchedule(64, DType::BF16, "sm_90a", plain);
+  CHECK(d64.blockM == 192);
+  CHECK(d64.warps == 12);
+  CHECK(d64.blockN == 128);
+  CHECK_NOTHROW(d64.validate());
+  CHECK(defaultSchedule(256, DType::BF16, "sm_90a", plain).blockN == 64);
+  // The sm80 backend ignores the hints.
+  CHECK(defaultSchedule(128, DType::BF16, "sm_80", plain) == defaultSchedule(128, DType::BF16, "sm_80"));
+}

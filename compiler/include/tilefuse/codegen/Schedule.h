@@ -177,6 +177,15 @@ std::size_t maxDynamicSmemBytes(std::string_view arch);
 /// wide, plus 1024 bytes of alignment slack for the 128B-swizzled tiles and 1024 of mbarriers. Bytes.
 std::size_t smemBytes(const Schedule &s, int headDim);
 
+/// What the heuristic default (defaultSchedule) reads of a spec and shape beyond HEAD_DIM, dtype and arch.
+struct ScheduleHints {
+  bool maskFree = false; ///< No mask_mod and the batched layout: every Q tile reads every K/V tile.
+  bool plain = false;    ///< maskFree, softmax, and no score_mod, captures or sink: plain attention.
+  int64_t sk = 0;        ///< Sk, tokens; 0 when unknown.
+  /// The hints of `spec` at `shape`.
+  static ScheduleHints of(const spec::Spec &spec, const spec::Shape &shape);
+};
+
 /// The untuned starting point for one (HEAD_DIM, dtype, arch), chosen to fit the arch's shared memory
 /// with room for two blocks per SM where that matters. arch "sm_90a" with headDim a multiple of 16 from
 /// 64 to 256 gives the sm90 backend: wgmma, BLOCK_M 128 (2 consumer warpgroups, overlap = pingpong),
@@ -189,6 +198,14 @@ std::size_t smemBytes(const Schedule &s, int headDim);
 /// for the tuner). Every warp owns 16 query rows, so the O accumulator per thread is Dv / 2 floats
 /// whichever branch is taken. Throws ScheduleError (checkHeadDim) for headDim not a multiple of 16 from
 /// 16 to 256, or for an arch computeCapability rejects.
-Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch);
+///
+/// `hints` (ScheduleHints::of a spec and shape) refine the sm90 choice, by measurements on the H200
+/// (docs/results/v0.7): a spec with no mask_mod, batched, runs on the persistent grid (B16 H16 S1024
+/// D128: 0.270 -> 0.250 ms; masked ones stay on the hardware's block scheduler, which takes the heaviest
+/// causal tiles first); a plain spec (no score_mod, mask_mod, captures or sink) at headDim 64 takes
+/// BLOCK_M 192 (3 consumer warpgroups; B4 H32 S4096: 1.250 -> 1.099 ms), and at headDim 80..128 with
+/// Sk >= 8192 BLOCK_N 192 (B1 H16 S16384: 3.75 -> 3.29-3.38 ms). Specs with score_mods or masks spill at
+/// those tile sizes, so they keep 128 x 128.
+Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch, const ScheduleHints &hints = {});
 
 } // namespace tilefuse::codegen
