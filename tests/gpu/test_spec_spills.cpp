@@ -114,7 +114,9 @@ void checkSpills(const std::string &backend, const std::string &deviceArch, bool
       // register (4 B, NVRTC 13.0) in its masked K/V path although the consumers run at the
       // 240-register setmaxnreg cap (SASS: registers up to R237; one STL/LDL pair per masked tile).
       // The 32-bit tile loop took it from 56 B to 4 B. Anything more, or a spill anywhere else, fails.
-      const int allowed = pingpong && s.name == "document_mask" && d == 128 ? 8 : 0;
+      // Its heuristic default is that schedule too (ScheduleHints::maskReadsCapture: the persistent grid,
+      // 0.178 -> 0.157 ms on 8 documents with the spill, docs/results/v0.7).
+      const int allowed = schedule.persistent && s.name == "document_mask" && d == 128 ? 8 : 0;
       CHECK(f->spillStoreBytes <= allowed);
       CHECK(f->spillLoadBytes <= allowed);
       CHECK(f->stackFrameBytes <= allowed);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <initializer_list>
 #include <sstream>
+#include <vector>
 
 namespace tilefuse::codegen {
 namespace {
@@ -273,8 +274,27 @@ std::size_t smemBytes(const Schedule &s, int headDim) {
   return tiles;
 }
 
+namespace {
+
+/// Whether `e` reads a captured tensor anywhere (an explicit stack: no recursion on the spec's depth).
+bool readsCapture(const spec::Expr &e) {
+  std::vector<const spec::Expr *> todo{&e};
+  while (!todo.empty()) {
+    const spec::Expr *x = todo.back();
+    todo.pop_back();
+    if (x->kind == spec::ExprKind::TensorRead)
+      return true;
+    for (const spec::Expr &o : x->operands)
+      todo.push_back(&o);
+  }
+  return false;
+}
+
+} // namespace
+
 ScheduleHints ScheduleHints::of(const spec::Spec &spec, const spec::Shape &shape) {
   ScheduleHints h;
+  h.maskReadsCapture = spec.maskMod && spec.layout == spec::Layout::Batched && readsCapture(*spec.maskMod);
   h.maskFree = !spec.maskMod && spec.layout == spec::Layout::Batched;
   h.plain = h.maskFree && !spec.scoreMod && spec.captures.empty() && !spec.sink &&
             spec.normalizer == spec::Normalizer::Softmax;
@@ -293,7 +313,7 @@ Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch, 
     s.mma = MmaFamily::Wgmma, s.q = QPlacement::Smem, s.overlap = WarpgroupOverlap::Pingpong;
     s.blockM = 128, s.warps = 8, s.kvStages = 2;
     s.blockN = headDim <= 128 ? 128 : 64;
-    s.persistent = hints.maskFree;
+    s.persistent = hints.maskFree || hints.maskReadsCapture;
     if (hints.plain && headDim <= 64)
       s.blockM = 192, s.warps = 12;
     else if (hints.plain && headDim <= 128 && hints.sk >= 8192)

@@ -103,7 +103,12 @@ TEST_CASE("ScheduleHints::of reads the spec's mask and score_mod and captures an
   const ScheduleHints causal = hints("causal", 4096);
   CHECK(!causal.maskFree);
   CHECK(!causal.plain);
+  CHECK(!causal.maskReadsCapture);
   const ScheduleHints bias = hints("relative_bias", 4096); // a score_mod reading a capture, no mask
   CHECK(bias.maskFree);
   CHECK(!bias.plain);
+  CHECK(!bias.maskReadsCapture);
+  const ScheduleHints doc = hints("document_mask", 4096); // doc_ids[b, q_idx] == doc_ids[b, kv_idx]
+  CHECK(!doc.maskFree);
+  CHECK(doc.maskReadsCapture);
 }

@@ -255,6 +255,9 @@ TEST_CASE("defaultSchedule's sm90 hints: persistent without a mask and bigger ti
   CHECK(d64.blockN == 128);
   CHECK_NOTHROW(d64.validate());
   CHECK(defaultSchedule(256, DType::BF16, "sm_90a", plain).blockN == 64);
+  ScheduleHints sparse;
+  sparse.maskReadsCapture = true;
+  CHECK(defaultSchedule(128, DType::BF16, "sm_90a", sparse).persistent);
   // The sm80 backend ignores the hints.
   CHECK(defaultSchedule(128, DType::BF16, "sm_80", plain) == defaultSchedule(128, DType::BF16, "sm_80"));
 }
