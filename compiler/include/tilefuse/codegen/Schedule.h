@@ -201,13 +201,15 @@ struct ScheduleHints {
 /// 16 to 256, or for an arch computeCapability rejects.
 ///
 /// `hints` (ScheduleHints::of a spec and shape) refine the sm90 choice, by measurements on the H200
-/// (docs/results/v0.7): a spec with no mask_mod, batched, runs on the persistent grid (B16 H16 S1024
-/// D128: 0.270 -> 0.250 ms), and so does one whose mask reads a captured tensor (its run-time block mask
-/// leaves few K/V tiles per Q tile: document mask, 8 documents, 0.178 -> 0.157 ms); other masks stay on
-/// the hardware's block scheduler, which takes the heaviest causal tiles first; a plain spec (no score_mod, mask_mod, captures or sink) at headDim 64 takes
-/// BLOCK_M 192 (3 consumer warpgroups; B4 H32 S4096: 1.250 -> 1.099 ms), and at headDim 80..128 with
-/// Sk >= 8192 BLOCK_N 192 (B1 H16 S16384: 3.75 -> 3.29-3.38 ms). Specs with score_mods or masks spill at
-/// those tile sizes, so they keep 128 x 128.
+/// (docs/results/v0.7):
+///   - no mask_mod, batched: the persistent grid (B16 H16 S1024 D128: 0.270 -> 0.250 ms);
+///   - a mask that reads a captured tensor: the persistent grid too (its run-time block mask leaves few
+///     K/V tiles per Q tile; document mask, 8 documents: 0.178 -> 0.157 ms);
+///   - other masks: the hardware's block scheduler, which starts the heaviest causal tiles first;
+///   - plain attention (no score_mod, mask_mod, captures or sink): BLOCK_M 192 at headDim 64 (3 consumer
+///     warpgroups; B4 H32 S4096: 1.250 -> 1.099 ms), BLOCK_N 192 at headDim 80..128 with Sk >= 8192
+///     (B1 H16 S16384: 3.75 -> 3.29-3.48 ms). Specs with score_mods or masks spill at those tile sizes
+///     (ptxas), so they keep 128 x 128.
 Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch, const ScheduleHints &hints = {});
 
 } // namespace tilefuse::codegen
