@@ -465,6 +465,9 @@ int main(int argc, char **argv) {
   benchCmd->add_option("--warmup", benchArgs.options.warmup, "Untimed runs first (default 5)");
   benchCmd->add_option("--seed", benchArgs.options.seed, "Seed of the inputs (default: random)");
   benchCmd->add_option("--device", benchArgs.options.device, "CUDA device ordinal (default 0)");
+  benchCmd->add_flag("--energy", benchArgs.options.energy,
+                     "Also report joules per call and average watts (NVML energy counter of the whole GPU; "
+                     "runs last >= 1 s)");
   benchCmd->add_flag("--json", benchArgs.json, "Print one JSON object");
   PackedFlags benchPacked;
   addPackedOptions(benchCmd, benchPacked);
@@ -474,9 +477,12 @@ int main(int argc, char **argv) {
   benchCmd->footer("Needs a GPU (exit status 2 without one); exit status 1 when the accuracy check fails.\n"
                    "Packed specs (\"layout\": \"packed\") need --cu-seqlens, --seqlens-file or --seqlens-random;\n"
                    "TFLOP/s then counts real tokens only (per sequence, see tuner/README.md).\n"
+                   "--energy reads libnvidia-ml.so.1 ($TILEFUSE_NVML_LIBRARY overrides it); without NVML the\n"
+                   "bench still runs and reports why there is no energy.\n"
                    "Examples:\n"
                    "  tilefuse bench specs/models/llama3_70b_prefill.json\n"
                    "  tilefuse bench specs/varlen/causal.json --seqlens-random 128,4096,65536\n"
+                   "  tilefuse bench specs/causal.json --S 8192 --energy --json\n"
                    "  tilefuse bench specs/causal.json --S 4096 --schedule '{\"block_m\":64,\"warps\":4}'");
 
   cli::CacheArgs cacheArgs;

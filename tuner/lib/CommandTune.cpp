@@ -194,6 +194,18 @@ int runTune(const TuneArgs &a) {
   });
 }
 
+namespace {
+/// null without --energy; {"error"} without NVML; else the measurement (J, W, s).
+nlohmann::json energyJson(const std::optional<EnergyMeasurement> &e) {
+  if (!e)
+    return nullptr;
+  if (!e->error.empty())
+    return {{"error", e->error}};
+  return {{"joules_per_call", e->joulesPerCall}, {"watts", e->watts}, {"seconds", e->seconds},
+          {"calls", e->calls}, {"extended", e->extended}};
+}
+} // namespace
+
 int runBench(const BenchArgs &a) {
   return detail::guarded("bench", a.json, [&] {
     detail::Loaded l = detail::load(a.problem);
@@ -225,6 +237,7 @@ int runBench(const BenchArgs &a) {
                                                 : nlohmann::json(nullptr)},
                             {"check_small", detail::accuracyJson(r.small)},
                             {"check_sampled", detail::accuracyJson(r.sampled)},
+                            {"energy", energyJson(r.energy)},
                             {"passed", r.passed()}};
       fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
     } else {
@@ -247,6 +260,15 @@ int runBench(const BenchArgs &a) {
                    acc->rows, acc->maxErr, acc->bound, acc->naiveErr,
                    acc->maxLseErr > 0 ? fmt::format(", max|LSE-ref| = {:.3g}", acc->maxLseErr) : "",
                    acc->passed ? "PASS" : "FAIL (" + acc->detail + ")");
+      if (r.energy && !r.energy->error.empty())
+        fmt::print("energy: unavailable ({})\n", r.energy->error);
+      else if (r.energy)
+        fmt::print("energy: {:.4g} J per call, {:.1f} W average ({} calls in {:.2f} s{}; NVML counter of the "
+                   "whole GPU)\n",
+                   r.energy->joulesPerCall, r.energy->watts, r.energy->calls, r.energy->seconds,
+                   r.energy->extended ? fmt::format(", timed loop repeated to last >= {:g} s for the counter's "
+                                                    "resolution", kEnergyMinSeconds)
+                                      : "");
     }
     return r.passed() ? 0 : 1;
   });

@@ -148,7 +148,23 @@ struct BenchOptions {
   /// B, Sq, Sk must be its batch and max lengths. The small check runs every row of a fixed packed batch
   /// of lengths {1, 63, 64, 65, 0, 130} (an empty sequence included); TFLOP/s counts real tokens only.
   std::optional<spec::PackedSeqs> packed;
+  /// Also measure energy with NVML's counter (runtime/Energy.h) around the timed runs; NVML missing is
+  /// reported in BenchResult::energy, never thrown.
+  bool energy = false;
 };
+
+/// Energy of the timed runs (BenchOptions::energy), from the GPU's NVML counter read before the warmup
+/// and after the last timed run. The counter is per GPU: other processes' work on it counts too.
+struct EnergyMeasurement {
+  std::string error;         ///< why there is no measurement (e.g. NVML missing); empty when measured
+  double joulesPerCall = 0;  ///< J: counter delta / calls
+  double watts = 0;          ///< W: counter delta / seconds (average power, idle gaps included)
+  double seconds = 0;        ///< wall time between the two counter reads (steady clock)
+  long long calls = 0;       ///< kernel launches between them (warmup and sizing runs included)
+  bool extended = false;     ///< the timed loop was repeated to last >= kEnergyMinSeconds
+};
+/// The counter updates only every so often (tens of ms or more): shorter runs are repeated until this long.
+inline constexpr double kEnergyMinSeconds = 1.0;
 
 struct BenchResult {
   spec::Spec spec;
@@ -170,6 +186,7 @@ struct BenchResult {
   /// Packed: the sequences benchmarked. usefulFlops is then the sum over sequences b of
   /// min(2 Hq Sq_b Sk_b (D + Dv), the tiles rule at B = 1, Sq_b, Sk_b): real tokens only, about half for causal.
   std::optional<spec::PackedSeqs> packed;
+  std::optional<EnergyMeasurement> energy; ///< with BenchOptions::energy
   bool passed() const { return small.passed && sampled.passed; }
 };
 
