@@ -385,18 +385,7 @@ def _op_autograd(keyset, q, k, v, captures, spec, layout, return_lse):
         direct = _direct[raw] = (keyset & _BELOW_AUTOGRAD).highestPriorityTypeId() in _DENSE
     if not direct:
         return _redispatch(keyset & _BELOW_AUTOGRAD, q, k, v, captures, spec, layout, return_lse)
-    # _op_kernel's plan lookup, inline (a Python call less on the op's per-call path).
-    try:
-        key = (spec, layout, return_lse, _policy, q.shape, q.stride(), q.dtype, q.device,
-               k.shape, k.stride(), k.dtype, k.device, v.shape, v.stride(), v.dtype, v.device)
-        plan = _local.plans.get(key)
-    except (AttributeError, TypeError):
-        key = plan = None
-    if plan is not None:
-        result = plan(q, k, v, captures)
-        if result is not None:
-            return result
-    return _run(q, k, v, captures, spec, layout, return_lse, key=key)
+    return _op_kernel(q, k, v, captures, spec, layout, return_lse)
 
 
 _library.impl("attention", _op_kernel, "CompositeExplicitAutograd")

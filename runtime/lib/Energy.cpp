@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 
 namespace tilefuse::runtime {
@@ -49,7 +50,7 @@ EnergyCounter::EnergyCounter(int ordinal) noexcept {
       error_ = "dlopen(" + name + "): " + (why ? why : "unknown error");
       return;
     }
-    api_ = new Api;
+    api_ = std::make_unique<Api>();
     api_->init = reinterpret_cast<InitFn>(dlsym(library_, "nvmlInit_v2"));
     api_->shutdown = reinterpret_cast<ShutdownFn>(dlsym(library_, "nvmlShutdown"));
     api_->handleByIndex = reinterpret_cast<HandleByIndexFn>(dlsym(library_, "nvmlDeviceGetHandleByIndex_v2"));
@@ -87,7 +88,6 @@ EnergyCounter::EnergyCounter(int ordinal) noexcept {
 EnergyCounter::~EnergyCounter() {
   if (initialized_)
     api_->shutdown();
-  delete api_;
   if (library_)
     dlclose(library_);
 }

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <initializer_list>
 #include <sstream>
-#include <vector>
 
 namespace tilefuse::codegen {
 namespace {
@@ -274,27 +273,12 @@ std::size_t smemBytes(const Schedule &s, int headDim) {
   return tiles;
 }
 
-namespace {
-
-/// Whether `e` reads a captured tensor anywhere (an explicit stack: no recursion on the spec's depth).
-bool readsCapture(const spec::Expr &e) {
-  std::vector<const spec::Expr *> todo{&e};
-  while (!todo.empty()) {
-    const spec::Expr *x = todo.back();
-    todo.pop_back();
-    if (x->kind == spec::ExprKind::TensorRead)
-      return true;
-    for (const spec::Expr &o : x->operands)
-      todo.push_back(&o);
-  }
-  return false;
-}
-
-} // namespace
-
 ScheduleHints ScheduleHints::of(const spec::Spec &spec, const spec::Shape &shape) {
   ScheduleHints h;
-  h.maskReadsCapture = spec.maskMod && spec.layout == spec::Layout::Batched && readsCapture(*spec.maskMod);
+  if (spec.maskMod && spec.layout == spec::Layout::Batched)
+    spec::forEachNode(*spec.maskMod, [&](const spec::Expr &e) {
+      h.maskReadsCapture |= e.kind == spec::ExprKind::TensorRead;
+    });
   h.maskFree = !spec.maskMod && spec.layout == spec::Layout::Batched;
   h.plain = h.maskFree && !spec.scoreMod && spec.captures.empty() && !spec.sink &&
             spec.normalizer == spec::Normalizer::Softmax;

@@ -12,10 +12,12 @@
 // lists every GPU in order, and always on one-GPU machines; otherwise the counter may be another GPU's.
 #pragma once
 
+#include <memory>
 #include <string>
 
 namespace tilefuse::runtime {
 
+/// One GPU's NVML energy counter (see the file comment for units, scope and the device mapping).
 class EnergyCounter {
 public:
   /// Loads NVML, nvmlInit_v2()s and takes the handle of GPU `ordinal`. Never throws: on failure
@@ -38,7 +40,7 @@ public:
 private:
   struct Api;
   void *library_ = nullptr;
-  Api *api_ = nullptr;
+  std::unique_ptr<Api> api_;
   void *device_ = nullptr; // nvmlDevice_t
   bool initialized_ = false;
   std::string error_;
