@@ -4,7 +4,9 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <cstdio>
 
 using namespace mlir;
@@ -77,9 +79,49 @@ std::string cmpfExpr(arith::CmpFPredicate p, const std::string &a, const std::st
   return "false";
 }
 
+bool isExactMath(Operation *op) { return op->hasAttr(tilefuse::blk::kExactMathAttrName); }
+
+/// A lower bound on the f32 value v for every non-NaN input, when a few rules prove one: a constant is
+/// its value, exp and exp2 are >= 0, a sum is bounded by the sum of its operands' bounds, a maximum by
+/// the larger known bound, a select by the smaller of its two. Depth-limited (an expression tree, not a
+/// fixpoint). Used to pick a reciprocal that needs d >= 1 (tfcg::rcp_ge1).
+std::optional<double> lowerBound(Value v, int depth = 8) {
+  if (depth == 0 || !v.getType().isF32())
+    return std::nullopt;
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return std::nullopt;
+  if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+    auto f = dyn_cast<FloatAttr>(c.getValue());
+    if (!f || std::isnan(f.getValueAsDouble()))
+      return std::nullopt;
+    return f.getValueAsDouble();
+  }
+  if (isa<math::ExpOp, math::Exp2Op>(op) && !isExactMath(op)) // "math": "exact" keeps MUFU.RCP's division
+    return 0.0;
+  if (auto add = dyn_cast<arith::AddFOp>(op)) {
+    auto a = lowerBound(add.getLhs(), depth - 1), b = lowerBound(add.getRhs(), depth - 1);
+    if (a && b)
+      return *a + *b;
+    return std::nullopt;
+  }
+  if (isa<arith::MaximumFOp, arith::MaxNumFOp>(op)) {
+    auto a = lowerBound(op->getOperand(0), depth - 1), b = lowerBound(op->getOperand(1), depth - 1);
+    if (a && b)
+      return std::max(*a, *b);
+    return a ? a : b;
+  }
+  if (auto sel = dyn_cast<arith::SelectOp>(op)) {
+    auto a = lowerBound(sel.getTrueValue(), depth - 1), b = lowerBound(sel.getFalseValue(), depth - 1);
+    if (a && b)
+      return std::min(*a, *b);
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
-bool exactMath(Operation *op) { return op->hasAttr(tilefuse::blk::kExactMathAttrName); }
+bool exactMath(Operation *op) { return isExactMath(op); }
 
 ScalarExprs::ScalarExprs(const ResolvedKernel &r) : r_(r) {
   for (const char *w : kReserved)
@@ -188,6 +230,16 @@ std::string ScalarExprs::opExpr(Operation *op, llvm::ArrayRef<std::string> a) co
             if (std::isfinite(recip) && recip != 0.0f && std::isnormal(recip))
               return "(" + a[0] + " * " + formatFloat(recip, true) + ")";
           }
+        // A denominator proven >= 1 (sigmoid's 1 + e^-x): the reciprocal on the FMA pipe (tfcg::rcp_ge1,
+        // relative error <= 7e-6), leaving MUFU, which every score already uses once for its
+        // exponential, to that exponential.
+        if (auto lb = lowerBound(d.getRhs()); lb && *lb >= 1.0) {
+          auto one = d.getLhs().getDefiningOp<arith::ConstantOp>();
+          auto f = one ? dyn_cast<FloatAttr>(one.getValue()) : FloatAttr();
+          if (f && f.getValueAsDouble() == 1.0)
+            return "tfcg::rcp_ge1(" + a[1] + ")";
+          return "(" + a[0] + " * tfcg::rcp_ge1(" + a[1] + "))";
+        }
         return "__fdividef(" + a[0] + ", " + a[1] + ")";
       })
       .Case<arith::RemSIOp>([&](auto) { return bin("%"); })

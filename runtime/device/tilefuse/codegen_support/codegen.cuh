@@ -158,6 +158,25 @@ TF_DEVICE float fast_tanh(float x) {
   return y;
 }
 
+/// 1 / d for d >= 1 (or NaN) on the FMA pipe, where __fdividef would spend a MUFU.RCP: the generator
+/// picks it for a denominator it proves >= 1, such as sigmoid's 1 + e^-x, whose e^-x already takes
+/// the score's MUFU slot. The seed 0x7EF311C7 - bits(d) (the exponent negated, the mantissa roughly
+/// reflected; relative error <= 5.1e-2 over every binade) and two Newton steps r += r (1 - d r), each
+/// squaring the error: relative error <= 6.6e-6 for d < 2^125, fp32 rounding included (emulated over
+/// 800k points of [1, 2^125)); MUFU.RCP's is about 1 ulp, P's bf16 rounding 2^-9. A result below
+/// 2^-125 is subnormal (or 0 where subnormals flush). d is clamped to 2^126 first (the seed of a larger
+/// d, or of +inf, would not be a positive float), and min.NaN keeps a NaN d NaN. Two ALU instructions
+/// and four FFMAs.
+TF_DEVICE float rcp_ge1(float d) {
+  float dc;
+  asm("min.NaN.f32 %0, %1, %2;" : "=f"(dc) : "f"(d), "f"(0x1p126f));
+  float r = __int_as_float(0x7EF311C7 - __float_as_int(dc));
+  float e = fmaf(-dc, r, 1.0f);
+  r = fmaf(r, e, r);
+  e = fmaf(-dc, r, 1.0f);
+  return fmaf(r, e, r);
+}
+
 /// e^(a - b) = 2^(a log2 e - b log2 e): one FFMA and one MUFU.EX2 per element, b log2 e is shared by
 /// a row (FlashAttention-2's base-2 softmax, Dao 2023, Sec. 3.1). Same value as exp(a - b) up to
 /// rounding; a = -inf gives 0.
