@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
@@ -237,10 +238,46 @@ LogicalResult scaleThroughMaxAndExp(MapOp scale, RewriterBase &rewriter) {
   return success();
 }
 
+// An op of a blk.map region that reads no element argument computes the same value at every element:
+// it moves in front of the map, so the kernel computes it once per map instead of once per element
+// (ALiBi's slopes[h], read 64 times per thread and tile when left in the region). Moved: pure ops
+// without regions and blk.read, whose tables no kernel writes (a map region holds no write, so the
+// read moves past nothing). Constants stay, as literals of the element code. In program order, so a
+// chain of such ops (a read, then a product with it) moves whole.
+bool hoistElementInvariants(MapOp map) {
+  Block &body = map.getBody().front();
+  bool moved = false;
+  for (Operation &op : llvm::make_early_inc_range(body.without_terminator())) {
+    if (op.getNumRegions() != 0 || isa<arith::ConstantOp>(op) || !(isPure(&op) || isa<ReadOp>(op)))
+      continue;
+    if (llvm::any_of(op.getOperands(), [&](Value v) { return v.getParentBlock() == &body; }))
+      continue;
+    op.moveBefore(map);
+    moved = true;
+    // On out of the scf.if / scf.for around it while it reads nothing they define: once per kernel
+    // (slopes[h]) rather than once per K/V tile, and off the path from the S = Q K^T wait to the
+    // softmax. A read leaves a region only if no blk.store in it writes the table (none does: stores
+    // write O and LSE); executing it where the if would have skipped it is harmless (no fault, no effect).
+    for (Operation *parent = op.getParentOp(); isa<scf::ForOp, scf::IfOp>(parent); parent = op.getParentOp()) {
+      if (llvm::any_of(op.getOperands(), [&](Value v) { return parent->isAncestor(v.getParentBlock()->getParentOp()); }))
+        break;
+      if (auto read = dyn_cast<ReadOp>(op)) {
+        bool written = false;
+        parent->walk([&](StoreOp st) { written |= st.getDest() == read.getSource(); });
+        if (written)
+          break;
+      }
+      op.moveBefore(parent);
+    }
+  }
+  return moved;
+}
+
 } // namespace
 
 OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool scaleThroughMax) {
   OwningOpRef<func::FuncOp> copy(fused.clone());
+  copy->walk([](MapOp m) { hoistElementInvariants(m); });
   IRRewriter rewriter(copy->getContext());
   for (bool changed = true; changed;) {
     changed = false;

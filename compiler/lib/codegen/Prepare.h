@@ -3,6 +3,9 @@
 // Rewrites a copy of the fused program before resolve. The rewrites keep every value the program
 // computes; they change which values the kernel has to keep alive, and so the registers it needs.
 //
+//   element           an op of a map region that reads no element argument (a pure op, or a
+//   invariants        blk.read of a captured table, e.g. ALiBi's slopes[h]) moves in front of the
+//                     map: computed once per map, not once per element.
 //   select of a map   select(m, f(x), fill(f(c))) -> f(select(m, x, fill(c)))
 //                     when select(m, x, fill(c)) is already computed: the mask is applied once.
 //                     In FlashAttention-2's partial tile, P = bf16(select(valid, exp(S - m), 0))
