@@ -310,7 +310,7 @@ def run_case(case: Case, q, k, v, flex, create_block_mask, args, flop_dense: flo
             bm, bm_s = wall_s(lambda: create_block_mask(case.mask_mod, B if case.batch_dependent else None, None,
                                                         S, S, device=q.device))
             row["flex_create_block_mask_ms"] = bm_s * 1e3
-            row["flex_block_sparsity"] = float(bm.sparsity()) / 100.0 if hasattr(bm, "sparsity") else None
+            row["flex_blocks_skipped_fraction"] = float(bm.sparsity()) / 100.0 if hasattr(bm, "sparsity") else None
         else:
             bm = None
         fx = lambda: flex(q, k, v, block_mask=bm)  # noqa: E731
