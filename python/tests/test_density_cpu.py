@@ -114,7 +114,13 @@ def test_tile_classification_at_the_benchmark_shape(bench, run_cli, name):
 
 def test_shipped_block_diagonal_spec(bench, run_cli):
     import json
-    with open(bench.BLOCK_DIAGONAL_SPEC) as fh:
+    from tilefuse import _spec
+    path = bench.BLOCK_DIAGONAL_SPEC  # the checkout's; in the packed copy for the GPU machine, the wheel's
+    if not os.path.isfile(path):
+        path = _spec.shipped_spec_path("block_diagonal")
+    if path is None:
+        pytest.skip("specs/block_diagonal.json is neither in this checkout nor in the installed package")
+    with open(path) as fh:
         spec = json.load(fh)
     run = run_cli(spec, "run", "--no-ir", "--B", "4", "--S", "4096")
     assert all(c["fused"]["passed"] and c["unfused"]["passed"] for c in run["checks"])
