@@ -21,7 +21,7 @@ std::string specPath(const std::string &name) {
 const std::set<std::string> kShipped = {"mha",     "causal",        "gqa",           "sliding_window",
                                         "alibi",   "softcap",       "document_mask", "relative_bias",
                                         "t5_bias", "softcap_decay", "sigmoid_attention",
-                                        "attention_sink"};
+                                        "attention_sink", "block_diagonal"};
 
 } // namespace
 
@@ -112,6 +112,16 @@ TEST_CASE("shipped specs say what their variant needs", "[spec][files]") {
     CHECK(toString(*spec.sink) == "sinks[h]");
     REQUIRE(spec.captures.size() == 1);
     CHECK(captureShape(spec, 0, resolveShape(spec)) == std::vector<int64_t>{64});
+  }
+  SECTION("block_diagonal: a mask_mod of index arithmetic only, no captures, B4 S4096") {
+    Spec spec = parseSpecFile(specPath("block_diagonal"));
+    CHECK(spec.captures.empty());
+    CHECK_FALSE(spec.scoreMod.has_value());
+    CHECK(spec.maskMod.has_value());
+    Shape shape = resolveShape(spec);
+    CHECK(shape.B == 4);
+    CHECK(shape.Sq == 4096);
+    CHECK(shape.Sk == 4096);
   }
   SECTION("relative_bias: bias f32[Hq, Sq + Sk - 1]") {
     Spec spec = parseSpecFile(specPath("relative_bias"));
