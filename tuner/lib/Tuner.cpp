@@ -81,7 +81,8 @@ CurrentVersions currentVersions() {
 
 std::vector<int> rankCandidates(const std::vector<CandidateResult> &candidates, Objective objective) {
   auto measured = [&](const CandidateResult &c) {
-    return objective == Objective::Time || (c.energy && c.energy->error.empty() && c.energy->calls > 0);
+    return objective == Objective::Time ||
+           (c.energy && c.energy->error.empty() && c.energy->calls > 0 && c.energy->joulesPerCall > 0);
   };
   auto score = [&](const CandidateResult &c) {
     return objectiveScore(objective, c.medianMs, c.energy ? c.energy->joulesPerCall : 0.0);

@@ -93,6 +93,9 @@ TEST_CASE("objective: rankCandidates picks min time - min energy - min EDP", "[o
   // A failed measurement is no measurement.
   c[2].energy->error = "nvmlDeviceGetTotalEnergyConsumption failed";
   CHECK(rankCandidates(c, Objective::Energy) == std::vector<int>{0, 1});
+  // A counter that did not move (0 J) is no measurement either, not the best one.
+  c[1].energy->joulesPerCall = 0;
+  CHECK(rankCandidates(c, Objective::Edp) == std::vector<int>{0});
   // Nothing timed: nothing to pick.
   CHECK(rankCandidates({}, Objective::Energy).empty());
 }

@@ -145,8 +145,8 @@ struct CandidateResult {
 
 /// The order in which tune() tries winners: indices of the Timed candidates, best first by
 /// objectiveScore(objective, medianMs, energy->joulesPerCall) (ms, J or J*s), ties by median ms, then
-/// by position. For Energy and Edp, a candidate without an energy measurement (none, or one with an
-/// error) is left out. Pure: no GPU.
+/// by position. For Energy and Edp, a candidate without an energy measurement (none, one with an
+/// error, or one of 0 J: the counter did not move) is left out. Pure: no GPU.
 std::vector<int> rankCandidates(const std::vector<CandidateResult> &candidates, Objective objective);
 
 struct TuneResult {
