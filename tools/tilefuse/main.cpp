@@ -448,7 +448,8 @@ int main(int argc, char **argv) {
                       "(J per call x s per call); energy and edp need NVML (default time)")
       ->check(CLI::IsMember({"time", "energy", "edp"}));
   tuneCmd->add_flag("--no-cache", noCache, "Do not write the cache");
-  tuneCmd->add_flag("--keep-faster", keepFaster, "Keep an existing cache entry if it is faster");
+  tuneCmd->add_flag("--keep-faster", keepFaster,
+                    "Keep an existing cache entry if it is not worse by the objective (faster, for time)");
   tuneCmd->add_flag("-v,--verbose", tuneArgs.verbose, "List every pruned schedule with the reason");
   tuneCmd->add_flag("--json", tuneArgs.json, "Print one JSON object (every candidate, pruned ones with reasons)");
   tuneCmd->footer("Needs a GPU (exit status 2 without one). Prints a progress bar, then a table of\n"
