@@ -9,7 +9,8 @@ CacheScheduleSource::CacheScheduleSource(Cache cache, TuneOptions options)
     : cache_(std::move(cache)), options_(std::move(options)) {}
 
 LookupResult CacheScheduleSource::find(const ScheduleQuery &query) {
-  CacheKey key = makeKey(currentDevice(query.device), runtime::nvrtcVersion(), *query.spec, query.shape);
+  CacheKey key = makeKey(currentDevice(query.device), runtime::nvrtcVersion(), *query.spec, query.shape,
+                         options_.objective);
   LookupResult r = cache_.lookup(key);
   if (!r.hit() && r.status != LookupStatus::Miss) {
     std::lock_guard<std::mutex> guard(problemsMutex_);

@@ -11,6 +11,15 @@
 //   tilefuse::Engine engine(0, options);
 //   engine.getKernel("specs/causal.json", shape, tilefuse::Policy::TuneOnMiss);
 //
+// The objective is TuneOptions::objective: Objective::Time unless the options say otherwise, both for
+// lookups (the cache key holds the objective) and for tuning on a miss. For the most energy-efficient
+// kernels (tuning then needs NVML, and throws EnergyUnavailableError without it):
+//
+//   tilefuse::tuner::TuneOptions tuning;
+//   tuning.objective = tilefuse::tuner::Objective::Energy;
+//   options.schedules = std::make_shared<tilefuse::tuner::CacheScheduleSource>(
+//       tilefuse::tuner::Cache::openDefault(), tuning);
+//
 // A hit hands the runtime the entry's CUBIN (lookupKernel), so a fresh process loads a tuned
 // kernel without lowering, fusing or compiling it. A stale or corrupt entry is a miss (lookup and
 // lookupKernel return nullopt; TuneOnMiss then rebuilds it, FailOnMiss throws) and is recorded once
@@ -38,9 +47,12 @@ namespace tilefuse::tuner {
 
 class CacheScheduleSource : public tilefuse::ScheduleSource {
 public:
+  /// `options` are tune()'s on a miss; options.objective (default Time) also selects the cache entries
+  /// looked up.
   explicit CacheScheduleSource(Cache cache, TuneOptions options = {});
 
-  /// The cached schedule's JSON (Schedule::toJson) for the query's spec, shape bucket and device.
+  /// The cached schedule's JSON (Schedule::toJson) for the query's spec, shape bucket, device and
+  /// this source's objective.
   std::optional<std::string> lookup(const ScheduleQuery &query) override;
   /// The cached entry's CUBIN and launch description with its schedule (a hit loads without MLIR or
   /// NVRTC); nullopt on a miss, a stale or a corrupt entry (recorded in problems()).

@@ -442,17 +442,27 @@ int main(int argc, char **argv) {
   tuneCmd->add_option("--dry-run", tuneArgs.options.dryRunArch,
                       "No GPU: prune for this arch (e.g. sm_90), generate and compile every candidate, "
                       "time nothing, cache nothing");
+  std::string objective = "time";
+  tuneCmd->add_option("--objective", objective,
+                      "What the winner minimises: time (median ms per call), energy (J per call) or edp "
+                      "(J per call x s per call); energy and edp need NVML (default time)")
+      ->check(CLI::IsMember({"time", "energy", "edp"}));
   tuneCmd->add_flag("--no-cache", noCache, "Do not write the cache");
-  tuneCmd->add_flag("--keep-faster", keepFaster, "Keep an existing cache entry if it is faster");
+  tuneCmd->add_flag("--keep-faster", keepFaster,
+                    "Keep an existing cache entry if it is not worse by the objective (faster, for time)");
   tuneCmd->add_flag("-v,--verbose", tuneArgs.verbose, "List every pruned schedule with the reason");
   tuneCmd->add_flag("--json", tuneArgs.json, "Print one JSON object (every candidate, pruned ones with reasons)");
   tuneCmd->footer("Needs a GPU (exit status 2 without one). Prints a progress bar, then a table of\n"
                   "the candidates (schedule, ms, TFLOP/s, pass/fail) and writes the winner to the cache\n"
                   "($TILEFUSE_CACHE_DIR, else $XDG_CACHE_HOME/tilefuse, else ~/.cache/tilefuse).\n"
+                  "--objective energy|edp also reads the GPU's NVML energy counter around every candidate's\n"
+                  "runs (>= 1 s each; libnvidia-ml.so.1, $TILEFUSE_NVML_LIBRARY overrides it) and fails\n"
+                  "without NVML; the cache keeps one entry per objective.\n"
                   "Examples:\n"
                   "  tilefuse tune specs/models/llama3_8b_prefill.json\n"
                   "  tilefuse tune specs/causal.json --S 8000 --B 2 --verbose\n"
                   "  tilefuse tune specs/models/gpt2_small.json --json > gpt2.tune.json\n"
+                  "  tilefuse tune specs/models/llama3_8b_prefill.json --objective energy\n"
                   "  tilefuse tune specs/models/mistral_7b_prefill.json --dry-run sm_90 --verbose");
 
   cli::BenchArgs benchArgs;
@@ -556,6 +566,7 @@ int main(int argc, char **argv) {
   if (tuneCmd->parsed()) {
     applySeq(tuneArgs.problem.overrides, tunerSeq);
     tuneArgs.options.writeCache = !noCache;
+    tuneArgs.options.objective = tilefuse::tuner::objectiveFromString(objective); // checked by IsMember
     if (keepFaster)
       tuneArgs.options.storeMode = tilefuse::tuner::StoreMode::KeepFaster;
     return cli::runTune(tuneArgs);

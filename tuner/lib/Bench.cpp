@@ -3,7 +3,8 @@
 // 1. the schedule: --schedule, else the cache entry of this GPU (its CUBIN is used as is), else the
 //    default; 2. small-shape check (every row); 3. timing on rotated inputs at the real shape;
 // 4. check of sampled rows at the real shape. With options.energy, NVML's energy counter is read around
-//    step 3's runs (repeated until they last kEnergyMinSeconds).
+//    step 3's runs (repeated until they last kEnergyMinSeconds; detail::timeWithEnergy, which tune()
+//    shares for its energy and edp objectives).
 //
 #include "tilefuse/tuner/Tuner.h"
 
@@ -53,33 +54,30 @@ std::pair<double, std::string> packedFlops(KernelBuilder &builder, const codegen
   return {total, tiles ? "packed: per sequence min(dense, tiles)" : "packed: per sequence dense"};
 }
 
-/// The timed runs with NVML's counter read before and after: the first loop (warmup, sizing run, reps) is
-/// the timing result; while less than kEnergyMinSeconds have passed, more loops (no warmup) run, sized
-/// from the median to fill the rest. Without NVML, `energy.error` says why and only the first loop runs.
-detail::Timing timeWithEnergy(const detail::LoadedKernel &kernel, const detail::DeviceProblem &problem,
-                              const BenchOptions &options, EnergyMeasurement &energy) {
-  using namespace detail;
+} // namespace
+
+namespace detail {
+
+Timing timeWithEnergy(const LoadedKernel &kernel, const DeviceProblem &problem, int warmup, int minReps,
+                      int maxReps, double budgetMs, const runtime::EnergyCounter &counter,
+                      EnergyMeasurement &energy) {
   using Clock = std::chrono::steady_clock;
-  runtime::EnergyCounter counter(options.device);
-  if (!counter.available()) {
-    energy.error = counter.error();
-    return timeKernel(kernel, problem, options.warmup, options.reps, options.reps, 1e30);
-  }
   unsigned long long before = 0;
   try {
     runtime::contextSynchronize();
     before = counter.millijoules();
-  } catch (const std::exception &e) { // e.g. NVML_ERROR_NOT_SUPPORTED on this GPU
+  } catch (const std::exception &e) { // unavailable, or e.g. NVML_ERROR_NOT_SUPPORTED on this GPU
     energy.error = e.what();
-    return timeKernel(kernel, problem, options.warmup, options.reps, options.reps, 1e30);
+    return timeKernel(kernel, problem, warmup, minReps, maxReps, budgetMs);
   }
   const Clock::time_point start = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-  Timing t = timeKernel(kernel, problem, options.warmup, options.reps, options.reps, 1e30); // synchronizes
-  long long calls = std::max(0, options.warmup) + 1 + static_cast<long long>(t.ms.size());
+  Timing t = timeKernel(kernel, problem, warmup, minReps, maxReps, budgetMs); // synchronizes
+  long long calls = std::max(0, warmup) + 1 + static_cast<long long>(t.ms.size()); // + the sizing run
+  const int floorReps = std::max(1, minReps);
   for (double s = elapsed(); s < kEnergyMinSeconds; s = elapsed()) {
     const double fill = (kEnergyMinSeconds - s) * 1e3 / std::max(1e-3, t.median);
-    const int reps = static_cast<int>(std::clamp(std::ceil(fill), double(options.reps), 20000.0));
+    const int reps = static_cast<int>(std::clamp(std::ceil(fill), double(floorReps), 20000.0));
     calls += 1 + static_cast<long long>(timeKernel(kernel, problem, 0, reps, reps, 1e30).ms.size());
     energy.extended = true;
   }
@@ -98,7 +96,7 @@ detail::Timing timeWithEnergy(const detail::LoadedKernel &kernel, const detail::
   return t;
 }
 
-} // namespace
+} // namespace detail
 
 BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchOptions &options,
                   Cache &cache) {
@@ -179,9 +177,15 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
                         rotationSets(perSet, static_cast<std::size_t>(info.l2CacheBytes), options.l2Multiple,
                                      std::size_t(8) << 30));
   Timing t;
-  if (options.energy)
-    t = timeWithEnergy(kernel, problem, options, result.energy.emplace());
-  else
+  if (options.energy) {
+    EnergyMeasurement &energy = result.energy.emplace();
+    runtime::EnergyCounter counter(options.device);
+    if (counter.available())
+      t = timeWithEnergy(kernel, problem, options.warmup, options.reps, options.reps, 1e30, counter, energy);
+    else
+      energy.error = counter.error();
+  }
+  if (t.ms.empty()) // no energy asked for, or NVML missing: the plain timed runs
     t = timeKernel(kernel, problem, options.warmup, options.reps, options.reps, 1e30);
   result.blockMaskBuildMs = kernel.blockMaskBuildMs();
   result.medianMs = t.median, result.minMs = t.min, result.maxMs = t.max;

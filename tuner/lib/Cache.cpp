@@ -10,6 +10,7 @@
 #include <atomic>
 #include <regex>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -33,7 +34,7 @@ std::string errnoText() { return std::strerror(errno); }
 /// nothing else in the cache is ever listed, read or deleted.
 bool isEntryName(const std::string &name) {
   static const std::regex pattern("[A-Za-z0-9_]{1,64}-[0-9a-f]{16}-(bf16|fp16)-B[0-9]+-Hq[0-9]+-"
-                                  "Hkv[0-9]+-Sq[0-9]+-Sk[0-9]+-D[0-9]+-Dv[0-9]+\\.json");
+                                  "Hkv[0-9]+-Sq[0-9]+-Sk[0-9]+-D[0-9]+-Dv[0-9]+(-energy|-edp)?\\.json");
   return name.size() < 256 && std::regex_match(name, pattern);
 }
 bool isTempName(const std::string &name) {
@@ -161,7 +162,23 @@ std::string placementMismatch(const CacheKey &inside, const CacheKey &wanted, bo
     return "dtype " + std::string(spec::spelling(inside.dtype)) + " inside";
   if (!(inside.shape == wanted.shape))
     return "the shape bucket inside differs from the file name";
+  if (inside.objective != wanted.objective)
+    return "objective " + std::string(spelling(inside.objective)) + " inside, " +
+           std::string(spelling(wanted.objective)) + " expected";
   return "";
+}
+
+/// What StoreMode::KeepFaster and findForArch compare: the entry's objectiveScore.
+double scoreOf(const CacheEntry &e) {
+  return objectiveScore(e.key.objective, e.tuning.medianMs, e.tuning.joulesPerCall);
+}
+
+/// "1.25 ms", "0.0312 J", "3.9e-05 J*s": a score with the unit of its objective.
+std::string scoreText(Objective o, double score) {
+  const char *unit = o == Objective::Time ? " ms" : o == Objective::Energy ? " J" : " J*s";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.4g%s", score, unit);
+  return buf;
 }
 
 CurrentVersions versionsOf(const CacheKey &key) {
@@ -342,12 +359,13 @@ std::vector<LookupResult> Cache::findForArch(const CacheKey &key) const {
       continue;
     out.push_back({LookupStatus::Hit, file, "", std::move(l.entry)});
   }
-  // Fastest first (by index: sorting the results in place trips GCC 12's -Wmaybe-uninitialized).
+  // Best first by the key's objective (by index: sorting the results in place trips GCC 12's
+  // -Wmaybe-uninitialized).
   std::vector<std::size_t> order(out.size());
   for (std::size_t i = 0; i < order.size(); ++i)
     order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return out[a].entry->tuning.medianMs < out[b].entry->tuning.medianMs;
+    return scoreOf(*out[a].entry) < scoreOf(*out[b].entry);
   });
   std::vector<LookupResult> sorted;
   for (std::size_t i : order)
@@ -372,9 +390,10 @@ StoreResult Cache::store(const CacheEntry &entry, StoreMode mode) {
   removeOrphanedTemps(dir);
   LookupResult existing = lookup(entry.key);
   if (existing.status == LookupStatus::Hit && mode == StoreMode::KeepFaster &&
-      existing.entry->tuning.medianMs <= entry.tuning.medianMs) {
-    result.note = "kept the existing entry (" + std::to_string(existing.entry->tuning.medianMs) +
-                  " ms <= " + std::to_string(entry.tuning.medianMs) + " ms)";
+      scoreOf(*existing.entry) <= scoreOf(entry)) {
+    const Objective o = entry.key.objective;
+    result.note = "kept the existing entry (" + scoreText(o, scoreOf(*existing.entry)) + " <= " +
+                  scoreText(o, scoreOf(entry)) + ")";
     return result;
   }
   if (existing.status == LookupStatus::Stale || existing.status == LookupStatus::Corrupt)

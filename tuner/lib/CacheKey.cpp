@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <stdexcept>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -64,6 +65,32 @@ std::string DeviceIdentity::directoryName() const {
 }
 
 
+std::string_view spelling(Objective o) {
+  switch (o) {
+  case Objective::Time: return "time";
+  case Objective::Energy: return "energy";
+  case Objective::Edp: return "edp";
+  }
+  return "?";
+}
+
+Objective objectiveFromString(std::string_view text) {
+  for (Objective o : {Objective::Time, Objective::Energy, Objective::Edp})
+    if (spelling(o) == text)
+      return o;
+  throw std::invalid_argument("objective must be time, energy or edp, got \"" + std::string(text.substr(0, 40)) +
+                              (text.size() > 40 ? "..." : "") + "\"");
+}
+
+double objectiveScore(Objective o, double ms, double joulesPerCall) {
+  switch (o) {
+  case Objective::Time: return ms;
+  case Objective::Energy: return joulesPerCall;
+  case Objective::Edp: return joulesPerCall * ms * 1e-3; // J x s
+  }
+  return ms;
+}
+
 std::string CacheKey::fileName() const {
   std::string spec = specName.substr(0, 64);
   for (char &c : spec)
@@ -75,7 +102,9 @@ std::string CacheKey::fileName() const {
   return spec + "-" + specHash + "-" + std::string(spec::spelling(dtype)) + "-B" +
          std::to_string(b.B) + "-Hq" + std::to_string(b.Hq) + "-Hkv" + std::to_string(b.Hkv) +
          "-Sq" + std::to_string(b.Sq) + "-Sk" + std::to_string(b.Sk) + "-D" + std::to_string(b.D) +
-         "-Dv" + std::to_string(b.Dv) + ".json";
+         "-Dv" + std::to_string(b.Dv) +
+         // Time keys keep the file names of entries made before objectives existed.
+         (objective == Objective::Time ? "" : "-" + std::string(spelling(objective))) + ".json";
 }
 
 std::string CacheKey::toJson() const {
@@ -93,11 +122,13 @@ std::string CacheKey::toJson() const {
       {"shape_bucket",
        {{"B", shape.B}, {"Hq", shape.Hq}, {"Hkv", shape.Hkv}, {"Sq", shape.Sq}, {"Sk", shape.Sk},
         {"D", shape.D}, {"Dv", shape.Dv}}}};
+  if (objective != Objective::Time) // absent means time: time keys read as they did before
+    j["objective"] = std::string(spelling(objective));
   return tilefuse::spec::dumpJson(j);
 }
 
 CacheKey makeKey(const DeviceIdentity &device, const std::string &nvrtc, const spec::Spec &spec,
-                 const spec::Shape &shape) {
+                 const spec::Shape &shape, Objective objective) {
   CacheKey k;
   k.device = device;
   k.nvrtcVersion = nvrtc;
@@ -106,6 +137,7 @@ CacheKey makeKey(const DeviceIdentity &device, const std::string &nvrtc, const s
   k.specHash = spec::contentHashHex(spec);
   k.dtype = spec.dtype;
   k.shape = bucketShape(shape);
+  k.objective = objective;
   return k;
 }
 

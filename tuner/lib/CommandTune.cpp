@@ -56,6 +56,17 @@ std::string checkText(const CandidateResult &c) {
   return "?";
 }
 
+/// null when not measured (bench without --energy, tune for time); {"error"} without NVML; else the
+/// measurement (J per call, W, s).
+nlohmann::json energyJson(const std::optional<EnergyMeasurement> &e) {
+  if (!e)
+    return nullptr;
+  if (!e->error.empty())
+    return {{"error", e->error}};
+  return {{"joules_per_call", e->joulesPerCall}, {"watts", e->watts}, {"seconds", e->seconds},
+          {"calls", e->calls}, {"extended", e->extended}};
+}
+
 nlohmann::json candidateJson(const CandidateResult &c) {
   nlohmann::json j = {{"schedule", detail::scheduleJson(c.schedule)},
                       {"default", c.isDefault},
@@ -70,16 +81,17 @@ nlohmann::json candidateJson(const CandidateResult &c) {
     j["rule"] = c.rule;
   if (c.status == CandidateStatus::Timed)
     j.update({{"median_ms", c.medianMs}, {"min_ms", c.minMs}, {"max_ms", c.maxMs}, {"reps", c.reps},
-              {"tflops", c.tflops}});
+              {"tflops", c.tflops}, {"energy", energyJson(c.energy)}});
   if (c.gate.rows > 0)
     j["check"] = detail::accuracyJson(c.gate);
   return j;
 }
 
 void printTable(const TuneResult &r) {
-  fmt::print("  #  {:<7} {:<7} {:<5} {:<6} {:<9} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10} {:>10} {:>8}  {}\n", "BLOCK_M",
+  const bool energy = r.key.objective != Objective::Time;
+  fmt::print("  #  {:<7} {:<7} {:<5} {:<6} {:<9} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10} {:>10} {:>8}{}  {}\n", "BLOCK_M",
              "BLOCK_N", "warps", "stages", "q", "minB", "regs", "spill", "smem KiB", "blk/SM", "compile ms",
-             "median ms", "TFLOP/s", "check");
+             "median ms", "TFLOP/s", energy ? fmt::format(" {:>10} {:>6}", "J/call", "W") : "", "check");
   for (size_t i = 0; i < r.candidates.size(); ++i) {
     const CandidateResult &c = r.candidates[i];
     const codegen::Schedule &s = c.schedule;
@@ -87,11 +99,16 @@ void printTable(const TuneResult &r) {
     std::string mark = static_cast<int>(i) == r.winner ? " <- winner" : c.isDefault ? " (default)" : "";
     if (static_cast<int>(i) == r.winner && c.isDefault)
       mark = " <- winner (default)";
-    fmt::print("{:>3}  {:<7} {:<7} {:<5} {:<6} {:<9} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10.0f} {:>10} {:>8}  {}{}\n",
+    const bool measured = timed && c.energy && c.energy->error.empty();
+    fmt::print("{:>3}  {:<7} {:<7} {:<5} {:<6} {:<9} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10.0f} {:>10} {:>8}{}  {}{}\n",
                i + 1, s.blockM, s.blockN, s.warps, s.kvStages, codegen::spelling(s.q), s.minBlocksPerSm,
                c.registers, c.spillBytes,
                kib(c.smemBytes), c.blocksPerSm, c.compileMs, timed ? fmt::format("{:.3f}", c.medianMs) : "-",
-               timed ? fmt::format("{:.1f}", c.tflops) : "-", checkText(c), mark);
+               timed ? fmt::format("{:.1f}", c.tflops) : "-",
+               !energy     ? ""
+               : measured ? fmt::format(" {:>10.4g} {:>6.0f}", c.energy->joulesPerCall, c.energy->watts)
+                          : fmt::format(" {:>10} {:>6}", "-", "-"),
+               checkText(c), mark);
   }
 }
 
@@ -132,6 +149,7 @@ int runTune(const TuneArgs &a) {
                             {"shape", detail::shapeJson(l.shape)},
                             {"device", detail::deviceJson(r.device)},
                             {"cache_key", nlohmann::json::parse(r.key.toJson())},
+                            {"objective", std::string(spelling(r.key.objective))},
                             {"enumerated", r.enumerated},
                             {"pruned_by_rule", byRule},
                             {"candidates", cands},
@@ -140,6 +158,7 @@ int runTune(const TuneArgs &a) {
                             {"winner", dry ? nlohmann::json() : detail::scheduleJson(w.schedule)},
                             {"median_ms", w.medianMs},
                             {"tflops", w.tflops},
+                            {"energy", energyJson(w.energy)},
                             {"default_ms", r.defaultMs},
                             {"speedup_vs_default", r.defaultMs > 0 ? r.defaultMs / w.medianMs : 0.0},
                             {"useful_flops", r.usefulFlops},
@@ -166,6 +185,11 @@ int runTune(const TuneArgs &a) {
     std::string rules;
     for (auto &[rule, n] : byRule)
       rules += fmt::format("{}{} {}", rules.empty() ? "" : ", ", rule, n);
+    if (r.key.objective != Objective::Time)
+      fmt::print("objective: {} ({}; NVML energy counter of the whole GPU, each candidate's runs repeated "
+                 "to last >= {:g} s)\n",
+                 spelling(r.key.objective),
+                 r.key.objective == Objective::Energy ? "min J per call" : "min J per call x s per call", kEnergyMinSeconds);
     fmt::print("search space: {} schedules; pruned: {}; {} compiled\n", r.enumerated, rules.empty() ? "none" : rules,
                r.candidates.size());
     if (a.verbose) {
@@ -182,6 +206,8 @@ int runTune(const TuneArgs &a) {
     }
     fmt::print("winner: {}: {:.3f} ms, {:.1f} TFLOP/s ({} FLOPs: {:.3e})", detail::scheduleText(w.schedule), w.medianMs,
                w.tflops, r.flopsRule, r.usefulFlops);
+    if (w.energy && w.energy->error.empty())
+      fmt::print(", {:.4g} J per call, {:.1f} W", w.energy->joulesPerCall, w.energy->watts);
     if (r.defaultMs > 0)
       fmt::print(", {:.2f}x the default schedule ({:.3f} ms)", r.defaultMs / w.medianMs, r.defaultMs);
     fmt::print("\nchecked at the tuned shape on {} rows: max|O-ref| = {:.3g} <= {:.3g}\n", r.winnerCheck.rows,
@@ -193,18 +219,6 @@ int runTune(const TuneArgs &a) {
     return 0;
   });
 }
-
-namespace {
-/// null without --energy; {"error"} without NVML; else the measurement (J, W, s).
-nlohmann::json energyJson(const std::optional<EnergyMeasurement> &e) {
-  if (!e)
-    return nullptr;
-  if (!e->error.empty())
-    return {{"error", e->error}};
-  return {{"joules_per_call", e->joulesPerCall}, {"watts", e->watts}, {"seconds", e->seconds},
-          {"calls", e->calls}, {"extended", e->extended}};
-}
-} // namespace
 
 int runBench(const BenchArgs &a) {
   return detail::guarded("bench", a.json, [&] {

@@ -3,7 +3,8 @@
 // {"format": "tilefuse-cache-entry", "format_version": 1,
 //  "key": {...CacheKey::toJson...},
 //  "schedule": {...Schedule::toJson...},
-//  "tuning": {"tuned_shape": {...}, "median_ms", "tflops", "default_ms", "default_schedule", ...},
+//  "tuning": {"tuned_shape": {...}, "median_ms", "tflops", "default_ms", "default_schedule", ...,
+//             "objective", and when measured "joules_per_call" (J), "watts" (W)},
 //  "launch": {"kernel_name", "threads_per_block", "dynamic_smem_bytes", "grid": {...}, "params": {...}},
 //  "cubin": {"bytes": N, "sha256": "...", "base64": "..."}}
 //
@@ -167,6 +168,18 @@ codegen::Schedule readSchedule(const Reader &r, const char *key) {
   }
 }
 
+/// An optional objective field: absent means time (entries made before objectives existed).
+Objective readObjective(const Reader &r, const char *key) {
+  if (!r.has(key))
+    return Objective::Time;
+  std::string text = r.str(key);
+  try {
+    return objectiveFromString(text);
+  } catch (const std::invalid_argument &) {
+    r.fail(key, "must be \"time\", \"energy\" or \"edp\", got \"" + text.substr(0, 40) + "\"");
+  }
+}
+
 CacheKey readKey(const Reader &r) {
   CacheKey k;
   k.device.name = r.str("gpu");
@@ -183,6 +196,7 @@ CacheKey readKey(const Reader &r) {
   k.dtype = readDType(r, "dtype");
   spec::Shape s = readShape(r.object("shape_bucket"));
   k.shape = {s.B, s.Hq, s.Hkv, s.Sq, s.Sk, s.D, s.Dv};
+  k.objective = readObjective(r, "objective");
   validateKey(k);
   return k;
 }
@@ -300,12 +314,15 @@ std::string entryToJson(const CacheEntry &e, int indent) {
         {"candidates_failed", t.candidatesFailed},
         {"registers", t.registers},
         {"spill_bytes", t.spillBytes},
-        {"created_at", t.createdAt}}},
+        {"created_at", t.createdAt},
+        {"objective", std::string(spelling(e.key.objective))}}},
       {"launch", launchJson(e.launch)},
       {"cubin",
        {{"bytes", e.cubin.size()},
         {"sha256", detail::sha256Hex(e.cubin.data(), e.cubin.size())},
         {"base64", detail::base64Encode(e.cubin.data(), e.cubin.size())}}}};
+  if (t.joulesPerCall > 0) // measured (objective energy or edp)
+    j["tuning"]["joules_per_call"] = t.joulesPerCall, j["tuning"]["watts"] = t.watts;
   return tilefuse::spec::dumpJson(j, indent) + "\n";
 }
 
@@ -341,6 +358,15 @@ CacheEntry entryFromJson(const std::string &text) {
   rec.registers = t.smallInt("registers");
   rec.spillBytes = t.smallInt("spill_bytes");
   rec.createdAt = t.str("created_at");
+  if (readObjective(t, "objective") != e.key.objective)
+    t.fail("objective", "is \"" + t.str("objective") + "\" but the key's objective is " +
+                            std::string(spelling(e.key.objective)));
+  if (t.has("joules_per_call")) {
+    rec.joulesPerCall = t.number("joules_per_call");
+    rec.watts = t.number("watts");
+    if (!(rec.joulesPerCall > 0) || !(rec.watts >= 0))
+      t.fail("joules_per_call", "must be > 0 J (with watts >= 0 W)");
+  }
   e.launch = readLaunch(r.object("launch"));
   Reader c = r.object("cubin");
   std::string expected = c.str("sha256");

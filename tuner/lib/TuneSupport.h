@@ -3,6 +3,7 @@
 
 #include "GpuRun.h"
 
+#include "tilefuse/runtime/Energy.h"
 #include "tilefuse/tuner/KernelBuild.h"
 #include "tilefuse/tuner/Tuner.h"
 
@@ -24,5 +25,16 @@ Accuracy runAndCheck(const spec::Spec &spec, const HostInputs &inputs, DevicePro
                      const LoadedKernel &kernel, const std::vector<RowIndex> &rows);
 /// Bytes of Q, K, V, O (and LSE) of one copy of the inputs at `shape`.
 std::size_t bytesPerSet(const spec::Spec &spec, const spec::Shape &shape);
+
+/// timeKernel(kernel, problem, warmup, minReps, maxReps, budgetMs) with NVML's `counter` read before the
+/// warmup and after the last run: while less than kEnergyMinSeconds have passed, more loops (no warmup,
+/// at least minReps runs each, sized from the median to fill the rest, at most 20000) run between the
+/// reads. Returns the first loop's Timing (ms) and fills `energy` (J per call over every launch between
+/// the reads, warmup and sizing runs included; W = J / s). A failed counter read sets energy.error
+/// instead (the Timing is still returned); CUDA errors throw as timeKernel's do. Used by bench
+/// (BenchOptions::energy) and tune (objective energy / edp).
+Timing timeWithEnergy(const LoadedKernel &kernel, const DeviceProblem &problem, int warmup, int minReps,
+                      int maxReps, double budgetMs, const runtime::EnergyCounter &counter,
+                      EnergyMeasurement &energy);
 
 } // namespace tilefuse::tuner::detail

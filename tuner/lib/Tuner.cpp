@@ -4,7 +4,9 @@
 // 2. search space (pruned with reasons), the default schedule first in timing order
 // 3. generate every candidate's CUDA (serial: MLIR), compile all on the NVRTC pool
 // 4. per candidate, in order, as compiles finish: resources -> gate at the small shape -> time
-// 5. winner = fastest that passed; checked again on sampled rows of the tuned shape
+//    (objective energy / edp: NVML's counter around each candidate's timed runs, >= 1 s)
+// 5. winner = best by the objective that passed (rankCandidates); checked again on sampled rows
+//    of the tuned shape
 // 6. store (atomic, locked) with the default schedule's time
 //
 #include "tilefuse/tuner/Tuner.h"
@@ -13,6 +15,7 @@
 #include "TuneSupport.h"
 
 #include "tilefuse/runtime/CudaDriver.h"
+#include "tilefuse/runtime/Energy.h"
 #include "tilefuse/runtime/Nvrtc.h"
 #include "tilefuse/tuner/KernelBuild.h"
 #include "tilefuse/tuner/Version.h"
@@ -74,6 +77,27 @@ CurrentVersions currentVersions() {
   v.nvrtcVersion = runtime::nvrtcVersion();
   v.tilefuseVersion = tilefuseVersion();
   return v;
+}
+
+std::vector<int> rankCandidates(const std::vector<CandidateResult> &candidates, Objective objective) {
+  auto measured = [&](const CandidateResult &c) {
+    return objective == Objective::Time ||
+           (c.energy && c.energy->error.empty() && c.energy->calls > 0 && c.energy->joulesPerCall > 0);
+  };
+  auto score = [&](const CandidateResult &c) {
+    return objectiveScore(objective, c.medianMs, c.energy ? c.energy->joulesPerCall : 0.0);
+  };
+  std::vector<int> order;
+  for (int i = 0; i < static_cast<int>(candidates.size()); ++i)
+    if (candidates[i].status == CandidateStatus::Timed && measured(candidates[i]))
+      order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    const double sa = score(candidates[a]), sb = score(candidates[b]);
+    if (sa != sb)
+      return sa < sb;
+    return candidates[a].medianMs < candidates[b].medianMs;
+  });
+  return order;
 }
 
 spec::Shape gateShape(const spec::Shape &shape) {
@@ -172,6 +196,25 @@ bool poisonsContext(int code) {
 /// Memory for rotated input copies: at most 8 GiB.
 constexpr std::size_t kRotationBytes = std::size_t(8) << 30;
 
+/// NVML's counter for an energy or edp objective, read once to prove it works (a GPU may lack it).
+/// Throws EnergyUnavailableError naming NVML and TILEFUSE_NVML_LIBRARY.
+void openEnergyCounter(std::optional<runtime::EnergyCounter> &counter, Objective objective, int device) {
+  auto fail = [&](const std::string &why) {
+    throw EnergyUnavailableError(
+        "objective '" + std::string(spelling(objective)) + "' needs the GPU's energy counter from NVML, which "
+        "cannot be read: " + why + ". NVML is libnvidia-ml.so.1 of the NVIDIA driver; set TILEFUSE_NVML_LIBRARY "
+        "to its path if it is installed elsewhere, or tune for time (--objective time)");
+  };
+  counter.emplace(device);
+  if (!counter->available())
+    fail(counter->error());
+  try {
+    (void)counter->millijoules();
+  } catch (const std::exception &e) {
+    fail(e.what());
+  }
+}
+
 } // namespace detail
 
 TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOptions &options, Cache &cache) {
@@ -189,6 +232,10 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
   result.spec = spec;
   result.shape = shape;
   const bool dry = !options.dryRunArch.empty();
+  // Energy first: an objective that cannot be measured is an error, never a silent tuning for time.
+  std::optional<runtime::EnergyCounter> energyCounter;
+  if (options.objective != Objective::Time && !dry)
+    openEnergyCounter(energyCounter, options.objective, options.device);
   DeviceLimits limits;
   if (dry) {
     limits = DeviceLimits::forArch(options.dryRunArch);
@@ -200,7 +247,7 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
     runtime::retainPrimaryContext(options.device);
   }
   const std::string arch = dry ? options.dryRunArch : result.device.arch();
-  result.key = makeKey(result.device, runtime::nvrtcVersion(), spec, shape);
+  result.key = makeKey(result.device, runtime::nvrtcVersion(), spec, shape, options.objective);
   LookupResult before = cache.lookup(result.key);
   if (before.status == LookupStatus::Stale || before.status == LookupStatus::Corrupt)
     result.cacheNote = "the cached entry " + before.path.string() + " is " +
@@ -340,8 +387,21 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
         finish("WRONG RESULT");
         continue;
       }
-      Timing t = timeKernel(kernel, *problem, options.warmup, options.minReps, options.maxReps,
-                            options.msPerCandidate);
+      Timing t;
+      if (energyCounter) {
+        EnergyMeasurement &energy = r.energy.emplace();
+        t = timeWithEnergy(kernel, *problem, options.warmup, options.minReps, options.maxReps,
+                           options.msPerCandidate, *energyCounter, energy);
+        if (!energy.error.empty()) {
+          pool.stop();
+          throw EnergyUnavailableError("tuning for " + std::string(spelling(options.objective)) +
+                                       " stopped: NVML's energy counter failed while timing candidate " +
+                                       cand.schedule.toString() + " (" + energy.error + "); nothing was cached");
+        }
+      } else {
+        t = timeKernel(kernel, *problem, options.warmup, options.minReps, options.maxReps,
+                       options.msPerCandidate);
+      }
       r.medianMs = t.median, r.minMs = t.min, r.maxMs = t.max;
       r.reps = static_cast<int>(t.ms.size());
       r.tflops = result.usefulFlops / (r.medianMs * 1e-3) / 1e12;
@@ -363,8 +423,12 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
     }
     if (r.isDefault && r.status == CandidateStatus::Timed)
       result.defaultMs = r.medianMs;
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%.3f ms, %.1f TFLOP/s", r.medianMs, r.tflops);
+    char buf[128];
+    if (r.energy && r.energy->error.empty())
+      std::snprintf(buf, sizeof buf, "%.3f ms, %.1f TFLOP/s, %.4g J, %.0f W", r.medianMs, r.tflops,
+                    r.energy->joulesPerCall, r.energy->watts);
+    else
+      std::snprintf(buf, sizeof buf, "%.3f ms, %.1f TFLOP/s", r.medianMs, r.tflops);
     if (r.status == CandidateStatus::Timed)
       cubins[i] = std::move(compiled.cubin);
     record(r, i);
@@ -376,16 +440,10 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
     return result;
   }
 
-  // 5. The winner: fastest that passed, checked again at the tuned shape (sampled rows).
+  // 5. The winner: best by the objective (ties: faster) that passed, checked again at the tuned shape
+  //    (sampled rows).
   const std::vector<RowIndex> rows = sampleRows(shape, options.sampleRows, seed);
-  std::vector<int> order;
-  for (int i = 0; i < static_cast<int>(result.candidates.size()); ++i)
-    if (result.candidates[i].status == CandidateStatus::Timed)
-      order.push_back(i);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    return result.candidates[a].medianMs < result.candidates[b].medianMs;
-  });
-  for (int idx : order) {
+  for (int idx : rankCandidates(result.candidates, options.objective)) {
     CandidateResult &c = result.candidates[idx];
     const std::size_t si = spaceIndex[idx];
     progress("verify", 1, 1, c.schedule.toString());
@@ -431,6 +489,10 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
   t.registers = w.registers;
   t.spillBytes = w.spillBytes;
   t.createdAt = utcNow();
+  if (w.energy && w.energy->error.empty()) {
+    t.joulesPerCall = w.energy->joulesPerCall;
+    t.watts = w.energy->watts;
+  }
   if (options.writeCache)
     result.stored = cache.store(entry, options.storeMode);
   return result;

@@ -471,3 +471,139 @@ TEST_CASE("keys with unsafe names are refused before any path is built", "[cache
   CHECK(cache.pathInside("gpu", "b.json") == dir.path() / "gpu" / "b.json");
   CHECK(countTempFiles(dir.path()) == 0);
 }
+
+TEST_CASE("objective: a time key is spelled as before objectives existed", "[cache][objective]") {
+  CacheKey k = makeTestKey(h100(), 7, 2048);
+  REQUIRE(k.objective == Objective::Time);
+  // The file name and the JSON of a time key, byte for byte as entries made before objectives: older
+  // caches stay valid.
+  CHECK(k.fileName() == "spec7-1234567800000007-bf16-B2-Hq16-Hkv16-Sq2048-Sk2048-D128-Dv128.json");
+  CHECK(k.toJson() == std::string("{\"bucket_rule\":\"") + kBucketRule +
+                          "\",\"cc\":\"9.0\",\"driver\":13000,\"dtype\":\"bf16\",\"gpu\":\"NVIDIA H100 80GB "
+                          "HBM3\",\"nvrtc\":\"13.0\",\"shape_bucket\":{\"B\":2,\"D\":128,\"Dv\":128,\"Hkv\":16,"
+                          "\"Hq\":16,\"Sk\":2048,\"Sq\":2048},\"sm_count\":132,\"spec\":\"spec7\",\"spec_hash\":"
+                          "\"1234567800000007\",\"tilefuse\":\"" +
+                          tilefuseVersion() + "\"}");
+  // makeKey's default objective is time.
+  tilefuse::spec::Spec spec;
+  spec.name = "causal";
+  tilefuse::spec::Shape shape{1, 8, 8, 1000, 1000, 64, 64};
+  CHECK(makeKey(h100(), "13.0", spec, shape) == makeKey(h100(), "13.0", spec, shape, Objective::Time));
+  CHECK(makeKey(h100(), "13.0", spec, shape).fileName() ==
+        makeKey(h100(), "13.0", spec, shape, Objective::Time).fileName());
+}
+
+TEST_CASE("objective: every objective has its own key - file name and JSON", "[cache][objective]") {
+  tilefuse::spec::Spec spec;
+  spec.name = "causal";
+  tilefuse::spec::Shape shape{1, 8, 8, 1000, 1000, 64, 64};
+  CacheKey time = makeKey(h100(), "13.0", spec, shape, Objective::Time);
+  CacheKey energy = makeKey(h100(), "13.0", spec, shape, Objective::Energy);
+  CacheKey edp = makeKey(h100(), "13.0", spec, shape, Objective::Edp);
+  CHECK(energy.objective == Objective::Energy);
+  CHECK_FALSE(time == energy);
+  CHECK_FALSE(energy == edp);
+  CHECK(time.fileName() != energy.fileName());
+  CHECK(energy.fileName() != edp.fileName());
+  CHECK(energy.fileName() == time.fileName().substr(0, time.fileName().size() - 5) + "-energy.json");
+  CHECK(edp.fileName() == time.fileName().substr(0, time.fileName().size() - 5) + "-edp.json");
+  CHECK(time.toJson().find("objective") == std::string::npos);
+  CHECK(energy.toJson().find("\"objective\":\"energy\"") != std::string::npos);
+  CHECK(edp.toJson().find("\"objective\":\"edp\"") != std::string::npos);
+}
+
+TEST_CASE("objective: an energy entry never answers a time lookup - nor the reverse", "[cache][objective]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  CacheKey time = makeTestKey(h100(), 3);
+  CacheKey energy = time;
+  energy.objective = Objective::Energy;
+  CacheEntry e = makeTestEntry(energy, 2.0);
+  e.tuning.joulesPerCall = 0.5, e.tuning.watts = 250;
+  cache.store(e);
+  CHECK(cache.lookup(time).status == LookupStatus::Miss);
+  CHECK(cache.findForArch(time).empty());
+  LookupResult hit = cache.lookup(energy);
+  REQUIRE(hit.hit());
+  CHECK(hit.entry->key.objective == Objective::Energy);
+  CHECK(hit.entry->tuning.joulesPerCall == 0.5);
+  CHECK(hit.entry->tuning.watts == 250);
+  CHECK(cache.findForArch(energy).size() == 1);
+
+  cache.store(makeTestEntry(time, 1.0));
+  CHECK(cache.lookup(time).hit());
+  CHECK(cache.lookup(time).entry->key.objective == Objective::Time);
+  CHECK(cache.lookup(energy).entry->tuning.medianMs == 2.0); // untouched by the time entry
+  CacheKey edp = time;
+  edp.objective = Objective::Edp;
+  CHECK(cache.lookup(edp).status == LookupStatus::Miss);
+  CHECK(cache.list(CurrentVersions{}).size() == 2); // ls, export, import and clear see both
+  TempDir other;
+  CHECK(cache.exportTo(other.path() / "all.tfcache").entries == 2);
+  Cache copy(other.path() / "cache");
+  CHECK(copy.importFrom(other.path() / "all.tfcache").entries == 2);
+  CHECK(copy.lookup(energy).hit());
+  CHECK(copy.clear("-energy", false, CurrentVersions{}).entries == 1);
+  CHECK(copy.lookup(energy).status == LookupStatus::Miss);
+  CHECK(copy.lookup(time).hit());
+
+  // An energy entry copied over the time entry's file: the key inside disagrees with the place.
+  writeText(cache.entryPath(time), readText(cache.entryPath(energy)));
+  LookupResult moved = cache.lookup(time);
+  CHECK(moved.status == LookupStatus::Corrupt);
+  CHECK_THAT(moved.problem, Catch::Contains("does not match the file's place"));
+}
+
+TEST_CASE("objective: entries record it - with J per call and W when measured", "[cache][objective]") {
+  CacheKey key = makeTestKey(h100(), 4);
+  key.objective = Objective::Edp;
+  CacheEntry e = makeTestEntry(key, 1.5);
+  e.tuning.joulesPerCall = 0.125, e.tuning.watts = 300.5;
+  const std::string text = entryToJson(e);
+  CHECK(text.find("\"objective\": \"edp\"") != std::string::npos);
+  CHECK(text.find("\"joules_per_call\": 0.125") != std::string::npos);
+  CHECK(text.find("\"watts\": 300.5") != std::string::npos);
+  CacheEntry back = entryFromJson(text);
+  CHECK(back.key == e.key);
+  CHECK(back.tuning.joulesPerCall == 0.125);
+  CHECK(back.tuning.watts == 300.5);
+
+  // A time entry without a measurement writes no energy; one of an older Tilefuse (no "objective"
+  // anywhere) reads as time.
+  std::string timeText = entryToJson(makeTestEntry(makeTestKey(h100(), 4), 1.5));
+  CHECK(timeText.find("joules_per_call") == std::string::npos);
+  CHECK(timeText.find("\"objective\": \"time\"") != std::string::npos);
+  std::string old = timeText;
+  old.erase(old.find(",\n  \"objective\": \"time\""), std::string(",\n  \"objective\": \"time\"").size());
+  REQUIRE(old.find("objective") == std::string::npos);
+  CHECK(entryFromJson(old).key.objective == Objective::Time);
+
+  // The tuning record's objective must agree with the key's; an unknown one names the field.
+  std::string mismatch = text;
+  mismatch.replace(mismatch.find("\"objective\": \"edp\""), 18, "\"objective\": \"time\"");
+  CHECK_THROWS_WITH(entryFromJson(mismatch), Catch::Contains("tuning.objective") && Catch::Contains("edp"));
+  std::string unknown = text;
+  unknown.replace(unknown.find("\"objective\": \"edp\""), 18, "\"objective\": \"watts\"");
+  CHECK_THROWS_WITH(entryFromJson(unknown), Catch::Contains("objective") && Catch::Contains("watts") &&
+                                                Catch::Contains("\"time\", \"energy\" or \"edp\""));
+}
+
+TEST_CASE("objective: --keep-faster keeps the better entry by the key's objective", "[cache][objective]") {
+  TempDir dir;
+  Cache cache(dir.path());
+  CacheKey key = makeTestKey(h100(), 5);
+  key.objective = Objective::Energy;
+  CacheEntry frugal = makeTestEntry(key, 2.0); // slower, less energy
+  frugal.tuning.joulesPerCall = 0.4, frugal.tuning.watts = 200;
+  CacheEntry fast = makeTestEntry(key, 1.0);
+  fast.tuning.joulesPerCall = 0.5, fast.tuning.watts = 500;
+  cache.store(frugal);
+  StoreResult kept = cache.store(fast, StoreMode::KeepFaster);
+  CHECK_FALSE(kept.written);
+  CHECK_THAT(kept.note, Catch::Contains("0.4 J <= 0.5 J"));
+  CHECK(cache.lookup(key).entry->tuning.joulesPerCall == 0.4);
+  CacheEntry better = makeTestEntry(key, 3.0);
+  better.tuning.joulesPerCall = 0.3, better.tuning.watts = 100;
+  CHECK(cache.store(better, StoreMode::KeepFaster).written);
+  CHECK(cache.lookup(key).entry->tuning.joulesPerCall == 0.3);
+}

@@ -12,8 +12,10 @@
 //
 // The key is every specialisation parameter (FlashInfer's jit/core.py habit): GPU name, compute
 // capability, SM count (the directory), driver, NVRTC and Tilefuse versions, the bucketing rule
-// (inside the entry, compared on load), and the spec's content hash, dtype and bucketed shape (the
-// file name, with the full key repeated inside and compared on load).
+// (inside the entry, compared on load), and the spec's content hash, dtype, bucketed shape and the
+// tuning objective (the file name, with the full key repeated inside and compared on load). An entry
+// tuned for energy never answers a lookup for time and vice versa; time keys are spelled as they were
+// before objectives existed, so older entries stay valid.
 //
 // Writes are atomic and serialised: take the directory's flock, write a temporary file
 // ".tmp-<pid>-<n>", fsync, rename over the entry, fsync the directory, unlock. A reader never takes
@@ -38,6 +40,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tilefuse::tuner {
@@ -96,6 +99,19 @@ inline constexpr const char *kBucketRule = "seq:max(128,pow2)<=4096,ceil1024>409
 using ShapeBucket = spec::Shape;
 using spec::bucketShape;
 
+/// What tuning minimises (`tilefuse tune --objective`). Time is the default and the tie-breaker.
+///   Time:   median ms per call
+///   Energy: J per call (NVML's energy counter, runtime/Energy.h)
+///   Edp:    energy-delay product, J per call x s per call (J*s)
+enum class Objective { Time, Energy, Edp };
+std::string_view spelling(Objective o); ///< "time", "energy", "edp"
+/// The objective spelled `text` ("time", "energy" or "edp"); throws std::invalid_argument naming
+/// the value and the allowed ones.
+Objective objectiveFromString(std::string_view text);
+/// The number `o` minimises, from one measurement: `ms` (median ms per call) for Time,
+/// `joulesPerCall` (J) for Energy, joulesPerCall x ms / 1000 (J*s) for Edp.
+double objectiveScore(Objective o, double ms, double joulesPerCall);
+
 struct CacheKey {
   DeviceIdentity device;
   std::string nvrtcVersion;    ///< runtime::nvrtcVersion(), "13.0"
@@ -105,17 +121,21 @@ struct CacheKey {
   std::string specHash; ///< spec::contentHashHex
   spec::DType dtype = spec::DType::BF16;
   ShapeBucket shape;
+  Objective objective = Objective::Time; ///< what the entry's schedule minimises
 
-  /// "<spec>-<hash>-<dtype>-B<B>-Hq<Hq>-Hkv<Hkv>-Sq<Sq>-Sk<Sk>-D<D>-Dv<Dv>.json" (bucketed sizes).
+  /// "<spec>-<hash>-<dtype>-B<B>-Hq<Hq>-Hkv<Hkv>-Sq<Sq>-Sk<Sk>-D<D>-Dv<Dv>.json" (bucketed sizes) for
+  /// the time objective; "...-Dv<Dv>-energy.json" / "...-Dv<Dv>-edp.json" for the others.
   std::string fileName() const;
-  /// Every field as canonical JSON text (keys sorted, no whitespace).
+  /// Every field as canonical JSON text (keys sorted, no whitespace). "objective" is written only
+  /// when it is not time, so a time key's text is the one of entries made before objectives existed.
   std::string toJson() const;
   bool operator==(const CacheKey &) const = default;
 };
 
-/// The key of (spec, shape) on `device` with the running toolchain (tilefuseVersion(), `nvrtc`).
+/// The key of (spec, shape, objective) on `device` with the running toolchain (tilefuseVersion(),
+/// `nvrtc`). The one place keys are made: lookups and tuning both call it.
 CacheKey makeKey(const DeviceIdentity &device, const std::string &nvrtc, const spec::Spec &spec,
-                 const spec::Shape &shape);
+                 const spec::Shape &shape, Objective objective = Objective::Time);
 
 // ---------------------------------------------------------------------------------------------
 // The value.
@@ -138,6 +158,10 @@ struct TuningRecord {
   int registers = 0;            ///< per thread (ptxas), 0 if unknown
   int spillBytes = 0;           ///< spill stores + loads per thread (ptxas)
   std::string createdAt;        ///< UTC, "2025-01-31T12:00:00Z"
+  /// The winner's energy, measured when the key's objective is not time (NVML counter of the whole
+  /// GPU around its timed runs, Tuner.h EnergyMeasurement); 0 = not measured.
+  double joulesPerCall = 0;     ///< J per call
+  double watts = 0;             ///< W, average over the measured runs
 };
 
 struct CacheEntry {
@@ -205,7 +229,9 @@ struct ListedEntry {
 
 enum class StoreMode {
   Replace,    ///< overwrite whatever is there
-  KeepFaster, ///< keep a valid existing entry with the same key if its median is lower
+  /// Keep a valid existing entry with the same key if it is not worse by the key's objective
+  /// (objectiveScore: median ms for time, J per call for energy, J*s for edp).
+  KeepFaster,
 };
 
 struct StoreResult {
@@ -241,8 +267,8 @@ public:
   /// (versions included). Never throws for a bad file: that is Corrupt with the reason.
   LookupResult lookup(const CacheKey &key) const;
 
-  /// Entries usable for `key` on any GPU of the same compute capability, best (lowest median)
-  /// first, for machines without a GPU (`tilefuse emit --arch sm_90`): the device name, SM count
+  /// Entries usable for `key` on any GPU of the same compute capability, best (lowest
+  /// objectiveScore of the key's objective) first, for machines without a GPU (`tilefuse emit --arch sm_90`): the device name, SM count
   /// and driver are not compared, everything else is.
   std::vector<LookupResult> findForArch(const CacheKey &key) const;
 

@@ -9,8 +9,12 @@
 //            2. time: CUDA events around each launch on inputs rotated over enough copies to cover
 //               several times the L2 cache (TuneOptions::l2Multiple), `warmup` launches first,
 //               then as many runs as fit in msPerCandidate (between minReps and maxReps); median.
-//          The fastest is checked once more at the tuned shape itself on sampled rows (Check.h)
-//          before it is stored in the cache with the default schedule's time.
+//          With TuneOptions::objective energy or edp, NVML's energy counter (runtime/Energy.h) is
+//          also read around each candidate's timed runs, which are repeated until they last
+//          kEnergyMinSeconds (the counter's resolution), as bench --energy does.
+//          The best by the objective (rankCandidates: ms, J per call or J*s; ties by ms) is checked
+//          once more at the tuned shape itself on sampled rows (Check.h) before it is stored in the
+//          cache, under a key that holds the objective, with the default schedule's time.
 //          Whole tuning stays within timeBudgetSeconds (60 s): candidates not timed by then are
 //          reported as pruned by rule "time".
 // bench(): time one kernel (the cached one, or the default schedule, or a given schedule) and check
@@ -47,6 +51,14 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// Tuning for energy or EDP was asked for, but NVML's energy counter cannot be read (the library
+/// is missing or lacks the call, NVML fails to start, or the GPU does not support the counter).
+/// what() says why, names NVML and TILEFUSE_NVML_LIBRARY. Never a silent fallback to time.
+class EnergyUnavailableError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
 /// The GPU this process runs on (device 0), with its driver version. Throws NeedsGpuError.
 DeviceIdentity currentDevice(int ordinal = 0);
 /// Limits of device `ordinal` (runtime::deviceInfo). Throws NeedsGpuError.
@@ -64,6 +76,20 @@ struct TuneProgress {
   std::string message; ///< the candidate just finished, e.g. "BLOCK_M=128 ... 1.234 ms"
 };
 
+/// Energy of the timed runs (BenchOptions::energy, and every timed candidate of a tuning whose
+/// TuneOptions::objective is not time), from the GPU's NVML counter read before the warmup and after
+/// the last timed run. The counter is per GPU: other processes' work on it counts too.
+struct EnergyMeasurement {
+  std::string error;         ///< why there is no measurement (e.g. NVML missing); empty when measured
+  double joulesPerCall = 0;  ///< J: counter delta / calls
+  double watts = 0;          ///< W: counter delta / seconds (average power, idle gaps included)
+  double seconds = 0;        ///< wall time between the two counter reads (steady clock)
+  long long calls = 0;       ///< kernel launches between them (warmup and sizing runs included)
+  bool extended = false;     ///< the timed loop was repeated to last >= kEnergyMinSeconds
+};
+/// The counter updates only every so often (tens of ms or more): shorter runs are repeated until this long.
+inline constexpr double kEnergyMinSeconds = 1.0;
+
 struct TuneOptions {
   int device = 0;                   ///< CUDA ordinal
   int maxCandidates = 24;           ///< timed at most (SearchOptions::maxCandidates)
@@ -78,6 +104,11 @@ struct TuneOptions {
   int sampleRows = 128;             ///< rows of the tuned shape checked for the winner
   bool writeCache = true;
   StoreMode storeMode = StoreMode::Replace;
+  /// What the winner minimises, and part of the cache key: Time (median ms, the default), Energy
+  /// (J per call) or Edp (J per call x s per call). Energy and Edp read NVML's energy counter around
+  /// every candidate's timed runs, each lasting >= kEnergyMinSeconds (about 1 s more per candidate);
+  /// tune() throws EnergyUnavailableError when the counter cannot be read (not in a dry run).
+  Objective objective = Objective::Time;
   /// Non-empty ("sm_90"): a dry run without a GPU: the limits of this arch
   /// (DeviceLimits::forArch), every candidate generated and compiled, nothing run, timed or cached.
   std::string dryRunArch;
@@ -107,8 +138,16 @@ struct CandidateResult {
   double medianMs = 0, minMs = 0, maxMs = 0;
   int reps = 0;
   double tflops = 0;
+  /// Timed with an objective other than time: the energy of its timed runs (J per call, W).
+  std::optional<EnergyMeasurement> energy;
   Accuracy gate; ///< the small-shape check (rows = 0 when it did not run)
 };
+
+/// The order in which tune() tries winners: indices of the Timed candidates, best first by
+/// objectiveScore(objective, medianMs, energy->joulesPerCall) (ms, J or J*s), ties by median ms, then
+/// by position. For Energy and Edp, a candidate without an energy measurement (none, one with an
+/// error, or one of 0 J: the counter did not move) is left out. Pure: no GPU.
+std::vector<int> rankCandidates(const std::vector<CandidateResult> &candidates, Objective objective);
 
 struct TuneResult {
   spec::Spec spec;
@@ -129,10 +168,12 @@ struct TuneResult {
   const CandidateResult *best() const { return winner >= 0 ? &candidates[winner] : nullptr; }
 };
 
-/// Tunes (spec, shape) on GPU options.device and stores the winner in `cache` (when options.writeCache).
+/// Tunes (spec, shape) on GPU options.device for options.objective and stores the winner in `cache`
+/// under makeKey(..., options.objective) (when options.writeCache).
 /// With options.dryRunArch, only generates and compiles (winner = -1, nothing cached, no GPU used).
-/// Throws NeedsGpuError without a GPU (and no dry run), KernelBuildError when even the default schedule cannot be
-/// generated (an unsupported spec), std::runtime_error when no candidate passes.
+/// Throws EnergyUnavailableError (objective energy / edp, checked first, before the GPU) when NVML's
+/// counter cannot be read, NeedsGpuError without a GPU (and no dry run), KernelBuildError when even the
+/// default schedule cannot be generated (an unsupported spec), std::runtime_error when no candidate passes.
 TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOptions &options,
                 Cache &cache);
 
@@ -153,18 +194,6 @@ struct BenchOptions {
   bool energy = false;
 };
 
-/// Energy of the timed runs (BenchOptions::energy), from the GPU's NVML counter read before the warmup
-/// and after the last timed run. The counter is per GPU: other processes' work on it counts too.
-struct EnergyMeasurement {
-  std::string error;         ///< why there is no measurement (e.g. NVML missing); empty when measured
-  double joulesPerCall = 0;  ///< J: counter delta / calls
-  double watts = 0;          ///< W: counter delta / seconds (average power, idle gaps included)
-  double seconds = 0;        ///< wall time between the two counter reads (steady clock)
-  long long calls = 0;       ///< kernel launches between them (warmup and sizing runs included)
-  bool extended = false;     ///< the timed loop was repeated to last >= kEnergyMinSeconds
-};
-/// The counter updates only every so often (tens of ms or more): shorter runs are repeated until this long.
-inline constexpr double kEnergyMinSeconds = 1.0;
 
 struct BenchResult {
   spec::Spec spec;

@@ -1,0 +1,171 @@
+// The tuning objective without a GPU: its spelling, the score each objective minimises, the order in
+// which tune() tries winners (rankCandidates), and tune()'s refusal to tune for energy without NVML
+// (the fake libnvidia-ml of tests/unit/runtime, found through $TILEFUSE_NVML_LIBRARY).
+#include "TunerTestSupport.h"
+
+#include "tilefuse/runtime/CudaDriver.h"
+#include "tilefuse/tuner/Tuner.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+using namespace tilefuse;
+using namespace tilefuse::tuner;
+using Catch::Matchers::Contains;
+
+#ifndef FAKE_NVML_PATH
+#error "FAKE_NVML_PATH must be defined by tests/unit/tuner/CMakeLists.txt"
+#endif
+
+namespace {
+
+/// Sets an environment variable for one scope (unset, or restored, after).
+struct ScopedEnv {
+  std::string name, old;
+  bool had = false;
+  ScopedEnv(const char *n, const std::string &value) : name(n) {
+    if (const char *v = std::getenv(n))
+      old = v, had = true;
+    setenv(n, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (had)
+      setenv(name.c_str(), old.c_str(), 1);
+    else
+      unsetenv(name.c_str());
+  }
+};
+
+/// A timed candidate with `ms` per call and, when joules > 0, an energy measurement of `joules` per call.
+CandidateResult timed(int blockM, double ms, double joules) {
+  CandidateResult c;
+  c.schedule.blockM = blockM;
+  c.status = CandidateStatus::Timed;
+  c.medianMs = ms;
+  if (joules > 0) {
+    EnergyMeasurement &e = c.energy.emplace();
+    e.joulesPerCall = joules;
+    e.watts = joules / (ms * 1e-3);
+    e.seconds = 1.0;
+    e.calls = 1000;
+  }
+  return c;
+}
+
+spec::Spec loadSpec(const std::string &name) {
+  return spec::parseSpecFile(std::string(TILEFUSE_SPECS_DIR) + "/" + name);
+}
+
+} // namespace
+
+TEST_CASE("objective: spelled time - energy - edp - anything else is refused by name", "[objective]") {
+  for (Objective o : {Objective::Time, Objective::Energy, Objective::Edp})
+    CHECK(objectiveFromString(spelling(o)) == o);
+  CHECK(spelling(Objective::Edp) == "edp");
+  CHECK_THROWS_AS(objectiveFromString("power"), std::invalid_argument);
+  CHECK_THROWS_WITH(objectiveFromString("power"), Contains("\"power\"") && Contains("time, energy or edp"));
+  CHECK_THROWS_AS(objectiveFromString("Energy"), std::invalid_argument); // exact spelling
+  CHECK_THROWS_AS(objectiveFromString(""), std::invalid_argument);
+}
+
+TEST_CASE("objective: the score is ms - J per call - or J x s per call", "[objective]") {
+  CHECK(objectiveScore(Objective::Time, 2.0, 0.5) == 2.0);
+  CHECK(objectiveScore(Objective::Energy, 2.0, 0.5) == 0.5);
+  CHECK(objectiveScore(Objective::Edp, 2.0, 0.5) == Approx(1e-3)); // 0.5 J x 0.002 s
+}
+
+TEST_CASE("objective: rankCandidates picks min time - min energy - min EDP", "[objective]") {
+  std::vector<CandidateResult> c = {
+      timed(16, 1.0, 0.30),   // 0: EDP 3.0e-4 J*s (best EDP)
+      timed(32, 0.8, 0.40),   // 1: EDP 3.2e-4
+      timed(48, 1.5, 0.25),   // 2: EDP 3.75e-4, least energy
+      timed(64, 0.5, 0.10),   // 3: best everywhere, but it failed the check
+      timed(80, 0.7, 0.0),    // 4: fastest timed, no energy measurement
+  };
+  c[3].status = CandidateStatus::WrongResult;
+  CHECK(rankCandidates(c, Objective::Time) == std::vector<int>{4, 1, 0, 2});
+  CHECK(rankCandidates(c, Objective::Energy) == std::vector<int>{2, 0, 1});
+  CHECK(rankCandidates(c, Objective::Edp) == std::vector<int>{0, 1, 2});
+
+  // A failed measurement is no measurement.
+  c[2].energy->error = "nvmlDeviceGetTotalEnergyConsumption failed";
+  CHECK(rankCandidates(c, Objective::Energy) == std::vector<int>{0, 1});
+  // A counter that did not move (0 J) is no measurement either, not the best one.
+  c[1].energy->joulesPerCall = 0;
+  CHECK(rankCandidates(c, Objective::Edp) == std::vector<int>{0});
+  // Nothing timed: nothing to pick.
+  CHECK(rankCandidates({}, Objective::Energy).empty());
+}
+
+TEST_CASE("objective: equal energy goes to the faster candidate - then to the earlier one", "[objective]") {
+  std::vector<CandidateResult> c = {timed(16, 2.0, 0.5), timed(32, 1.0, 0.5), timed(48, 1.0, 0.5),
+                                    timed(64, 3.0, 0.75)};
+  CHECK(rankCandidates(c, Objective::Energy) == std::vector<int>{1, 2, 0, 3});
+  std::vector<CandidateResult> t = {timed(16, 1.0, 0), timed(32, 1.0, 0)};
+  CHECK(rankCandidates(t, Objective::Time) == std::vector<int>{0, 1});
+}
+
+TEST_CASE("objective: tune for energy without NVML fails naming NVML and TILEFUSE_NVML_LIBRARY",
+          "[objective][nvml]") {
+  spec::Spec s = loadSpec("causal.json");
+  spec::Shape shape = spec::resolveShape(s, {1, 4, 4, 1000, 1000, {}, {}});
+  test::TempDir dir;
+  Cache cache(dir.path());
+  TuneOptions options;
+  options.objective = Objective::Energy;
+
+  {
+    ScopedEnv lib("TILEFUSE_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1");
+    CHECK_THROWS_AS(tune(s, shape, options, cache), EnergyUnavailableError);
+    CHECK_THROWS_WITH(tune(s, shape, options, cache),
+                      Contains("objective 'energy'") && Contains("NVML") && Contains("TILEFUSE_NVML_LIBRARY") &&
+                          Contains("dlopen(/nonexistent/libnvidia-ml.so.1)"));
+    options.objective = Objective::Edp;
+    CHECK_THROWS_WITH(tune(s, shape, options, cache), Contains("objective 'edp'"));
+  }
+  {
+    ScopedEnv lib("TILEFUSE_NVML_LIBRARY", FAKE_NVML_NO_ENERGY_PATH); // NVML without the energy call
+    CHECK_THROWS_WITH(tune(s, shape, options, cache),
+                      Contains("lacks nvmlDeviceGetTotalEnergyConsumption") && Contains("TILEFUSE_NVML_LIBRARY"));
+  }
+  {
+    ScopedEnv lib("TILEFUSE_NVML_LIBRARY", FAKE_NVML_PATH);
+    ScopedEnv fail("FAKE_NVML_INIT_ERROR", "9"); // NVML_ERROR_DRIVER_NOT_LOADED
+    CHECK_THROWS_WITH(tune(s, shape, options, cache), Contains("nvmlInit_v2 failed: NVML error 9"));
+  }
+  // With a working NVML the objective is accepted: the next question is the GPU.
+  if (!runtime::gpuAvailable()) {
+    ScopedEnv lib("TILEFUSE_NVML_LIBRARY", FAKE_NVML_PATH);
+    CHECK_THROWS_AS(tune(s, shape, options, cache), NeedsGpuError);
+  }
+  // Time never touches NVML.
+  if (!runtime::gpuAvailable()) {
+    ScopedEnv lib("TILEFUSE_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1");
+    options.objective = Objective::Time;
+    CHECK_THROWS_AS(tune(s, shape, options, cache), NeedsGpuError);
+  }
+  CHECK(std::filesystem::is_empty(dir.path())); // nothing cached
+}
+
+TEST_CASE("objective: a dry run needs no NVML and keys its result by the objective", "[objective][nvrtc]") {
+  spec::Spec s = loadSpec("causal.json");
+  spec::Shape shape = spec::resolveShape(s, {1, 4, 4, 1000, 1000, {}, {}});
+  test::TempDir dir;
+  Cache cache(dir.path());
+  ScopedEnv lib("TILEFUSE_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1");
+  TuneOptions options;
+  options.objective = Objective::Energy;
+  options.dryRunArch = "sm_90";
+  options.maxCandidates = 1;
+  options.compileExtra = 0;
+  options.threads = 1;
+  TuneResult r = tune(s, shape, options, cache);
+  CHECK(r.winner == -1);
+  CHECK(r.key.objective == Objective::Energy);
+  CHECK_THAT(r.key.fileName(), Catch::EndsWith("-energy.json"));
+  CHECK(r.key == makeKey(r.device, r.key.nvrtcVersion, s, shape, Objective::Energy));
+  CHECK(std::filesystem::is_empty(dir.path())); // a dry run caches nothing
+}
