@@ -37,6 +37,7 @@ std::string_view sourceSpelling(codegen::ParamSource s) {
   case codegen::ParamSource::Size: return "size";
   case codegen::ParamSource::TensorMap: return "tensor_map";
   case codegen::ParamSource::BlockMask: return "block_mask";
+  case codegen::ParamSource::SeqStarts: return "seq_starts";
   }
   return "?";
 }
@@ -262,7 +263,7 @@ LaunchInfo readLaunch(const Reader &r) {
     bool known = false;
     for (ParamSource cand : {ParamSource::TensorPointer, ParamSource::TensorStride,
                              ParamSource::TensorExtent, ParamSource::Size, ParamSource::TensorMap,
-                             ParamSource::BlockMask})
+                             ParamSource::BlockMask, ParamSource::SeqStarts})
       if (sourceSpelling(cand) == source)
         field.source = cand, known = true;
     if (!known)

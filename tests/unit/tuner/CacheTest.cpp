@@ -118,6 +118,27 @@ TEST_CASE("an sm90 entry keeps its TMA tensor maps and their boxes through JSON"
   CHECK_THROWS_WITH(entryFromJson(bad), Catch::Contains("box_rows") && Catch::Contains("[1, 256]"));
 }
 
+TEST_CASE("a packed kernel's entry keeps its cu_seqlens fields through JSON", "[cache]") {
+  // Every ParamSource has a spelling that reads back: a packed (varlen) kernel's cu_seqlens_q / _k
+  // pointers were written as "?" and the entry then read back as corrupt.
+  CacheEntry e = makeTestEntry(makeTestKey(h100(), 1), 1.0);
+  for (int dim : {0, 1}) {
+    tilefuse::codegen::ParamField f;
+    f.name = dim == 0 ? "cu_seqlens_q" : "cu_seqlens_k";
+    f.source = tilefuse::codegen::ParamSource::SeqStarts;
+    f.dim = dim;
+    f.offset = 0;
+    e.launch.params.fields.push_back(f);
+  }
+  const std::string text = entryToJson(e);
+  CHECK(text.find("\"?\"") == std::string::npos);
+  CacheEntry back = entryFromJson(text);
+  REQUIRE(back.launch.params.fields.size() == e.launch.params.fields.size());
+  CHECK(back.launch.params.fields.back().source == tilefuse::codegen::ParamSource::SeqStarts);
+  CHECK(back.launch.params.fields.back().dim == 1);
+  CHECK(back.launch.params.toString() == e.launch.params.toString());
+}
+
 TEST_CASE("store then lookup: hit - miss - and a different key", "[cache]") {
   TempDir dir;
   Cache cache(dir.path());
