@@ -164,7 +164,10 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
       return std::nullopt;
     return out;
   };
-  auto positionsF32 = [&](Value v) -> std::optional<std::string> {
+  // The f32 row part ((float)U + a (float)row) and column coefficient b of a converted position sum
+  // whose b is not 0, by the sitofp's result.
+  llvm::DenseMap<Value, std::pair<std::string, int64_t>> positionParts;
+  auto positionsF32 = [&](Value v, Value converted) -> std::optional<std::string> {
     std::optional<Affine> a = affine(v, 0);
     if (!a || (a->rowCoef == 0 && a->colCoef == 0))
       return std::nullopt; // uniform: the plain conversion is already done once
@@ -174,15 +177,39 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
     std::string e = "(float)" + (a->uniform.empty() ? std::string("0") : a->uniform);
     if (a->rowCoef)
       e = "(" + e + term(a->rowCoef, "(float)row") + ")";
-    if (a->colCoef)
+    if (a->colCoef) {
+      positionParts[converted] = {e, a->colCoef};
       e = "(" + e + term(a->colCoef, "tfcg::col_f32(x)") + ")";
+    }
     return e;
+  };
+  // u * (R + b col) for u uniform over the tile (defined outside the region: ALiBi's slope), R the row
+  // part and b col the column part of a converted position sum, with col = col_base_f32(x) (the lane's
+  // part) + col_offset_f32(x) (a compile-time constant): fmaf(u, b offset, u * (R + b base)). The second
+  // operand is shared by the row's elements, so each element costs one FFMA with an immediate where
+  // the column's conversion, R + b col and u * (R + b col) cost two FADDs and an FMUL. Rounding:
+  // u * (R + b base) is rounded once more, an absolute error of |u R| 2^-24 in the score (R is a
+  // relative position, |R| <= max(Sq, Sk) + BLOCK_N); f32 evaluates u * (R + b col) to 2^-24 relative.
+  auto uniformTimesPositions = [&](arith::MulFOp mul) -> std::optional<std::string> {
+    if (!mul.getType().isF32() || exactMath(mul))
+      return std::nullopt;
+    for (auto [u, pos] : {std::pair{mul.getLhs(), mul.getRhs()}, std::pair{mul.getRhs(), mul.getLhs()}}) {
+      auto parts = positionParts.find(pos);
+      if (parts == positionParts.end() || u.getParentBlock() == &block)
+        continue;
+      const std::string us = operand(u);
+      const int64_t b = parts->second.second;
+      const std::string k = b == 1 ? "" : std::to_string(b) + ".0f * ";
+      return "fmaf(" + us + ", " + k + "tfcg::col_offset_f32(x), " + us + " * (" + parts->second.first + " + " + k +
+             "tfcg::col_base_f32(x)))";
+    }
+    return std::nullopt;
   };
   for (Operation &op : block.without_terminator()) {
     if (op.getResult(0).use_empty())
       continue; // dead in the region
     if (isa<arith::SIToFPOp>(op) && op.getResult(0).getType().isF32())
-      if (std::optional<std::string> f = positionsF32(op.getOperand(0))) {
+      if (std::optional<std::string> f = positionsF32(op.getOperand(0), op.getResult(0))) {
         val[op.getResult(0)] = *f;
         continue;
       }
@@ -205,6 +232,8 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
                                         std::get<2>(scaledSub->second));
     else if (sub != subOperands.end())
       expr = ScalarExprs::expDiff(sub->second.first, sub->second.second); // e^(a-b): one FFMA + EX2
+    else if (auto mul = dyn_cast<arith::MulFOp>(op); std::optional<std::string> fma = mul ? uniformTimesPositions(mul) : std::nullopt)
+      expr = *fma;
     else
       expr = sx_.opExpr(&op, operands);
     Value res = op.getResult(0);

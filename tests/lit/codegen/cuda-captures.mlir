@@ -1,4 +1,4 @@
-// score_mod / mask_mod reading captured tables: bounds-checked table objects (outside reads 0), per-element reads.
+// score_mod / mask_mod reading captured tables: bounds-checked table objects (outside reads 0); a read of tile-uniform indices (slopes[h]) is hoisted in front of the K/V loop, per-element reads stay in the element code.
 // RUN: tilefuse-codegen %S/Inputs/alibi.mlir | FileCheck %s --check-prefix=ALIBI
 // RUN: tilefuse-codegen %S/Inputs/relative_bias.mlir | FileCheck %s --check-prefix=REL
 // RUN: tilefuse-codegen %S/Inputs/document_mask.mlir | FileCheck %s --check-prefix=DOC
@@ -7,9 +7,9 @@
 // ALIBI: const float *slopes; // f32 [Hq] (captured)
 // ALIBI: long long slopes_extent[1]; // extents of dims Hq
 // ALIBI: const tfcg::table<float, 1> slopes{p.slopes, {p.Hq}, {1}};
-// ALIBI: const float [[T:t]] = slopes(head);
+// ALIBI: const float [[T:f]] = slopes(head);
 // The position difference is converted term by term (no per-element int -> f32 conversion).
-// ALIBI: (tfcg::at(s_acc, x) * 0.0883883461f) + ([[T]] * (((float)(kv0 - ((q_row0 + Sk) - Sq)) - (float)row) + tfcg::col_f32(x)))
+// ALIBI: (tfcg::at(s_acc, x) * 0.0883883461f) + fmaf([[T]], tfcg::col_offset_f32(x), [[T]] * (((float)(kv0 - ((q_row0 + Sk) - Sq)) - (float)row) + tfcg::col_base_f32(x)))
 
 // REL: const tfcg::table<float, 2> bias{p.bias, {p.Hq, p.bias_extent[1]}, {p.bias_stride[0], 1}};
 // REL: bias(head, (((kv_idx - q_idx) + Sq) - 1))

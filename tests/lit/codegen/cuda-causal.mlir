@@ -47,7 +47,7 @@
 // CHECK: tfcg::map([[S]], warp_row0, [&](tfcg::fidx x, int row, int col) {
 // CHECK-NEXT: const long long q_idx = q_row0 + row;
 // CHECK-NEXT: const long long kv_idx = kv0 + col;
-// CHECK-NEXT: return ((kv_idx < Sk) ? (((q_idx + (Sk - Sq)) >= kv_idx) ? (tfcg::at([[S]], x) * 0.0883883461f) : (-tfcg::inf())) : (-tfcg::inf()));
+// CHECK-NEXT: return ((kv_idx < Sk) ? (((q_idx + [[D:i]]) >= kv_idx) ? (tfcg::at([[S]], x) * 0.0883883461f) : (-tfcg::inf())) : (-tfcg::inf()));
 // online softmax
 // CHECK: warp::row_max([[MN:m_new]], [[S]], [[M]]);
 // CHECK: tfcg::map([[ALPHA:alpha]], warp_row0,

@@ -73,6 +73,13 @@ TF_DEVICE float col_f32(fidx x) {
   return static_cast<float>(2 * (laneid() & 3)) + static_cast<float>(16 * x.j + 8 * (x.p >> 1) + x.e);
 }
 
+/// col_f32(x) = col_base_f32(x) + col_offset_f32(x): the part of the column that depends on the lane
+/// only (2 (lane & 3)) and the compile-time part of position x. An element code that multiplies a
+/// column by a tile-uniform u adds u * col_base_f32(x) into its per-row term, leaving u times a
+/// constant per element (one FFMA with an immediate).
+TF_DEVICE float col_base_f32(fidx) { return static_cast<float>(2 * (laneid() & 3)); }
+TF_DEVICE float col_offset_f32(fidx x) { return static_cast<float>(16 * x.j + 8 * (x.p >> 1) + x.e); }
+
 /// dst(row) = f(x, row, 0) for every row value this lane holds (x.p & 1 selects the row half).
 template <int R, typename F> TF_DEVICE void map(rv<R> &dst, int row0, F &&f) {
 #pragma unroll
@@ -250,6 +257,8 @@ struct element_pos {
   int col;
 };
 TF_DEVICE float col_f32(element_pos x) { return static_cast<float>(x.col); }
+TF_DEVICE float col_base_f32(element_pos) { return 0.0f; }
+TF_DEVICE float col_offset_f32(element_pos x) { return static_cast<float>(x.col); }
 
 // ---------------------------------------------------------------------------------------------------
 // Stores
