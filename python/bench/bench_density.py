@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import importlib
 import math
 import os
 import signal
@@ -549,12 +550,14 @@ def main(argv=None):
               "machine", file=sys.stderr)
         return 2
 
-    import torch._dynamo
+    # torch._dynamo through importlib: an `import torch._dynamo` here would make `torch` a local name of
+    # main, unbound at the torch.cuda check above (UnboundLocalError on the GPU machine, v0.8 call 4).
+    dynamo = importlib.import_module("torch._dynamo")
     from torch.nn.attention.flex_attention import create_block_mask
     from torch.nn.attention.flex_attention import flex_attention as torch_flex
-    torch._dynamo.config.cache_size_limit = 256
-    if hasattr(torch._dynamo.config, "recompile_limit"):
-        torch._dynamo.config.recompile_limit = 256
+    dynamo.config.cache_size_limit = 256
+    if hasattr(dynamo.config, "recompile_limit"):
+        dynamo.config.recompile_limit = 256
     tilefuse.set_policy(args.policy)
     flex = torch.compile(torch_flex, dynamic=False)
 
