@@ -257,3 +257,36 @@ def test_errors_on_gpu_tensors():
     slopes_cpu = torch.ones(4)
     with pytest.raises(ValueError, match="device"):
         tilefuse.flex_attention(q, q, q, score_mod=lambda s, b, h, i, j: s + slopes_cpu[h])
+
+
+def _documents(B, S, n_docs, seed):
+    g = torch.Generator(device=DEV).manual_seed(seed)
+    cuts = torch.rand(B, S, generator=g, device=DEV) < n_docs / S
+    return cuts.cumsum(dim=1).to(torch.int32)
+
+
+def test_block_mask_follows_captures_written_in_place_or_reallocated():
+    # A mask_mod reading a captured tensor runs with a run-time block mask that the engine keeps per
+    # capture address. New contents at the same address (an in-place write; a freed tensor's memory
+    # handed to the next one) must give a new mask, never the old one's skipped tiles.
+    B, H, S, D, dtype = 2, 4, 512, 128, torch.bfloat16
+    q, k, v = (_rand(B, H, S, D, dtype=dtype, seed=40 + i) for i in range(3))
+    scale = 1 / math.sqrt(D)
+
+    def run_and_check(doc_ids, what):
+        def mask_mod(b, h, i, j):
+            return doc_ids[b, i] == doc_ids[b, j]
+        out = tilefuse.flex_attention(q, k, v, mask_mod=mask_mod)
+        ref, _ = variants.reference_attention(q, k, v, None, mask_mod, scale, torch.float64)
+        low, _ = variants.reference_attention(q, k, v, None, mask_mod, scale, dtype)
+        _check(out, ref, low, what)
+
+    doc_ids = _documents(B, S, 16, seed=1)
+    run_and_check(doc_ids, "first documents")
+    doc_ids.copy_(_documents(B, S, 3, seed=2))  # in place: three long documents where there were sixteen
+    run_and_check(doc_ids, "documents written in place")
+    del doc_ids
+    for seed in (3, 4, 5):  # fresh tensors, likely at the freed address
+        run_and_check(_documents(B, S, 2 + 5 * seed, seed=seed), f"reallocated documents {seed}")
+    tilefuse.clear_block_masks()
+    run_and_check(_documents(B, S, 7, seed=6), "after clear_block_masks")

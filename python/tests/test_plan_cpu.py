@@ -15,12 +15,21 @@ from tilefuse import _lib, _ops, api
 
 
 class _FakeEngine:
-    def __init__(self):
+    def __init__(self, block_mask=False):
         self.handle = ctypes.c_void_p(0x1000)
         self.kernels = {}
+        self.block_mask = block_mask
+        self.clears = 0
+        self.block_masks = _lib.BlockMaskGuard(self.clear_block_masks, limit=4)
 
     def kernel(self, spec_json, shape, policy):
         return self.kernels.setdefault((spec_json, shape, policy), 0x2000 + 16 * len(self.kernels))
+
+    def has_block_mask(self, kernel):
+        return self.block_mask
+
+    def clear_block_masks(self):
+        self.clears += 1
 
 
 def _tensor(t):
@@ -293,3 +302,51 @@ def test_unhashable_options_take_the_slow_path(rec):
     for _ in range(2):
         tilefuse.flash_attn_func(q, k, v, window_size=[8, 0])  # a list: no plan key, every call checked
     assert rec.slow == 2 and len(rec.launches) == 2
+
+
+def _doc_mask(doc_ids):
+    def mask_mod(b, h, q_idx, kv_idx):
+        return doc_ids[b, q_idx] == doc_ids[b, kv_idx]
+    return mask_mod
+
+
+def test_block_masks_follow_the_captures_contents(rec, monkeypatch):
+    # A kernel with a run-time block mask: the engine keeps the mask by the captures' addresses, so the
+    # guard must clear it when PyTorch saw the contents change, and only then.
+    eng = _FakeEngine(block_mask=True)
+    monkeypatch.setitem(_lib._engines, 0, eng)
+    q, k, v = (torch.randn(2, 4, 64, 64, dtype=torch.bfloat16) for _ in range(3))
+    doc_ids = torch.randint(0, 3, (2, 64), dtype=torch.int32).sort(dim=1).values
+    mask = _doc_mask(doc_ids)
+    tilefuse.flex_attention(q, k, v, mask_mod=mask)
+    tilefuse.flex_attention(q, k, v, mask_mod=mask)
+    assert len(rec.launches) == 2 and rec.slow == 1 and eng.clears == 0
+    doc_ids[:, 32:] += 1  # in place: the same address, other contents
+    tilefuse.flex_attention(q, k, v, mask_mod=mask)
+    assert eng.clears == 1, "an in-place write to a capture must clear the kept block mask"
+    tilefuse.flex_attention(q, k, v, mask_mod=mask)
+    assert eng.clears == 1, "unchanged contents must reuse the mask"
+    view = doc_ids[:, :]  # a view shares the version counter: a write through it is seen too
+    view.fill_(0)
+    tilefuse.flex_attention(q, k, v, mask_mod=mask)
+    assert eng.clears == 2
+    # The guard holds the captures it launched with: their memory cannot go to another tensor.
+    other = torch.zeros(2, 64, dtype=torch.int32)
+    tilefuse.flex_attention(q, k, v, mask_mod=_doc_mask(other))
+    key_tensors = [t for entry in eng.block_masks.entries.values() for t in entry[0]]
+    assert any(t is other for t in key_tensors) and eng.clears == 2
+    # Past its limit (4 keys) the guard clears the engine's masks and starts over.
+    for _ in range(4):
+        tilefuse.flex_attention(q, k, v, mask_mod=_doc_mask(torch.zeros(2, 64, dtype=torch.int32)))
+    assert eng.clears == 3 and len(eng.block_masks.entries) <= 4
+
+
+def test_kernels_without_block_masks_skip_the_guard(rec, monkeypatch):
+    eng = _FakeEngine(block_mask=False)
+    monkeypatch.setitem(_lib._engines, 0, eng)
+    q, k, v = (torch.randn(2, 4, 64, 64, dtype=torch.bfloat16) for _ in range(3))
+    doc_ids = torch.zeros(2, 64, dtype=torch.int32)
+    tilefuse.flex_attention(q, k, v, mask_mod=_doc_mask(doc_ids))
+    doc_ids += 1
+    tilefuse.flex_attention(q, k, v, mask_mod=_doc_mask(doc_ids))
+    assert eng.clears == 0 and not eng.block_masks.entries

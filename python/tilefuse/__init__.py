@@ -19,6 +19,19 @@ from .api import attention, flash_attn_func, flex_attention, trace_spec
 __version__ = "0.2.0"
 
 
+def clear_block_masks() -> None:
+    """Forgets the run-time block masks kept for kernels whose mask_mod reads a captured tensor (document
+    ids, a block table), on every device this process used, after waiting for the work on each. The
+    package already rebuilds a mask when PyTorch saw its captures change (an in-place write bumps the
+    tensor's version); call this after a write it cannot see, e.g. by a foreign kernel through
+    ``data_ptr()``. Raises TilefuseError when a device fails."""
+    from . import _lib
+    for eng in list(_lib._engines.values()):
+        with eng.block_masks.lock:
+            eng.clear_block_masks()
+            eng.block_masks.entries.clear()
+
+
 def native_version() -> str:
     """The loaded libtilefuse.so's version (loads the library)."""
     from . import _lib
@@ -27,4 +40,4 @@ def native_version() -> str:
 
 __all__ = ["flex_attention", "flash_attn_func", "attention", "trace_spec", "set_policy", "get_policy",
            "TraceError", "TilefuseError", "NoGpuError", "SpecError", "UnsupportedError", "library_path",
-           "native_version"]
+           "native_version", "clear_block_masks"]

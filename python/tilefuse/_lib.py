@@ -126,8 +126,10 @@ def lib() -> ctypes.CDLL:
             # The per-call path (_ops.Plan): every argument an address as an int, no conversion objects.
             L.tilefuse_launch_raw = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                                                      ctypes.c_void_p, ctypes.c_void_p)(("tilefuse_launch", L))
+            L.tilefuse_kernel_block_mask.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
+            L.tilefuse_clear_block_masks.argtypes = [ctypes.c_void_p]
             for f in ("tilefuse_engine_create", "tilefuse_get_kernel_json", "tilefuse_kernel_info",
-                      "tilefuse_launch"):
+                      "tilefuse_launch", "tilefuse_kernel_block_mask", "tilefuse_clear_block_masks"):
                 getattr(L, f).restype = ctypes.c_int
             # The structs above mirror tilefuse_c.h of this version; another library's may differ.
             have = L.tilefuse_version().decode()
@@ -163,6 +165,7 @@ class Engine:
         self.handle = handle
         self.kernels = {}  # (spec json, B, Hq, Hkv, Sq, Sk, D, Dv, policy) -> kernel handle (int)
         self.lock = threading.Lock()
+        self.block_masks = BlockMaskGuard(self.clear_block_masks)
 
     def kernel(self, spec_json: str, shape: tuple, policy: str) -> int:
         """The kernel handle for a spec (JSON text) at ``shape`` = (B, Hq, Hkv, Sq, Sk, D, Dv),
@@ -182,11 +185,59 @@ class Engine:
                 self.kernels[key] = k
         return k
 
+    def has_block_mask(self, kernel: int) -> bool:
+        """Whether ``kernel`` runs with a run-time block mask (its mask_mod reads a captured tensor)."""
+        out = ctypes.c_int()
+        check(lib().tilefuse_kernel_block_mask(kernel, ctypes.byref(out)))
+        return bool(out.value)
+
+    def clear_block_masks(self) -> None:
+        """Forgets the engine's run-time block masks, after waiting for all work on the device."""
+        check(lib().tilefuse_clear_block_masks(self.handle))
+
     def info(self, kernel: int) -> dict:
         i = KernelInfo()
         check(lib().tilefuse_kernel_info(kernel, ctypes.byref(i)))
         return {f: (getattr(i, f).decode() if isinstance(getattr(i, f), bytes) else getattr(i, f))
                 for f, _ in KernelInfo._fields_}
+
+
+class BlockMaskGuard:
+    """Keeps an engine's run-time block masks true to the captured tensors' contents.
+
+    The engine builds a kernel's block mask on the first launch for given capture addresses, strides and
+    sizes, and reuses it for every later launch with the same key: the key does not see the contents
+    (tilefuse_c.h). PyTorch can put new contents at an address, by an in-place write or by handing a freed
+    tensor's memory to a new one, and the kernel would then skip the tiles of the old mask: a wrong
+    result, silently. So, for every key launched through this package, the guard holds the capture tensors
+    (their memory cannot go to another tensor while the mask lives) and their version counters (PyTorch
+    bumps a tensor's counter, shared with its views, on every in-place write). A launch whose captures
+    have another version than the kept mask's clears the engine's masks (``clear``: a device
+    synchronization, then the engine builds the mask again at this launch). Writes that bypass PyTorch
+    (a foreign kernel writing through data_ptr()) are not seen: call ``tilefuse.clear_block_masks()``.
+    At most ``limit`` keys are held; past that the masks are cleared and the guard starts over."""
+
+    def __init__(self, clear, limit: int = 64):
+        self.clear = clear
+        self.limit = limit
+        self.entries = {}  # (kernel, sizes, (address, strides) per capture) -> (captures, versions)
+        self.lock = threading.Lock()
+
+    def check(self, kernel: int, sizes: tuple, captures) -> None:
+        """Call before launching ``kernel`` (one with a run-time block mask) with ``captures``."""
+        key = (kernel, sizes, tuple((c.data_ptr(), c.stride()) for c in captures))
+        versions = tuple(c._version for c in captures)
+        entry = self.entries.get(key)
+        if entry is not None and entry[1] == versions:
+            return
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is not None and entry[1] == versions:
+                return
+            if entry is not None or len(self.entries) >= self.limit:
+                self.clear()  # the engine's mask for this key is stale, or the guard is full
+                self.entries.clear()
+            self.entries[key] = (tuple(captures), versions)
 
 
 _engines = {}

@@ -181,7 +181,8 @@ class Plan:
     caller then takes the slow path. ``extra`` is the entry point's own data (capture paths)."""
 
     __slots__ = ("engine", "kernel", "device", "args", "slots", "addr", "cap_array", "cap_slots", "cap_keep",
-                 "cap_sig", "out_shape", "out_like_q", "lse_shape", "placeholder", "f32", "launch", "extra")
+                 "cap_sig", "out_shape", "out_like_q", "lse_shape", "placeholder", "f32", "launch", "extra",
+                 "mask_guard", "sizes")
 
     def __call__(self, q, k, v, captures):
         qp, kp, vp = q.data_ptr(), k.data_ptr(), v.data_ptr()
@@ -213,6 +214,8 @@ class Plan:
             lse = self.f32.new_empty(0)
         else:
             lse = None
+        if self.mask_guard is not None:  # a run-time block mask: kept true to the captures' contents
+            self.mask_guard.check(self.kernel, self.sizes, captures)
         status = self.launch(self.engine, self.kernel, self.addr, _raw_stream(self.device))
         if status:
             _lib.check(status)
@@ -257,6 +260,8 @@ def _build_plan(eng, kernel, device, q, k, v, out, lse, captures, layout, placeh
     p.f32 = q.new_empty((0,), dtype=torch.float32)
     p.launch = _lib.lib().tilefuse_launch_raw
     p.extra = None
+    p.sizes = (B, Hq, Sq, Sk)
+    p.mask_guard = eng.block_masks if captures and eng.has_block_mask(kernel) else None
     return p
 
 

@@ -379,6 +379,10 @@ BlockMask Engine::buildBlockMask(KernelHandle kernel, const AttentionArgs &args,
 
 void Engine::clearBlockMasks() {
   std::lock_guard<std::mutex> lock(impl_->maskMutex);
+  if (impl_->masks.empty())
+    return;
+  runtime::setCurrentContext(impl_->context);
+  runtime::contextSynchronize(); // launches in flight may still read the lists freed below
   impl_->masks.clear();
 }
 

@@ -233,4 +233,26 @@ tilefuse_status_t tilefuse_launch_packed(tilefuse_engine_t engine, tilefuse_kern
   return launchC(engine, kernel, args, packed, stream, "tilefuse_launch_packed");
 }
 
+tilefuse_status_t tilefuse_kernel_block_mask(tilefuse_kernel_t kernel, int *out) {
+  if (!kernel || !out)
+    return fail(TILEFUSE_ERROR_INVALID_ARGUMENT, "tilefuse_kernel_block_mask: kernel and out must not be NULL");
+  try {
+    *out = tilefuse::KernelHandle(reinterpret_cast<const tilefuse::detail::Kernel *>(kernel)).info().blockMask ? 1 : 0;
+    return ok();
+  } catch (...) {
+    return translate();
+  }
+}
+
+tilefuse_status_t tilefuse_clear_block_masks(tilefuse_engine_t engine) {
+  if (!engine)
+    return fail(TILEFUSE_ERROR_INVALID_ARGUMENT, "tilefuse_clear_block_masks: engine must not be NULL");
+  try {
+    engine->engine.clearBlockMasks();
+    return ok();
+  } catch (...) {
+    return translate();
+  }
+}
+
 } // extern "C"

@@ -227,6 +227,12 @@ TEST_CASE("without a GPU Engine throws NoGpuError and the C API returns TILEFUSE
   tilefuse_kernel_t k = nullptr;
   CHECK(tilefuse_get_kernel(nullptr, "x.json", nullptr, TILEFUSE_POLICY_HEURISTIC, &k) ==
         TILEFUSE_ERROR_INVALID_ARGUMENT);
+  int has = -1;
+  CHECK(tilefuse_kernel_block_mask(nullptr, &has) == TILEFUSE_ERROR_INVALID_ARGUMENT);
+  CHECK(has == -1);
+  CHECK_THAT(tilefuse_last_error(), Catch::Contains("tilefuse_kernel_block_mask"));
+  CHECK(tilefuse_clear_block_masks(nullptr) == TILEFUSE_ERROR_INVALID_ARGUMENT);
+  CHECK_THAT(tilefuse_last_error(), Catch::Contains("engine must not be NULL"));
   std::string reason;
   if (runtime::gpuAvailable(&reason)) {
     WARN("a GPU is present: the no-GPU checks do not apply here");

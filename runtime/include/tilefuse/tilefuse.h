@@ -372,7 +372,10 @@ public:
   /// Q tile and, when the mask reads the head, head) and enqueues the classification kernel on `stream`.
   /// Throws LaunchError when the kernel has no run-time block mask or `args` are bad, CudaError.
   BlockMask buildBlockMask(KernelHandle kernel, const AttentionArgs &args, CUstream stream = nullptr) const;
-  /// Forgets the block masks launch() built and kept (no launch using them may be in flight).
+  /// Forgets the block masks launch() built and kept. Waits first for all work on the engine's context
+  /// (cuCtxSynchronize), so no launch in flight still reads their lists when they are freed. Call it
+  /// after writing a captured tensor in place, or before its memory holds other contents (the kept
+  /// masks are keyed by address, not contents; the Python package does this itself). Throws CudaError.
   void clearBlockMasks();
 
   const DeviceDescription &device() const noexcept;

@@ -148,6 +148,16 @@ tilefuse_status_t tilefuse_launch_packed(tilefuse_engine_t engine, tilefuse_kern
                                          const tilefuse_attention_args_t *args, const tilefuse_packed_args_t *packed,
                                          CUstream stream);
 
+/* Run-time block masks (a kernel whose mask_mod reads a captured tensor, e.g. document ids): the first
+ * tilefuse_launch for given capture addresses, strides and sizes builds the kernel's block mask and the
+ * engine keeps it for later launches with the same key. The key does not see the captures' contents. */
+/* *out = 1 when `kernel` runs with a run-time block mask, else 0. */
+tilefuse_status_t tilefuse_kernel_block_mask(tilefuse_kernel_t kernel, int *out);
+/* Forgets the block masks the engine kept: call it after writing a captured tensor in place, or before
+ * a capture's memory holds other contents; the next launch builds the mask again. Waits for all work on
+ * the engine's device context first (launches in flight may read the lists it frees). */
+tilefuse_status_t tilefuse_clear_block_masks(tilefuse_engine_t engine);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
