@@ -258,6 +258,11 @@ private:
   void runKernel(blk::KernelOp op);
   void runFor(scf::ForOp op);
   void runIf(scf::IfOp op);
+  /// Records that the counts are an upper bound, and why (once per reason).
+  void boundBy(const std::string &why) {
+    if (std::find(report.upperBound.begin(), report.upperBound.end(), why) == report.upperBound.end())
+      report.upperBound.push_back(why);
+  }
   void runLoad(blk::LoadOp op);
   void runStore(blk::StoreOp op);
   void runCopy(blk::CopyOp op);
@@ -466,7 +471,11 @@ void Analyzer::runOp(Operation *op) {
       // A tile class a run-time block mask may decide: unknown, so the scf.if it selects is
       // counted as its heavier branch (an upper bound; what the block mask skips is not
       // subtracted).
-      .Case<blk::TileClassOp>([&](auto o) { env[o.getResult()] = AScalar{}; })
+      .Case<blk::TileClassOp>([&](auto o) {
+        env[o.getResult()] = AScalar{};
+        boundBy("a run-time block mask decides which K/V tiles run (data-dependent): the tiles it skips are "
+                "counted as loaded and masked");
+      })
       .Case<blk::CopyOp>([&](auto o) { runCopy(o); })
       .Case<blk::MatmulOp>([&](auto o) { runMatmul(o); })
       .Case<blk::MapOp>([&](auto o) { runMap(o); })
@@ -685,6 +694,8 @@ void Analyzer::runIf(scf::IfOp op) {
   AScalar c = scalar(op.getCondition());
   const bool cond = c.known ? (c.w.i & 1) != 0
                             : opCount(op.getThenRegion()) >= opCount(op.getElseRegion());
+  if (!c.known)
+    boundBy("a branch on tensor contents (a captured table) is counted as its heavier side");
   Region &region = cond ? op.getThenRegion() : op.getElseRegion();
   if (region.empty())
     return;

@@ -93,6 +93,8 @@ std::string formatTable(const IOReport &r) {
                      r.bytes.hbmRead(), gib(r.bytes.hbmRead()), r.bytes.hbmWrite(),
                      gib(r.bytes.hbmWrite()), r.flops.matmul, r.flops.nonMatmul(),
                      hbm ? static_cast<double>(r.flops.total()) / static_cast<double>(hbm) : 0.0);
+  for (const std::string &why : r.upperBound)
+    out += "upper bound: " + why + "\n";
   return out;
 }
 
@@ -110,6 +112,7 @@ std::string toJson(const IOReport &r, int indent) {
                             {"bytes", bytesJson(k.bytes)},
                             {"flops", flopsJson(k.flops)}});
   j["total"] = {{"bytes", bytesJson(r.bytes)}, {"flops", flopsJson(r.flops)}};
+  j["upper_bound"] = r.upperBound;
   return j.dump(indent);
 }
 

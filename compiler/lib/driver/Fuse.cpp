@@ -62,7 +62,7 @@ IOTotals ioTotals(const Loaded &loaded, const std::string &text, const spec::Sha
   analysis::IOReport report = analyze(loaded, text, shape);
   return {static_cast<double>(report.bytes.hbmRead() + report.bytes.hbmWrite()),
           static_cast<double>(report.flops.matmul),
-          static_cast<double>(report.flops.nonMatmul())};
+          static_cast<double>(report.flops.nonMatmul()), !report.upperBound.empty()};
 }
 
 } // namespace tilefuse::driver

@@ -128,6 +128,9 @@ struct IOReport {
   std::vector<KernelIO> kernels; ///< In program order.
   TierBytes bytes;               ///< Sum over kernels.
   Flops flops;                   ///< Sum over kernels.
+  /// Why the counts are an upper bound, when they are: the data-dependent branches counted as their
+  /// heavier side (see the file comment), each reason once. Empty: the counts are exact.
+  std::vector<std::string> upperBound;
 };
 
 /// The most steps (kernel-body walks, loop iterations walked and runs of equal iterations) one
@@ -147,13 +150,15 @@ IOReport analyzeIO(mlir::func::FuncOp fn, const Dims &dims);
 Dims parseDims(std::string_view text);
 
 /// A fixed-width text table: one row per kernel plus a total row (bytes and FLOPs as exact
-/// integers), then a summary line (HBM GiB read / written, arithmetic intensity in FLOP/byte).
+/// integers), then a summary line (HBM GiB read / written, arithmetic intensity in FLOP/byte), then,
+/// for an upper bound, a line saying so and why.
 std::string formatTable(const IOReport &report);
 
 /// The report as JSON text: {"function", "dims", "kernels": [{"name", "grid", "instances",
 /// "bytes": {...}, "flops": {...}}], "total": {"bytes", "flops"}}; byte fields hbm_to_smem,
 /// hbm_to_reg, smem_to_reg, reg_to_smem, reg_to_hbm, smem_to_hbm, table_read, hbm_read,
-/// hbm_write; FLOP fields matmul, elementwise, sfu, reduce, select, non_matmul, total.
+/// hbm_write; FLOP fields matmul, elementwise, sfu, reduce, select, non_matmul, total; and
+/// "upper_bound": [reasons] (empty when the counts are exact).
 std::string toJson(const IOReport &report, int indent = 2);
 
 } // namespace tilefuse::analysis

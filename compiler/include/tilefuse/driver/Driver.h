@@ -77,6 +77,7 @@ std::string ioReport(const Loaded &loaded, const std::string &mlirText, const sp
 /// HBM bytes (read + written) and FLOPs of the program at `shape` (for summaries).
 struct IOTotals {
   double hbmBytes = 0, matmulFlops = 0, otherFlops = 0;
+  bool upperBound = false; ///< data-dependent work counted at its most (analysis::IOReport::upperBound)
 };
 IOTotals ioTotals(const Loaded &loaded, const std::string &mlirText, const spec::Shape &shape);
 
