@@ -220,13 +220,19 @@ class BlockMaskGuard:
     def __init__(self, clear, limit: int = 64):
         self.clear = clear
         self.limit = limit
-        self.entries = {}  # (kernel, sizes, (address, strides) per capture) -> (captures, versions)
+        self.entries = {}  # (kernel, sizes, capture addresses) -> (captures, versions)
         self.lock = threading.Lock()
 
     def check(self, kernel: int, sizes: tuple, captures) -> None:
-        """Call before launching ``kernel`` (one with a run-time block mask) with ``captures``."""
-        key = (kernel, sizes, tuple((c.data_ptr(), c.stride()) for c in captures))
-        versions = tuple(c._version for c in captures)
+        """Call before launching ``kernel`` (one with a run-time block mask) with ``captures``. The key
+        leaves out the strides the engine's key has: views of one storage at one address share its
+        version counter, and a clear drops every mask. About 0.7 us for one capture (CPU stub)."""
+        if len(captures) == 1:  # the common case (document ids), without the tuples
+            c = captures[0]
+            key, versions = (kernel, sizes, c.data_ptr()), c._version
+        else:
+            key = (kernel, sizes, tuple([c.data_ptr() for c in captures]))
+            versions = tuple([c._version for c in captures])
         entry = self.entries.get(key)
         if entry is not None and entry[1] == versions:
             return
