@@ -84,7 +84,9 @@ struct Engine::Impl {
   /// Block masks launch() built on first use, by kernel, sizes and capture addresses / strides.
   mutable std::mutex maskMutex;
   mutable std::map<std::string, BlockMask> masks;
-  const BlockMask &maskFor(const detail::Kernel &k, const AttentionArgs &args, CUstream stream) const;
+  /// The kept mask for these captures and sizes (built on first use). By value: a shared reference to
+  /// its lists, so a clearBlockMasks() on another thread cannot free them under this launch.
+  BlockMask maskFor(const detail::Kernel &k, const AttentionArgs &args, CUstream stream) const;
 
   mutable std::mutex mutex; // guards the two tables (not the slots' contents)
   std::unordered_map<std::string, std::shared_ptr<Slot>> kernels;
@@ -334,7 +336,7 @@ KernelHandle Engine::getKernel(const spec::Spec &spec, const spec::Shape &shape,
   return KernelHandle(kernel);
 }
 
-const BlockMask &Engine::Impl::maskFor(const detail::Kernel &k, const AttentionArgs &args, CUstream stream) const {
+BlockMask Engine::Impl::maskFor(const detail::Kernel &k, const AttentionArgs &args, CUstream stream) const {
   // The key: the kernel, the sizes the lists depend on, each capture's address and strides.
   std::string key = std::to_string(reinterpret_cast<uintptr_t>(&k)) + ":" + std::to_string(args.B) + "," +
                     std::to_string(args.Hq) + "," + std::to_string(args.Sq) + "," + std::to_string(args.Sk);
@@ -362,7 +364,8 @@ void Engine::launch(KernelHandle kernel, const AttentionArgs &args, CUstream str
   const detail::Kernel &k = *kernel.get();
   if (!k.blockMask.present)
     return detail::launch(k, args, stream);
-  detail::launch(k, args, impl_->maskFor(k, args, stream).get(), stream);
+  const BlockMask mask = impl_->maskFor(k, args, stream);
+  detail::launch(k, args, mask.get(), stream);
 }
 
 void Engine::launch(KernelHandle kernel, const AttentionArgs &args, const BlockMask &mask, CUstream stream) const {
