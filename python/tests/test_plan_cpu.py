@@ -339,6 +339,14 @@ def test_block_masks_follow_the_captures_contents(rec, monkeypatch):
     for _ in range(4):
         tilefuse.flex_attention(q, k, v, mask_mod=_doc_mask(torch.zeros(2, 64, dtype=torch.int32)))
     assert eng.clears == 3 and len(eng.block_masks.entries) <= 4
+    # Past its byte budget (the captures' storages it keeps alive) too.
+    eng.block_masks.limit_bytes = 2 * 64 * 4 * 2  # two [2, 64] int32 tables
+    eng.block_masks.entries.clear()
+    eng.block_masks.held_bytes = 0
+    before = eng.clears
+    for _ in range(3):
+        tilefuse.flex_attention(q, k, v, mask_mod=_doc_mask(torch.zeros(2, 64, dtype=torch.int32)))
+    assert eng.clears == before + 1 and eng.block_masks.held_bytes <= eng.block_masks.limit_bytes
 
 
 def test_kernels_without_block_masks_skip_the_guard(rec, monkeypatch):

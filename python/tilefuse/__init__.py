@@ -30,6 +30,7 @@ def clear_block_masks() -> None:
         with eng.block_masks.lock:
             eng.clear_block_masks()
             eng.block_masks.entries.clear()
+            eng.block_masks.held_bytes = 0
 
 
 def native_version() -> str:

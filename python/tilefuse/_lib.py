@@ -215,11 +215,14 @@ class BlockMaskGuard:
     have another version than the kept mask's clears the engine's masks (``clear``: a device
     synchronization, then the engine builds the mask again at this launch). Writes that bypass PyTorch
     (a foreign kernel writing through data_ptr()) are not seen: call ``tilefuse.clear_block_masks()``.
-    At most ``limit`` keys are held; past that the masks are cleared and the guard starts over."""
+    At most ``limit`` keys, and captures of at most ``limit_bytes`` in all (their storages, which the
+    guard keeps alive), are held; past either the masks are cleared and the guard starts over."""
 
-    def __init__(self, clear, limit: int = 64):
+    def __init__(self, clear, limit: int = 64, limit_bytes: int = 256 << 20):
         self.clear = clear
         self.limit = limit
+        self.limit_bytes = limit_bytes
+        self.held_bytes = 0
         self.entries = {}  # (kernel, sizes, capture addresses) -> (captures, versions)
         self.lock = threading.Lock()
 
@@ -240,10 +243,14 @@ class BlockMaskGuard:
             entry = self.entries.get(key)
             if entry is not None and entry[1] == versions:
                 return
-            if entry is not None or len(self.entries) >= self.limit:
+            size = sum(c.untyped_storage().nbytes() for c in captures)
+            if (entry is not None or len(self.entries) >= self.limit
+                    or (self.entries and self.held_bytes + size > self.limit_bytes)):
                 self.clear()  # the engine's mask for this key is stale, or the guard is full
                 self.entries.clear()
+                self.held_bytes = 0
             self.entries[key] = (tuple(captures), versions)
+            self.held_bytes += size
 
 
 _engines = {}
