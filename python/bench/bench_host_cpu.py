@@ -19,6 +19,7 @@ from Python before the C function does anything). ``--profile NAME`` adds a cPro
 import argparse
 import cProfile
 import ctypes
+import json
 import os
 import pstats
 import subprocess
@@ -52,14 +53,29 @@ def stub_launch():
 
 
 class FakeEngine:
-    """Stands in for _lib.Engine: every (spec, shape) gets one fake kernel handle."""
+    """Stands in for _lib.Engine: every (spec, shape) gets one fake kernel handle; a kernel has a run-time
+    block mask when its spec's mask_mod reads a capture (as the compiler decides for these specs)."""
 
     def __init__(self):
         self.handle = ctypes.c_void_p(0x1000)
         self.kernels = {}
+        self.masked = set()
+        self.block_masks = _lib.BlockMaskGuard(self.clear_block_masks)
 
     def kernel(self, spec_json, shape, policy):
-        return self.kernels.setdefault((spec_json, shape, policy), 0x2000 + len(self.kernels))
+        key = (spec_json, shape, policy)
+        if key not in self.kernels:
+            self.kernels[key] = 0x2000 + len(self.kernels)
+            spec = json.loads(spec_json)
+            if any(name in spec.get("mask_mod", "") for name in spec.get("captures", {})):
+                self.masked.add(self.kernels[key])
+        return self.kernels[key]
+
+    def has_block_mask(self, kernel):
+        return kernel in self.masked
+
+    def clear_block_masks(self):
+        pass
 
 
 def install(launch):

@@ -125,8 +125,16 @@ def kernel_table(reps):
 def api_rows(q, k, v, qs, ks, vs, alibi, spec_text):
     """The Python entry points the overhead tables time, on one problem: q, k, v (B, H, S, D); qs, ks, vs
     the same as (B, S, H, D) for flash_attn_func; alibi a score_mod; spec_text the causal spec as JSON
-    text (the op's argument). Shared with bench_host_cpu.py (the same rows with a stubbed launch)."""
+    text (the op's argument). Shared with bench_host_cpu.py (the same rows with a stubbed launch). The
+    document mask reads a captured tensor: a kernel with a run-time block mask, so its row includes the
+    block-mask guard's check (_lib.BlockMaskGuard)."""
+    doc_ids = torch.zeros(q.shape[0], q.shape[2], dtype=torch.int32, device=q.device)
+
+    def document_mask(b, h, q_idx, kv_idx):
+        return doc_ids[b, q_idx] == doc_ids[b, kv_idx]
+
     return {
+        "tilefuse.flex_attention(document mask_mod)": lambda: tilefuse.flex_attention(q, k, v, mask_mod=document_mask),
         "tilefuse.flash_attn_func(causal)": lambda: tilefuse.flash_attn_func(qs, ks, vs, causal=True),
         "tilefuse.flex_attention(mask_mod)": lambda: tilefuse.flex_attention(q, k, v, mask_mod=causal_mask),
         "tilefuse.flex_attention(alibi, mask_mod)":
