@@ -19,6 +19,11 @@ mkdir -p "$out"
 rm -rf "$work" && mkdir -p "$work/lib" "$work/bin"
 cp "$pack"/lib/* "$work/lib/"
 cp "$pack"/bin/* "$work/bin/" 2>/dev/null || true
+# The CLI (for the tests that run `tilefuse run`): packed, or else the device bundle's (xz-compressed)
+# when this runs from a checkout that carries .device-carry/bundle.
+if [ ! -e "$work/bin/tilefuse" ] && [ ! -e "$work/bin/tilefuse.xz" ] && [ -f .device-carry/bundle/bin/tilefuse.xz ]; then
+  cp .device-carry/bundle/bin/tilefuse.xz "$work/bin/"
+fi
 find "$work" -name '*.xz' -print0 | xargs -0 -r -n1 -P8 xz -d
 chmod +x "$work"/bin/* 2>/dev/null || true
 # libLLVM-19 and the others are not on the GPU machine: the bundle's copies, then CUDA's.
