@@ -5,7 +5,9 @@
 //
 //   element           an op of a map region that reads no element argument (a pure op, or a
 //   invariants        blk.read of a captured table, e.g. ALiBi's slopes[h]) moves in front of the
-//                     map: computed once per map, not once per element.
+//                     map, then out of the scf.if / scf.for around it while it reads nothing they
+//                     define: computed once per kernel (or tile), not once per element. A division
+//                     by a run-time value is not pure (not speculatable) and stays.
 //   select of a map   select(m, f(x), fill(f(c))) -> f(select(m, x, fill(c)))
 //                     when select(m, x, fill(c)) is already computed: the mask is applied once.
 //                     In FlashAttention-2's partial tile, P = bf16(select(valid, exp(S - m), 0))
