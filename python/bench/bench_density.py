@@ -60,6 +60,9 @@ import torch
 
 import tilefuse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder, also when loaded from a file path
+from bench_python import cuda_ms  # noqa: E402  (the same CUDA-event timing as the entry points' bench)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BLOCK_DIAGONAL_SPEC = os.path.join(ROOT, "specs", "block_diagonal.json")
 
@@ -214,22 +217,6 @@ def build_cases(families, B: int, S: int, device, seed: int, quick: bool, keep: 
 
 
 # --- timing and checking ------------------------------------------------------------------------------
-
-def cuda_ms(fn, reps: int, warmup: int) -> float:
-    """Median of ``reps`` CUDA-event timings of fn() after ``warmup`` untimed calls, ms."""
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
 
 def once_ms(fn) -> float:
     """One call of fn() timed by CUDA events (whatever it enqueues and waits for), ms."""

@@ -37,8 +37,9 @@ if hasattr(torch._dynamo.config, "recompile_limit"):
     torch._dynamo.config.recompile_limit = 256
 
 
-def cuda_ms(fn, reps):
-    for _ in range(5):
+def cuda_ms(fn, reps, warmup=5):
+    """Median of ``reps`` CUDA-event timings of fn() after ``warmup`` untimed calls, ms (bench_density too)."""
+    for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
     times = []

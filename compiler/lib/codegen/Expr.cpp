@@ -79,8 +79,6 @@ std::string cmpfExpr(arith::CmpFPredicate p, const std::string &a, const std::st
   return "false";
 }
 
-bool isExactMath(Operation *op) { return op->hasAttr(tilefuse::blk::kExactMathAttrName); }
-
 /// A lower bound on the f32 value v for every non-NaN input, when a few rules prove one: a constant is
 /// its value, exp and exp2 are >= 0, a sum is bounded by the sum of its operands' bounds, a maximum by
 /// the larger known bound, a select by the smaller of its two. Depth-limited (an expression tree, not a
@@ -97,7 +95,7 @@ std::optional<double> lowerBound(Value v, int depth = 8) {
       return std::nullopt;
     return f.getValueAsDouble();
   }
-  if (isa<math::ExpOp, math::Exp2Op>(op) && !isExactMath(op)) // "math": "exact" keeps MUFU.RCP's division
+  if (isa<math::ExpOp, math::Exp2Op>(op) && !exactMath(op)) // "math": "exact" keeps MUFU.RCP's division
     return 0.0;
   if (auto add = dyn_cast<arith::AddFOp>(op)) {
     auto a = lowerBound(add.getLhs(), depth - 1), b = lowerBound(add.getRhs(), depth - 1);
@@ -121,7 +119,7 @@ std::optional<double> lowerBound(Value v, int depth = 8) {
 
 } // namespace
 
-bool exactMath(Operation *op) { return isExactMath(op); }
+bool exactMath(Operation *op) { return op->hasAttr(tilefuse::blk::kExactMathAttrName); }
 
 ScalarExprs::ScalarExprs(const ResolvedKernel &r) : r_(r) {
   for (const char *w : kReserved)

@@ -244,16 +244,14 @@ LogicalResult scaleThroughMaxAndExp(MapOp scale, RewriterBase &rewriter) {
 // without regions and blk.read, whose tables no kernel writes (a map region holds no write, so the
 // read moves past nothing). Constants stay, as literals of the element code. In program order, so a
 // chain of such ops (a read, then a product with it) moves whole.
-bool hoistElementInvariants(MapOp map) {
+void hoistElementInvariants(MapOp map) {
   Block &body = map.getBody().front();
-  bool moved = false;
   for (Operation &op : llvm::make_early_inc_range(body.without_terminator())) {
     if (op.getNumRegions() != 0 || isa<arith::ConstantOp>(op) || !(isPure(&op) || isa<ReadOp>(op)))
       continue;
     if (llvm::any_of(op.getOperands(), [&](Value v) { return v.getParentBlock() == &body; }))
       continue;
     op.moveBefore(map);
-    moved = true;
     // On out of the scf.if / scf.for around it while it reads nothing they define: once per kernel
     // (slopes[h]) rather than once per K/V tile, and off the path from the S = Q K^T wait to the
     // softmax. A read leaves a region only if no blk.store in it writes the table (none does: stores
@@ -270,7 +268,6 @@ bool hoistElementInvariants(MapOp map) {
       op.moveBefore(parent);
     }
   }
-  return moved;
 }
 
 } // namespace

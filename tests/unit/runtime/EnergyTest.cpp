@@ -1,4 +1,5 @@
 // EnergyCounter against a fake NVML (FakeNvml.cpp, found through $TILEFUSE_NVML_LIBRARY); CPU only.
+#include "ScopedEnv.h"
 #include "tilefuse/runtime/Energy.h"
 
 #include <catch2/catch.hpp>
@@ -10,25 +11,7 @@
 using tilefuse::runtime::EnergyCounter;
 using Catch::Matchers::Contains;
 
-namespace {
-/// Sets an environment variable for one scope (unset, or restored, after).
-struct ScopedEnv {
-  std::string name;
-  std::string old;
-  bool had = false;
-  ScopedEnv(const char *n, const std::string &value) : name(n) {
-    if (const char *v = std::getenv(n))
-      old = v, had = true;
-    setenv(n, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (had)
-      setenv(name.c_str(), old.c_str(), 1);
-    else
-      unsetenv(name.c_str());
-  }
-};
-} // namespace
+using tilefuse::runtime::test::ScopedEnv;
 
 TEST_CASE("available with the fake NVML and millijoules grow per read", "[energy]") {
   ScopedEnv lib("TILEFUSE_NVML_LIBRARY", FAKE_NVML_PATH);

@@ -1,6 +1,7 @@
 // The tuning objective without a GPU: its spelling, the score each objective minimises, the order in
 // which tune() tries winners (rankCandidates), and tune()'s refusal to tune for energy without NVML
 // (the fake libnvidia-ml of tests/unit/runtime, found through $TILEFUSE_NVML_LIBRARY).
+#include "../runtime/ScopedEnv.h"
 #include "TunerTestSupport.h"
 
 #include "tilefuse/runtime/CudaDriver.h"
@@ -22,22 +23,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-/// Sets an environment variable for one scope (unset, or restored, after).
-struct ScopedEnv {
-  std::string name, old;
-  bool had = false;
-  ScopedEnv(const char *n, const std::string &value) : name(n) {
-    if (const char *v = std::getenv(n))
-      old = v, had = true;
-    setenv(n, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (had)
-      setenv(name.c_str(), old.c_str(), 1);
-    else
-      unsetenv(name.c_str());
-  }
-};
+using tilefuse::runtime::test::ScopedEnv;
 
 /// A timed candidate with `ms` per call and, when joules > 0, an energy measurement of `joules` per call.
 CandidateResult timed(int blockM, double ms, double joules) {
