@@ -972,11 +972,23 @@ protected:
       w.line("const int " + bm.base + " = static_cast<int>(" + bm.row + " * ((p.Sk + " + step + " - 1) / " + step + "));");
     }
     const llvm::DenseMap<Value, std::string> noSubst;
-    auto bound = [&](const IvBound &b) {
+    std::function<std::string(const IvBound &)> bound = [&](const IvBound &b) -> std::string {
+      if (b.kind != IvBound::Kind::Linear) { // min / max of the distinct arguments
+        std::vector<std::string> args;
+        for (const IvBound &a : b.args)
+          if (std::string e = bound(a); llvm::find(args, e) == args.end())
+            args.push_back(e);
+        std::string e = args[0];
+        for (size_t i = 1; i < args.size(); ++i)
+          e = std::string(b.kind == IvBound::Kind::Min ? "tfcg::smin" : "tfcg::smax") + "<long long>(" + e + ", " +
+              args[i] + ")";
+        return e;
+      }
       std::string e;
-      for (auto [v, sign] : b.terms) {
-        const std::string t = paren(*sx.expand(v, loop.getRegion(), noSubst));
-        e += e.empty() ? (sign > 0 ? t : "-" + t) : (sign > 0 ? " + " : " - ") + t;
+      for (auto [v, coef] : b.terms) {
+        const std::string mag = std::llabs(coef) == 1 ? "" : std::to_string(std::llabs(coef)) + " * ";
+        const std::string t = mag + paren(*sx.expand(v, loop.getRegion(), noSubst));
+        e += e.empty() ? (coef > 0 ? t : "-" + t) : (coef > 0 ? " + " : " - ") + t;
       }
       if (b.offset != 0 || e.empty())
         e += e.empty() ? std::to_string(b.offset)

@@ -369,11 +369,11 @@ private:
       if (depth > 16)
         return std::nullopt;
       if (auto c = getConstantIntValue(v))
-        return Affine{0, IvBound{{}, *c}};
+        return Affine{0, IvBound{IvBound::Kind::Linear, {}, *c, {}}};
       if (v == iv)
         return Affine{1, {}};
       if (invariant(v))
-        return Affine{0, IvBound{{{v, 1}}, 0}};
+        return Affine{0, IvBound{IvBound::Kind::Linear, {{v, 1}}, 0, {}}};
       Operation *d = v.getDefiningOp();
       if (!d)
         return std::nullopt;
@@ -402,11 +402,84 @@ private:
     };
     using P = arith::CmpIPredicate;
     // An atom that makes the iteration do nothing: cmp(lhs, rhs), negated when under a not.
+    // The smallest iv with f(iv) >= K, for f non-decreasing in iv: iv + R (K - R), floor(g / d) with
+    // d > 0 (that of g >= d K), max (the min of the arguments' thresholds), min (their max). K linear.
+    std::function<std::optional<IvBound>(Value, const IvBound &, int)> threshold =
+        [&](Value f, const IvBound &K, int depth) -> std::optional<IvBound> {
+      if (depth > 16)
+        return std::nullopt;
+      if (auto a = affine(f, 0); a && a->coef == 1) {
+        IvBound b = K;
+        for (auto [t, c] : a->rest.terms)
+          b.terms.push_back({t, -c});
+        b.offset -= a->rest.offset;
+        return b;
+      }
+      Operation *d = f.getDefiningOp();
+      if (!d)
+        return std::nullopt;
+      if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp>(d))
+        return threshold(d->getOperand(0), K, depth + 1);
+      if (auto div = dyn_cast<arith::FloorDivSIOp>(d)) {
+        auto dv = getConstantIntValue(div.getRhs());
+        if (!dv || *dv <= 0 || *dv > (int64_t{1} << 20))
+          return std::nullopt;
+        IvBound scaled = K;
+        for (auto &t : scaled.terms)
+          t.second *= *dv;
+        scaled.offset *= *dv;
+        return threshold(div.getLhs(), scaled, depth + 1);
+      }
+      if (isa<arith::MaxSIOp, arith::MinSIOp>(d)) {
+        auto a = threshold(d->getOperand(0), K, depth + 1), b = threshold(d->getOperand(1), K, depth + 1);
+        if (!a || !b)
+          return std::nullopt;
+        IvBound m;
+        m.kind = isa<arith::MaxSIOp>(d) ? IvBound::Kind::Min : IvBound::Kind::Max;
+        for (IvBound *x : {&*a, &*b}) // min(min(p, q), r) is min(p, q, r)
+          if (x->kind == m.kind)
+            m.args.insert(m.args.end(), x->args.begin(), x->args.end());
+          else
+            m.args.push_back(*x);
+        return m;
+      }
+      return std::nullopt;
+    };
+    auto swapped = [](P p) { // K pred f  is  f swapped(pred) K
+      switch (p) {
+      case P::slt: return P::sgt;
+      case P::sle: return P::sge;
+      case P::sgt: return P::slt;
+      case P::sge: return P::sle;
+      default: return p;
+      }
+    };
+    // f pred K with f non-decreasing in iv and K invariant: the iterations it makes empty.
+    auto monotoneAtom = [&](Value f, P pred, Value k) {
+      auto K = affine(k, 0);
+      if (!K || K->coef != 0)
+        return;
+      IvBound next = K->rest;
+      next.offset += 1;
+      std::optional<IvBound> t;
+      switch (pred) {
+      case P::slt: if ((t = threshold(f, K->rest, 0))) lp.starts.push_back(*t); break; // f < K: iv < lo(K)
+      case P::sle: if ((t = threshold(f, next, 0))) lp.starts.push_back(*t); break;    // f < K + 1
+      case P::sgt: if ((t = threshold(f, next, 0))) lp.ends.push_back(*t); break;      // f >= K + 1
+      case P::sge: if ((t = threshold(f, K->rest, 0))) lp.ends.push_back(*t); break;   // f >= K
+      default: break;
+      }
+    };
     auto atom = [&](arith::CmpIOp cmp, bool negated) {
       P pred = negated ? arith::invertPredicate(cmp.getPredicate()) : cmp.getPredicate();
       auto l = affine(cmp.getLhs(), 0), r = affine(cmp.getRhs(), 0);
-      if (!l || !r)
+      if (!l || !r) { // not affine: a non-decreasing function of iv (floor divisions, min, max) against K
+        if (invariant(cmp.getRhs()) && !invariant(cmp.getLhs()))
+          monotoneAtom(cmp.getLhs(), pred, cmp.getRhs());
+        else if (invariant(cmp.getLhs()) && !invariant(cmp.getRhs()))
+          monotoneAtom(cmp.getRhs(), swapped(pred), cmp.getLhs());
         return;
+      }
       // lhs - rhs = coef * iv + d, compared with 0.
       const int coef = l->coef - r->coef;
       if (coef != 1 && coef != -1)

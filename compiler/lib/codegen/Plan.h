@@ -50,11 +50,14 @@ struct PipelinedLoad {
   std::vector<std::pair<mlir::Value, bool>> conditions;
 };
 
-/// A loop-invariant bound on a loop's induction variable: sum of sign * term (values computable without
-/// the induction variable, possibly by ops of the loop body) plus offset.
+/// A loop-invariant bound on a loop's induction variable: a sum of coef * term (values computable
+/// without the induction variable, possibly by ops of the loop body) plus offset, or the min / max of
+/// such bounds (the threshold of a max / min of floor divisions: a block-diagonal mask).
 struct IvBound {
-  std::vector<std::pair<mlir::Value, int>> terms; ///< (value, +1 or -1)
-  int64_t offset = 0;
+  enum class Kind { Linear, Min, Max } kind = Kind::Linear;
+  std::vector<std::pair<mlir::Value, int64_t>> terms; ///< Linear: (value, coefficient)
+  int64_t offset = 0;                                 ///< Linear
+  std::vector<IvBound> args;                          ///< Min / Max
 };
 
 struct LoopPlan {
