@@ -947,8 +947,8 @@ protected:
     return vars;
   }
 
-  /// Writes the loop's first induction value and its iteration count (the loop bound cut by the
-  /// mask, LoopPlan::skipAbove); returns their names.
+  /// Writes the loop's first induction value and its iteration count (the loop range cut by the
+  /// mask, LoopPlan::starts and ends); returns their names.
   /// With a run-time block mask (`withBlockMask` and the plan has one for this loop), the count is
   /// that of the Q tile's lists when the launch passes them (blockMaskOn()); ivAt() then walks them.
   std::pair<std::string, std::string> loopBounds(const LoopPlan &lp, bool withBlockMask = true) {
@@ -971,14 +971,60 @@ protected:
       // 32-bit: a 64-bit offset live through the loop made the sm80 kernel spill (BlockMaskAbi: < 2^31 entries).
       w.line("const int " + bm.base + " = static_cast<int>(" + bm.row + " * ((p.Sk + " + step + " - 1) / " + step + "));");
     }
-    w.line("const long long " + begin + " = " + sx.ref(loop.getLowerBound()) + ";");
     const llvm::DenseMap<Value, std::string> noSubst;
-    if (lp.skipAbove)
-      w.line("const long long " + end + " = tfcg::smin<long long>(" + sx.ref(loop.getUpperBound()) + ", " +
-             paren(*sx.expand(lp.skipAbove, loop.getRegion(), noSubst)) + (lp.skipAboveInclusive ? "" : " + 1") +
-             "); // later K/V tiles are empty under the mask: the loop stops before them");
-    else
-      w.line("const long long " + end + " = " + sx.ref(loop.getUpperBound()) + ";");
+    std::function<std::string(const IvBound &)> bound = [&](const IvBound &b) -> std::string {
+      if (b.kind != IvBound::Kind::Linear) { // min / max of the distinct arguments
+        std::vector<std::string> args;
+        for (const IvBound &a : b.args)
+          if (std::string e = bound(a); llvm::find(args, e) == args.end())
+            args.push_back(e);
+        std::string e = args[0];
+        for (size_t i = 1; i < args.size(); ++i)
+          e = std::string(b.kind == IvBound::Kind::Min ? "tfcg::smin" : "tfcg::smax") + "<long long>(" + e + ", " +
+              args[i] + ")";
+        return e;
+      }
+      std::string e;
+      for (auto [v, coef] : b.terms) {
+        const std::string mag = std::llabs(coef) == 1 ? "" : std::to_string(std::llabs(coef)) + " * ";
+        const std::string t = mag + paren(*sx.expand(v, loop.getRegion(), noSubst));
+        e += e.empty() ? (coef > 0 ? t : "-" + t) : (coef > 0 ? " + " : " - ") + t;
+      }
+      if (b.offset != 0 || e.empty())
+        e += e.empty() ? std::to_string(b.offset)
+                       : (b.offset > 0 ? " + " : " - ") + std::to_string(b.offset > 0 ? b.offset : -b.offset);
+      return e;
+    };
+    // Each distinct bound once; an end equal to the loop's upper bound (the `kv0 >= Sk` tail test) adds nothing.
+    const std::string lower = sx.ref(loop.getLowerBound()), upper = sx.ref(loop.getUpperBound());
+    auto distinct = [&](const std::vector<IvBound> &bounds, const std::string &skip) {
+      std::vector<std::string> out;
+      for (const IvBound &b : bounds)
+        if (std::string e = bound(b); e != skip && llvm::find(out, e) == out.end())
+          out.push_back(e);
+      return out;
+    };
+    const std::vector<std::string> starts = distinct(lp.starts, lower), ends = distinct(lp.ends, upper);
+    if (starts.empty()) {
+      w.line("const long long " + begin + " = " + lower + ";");
+    } else {
+      // The first iteration at or after every start: lower + max(0, ceil((start - lower) / step)) * step.
+      std::string start = starts[0];
+      for (size_t i = 1; i < starts.size(); ++i)
+        start = "tfcg::smax<long long>(" + start + ", " + starts[i] + ")";
+      const std::string from = lower == "0" ? start : start + " - " + paren(lower);
+      w.line("const long long " + begin + " = " + (lower == "0" ? "" : lower + " + ") +
+             "tfcg::smax<long long>(0, tfcg::ceildivs<long long>(" + from + ", " + step + ")) * " + step +
+             "; // earlier K/V tiles are empty under the mask: the loop starts at the first one that is not");
+    }
+    if (ends.empty()) {
+      w.line("const long long " + end + " = " + upper + ";");
+    } else {
+      std::string e = upper;
+      for (const std::string &b : ends)
+        e = "tfcg::smin<long long>(" + e + ", " + b + ")";
+      w.line("const long long " + end + " = " + e + "; // later K/V tiles are empty under the mask: the loop stops before them");
+    }
     const std::string count = end + " > " + begin + " ? static_cast<int>((" + end + " - " + begin + " + " + step +
                               " - 1) / " + step + ") : 0";
     if (bm.row.empty())

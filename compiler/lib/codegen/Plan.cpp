@@ -329,9 +329,12 @@ private:
   }
 
   /// A body `scf.if %c { yield carried } else {...}` whose results the loop yields, with scalar ops only
-  /// besides: where %c (or one of the ors it is made of) is `iv > X` for a loop-invariant X, no
-  /// iteration past X does anything (the tile is empty under the mask: a causal tile above the
-  /// diagonal), so the loop bound is cut to X + 1.
+  /// besides: %c says when an iteration does nothing (the tile is empty under the mask). Where %c, read
+  /// as an or of atoms (ors, and De Morgan through nots of ands), has an atom that compares iv + k with
+  /// a loop-invariant affine value, the iterations on one side of it do nothing, so the loop's range is
+  /// cut there: `iv > X` (a causal tile above the diagonal) ends it at X + 1, `iv + 127 < Y` (a tile
+  /// left of a sliding window) starts it at Y - 127. Atoms with the induction variable elsewhere (or
+  /// with a coefficient other than +-1) cut nothing.
   void findSkipAbove(LoopPlan &lp) {
     scf::ForOp loop = lp.op;
     Block &body = *loop.getBody();
@@ -356,46 +359,187 @@ private:
       auto k = key(v, loop);
       return k && k->find("$iv") == std::string::npos;
     };
-    auto stripCasts = [](Value v) {
-      while (Operation *d = v.getDefiningOp()) {
-        if (!isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp>(d))
-          break;
-        v = d->getOperand(0);
-      }
-      return v;
+    Value iv = loop.getInductionVar();
+    // v as coef * iv + bound (coef in {-1, 0, 1}); nullopt when it is not of that form.
+    struct Affine {
+      int coef = 0;
+      IvBound rest;
     };
-    std::function<void(Value)> visit = [&](Value c) {
-      if (lp.skipAbove)
+    std::function<std::optional<Affine>(Value, int)> affine = [&](Value v, int depth) -> std::optional<Affine> {
+      if (depth > 16)
+        return std::nullopt;
+      if (auto c = getConstantIntValue(v))
+        return Affine{0, IvBound{IvBound::Kind::Linear, {}, *c, {}}};
+      if (v == iv)
+        return Affine{1, {}};
+      if (invariant(v))
+        return Affine{0, IvBound{IvBound::Kind::Linear, {{v, 1}}, 0, {}}};
+      Operation *d = v.getDefiningOp();
+      if (!d)
+        return std::nullopt;
+      if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp>(d))
+        return affine(d->getOperand(0), depth + 1);
+      if (!isa<arith::AddIOp, arith::SubIOp>(d))
+        return std::nullopt;
+      auto a = affine(d->getOperand(0), depth + 1), b = affine(d->getOperand(1), depth + 1);
+      if (!a || !b)
+        return std::nullopt;
+      const int sign = isa<arith::AddIOp>(d) ? 1 : -1;
+      Affine out = *a;
+      out.coef += sign * b->coef;
+      if (out.coef < -1 || out.coef > 1)
+        return std::nullopt;
+      for (auto [t, s] : b->rest.terms)
+        out.rest.terms.push_back({t, sign * s});
+      out.rest.offset += sign * b->rest.offset;
+      return out;
+    };
+    auto negate = [](IvBound b) {
+      for (auto &t : b.terms)
+        t.second = -t.second;
+      b.offset = -b.offset;
+      return b;
+    };
+    using P = arith::CmpIPredicate;
+    // An atom that makes the iteration do nothing: cmp(lhs, rhs), negated when under a not.
+    // The smallest iv with f(iv) >= K, for f non-decreasing in iv: iv + R (K - R), floor(g / d) with
+    // d > 0 (that of g >= d K), max (the min of the arguments' thresholds), min (their max). K linear.
+    std::function<std::optional<IvBound>(Value, const IvBound &, int)> threshold =
+        [&](Value f, const IvBound &K, int depth) -> std::optional<IvBound> {
+      if (depth > 16)
+        return std::nullopt;
+      if (auto a = affine(f, 0); a && a->coef == 1) {
+        IvBound b = K;
+        for (auto [t, c] : a->rest.terms)
+          b.terms.push_back({t, -c});
+        b.offset -= a->rest.offset;
+        return b;
+      }
+      Operation *d = f.getDefiningOp();
+      if (!d)
+        return std::nullopt;
+      if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp>(d))
+        return threshold(d->getOperand(0), K, depth + 1);
+      if (auto div = dyn_cast<arith::FloorDivSIOp>(d)) {
+        auto dv = getConstantIntValue(div.getRhs());
+        if (!dv || *dv <= 0 || *dv > (int64_t{1} << 20))
+          return std::nullopt;
+        IvBound scaled = K;
+        for (auto &t : scaled.terms)
+          t.second *= *dv;
+        scaled.offset *= *dv;
+        return threshold(div.getLhs(), scaled, depth + 1);
+      }
+      if (isa<arith::MaxSIOp, arith::MinSIOp>(d)) {
+        auto a = threshold(d->getOperand(0), K, depth + 1), b = threshold(d->getOperand(1), K, depth + 1);
+        if (!a || !b)
+          return std::nullopt;
+        IvBound m;
+        m.kind = isa<arith::MaxSIOp>(d) ? IvBound::Kind::Min : IvBound::Kind::Max;
+        for (IvBound *x : {&*a, &*b}) // min(min(p, q), r) is min(p, q, r)
+          if (x->kind == m.kind)
+            m.args.insert(m.args.end(), x->args.begin(), x->args.end());
+          else
+            m.args.push_back(*x);
+        return m;
+      }
+      return std::nullopt;
+    };
+    auto swapped = [](P p) { // K pred f  is  f swapped(pred) K
+      switch (p) {
+      case P::slt: return P::sgt;
+      case P::sle: return P::sge;
+      case P::sgt: return P::slt;
+      case P::sge: return P::sle;
+      default: return p;
+      }
+    };
+    // f pred K with f non-decreasing in iv and K invariant: the iterations it makes empty.
+    auto monotoneAtom = [&](Value f, P pred, Value k) {
+      auto K = affine(k, 0);
+      if (!K || K->coef != 0)
         return;
-      if (auto orOp = c.getDefiningOp<arith::OrIOp>()) {
-        visit(orOp.getLhs());
-        visit(orOp.getRhs());
+      IvBound next = K->rest;
+      next.offset += 1;
+      std::optional<IvBound> t;
+      switch (pred) {
+      case P::slt: if ((t = threshold(f, K->rest, 0))) lp.starts.push_back(*t); break; // f < K: iv < lo(K)
+      case P::sle: if ((t = threshold(f, next, 0))) lp.starts.push_back(*t); break;    // f < K + 1
+      case P::sgt: if ((t = threshold(f, next, 0))) lp.ends.push_back(*t); break;      // f >= K + 1
+      case P::sge: if ((t = threshold(f, K->rest, 0))) lp.ends.push_back(*t); break;   // f >= K
+      default: break;
+      }
+    };
+    auto atom = [&](arith::CmpIOp cmp, bool negated) {
+      P pred = negated ? arith::invertPredicate(cmp.getPredicate()) : cmp.getPredicate();
+      auto l = affine(cmp.getLhs(), 0), r = affine(cmp.getRhs(), 0);
+      if (!l || !r) { // not affine: a non-decreasing function of iv (floor divisions, min, max) against K
+        if (invariant(cmp.getRhs()) && !invariant(cmp.getLhs()))
+          monotoneAtom(cmp.getLhs(), pred, cmp.getRhs());
+        else if (invariant(cmp.getLhs()) && !invariant(cmp.getRhs()))
+          monotoneAtom(cmp.getRhs(), swapped(pred), cmp.getLhs());
         return;
       }
-      auto cmp = c.getDefiningOp<arith::CmpIOp>();
-      if (!cmp)
+      // lhs - rhs = coef * iv + d, compared with 0.
+      const int coef = l->coef - r->coef;
+      if (coef != 1 && coef != -1)
         return;
-      using P = arith::CmpIPredicate;
-      Value iv = loop.getInductionVar();
-      P pred = cmp.getPredicate();
-      Value lhs = stripCasts(cmp.getLhs()), rhs = cmp.getRhs();
-      if (stripCasts(rhs) == iv) {
-        rhs = cmp.getLhs();
-        lhs = iv; // X < iv  is  iv > X
-        switch (cmp.getPredicate()) {
+      IvBound d = l->rest;
+      for (auto [t, s] : r->rest.terms)
+        d.terms.push_back({t, -s});
+      d.offset -= r->rest.offset;
+      if (coef == -1) { // -iv + d pred 0  is  iv - d swapped(pred) 0
+        d = negate(d);
+        switch (pred) {
         case P::slt: pred = P::sgt; break;
         case P::sle: pred = P::sge; break;
+        case P::sgt: pred = P::slt; break;
+        case P::sge: pred = P::sle; break;
         default: return;
         }
       }
-      if (lhs != iv || !invariant(rhs))
-        return;
-      if (pred == P::sgt || pred == P::sge) {
-        lp.skipAbove = rhs;
-        lp.skipAboveInclusive = pred == P::sge;
+      // iv + d pred 0, so with X = -d: iv pred X.
+      IvBound x = negate(d);
+      switch (pred) {
+      case P::sgt: x.offset += 1; lp.ends.push_back(x); break; // skip iv > X: iv < X + 1
+      case P::sge: lp.ends.push_back(x); break;                // skip iv >= X: iv < X
+      case P::slt: lp.starts.push_back(x); break;              // skip iv < X: iv >= X
+      case P::sle: x.offset += 1; lp.starts.push_back(x); break; // skip iv <= X: iv >= X + 1
+      default: break;
       }
     };
-    visit(skip.getCondition());
+    std::function<void(Value, bool, int)> visit = [&](Value c, bool negated, int depth) {
+      if (depth > 16)
+        return;
+      Operation *d = c.getDefiningOp();
+      if (!d)
+        return;
+      if (auto x = dyn_cast<arith::XOrIOp>(d)) { // x ^ true is not x
+        for (auto [a, b] : {std::pair{x.getLhs(), x.getRhs()}, std::pair{x.getRhs(), x.getLhs()}})
+          if (auto t = getConstantIntValue(b); t && *t != 0)
+            return visit(a, !negated, depth + 1);
+        return;
+      }
+      if (auto ne = dyn_cast<arith::CmpIOp>(d); ne && ne.getLhs().getType().isInteger(1)) {
+        // i1 compared with a constant: x != true / x == false is not x, x == true / x != false is x.
+        for (auto [a, b] : {std::pair{ne.getLhs(), ne.getRhs()}, std::pair{ne.getRhs(), ne.getLhs()}})
+          if (auto t = getConstantIntValue(b)) {
+            const bool flips = (ne.getPredicate() == P::ne) == (*t != 0);
+            if (ne.getPredicate() == P::ne || ne.getPredicate() == P::eq)
+              return visit(a, flips ? !negated : negated, depth + 1);
+          }
+        return;
+      }
+      // or (kept) and not-of-and (De Morgan) split into atoms that each make the iteration empty.
+      if ((isa<arith::OrIOp>(d) && !negated) || (isa<arith::AndIOp>(d) && negated)) {
+        visit(d->getOperand(0), negated, depth + 1);
+        visit(d->getOperand(1), negated, depth + 1);
+        return;
+      }
+      if (auto cmp = dyn_cast<arith::CmpIOp>(d))
+        atom(cmp, negated);
+    };
+    visit(skip.getCondition(), false, 0);
   }
 
   void planSmem() {
@@ -766,9 +910,9 @@ std::string KernelPlan::toString() const {
        << (l.stages == 1 ? " stage (issue at the top of each iteration, wait before each first use)"
                          : " stages (prefetch iteration it + " + std::to_string(l.stages - 1) + ")")
        << "\n";
-    if (l.skipAbove)
-      os << "    loop bound cut: iterations with the induction variable " << (l.skipAboveInclusive ? ">=" : ">")
-         << " a loop-invariant bound are empty (scf.if pass-through)\n";
+    if (!l.ends.empty() || !l.starts.empty())
+      os << "    loop range cut: iterations before " << l.starts.size() << " and past " << l.ends.size()
+         << " loop-invariant bounds are empty (scf.if pass-through)\n";
     if (!l.loads.empty())
       os << "    " << (l.split ? "split waits: each load waited for before its first use, its predecessor's slot "
                                  "refilled there"

@@ -50,15 +50,26 @@ struct PipelinedLoad {
   std::vector<std::pair<mlir::Value, bool>> conditions;
 };
 
+/// A loop-invariant bound on a loop's induction variable: a sum of coef * term (values computable
+/// without the induction variable, possibly by ops of the loop body) plus offset, or the min / max of
+/// such bounds (the threshold of a max / min of floor divisions: a block-diagonal mask).
+struct IvBound {
+  enum class Kind { Linear, Min, Max } kind = Kind::Linear;
+  std::vector<std::pair<mlir::Value, int64_t>> terms; ///< Linear: (value, coefficient)
+  int64_t offset = 0;                                 ///< Linear
+  std::vector<IvBound> args;                          ///< Min / Max
+};
+
 struct LoopPlan {
   mutable mlir::scf::ForOp op;
   int64_t step = 0;
   int stages = 1;
   std::vector<PipelinedLoad> loads; ///< issue order (program order of the first copy)
-  /// Loop-bound cut: iterations with iv > skipAbove (>= when inclusive) do nothing (an scf.if passes
-  /// the carried values through), so the loop stops there. Null: no cut.
-  mlir::Value skipAbove;
-  bool skipAboveInclusive = false;
+  /// Loop-range cut. Iterations outside [max(starts), min(ends)) do nothing (an scf.if passes the
+  /// carried values through: tiles empty under the mask), so the loop runs from the first iteration at
+  /// or after every start to the last one before every end: a causal tile above the diagonal is past
+  /// an end, a sliding window's tile left of the window before a start. Empty: no cut on that side.
+  std::vector<IvBound> ends, starts;
   /// Split pipeline (FlashAttention-2's K/V schedule, generalised): one cp.async group per load and
   /// iteration; before the first use of load i the block waits for it, and that wait also frees the
   /// slot of load i-1 (its uses are over), which is refilled right there for iteration it + stages
