@@ -103,6 +103,7 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
   llvm::DenseMap<Value, std::pair<std::string, std::string>> subOperands; // subf result -> (a, b)
   llvm::DenseMap<Value, std::pair<std::string, std::string>> scaleOperands; // mulf by c > 0 -> (x, c)
   llvm::DenseMap<Value, std::tuple<std::string, std::string, std::string>> scaledSubOperands; // x*c - b
+  llvm::DenseMap<Value, std::tuple<std::string, std::string, std::string>> negScaledSub; // -(x*c - b)
   for (auto [i, arg] : llvm::enumerate(block.getArguments())) {
     std::string a = args[i];
     if (!arg.hasOneUse() && !isAtom(a)) {
@@ -232,6 +233,12 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
                                         std::get<2>(scaledSub->second));
     else if (sub != subOperands.end())
       expr = ScalarExprs::expDiff(sub->second.first, sub->second.second); // e^(a-b): one FFMA + EX2
+    else if (auto neg = isa<math::ExpOp>(op) && op.getResult(0).getType().isF32() && !exactMath(&op)
+                            ? negScaledSub.find(op.getOperand(0))
+                            : negScaledSub.end();
+             neg != negScaledSub.end()) // e^(b - x*c) (sigmoid's e^-x): one FFMA (coefficient -c log2 e) + EX2
+      expr = "tfcg::exp_affine(" + std::get<0>(neg->second) + ", -" + std::get<1>(neg->second) + ", " +
+             std::get<2>(neg->second) + ")";
     else if (auto mul = dyn_cast<arith::MulFOp>(op); std::optional<std::string> fma = mul ? uniformTimesPositions(mul) : std::nullopt)
       expr = *fma;
     else
@@ -242,6 +249,9 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
       if (auto it = scaleOperands.find(op.getOperand(0)); it != scaleOperands.end())
         scaledSubOperands[res] = {it->second.first, it->second.second, operands[1]};
     }
+    if (isa<arith::NegFOp>(op) && res.hasOneUse())
+      if (auto it = scaledSubOperands.find(op.getOperand(0)); it != scaledSubOperands.end())
+        negScaledSub[res] = it->second;
     // x * c with c a constant > 0, read once: exp(x * c - b) folds c into the exponent's FFMA.
     if (auto mul = dyn_cast<arith::MulFOp>(op); mul && res.hasOneUse() && res.getType().isF32()) {
       FloatAttr k;

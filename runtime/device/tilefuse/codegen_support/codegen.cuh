@@ -193,6 +193,12 @@ TF_DEVICE float exp_diff(float a, float b) { return fast_exp2(fmaf(a, LOG2E, -b 
 /// folds at compile time). Same value as exp(x * c - b) up to the rounding of c log2 e; x = -inf gives 0.
 TF_DEVICE float exp_diff_scaled(float x, float c, float b) { return fast_exp2(fmaf(x, c * LOG2E, -b * LOG2E)); }
 
+/// e^(x c + b) = 2^(x (c log2 e) + b log2 e) for a constant c: one FFMA (c log2 e folds at compile
+/// time, b log2 e is shared by the elements) and one MUFU.EX2, where e^(-(x c - b)) written out costs
+/// an FFMA, an FMUL by -log2 e and the EX2 (sigmoid's 1 / (1 + e^-(s c - b))). Same value up to the
+/// rounding of c log2 e and b log2 e.
+TF_DEVICE float exp_affine(float x, float c, float b) { return fast_exp2(fmaf(x, c * LOG2E, b * LOG2E)); }
+
 /// 2^x on the FMA pipe instead of MUFU.EX2 (FlashAttention-4's software exponential): x = n + f with
 /// n = floor(x), 2^f by the cubic 1 + f (a + f (b + f c)) through (0, 1) and (1, 2), fitted for relative
 /// error (at most 1.03e-4 on [0, 1), far below the 2^-8 of P's bf16 / fp16 rounding), and n added to
