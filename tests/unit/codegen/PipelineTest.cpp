@@ -93,7 +93,7 @@ TEST_CASE("ScheduleHints::of reads the spec's mask and score_mod and captures an
   auto hints = [](const std::string &name, int64_t sk) {
     const spec::Spec s = loadSpec(name);
     spec::ShapeOverrides ov;
-    ov.Sk = sk;
+    ov.Sq = sk, ov.Sk = sk;
     return ScheduleHints::of(s, spec::resolveShape(s, ov));
   };
   const ScheduleHints mha = hints("mha", 8192);
@@ -111,4 +111,22 @@ TEST_CASE("ScheduleHints::of reads the spec's mask and score_mod and captures an
   const ScheduleHints doc = hints("document_mask", 4096); // doc_ids[b, q_idx] == doc_ids[b, kv_idx]
   CHECK(!doc.maskFree);
   CHECK(doc.maskReadsCapture);
+  CHECK(!doc.balancedMask); // decided at run time by its block mask, not sampled
+  // Balanced: every Q tile has about as many K/V tiles as the others (the persistent grid pays).
+  CHECK(!causal.balancedMask); // 1 to 32 K/V tiles per Q tile at S 4096
+  CHECK(hints("sliding_window", 16384).balancedMask); // window 4096: 1 to 33 K/V tiles, mean 28.9
+  CHECK(!hints("sliding_window", 4096).balancedMask); // a window as long as the sequence is causal
+  CHECK(hints("bench/sliding1024_causal", 4096).balancedMask);
+  CHECK(hints("block_diagonal", 4096).balancedMask);
+  CHECK(hints("block_diagonal", 100).balancedMask); // one Q tile
+  CHECK(!mha.balancedMask); // no mask: maskFree decides
+  CHECK(!hints("alibi", 4096).balancedMask); // causal
+  // Bottom-right causal with Sq = 2048 < Sk = 4096 leaves 17 to 32 K/V tiles per Q tile: balanced.
+  const spec::Spec causalSpec = loadSpec("causal");
+  spec::ShapeOverrides half;
+  half.Sq = 2048, half.Sk = 4096;
+  CHECK(ScheduleHints::of(causalSpec, spec::resolveShape(causalSpec, half)).balancedMask);
+  // The hint picks the persistent grid on sm_90a; causal keeps the hardware's block scheduler.
+  CHECK(defaultSchedule(128, spec::DType::BF16, "sm_90a", hints("bench/sliding1024_causal", 4096)).persistent);
+  CHECK(!defaultSchedule(128, spec::DType::BF16, "sm_90a", causal).persistent);
 }
