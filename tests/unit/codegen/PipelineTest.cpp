@@ -114,18 +114,21 @@ TEST_CASE("ScheduleHints::of reads the spec's mask and score_mod and captures an
   CHECK(!doc.balancedMask); // decided at run time by its block mask, not sampled
   // Balanced: every Q tile has about as many K/V tiles as the others (the persistent grid pays).
   CHECK(!causal.balancedMask); // 1 to 32 K/V tiles per Q tile at S 4096
-  CHECK(hints("sliding_window", 16384).balancedMask); // window 4096: 1 to 33 K/V tiles, mean 28.9
+  CHECK(!hints("sliding_window", 16384).balancedMask); // window 4096: 1 to 33 K/V tiles, mean 28.9 > 16
   CHECK(!hints("sliding_window", 4096).balancedMask); // a window as long as the sequence is causal
   CHECK(hints("bench/sliding1024_causal", 4096).balancedMask);
   CHECK(hints("block_diagonal", 4096).balancedMask);
   CHECK(hints("block_diagonal", 100).balancedMask); // one Q tile
   CHECK(!mha.balancedMask); // no mask: maskFree decides
   CHECK(!hints("alibi", 4096).balancedMask); // causal
-  // Bottom-right causal with Sq = 2048 < Sk = 4096 leaves 17 to 32 K/V tiles per Q tile: balanced.
+  // Bottom-right causal with Sq = 128 < Sk = 1024 leaves 8 K/V tiles to its one Q tile: balanced; with
+  // Sq = 2048 < Sk = 4096, 17 to 32 (even, but long loops): not.
   const spec::Spec causalSpec = loadSpec("causal");
-  spec::ShapeOverrides half;
-  half.Sq = 2048, half.Sk = 4096;
-  CHECK(ScheduleHints::of(causalSpec, spec::resolveShape(causalSpec, half)).balancedMask);
+  spec::ShapeOverrides rect;
+  rect.Sq = 128, rect.Sk = 1024;
+  CHECK(ScheduleHints::of(causalSpec, spec::resolveShape(causalSpec, rect)).balancedMask);
+  rect.Sq = 2048, rect.Sk = 4096;
+  CHECK(!ScheduleHints::of(causalSpec, spec::resolveShape(causalSpec, rect)).balancedMask);
   // The hint picks the persistent grid on sm_90a; causal keeps the hardware's block scheduler.
   CHECK(defaultSchedule(128, spec::DType::BF16, "sm_90a", hints("bench/sliding1024_causal", 4096)).persistent);
   CHECK(!defaultSchedule(128, spec::DType::BF16, "sm_90a", causal).persistent);

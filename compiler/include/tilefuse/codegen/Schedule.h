@@ -182,8 +182,9 @@ struct ScheduleHints {
   bool maskFree = false; ///< No mask_mod and the batched layout: every Q tile reads every K/V tile.
   bool plain = false;    ///< maskFree, softmax, and no score_mod, captures or sink: plain attention.
   bool maskReadsCapture = false; ///< The mask_mod reads a captured tensor: a run-time block mask skips tiles.
-  /// A mask_mod reading no capture that leaves every Q tile about the same number of K/V tiles (at most
-  /// 1.5 x the mean, sampled at `shape`): sliding windows, block diagonals; not causal.
+  /// A mask_mod reading no capture that leaves every Q tile few K/V tiles (a mean of at most 16) and
+  /// about as many as the others (at most 1.5 x the mean), sampled at `shape`: short sliding windows,
+  /// block diagonals; not causal, not a window of 4096 at S 16384.
   bool balancedMask = false;
   int64_t sk = 0;        ///< Sk, tokens; 0 when unknown.
   /// The hints of `spec` at `shape`.
@@ -208,9 +209,8 @@ struct ScheduleHints {
 ///   - no mask_mod, batched: the persistent grid (B16 H16 S1024 D128: 0.270 -> 0.250 ms);
 ///   - a mask that reads a captured tensor: the persistent grid too (its run-time block mask leaves few
 ///     K/V tiles per Q tile; document mask, 8 documents: 0.178 -> 0.157 ms);
-///   - a balanced mask (sliding window, block diagonal): the persistent grid too (v0.9 call 3: block
-///     diagonal 64 through bench_density 0.147 ms non-persistent, documents of 128 tokens on the
-///     persistent grid 0.109; sliding window 1024 + causal 0.304 -> 0.290 ms);
+///   - a balanced mask with short K/V loops (sliding window 1024, block diagonal): the persistent grid
+///     too (v0.9 call 4: 0.303 -> 0.285 ms and 0.123 -> 0.099 ms; long windows lost, see balancedMask);
 ///   - other masks (causal): the hardware's block scheduler, which starts the heaviest causal tiles
 ///     first (causal B4 H16 S4096: 0.505 ms, persistent 0.518);
 ///   - plain attention (no score_mod, mask_mod, captures or sink): BLOCK_M 192 at headDim 64 (3 consumer
