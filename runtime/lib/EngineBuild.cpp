@@ -43,7 +43,7 @@ codegen::Schedule heuristicSchedule(const spec::Spec &spec, const spec::Shape &s
       throw UnsupportedError("EngineOptions::backend = \"sm90\" needs an sm_90 GPU; this one is " + arch);
     // Packed specs ("layout": "packed") take the same backends as batched ones: the sm90 backend reads
     // each sequence's rows through tensor maps of the whole packed tensor, on its non-persistent grid
-    // (ScheduleHints::of is not maskFree for them, so their default is never persistent).
+    // (ScheduleHints::of gives them neither maskFree nor balancedMask, so their default is never persistent).
     const std::string target = backend == "sm80" ? arch
                                : backend == "sm90" ? std::string("sm_90a")
                                                    : codegen::defaultTarget(arch, static_cast<int>(shape.D),
