@@ -189,9 +189,10 @@ TEST_CASE("every shipped spec compiles for sm_90a with overlap = pingpong and a 
 // overlap = intra at BLOCK_M 64 and pingpong_intra (the [varlen] GPU test's variants); its persistent grid
 // is refused with a clear error naming the field.
 TEST_CASE("every packed spec compiles for sm_80 and sm_90 (both backends) with 0 spills", "[cpu][ptxas][spills][varlen]") {
-  int kernels = 0;
+  int kernels = 0, specs = 0;
   for (const auto &e : std::filesystem::directory_iterator(test::specsDir() + "/varlen")) {
     const spec::Spec s = spec::parseSpecFile(e.path().string());
+    ++specs;
     REQUIRE(s.layout == spec::Layout::Packed);
     struct Target {
       const char *deviceArch, *backend;
@@ -256,5 +257,6 @@ TEST_CASE("every packed spec compiles for sm_80 and sm_90 (both backends) with 0
       CHECK(std::string(err.what()).find("persistent = true is not supported") != std::string::npos);
     }
   }
-  CHECK(kernels == 30);
+  CHECK(specs >= 4); // alibi, causal, mha, sliding_window
+  CHECK(kernels == 10 * specs); // 5 targets x D 64, 128
 }

@@ -419,6 +419,11 @@ private:
     if (isa<MapOp, SelectOp>(def) && type.getRank() == 2 && v.hasOneUse() &&
         isa<ReduceOp>(*v.getUsers().begin()) && type.getElementType().isF32())
       return TileClass::Inline;
+    // A row vector computed by a map (1 / l of the epilogue): kept, computed once per row, rather than
+    // once per element of the tiles it is broadcast into (NVVM does not merge the repeated div.approx).
+    if (isa<MapOp>(def) && type.getRank() == 1 && isa<FloatType>(type.getElementType()) && !v.use_empty() &&
+        llvm::all_of(v.getUsers(), [](Operation *u) { return isa<BroadcastOp>(u); }))
+      return kept;
     Operation *defLoop = loopOf(def);
     unsigned uses = 0;
     for (OpOperand &u : v.getUses()) {

@@ -63,7 +63,9 @@ Value emitGates(OpBuilder &b, Location loc, Value x, ArrayRef<ProductForm::Gate>
 // The lhs of the matmul is a map whose yield is a product (divisions, gates "r == 0 ? 0 :")
 // of factors that depend only on the row-broadcast inputs r (h) or only on the other
 // inputs (f). The accumulator must be absent or zero (h * 0 = 0). Exponentials stay: moving
-// exp(-m) out of the sum would overflow.
+// exp(-m) out of the sum would overflow. h is built as a row vector, then broadcast: a gate
+// "r == 0 ? 0 :" zeroes the row factor, so the row of h * acc is 0 when acc is finite (a
+// product over no unmasked scores is a sum of zeros).
 struct DeferRowScaling : OpRewritePattern<blk::MatmulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(blk::MatmulOp mm, PatternRewriter &rewriter) const override {
@@ -127,14 +129,12 @@ struct DeferRowScaling : OpRewritePattern<blk::MatmulOp> {
     });
     Value acc = rewriter.create<blk::MatmulOp>(loc, mm.getType(), f, mm.getRhs(), mm.getAcc(),
                                                mm.getTransposeBAttr());
-    // 4. The row factor h(r) scales the result once.
-    SmallVector<Value> outs = {acc};
-    for (Value r : rows)
-      outs.push_back(rewriter.create<blk::BroadcastOp>(
-          loc, tileOf(r).withShape(mm.getType().getShape()), r));
-    auto h = buildMap(rewriter, loc, outs, f32, [&](OpBuilder &b, Location l, ValueRange args) {
+    // 4. The row factor h(r) is a function of the row alone: computed once per row as a vector
+    //    (one reciprocal per row instead of one division per element: FlashAttention-2's
+    //    epilogue), then it scales the result, h(r) * acc, once.
+    auto hv = buildMap(rewriter, loc, rows, f32, [&](OpBuilder &b, Location l, ValueRange args) {
       IRMapping map;
-      unsigned k = 1;
+      unsigned k = 0;
       for (auto [i, c] : llvm::enumerate(cls))
         if (c == kRow)
           map.map(body.getArgument(i), args[k++]);
@@ -144,9 +144,20 @@ struct DeferRowScaling : OpRewritePattern<blk::MatmulOp> {
       for (auto &g : outer.gates)
         roots.push_back(g.cond);
       cloneSlice(b, lhs.getBody(), roots, map);
-      Value v = emitProduct(b, l, args[0], f32, outer.leaves, map);
+      Value v = emitProduct(b, l, Value(), f32, outer.leaves, map);
       v = emitGates(b, l, v, outer.gates, map);
       return outer.negate ? b.create<arith::NegFOp>(l, v).getResult() : v;
+    });
+    Value hRow = hv.getResult();
+    // A row factor that is one of the row vectors as it is (RMSNorm's rsqrt): that vector.
+    if (auto arg = dyn_cast<BlockArgument>(cast<blk::YieldOp>(hv.getBody().front().getTerminator()).getValue());
+        arg && arg.getOwner() == &hv.getBody().front() && tileOf(rows[arg.getArgNumber()]).getElementType() == f32) {
+      hRow = rows[arg.getArgNumber()];
+      rewriter.eraseOp(hv);
+    }
+    Value hb = rewriter.create<blk::BroadcastOp>(loc, tileOf(hRow).withShape(mm.getType().getShape()), hRow);
+    auto h = buildMap(rewriter, loc, ValueRange{acc, hb}, f32, [&](OpBuilder &b, Location l, ValueRange args) {
+      return b.create<arith::MulFOp>(l, args[0], args[1]).getResult();
     });
     rewriter.replaceOp(mm, h);
     return success();

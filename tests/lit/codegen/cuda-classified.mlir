@@ -27,4 +27,8 @@
 // CHECK: warp::row_max(m_new_1, s_acc_1, m_i);
 // CHECK: warp::mma_AB(o_acc,
 // CHECK-NOT: o_acc = o_acc
-// CHECK: return (tfcg::at(o_acc, x) * ((tfcg::at(l_i, x) > 0.0f) ? __fdividef(1.0f, tfcg::at(l_i, x)) : 0.0f));
+// The row factor 1 / l is a kept row vector: one reciprocal per row, then one multiply per element.
+// CHECK: rv<16> [[INV:r]];
+// CHECK-NEXT: tfcg::map([[INV]], warp_row0, [&](tfcg::fidx x, int row, int) {
+// CHECK-NEXT: return ((tfcg::at(l_i, x) > 0.0f) ? __fdividef(1.0f, tfcg::at(l_i, x)) : 0.0f);
+// CHECK: return (tfcg::at(o_acc, x) * tfcg::at([[INV]], x));

@@ -1,7 +1,7 @@
 // RUN: tilefuse-opt %s --tilefuse-defer-normalization -split-input-file | FileCheck %s
 
 // The safe division p = (l == 0 ? 0 : e / l) leaves the P V contraction: the matmul takes e,
-// and the row factor is applied to its 64x128 result, once.
+// and the row factor, computed once per row (l == 0 ? 0 : 1 / l), scales its 64x128 result.
 
 // CHECK-LABEL: func.func @safe_division
 // CHECK-SAME: (%[[E:.*]]: !blk.tile<64x?xf32, reg>, %[[L:.*]]: !blk.tile<64xf32, reg>, %[[V:.*]]: !blk.tile<?x128xbf16, smem>)
@@ -10,13 +10,17 @@
 // CHECK-NEXT: [[T:%.*]] = arith.truncf %[[X]] : f32 to bf16
 // CHECK-NEXT: blk.yield [[T]] : bf16
 // CHECK: [[ACC:%.*]] = blk.matmul [[P]], %[[V]] : !blk.tile<64x?xbf16, reg>, !blk.tile<?x128xbf16, smem> -> !blk.tile<64x128xf32, reg>
-// CHECK: [[LB:%.*]] = blk.broadcast %[[L]] : !blk.tile<64xf32, reg> -> !blk.tile<64x128xf32, reg>
-// CHECK: blk.map([[ACC]], [[LB]])
-// CHECK-NEXT: ^bb0(%[[A:.*]]: f32, %[[S:.*]]: f32):
+// CHECK: [[INV:%.*]] = blk.map(%[[L]]) : (!blk.tile<64xf32, reg>) -> !blk.tile<64xf32, reg>
+// CHECK-NEXT: ^bb0(%[[S:.*]]: f32):
 // CHECK: [[Z:%.*]] = arith.cmpf oeq, %[[S]]
-// CHECK: [[Q:%.*]] = arith.divf %[[A]], %[[S]] : f32
+// CHECK: [[Q:%.*]] = arith.divf %{{.*}}, %[[S]] : f32
 // CHECK: [[Y:%.*]] = arith.select [[Z]], %{{.*}}, [[Q]] : f32
 // CHECK-NEXT: blk.yield [[Y]] : f32
+// CHECK: [[LB:%.*]] = blk.broadcast [[INV]] : !blk.tile<64xf32, reg> -> !blk.tile<64x128xf32, reg>
+// CHECK: blk.map([[ACC]], [[LB]])
+// CHECK-NEXT: ^bb0(%[[A:.*]]: f32, %[[R:.*]]: f32):
+// CHECK-NEXT: [[H:%.*]] = arith.mulf %[[A]], %[[R]] : f32
+// CHECK-NEXT: blk.yield [[H]] : f32
 func.func @safe_division(%e: !blk.tile<64x?xf32, reg>, %l: !blk.tile<64xf32, reg>,
                          %v: !blk.tile<?x128xbf16, smem>) -> !blk.tile<64x128xf32, reg> {
   %lb = blk.broadcast %l : !blk.tile<64xf32, reg> -> !blk.tile<64x?xf32, reg>

@@ -50,9 +50,12 @@
 // ATTN: [[LSE:%.*]] = blk.map([[R]]#0, [[R]]#1)
 // ATTN:   math.log
 // ATTN: blk.store [[LSE]], %arg4
-// ATTN: [[LB:%.*]] = blk.broadcast [[R]]#1 : !blk.tile<64xf32, reg> -> !blk.tile<64x128xf32, reg>
-// ATTN: blk.map([[R]]#2, [[LB]])
+// ATTN: [[INV:%.*]] = blk.map([[R]]#1) : (!blk.tile<64xf32, reg>) -> !blk.tile<64xf32, reg>
 // ATTN:   arith.divf
+// ATTN: [[LB:%.*]] = blk.broadcast [[INV]] : !blk.tile<64xf32, reg> -> !blk.tile<64x128xf32, reg>
+// ATTN: blk.map([[R]]#2, [[LB]])
+// ATTN-NEXT: ^bb0
+// ATTN-NEXT:   arith.mulf
 // ATTN: blk.store %{{.*}}, %arg3
 // ATTN-NOT: blk.kernel
 // ATTN-NOT: scf.for
