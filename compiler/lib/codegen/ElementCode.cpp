@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/SetVector.h"
 
 using namespace mlir;
 using namespace tilefuse::blk;
@@ -15,6 +16,28 @@ namespace tilefuse::codegen {
 bool isAtom(const std::string &expr) {
   static const std::regex atom(R"(^([A-Za-z_][A-Za-z0-9_.]*|-?[0-9][0-9.e+-]*f?|\(-[0-9][0-9.e+-]*f?\)|tfcg::at\([A-Za-z0-9_]+, x\)|\(-tfcg::inf\(\)\)|tfcg::inf\(\))$)");
   return std::regex_match(expr, atom);
+}
+
+/// The iota a map input's positions come from: through broadcasts and, with seeClamps, through the clamp
+/// min(position, last) that TileSlice puts on a tiled position indexing a table (it changes only padded
+/// positions, which a later mask discards). Null when the input is not a position.
+static IotaOp positionIota(Value in, bool seeClamps) {
+  while (true) {
+    if (auto bc = in.getDefiningOp<BroadcastOp>()) {
+      in = bc.getInput();
+      continue;
+    }
+    if (auto clamp = in.getDefiningOp<MapOp>(); seeClamps && clamp && clamp.getInputs().size() == 1) {
+      Block &b = clamp.getBody().front();
+      auto min = dyn_cast<arith::MinSIOp>(&b.front());
+      if (min && &b.front() != b.getTerminator() && cast<YieldOp>(b.getTerminator()).getValue() == min.getResult() &&
+          min.getLhs() == b.getArgument(0) && min.getRhs().getParentBlock() != &b) {
+        in = clamp.getInputs()[0];
+        continue;
+      }
+    }
+    return in.getDefiningOp<IotaOp>();
+  }
 }
 
 std::string ElementCode::local(const std::string &base) {
@@ -97,6 +120,139 @@ std::vector<std::string> ElementCode::mapArgs(MapOp map) {
   return args;
 }
 
+llvm::DenseSet<Operation *> ElementCode::diagonalTables(MapOp map, llvm::DenseMap<Value, std::string> &val,
+                                                       llvm::function_ref<std::optional<Affine>(Value)> affine,
+                                                       Value yielded) {
+  Block &block = map.getBody().front();
+  // The ops the lambda computes: those `yielded` needs, except the tabulated values' own.
+  llvm::DenseSet<Value> tabulated;
+  auto neededOps = [&] {
+    llvm::DenseSet<Operation *> out;
+    llvm::SmallVector<Value> work{yielded};
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      Operation *d = v.getDefiningOp();
+      if (!d || d->getBlock() != &block || tabulated.contains(v) || !out.insert(d).second)
+        continue;
+      for (Value in : d->getOperands())
+        work.push_back(in);
+    }
+    return out;
+  };
+  auto tileType = dyn_cast<TileType>(map.getType());
+  if (diagRows_ <= 0 || !tileType || tileType.getRank() != 2)
+    return neededOps();
+  // Classify: Uniform over the tile, a function of the diagonal (Diag), or Other.
+  enum Dep { Uniform = 0, Diag = 1, Other = 2 };
+  llvm::DenseMap<Value, Dep> dep;
+  auto depOf = [&](Value v) {
+    if (auto it = dep.find(v); it != dep.end())
+      return it->second;
+    auto arg = dyn_cast<BlockArgument>(v);
+    return arg && arg.getOwner() == &block ? Other : Uniform; // a region argument, or defined outside
+  };
+  for (Operation &op : block.without_terminator()) {
+    if (op.getNumResults() != 1 || op.getNumRegions() != 0) {
+      for (Value r : op.getResults())
+        dep[r] = Other;
+      continue;
+    }
+    Value res = op.getResult(0);
+    if (res.getType().isIntOrIndex())
+      if (std::optional<Affine> a = affine(res)) {
+        dep[res] = a->rowCoef == 0 && a->colCoef == 0 ? Uniform : a->rowCoef == -a->colCoef ? Diag : Other;
+        continue;
+      }
+    Dep d = Uniform;
+    for (Value in : op.getOperands())
+      d = std::max(d, depOf(in));
+    dep[res] = d;
+  }
+  // Tabulate the Diag values read by something that is not (the yield, an Other op) and that cost more
+  // than a lookup: a table read, a math function, or 8 ops.
+  auto slice = [&](Value v) {
+    llvm::SetVector<Operation *> ops;
+    llvm::SmallVector<Value> work{v};
+    while (!work.empty()) {
+      Value u = work.pop_back_val();
+      Operation *d = u.getDefiningOp();
+      if (!d || d->getBlock() != &block || ops.contains(d))
+        continue;
+      ops.insert(d);
+      for (Value in : d->getOperands())
+        work.push_back(in);
+    }
+    return ops;
+  };
+  const int64_t kMin = 1 - diagRows_ / 8, kMax = diagCols_ / 8 - 1;
+  for (Operation &op : block.without_terminator()) {
+    if (op.getNumResults() != 1 || depOf(op.getResult(0)) != Diag)
+      continue;
+    Value res = op.getResult(0);
+    const bool escapes = res == yielded || llvm::any_of(res.getUsers(), [&](Operation *u) {
+                           return u->getBlock() == &block && (u->hasTrait<OpTrait::IsTerminator>() ||
+                                                              u->getNumResults() != 1 || depOf(u->getResult(0)) != Diag);
+                         });
+    if (!escapes || res.use_empty())
+      continue;
+    llvm::SetVector<Operation *> ops = slice(res);
+    const bool costly = ops.size() >= 8 || llvm::any_of(ops, [](Operation *o) {
+                          return isa<ReadOp>(o) || o->getDialect()->getNamespace() == "math";
+                        });
+    if (!costly)
+      continue;
+    // The table: entry [k - kMin][e] is the value at col - row = 2 (lane & 3) - (lane >> 2) - warp_row0 + 8 k + e,
+    // the lane's first row and the column that puts it on that diagonal.
+    const std::string name = sx_.fresh("diag");
+    const std::string ct = cTypeOf(res.getType(), &op);
+    const int64_t kCount = kMax - kMin + 1;
+    pre_.comment(op.getName().getStringRef().str() + " of the map depends on the position only through kv_idx - q_idx: computed once per diagonal of "
+                 "this lane's fragment (" + std::to_string(kCount) + " x 2 values for " +
+                 std::to_string(diagRows_ * diagCols_ / 32) + " elements) and looked up by tfcg::diag_of");
+    pre_.line(ct + " " + name + "[" + std::to_string(kCount) + "][2];");
+    const std::string dk = local("dk"), de = local("de");
+    pre_.line("#pragma unroll");
+    pre_.open("for (int " + dk + " = 0; " + dk + " < " + std::to_string(kCount) + "; ++" + dk + ")");
+    pre_.line("#pragma unroll");
+    pre_.open("for (int " + de + " = 0; " + de + " < 2; ++" + de + ")");
+    pre_.line("const int row = warp_row0 + (laneid() >> 2);");
+    pre_.line("const int col = 2 * (laneid() & 3) + 8 * (" + dk + " - " + std::to_string(-kMin) + ") + " + de + ";");
+    llvm::DenseMap<Value, std::string> tv;
+    auto operandOf = [&](Value v) -> std::string {
+      if (auto it = tv.find(v); it != tv.end())
+        return it->second;
+      if (auto arg = dyn_cast<BlockArgument>(v); arg && arg.getOwner() == &block) {
+        IotaOp iota = positionIota(map.getInputs()[arg.getArgNumber()], /*seeClamps=*/true);
+        if (!iota)
+          fail(&op, "internal: a diagonal value reads a region argument that is not a position");
+        const bool isRow = iota.getDim() == IotaDim::row;
+        const std::string t = cTypeOf(arg.getType(), map);
+        const std::string nm = local(isRow ? "q_idx" : "kv_idx");
+        pre_.line("const " + t + " " + nm + " = " + (t == "long long" ? "" : "(" + t + ")") + "(" +
+                  sx_.ref(iota.getOffset()) + (isRow ? " + row);" : " + col);"));
+        return tv[v] = nm;
+      }
+      return sx_.ref(v);
+    };
+    std::vector<Operation *> ordered(ops.begin(), ops.end());
+    llvm::sort(ordered, [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+    for (Operation *o : ordered) {
+      std::vector<std::string> operands;
+      for (Value in : o->getOperands())
+        operands.push_back(operandOf(in));
+      const std::string v = local("dv");
+      pre_.line("const " + cTypeOf(o->getResult(0).getType(), o) + " " + v + " = " + sx_.opExpr(o, operands) + ";");
+      tv[o->getResult(0)] = v;
+    }
+    pre_.line(name + "[" + dk + "][" + de + "] = " + tv[res] + ";");
+    pre_.close();
+    pre_.close();
+    val[res] = name + "[tfcg::diag_of(x) + " + std::to_string(-kMin) + "][x.e]";
+    tabulated.insert(res);
+  }
+  return neededOps();
+}
+
 std::string ElementCode::region(MapOp map, const std::vector<std::string> &args, Value result, bool foldTrunc) {
   Block &block = map.getBody().front();
   llvm::DenseMap<Value, std::string> val;
@@ -124,20 +280,14 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
   // pipe shared with MUFU.EX2) of an ALiBi or relative-position bias goes away. Equal to the conversion
   // of the sum while |U + a row| < 2^24 (positions and sizes are at most 2^24: spec::checkShapeLimits),
   // within one f32 ulp above that.
-  struct Affine {
-    int64_t rowCoef = 0, colCoef = 0;
-    std::string uniform; // an int64 C expression, "" for 0
-  };
+  bool seeClamps = false; // diagonal tables: positions through TileSlice's clamps (positionIota)
   std::function<std::optional<Affine>(Value, int)> affine = [&](Value v, int depth) -> std::optional<Affine> {
     if (depth > 16 || !v.getType().isIntOrIndex())
       return std::nullopt;
     if (auto arg = dyn_cast<BlockArgument>(v)) {
       if (arg.getOwner() != &block)
         return std::nullopt;
-      Value in = map.getInputs()[arg.getArgNumber()];
-      while (auto bc = in.getDefiningOp<BroadcastOp>())
-        in = bc.getInput();
-      auto iota = in.getDefiningOp<IotaOp>();
+      IotaOp iota = positionIota(map.getInputs()[arg.getArgNumber()], seeClamps);
       if (!iota)
         return std::nullopt;
       const bool row = iota.getDim() == IotaDim::row;
@@ -206,9 +356,18 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
     }
     return std::nullopt;
   };
+  const Value yielded = result ? result : cast<YieldOp>(block.getTerminator()).getValue();
+  llvm::DenseSet<Operation *> needed = diagonalTables(map, val,
+                                                             [&](Value v) {
+                                                               seeClamps = true;
+                                                               std::optional<Affine> a = affine(v, 0);
+                                                               seeClamps = false;
+                                                               return a;
+                                                             },
+                                                             yielded);
   for (Operation &op : block.without_terminator()) {
-    if (op.getResult(0).use_empty())
-      continue; // dead in the region
+    if (op.getResult(0).use_empty() || !needed.contains(&op))
+      continue; // dead in the region, or taken from a diagonal table
     if (isa<arith::SIToFPOp>(op) && op.getResult(0).getType().isF32())
       if (std::optional<std::string> f = positionsF32(op.getOperand(0), op.getResult(0))) {
         val[op.getResult(0)] = *f;
@@ -265,7 +424,7 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
     }
     val[res] = expr;
   }
-  Value y = result ? result : cast<YieldOp>(block.getTerminator()).getValue();
+  Value y = yielded;
   if (foldTrunc)
     if (auto trunc = y.getDefiningOp<arith::TruncFOp>(); trunc && trunc.getIn().getType().isF32())
       y = trunc.getIn();

@@ -40,14 +40,34 @@ public:
 
   const Writer &body() const { return body_; }
 
+  /// Lets region() tabulate values that depend on the position only through kv_idx - q_idx once per
+  /// diagonal of the lane's fragment (see region()), for a lambda over the positions of a row-layout
+  /// fragment rt<., warpRows, cols> (tfcg::fidx) whose first row is warp_row0.
+  void enableDiagonalTables(int64_t warpRows, int64_t cols) { diagRows_ = warpRows, diagCols_ = cols; }
+  /// Statements the lambda's caller writes before it, at the enclosing scope (the diagonal tables).
+  const Writer &pre() const { return pre_; }
+
+  /// An integer position sum U + rowCoef row + colCoef col (row, col: the lambda's position in the tile).
+  struct Affine {
+    int64_t rowCoef = 0, colCoef = 0;
+    std::string uniform; // an int64 C expression, "" for 0
+  };
+
 private:
   std::string local(const std::string &base);
+  /// Writes the diagonal tables of `map`'s region into pre() and binds their values in `val`; returns the
+  /// region ops the lambda must still compute for `yielded`.
+  llvm::DenseSet<mlir::Operation *> diagonalTables(tilefuse::blk::MapOp map, llvm::DenseMap<mlir::Value, std::string> &val,
+                                                  llvm::function_ref<std::optional<Affine>(mlir::Value)> affine,
+                                                  mlir::Value yielded);
   std::string nameIfShared(mlir::Value v, const std::string &expr, const std::string &cType);
 
   const ResolvedKernel &r_;
   const KernelPlan &p_;
   ScalarExprs &sx_;
   Writer body_;
+  Writer pre_;
+  int64_t diagRows_ = 0, diagCols_ = 0;
   llvm::DenseMap<mlir::Value, std::string> memo_;
   llvm::DenseMap<mlir::Value, unsigned> refs_;
   std::set<std::string> locals_;

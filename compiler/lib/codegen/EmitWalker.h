@@ -625,9 +625,11 @@ protected:
       return;
     }
     ElementCode ec(r, p, sx);
+    const int64_t cols = cast<TileType>(in.getType()).getDimSize(1);
+    ec.enableDiagonalTables(p.warpRows, cols);
     ec.countRefs(in);
     const std::string expr = ec.elem(in);
-    const int64_t cols = cast<TileType>(in.getType()).getDimSize(1);
+    w.append(ec.pre());
     w.line(std::string(isMax ? "tfcg::row_max_of<" : "tfcg::row_sum_of<") + str(cols) + ">(" + d + ", " +
            (accum.empty() ? "" : accum + ", ") + "warp_row0, [&](tfcg::fidx x, int row, int col) {");
     w.indent();
@@ -706,6 +708,7 @@ protected:
 
   /// tfcg::map(dst, warp_row0, [&](...) { body; return expr; });
   void writeMap(const std::string &d, bool rowVector, ElementCode &ec, const std::string &expr) {
+    w.append(ec.pre());
     w.line("tfcg::map(" + d + ", warp_row0, [&](tfcg::fidx x, int row, int" + (rowVector ? "" : " col") + ") {");
     w.indent();
     w.append(ec.body());
@@ -725,6 +728,8 @@ protected:
     if (tryPeephole(op, d))
       return;
     ElementCode ec(r, p, sx);
+    if (!rowVector)
+      ec.enableDiagonalTables(p.warpRows, cast<TileType>(res.getType()).getDimSize(1));
     std::string expr;
     if (auto map = dyn_cast<MapOp>(op)) {
       for (auto [i, in] : llvm::enumerate(map.getInputs()))

@@ -80,6 +80,12 @@ TF_DEVICE float col_f32(fidx x) {
 TF_DEVICE float col_base_f32(fidx) { return static_cast<float>(2 * (laneid() & 3)); }
 TF_DEVICE float col_offset_f32(fidx x) { return static_cast<float>(16 * x.j + 8 * (x.p >> 1) + x.e); }
 
+/// The diagonal of position x in the lane's fragment: col - row = 2 (lane & 3) - (lane >> 2) + 8 diag_of(x) + x.e
+/// (row, col relative to the warp's first row), diag_of(x) in [1 - R / 8, C / 8 - 1] for rt<., R, C>. A value
+/// that depends on the position only through kv_idx - q_idx is computed once per (diagonal, e) into a
+/// table the element code indexes with it (compiler/lib/codegen/ElementCode.cpp, diagonal tables).
+TF_DEVICE int diag_of(fidx x) { return 2 * x.j + (x.p >> 1) - 2 * x.i - (x.p & 1); }
+
 /// dst(row) = f(x, row, 0) for every row value this lane holds (x.p & 1 selects the row half).
 template <int R, typename F> TF_DEVICE void map(rv<R> &dst, int row0, F &&f) {
 #pragma unroll
