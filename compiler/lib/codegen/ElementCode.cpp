@@ -206,7 +206,7 @@ llvm::DenseSet<Operation *> ElementCode::diagonalTables(MapOp map, llvm::DenseMa
     const std::string name = sx_.fresh("diag");
     const std::string ct = cTypeOf(res.getType(), &op);
     const int64_t kCount = kMax - kMin + 1;
-    pre_.comment(op.getName().getStringRef().str() + " of the map depends on the position only through kv_idx - q_idx: computed once per diagonal of "
+    pre_.comment("The map's " + op.getName().getStringRef().str() + " depends on the position only through kv_idx - q_idx: computed once per diagonal of "
                  "this lane's fragment (" + std::to_string(kCount) + " x 2 values for " +
                  std::to_string(diagRows_ * diagCols_ / 32) + " elements) and looked up by tfcg::diag_of");
     pre_.line(ct + " " + name + "[" + std::to_string(kCount) + "][2];");
@@ -240,8 +240,13 @@ llvm::DenseSet<Operation *> ElementCode::diagonalTables(MapOp map, llvm::DenseMa
       std::vector<std::string> operands;
       for (Value in : o->getOperands())
         operands.push_back(operandOf(in));
+      const std::string expr = sx_.opExpr(o, operands);
+      if (isAtom(expr)) { // a constant, a cast that keeps the C type
+        tv[o->getResult(0)] = expr;
+        continue;
+      }
       const std::string v = local("dv");
-      pre_.line("const " + cTypeOf(o->getResult(0).getType(), o) + " " + v + " = " + sx_.opExpr(o, operands) + ";");
+      pre_.line("const " + cTypeOf(o->getResult(0).getType(), o) + " " + v + " = " + expr + ";");
       tv[o->getResult(0)] = v;
     }
     pre_.line(name + "[" + dk + "][" + de + "] = " + tv[res] + ";");
