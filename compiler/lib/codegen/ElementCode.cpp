@@ -193,7 +193,7 @@ llvm::DenseSet<Operation *> ElementCode::diagonalTables(MapOp map, llvm::DenseMa
                            return u->getBlock() == &block && (u->hasTrait<OpTrait::IsTerminator>() ||
                                                               u->getNumResults() != 1 || depOf(u->getResult(0)) != Diag);
                          });
-    if (!escapes || res.use_empty())
+    if (!escapes)
       continue;
     llvm::SetVector<Operation *> ops = slice(res);
     const bool costly = ops.size() >= 8 || llvm::any_of(ops, [](Operation *o) {

@@ -14,6 +14,12 @@
 // mask_mod) translated by ScalarExprs. A value used more than once gets a local name; one used once
 // is written inside its user's expression.
 //
+// Diagonal tables (enableDiagonalTables): a region value that depends on the position only through
+// kv_idx - q_idx (an affine U + c (col - row), then any ops of it and of tile-uniform values) and costs
+// more than a lookup (a table read, a math call, 8 ops) is computed before the lambda, once per diagonal
+// of the lane's fragment ((C + R) / 8 - 1 diagonals x 2: 34 values for the 64 elements of 16 x 128), into
+// `diag[k][e]`, and the lambda reads diag[tfcg::diag_of(x) - kMin][x.e]. Emitted by pre().
+//
 #pragma once
 
 #include "Expr.h"
@@ -41,19 +47,19 @@ public:
   const Writer &body() const { return body_; }
 
   /// Lets region() tabulate values that depend on the position only through kv_idx - q_idx once per
-  /// diagonal of the lane's fragment (see region()), for a lambda over the positions of a row-layout
-  /// fragment rt<., warpRows, cols> (tfcg::fidx) whose first row is warp_row0.
+  /// diagonal of the lane's fragment (diagonalTables(); the header of this file), for a lambda over the
+  /// positions of a row-layout fragment rt<., warpRows, cols> (tfcg::fidx) whose first row is warp_row0.
   void enableDiagonalTables(int64_t warpRows, int64_t cols) { diagRows_ = warpRows, diagCols_ = cols; }
   /// Statements the lambda's caller writes before it, at the enclosing scope (the diagonal tables).
   const Writer &pre() const { return pre_; }
 
+private:
   /// An integer position sum U + rowCoef row + colCoef col (row, col: the lambda's position in the tile).
   struct Affine {
     int64_t rowCoef = 0, colCoef = 0;
     std::string uniform; // an int64 C expression, "" for 0
   };
 
-private:
   std::string local(const std::string &base);
   /// Writes the diagonal tables of `map`'s region into pre() and binds their values in `val`; returns the
   /// region ops the lambda must still compute for `yielded`.
