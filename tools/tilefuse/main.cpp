@@ -434,7 +434,7 @@ int main(int argc, char **argv) {
   CLI::App *tuneCmd = app.add_subcommand("tune", "Autotune a spec's kernel on this GPU and write the cache");
   addSpecAndSizes(tuneCmd, tuneArgs.problem.specPath, tuneArgs.problem.overrides, tunerSeq);
   tuneCmd->add_option("--max-candidates", tuneArgs.options.maxCandidates,
-                      "Schedules timed after pruning (default 24)")
+                      "Schedules timed after pruning, per backend (sm80, sm90; default 24)")
       ->check(CLI::PositiveNumber);
   tuneCmd->add_option("--compile-extra", tuneArgs.options.compileExtra,
                       "Schedules compiled beyond that, to replace ones pruned after compiling (default 12)")

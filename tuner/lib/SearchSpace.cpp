@@ -142,14 +142,16 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
 /// thread holds Dv/2 + 3 BLOCK_N / 4 + about 30 registers: O, S, P, m, l, addresses; setmaxnreg gives it
 /// 240, or 160 with 3 consumer warpgroups; ptxas's report after the compile has the last word. With 68,
 /// 128 x 192 at D = 128, which compiles with 0 spills and is the fastest at S = 16k, was never timed);
-/// the best kSm90Tiles tile shapes by the analytic model are
-/// kept, and each one with 2 or 3 consumer warpgroups is also timed with the other overlap (none /
-/// pingpong, FA3 Sec. 3.1) and, for the best two, on a persistent grid (unless persistentGrid is false:
-/// packed specs): the model cannot rank those, the clock does.
+/// the best kSm90ByModel tile shapes by the analytic model, the default's and a few anchors (64 and
+/// 128 rows by 64 and 128 columns) are kept. Each one with 2 or 3 consumer warpgroups is also timed
+/// with the other overlap (none / pingpong, FA3 Sec. 3.1), and each one on a persistent grid (pingpong
+/// with 2 or 3 consumer warpgroups; unless persistentGrid is false: packed specs): the model cannot
+/// rank those, the clock does. The
+/// default schedule itself (overlap and grid included) is always a candidate, so a tuned kernel is never
+/// slower than the untuned one by more than the timing noise.
 std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
                                       const DeviceLimits &limits, bool persistentGrid, SearchSpace &space) {
-  constexpr int kSm90Tiles = 6;
-  const int kSm90Persistent = persistentGrid ? 2 : 0;
+  constexpr std::size_t kSm90ByModel = 4;
   std::vector<Candidate> out;
   const int d = static_cast<int>(shape.D), dv = static_cast<int>(shape.Dv);
   if (codegen::computeCapability(limits.arch) != 90 || !codegen::sm90DefaultFor(d, dv))
@@ -196,39 +198,69 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
         out.push_back(c);
       }
   std::stable_sort(out.begin(), out.end(), [](const Candidate &a, const Candidate &b) { return a.score > b.score; });
-  // The default schedule's tile shape (the baseline of every table) is always kept.
   auto sameTiles = [](const Schedule &a, const Schedule &b) {
     return a.blockM == b.blockM && a.blockN == b.blockN && a.kvStages == b.kvStages;
   };
-  auto def = std::find_if(out.begin(), out.end(), [&](const Candidate &c) { return sameTiles(c.schedule, defaultSchedule); });
-  if (def != out.end() && def - out.begin() >= kSm90Tiles)
-    std::rotate(out.begin() + kSm90Tiles - 1, def, def + 1);
-  for (std::size_t i = kSm90Tiles; i < out.size(); ++i)
-    space.pruned.push_back({out[i].schedule, "budget", "sm90: only the best " + std::to_string(kSm90Tiles) +
-                                                           " wgmma tile shapes by the model are compiled"});
-  if (out.size() > kSm90Tiles)
-    out.resize(kSm90Tiles);
+  // Kept: the model's best kSm90ByModel tile shapes, the default schedule's (the baseline of every table),
+  // and the anchors. The model favours the widest BLOCK_N, which is right for long dense rows but wrong
+  // where a mask leaves a Q tile one or two K/V tiles (64-token documents: the kernel streams Q, K, V and
+  // O, and smaller tiles keep more loads in flight) or where a mask's registers make wide tiles spill.
+  // Which of those holds, only the clock can tell.
+  struct Anchor {
+    int blockM, blockN, stages;
+  };
+  static constexpr Anchor kAnchors[] = {{64, 64, 2}, {64, 64, 3}, {128, 64, 2}, {128, 64, 3}, {64, 128, 2}, {128, 128, 2}};
+  std::vector<bool> keep(out.size(), false);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const Schedule &t = out[i].schedule;
+    keep[i] = i < kSm90ByModel || sameTiles(t, defaultSchedule) ||
+              std::any_of(std::begin(kAnchors), std::end(kAnchors), [&](const Anchor &a) {
+                return a.blockM == t.blockM && a.blockN == t.blockN && a.stages == t.kvStages;
+              });
+  }
+  std::vector<Candidate> kept;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (keep[i])
+      kept.push_back(out[i]);
+    else
+      space.pruned.push_back({out[i].schedule, "budget", "sm90: only the best " + std::to_string(kSm90ByModel) +
+                                                            " wgmma tile shapes by the model, the default's and the "
+                                                            "anchors (64 and 128 x 64 and 128) are compiled"});
+  }
+  out = std::move(kept);
   // The axes the model cannot rank: the overlap of 2 or 3 consumer warpgroups, then the persistent grid.
   std::vector<Candidate> all;
-  int persistentLeft = kSm90Persistent;
   for (const Candidate &base : out) {
     std::vector<Candidate> twins = {base};
-    if (base.schedule.blockM >= 128) {
+    const bool takeTurns = base.schedule.blockM >= 128;
+    if (takeTurns) {
       Candidate other = base;
       other.schedule.overlap = base.schedule.overlap == codegen::WarpgroupOverlap::None ? codegen::WarpgroupOverlap::Pingpong
                                                                                         : codegen::WarpgroupOverlap::None;
       twins.push_back(other);
-      if (persistentLeft-- > 0) {
-        Candidate p = base;
-        p.schedule.overlap = codegen::WarpgroupOverlap::Pingpong, p.schedule.persistent = true;
-        twins.push_back(p);
-      }
+    }
+    if (persistentGrid) {
+      Candidate p = base;
+      p.schedule.overlap = takeTurns ? codegen::WarpgroupOverlap::Pingpong : codegen::WarpgroupOverlap::None;
+      p.schedule.persistent = true;
+      twins.push_back(p);
     }
     for (Candidate &c : twins) {
       c.isDefault = c.schedule == defaultSchedule;
       if (&c != &twins.front())
         ++space.total;
       all.push_back(c);
+    }
+  }
+  // The default schedule exactly (its tile shape is kept above, but its overlap or grid may not be).
+  if (defaultSchedule.mma == codegen::MmaFamily::Wgmma &&
+      std::none_of(all.begin(), all.end(), [](const Candidate &c) { return c.isDefault; })) {
+    auto tile = std::find_if(all.begin(), all.end(), [&](const Candidate &c) { return sameTiles(c.schedule, defaultSchedule); });
+    if (tile != all.end()) {
+      Candidate c = *tile;
+      c.schedule = defaultSchedule, c.isDefault = true;
+      ++space.total;
+      all.insert(all.begin(), c);
     }
   }
   return all;

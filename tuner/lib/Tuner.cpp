@@ -21,6 +21,7 @@
 #include "tilefuse/tuner/Version.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <ctime>
 #include <random>
@@ -313,10 +314,13 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
     result.candidates.push_back(std::move(r));
     spaceIndex.push_back(i);
   };
-  int accepted = 0; // timed (or, in a dry run, compiled) so far
+  // Timed (or, in a dry run, compiled) so far, per backend: maxCandidates caps each of them, so the
+  // sm80 backend's many model-ranked candidates, which come first, leave the sm90 ones their turn.
+  std::array<int, 2> accepted{0, 0};
   for (std::size_t i = 0; i < space.candidates.size(); ++i) {
     const Candidate &cand = space.candidates[i];
-    if (accepted >= options.maxCandidates && !cand.isDefault) {
+    int &done = accepted[cand.schedule.mma == codegen::MmaFamily::Wgmma];
+    if (done >= options.maxCandidates && !cand.isDefault) {
       result.pruned.push_back({cand.schedule, "budget",
                                std::to_string(options.maxCandidates) + " candidates were already " +
                                    (dry ? "compiled" : "timed") + " (a spare for post-compile prunes)"});
@@ -372,7 +376,7 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
     if (dry) {
       r.status = CandidateStatus::Compiled;
       r.message = why;
-      ++accepted;
+      ++done;
       record(r, i);
       finish("compiled");
       continue;
@@ -406,7 +410,7 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
       r.reps = static_cast<int>(t.ms.size());
       r.tflops = result.usefulFlops / (r.medianMs * 1e-3) / 1e12;
       r.status = CandidateStatus::Timed;
-      ++accepted;
+      ++done;
     } catch (const CudaError &e) {
       r.status = CandidateStatus::LaunchFailed;
       r.message = e.what();

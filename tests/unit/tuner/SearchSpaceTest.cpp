@@ -69,14 +69,43 @@ TEST_CASE("resource estimates", "[search]") {
   CHECK(o2.limiter == "smem");
 }
 
+TEST_CASE("the sm90 default schedule is a candidate exactly, overlap and grid included", "[search]") {
+  // S = 1k: the model ranks 128 x 192 and 128 x 176 first, while the heuristic default is 128 x 128 pingpong
+  // on the persistent grid. A tune that never times the default can cache a slower kernel than no tune.
+  Shape shape{16, 16, 16, 1024, 1024, 128, 128};
+  DeviceLimits h = DeviceLimits::forArch("sm_90a");
+  tilefuse::codegen::ScheduleHints hints;
+  hints.maskFree = hints.plain = true, hints.sk = shape.Sk;
+  Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90a", hints);
+  REQUIRE(def.mma == tilefuse::codegen::MmaFamily::Wgmma);
+  REQUIRE(def.persistent);
+  for (bool persistentGrid : {true, false}) {
+    SearchOptions options{24, 12};
+    options.persistentGrid = persistentGrid;
+    SearchSpace s = buildSearchSpace(shape, def, h, options);
+    INFO("persistentGrid = " << persistentGrid);
+    CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
+    int defaults = 0, exact = 0;
+    for (const Candidate &c : s.candidates) {
+      defaults += c.isDefault;
+      exact += c.schedule == def;
+      if (c.isDefault)
+        CHECK(c.schedule == def);
+    }
+    CHECK(defaults == 1);
+    CHECK(exact == 1);
+  }
+}
+
 TEST_CASE("every enumerated schedule is a candidate or pruned with a reason", "[search]") {
   Shape shape{1, 32, 8, 8192, 8192, 128, 128};
   DeviceLimits h = DeviceLimits::forArch("sm_90");
   Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90");
   SearchSpace s = buildSearchSpace(shape, def, h, {24, 12});
   CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
-  // The sm90 backend's space is ranked apart: its best 6 tile shapes join the sm80 budget's 36, each with
-  // 2 or 3 consumer warpgroups under both overlaps, and the first two of those on a persistent grid too.
+  // The sm90 backend's space is ranked apart: its best 4 tile shapes by the model and the anchors (64 and
+  // 128 rows by 64 and 128 columns) join the sm80 budget's 36, each with 2 or 3 consumer warpgroups under
+  // both overlaps, and each tile shape on a persistent grid too.
   std::vector<Candidate> hopper;
   for (const Candidate &c : s.candidates)
     if (c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma)
@@ -96,9 +125,11 @@ TEST_CASE("every enumerated schedule is a candidate or pruned with a reason", "[
       CHECK(std::count_if(hopper.begin(), hopper.end(), [&](const Candidate &o) { return o.schedule == twin; }) == 1);
     }
   }
-  CHECK(tiles.size() == 6);
+  CHECK(tiles.size() >= 4 + 5); // 128 x 128 may be among the model's best
+  for (std::array<int, 3> anchor : {std::array{64, 64, 2}, {64, 64, 3}, {128, 64, 2}, {128, 64, 3}, {64, 128, 2}})
+    CHECK(tiles.count(anchor) == 1);
   CHECK(multiWarpgroup >= 4);
-  CHECK(persistent == 2);
+  CHECK(persistent == static_cast<int>(tiles.size()));
   CHECK(hopper.size() == tiles.size() + multiWarpgroup / 2 + persistent);
   for (const Candidate &c : hopper) {
     INFO(c.schedule.toString());

@@ -99,7 +99,7 @@ struct PrunedCandidate {
 };
 
 struct SearchOptions {
-  int maxCandidates = 24; ///< timed, the default schedule included
+  int maxCandidates = 24; ///< timed per backend (sm80, sm90), the default schedule included
   /// Compiled beyond maxCandidates, in model order, to replace candidates that the post-compile
   /// rules (spills, real occupancy) prune: the register estimate cannot be exact.
   int compileExtra = 12;

@@ -92,7 +92,7 @@ inline constexpr double kEnergyMinSeconds = 1.0;
 
 struct TuneOptions {
   int device = 0;                   ///< CUDA ordinal
-  int maxCandidates = 24;           ///< timed at most (SearchOptions::maxCandidates)
+  int maxCandidates = 24;           ///< timed at most, per backend (sm80, sm90)
   int compileExtra = 12;            ///< compiled beyond that, replacing post-compile prunes
   double timeBudgetSeconds = 60;    ///< whole tuning, wall clock
   int warmup = 3;
