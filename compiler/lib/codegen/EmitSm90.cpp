@@ -19,14 +19,6 @@
 // cores on named barriers 1..C: warpgroup c issues O += P_j V_j and S_{j+1} = Q K_{j+1}^T back to back,
 // hands the turn to warpgroup c % C + 1 and only then waits for both, so one warpgroup's softmax runs while
 // the next one's products do. P V is not waited for until the next S (its V slot is handed back then).
-// On the persistent grid the turns also run across tiles (loop rotation): the last turn of a tile issues
-// the last P V and then the next tile's first S = Q K^T, so the next tile's first softmax hides behind a
-// whole turn of the other warpgroups' products, not the half turn of their first S alone (S = 1k spent
-// about 3 us per Q tile beyond its K/V steps, docs/results/v0.11). That S is issued by one extra
-// iteration of the K/V loop (in the loop: issued after it, ptxas serializes every wgmma, C7515), when the
-// block's next tile loads a first K/V tile (the producer's bounds, evaluated for that tile). The first
-// iteration of the next tile then finds its S issued and waited for (s_pre_ready); S lives in one
-// register tile, s_pre, throughout, and each S is waited for unconditionally (C7514 otherwise).
 //
 // With overlap = intra (FlashAttention-3, Sec. 3.2) each consumer warpgroup also overlaps its own softmax
 // with its P V: iteration j issues S_j = Q K_j^T and then P_{j-1} V_{j-1} (P_{j-1} kept in registers from
@@ -66,7 +58,6 @@ public:
   Sm90Emitter(const ResolvedKernel &r, const KernelPlan &p, const ParamLayout &params)
       : Emitter(r, p, params), consumers(static_cast<int>(r.blockM / 64)) {
     check();
-    planRotation();
   }
 
   std::string run() override {
@@ -110,10 +101,6 @@ public:
     predefined = predefinedBefore;
     w.line("warpgroup_reg_alloc<" + str(consumerRegs()) + ">();");
     declareTurns();
-    if (rot.on) {
-      w.line(rot.type + " s_pre; // every S = Q K^T (loop rotation across tiles: see the header)");
-      w.line("bool s_pre_ready = false; // the next tile's first S was issued and waited for in this tile's last turn");
-    }
     tileLoop();
     hoistScalars();
     emitBlock(r.kernel.getBodyBlock());
@@ -206,142 +193,6 @@ private:
       why("every path through the loop must run the same product");
     auto bType = cast<TileType>(pv.getRhs().getType());
     deferred = {acc, pType, vb, elemType(bType.getElementType()), bType.getDimSize(0), bType.getDimSize(1)};
-  }
-
-  // -- loop rotation across tiles (persistent pingpong) ------------------------------------------------------
-  /// Whether the turns run across tiles (see the header), and the S = Q K^T they issue early. Only where
-  /// that is safe: a persistent grid with pingpong turns (not intra: its last turn is the deferred P V),
-  /// every tile loaded once in at least 2 slots (the next tile's Q lands while this tile's is read), and
-  /// every S of the K/V loop the same product, without an accumulator, whose K tile nothing else reads
-  /// (its slot is handed back right after the early S).
-  void planRotation() {
-    if (!persistent || !turns || intra)
-      return;
-    const LoopPlan *lp = nullptr;
-    for (const LoopPlan &l : p.loops)
-      if (!l.loads.empty())
-        lp = &l;
-    if (!lp)
-      return;
-    for (const SmemBuffer &b : p.smem)
-      if (!b.loop && b.stages < 2)
-        return;
-    Rotation plan;
-    bool ok = true;
-    lp->op.getBody()->walk([&](MatmulOp mm) {
-      if (!mm.getTransposeB())
-        return;
-      const int qb = p.bufferOf(mm.getLhs()), kb = p.bufferOf(mm.getRhs());
-      const bool shape = !mm.getAcc() && qb >= 0 && kb >= 0 && !p.smem[qb].loop && p.smem[kb].loop == lp->op &&
-                         mm.getRhs().hasOneUse() && mm.getRhs().getDefiningOp<LoadOp>() &&
-                         p.storageOf.count(mm.getResult());
-      if (!shape) {
-        ok = false;
-        return;
-      }
-      auto aType = cast<TileType>(mm.getLhs().getType()), bType = cast<TileType>(mm.getRhs().getType());
-      const std::string type = storageType(p.storages[storageIndex(mm.getResult())]);
-      const std::string issue = "warpgroup::mma_ABt_async<" + elemType(bType.getElementType()) + ", " +
-                                str(p.smem[qb].rows) + ", " + str(bType.getDimSize(0)) + ", " +
-                                str(aType.getDimSize(1)) + ">";
-      if (plan.q >= 0 && (plan.q != qb || plan.k != kb || plan.type != type || plan.issue != issue))
-        ok = false;
-      plan.q = qb, plan.k = kb, plan.type = type, plan.issue = issue;
-    });
-    if (!ok || plan.k < 0)
-      return;
-    for (size_t i = 0; i < lp->loads.size(); ++i)
-      if (lp->loads[i].buffer == plan.k)
-        plan.load = static_cast<int>(i);
-    if (plan.load < 0)
-      return;
-    plan.on = true;
-    rot = plan;
-  }
-
-  /// `text` (a barrier or tile address of a tile loaded once) for the next tile: tile_iter + 1.
-  static std::string nextTileIter(std::string text) {
-    const std::string from = "tile_iter", to = "(tile_iter + 1)";
-    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-      text.replace(at, from.size(), to);
-    return text;
-  }
-
-  /// S = Q K^T in the K/V loop under loop rotation: issued here unless the last tile's last turn did. The
-  /// wait is unconditional: a wgmma wait under a branch, with the P V in flight on the other path, makes
-  /// ptxas serialize every wgmma (C7514 / C7515).
-  void emitRotatedS(MatmulOp mm) {
-    const std::string d = storage(mm.getResult());
-    const int s = storageIndex(mm.getResult());
-    if (!declared[s]) {
-      w.line(rot.type + " &" + d + " = s_pre;");
-      declared[s] = true;
-    }
-    ensureReady(rot.q);
-    const std::string i = str(p.smem[rot.k].loadIndex);
-    w.comment(where(mm) + ": " + d + " = " + p.smem[rot.q].name + " * " + p.smem[rot.k].name +
-              "^T (wgmma SS, this warpgroup's 64 rows), unless the last tile's last turn issued it");
-    w.open("if (!s_pre_ready)");
-    ensureReady(rot.k);
-    w.line(rot.issue + "(" + d + ", " + tileRef(rot.q) + ", wg_row0, " + tileRef(rot.k) + ");");
-    w.line("named_barrier_arrive<256>(next_bar); // the tensor cores are the next warpgroup's");
-    w.close();
-    w.line("warpgroup::mma_wait<0>(" + accList(d) + "); // this S and the last P V");
-    releasePending();
-    w.line("if (!s_pre_ready) mbarrier_arrive_if(" + emptyBar(rot.k, slotOf(rot.k)) + ", laneid() == 0); // " +
-           p.smem[rot.k].name + " read: the producer may refill the slot (else handed back in the last tile)");
-    w.line("released" + i + " = true;");
-    w.line("s_pre_ready = false;");
-  }
-
-  /// Before the K/V loop under loop rotation: whether this block's next tile starts with an S = Q K^T (it
-  /// exists, and its K/V loop loads its first tile: the producer's bounds and conditions, evaluated for
-  /// that tile). The loop then runs one iteration more, which issues that S (rotatedIteration).
-  void planNextTile(const LoopPlan &lp) {
-    w.line("bool rotate_next = false; // this tile's last turn also issues the next tile's first S");
-    w.open("");
-    w.line("const int next_tile = tile + gridDim.x;");
-    w.open("if (next_tile < n_tiles)");
-    const ScalarExprs::Snapshot names = sx.snapshot();
-    const llvm::DenseSet<Operation *> predefinedBefore = predefined;
-    const BlockMaskNames bmBefore = bm;
-    bindTile("next_tile");
-    hoistScalars();
-    const auto [begin, n] = loopBounds(lp);
-    const std::string kv = sx.fresh("kv_first");
-    const std::string cond = loadCondition(lp, lp.loads[rot.load], kv);
-    if (!cond.empty())
-      w.line("const long long " + kv + " = " + n + " > 0 ? " + ivAt(begin, "0", lp.step) + " : 0;");
-    w.line("rotate_next = " + n + " > 0" + (cond.empty() ? std::string() : " && " + paren(cond)) + ";");
-    sx.restore(names);
-    predefined = predefinedBefore;
-    bm = bmBefore;
-    w.close();
-    w.close();
-  }
-
-  /// The K/V loop's extra iteration under loop rotation (it == n_iters): the rest of the last turn, the
-  /// next tile's first S. Inside the loop, not after it: an S issued after the loop, with the last P V in
-  /// flight, makes ptxas serialize every wgmma (C7515), while one in the loop does not.
-  void rotatedIteration(const LoopPlan &lp, const std::string &n) {
-    const std::string i = str(p.smem[rot.k].loadIndex), S = str(lp.stages);
-    w.open("if (it == " + n + ")");
-    w.comment("Loop rotation: the next tile's first S = Q K^T, right after this tile's last P V, in this turn.");
-    w.line("mbarrier_wait(" + nextTileIter(fullBar(rot.q)) + ", " + nextTileIter(oncePhase(rot.q)) + "); // the next tile's " +
-           p.smem[rot.q].name + " has landed");
-    w.line("const int pre_slot = consumed" + i + " % " + S + ";");
-    w.line("mbarrier_wait(" + fullBar(rot.k, "pre_slot") + ", (consumed" + i + " / " + S + ") & 1); // its first " +
-           p.smem[rot.k].name + " tile has landed");
-    w.line(rot.issue + "(s_pre, " + nextTileIter(tileRef(rot.q)) + ", wg_row0, " + p.smem[rot.k].name +
-           " + pre_slot * " + std::to_string(p.smem[rot.k].bytesPerStage) + "u);");
-    w.line("named_barrier_arrive<256>(next_bar); // the end of the last turn");
-    w.line("warpgroup::mma_wait<0>(" + accList("s_pre") + "); // the last P V and the next tile's first S");
-    releasePending();
-    w.line("mbarrier_arrive_if(" + emptyBar(rot.k, "pre_slot") + ", laneid() == 0); // " + p.smem[rot.k].name +
-           " read: the producer may refill the slot");
-    w.line("s_pre_ready = true;");
-    w.line("break;");
-    w.close();
   }
 
   // -- the frame --------------------------------------------------------------------------------------------
@@ -606,12 +457,7 @@ private:
     w.comment("32-bit tile arithmetic: 64-bit values live across the K/V loop cost registers the pingpong consumers "
               "do not have (document_mask spilled 56 B at D=128).");
     w.open("for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x, ++tile_iter)");
-    bindTile("tile");
-  }
-
-  /// Binds the program ids of tile number `tile` (x_idx, yz and the ids, in the current C scope).
-  void bindTile(const std::string &tile) {
-    w.line("const int x_idx = " + tile + " % tiles_x, yz = " + tile + " / tiles_x;");
+    w.line("const int x_idx = tile % tiles_x, yz = tile / tiles_x;");
     Block &body = r.kernel.getBodyBlock();
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
       const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));
@@ -779,8 +625,6 @@ private:
   }
 
   void emitMatmul(MatmulOp mm) override {
-    if (rot.on && curLoop && mm.getTransposeB())
-      return emitRotatedS(mm);
     Value a = mm.getLhs(), bv = mm.getRhs();
     const int rb = p.bufferOf(bv);
     if (r.tile(bv).cls != TileClass::Smem || rb < 0)
@@ -897,18 +741,11 @@ private:
         w.line("int late" + str(p.smem[deferred.vBuffer].loadIndex) + " = -1; // the slot of " +
                p.smem[deferred.vBuffer].name + " the P V not yet issued reads (intra-warpgroup overlap)");
         w.line(deferred.pType + " p_late; // its P");
-      } else if (rot.on) {
-        planNextTile(lp);
-        w.line("if (!s_pre_ready) named_barrier_sync<256>(turn_bar); // the first turn: S = Q K^T of the first tile "
-               "(else issued in the last tile's last turn)");
       } else {
         w.line("named_barrier_sync<256>(turn_bar); // the first turn: S = Q K^T of the first tile");
       }
     }
-    const bool rotating = rot.on && ownTurns && !late;
-    w.open("for (int it = 0; it < " + bounds.second + (rotating ? " + (rotate_next ? 1 : 0)" : "") + "; ++it)");
-    if (rotating)
-      rotatedIteration(lp, bounds.second);
+    w.open("for (int it = 0; it < " + bounds.second + "; ++it)");
     const std::string iv = sx.fresh(r.scalarNames.lookup(loop.getInductionVar()));
     w.line("const long long " + iv + " = " + ivAt(bounds.first, "it", lp.step) + ";");
     sx.bind(loop.getInductionVar(), iv);
@@ -961,11 +798,6 @@ private:
         w.line("named_barrier_arrive<256>(next_bar); // the end of the last turn");
       }
       w.close();
-    } else if (rotating) {
-      w.line("if (!s_pre_ready) named_barrier_arrive<256>(next_bar); // the end of the last turn (else handed over "
-             "in the extra iteration)");
-      w.line("warpgroup::mma_wait<0>(" + accList("") + "); // the last P V (unconditional: see emitRotatedS)");
-      releasePending();
     } else if (ownTurns) {
       w.line("named_barrier_arrive<256>(next_bar); // the end of the last turn");
       w.line("warpgroup::mma_wait<0>(" + accList("") + "); // the last P V");
@@ -985,13 +817,6 @@ private:
     }
   }
 
-  /// Loop rotation across tiles (planRotation): the S = Q K^T of the K/V loop, its Q and K buffers and
-  /// the index of K's load in the loop plan.
-  struct Rotation {
-    bool on = false;
-    int q = -1, k = -1, load = -1;
-    std::string type, issue; ///< S's register tile type; the wgmma call up to its arguments
-  } rot;
   const int consumers;            ///< consumer warpgroups: BLOCK_M / 64
   const bool persistent = p.schedule.persistent; ///< persistent grid (Schedule::persistent)
   const bool turns = takesTurns(p.schedule.overlap); ///< consumers take turns (FA3 Sec. 3.1)

@@ -40,8 +40,7 @@ template <int N> TF_DEVICE float (&acc_regs(rt<float, 16, N> &t))[N / 2] {
 /// read as stored, e.g. K of S = Q K^T). K a multiple of 16; both tiles are stored as
 /// sw128<rows, sw128_stored_cols<K>> and only their first K columns are read (K / 16 k-steps).
 /// `d` may be read only after mma_wait (PTX ISA 9.7.15.5: the accumulators of an mma_async in flight).
-/// COMMIT = false leaves the wgmma uncommitted, as mma_AB_async's.
-template <typename T, int A_ROWS, int N, int K, bool ACC = false, bool COMMIT = true>
+template <typename T, int A_ROWS, int N, int K, bool ACC = false>
 TF_DEVICE void mma_ABt_async(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) {
   static_assert(K % 16 == 0, "K is a whole number of 16-column k-steps");
   using Atom = typename atoms<T, N>::SS;
@@ -54,8 +53,7 @@ TF_DEVICE void mma_ABt_async(rt<float, 16, N> &d, unsigned a, int a_row0, unsign
 #pragma unroll
   for (int k16 = 0; k16 < K / 16; ++k16)
     Atom::template mma<0>(r, TileA::desc_k_major(a, a_row0, k16), TileB::desc_k_major(b, 0, k16), (ACC || k16 > 0) ? 1 : 0);
-  if (COMMIT)
-    wgmma_commit();
+  wgmma_commit();
 }
 
 /// Waits until at most PENDING of this warpgroup's committed wgmma groups are in flight
