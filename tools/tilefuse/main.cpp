@@ -192,8 +192,9 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
 
   drv::FuseResult fused = drv::fuse(loaded, unfusedLocated);
   section(fmt::format("2. fused block program (--tilefuse-fuse, BLOCK_N={}): {} kernel(s), {} "
-                      "HBM scratch tensor(s)",
-                      loaded.blockN, fused.kernels, fused.hbmScratch));
+                      "HBM scratch tensor(s){}",
+                      loaded.blockN, fused.kernels, fused.hbmScratch,
+                      fused.untiled ? fmt::format(", {} op(s) on untiled `?` tiles (not done)", fused.untiled) : ""));
   if (!quietIR && !json)
     fmt::print("{}", fused.ir);
   if (!json && !fused.diagnostics.empty())
@@ -201,6 +202,7 @@ int runMainJob(const Problem &problem, bool quietIR, uint64_t seed, bool json,
   out["fused_ir"] = fused.ir;
   out["fusion_diagnostics"] = fused.diagnostics;
   out["fused_kernels"] = fused.kernels;
+  out["fused_untiled_ops"] = fused.untiled;
 
   // The shapes of the fp64 check (drv::checkShapes): the requested sizes when small, else small ones
   // of the same Sq - Sk sign, and always Sq > Sk and Sq = 1 too. A packed spec runs one batch of

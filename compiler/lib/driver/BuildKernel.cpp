@@ -6,6 +6,7 @@
 #include "tilefuse/compiler/Passes.h"
 #include "tilefuse/lowering/Lowering.h"
 
+#include "blk/BlkDialect.h"
 #include "blk/SpecLocation.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -96,6 +97,13 @@ FusionOutcome runFusion(mlir::ModuleOp module, int64_t blockN) {
       ++r.kernels;
     if (op->getName().getStringRef() == "blk.alloc")
       ++r.hbmScratch;
+    auto untiledTile = [](mlir::Type t) {
+      auto tile = mlir::dyn_cast<blk::TileType>(t);
+      return tile && tile.getNumDynamicDims() > 0;
+    };
+    if (op->getParentOfType<blk::KernelOp>() &&
+        (llvm::any_of(op->getOperandTypes(), untiledTile) || llvm::any_of(op->getResultTypes(), untiledTile)))
+      ++r.untiled;
   });
   return r;
 }
@@ -123,10 +131,11 @@ FusedProgram fuseSpec(mlir::MLIRContext &context, const spec::Spec &spec, const 
                                fusionStage);
   if (!p.fusion.fullyFused())
     throw KernelBuildError::at(BuildStage::Fusion, subject,
-                               "the rules left " + std::to_string(p.fusion.kernels) + " kernels and " +
-                                   std::to_string(p.fusion.hbmScratch) +
-                                   " HBM scratch buffers; code generation needs one fused kernel. "
-                                   "Fusion diagnostics:\n" +
+                               "the rules left " + std::to_string(p.fusion.kernels) + " kernels, " +
+                                   std::to_string(p.fusion.hbmScratch) + " HBM scratch buffers and " +
+                                   std::to_string(p.fusion.untiled) +
+                                   " ops on untiled `?` tiles; code generation needs one fused, tiled "
+                                   "kernel. Fusion diagnostics:\n" +
                                    p.fusion.diagnostics,
                                fusionStage);
   // The passes may replace the function; look it up again.

@@ -47,6 +47,7 @@ FuseResult fuse(const Loaded &loaded, const std::string &unfusedText) {
   r.diagnostics = std::move(outcome.diagnostics);
   r.kernels = outcome.kernels;
   r.hbmScratch = outcome.hbmScratch;
+  r.untiled = outcome.untiled;
   r.ir = print(*p.module, false);
   r.located = print(*p.module, true);
   return r;

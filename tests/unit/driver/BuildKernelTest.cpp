@@ -162,3 +162,32 @@ TEST_CASE("buildKernel of a program read from a .mlir file infers its signature"
   CHECK(k.kernelName == "tilefuse_causal");
   CHECK(k.params.bytes > 0);
 }
+
+TEST_CASE("runFusion does not call a program with untiled run-time tiles fully fused", "[driver]") {
+  // RMSNorm + matmul fuses into one tiled kernel; with a run-time output width F the matmul's result and
+  // contraction dims are both `?`, which no rule tiles: one kernel, no HBM scratch, and still not done.
+  auto run = [](const std::string &file) {
+    std::ifstream in(std::string(TILEFUSE_FUSION_INPUTS) + "/" + file);
+    REQUIRE(in);
+    std::stringstream text;
+    text << in.rdbuf();
+    mlir::MLIRContext context;
+    lowering::loadDialects(context);
+    mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text.str(), &context);
+    REQUIRE(module);
+    return driver::runFusion(*module, 64);
+  };
+  const driver::FusionOutcome tiled = run("rmsnorm_matmul.mlir");
+  CHECK(tiled.pipelineSucceeded);
+  CHECK(tiled.kernels == 1);
+  CHECK(tiled.hbmScratch == 0);
+  CHECK(tiled.untiled == 0);
+  CHECK(tiled.fullyFused());
+  const driver::FusionOutcome untiled = run("rmsnorm_matmul_dynamic_f.mlir");
+  CHECK(untiled.pipelineSucceeded);
+  CHECK(untiled.kernels == 1);
+  CHECK(untiled.hbmScratch == 0);
+  CHECK(untiled.untiled > 0);
+  CHECK_FALSE(untiled.fullyFused());
+  CHECK_THAT(untiled.diagnostics, Catch::Contains("a matmul whose result and contraction dims are both `?`"));
+}

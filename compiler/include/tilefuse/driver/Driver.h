@@ -61,6 +61,7 @@ struct FuseResult {
   std::string diagnostics; ///< Remarks and warnings the rules emitted (why a rule did not apply).
   int kernels = 0;         ///< blk.kernel ops left (1 when everything fused).
   int hbmScratch = 0;      ///< blk.alloc ops left (0 when no intermediate goes through HBM).
+  int untiled = 0;         ///< Kernel ops still on `?` tiles (FusionOutcome::untiled; 0 when done).
 };
 
 /// Runs the rule-based fusion pipeline (docs/FUSION.md) with BLOCK_N = loaded.blockN on the

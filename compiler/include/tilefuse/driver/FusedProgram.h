@@ -25,8 +25,12 @@ struct FusionOutcome {
   std::string diagnostics; ///< remarks and warnings of the rules ("<loc>: warning: ..."), one per line
   int kernels = 0;         ///< blk.kernel ops left (1 when everything fused)
   int hbmScratch = 0;      ///< blk.alloc ops left (0 when no intermediate goes through HBM)
+  /// Ops of the kernels that still read or produce a `?` tile: a run-time extent no tiling rule cut into
+  /// BLOCK_N steps (e.g. a matmul whose result and contraction dims are both `?`; the diagnostics name
+  /// the rule that is missing). The program stays correct, but it is not done: no kernel can hold it.
+  int untiled = 0;
   bool pipelineSucceeded = false; ///< false: a pass failed; the module is unusable (diagnostics say why)
-  bool fullyFused() const { return pipelineSucceeded && kernels == 1 && hbmScratch == 0; }
+  bool fullyFused() const { return pipelineSucceeded && kernels == 1 && hbmScratch == 0 && untiled == 0; }
 };
 
 /// Runs the rule-based fusion pipeline (`--tilefuse-fuse`, docs/FUSION.md) with BLOCK_N = blockN
