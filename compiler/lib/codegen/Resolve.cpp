@@ -186,7 +186,9 @@ private:
         if (t.getRank() < 2 || !isHalfType(t.getElementType()))
           fail(func.getLoc(), "func.func",
                "argument " + std::to_string(i) + " (" + info.sig.name + ") is " + typeString(t) +
-                   ", expected a bf16 or f16 tensor of rank >= 2");
+                   ", expected a bf16 or f16 tensor of rank >= 2 (code generation builds attention kernels, "
+                   "whose Q, K, V and O are half-precision tensors; a program that is not attention, such "
+                   "as a normalization + matmul chain, runs in the fp64 interpreter only)");
         if (t.isDynamicDim(t.getRank() - 1))
           fail(func.getLoc(), "func.func",
                "the head dim of " + info.sig.name + " must be static (it sizes the shared tiles)");
