@@ -63,17 +63,24 @@ std::string whyNotSliceable(Value v, unsigned d) {
   auto t = dyn_cast<blk::TileType>(v.getType());
   if (!t || !t.isDynamicDim(d))
     return "";
+  Operation *op = v.getDefiningOp();
+  // A load is sliced along one `?` dim and keeps its others (the B operand of a matmul whose result
+  // and contraction dims are both `?`: [K? x N?] sliced along N; the contraction is tiled after).
+  if (op && isa<blk::LoadOp>(op))
+    return "";
   for (unsigned e = 0; e < t.getRank(); ++e)
     if (e != d && t.isDynamicDim(e))
       return "a tile with two `?` dims";
-  Operation *op = v.getDefiningOp();
   if (!op)
     return "a `?` tile that is a block argument";
-  if (isa<blk::LoadOp, blk::FillOp, blk::IotaOp>(op))
+  if (isa<blk::FillOp, blk::IotaOp>(op))
     return "";
+  // A matmul sliced along its result's `?` dim keeps a `?` contraction (its operand along the sliced
+  // dim is cut, the other kept whole): TileContraction then tiles that contraction inside the chunk
+  // loop, which nests the two loops (an FFN with run-time widths: Y[:, n-chunk] = sum over k-chunks).
   if (auto mm = dyn_cast<blk::MatmulOp>(op))
-    if (mm.getLhs().getType().isDynamicDim(1))
-      return "a matmul whose result and contraction dims are both `?`";
+    if (mm.getLhs().getType().isDynamicDim(1) && mm.getAcc())
+      return "a matmul whose result and contraction dims are both `?`, with an accumulator";
   if (!isa<blk::MapOp, blk::SelectOp, blk::CopyOp, blk::MatmulOp, blk::BroadcastOp,
            blk::ReduceOp>(op))
     return ("'" + op->getName().getStringRef() + "' produces a `?` tile").str();

@@ -63,3 +63,14 @@ TEST_CASE("a score_mod dividing by the row mean stays two passes and computes th
     checkProgram("row_mean_score.mlir",
                  {{"B", 1}, {"Hq", 2}, {"Hkv", 1}, {"Sq", 70}, {"Sk", 130}}, bn, 2);
 }
+
+TEST_CASE("RMSNorm followed by a matmul with a run-time output width tiles both matmul dims and computes the "
+          "same output",
+          "[fusion]") {
+  // Y[:, F] with F and the contraction D both `?`: the store's loop over F chunks holds the contraction's
+  // loop over D chunks (nested tiling); the sum of squares keeps its own loop. Widths off the chunk size
+  // exercise both tails.
+  for (int64_t bn : {64, 48})
+    for (auto [hidden, width] : {std::pair<int64_t, int64_t>{200, 90}, {64, 64}, {100, 17}})
+      checkProgram("rmsnorm_matmul_dynamic_f.mlir", {{"T", 70}, {"D", hidden}, {"F", width}}, bn, 2);
+}

@@ -1,7 +1,7 @@
-// RMSNorm + matmul (rmsnorm_matmul.mlir) with a run-time output width F: the matmul's result and contraction
-// dims are both `?`, which no tiling rule cuts yet (issue 13: nested tiling). The rules fuse the chain into one
-// kernel with no HBM scratch, but that kernel is not done: FusionOutcome::untiled counts the ops left on `?` tiles
-// (tests/unit/driver/BuildKernelTest.cpp), and tilefuse-tile warns naming the missing rule (fusion/tilefuse-untiled.mlir).
+// RMSNorm + matmul (rmsnorm_matmul.mlir) with a run-time output width F, as an FFN with F = 14336 given at
+// run time: the matmul's result and contraction dims are both `?`. Nested tiling cuts both: the store's loop
+// over F chunks holds the contraction's loop over D chunks (tests/unit/fusion/FuseProgramsTest.cpp checks it
+// against the unfused program in the fp64 interpreter; fusion/tilefuse-nested-tiling.mlir shows the loops).
 func.func @rmsnorm_matmul_dynamic_f(%X: !blk.tensor<[T, D], f32>, %G: !blk.tensor<[D], f32>,
                           %W: !blk.tensor<[D, F], bf16>, %Y: !blk.tensor<[T, F], f32>) {
   %c0 = arith.constant 0 : index
