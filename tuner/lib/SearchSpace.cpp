@@ -146,9 +146,8 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
 /// 128 rows by 64 and 128 columns) are kept. Each one with 2 or 3 consumer warpgroups is also timed
 /// with the other overlap (none / pingpong, FA3 Sec. 3.1), and each one on a persistent grid (pingpong
 /// with 2 or 3 consumer warpgroups; unless persistentGrid is false: packed specs): the model cannot
-/// rank those, the clock does. The
-/// default schedule itself (overlap and grid included) is always a candidate, so a tuned kernel is never
-/// slower than the untuned one by more than the timing noise.
+/// rank those, the clock does. The default schedule itself (overlap and grid included) is always a
+/// candidate, so a tuned kernel is never slower than the untuned one by more than the timing noise.
 std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
                                       const DeviceLimits &limits, bool persistentGrid, SearchSpace &space) {
   constexpr std::size_t kSm90ByModel = 4;
@@ -210,17 +209,13 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
     int blockM, blockN, stages;
   };
   static constexpr Anchor kAnchors[] = {{64, 64, 2}, {64, 64, 3}, {128, 64, 2}, {128, 64, 3}, {64, 128, 2}, {128, 128, 2}};
-  std::vector<bool> keep(out.size(), false);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const Schedule &t = out[i].schedule;
-    keep[i] = i < kSm90ByModel || sameTiles(t, defaultSchedule) ||
-              std::any_of(std::begin(kAnchors), std::end(kAnchors), [&](const Anchor &a) {
-                return a.blockM == t.blockM && a.blockN == t.blockN && a.stages == t.kvStages;
-              });
-  }
   std::vector<Candidate> kept;
   for (std::size_t i = 0; i < out.size(); ++i) {
-    if (keep[i])
+    const Schedule &t = out[i].schedule;
+    if (i < kSm90ByModel || sameTiles(t, defaultSchedule) ||
+        std::any_of(std::begin(kAnchors), std::end(kAnchors), [&](const Anchor &a) {
+          return a.blockM == t.blockM && a.blockN == t.blockN && a.stages == t.kvStages;
+        }))
       kept.push_back(out[i]);
     else
       space.pruned.push_back({out[i].schedule, "budget", "sm90: only the best " + std::to_string(kSm90ByModel) +

@@ -322,7 +322,7 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
     int &done = accepted[cand.schedule.mma == codegen::MmaFamily::Wgmma];
     if (done >= options.maxCandidates && !cand.isDefault) {
       result.pruned.push_back({cand.schedule, "budget",
-                               std::to_string(options.maxCandidates) + " candidates were already " +
+                               std::to_string(options.maxCandidates) + " candidates of its backend were already " +
                                    (dry ? "compiled" : "timed") + " (a spare for post-compile prunes)"});
       continue;
     }

@@ -92,15 +92,15 @@ FusionOutcome runFusion(mlir::ModuleOp module, int64_t blockN) {
   options.blockN = blockN;
   buildFusePipeline(pm, options);
   r.pipelineSucceeded = mlir::succeeded(pm.run(module));
+  auto untiledTile = [](mlir::Type t) {
+    auto tile = mlir::dyn_cast<blk::TileType>(t);
+    return tile && tile.getNumDynamicDims() > 0;
+  };
   module->walk([&](mlir::Operation *op) {
     if (op->getName().getStringRef() == "blk.kernel")
       ++r.kernels;
     if (op->getName().getStringRef() == "blk.alloc")
       ++r.hbmScratch;
-    auto untiledTile = [](mlir::Type t) {
-      auto tile = mlir::dyn_cast<blk::TileType>(t);
-      return tile && tile.getNumDynamicDims() > 0;
-    };
     if (op->getParentOfType<blk::KernelOp>() &&
         (llvm::any_of(op->getOperandTypes(), untiledTile) || llvm::any_of(op->getResultTypes(), untiledTile)))
       ++r.untiled;

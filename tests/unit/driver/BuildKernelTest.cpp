@@ -26,6 +26,19 @@ namespace {
 
 spec::Spec loadSpec(const std::string &name) { return spec::parseSpecFile(std::string(TILEFUSE_SPECS_DIR) + "/" + name); }
 
+/// The module of the .mlir file at `path`, parsed in `context` (the project's dialects loaded); fails the
+/// test when the file is missing or does not parse.
+mlir::OwningOpRef<mlir::ModuleOp> parseFile(mlir::MLIRContext &context, const std::string &path) {
+  std::ifstream in(path);
+  REQUIRE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  lowering::loadDialects(context);
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text.str(), &context);
+  REQUIRE(module);
+  return module;
+}
+
 /// The stage of the KernelBuildError `f` throws; fails the test when it throws nothing or another type.
 template <typename F> BuildStage stageOf(F &&f, std::string *message = nullptr) {
   try {
@@ -146,14 +159,8 @@ TEST_CASE("buildKernel of a fused program gives the spec's kernel and rejects an
 }
 
 TEST_CASE("buildKernel of a program read from a .mlir file infers its signature", "[driver]") {
-  std::ifstream in(std::string(TILEFUSE_CODEGEN_INPUTS) + "/causal.mlir");
-  REQUIRE(in);
-  std::stringstream text;
-  text << in.rdbuf();
   mlir::MLIRContext context;
-  lowering::loadDialects(context);
-  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text.str(), &context);
-  REQUIRE(module);
+  mlir::OwningOpRef<mlir::ModuleOp> module = parseFile(context, std::string(TILEFUSE_CODEGEN_INPUTS) + "/causal.mlir");
   mlir::func::FuncOp fn;
   module->walk([&](mlir::func::FuncOp f) { fn = f; });
   REQUIRE(fn);
@@ -168,14 +175,8 @@ TEST_CASE("runFusion does not call a program with untiled run-time tiles fully f
   // its weights scaled by a map over the whole [D?, F?] tile, which no rule slices, the matmul stays on `?`
   // tiles: one kernel, no HBM scratch, and still not done.
   auto run = [](const std::string &file) {
-    std::ifstream in(std::string(TILEFUSE_FUSION_INPUTS) + "/" + file);
-    REQUIRE(in);
-    std::stringstream text;
-    text << in.rdbuf();
     mlir::MLIRContext context;
-    lowering::loadDialects(context);
-    mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text.str(), &context);
-    REQUIRE(module);
+    mlir::OwningOpRef<mlir::ModuleOp> module = parseFile(context, std::string(TILEFUSE_FUSION_INPUTS) + "/" + file);
     return driver::runFusion(*module, 64);
   };
   const driver::FusionOutcome tiled = run("rmsnorm_matmul.mlir");

@@ -126,7 +126,8 @@ TEST_CASE("every enumerated schedule is a candidate or pruned with a reason", "[
     }
   }
   CHECK(tiles.size() >= 4 + 5); // 128 x 128 may be among the model's best
-  for (std::array<int, 3> anchor : {std::array{64, 64, 2}, {64, 64, 3}, {128, 64, 2}, {128, 64, 3}, {64, 128, 2}})
+  for (std::array<int, 3> anchor :
+       {std::array{64, 64, 2}, {64, 64, 3}, {128, 64, 2}, {128, 64, 3}, {64, 128, 2}, {128, 128, 2}})
     CHECK(tiles.count(anchor) == 1);
   CHECK(multiWarpgroup >= 4);
   CHECK(persistent == static_cast<int>(tiles.size()));

@@ -26,8 +26,8 @@ struct FusionOutcome {
   int kernels = 0;         ///< blk.kernel ops left (1 when everything fused)
   int hbmScratch = 0;      ///< blk.alloc ops left (0 when no intermediate goes through HBM)
   /// Ops of the kernels that still read or produce a `?` tile: a run-time extent no tiling rule cut into
-  /// BLOCK_N steps (e.g. a matmul whose result and contraction dims are both `?`; the diagnostics name
-  /// the rule that is missing). The program stays correct, but it is not done: no kernel can hold it.
+  /// BLOCK_N steps (e.g. a map over a tile with two `?` dims; the diagnostics name the rule that is
+  /// missing). The program stays correct, but it is not done: no kernel can hold it.
   int untiled = 0;
   bool pipelineSucceeded = false; ///< false: a pass failed; the module is unusable (diagnostics say why)
   bool fullyFused() const { return pipelineSucceeded && kernels == 1 && hbmScratch == 0 && untiled == 0; }
