@@ -7,7 +7,7 @@
 #   3. the example application (causal attention, B=4 H=16 S=4096 D=128)   causal_attention
 #   4. compute-sanitizer memcheck + racecheck on one small case per spec   "[sanitize]"
 #   5. the SASS of generated kernels (HMMA.16816 = mma.sync, LDSM = ldmatrix, LDGSTS = cp.async;
-#      sm90 backend: HGMMA = wgmma, UTMALDG = TMA tensor loads)
+#      sm90 backend: HGMMA = wgmma, UTMALDG = TMA tensor loads, UTMASTG = TMA tensor stores of the epilogue)
 # Files in $OUT (default /tmp/tilefuse-gpu-out): summary.log (this script's output), generated.log,
 # generated_sweep.md (the sweep table), example.log, sanitizer-memcheck.log, sanitizer-racecheck.log.
 # Usage: bash tests/gpu/run_generated_checks.sh
@@ -96,8 +96,8 @@ rm -rf /tmp/tf-cubin && mkdir -p /tmp/tf-cubin
 "${run[@]}" "$work/bin/tilefuse_generated_gpu_tests" "[sass]" >/dev/null 2>&1
 for f in /tmp/tf-cubin/*.cubin; do
   [ -e "$f" ] || continue
-  cuobjdump -sass "$f" | awk -v f="$(basename "$f")" '/HMMA.16816/ {h++} /LDSM/ {l++} /LDGSTS/ {g++} /HGMMA/ {w++} /UTMALDG/ {t++}
-    END {printf "  %-40s HMMA.16816 %4d  LDSM %4d  LDGSTS %4d  HGMMA %4d  UTMALDG %4d\n", f, h, l, g, w, t}'
+  cuobjdump -sass "$f" | awk -v f="$(basename "$f")" '/HMMA.16816/ {h++} /LDSM/ {l++} /LDGSTS/ {g++} /HGMMA/ {w++} /UTMALDG/ {t++} /UTMASTG/ {st++}
+    END {printf "  %-40s HMMA.16816 %4d  LDSM %4d  LDGSTS %4d  HGMMA %4d  UTMALDG %4d  UTMASTG %4d\n", f, h, l, g, w, t, st}'
 done
 fi
 echo "status $status"

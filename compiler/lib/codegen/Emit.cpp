@@ -26,10 +26,11 @@ ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p) {
     for (int d = 0; d < abi.rank; ++d)
       abi.dimNames.push_back(t.type.getDimName(d));
     abi.written = t.stored;
-    abi.needs16ByteRows = t.loaded;
+    // cp.async and TMA copies move 16-byte chunks; so does the TMA store of a staged store (Plan.h).
+    abi.needs16ByteRows = t.loaded || (p.staged && &r.tensorOf(p.staged->op.getDest()) == &t);
     layout.tensors.push_back(abi);
   }
-  // sm90: a TMA tensor map (128 bytes, 64-byte aligned) per loaded tensor, first.
+  // sm90: a TMA tensor map (128 bytes, 64-byte aligned) per loaded tensor and per staged store's tensor, first.
   std::size_t mapBytes = 0;
   if (p.schedule.mma == MmaFamily::Wgmma)
     for (size_t i = 0; i < r.tensors.size(); ++i) {
@@ -42,6 +43,12 @@ ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p) {
                                       std::to_string(b.rows) + " rows");
           rows = static_cast<int>(b.rows);
         }
+      if (p.staged && &r.tensorOf(p.staged->op.getDest()) == &r.tensors[i]) {
+        if (rows)
+          fail(p.staged->op, "the sm90 backend loads and stores each tensor with one TMA box; " +
+                                 r.tensors[i].sig.name + " is both loaded and stored through shared memory");
+        rows = 64; // one consumer warpgroup's rows
+      }
       if (!rows)
         continue;
       ParamField f{r.tensors[i].sig.name + "_tma", ParamSource::TensorMap, static_cast<int>(i), -1, ""};

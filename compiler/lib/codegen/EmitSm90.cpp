@@ -27,6 +27,11 @@
 // O + P_{j-1} V_{j-1}: the same recurrence, the P V term one iteration late); the last P V is issued after
 // the loop. pingpong_intra does both: the issue of S_j and P_{j-1} V_{j-1} is one turn.
 //
+// The output tile (the kernel body's store of O, Plan.h StagedStore) goes out through shared memory when its
+// buffer fits (FlashAttention-3's epilogue): each consumer warp writes its 16 rows with stmatrix, and one
+// thread per warpgroup stores the warpgroup's 64 rows by TMA and moves on; it waits for that store to have
+// read the buffer only before the next tile's epilogue writes it (warpgroup/epilogue.cuh).
+//
 // Requirements (CodegenError otherwise, naming the op): Q staged in shared memory (fusion with
 // q-in=smem), one K/V loop whose loads are all predictable (indices and conditions functions of its
 // induction variable), loads of rank-4 tensors with 16-bit elements into tiles with a multiple of 16
@@ -74,6 +79,7 @@ public:
       producer();
       w.orElse();
       consumer();
+      drainStagedStores();
       w.close();
       w.close();
       return w.str();
@@ -107,6 +113,7 @@ public:
     if (!qReleased)
       releaseOnceLoaded("this tile's program has finished with them");
     w.close(); // the tile loop
+    drainStagedStores();
     w.close();
     w.close();
     return w.str();
@@ -211,7 +218,11 @@ private:
   }
 
   std::vector<std::string> extraIncludes() override {
-    return {"tilefuse/device/mbarrier.cuh", "tilefuse/device/tma.cuh", "tilefuse/device/warpgroup/mma.cuh"};
+    std::vector<std::string> out = {"tilefuse/device/mbarrier.cuh", "tilefuse/device/tma.cuh",
+                                    "tilefuse/device/warpgroup/mma.cuh"};
+    if (p.staged)
+      out.push_back("tilefuse/device/warpgroup/epilogue.cuh");
+    return out;
   }
 
   std::size_t sm90SmemBytes() const { return sm90DynamicSmemBytes(p); }
@@ -234,6 +245,11 @@ private:
       barOf[&b - p.smem.data()] = bar;
       bar += barriersOf(b, persistent);
     }
+    if (p.staged)
+      w.comment("store_smem = smem_base + " + std::to_string(p.staged->offset) + ": sw128<" + str(p.staged->rows) +
+                ", " + str(sm90SmemCols(static_cast<int>(p.staged->cols))) + ">, " +
+                r.tensorOf(p.staged->op.getDest()).sig.name + "'s tile on its way out (TMA store; defined where it is "
+                "written, so no register holds it through the K/V loop)");
     w.line("const unsigned bars = smem_base + " + std::to_string(p.smemBytes) + "u; // " + str(barrierCount()) +
            " mbarriers of 8 bytes");
   }
@@ -616,6 +632,43 @@ private:
       return buf.stages == 1 ? buf.name
                              : buf.name + " + " + onceSlot(b) + " * " + std::to_string(buf.bytesPerStage) + "u";
     return buf.name + " + " + slotOf(b) + " * " + std::to_string(buf.bytesPerStage) + "u";
+  }
+
+  /// The staged store (Plan.h StagedStore; warpgroup/epilogue.cuh): this warpgroup's 64 rows through
+  /// store_smem and one TMA box per 64-column panel. Other stores: the sm80 form (EmitWalker.h).
+  void emitStore(StoreOp store) override {
+    if (!p.staged || p.staged->op != store)
+      return Emitter::emitStore(store);
+    const StagedStore &s = *p.staged;
+    const TensorInfo &t = r.tensorOf(store.getDest());
+    const std::vector<std::string> idx = refs(store.getIndices());
+    const std::string v = storage(store.getValue());
+    const std::string bar = "static_cast<int>(" + str(consumers) + " + warpgroup::index())";
+    w.comment(where(store) + ": " + v + " -> " + t.sig.name + " through store_smem: this warpgroup's 64 rows by TMA "
+              "(rows past the end are not written)");
+    w.line("const unsigned store_smem = smem_base + " + std::to_string(s.offset) + "u;");
+    w.line("if (warpgroup::thread_index() == 0) tma_store_wait_read<0>(); // the last tile's store has read "
+           "store_smem");
+    w.line("named_barrier_sync<128>(" + bar + "); // store_smem is free");
+    w.line("warpgroup::store_sw128<" + t.elemC + ", " + str(s.rows) + ", " + str(s.cols) + ">(store_smem, " + v +
+           ", warp_row0);");
+    w.line("fence_proxy_async_smem(); // the TMA store reads what this thread wrote");
+    w.line("named_barrier_sync<128>(" + bar + "); // the warpgroup's rows are written");
+    w.open("if (warpgroup::thread_index() == 0)");
+    const std::string col = idx[3] == "0" ? "" : asInt(idx[3]) + " + ";
+    for (int pn = 0; pn < sm90SmemCols(static_cast<int>(s.cols)) / 64; ++pn)
+      w.line("tma_store_4d(p." + t.sig.name + "_tma, store_smem + " +
+             (pn ? std::to_string(static_cast<std::size_t>(pn) * s.rows * 128) + "u + " : std::string()) +
+             "wg_row0 * 128u, " + col + str(64 * pn) + ", " + asInt(idx[2]) + " + wg_row0, " + asInt(idx[1]) + ", " +
+             asInt(idx[0]) + ");");
+    w.line("tma_store_commit();");
+    w.close();
+  }
+
+  /// Consumers, before the kernel exits: the staged stores still in flight complete.
+  void drainStagedStores() {
+    if (p.staged)
+      w.line("if (warpgroup::thread_index() == 0) tma_store_wait<0>(); // the last TMA store has completed");
   }
 
   void emitLoad(LoadOp load) override {

@@ -522,7 +522,7 @@ protected:
       w.line("warp::load(" + declare(load.getResult()) + ", " + buf.name + ", warp_row0, 0);");
   }
 
-  void emitStore(StoreOp store) {
+  virtual void emitStore(StoreOp store) {
     Value v = store.getValue();
     const int tileRank = static_cast<int>(cast<TileType>(v.getType()).getRank());
     View view_ = view(store.getDest(), refs(store.getIndices()), tileRank, true);

@@ -162,6 +162,8 @@ public:
     findCombines();
     planHoists();
     planBlock(r.kernel.getBodyBlock());
+    if (p.schedule.mma == MmaFamily::Wgmma)
+      planStagedStore();
     estimateRegisters();
     p.blockMask = planBlockMask(r, p);
     return std::move(p);
@@ -571,6 +573,44 @@ private:
     }
   }
 
+  /// StagedStore (Plan.h): after every loaded tile, when it fits in the dynamic shared memory of sm_90
+  /// (after planBlock: it needs the stored value's registers).
+  void planStagedStore() {
+    if (r.packed)
+      return;
+    StoreOp found;
+    int stores = 0;
+    for (Operation &op : r.kernel.getBodyBlock())
+      if (auto st = dyn_cast<StoreOp>(op)) {
+        auto t = dyn_cast<TileType>(st.getValue().getType());
+        if (t && t.getRank() == 2)
+          ++stores, found = st;
+      }
+    if (stores != 1)
+      return;
+    // The stored value's registers: an f32 accumulator (a cast to the tensor's type is done by the store).
+    auto t = cast<TileType>(found.getValue().getType());
+    auto kept = p.storageOf.find(found.getValue());
+    if (kept == p.storageOf.end() || p.storages[kept->second].rowVector || !p.storages[kept->second].elem.isF32())
+      return;
+    const TensorInfo &dst = r.tensorOf(found.getDest());
+    const unsigned destBits = dst.type.getElementType().getIntOrFloatBitWidth();
+    if (found.getIndices().size() != 4 || dst.type.getRank() != 4 || destBits != 16 || t.getDimSize(0) != r.blockM ||
+        t.getDimSize(1) % 16 != 0 || t.getDimSize(1) > 256)
+      return;
+    StagedStore s;
+    s.op = found;
+    s.rows = t.getDimSize(0), s.cols = t.getDimSize(1);
+    s.offset = p.smemBytes;
+    s.bytes = static_cast<std::size_t>(s.rows) * static_cast<std::size_t>(sm90SmemCols(static_cast<int>(s.cols))) * 2;
+    p.smemBytes += s.bytes;
+    if (sm90DynamicSmemBytes(p) > maxDynamicSmemBytes("sm_90")) {
+      p.smemBytes -= s.bytes;
+      return;
+    }
+    p.staged = s;
+  }
+
   /// Offsets: buffers filled once first; then each loop's buffers, loops overlapping one another.
   void layoutSmem() {
     std::size_t offset = 0;
@@ -905,6 +945,9 @@ std::string KernelPlan::toString() const {
       os << ", " << b.loads.size() << " loads share it";
     os << "\n";
   }
+  if (staged)
+    os << "    +" << staged->offset << "\tstaged store : " << staged->rows << " x " << staged->cols << ", "
+       << staged->bytes << " bytes, written by the consumers, stored by TMA\n";
   for (const LoopPlan &l : loops) {
     os << "  loop at " << locationString(l.op.getLoc()) << ": step " << l.step << ", " << l.stages
        << (l.stages == 1 ? " stage (issue at the top of each iteration, wait before each first use)"

@@ -22,6 +22,7 @@
 
 #include "llvm/ADT/DenseSet.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,19 @@ struct BlockMaskPlan {
   llvm::DenseSet<mlir::Operation *> boundOps;
 };
 
+/// sm90: a tile store written through shared memory (FlashAttention-3's epilogue, EmitSm90.cpp): the consumer
+/// warps write the f32 register tile as 16-bit elements into a sw128 buffer of its own (stmatrix), and one
+/// thread per consumer warpgroup stores that warpgroup's 64 rows by TMA (one box per 64-column panel;
+/// rows past the tensor's end are not written). Planned for the kernel body's one top-level store of a
+/// [BLOCK_M x cols] f32 register tile into a rank-4 16-bit tensor (O) when its buffer fits in shared
+/// memory after every loaded tile; not for packed sequences (a box would cross into the next sequence).
+struct StagedStore {
+  mutable tilefuse::blk::StoreOp op;
+  std::size_t offset = 0;     ///< bytes from the start of dynamic shared memory (a multiple of 1024)
+  std::size_t bytes = 0;      ///< rows * sm90SmemCols(cols) * 2
+  int64_t rows = 0, cols = 0; ///< the stored tile
+};
+
 struct KernelPlan {
   const ResolvedKernel *r = nullptr;
   Schedule schedule;
@@ -129,6 +143,7 @@ struct KernelPlan {
   llvm::DenseMap<mlir::Value, int> hoisted;
   int registerEstimate = 0; ///< 32-bit registers per thread held by all storages (upper bound)
   BlockMaskPlan blockMask;
+  std::optional<StagedStore> staged; ///< sm90: the store written through shared memory by TMA, if any
 
   const LoopPlan *loopPlan(mlir::scf::ForOp op) const;
   int bufferOf(mlir::Value smemTile) const; ///< -1 when none

@@ -44,6 +44,27 @@ TF_DEVICE void tma_load_4d(unsigned dst, const TmaDescriptor &map, unsigned bar,
                : "memory");
 }
 
+/// SM90_TMA_STORE_4D: copies the box at shared address `src` (one sw128 panel, 1024-byte aligned) to element
+/// coordinates (c0 innermost, c1, c2, c3) of `map`; box elements outside the tensor are not written (a Q tile's
+/// rows past Sq). Issued by one thread, which closes its stores into a group with tma_store_commit. The
+/// writes to `src` must be made visible to the async proxy first (fence_proxy_async_smem in each writing
+/// thread, then a barrier).
+TF_DEVICE void tma_store_4d(const TmaDescriptor &map, unsigned src, int c0, int c1, int c2, int c3) {
+  asm volatile("cp.async.bulk.tensor.4d.global.shared::cta.bulk_group [%0, {%2, %3, %4, %5}], [%1];\n" ::"l"(
+                   tma_address(map)),
+               "r"(src), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+               : "memory");
+}
+/// cp.async.bulk.commit_group: closes this thread's bulk stores issued so far into one group.
+TF_DEVICE void tma_store_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+/// cp.async.bulk.wait_group.read N: waits until at most N of this thread's store groups still read their
+/// shared source (the buffer may then be overwritten; the global writes may still be in flight).
+template <int N> TF_DEVICE void tma_store_wait_read() {
+  asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+/// cp.async.bulk.wait_group N: waits until at most N of this thread's store groups are incomplete.
+template <int N> TF_DEVICE void tma_store_wait() { asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory"); }
+
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 /// setmaxnreg (sm_90a): every thread of the warpgroup gives registers back (dec) or takes them (inc) up to
 /// REGS per thread (24..256, a multiple of 8). Takes effect only under a register cap at entry
