@@ -576,8 +576,6 @@ private:
   /// StagedStore (Plan.h): after every loaded tile, when it fits in the dynamic shared memory of sm_90
   /// (after planBlock: it needs the stored value's registers).
   void planStagedStore() {
-    if (r.packed)
-      return;
     StoreOp found;
     int stores = 0;
     for (Operation &op : r.kernel.getBodyBlock())
@@ -600,6 +598,7 @@ private:
       return;
     StagedStore s;
     s.op = found;
+    s.tma = !r.packed;
     s.rows = t.getDimSize(0), s.cols = t.getDimSize(1);
     s.offset = p.smemBytes;
     s.bytes = static_cast<std::size_t>(s.rows) * static_cast<std::size_t>(sm90SmemCols(static_cast<int>(s.cols))) * 2;
@@ -947,7 +946,8 @@ std::string KernelPlan::toString() const {
   }
   if (staged)
     os << "    +" << staged->offset << "\tstaged store : " << staged->rows << " x " << staged->cols << ", "
-       << staged->bytes << " bytes, written by the consumers, stored by TMA\n";
+       << staged->bytes << " bytes, written by the consumers, stored by "
+       << (staged->tma ? "TMA" : "16-byte stores (packed)") << "\n";
   for (const LoopPlan &l : loops) {
     os << "  loop at " << locationString(l.op.getLoc()) << ": step " << l.step << ", " << l.stages
        << (l.stages == 1 ? " stage (issue at the top of each iteration, wait before each first use)"

@@ -9,6 +9,9 @@
 //
 // The store is asynchronous: the leader waits for its read (tma_store_wait_read) before the buffer is
 // written again, and for the whole store (tma_store_wait<0>) before the kernel exits.
+//
+// Packed sequences store the rows from the buffer with coalesced 16-byte stores instead
+// (store_rows_from_sw128), bounded by the sequence's length.
 #pragma once
 #include "../arch/sm90_copy.cuh"
 #include "../types.cuh"
@@ -35,6 +38,30 @@ template <typename T, int ROWS, int C> TF_DEVICE void store_sw128(unsigned dst, 
 #pragma unroll
     for (int q = 0; q < 4; ++q) s[q] = as_u32(packed2<T>::from_float2(src.tiles[0][j][q]));
     SM90_U32x4_STSM_N::copy(s[0], s[1], s[2], s[3], dst + Tile::offset(row, 2 * j + (m >> 1)));
+  }
+}
+
+/// Copies rows [src_row0, src_row0 + 64) of the sw128<ROWS, sw128_stored_cols<C>> tile at shared address
+/// `src` (columns [0, C)) to rows [dst_row0, dst_row0 + 64) of `dst`, skipping rows at or past dst.rows:
+/// 16-byte ld.shared / st.global per thread, consecutive threads on consecutive chunks of a row (coalesced).
+/// Executed by the 128 threads of a warpgroup (the epilogue of packed sequences, whose rows past a
+/// sequence's end belong to the next sequence, so a TMA box cannot store them). dst rows 16-byte aligned.
+template <typename T, int ROWS, int C>
+TF_DEVICE void store_rows_from_sw128(const gv<T> &dst, unsigned src, int src_row0, int dst_row0) {
+  using Tile = sw128<ROWS, sw128_stored_cols<C>>;
+  constexpr int CHUNKS_PER_ROW = C / 8;
+  constexpr int CHUNKS = 64 * CHUNKS_PER_ROW;
+  static_assert(C % 8 == 0, "rows are whole 16-byte chunks");
+  const int tid = thread_index();
+#pragma unroll
+  for (int c = tid; c < CHUNKS; c += 128) {
+    const int row = c / CHUNKS_PER_ROW, col8 = c % CHUNKS_PER_ROW;
+    if (dst_row0 + row >= dst.rows) continue;
+    uint4 v;
+    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(src + Tile::offset(src_row0 + row, col8)));
+    *reinterpret_cast<uint4 *>(dst.row(dst_row0 + row) + 8 * col8) = v;
   }
 }
 
