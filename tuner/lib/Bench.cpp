@@ -117,7 +117,9 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
   const std::string arch = result.device.arch();
 
   // 1. The kernel.
-  ScheduleChoice choice = chooseSchedule(spec, shape, arch, cache, &result.device, options.schedule);
+  const HostCaptures captures =
+      options.captures ? *options.captures : syntheticCaptures(spec, shape, kSyntheticCaptureSeed);
+  ScheduleChoice choice = chooseSchedule(spec, shape, arch, cache, &result.device, options.schedule, &captures);
   result.schedule = choice.schedule;
   result.scheduleSource = choice.source;
   result.note = choice.note;
@@ -166,7 +168,7 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
   }
 
   // 3. Timing on rotated copies of the real shape's inputs.
-  HostInputs inputs = makeInputs(spec, shape, seed + 1, packed ? &*options.packed : nullptr);
+  HostInputs inputs = makeInputs(spec, shape, seed + 1, packed ? &*options.packed : nullptr, &captures);
   const std::size_t perSet =
       packed ? (inputs.Q.size() + inputs.K.size() + inputs.V.size() +
                 std::size_t(options.packed->totalQ() * shape.Hq * shape.Dv)) * 2 +
