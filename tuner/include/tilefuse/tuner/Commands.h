@@ -20,6 +20,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tilefuse::tuner::cli {
 
@@ -42,6 +43,9 @@ int runEmit(const EmitArgs &args);
 struct TuneArgs {
   ProblemArgs problem;
   TuneOptions options;
+  /// `--capture NAME=FILE` arguments (readCaptureFiles, Captures.h): the captures candidates are timed on
+  /// and whose mask density class the cache key holds; empty: synthetic captures.
+  std::vector<std::string> captureFiles;
   bool verbose = false; ///< list every pruned schedule with its reason
   bool json = false;
   bool progressBar = true; ///< on stderr when it is a terminal
@@ -51,6 +55,7 @@ int runTune(const TuneArgs &args);
 struct BenchArgs {
   ProblemArgs problem;
   BenchOptions options;
+  std::vector<std::string> captureFiles; ///< `--capture NAME=FILE`, as TuneArgs::captureFiles
   std::string scheduleJson;
   bool json = false;
 };
