@@ -41,6 +41,15 @@ template <typename T> T loadBytes(const unsigned char *p) {
   return v;
 }
 
+/// Appends `f` rounded to float dtype `t` (f32, f16, bf16) and returns the stored value.
+double appendFloat(spec::ElementType t, float f, std::vector<unsigned char> &out) {
+  switch (t) {
+  case spec::ElementType::F16: appendBytes(out, toBits(spec::DType::FP16, f)); return fromBits(spec::DType::FP16, toBits(spec::DType::FP16, f));
+  case spec::ElementType::BF16: appendBytes(out, toBits(spec::DType::BF16, f)); return fromBits(spec::DType::BF16, toBits(spec::DType::BF16, f));
+  default: appendBytes(out, f); return f;
+  }
+}
+
 /// The value of one stored element of dtype `t` at `p`.
 double elementValue(spec::ElementType t, const unsigned char *p) {
   switch (t) {
@@ -99,13 +108,23 @@ void appendParsed(const spec::Capture &c, const std::string &token, const std::s
   if (end == token.c_str() || *end != '\0' || !std::isfinite(v))
     throw CaptureError(where + ": value '" + clip(token) + "' of capture '" + c.name + "' (" +
                        std::string(spec::spelling(c.dtype)) + ") is not a finite number");
-  const float f = static_cast<float>(v);
-  switch (c.dtype) {
-  case spec::ElementType::F16: appendBytes(out.bytes[slot], toBits(spec::DType::FP16, f)); break;
-  case spec::ElementType::BF16: appendBytes(out.bytes[slot], toBits(spec::DType::BF16, f)); break;
-  default: appendBytes(out.bytes[slot], f);
-  }
-  out.values[slot].push_back(elementValue(c.dtype, out.bytes[slot].data() + out.bytes[slot].size() - elementBytes(c.dtype)));
+  out.values[slot].push_back(appendFloat(c.dtype, static_cast<float>(v), out.bytes[slot]));
+}
+
+/// Stores `bytes` as capture `slot` of `out` (its values decoded) when they are exactly the capture's
+/// elements; else throws CaptureError "<where>: N bytes given, expected M (shape [..] of i32, 4 bytes each)".
+void storeBytes(const spec::Spec &spec, const spec::Shape &shape, std::size_t slot, const std::string &where,
+                std::vector<unsigned char> bytes, HostCaptures &out) {
+  const spec::Capture &c = spec.captures[slot];
+  const int64_t n = captureElements(spec, slot, shape), size = elementBytes(c.dtype);
+  if (bytes.size() != static_cast<std::size_t>(n * size))
+    throw CaptureError(where + ": " + std::to_string(bytes.size()) + " bytes given, expected " + std::to_string(n * size) +
+                       " (shape " + shapeText(out.shapes[slot]) + " of " + std::string(spec::spelling(c.dtype)) + ", " +
+                       std::to_string(size) + " bytes each, little-endian)");
+  out.bytes[slot] = std::move(bytes);
+  out.values[slot].resize(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    out.values[slot][i] = elementValue(c.dtype, out.bytes[slot].data() + i * size);
 }
 
 HostCaptures emptyCaptures(const spec::Spec &spec, const spec::Shape &shape) {
@@ -150,15 +169,8 @@ HostCaptures syntheticCaptures(const spec::Spec &spec, const spec::Shape &shape,
     values.resize(static_cast<std::size_t>(n));
     bytes.reserve(static_cast<std::size_t>(n * elementBytes(c.dtype)));
     if (spec::scalarTypeOf(c.dtype) == spec::ScalarType::Float) {
-      for (double &v : values) {
-        const float f = static_cast<float>(2 * rng.uniform() - 1);
-        switch (c.dtype) {
-        case spec::ElementType::F16: appendBytes(bytes, toBits(spec::DType::FP16, f)); break;
-        case spec::ElementType::BF16: appendBytes(bytes, toBits(spec::DType::BF16, f)); break;
-        default: appendBytes(bytes, f);
-        }
-        v = elementValue(c.dtype, bytes.data() + bytes.size() - elementBytes(c.dtype));
-      }
+      for (double &v : values)
+        v = appendFloat(c.dtype, static_cast<float>(2 * rng.uniform() - 1), bytes);
       continue;
     }
     // Document ids: non-decreasing along the last dim from 0, +1 with probability 1/32.
@@ -181,18 +193,10 @@ HostCaptures capturesFromBytes(const spec::Spec &spec, const spec::Shape &shape,
                        std::to_string(spec.captures.size()) + " (" + captureNames(spec) + ", in this order)");
   HostCaptures out = emptyCaptures(spec, shape);
   for (std::size_t slot = 0; slot < spec.captures.size(); ++slot) {
-    const spec::Capture &c = spec.captures[slot];
-    const int64_t n = captureElements(spec, slot, shape), size = elementBytes(c.dtype);
-    if (data[slot].size() != static_cast<std::size_t>(n * size))
-      throw CaptureError("capture '" + c.name + "': " + std::to_string(data[slot].size()) + " bytes given, expected " +
-                         std::to_string(n * size) + " (shape " + shapeText(out.shapes[slot]) + " of " +
-                         std::string(spec::spelling(c.dtype)) + ", " + std::to_string(size) + " bytes each)");
-    if (data[slot].data() == nullptr && n > 0)
-      throw CaptureError("capture '" + c.name + "': the data pointer is null");
-    out.bytes[slot].assign(data[slot].begin(), data[slot].end());
-    out.values[slot].resize(static_cast<std::size_t>(n));
-    for (int64_t i = 0; i < n; ++i)
-      out.values[slot][i] = elementValue(c.dtype, out.bytes[slot].data() + i * size);
+    const std::string where = "capture '" + spec.captures[slot].name + "'";
+    if (data[slot].data() == nullptr && !data[slot].empty())
+      throw CaptureError(where + ": the data pointer is null");
+    storeBytes(spec, shape, slot, where, std::vector<unsigned char>(data[slot].begin(), data[slot].end()), out);
   }
   return out;
 }
@@ -216,21 +220,14 @@ HostCaptures readCaptureFiles(const spec::Spec &spec, const spec::Shape &shape,
     if (!given[slot].empty())
       throw CaptureError("--capture: capture '" + name + "' is given twice (" + given[slot] + ", " + path + ")");
     given[slot] = path;
-    const int64_t n = captureElements(spec, slot, shape), size = elementBytes(it->dtype);
+    const int64_t n = captureElements(spec, slot, shape);
     const std::string where = "--capture " + name + "=" + path;
     std::ifstream file(path, std::ios::binary);
     if (!file)
       throw CaptureError(where + ": cannot open the file: " + std::strerror(errno));
     if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".bin") == 0) {
-      std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-      if (bytes.size() != static_cast<std::size_t>(n * size))
-        throw CaptureError(where + ": " + std::to_string(bytes.size()) + " bytes, expected " + std::to_string(n * size) +
-                           " (shape " + shapeText(out.shapes[slot]) + " of " + std::string(spec::spelling(it->dtype)) +
-                           ", " + std::to_string(size) + " bytes each, little-endian)");
-      out.bytes[slot] = std::move(bytes);
-      out.values[slot].resize(static_cast<std::size_t>(n));
-      for (int64_t i = 0; i < n; ++i)
-        out.values[slot][i] = elementValue(it->dtype, out.bytes[slot].data() + i * size);
+      storeBytes(spec, shape, slot, where,
+                 std::vector<unsigned char>((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>()), out);
       continue;
     }
     std::string line, token;

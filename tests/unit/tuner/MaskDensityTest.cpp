@@ -6,11 +6,13 @@
 #include "tilefuse/spec/Spec.h"
 #include "tilefuse/tuner/Cache.h"
 #include "tilefuse/tuner/Captures.h"
+#include "tilefuse/tuner/Check.h"
 #include "tilefuse/tuner/Version.h"
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -203,7 +205,7 @@ TEST_CASE("captures: bad caller captures are errors naming the capture - the val
              Catch::Contains("3000000000") && Catch::Contains("outside the range of i32"));
   writeText(dir.path() / "odd.bin", std::string(127 * 4 + 2, '\x01'));
   CHECK_THAT(captureError([&] { readCaptureFiles(spec, shape, {"doc_ids=" + (dir.path() / "odd.bin").string()}); }),
-             Catch::Contains("510 bytes, expected 512"));
+             Catch::Contains("510 bytes given, expected 512"));
   // A .bin file of the right size is read as little-endian int32.
   std::vector<int32_t> ids = documents(2, 64, 32, rng);
   std::string raw(ids.size() * 4, '\0');
@@ -230,4 +232,33 @@ TEST_CASE("captures: bad caller captures are errors naming the capture - the val
   CHECK_THAT(captureError([&] { captureElements(huge, 0, hugeShape); }),
              Catch::Contains("capture 't'") && Catch::Contains("2^53"));
   CHECK_THAT(captureError([&] { makeKey(h100(), "13.0", huge, hugeShape); }), Catch::Contains("2^53"));
+}
+
+TEST_CASE("captures: float tables from text - and the inputs tune() times use the given captures", "[captures]") {
+  const Spec alibi = loadSpec("alibi.json"); // slopes [Hq] of f32
+  const Shape shape{1, 8, 8, 100, 100, 128, 128};
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<float> slope(0.01f, 1.0f);
+  std::vector<float> slopes(8);
+  std::string text;
+  for (float &s : slopes) {
+    s = slope(rng);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9g\n", static_cast<double>(s));
+    text += buf;
+  }
+  TempDir dir;
+  writeText(dir.path() / "slopes.txt", text);
+  const HostCaptures read = readCaptureFiles(alibi, shape, {"slopes=" + (dir.path() / "slopes.txt").string()});
+  for (size_t h = 0; h < slopes.size(); ++h)
+    CHECK(read.values[0][h] == static_cast<double>(slopes[h]));
+  writeText(dir.path() / "nan.txt", "nan 1 2 3 4 5 6 7");
+  CHECK_THAT(captureError([&] { readCaptureFiles(alibi, shape, {"slopes=" + (dir.path() / "nan.txt").string()}); }),
+             Catch::Contains("'nan'") && Catch::Contains("not a finite number"));
+  const HostInputs in = makeInputs(alibi, shape, rng(), nullptr, &read);
+  CHECK(in.captures.values == read.values);
+  CHECK(in.captures.bytes == read.bytes);
+  // Captures of other sizes are refused.
+  const Shape other{1, 16, 16, 100, 100, 128, 128};
+  CHECK_THROWS_WITH(makeInputs(alibi, other, rng(), nullptr, &read), Catch::Contains("slopes"));
 }
