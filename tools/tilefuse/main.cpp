@@ -124,13 +124,13 @@ struct PackedFlags {
   bool given() const { return !cuQ.empty() || !cuK.empty() || !file.empty() || !random.empty(); }
 };
 
-/// `--capture NAME=FILE` (repeatable) of tune and bench: the caller's captured tensors (tuner/Captures.h).
+/// `--capture NAME=FILE` (repeatable) of emit, tune and bench: the caller's captured tensors (tuner/Captures.h).
 void addCaptureOption(CLI::App *cmd, std::vector<std::string> &files) {
   cmd->add_option("--capture", files,
                   "A captured tensor's values, NAME=FILE (repeat per capture): text numbers separated by "
                   "whitespace or commas, row-major, or raw little-endian elements of its dtype when FILE ends "
-                  "in .bin. Candidates are timed on them, and the cache key holds their mask density class "
-                  "(default: synthetic document ids of mean 32 tokens)")
+                  "in .bin. The cache entry is that of their mask density class, and tune / bench run on "
+                  "them (default: synthetic document ids of mean 32 tokens)")
       ->type_name("NAME=FILE")
       ->allow_extra_args(false);
 }
@@ -435,6 +435,7 @@ int main(int argc, char **argv) {
   emit->add_option("--schedule", emitArgs.scheduleJson,
                    "Schedule JSON, e.g. '{\"block_m\":128,\"block_n\":64,\"warps\":8}' (default: the "
                    "tuning cache's entry, else the heuristic default)");
+  addCaptureOption(emit, emitArgs.captureFiles);
   emit->add_flag("--json", emitArgs.json, "Print one JSON object (schedule, its source, launch, text)");
   emit->footer("Uses the cached schedule for the spec and shape if there is one (any GPU of the arch),\n"
                "else the heuristic default, and says which on stderr.\n"

@@ -117,8 +117,9 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
   const std::string arch = result.device.arch();
 
   // 1. The kernel.
-  const HostCaptures captures =
-      options.captures ? *options.captures : syntheticCaptures(spec, shape, kSyntheticCaptureSeed);
+  const std::optional<HostCaptures> synthetic =
+      options.captures ? std::nullopt : std::optional(syntheticCaptures(spec, shape, kSyntheticCaptureSeed));
+  const HostCaptures &captures = options.captures ? *options.captures : *synthetic;
   ScheduleChoice choice = chooseSchedule(spec, shape, arch, cache, &result.device, options.schedule, &captures);
   result.schedule = choice.schedule;
   result.scheduleSource = choice.source;

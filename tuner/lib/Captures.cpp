@@ -3,6 +3,7 @@
 
 #include "Random.h"
 #include "tilefuse/spec/Eval.h"
+#include "tilefuse/spec/SpecError.h"
 #include "tilefuse/tuner/Check.h"
 
 #include <algorithm>
@@ -276,8 +277,12 @@ MaskDensity maskDensity(const spec::Spec &spec, const spec::Shape &shape, const 
   int64_t unmasked = 0;
   auto visit = [&](int64_t b, int64_t h, int64_t q, int64_t kv) {
     env.b = b, env.h = h, env.q_idx = q, env.kv_idx = kv;
-    unmasked += spec::evaluate(*spec.maskMod, env).asBool();
     ++d.samples;
+    try {
+      unmasked += spec::evaluate(*spec.maskMod, env).asBool();
+    } catch (const spec::SpecError &) {
+      ++d.undefined; // e.g. document_mask at Sq > Sk reads doc_ids[b, -1]: counted as masked
+    }
   };
   if (points && *points <= kMaskDensitySamples) {
     for (int64_t b = 0; b < shape.B; ++b)

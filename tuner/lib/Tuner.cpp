@@ -249,8 +249,9 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
   }
   const std::string arch = dry ? options.dryRunArch : result.device.arch();
   // The captures timed at the tuned shape: the caller's, else the synthetic ones makeKey classifies too.
-  const HostCaptures captures =
-      options.captures ? *options.captures : syntheticCaptures(spec, shape, kSyntheticCaptureSeed);
+  const std::optional<HostCaptures> synthetic =
+      options.captures ? std::nullopt : std::optional(syntheticCaptures(spec, shape, kSyntheticCaptureSeed));
+  const HostCaptures &captures = options.captures ? *options.captures : *synthetic;
   result.key = makeKey(result.device, runtime::nvrtcVersion(), spec, shape, options.objective, &captures);
   LookupResult before = cache.lookup(result.key);
   if (before.status == LookupStatus::Stale || before.status == LookupStatus::Corrupt)

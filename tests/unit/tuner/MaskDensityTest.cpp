@@ -262,3 +262,16 @@ TEST_CASE("captures: float tables from text - and the inputs tune() times use th
   const Shape other{1, 16, 16, 100, 100, 128, 128};
   CHECK_THROWS_WITH(makeInputs(alibi, other, rng(), nullptr, &read), Catch::Contains("slopes"));
 }
+
+TEST_CASE("mask density: a shape the mask does not define still gets a key", "[captures]") {
+  // document_mask at Sq > Sk reads doc_ids[b, q_idx + Sk - Sq] < 0 for the first rows: those points
+  // count as masked, and makeKey does not throw.
+  const Spec spec = loadSpec("document_mask.json");
+  const Shape shape{2, 4, 4, 300, 200, 128, 128};
+  std::mt19937_64 rng(std::random_device{}());
+  const MaskDensity d = maskDensity(spec, shape, fromIds(spec, shape, documents(2, 200, 50, rng)));
+  CHECK(d.undefined > 0);
+  CHECK(d.undefined < d.samples);
+  CHECK(d.fraction > 0);
+  CHECK_NOTHROW(makeKey(h100(), "13.0", spec, shape));
+}

@@ -91,6 +91,7 @@ struct MaskDensity {
   double fraction = 1;  ///< estimated fraction of unmasked scores, 0..1
   int64_t samples = 0;  ///< points evaluated (every point when B Hq Sq Sk <= kMaskDensitySamples)
   int denominator = 1;  ///< the class: f ~ 1 / denominator, a power of two 1..128
+  int64_t undefined = 0; ///< points where the mask cannot be evaluated (an index out of range), counted as masked
 };
 
 /// The density class of `f` (0 <= f <= 1): 2^round(-log2 f), clamped to 1..kMaskDensityMaxDenominator.
@@ -98,8 +99,9 @@ int densityDenominator(double f);
 
 /// The mask density of (spec, shape) with `captures` (HostCaptures of that shape): every point when
 /// B Hq Sq Sk <= kMaskDensitySamples, else kMaskDensitySamples points of a fixed-seed splitmix64 stream.
-/// A spec without mask_mod has density 1. Throws spec::SpecError when the mask cannot be evaluated
-/// (a table index out of range: captures that do not fit the mask).
+/// A spec without mask_mod has density 1. Points where the mask cannot be evaluated (spec::SpecError: a
+/// table index out of range, e.g. document_mask at Sq > Sk, a shape it does not define) count as masked
+/// (MaskDensity::undefined), so a key can always be made.
 MaskDensity maskDensity(const spec::Spec &spec, const spec::Shape &shape, const HostCaptures &captures);
 
 } // namespace tilefuse::tuner

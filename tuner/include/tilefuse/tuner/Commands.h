@@ -36,6 +36,8 @@ struct EmitArgs {
   std::string format = "cuda"; ///< cuda | ptx | cubin | mlir (the fused block program)
   std::string output;          ///< file; empty: stdout (not allowed for cubin)
   std::string scheduleJson;    ///< empty: cache, else default
+  /// `--capture NAME=FILE`: the cache entry looked up is that of their mask density class (readCaptureFiles).
+  std::vector<std::string> captureFiles;
   bool json = false;
 };
 int runEmit(const EmitArgs &args);
