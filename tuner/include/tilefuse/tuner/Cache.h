@@ -146,7 +146,7 @@ struct CacheKey {
 /// When the spec's mask_mod reads captured tensors (maskReadsCaptures), the key's maskDensity is the
 /// class of `captures` (the caller's, of `shape`), or without them of the synthetic captures the tuner
 /// times on (syntheticCaptures(spec, shape, kSyntheticCaptureSeed)); a host computation of
-/// kMaskDensitySamples mask evaluations (about a millisecond). Other specs ignore `captures`.
+/// kMaskDensitySamples mask evaluations (about 3 ms). Other specs ignore `captures`.
 /// Throws CaptureError when a synthetic capture would exceed 2^53 bytes (captureElements).
 CacheKey makeKey(const DeviceIdentity &device, const std::string &nvrtc, const spec::Spec &spec,
                  const spec::Shape &shape, Objective objective = Objective::Time,
