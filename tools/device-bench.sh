@@ -42,14 +42,19 @@ for c in "${cases[@]}"; do
 done
 # Variants (peers.py --variants; specs/bench/README.md maps each to a spec and shape). TF_VARIANTS=0 skips.
 # name|spec|bench flags|environment. The document masks run with a run-time block mask, their ids
-# runs of 512 / 64 tokens as peers.py's (TILEFUSE_BENCH_DOC_LENGTH, tuner/lib/Check.cpp); the bench's
-# JSON has the mask's build time (block_mask_build_ms). TF_ONLY=REGEX keeps the variants it matches.
+# runs of 512 / 64 tokens as peers.py's (doc_ids[b, j] = j // L, B 4, S 4096, given with --capture: the
+# cache entry looked up is that of their mask density class, tuner/Captures.h); the bench's JSON has the
+# mask's build time (block_mask_build_ms). TF_ONLY=REGEX keeps the variants it matches.
+for L in 512 64; do
+  python3 -c "import sys; L = int(sys.argv[1]); print(' '.join(str(j // L) for b in range(4) for j in range(4096)))" \
+    "$L" > "$out/doc_ids_$L.txt"
+done
 variants=("softcap30|specs/bench/softcap30.json||"
           "alibi_causal|specs/alibi.json|--B 4 --S 4096|"
           "sliding1024_causal|specs/bench/sliding1024_causal.json||"
           "sliding4096_causal_s16k|specs/sliding_window.json|--B 1 --Hq 16 --Hkv 16 --S 16384|"
-          "document_8docs|specs/document_mask.json|--B 4 --S 4096|TILEFUSE_BENCH_DOC_LENGTH=512"
-          "document_64docs|specs/document_mask.json|--B 4 --S 4096|TILEFUSE_BENCH_DOC_LENGTH=64"
+          "document_8docs|specs/document_mask.json|--B 4 --S 4096 --capture doc_ids=$out/doc_ids_512.txt|"
+          "document_64docs|specs/document_mask.json|--B 4 --S 4096 --capture doc_ids=$out/doc_ids_64.txt|"
           "gemma2_local_d256|specs/models/gemma2_9b_prefill.json||")
 [ "${TF_VARIANTS:-1}" = 0 ] && variants=()
 if [ -n "${TF_ONLY:-}" ]; then

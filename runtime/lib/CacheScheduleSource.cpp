@@ -8,10 +8,34 @@ namespace tilefuse::tuner {
 CacheScheduleSource::CacheScheduleSource(Cache cache, TuneOptions options)
     : cache_(std::move(cache)), options_(std::move(options)) {}
 
+namespace {
+
+/// The query's host captures checked against its spec and shape; nullopt when it has none.
+std::optional<HostCaptures> hostCaptures(const ScheduleQuery &query) {
+  if (query.captures.empty())
+    return std::nullopt;
+  std::vector<std::span<const unsigned char>> data;
+  for (std::size_t i = 0; i < query.captures.size(); ++i) {
+    const HostCaptureRef &c = query.captures[i];
+    if (!c.data && c.bytes != 0)
+      throw CaptureError("host capture " + std::to_string(i) +
+                         (i < query.spec->captures.size() ? " ('" + query.spec->captures[i].name + "')" : "") +
+                         ": data is null but bytes = " + std::to_string(c.bytes));
+    data.emplace_back(static_cast<const unsigned char *>(c.data), c.bytes);
+  }
+  return capturesFromBytes(*query.spec, query.shape, data);
+}
+
+} // namespace
+
+CacheKey CacheScheduleSource::keyFor(const ScheduleQuery &query, const DeviceIdentity &device) const {
+  const std::optional<HostCaptures> captures = hostCaptures(query);
+  return makeKey(device, runtime::nvrtcVersion(), *query.spec, query.shape, options_.objective,
+                 captures ? &*captures : nullptr);
+}
+
 LookupResult CacheScheduleSource::find(const ScheduleQuery &query) {
-  CacheKey key = makeKey(currentDevice(query.device), runtime::nvrtcVersion(), *query.spec, query.shape,
-                         options_.objective);
-  LookupResult r = cache_.lookup(key);
+  LookupResult r = cache_.lookup(keyFor(query, currentDevice(query.device)));
   if (!r.hit() && r.status != LookupStatus::Miss) {
     std::lock_guard<std::mutex> guard(problemsMutex_);
     std::string problem = r.path.string() + ": " + std::string(spelling(r.status)) + " (" + r.problem + ")";
@@ -47,6 +71,7 @@ std::string CacheScheduleSource::tune(const ScheduleQuery &query) {
   std::lock_guard<std::mutex> guard(tuneMutex_);
   TuneOptions options = options_;
   options.device = query.device;
+  options.captures = hostCaptures(query);
   TuneResult r = tilefuse::tuner::tune(*query.spec, query.shape, options, cache_);
   return r.best()->schedule.toJson();
 }

@@ -20,6 +20,9 @@
 //   options.schedules = std::make_shared<tilefuse::tuner::CacheScheduleSource>(
 //       tilefuse::tuner::Cache::openDefault(), tuning);
 //
+// A query with host captures (Engine::getKernel's HostCaptureRef) is looked up under their mask
+// density class and tuned on them; without, under the synthetic captures' class (tuner/Captures.h).
+//
 // A hit hands the runtime the entry's CUBIN (lookupKernel), so a fresh process loads a tuned
 // kernel without lowering, fusing or compiling it. A stale or corrupt entry is a miss (lookup and
 // lookupKernel return nullopt; TuneOnMiss then rebuilds it, FailOnMiss throws) and is recorded once
@@ -60,6 +63,12 @@ public:
   /// tune() on the query's device with this source's options; returns the winner's JSON.
   /// Throws what tune() throws.
   std::string tune(const ScheduleQuery &query) override;
+
+  /// The cache key of `query` on `device` for this source's objective: makeKey with the query's host
+  /// captures (ScheduleQuery::captures, capturesFromBytes) when it has them, so a spec whose mask reads
+  /// captures is looked up and tuned for their mask density class. Needs no GPU. Throws CaptureError
+  /// (std::invalid_argument) naming the capture for captures that do not fit the spec and shape.
+  CacheKey keyFor(const ScheduleQuery &query, const DeviceIdentity &device) const;
 
   /// "path: stale (driver ...)" for every unusable entry lookup met, oldest first.
   std::vector<std::string> problems() const;

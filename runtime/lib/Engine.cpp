@@ -21,6 +21,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 
 #ifndef TILEFUSE_VERSION
@@ -97,7 +98,8 @@ struct Engine::Impl {
     codegen::Schedule schedule;
     std::optional<CachedKernel> cached;
   };
-  Choice choose(const spec::Spec &spec, const spec::Shape &shape, const std::string &hash, Policy policy) const;
+  Choice choose(const spec::Spec &spec, const spec::Shape &shape, const std::string &hash, Policy policy,
+                std::span<const HostCaptureRef> captures) const;
   std::unique_ptr<detail::Kernel> build(const spec::Spec &spec, const spec::Shape &shape, const std::string &hash,
                                         const codegen::Schedule &schedule, Policy policy) const;
   /// Loads a source's CUBIN; nullptr (and `why`) when it cannot be used, so getKernel compiles.
@@ -123,10 +125,10 @@ ScheduleSource *Engine::Impl::scheduleSource() const {
 }
 
 Engine::Impl::Choice Engine::Impl::choose(const spec::Spec &spec, const spec::Shape &shape, const std::string &hash,
-                                           Policy policy) const {
+                                           Policy policy, std::span<const HostCaptureRef> captures) const {
   if (policy == Policy::Heuristic)
     return {detail::heuristicSchedule(spec, shape, device.arch, options.backend), std::nullopt};
-  ScheduleQuery q{&spec, hash, shape, ShapeBucket::of(shape), device.ordinal, device.name, device.arch};
+  ScheduleQuery q{&spec, hash, shape, ShapeBucket::of(shape), device.ordinal, device.name, device.arch, captures};
   const std::string what = "spec '" + spec.name + "' (" + hash + ") " + q.bucket.toString() + " on " + device.name +
                            " (" + device.arch + ")";
   ScheduleSource *source = scheduleSource();
@@ -286,14 +288,23 @@ std::size_t Engine::kernelCount() const {
   return n;
 }
 
-KernelHandle Engine::getKernel(const std::string &specPath, const spec::Shape &shape, Policy policy) {
-  return getKernel(spec::parseSpecFile(specPath), shape, policy);
+KernelHandle Engine::getKernel(const std::string &specPath, const spec::Shape &shape, Policy policy,
+                              std::span<const HostCaptureRef> captures) {
+  return getKernel(spec::parseSpecFile(specPath), shape, policy, captures);
 }
 
-KernelHandle Engine::getKernel(const spec::Spec &spec, const spec::Shape &shape, Policy policy) {
+KernelHandle Engine::getKernel(const spec::Spec &spec, const spec::Shape &shape, Policy policy,
+                              std::span<const HostCaptureRef> captures) {
   detail::checkShape(shape);
   const std::string hash = spec::contentHashHex(spec);
-  const std::string decisionKey = hash + "/" + ShapeBucket::of(shape).toString() + "/" + spelling(policy);
+  std::string decisionKey = hash + "/" + ShapeBucket::of(shape).toString() + "/" + spelling(policy);
+  // Host captures choose the cache entry (their mask density class): one decision per contents.
+  if (policy != Policy::Heuristic)
+    for (const HostCaptureRef &c : captures)
+      decisionKey += "/" + (c.data ? std::to_string(std::hash<std::string_view>{}(
+                                          std::string_view(static_cast<const char *>(c.data), c.bytes)))
+                                   : "null") +
+                     ":" + std::to_string(c.bytes);
   // 1. Asked before?
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -301,7 +312,7 @@ KernelHandle Engine::getKernel(const spec::Spec &spec, const spec::Shape &shape,
       return KernelHandle(it->second);
   }
   // 2. The schedule, with the source's CUBIN of it if any (may tune; no lock held).
-  Impl::Choice choice = impl_->choose(spec, shape, hash, policy);
+  Impl::Choice choice = impl_->choose(spec, shape, hash, policy, captures);
   const codegen::Schedule &schedule = choice.schedule;
   // 3. The kernel: find or insert its slot, then build it once.
   std::shared_ptr<Impl::Slot> slot;

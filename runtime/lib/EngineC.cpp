@@ -88,11 +88,12 @@ tilefuse::spec::Shape resolve(const tilefuse::spec::Spec &spec, const tilefuse_s
 }
 
 tilefuse_status_t getKernel(tilefuse_engine_t engine, const tilefuse::spec::Spec &spec, const tilefuse_shape_t *shape,
-                            tilefuse_policy_t policy, tilefuse_kernel_t *out) {
+                            tilefuse_policy_t policy, tilefuse_kernel_t *out,
+                            std::span<const tilefuse::HostCaptureRef> captures = {}) {
   tilefuse::Policy p;
   if (!toPolicy(policy, p))
     return fail(TILEFUSE_ERROR_INVALID_ARGUMENT, "tilefuse_get_kernel: unknown policy value");
-  tilefuse::KernelHandle h = engine->engine.getKernel(spec, resolve(spec, shape), p);
+  tilefuse::KernelHandle h = engine->engine.getKernel(spec, resolve(spec, shape), p, captures);
   *out = reinterpret_cast<tilefuse_kernel_t>(h.get());
   return ok();
 }
@@ -192,6 +193,30 @@ tilefuse_status_t tilefuse_get_kernel_json(tilefuse_engine_t engine, const char 
   *out = nullptr;
   try {
     return getKernel(engine, tilefuse::spec::parseSpecString(spec_json, "<spec json>"), shape, policy, out);
+  } catch (...) {
+    return translate();
+  }
+}
+
+tilefuse_status_t tilefuse_get_kernel_captures(tilefuse_engine_t engine, const char *spec_path, const char *spec_json,
+                                               const tilefuse_shape_t *shape, tilefuse_policy_t policy,
+                                               const tilefuse_host_capture_t *captures, size_t num_captures,
+                                               tilefuse_kernel_t *out) {
+  if (!engine || (!spec_path && !spec_json) || !out)
+    return fail(TILEFUSE_ERROR_INVALID_ARGUMENT,
+                "tilefuse_get_kernel_captures: engine, out and spec_path or spec_json must not be NULL");
+  if (num_captures && !captures)
+    return fail(TILEFUSE_ERROR_INVALID_ARGUMENT, "tilefuse_get_kernel_captures: num_captures > 0 but captures is NULL");
+  if (num_captures > kMaxCaptures)
+    return fail(TILEFUSE_ERROR_INVALID_ARGUMENT, "tilefuse_get_kernel_captures: num_captures is more than 16");
+  *out = nullptr;
+  try {
+    tilefuse::HostCaptureRef refs[kMaxCaptures];
+    for (size_t i = 0; i < num_captures; ++i)
+      refs[i] = {captures[i].data, captures[i].bytes};
+    const tilefuse::spec::Spec spec = spec_path ? tilefuse::spec::parseSpecFile(spec_path)
+                                                : tilefuse::spec::parseSpecString(spec_json, "<spec json>");
+    return getKernel(engine, spec, shape, policy, out, std::span(refs, num_captures));
   } catch (...) {
     return translate();
   }

@@ -124,6 +124,17 @@ struct PackedFlags {
   bool given() const { return !cuQ.empty() || !cuK.empty() || !file.empty() || !random.empty(); }
 };
 
+/// `--capture NAME=FILE` (repeatable) of emit, tune and bench: the caller's captured tensors (tuner/Captures.h).
+void addCaptureOption(CLI::App *cmd, std::vector<std::string> &files) {
+  cmd->add_option("--capture", files,
+                  "A captured tensor's values, NAME=FILE (repeat per capture): text numbers separated by "
+                  "whitespace or commas, row-major, or raw little-endian elements of its dtype when FILE ends "
+                  "in .bin. The cache entry is that of their mask density class, and tune / bench run on "
+                  "them (default: synthetic document ids of mean 32 tokens)")
+      ->type_name("NAME=FILE")
+      ->allow_extra_args(false);
+}
+
 void addPackedOptions(CLI::App *cmd, PackedFlags &f) {
   auto *q = cmd->add_option("--cu-seqlens", f.cuQ,
                             "Packed specs: cu_seqlens_q (and _k unless --cu-seqlens-k), e.g. 0,5,12,20");
@@ -424,6 +435,7 @@ int main(int argc, char **argv) {
   emit->add_option("--schedule", emitArgs.scheduleJson,
                    "Schedule JSON, e.g. '{\"block_m\":128,\"block_n\":64,\"warps\":8}' (default: the "
                    "tuning cache's entry, else the heuristic default)");
+  addCaptureOption(emit, emitArgs.captureFiles);
   emit->add_flag("--json", emitArgs.json, "Print one JSON object (schedule, its source, launch, text)");
   emit->footer("Uses the cached schedule for the spec and shape if there is one (any GPU of the arch),\n"
                "else the heuristic default, and says which on stderr.\n"
@@ -458,6 +470,7 @@ int main(int argc, char **argv) {
   tuneCmd->add_flag("--no-cache", noCache, "Do not write the cache");
   tuneCmd->add_flag("--keep-faster", keepFaster,
                     "Keep an existing cache entry if it is not worse by the objective (faster, for time)");
+  addCaptureOption(tuneCmd, tuneArgs.captureFiles);
   tuneCmd->add_flag("-v,--verbose", tuneArgs.verbose, "List every pruned schedule with the reason");
   tuneCmd->add_flag("--json", tuneArgs.json, "Print one JSON object (every candidate, pruned ones with reasons)");
   tuneCmd->footer("Needs a GPU (exit status 2 without one). Prints a progress bar, then a table of\n"
@@ -471,7 +484,8 @@ int main(int argc, char **argv) {
                   "  tilefuse tune specs/causal.json --S 8000 --B 2 --verbose\n"
                   "  tilefuse tune specs/models/gpt2_small.json --json > gpt2.tune.json\n"
                   "  tilefuse tune specs/models/llama3_8b_prefill.json --objective energy\n"
-                  "  tilefuse tune specs/models/mistral_7b_prefill.json --dry-run sm_90 --verbose");
+                  "  tilefuse tune specs/models/mistral_7b_prefill.json --dry-run sm_90 --verbose\n"
+                  "  tilefuse tune specs/document_mask.json --B 4 --S 4096 --capture doc_ids=docs.txt");
 
   cli::BenchArgs benchArgs;
   CLI::App *benchCmd = app.add_subcommand(
@@ -489,6 +503,7 @@ int main(int argc, char **argv) {
   benchCmd->add_flag("--json", benchArgs.json, "Print one JSON object");
   PackedFlags benchPacked;
   addPackedOptions(benchCmd, benchPacked);
+  addCaptureOption(benchCmd, benchArgs.captureFiles);
   benchCmd->add_option("--seqlens-random", benchPacked.random,
                        "Packed specs: lengths uniform in [MIN, MAX] until TOTAL tokens (the last one cut), "
                        "MIN,MAX,TOTAL[,SEED], e.g. 128,4096,65536");

@@ -117,7 +117,10 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
   const std::string arch = result.device.arch();
 
   // 1. The kernel.
-  ScheduleChoice choice = chooseSchedule(spec, shape, arch, cache, &result.device, options.schedule);
+  const std::optional<HostCaptures> synthetic =
+      options.captures ? std::nullopt : std::optional(syntheticCaptures(spec, shape, kSyntheticCaptureSeed));
+  const HostCaptures &captures = options.captures ? *options.captures : *synthetic;
+  ScheduleChoice choice = chooseSchedule(spec, shape, arch, cache, &result.device, options.schedule, &captures);
   result.schedule = choice.schedule;
   result.scheduleSource = choice.source;
   result.note = choice.note;
@@ -166,7 +169,7 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
   }
 
   // 3. Timing on rotated copies of the real shape's inputs.
-  HostInputs inputs = makeInputs(spec, shape, seed + 1, packed ? &*options.packed : nullptr);
+  HostInputs inputs = makeInputs(spec, shape, seed + 1, packed ? &*options.packed : nullptr, &captures);
   const std::size_t perSet =
       packed ? (inputs.Q.size() + inputs.K.size() + inputs.V.size() +
                 std::size_t(options.packed->totalQ() * shape.Hq * shape.Dv)) * 2 +

@@ -165,6 +165,9 @@ std::string placementMismatch(const CacheKey &inside, const CacheKey &wanted, bo
   if (inside.objective != wanted.objective)
     return "objective " + std::string(spelling(inside.objective)) + " inside, " +
            std::string(spelling(wanted.objective)) + " expected";
+  if (inside.maskDensity != wanted.maskDensity)
+    return "mask density class " + std::to_string(inside.maskDensity) + " inside, " +
+           std::to_string(wanted.maskDensity) + " expected";
   return "";
 }
 

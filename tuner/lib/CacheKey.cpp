@@ -102,7 +102,7 @@ std::string CacheKey::fileName() const {
   return spec + "-" + specHash + "-" + std::string(spec::spelling(dtype)) + "-B" +
          std::to_string(b.B) + "-Hq" + std::to_string(b.Hq) + "-Hkv" + std::to_string(b.Hkv) +
          "-Sq" + std::to_string(b.Sq) + "-Sk" + std::to_string(b.Sk) + "-D" + std::to_string(b.D) +
-         "-Dv" + std::to_string(b.Dv) +
+         "-Dv" + std::to_string(b.Dv) + (maskDensity ? "-density" + std::to_string(maskDensity) : "") +
          // Time keys keep the file names of entries made before objectives existed.
          (objective == Objective::Time ? "" : "-" + std::string(spelling(objective))) + ".json";
 }
@@ -124,11 +124,13 @@ std::string CacheKey::toJson() const {
         {"D", shape.D}, {"Dv", shape.Dv}}}};
   if (objective != Objective::Time) // absent means time: time keys read as they did before
     j["objective"] = std::string(spelling(objective));
+  if (maskDensity != 0) // absent for specs whose mask reads no captures: their keys read as before
+    j["mask_density"] = maskDensity;
   return tilefuse::spec::dumpJson(j);
 }
 
 CacheKey makeKey(const DeviceIdentity &device, const std::string &nvrtc, const spec::Spec &spec,
-                 const spec::Shape &shape, Objective objective) {
+                 const spec::Shape &shape, Objective objective, const HostCaptures *captures) {
   CacheKey k;
   k.device = device;
   k.nvrtcVersion = nvrtc;
@@ -138,6 +140,10 @@ CacheKey makeKey(const DeviceIdentity &device, const std::string &nvrtc, const s
   k.dtype = spec.dtype;
   k.shape = bucketShape(shape);
   k.objective = objective;
+  if (maskReadsCaptures(spec))
+    k.maskDensity = maskDensity(spec, shape, captures ? *captures
+                                                      : syntheticCaptures(spec, shape, kSyntheticCaptureSeed))
+                        .denominator;
   return k;
 }
 
@@ -171,6 +177,10 @@ void validateKey(const CacheKey &key) {
   if (key.device.directoryName().empty() || key.device.name.size() > 256)
     throw CacheError("field 'key.gpu' must be a GPU name of 1 to 256 characters with a letter or "
                      "digit");
+  const int d = key.maskDensity;
+  if (d < 0 || d > kMaskDensityMaxDenominator || (d & (d - 1)) != 0)
+    throw CacheError("field 'key.mask_density' is " + std::to_string(d) + "; expected absent or a power of two from 1 to " +
+                     std::to_string(kMaskDensityMaxDenominator));
   try {
     spec::checkShapeLimits(key.shape, "key.");
   } catch (const spec::SpecError &e) {

@@ -1,11 +1,11 @@
 //===- Check.cpp - host inputs, row references, the accuracy rule ----------===//
 #include "tilefuse/tuner/Check.h"
+#include "Random.h"
 
 #include "tilefuse/spec/Eval.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <set>
@@ -15,6 +15,8 @@
 
 namespace tilefuse::tuner {
 namespace {
+
+using detail::SplitMix;
 
 uint16_t bf16Bits(float f) {
   uint32_t u;
@@ -32,33 +34,8 @@ float bf16Value(uint16_t b) {
   return f;
 }
 
-/// splitmix64: a small, fast generator with good statistics (Steele et al. 2014).
-struct SplitMix {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  /// Approximately N(0, 1): four 16-bit uniforms summed (Irwin-Hall, variance 1/3), scaled.
-  float normal() {
-    uint64_t r = next();
-    float sum = 0;
-    for (int i = 0; i < 4; ++i)
-      sum += ((r >> (16 * i)) & 0xffff) * (1.0f / 65536.0f);
-    return (sum - 2.0f) * 1.7320508f;
-  }
-  double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
-};
-
 double roundTo(spec::DType t, double x) { return fromBits(t, toBits(t, static_cast<float>(x))); }
 
-template <typename T> void appendBytes(std::vector<unsigned char> &out, T v) {
-  unsigned char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.insert(out.end(), b, b + sizeof(T));
-}
 
 } // namespace
 
@@ -79,7 +56,8 @@ float fromBits(spec::DType t, uint16_t bits) {
   return static_cast<float>(h);
 }
 
-HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &s, uint64_t seed, const spec::PackedSeqs *packed) {
+HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &s, uint64_t seed, const spec::PackedSeqs *packed,
+                      const HostCaptures *captures) {
   HostInputs in;
   in.shape = s;
   if (packed) {
@@ -102,52 +80,17 @@ HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &s, uint64_t see
   fill(in.Q, rowsQ * s.Hq * s.D);
   fill(in.K, rowsK * s.Hkv * s.D);
   fill(in.V, rowsK * s.Hkv * s.Dv);
-  for (size_t slot = 0; slot < spec.captures.size(); ++slot) {
-    const spec::Capture &c = spec.captures[slot];
-    std::vector<int64_t> shape = spec::captureShape(spec, slot, s);
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    std::vector<double> values(static_cast<size_t>(n));
-    std::vector<unsigned char> bytes;
-    if (spec::scalarTypeOf(c.dtype) == spec::ScalarType::Float) {
-      for (double &v : values) {
-        float f = static_cast<float>(2 * rng.uniform() - 1);
-        switch (c.dtype) {
-        case spec::ElementType::F16:
-          appendBytes(bytes, toBits(spec::DType::FP16, f));
-          v = fromBits(spec::DType::FP16, toBits(spec::DType::FP16, f));
-          break;
-        case spec::ElementType::BF16:
-          appendBytes(bytes, toBits(spec::DType::BF16, f));
-          v = fromBits(spec::DType::BF16, toBits(spec::DType::BF16, f));
-          break;
-        default:
-          appendBytes(bytes, f);
-          v = f;
-        }
-      }
-    } else {
-      // Non-decreasing along the last dim from 0, +1 with probability 1/32 (document ids); with
-      // TILEFUSE_BENCH_DOC_LENGTH=L (a positive integer), runs of exactly L (peers.py's document
-      // masks: L = 512 is its document_8docs at S = 4096).
-      const int64_t row = shape.back();
-      const char *docLength = std::getenv("TILEFUSE_BENCH_DOC_LENGTH");
-      const int64_t runs = docLength ? std::max<int64_t>(0, std::atoll(docLength)) : 0;
-      for (int64_t i = 0; i < n; ++i) {
-        if (runs > 0)
-          values[i] = static_cast<double>((i % row) / runs);
-        else
-          values[i] = (i % row == 0) ? 0.0 : values[i - 1] + (rng.next() % 32 == 0 ? 1.0 : 0.0);
-        if (c.dtype == spec::ElementType::I32)
-          appendBytes(bytes, static_cast<int32_t>(values[i]));
-        else
-          appendBytes(bytes, static_cast<int64_t>(values[i]));
-      }
-    }
-    in.captureShapes.push_back(std::move(shape));
-    in.captureValues.push_back(std::move(values));
-    in.captureBytes.push_back(std::move(bytes));
+  if (captures) {
+    if (captures->shapes.size() != spec.captures.size())
+      throw std::invalid_argument("makeInputs: " + std::to_string(captures->shapes.size()) + " captures given, spec '" +
+                                  spec.name + "' has " + std::to_string(spec.captures.size()));
+    for (std::size_t slot = 0; slot < spec.captures.size(); ++slot)
+      if (captures->shapes[slot] != spec::captureShape(spec, slot, s))
+        throw std::invalid_argument("makeInputs: capture '" + spec.captures[slot].name +
+                                    "' was made for other sizes than the shape's");
+    in.captures = *captures;
+  } else {
+    in.captures = syntheticCaptures(spec, s, rng.next());
   }
   return in;
 }
@@ -227,8 +170,8 @@ ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const Ro
   const double scale = static_cast<float>(spec::softmaxScale(spec, s));
   spec::EvalEnv env;
   env.shape = s;
-  for (size_t i = 0; i < in.captureValues.size(); ++i)
-    env.captures.push_back({in.captureShapes[i], in.captureValues[i]});
+  for (size_t i = 0; i < in.captures.values.size(); ++i)
+    env.captures.push_back({in.captures.shapes[i], in.captures.values[i]});
   env.b = row.b, env.h = row.h, env.q_idx = row.q;
   const int64_t hk = row.h / s.groupSize();
   std::vector<double> q(static_cast<size_t>(s.D));

@@ -40,8 +40,12 @@ int runEmit(const EmitArgs &a) {
     const std::string arch = !a.arch.empty() ? a.arch : device ? device->arch() : "sm_90";
     codegen::computeCapability(arch); // rejects anything but sm_80 and newer, naming the arch
     Cache cache = Cache::openDefault();
+    std::optional<HostCaptures> captures;
+    if (!a.captureFiles.empty())
+      captures = readCaptureFiles(l.spec, l.shape, a.captureFiles);
+    detail::printMaskDensity("emit", l, captures);
     ScheduleChoice choice = chooseSchedule(l.spec, l.shape, arch, cache, device ? &*device : nullptr,
-                                           detail::parseSchedule(a.scheduleJson));
+                                           detail::parseSchedule(a.scheduleJson), captures ? &*captures : nullptr);
     std::string from = choice.source == "default"   ? "the heuristic default (" + choice.note + ")"
                        : choice.source == "cache"   ? "the tuning cache (this GPU)"
                        : choice.source == "--schedule" ? "--schedule"

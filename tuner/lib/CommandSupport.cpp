@@ -14,6 +14,15 @@ Loaded load(const ProblemArgs &args) {
   return l;
 }
 
+void printMaskDensity(const char *command, const Loaded &l, const std::optional<HostCaptures> &captures) {
+  if (!maskReadsCaptures(l.spec))
+    return;
+  const MaskDensity d =
+      maskDensity(l.spec, l.shape, captures ? *captures : syntheticCaptures(l.spec, l.shape, kSyntheticCaptureSeed));
+  fmt::print(stderr, "tilefuse {}: mask density {:.4f} (class 1/{}, {} samples) on the {} captures\n", command,
+             d.fraction, d.denominator, d.samples, captures ? "--capture" : "synthetic");
+}
+
 std::string shapeText(const spec::Shape &s) {
   return fmt::format("B={} Hq={} Hkv={} Sq={} Sk={} D={} Dv={}", s.B, s.Hq, s.Hkv, s.Sq, s.Sk, s.D, s.Dv);
 }

@@ -18,6 +18,11 @@ struct Loaded {
 /// Parses the spec file and resolves the shape. Throws spec::SpecError.
 Loaded load(const ProblemArgs &args);
 
+/// For a spec whose mask reads captures (maskReadsCaptures), prints to stderr the mask density of
+/// `captures` (null: the synthetic ones tune and bench use) and its class, which the cache key holds:
+/// "tilefuse tune: mask density 0.1249 (class 1/8, 65536 samples) on the --capture captures".
+void printMaskDensity(const char *command, const Loaded &l, const std::optional<HostCaptures> &captures);
+
 std::string shapeText(const spec::Shape &s); ///< "B=1 Hq=32 Hkv=8 Sq=8192 Sk=8192 D=128 Dv=128"
 nlohmann::json shapeJson(const spec::Shape &s);
 nlohmann::json scheduleJson(const codegen::Schedule &s);

@@ -119,14 +119,18 @@ int runTune(const TuneArgs &a) {
     detail::Loaded l = detail::load(a.problem);
     Cache cache = Cache::openDefault();
     TuneOptions options = a.options;
+    if (!a.captureFiles.empty())
+      options.captures = readCaptureFiles(l.spec, l.shape, a.captureFiles);
     ProgressBar bar(a.progressBar && !a.json);
     options.progress = [&](const TuneProgress &p) {
       bar.update(p);
       if (a.verbose && !a.json && !::isatty(STDERR_FILENO) && p.phase == "time")
         fmt::print(stderr, "[{}/{}] {}\n", p.done, p.total, p.message);
     };
-    if (!a.json)
+    if (!a.json) {
       fmt::print(stderr, "tilefuse tune: {} {} ...\n", describe(l.spec, l.shape), detail::shapeText(l.shape));
+      detail::printMaskDensity("tune", l, options.captures);
+    }
     TuneResult r = tune(l.spec, l.shape, options, cache);
     bar.done();
     const bool dry = !options.dryRunArch.empty();
@@ -182,6 +186,9 @@ int runTune(const TuneArgs &a) {
                  r.device.driverVersion);
     if (!r.cacheNote.empty())
       fmt::print("cache: {}\n", r.cacheNote);
+    if (r.key.maskDensity != 0)
+      fmt::print("mask density class: 1/{} of the scores unmasked, on {} captures (part of the cache key)\n",
+                 r.key.maskDensity, options.captures ? "the --capture" : "synthetic");
     std::string rules;
     for (auto &[rule, n] : byRule)
       rules += fmt::format("{}{} {}", rules.empty() ? "" : ", ", rule, n);
@@ -226,6 +233,10 @@ int runBench(const BenchArgs &a) {
     Cache cache = Cache::openDefault();
     BenchOptions options = a.options;
     options.schedule = detail::parseSchedule(a.scheduleJson);
+    if (!a.captureFiles.empty())
+      options.captures = readCaptureFiles(l.spec, l.shape, a.captureFiles);
+    if (!a.json)
+      detail::printMaskDensity("bench", l, options.captures);
     BenchResult r = bench(l.spec, l.shape, options, cache);
     if (a.json) {
       nlohmann::json out = {{"spec", l.spec.name},

@@ -198,6 +198,11 @@ CacheKey readKey(const Reader &r) {
   spec::Shape s = readShape(r.object("shape_bucket"));
   k.shape = {s.B, s.Hq, s.Hkv, s.Sq, s.Sk, s.D, s.Dv};
   k.objective = readObjective(r, "objective");
+  if (r.has("mask_density")) { // absent: a spec whose mask reads no captures (validateKey checks the value)
+    k.maskDensity = r.smallInt("mask_density");
+    if (k.maskDensity == 0)
+      r.fail("mask_density", "is 0; expected a power of two from 1 to " + std::to_string(kMaskDensityMaxDenominator));
+  }
   validateKey(k);
   return k;
 }

@@ -61,11 +61,11 @@ DeviceProblem::DeviceProblem(const spec::Spec &spec, const HostInputs &in, int s
     sets_.push_back(std::move(set));
     poisonOutputs(i);
   }
-  for (std::size_t c = 0; c < in.captureBytes.size(); ++c) {
-    runtime::DeviceBuffer buf(std::max<std::size_t>(in.captureBytes[c].size(), 16));
-    buf.upload(in.captureBytes[c]);
+  for (std::size_t c = 0; c < in.captures.bytes.size(); ++c) {
+    runtime::DeviceBuffer buf(std::max<std::size_t>(in.captures.bytes[c].size(), 16));
+    buf.upload(in.captures.bytes[c]);
     captures_.push_back(std::move(buf));
-    captureShapes_.push_back(in.captureShapes[c]);
+    captureShapes_.push_back(in.captures.shapes[c]);
   }
 }
 

@@ -248,7 +248,11 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
     runtime::retainPrimaryContext(options.device);
   }
   const std::string arch = dry ? options.dryRunArch : result.device.arch();
-  result.key = makeKey(result.device, runtime::nvrtcVersion(), spec, shape, options.objective);
+  // The captures timed at the tuned shape: the caller's, else the synthetic ones makeKey classifies too.
+  const std::optional<HostCaptures> synthetic =
+      options.captures ? std::nullopt : std::optional(syntheticCaptures(spec, shape, kSyntheticCaptureSeed));
+  const HostCaptures &captures = options.captures ? *options.captures : *synthetic;
+  result.key = makeKey(result.device, runtime::nvrtcVersion(), spec, shape, options.objective, &captures);
   LookupResult before = cache.lookup(result.key);
   if (before.status == LookupStatus::Stale || before.status == LookupStatus::Corrupt)
     result.cacheNote = "the cached entry " + before.path.string() + " is " +
@@ -300,7 +304,7 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
     gateInputs = makeInputs(spec, small, seed);
     gateProblem.emplace(spec, gateInputs, 1);
     gateRows = sampleRows(small, INT64_MAX, seed);
-    inputs = makeInputs(spec, shape, seed + 1);
+    inputs = makeInputs(spec, shape, seed + 1, nullptr, &captures);
     const runtime::DeviceInfo info = runtime::deviceInfo(options.device);
     const int sets = rotationSets(bytesPerSet(spec, shape), static_cast<std::size_t>(info.l2CacheBytes),
                                   options.l2Multiple, kRotationBytes);
@@ -504,7 +508,7 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
 
 ScheduleChoice chooseSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch,
                               const Cache &cache, const DeviceIdentity *device,
-                              const std::optional<codegen::Schedule> &given) {
+                              const std::optional<codegen::Schedule> &given, const HostCaptures *captures) {
   ScheduleChoice c;
   if (given) {
     c.schedule = *given;
@@ -513,7 +517,7 @@ ScheduleChoice chooseSchedule(const spec::Spec &spec, const spec::Shape &shape, 
   }
   std::string nvrtc = runtime::nvrtcVersion();
   if (device && device->arch() == arch) {
-    CacheKey key = makeKey(*device, nvrtc, spec, shape);
+    CacheKey key = makeKey(*device, nvrtc, spec, shape, Objective::Time, captures);
     LookupResult r = cache.lookup(key);
     if (r.hit()) {
       c.schedule = r.entry->schedule;
@@ -528,7 +532,7 @@ ScheduleChoice chooseSchedule(const spec::Spec &spec, const spec::Shape &shape, 
     DeviceIdentity any;
     any.ccMajor = codegen::computeCapability(arch) / 10;
     any.ccMinor = codegen::computeCapability(arch) % 10;
-    CacheKey key = makeKey(any, nvrtc, spec, shape);
+    CacheKey key = makeKey(any, nvrtc, spec, shape, Objective::Time, captures);
     std::vector<LookupResult> found = cache.findForArch(key);
     if (!found.empty()) {
       c.schedule = found.front().entry->schedule;

@@ -110,6 +110,19 @@ struct ShapeBucket {
   bool operator==(const ShapeBucket &) const = default;
 };
 
+/// A host copy of one captured tensor (spec "captures"), given to getKernel under Policy::TuneOnMiss /
+/// FailOnMiss so that the schedule is tuned on, and looked up for, the caller's data: for a mask_mod
+/// that reads captures (document ids) the tuner's cache key holds the mask density class of these
+/// values (tuner/Captures.h: the fraction of unmasked scores rounded to a power of two, 1 .. 1/128), and
+/// TuneOnMiss times the candidates on them. Dense row-major elements of the capture's dtype (i32:
+/// int32_t, i64: int64_t, f32: float, f16 / bf16: their 16-bit patterns), extents those of the spec's
+/// shape expressions at getKernel's shape (document_mask's doc_ids: [B, Sk]); `bytes` = elements x
+/// element size. Read during getKernel only (not kept).
+struct HostCaptureRef {
+  const void *data = nullptr;
+  std::size_t bytes = 0;
+};
+
 /// What a ScheduleSource is asked for.
 struct ScheduleQuery {
   const spec::Spec *spec = nullptr; ///< never null
@@ -119,6 +132,9 @@ struct ScheduleQuery {
   int device = 0;          ///< CUDA ordinal
   std::string deviceName;  ///< e.g. "NVIDIA H100 80GB HBM3"
   std::string arch;        ///< e.g. "sm_90"
+  /// getKernel's host captures, one per spec capture in spec order, or empty (then the source uses
+  /// synthetic ones). Valid during the call only.
+  std::span<const HostCaptureRef> captures;
 };
 
 /// A compiled kernel as a ScheduleSource hands it over (ScheduleSource::lookupKernel).
@@ -344,12 +360,19 @@ public:
   /// every call (~0.1 ms); keep the handle. Compiles on the first request (0.5-5 s), else returns
   /// the memoized kernel. Throws spec::SpecError, UnsupportedError, CompileError, CacheMissError,
   /// CudaError.
+  ///
+  /// `captures` (optional, Policy::TuneOnMiss / FailOnMiss; ignored by Heuristic): host copies of the
+  /// spec's captured tensors at `shape`, one per capture in spec order (HostCaptureRef). For a mask_mod
+  /// that reads captures the schedule is then looked up for (and tuned on) their mask density class,
+  /// not that of synthetic ~32-token documents; the decision is memoized per contents. Errors
+  /// (std::invalid_argument, tuner::CaptureError, naming the capture): another count of captures than
+  /// the spec has, a byte size that is not elements x element size, a null pointer with bytes > 0.
   KernelHandle getKernel(const std::string &specPath, const spec::Shape &shape,
-                         Policy policy = Policy::Heuristic);
+                         Policy policy = Policy::Heuristic, std::span<const HostCaptureRef> captures = {});
   /// As above for a spec in memory (tilefuse/spec/Spec.h: parseSpecFile / parseSpecString); the
   /// spec's dtype, head_dim and expressions are used, its default shape is not.
   KernelHandle getKernel(const spec::Spec &spec, const spec::Shape &shape,
-                         Policy policy = Policy::Heuristic);
+                         Policy policy = Policy::Heuristic, std::span<const HostCaptureRef> captures = {});
 
   /// Enqueues one attention call on `stream` (null: the legacy default stream) and returns without
   /// waiting. Makes the engine's device context current on the calling thread (as cudaSetDevice

@@ -72,6 +72,14 @@ typedef struct tilefuse_capture {
   const int64_t *strides;
 } tilefuse_capture_t;
 
+/* A HOST copy of one captured tensor for tilefuse_get_kernel_captures (tilefuse::HostCaptureRef): dense
+ * row-major elements of the capture's dtype (i32: int32_t, i64: int64_t, f32: float, f16 / bf16: 16-bit
+ * patterns), extents of the spec's shape expressions at the kernel's shape; bytes = elements x element size. */
+typedef struct tilefuse_host_capture {
+  const void *data;
+  size_t bytes;
+} tilefuse_host_capture_t;
+
 /* One call: Q [B,Hq,Sq,D], K [B,Hkv,Sk,D], V [B,Hkv,Sk,Dv], O [B,Hq,Sq,Dv] in the spec's dtype;
  * LSE [B,Hq,Sq] fp32 (required when the spec writes it; Sq contiguous). */
 typedef struct tilefuse_attention_args {
@@ -135,6 +143,15 @@ tilefuse_status_t tilefuse_get_kernel(tilefuse_engine_t engine, const char *spec
 tilefuse_status_t tilefuse_get_kernel_json(tilefuse_engine_t engine, const char *spec_json,
                                            const tilefuse_shape_t *shape, tilefuse_policy_t policy,
                                            tilefuse_kernel_t *out);
+/* As tilefuse_get_kernel, with host copies of the spec's captured tensors (num_captures entries in spec
+ * order, or 0): under TILEFUSE_POLICY_TUNE_ON_MISS / FAIL_ON_MISS the schedule is looked up for, and tuned
+ * on, their mask density class when the mask reads them (Engine::getKernel). `spec_path` or, when it is
+ * NULL, `spec_json`. TILEFUSE_ERROR_INVALID_ARGUMENT (message names the capture) for another count of
+ * captures than the spec has, a byte size that does not match its shape and dtype, a NULL data pointer. */
+tilefuse_status_t tilefuse_get_kernel_captures(tilefuse_engine_t engine, const char *spec_path, const char *spec_json,
+                                               const tilefuse_shape_t *shape, tilefuse_policy_t policy,
+                                               const tilefuse_host_capture_t *captures, size_t num_captures,
+                                               tilefuse_kernel_t *out);
 tilefuse_status_t tilefuse_kernel_info(tilefuse_kernel_t kernel, tilefuse_kernel_info_t *out);
 
 /* Enqueues one call on `stream` (NULL: the legacy default stream); does not wait. */

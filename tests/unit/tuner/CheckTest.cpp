@@ -31,9 +31,9 @@ reference::Outputs fullReference(const spec::Spec &s, const HostInputs &in) {
     ref.K.data[i] = fromBits(in.dtype, in.K[i]);
   for (size_t i = 0; i < in.V.size(); ++i)
     ref.V.data[i] = fromBits(in.dtype, in.V[i]);
-  for (size_t c = 0; c < in.captureValues.size(); ++c) {
-    reference::Tensor t(in.captureShapes[c]);
-    t.data = in.captureValues[c];
+  for (size_t c = 0; c < in.captures.values.size(); ++c) {
+    reference::Tensor t(in.captures.shapes[c]);
+    t.data = in.captures.values[c];
     ref.captures.push_back(std::move(t));
   }
   return reference::attention(s, sh, ref);

@@ -13,9 +13,11 @@
 // The key is every specialisation parameter (FlashInfer's jit/core.py habit): GPU name, compute
 // capability, SM count (the directory), driver, NVRTC and Tilefuse versions, the bucketing rule
 // (inside the entry, compared on load), and the spec's content hash, dtype, bucketed shape and the
-// tuning objective (the file name, with the full key repeated inside and compared on load). An entry
-// tuned for energy never answers a lookup for time and vice versa; time keys are spelled as they were
-// before objectives existed, so older entries stay valid.
+// tuning objective and, for a mask that reads captured tensors, the mask density class (Captures.h)
+// (the file name, with the full key repeated inside and compared on load). An entry tuned for energy
+// never answers a lookup for time and vice versa, nor one tuned on 1/8 dense documents a lookup for
+// 1/64; time keys without a density class are spelled as they were before objectives existed, so
+// older entries stay valid.
 //
 // Writes are atomic and serialised: take the directory's flock, write a temporary file
 // ".tmp-<pid>-<n>", fsync, rename over the entry, fsync the directory, unlock. A reader never takes
@@ -32,6 +34,7 @@
 #include "tilefuse/codegen/KernelAbi.h"
 #include "tilefuse/codegen/Schedule.h"
 #include "tilefuse/spec/Spec.h"
+#include "tilefuse/tuner/Captures.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -122,20 +125,32 @@ struct CacheKey {
   spec::DType dtype = spec::DType::BF16;
   ShapeBucket shape;
   Objective objective = Objective::Time; ///< what the entry's schedule minimises
+  /// The mask density class (Captures.h) of a spec whose mask_mod reads captured tensors
+  /// (maskReadsCaptures): the fraction of unmasked scores is about 1 / maskDensity, a power of two
+  /// 1..128 (128: 1/128 or sparser). 0 for every other spec: not part of the key.
+  int maskDensity = 0;
 
   /// "<spec>-<hash>-<dtype>-B<B>-Hq<Hq>-Hkv<Hkv>-Sq<Sq>-Sk<Sk>-D<D>-Dv<Dv>.json" (bucketed sizes) for
-  /// the time objective; "...-Dv<Dv>-energy.json" / "...-Dv<Dv>-edp.json" for the others.
+  /// the time objective; "...-Dv<Dv>-energy.json" / "...-Dv<Dv>-edp.json" for the others. With a mask
+  /// density class, "-density<N>" follows "-Dv<Dv>" ("...-Dv128-density8.json").
   std::string fileName() const;
   /// Every field as canonical JSON text (keys sorted, no whitespace). "objective" is written only
-  /// when it is not time, so a time key's text is the one of entries made before objectives existed.
+  /// when it is not time, and "mask_density" only when it is not 0, so the key text of a time entry
+  /// of a spec whose mask reads no captures is the one of entries made before either existed.
   std::string toJson() const;
   bool operator==(const CacheKey &) const = default;
 };
 
 /// The key of (spec, shape, objective) on `device` with the running toolchain (tilefuseVersion(),
 /// `nvrtc`). The one place keys are made: lookups and tuning both call it.
+/// When the spec's mask_mod reads captured tensors (maskReadsCaptures), the key's maskDensity is the
+/// class of `captures` (the caller's, of `shape`), or without them of the synthetic captures the tuner
+/// times on (syntheticCaptures(spec, shape, kSyntheticCaptureSeed)); a host computation of
+/// kMaskDensitySamples mask evaluations (about 3 ms). Other specs ignore `captures`.
+/// Throws CaptureError when a synthetic capture would exceed 2^53 bytes (captureElements).
 CacheKey makeKey(const DeviceIdentity &device, const std::string &nvrtc, const spec::Spec &spec,
-                 const spec::Shape &shape, Objective objective = Objective::Time);
+                 const spec::Shape &shape, Objective objective = Objective::Time,
+                 const HostCaptures *captures = nullptr);
 
 // ---------------------------------------------------------------------------------------------
 // The value.
@@ -177,7 +192,8 @@ struct CacheEntry {
 inline constexpr int kEntryFormatVersion = 2; // 2: grid.persistent, TMA tensor-map fields
 std::string entryToJson(const CacheEntry &entry, int indent = 1);
 /// Checks the fields a key's file and directory names are built from: a 16-digit lowercase hex
-/// spec hash, a non-empty GPU name, a shape bucket within the limits of spec/Shape.h. Throws
+/// spec hash, a non-empty GPU name, a shape bucket within the limits of spec/Shape.h, a mask density
+/// of 0 or a power of two 1..kMaskDensityMaxDenominator. Throws
 /// CacheError naming the field. entryFromJson and Cache::store call it.
 void validateKey(const CacheKey &key);
 

@@ -13,14 +13,15 @@
 // reference is -inf (fully masked rows). Any NaN fails.
 //
 // Inputs: Q, K, V ~ approximately N(0, 1) (Irwin-Hall sum of four uniforms, scaled; fast enough for
-// 100M-element tensors), rounded to the dtype; captures as reference::randomInputs draws them
-// (float tables U(-1, 1) rounded to their dtype, int tables non-decreasing document ids).
+// 100M-element tensors), rounded to the dtype; captures the caller's, else syntheticCaptures
+// (Captures.h: float tables U(-1, 1) rounded to their dtype, int tables non-decreasing document ids).
 //
 //===----------------------------------------------------------------------------------------===//
 #pragma once
 
 #include "tilefuse/spec/Packed.h"
 #include "tilefuse/spec/Spec.h"
+#include "tilefuse/tuner/Captures.h"
 
 #include <cstdint>
 #include <string>
@@ -40,15 +41,15 @@ struct HostInputs {
   std::vector<int64_t> cuQ, cuK;                  ///< packed: cu_seqlens_q / _k [B + 1]; empty: batched
   spec::DType dtype = spec::DType::BF16;
   std::vector<uint16_t> Q, K, V;                  ///< dtype bits
-  std::vector<std::vector<int64_t>> captureShapes; ///< Spec::captures order
-  std::vector<std::vector<double>> captureValues;  ///< exact values of the stored elements
-  std::vector<std::vector<unsigned char>> captureBytes; ///< in the capture's element type
+  HostCaptures captures; ///< Spec::captures order, at `shape`
 };
 
 /// Fresh inputs for `shape` (see the file comment). Deterministic for a seed.
 /// With `packed`: the packed tensors of those sequences (shape.B, Sq, Sk must be its batch and max lengths).
+/// With `captures` (of `shape`: the caller's, readCaptureFiles / capturesFromBytes, or syntheticCaptures):
+/// those captures; else syntheticCaptures drawn from `seed`.
 HostInputs makeInputs(const spec::Spec &spec, const spec::Shape &shape, uint64_t seed,
-                      const spec::PackedSeqs *packed = nullptr);
+                      const spec::PackedSeqs *packed = nullptr, const HostCaptures *captures = nullptr);
 
 /// One query row (b, h, q_idx); packed: q_idx is the position inside sequence b.
 struct RowIndex {

@@ -20,6 +20,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tilefuse::tuner::cli {
 
@@ -35,6 +36,8 @@ struct EmitArgs {
   std::string format = "cuda"; ///< cuda | ptx | cubin | mlir (the fused block program)
   std::string output;          ///< file; empty: stdout (not allowed for cubin)
   std::string scheduleJson;    ///< empty: cache, else default
+  /// `--capture NAME=FILE`: the cache entry looked up is that of their mask density class (readCaptureFiles).
+  std::vector<std::string> captureFiles;
   bool json = false;
 };
 int runEmit(const EmitArgs &args);
@@ -42,6 +45,9 @@ int runEmit(const EmitArgs &args);
 struct TuneArgs {
   ProblemArgs problem;
   TuneOptions options;
+  /// `--capture NAME=FILE` arguments (readCaptureFiles, Captures.h): the captures candidates are timed on
+  /// and whose mask density class the cache key holds; empty: synthetic captures.
+  std::vector<std::string> captureFiles;
   bool verbose = false; ///< list every pruned schedule with its reason
   bool json = false;
   bool progressBar = true; ///< on stderr when it is a terminal
@@ -51,6 +57,7 @@ int runTune(const TuneArgs &args);
 struct BenchArgs {
   ProblemArgs problem;
   BenchOptions options;
+  std::vector<std::string> captureFiles; ///< `--capture NAME=FILE`, as TuneArgs::captureFiles
   std::string scheduleJson;
   bool json = false;
 };

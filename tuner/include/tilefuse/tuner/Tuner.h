@@ -109,6 +109,11 @@ struct TuneOptions {
   /// every candidate's timed runs, each lasting >= kEnergyMinSeconds (about 1 s more per candidate);
   /// tune() throws EnergyUnavailableError when the counter cannot be read (not in a dry run).
   Objective objective = Objective::Time;
+  /// The caller's captured tensors at the tuned shape (readCaptureFiles, capturesFromBytes): candidates
+  /// are timed on them and, when the mask reads them (maskReadsCaptures), the key's mask density class is
+  /// theirs. Absent: syntheticCaptures(spec, shape, kSyntheticCaptureSeed) (document ids of geometric
+  /// runs of mean 32 tokens), whose class makeKey computes too. The small-shape gate always draws fresh ones.
+  std::optional<HostCaptures> captures;
   /// Non-empty ("sm_90"): a dry run without a GPU: the limits of this arch
   /// (DeviceLimits::forArch), every candidate generated and compiled, nothing run, timed or cached.
   std::string dryRunArch;
@@ -189,6 +194,10 @@ struct BenchOptions {
   /// B, Sq, Sk must be its batch and max lengths. The small check runs every row of a fixed packed batch
   /// of lengths {1, 63, 64, 65, 0, 130} (an empty sequence included); TFLOP/s counts real tokens only.
   std::optional<spec::PackedSeqs> packed;
+  /// The caller's captured tensors at the benchmarked shape (readCaptureFiles): the timed runs and the
+  /// sampled check use them, and the cache entry looked up is the one of their mask density class.
+  /// Absent: syntheticCaptures(spec, shape, kSyntheticCaptureSeed), as tune() uses.
+  std::optional<HostCaptures> captures;
   /// Also measure energy with NVML's counter (runtime/Energy.h) around the timed runs; NVML missing is
   /// reported in BenchResult::energy, never thrown.
   bool energy = false;
@@ -236,11 +245,13 @@ struct ScheduleChoice {
 
 /// The schedule for (spec, shape) on `arch`: `given` when set; else the cache entry of `device`
 /// (when non-null: this machine's GPU) or, without a GPU, the best entry of any GPU of `arch`'s
-/// compute capability (Cache::findForArch); else codegen::defaultSchedule. Never throws for a bad
+/// compute capability (Cache::findForArch); else codegen::defaultSchedule. The key's mask density class
+/// is that of `captures` (of `shape`; null: the synthetic ones, makeKey). Never throws for a bad
 /// entry (it is reported in `note`); throws codegen::ScheduleError for a head dim the default
 /// schedule does not support.
 ScheduleChoice chooseSchedule(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch,
                               const Cache &cache, const DeviceIdentity *device,
-                              const std::optional<codegen::Schedule> &given = std::nullopt);
+                              const std::optional<codegen::Schedule> &given = std::nullopt,
+                              const HostCaptures *captures = nullptr);
 
 } // namespace tilefuse::tuner
