@@ -1,5 +1,6 @@
 //===- CacheKey.cpp - cache location, shape buckets, keys, file names -----===//
 #include "tilefuse/tuner/Cache.h"
+#include "tilefuse/codegen/Schedule.h"
 #include "tilefuse/spec/Json.h"
 
 #include <algorithm>
@@ -140,7 +141,7 @@ CacheKey makeKey(const DeviceIdentity &device, const std::string &nvrtc, const s
   k.dtype = spec.dtype;
   k.shape = bucketShape(shape);
   k.objective = objective;
-  if (maskReadsCaptures(spec))
+  if (codegen::maskReadsCapture(spec))
     k.maskDensity = maskDensity(spec, shape, captures ? *captures
                                                       : syntheticCaptures(spec, shape, kSyntheticCaptureSeed))
                         .denominator;

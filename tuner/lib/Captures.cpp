@@ -139,13 +139,6 @@ HostCaptures emptyCaptures(const spec::Spec &spec, const spec::Shape &shape) {
 
 } // namespace
 
-bool maskReadsCaptures(const spec::Spec &spec) {
-  bool reads = false;
-  if (spec.maskMod && spec.layout == spec::Layout::Batched)
-    spec::forEachNode(*spec.maskMod, [&](const spec::Expr &e) { reads |= e.kind == spec::ExprKind::TensorRead; });
-  return reads;
-}
-
 int64_t captureElements(const spec::Spec &spec, std::size_t slot, const spec::Shape &shape) {
   const spec::Capture &c = spec.captures.at(slot);
   std::optional<int64_t> n = 1;

@@ -1,5 +1,6 @@
 //===- CommandSupport.cpp - what the CLI commands share --------------------===//
 #include "CommandSupport.h"
+#include "tilefuse/codegen/Schedule.h"
 #include "tilefuse/spec/Json.h"
 
 #include "tilefuse/tuner/KernelBuild.h"
@@ -15,7 +16,7 @@ Loaded load(const ProblemArgs &args) {
 }
 
 void printMaskDensity(const char *command, const Loaded &l, const std::optional<HostCaptures> &captures) {
-  if (!maskReadsCaptures(l.spec))
+  if (!codegen::maskReadsCapture(l.spec))
     return;
   const MaskDensity d =
       maskDensity(l.spec, l.shape, captures ? *captures : syntheticCaptures(l.spec, l.shape, kSyntheticCaptureSeed));

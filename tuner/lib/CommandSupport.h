@@ -18,7 +18,7 @@ struct Loaded {
 /// Parses the spec file and resolves the shape. Throws spec::SpecError.
 Loaded load(const ProblemArgs &args);
 
-/// For a spec whose mask reads captures (maskReadsCaptures), prints to stderr the mask density of
+/// For a spec whose mask reads captures (codegen::maskReadsCapture), prints to stderr the mask density of
 /// `captures` (null: the synthetic ones tune and bench use) and its class, which the cache key holds:
 /// "tilefuse tune: mask density 0.1249 (class 1/8, 65536 samples) on the --capture captures".
 void printMaskDensity(const char *command, const Loaded &l, const std::optional<HostCaptures> &captures);

@@ -321,12 +321,16 @@ std::size_t smemBytes(const Schedule &s, int headDim) {
   return tiles;
 }
 
+bool maskReadsCapture(const spec::Spec &spec) {
+  bool reads = false;
+  if (spec.maskMod && spec.layout == spec::Layout::Batched)
+    spec::forEachNode(*spec.maskMod, [&](const spec::Expr &e) { reads |= e.kind == spec::ExprKind::TensorRead; });
+  return reads;
+}
+
 ScheduleHints ScheduleHints::of(const spec::Spec &spec, const spec::Shape &shape) {
   ScheduleHints h;
-  if (spec.maskMod && spec.layout == spec::Layout::Batched)
-    spec::forEachNode(*spec.maskMod, [&](const spec::Expr &e) {
-      h.maskReadsCapture |= e.kind == spec::ExprKind::TensorRead;
-    });
+  h.maskReadsCapture = codegen::maskReadsCapture(spec);
   h.maskFree = !spec.maskMod && spec.layout == spec::Layout::Batched;
   h.balancedMask = spec.maskMod && spec.layout == spec::Layout::Batched && !h.maskReadsCapture &&
                    kvWorkIsBalanced(*spec.maskMod, shape);

@@ -133,3 +133,59 @@ TEST_CASE("ScheduleHints::of reads the spec's mask and score_mod and captures an
   CHECK(defaultSchedule(128, spec::DType::BF16, "sm_90a", hints("bench/sliding1024_causal", 4096)).persistent);
   CHECK(!defaultSchedule(128, spec::DType::BF16, "sm_90a", causal).persistent);
 }
+
+// The sm90 epilogue through shared memory (Plan.h StagedStore): O gets a TMA map of one warpgroup's 64 rows
+// and 16-byte rows, the kernel's shared memory holds the buffer, and the stores are stmatrix + TMA. Packed
+// sequences copy the buffer out with 16-byte stores (no map: a box would cross into the next sequence).
+// Where the buffer does not fit after the loaded tiles (D 256), O is stored from the registers as before.
+TEST_CASE("sm90 kernels store O through shared memory when its buffer fits", "[pipeline][sm90]") {
+  auto build = [](const std::string &name, int64_t d) {
+    const spec::Spec s = loadSpec(name);
+    spec::ShapeOverrides ov;
+    ov.D = d;
+    const spec::Shape shape = spec::resolveShape(s, ov);
+    const Schedule sched = defaultSchedule(static_cast<int>(d), s.dtype, "sm_90a", ScheduleHints::of(s, shape));
+    const Program prog = fuseSpec(s, shape, sched.blockM, sched.blockN);
+    return generateKernel(prog.func(), sched, KernelSignature::fromSpec(s));
+  };
+  auto mapOf = [](const GeneratedKernel &k, const std::string &name) -> const ParamField * {
+    for (const ParamField &f : k.params.fields)
+      if (f.source == ParamSource::TensorMap && f.name == name)
+        return &f;
+    return nullptr;
+  };
+  auto tensor = [](const GeneratedKernel &k, const std::string &name) -> const TensorAbi & {
+    for (const TensorAbi &t : k.params.tensors)
+      if (t.arg.name == name)
+        return t;
+    FAIL("no tensor " << name);
+    return k.params.tensors.front();
+  };
+
+  const GeneratedKernel mha = build("mha", 128);
+  const ParamField *o = mapOf(mha, "O_tma");
+  REQUIRE(o != nullptr);
+  CHECK(o->boxRows == 64);
+  CHECK(o->boxCols == 64);
+  CHECK(mapOf(mha, "Q_tma")->boxRows == 128);
+  CHECK(tensor(mha, "O").needs16ByteRows);
+  CHECK(contains(mha.source, "warpgroup::store_sw128<__nv_bfloat16, 128, 128>(store_smem, o_acc, warp_row0);"));
+  CHECK(contains(mha.source, "tma_store_4d(p.O_tma, store_smem + 16384u + wg_row0 * 128u, 64,"));
+  CHECK(contains(mha.source, "tma_store_wait<0>();"));
+  CHECK_FALSE(contains(mha.source, "warp::store(gv<T>{p.O"));
+  // Q in two slots (persistent), K and V in two stages, then the 32 KiB buffer, then the mbarriers.
+  CHECK(mha.dynamicSmemBytes == 1024 + 2 * 32768 + 4 * 32768 + 32768 + 12 * 8);
+
+  const GeneratedKernel d256 = build("mha", 256);
+  CHECK(mapOf(d256, "O_tma") == nullptr);
+  CHECK(contains(d256.source, "warp::store(gv<T>{p.O"));
+  CHECK_FALSE(contains(d256.source, "store_smem"));
+
+  const GeneratedKernel packed = build("varlen/causal", 128);
+  CHECK(mapOf(packed, "O_tma") == nullptr);
+  CHECK(tensor(packed, "O").needs16ByteRows);
+  CHECK(contains(packed.source, "warpgroup::store_rows_from_sw128<__nv_bfloat16, 128, 128>("));
+  CHECK_FALSE(contains(packed.source, "tma_store_4d"));
+  // LSE (f32, one value per row) keeps its own store.
+  CHECK(contains(packed.source, "warp::store(gv<float>{p.LSE"));
+}

@@ -2,6 +2,7 @@
 // 512 and of 64 tokens get different cache keys, a lookup with another class misses, specs without
 // such captures keep their keys, and bad caller captures are clear errors.
 #include "TunerTestSupport.h"
+#include "tilefuse/codegen/Schedule.h"
 
 #include "tilefuse/spec/Spec.h"
 #include "tilefuse/tuner/Cache.h"
@@ -63,7 +64,7 @@ template <typename F> std::string captureError(F &&f) {
 TEST_CASE("mask density: documents of 512 and of 64 tokens at S 4096 get different classes and keys",
           "[captures]") {
   const Spec spec = loadSpec("document_mask.json");
-  REQUIRE(maskReadsCaptures(spec));
+  REQUIRE(tilefuse::codegen::maskReadsCapture(spec));
   std::mt19937_64 rng(std::random_device{}());
   const int64_t B = std::uniform_int_distribution<int64_t>(1, 4)(rng);
   const Shape shape{B, 16, 16, 4096, 4096, 128, 128};
@@ -130,7 +131,7 @@ TEST_CASE("mask density: the keys of specs whose mask reads no captures are unch
   // Captures read by score_mod only (ALiBi slopes): no class either, whatever the captures.
   const Spec alibi = loadSpec("alibi.json");
   REQUIRE_FALSE(alibi.captures.empty());
-  CHECK_FALSE(maskReadsCaptures(alibi));
+  CHECK_FALSE(tilefuse::codegen::maskReadsCapture(alibi));
   const HostCaptures slopes = syntheticCaptures(alibi, shape, std::random_device{}());
   CHECK(makeKey(h100(), "13.0", alibi, shape).maskDensity == 0);
   CHECK(makeKey(h100(), "13.0", alibi, shape, Objective::Time, &slopes) == makeKey(h100(), "13.0", alibi, shape));

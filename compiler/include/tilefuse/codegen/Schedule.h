@@ -178,6 +178,10 @@ std::size_t maxDynamicSmemBytes(std::string_view arch);
 std::size_t smemBytes(const Schedule &s, int headDim);
 
 /// What the heuristic default (defaultSchedule) reads of a spec and shape beyond HEAD_DIM, dtype and arch.
+/// Whether the spec's mask_mod reads a captured tensor (batched layout): its tiles are then classified at
+/// run time by a block mask, and the tuner keys such specs by their mask density (tuner/Captures.h).
+bool maskReadsCapture(const spec::Spec &spec);
+
 struct ScheduleHints {
   bool maskFree = false; ///< No mask_mod and the batched layout: every Q tile reads every K/V tile.
   bool plain = false;    ///< maskFree, softmax, and no score_mod, captures or sink: plain attention.

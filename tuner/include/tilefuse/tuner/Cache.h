@@ -126,7 +126,7 @@ struct CacheKey {
   ShapeBucket shape;
   Objective objective = Objective::Time; ///< what the entry's schedule minimises
   /// The mask density class (Captures.h) of a spec whose mask_mod reads captured tensors
-  /// (maskReadsCaptures): the fraction of unmasked scores is about 1 / maskDensity, a power of two
+  /// (codegen::maskReadsCapture): the fraction of unmasked scores is about 1 / maskDensity, a power of two
   /// 1..128 (128: 1/128 or sparser). 0 for every other spec: not part of the key.
   int maskDensity = 0;
 
@@ -143,7 +143,7 @@ struct CacheKey {
 
 /// The key of (spec, shape, objective) on `device` with the running toolchain (tilefuseVersion(),
 /// `nvrtc`). The one place keys are made: lookups and tuning both call it.
-/// When the spec's mask_mod reads captured tensors (maskReadsCaptures), the key's maskDensity is the
+/// When the spec's mask_mod reads captured tensors (codegen::maskReadsCapture), the key's maskDensity is the
 /// class of `captures` (the caller's, of `shape`), or without them of the synthetic captures the tuner
 /// times on (syntheticCaptures(spec, shape, kSyntheticCaptureSeed)); a host computation of
 /// kMaskDensitySamples mask evaluations (about 3 ms). Other specs ignore `captures`.

@@ -2,7 +2,7 @@
 //
 // A schedule's speed depends on how much of the score matrix a mask leaves: on 64-token documents a
 // 64 x 64 tile wins, on 512-token documents it is 1.7x slower than 128 x 128. When the mask_mod reads
-// captured tensors (document ids: maskReadsCaptures), that sparsity is data, not part of the spec, so
+// captured tensors (document ids: codegen::maskReadsCapture), that sparsity is data, not part of the spec, so
 // the cache key holds a **mask density class** computed from the captures on the host, and the tuner
 // times candidates on the captures the class was computed from: the caller's (`tilefuse tune
 // --capture NAME=FILE`, Engine::getKernel's host captures) or, without them, synthetic ones
@@ -48,11 +48,6 @@ struct HostCaptures {
   std::vector<std::vector<double>> values;       ///< exact values of the stored elements (fp64)
   std::vector<std::vector<unsigned char>> bytes; ///< the elements in the capture's dtype, little-endian
 };
-
-/// True when the spec's mask_mod reads a captured tensor (batched layout): its kernel has a run-time
-/// block mask (the compiler's codegen::ScheduleHints::maskReadsCapture says the same), and its cache key
-/// holds a mask density class.
-bool maskReadsCaptures(const spec::Spec &spec);
 
 /// Elements of capture `slot` at `shape` (the product of spec::captureShape), checked: throws
 /// CaptureError naming the capture when the product, or the product times its element size in bytes,

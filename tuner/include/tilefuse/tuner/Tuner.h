@@ -110,7 +110,7 @@ struct TuneOptions {
   /// tune() throws EnergyUnavailableError when the counter cannot be read (not in a dry run).
   Objective objective = Objective::Time;
   /// The caller's captured tensors at the tuned shape (readCaptureFiles, capturesFromBytes): candidates
-  /// are timed on them and, when the mask reads them (maskReadsCaptures), the key's mask density class is
+  /// are timed on them and, when the mask reads them (codegen::maskReadsCapture), the key's mask density class is
   /// theirs. Absent: syntheticCaptures(spec, shape, kSyntheticCaptureSeed) (document ids of geometric
   /// runs of mean 32 tokens), whose class makeKey computes too. The small-shape gate always draws fresh ones.
   std::optional<HostCaptures> captures;

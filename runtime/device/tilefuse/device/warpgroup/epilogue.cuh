@@ -61,7 +61,10 @@ TF_DEVICE void store_rows_from_sw128(const gv<T> &dst, unsigned src, int src_row
     asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
                  : "r"(src + Tile::offset(src_row0 + row, col8)));
-    *reinterpret_cast<uint4 *>(dst.row(dst_row0 + row) + 8 * col8) = v;
+    // st.global.v4 (STG.E.128): a plain uint4 store through the T* row compiles to four 4-byte stores.
+    asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"l"(dst.row(dst_row0 + row) + 8 * col8), "r"(v.x),
+                 "r"(v.y), "r"(v.z), "r"(v.w)
+                 : "memory");
   }
 }
 
