@@ -93,7 +93,12 @@ done
 if want sass; then
 step "SASS of generated kernels"
 rm -rf /tmp/tf-cubin && mkdir -p /tmp/tf-cubin
-"${run[@]}" "$work/bin/tilefuse_generated_gpu_tests" "[sass]" >/dev/null 2>&1
+# The [sass] case reads causal, alibi and document_mask by name: the whole specs folder, also under SWEEP_SPECS.
+TILEFUSE_SPECS_DIR="$work/specs" "${run[@]}" "$work/bin/tilefuse_generated_gpu_tests" "[sass]" >"$out/sass.log" 2>&1
+rc=$?
+if [ $rc != 0 ] || ! ls /tmp/tf-cubin/*.cubin >/dev/null 2>&1; then
+  echo "  [sass] exit $rc, no CUBIN written:"; tail -n 8 "$out/sass.log"; status=1
+fi
 for f in /tmp/tf-cubin/*.cubin; do
   [ -e "$f" ] || continue
   cuobjdump -sass "$f" | awk -v f="$(basename "$f")" '/HMMA.16816/ {h++} /LDSM/ {l++} /LDGSTS/ {g++} /HGMMA/ {w++} /UTMALDG/ {t++} /UTMASTG/ {st++}
