@@ -283,7 +283,7 @@ void bind(const PackPlan &plan, const AttentionArgs &a, Bindings &out) {
                       " (must be >= 0)");
     if (t.needs16ByteRows) {
       if (b.address % 16 != 0)
-        bad(plan, "tensor " + t.name + ": base address must be 16-byte aligned (cp.async), got address % 16 = " +
+        bad(plan, "tensor " + t.name + ": base address must be 16-byte aligned (cp.async / TMA), got address % 16 = " +
                       std::to_string(b.address % 16));
       for (int d = 0; d + 1 < t.rank; ++d)
         if ((b.strides[d] * t.elementBytes) % 16 != 0)

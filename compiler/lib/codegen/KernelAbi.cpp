@@ -286,7 +286,7 @@ std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes 
     }
     if (abi.needs16ByteRows) {
       if (b.address % 16 != 0)
-        throw AbiError(who + ": base address must be 16-byte aligned (cp.async)");
+        throw AbiError(who + ": base address must be 16-byte aligned (cp.async / TMA)");
       for (int d = 0; d + 1 < abi.rank; ++d)
         if ((b.strides[d] * abi.elementBytes) % 16 != 0)
           throw AbiError(who + ": stride of dim " + std::to_string(d) + " (" + std::to_string(b.strides[d]) +

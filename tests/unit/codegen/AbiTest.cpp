@@ -105,7 +105,7 @@ TEST_CASE("packParams fills every field and checks shapes strides and alignment"
 
   auto bad = t;
   bad[1].address = 0x2004;
-  CHECK_THROWS_WITH(packParams(l, sizes, bad), "packParams: tensor K: base address must be 16-byte aligned (cp.async)");
+  CHECK_THROWS_WITH(packParams(l, sizes, bad), "packParams: tensor K: base address must be 16-byte aligned (cp.async / TMA)");
   bad = t;
   bad[0].strides[2] = 132 + 2; // 134 bf16 = 268 bytes per row
   CHECK_THROWS_WITH(packParams(l, sizes, bad),

@@ -144,7 +144,7 @@ struct TensorAbi {
   std::string elementType;           ///< "bf16", "f16", "f32", "i32", "i64"
   std::vector<std::string> dimNames; ///< symbolic names ("B", "Sq") or static extents ("128")
   bool written = false;              ///< O, LSE
-  bool needs16ByteRows = false;      ///< loaded by cp.async in 16-byte chunks
+  bool needs16ByteRows = false;      ///< moved in 16-byte chunks: loaded (cp.async / TMA) or O of a staged store (sm90)
 };
 
 /// The run-time block mask of a kernel (FlexAttention's BlockMask): for each Q tile, the K/V tiles of
