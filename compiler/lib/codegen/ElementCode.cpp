@@ -2,6 +2,7 @@
 #include "ElementCode.h"
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <regex>
 
@@ -95,7 +96,7 @@ std::string ElementCode::elem(Value tile) {
       if (ct != "long long")
         e = "(" + ct + ")(" + e + ")";
       expr = local(isRow ? "q_idx" : "kv_idx");
-      body_.line("const " + ct + " " + expr + " = " + e + ";");
+      positions_.push_back({expr, "const " + ct + " " + expr + " = " + e + ";"});
     } else if (auto fill = dyn_cast<FillOp>(def)) {
       expr = sx_.ref(fill.getValue());
     } else if (auto bc = dyn_cast<BroadcastOp>(def)) {
@@ -111,6 +112,16 @@ std::string ElementCode::elem(Value tile) {
   }
   memo_[tile] = expr;
   return expr;
+}
+
+Writer ElementCode::lambdaBody(const std::string &result) const {
+  Writer out;
+  const std::string text = body_.str() + "\n" + result;
+  for (const auto &[name, decl] : positions_) // only the positions still read (affine compares read row, col)
+    if (std::regex_search(text, std::regex("\\b" + name + "\\b")))
+      out.line(decl);
+  out.append(body_);
+  return out;
 }
 
 std::vector<std::string> ElementCode::mapArgs(MapOp map) {
@@ -361,6 +372,52 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
     }
     return std::nullopt;
   };
+  // A signed (or equality) comparison of two position sums, L PRED R with L - R = U + a row + b col, as
+  // `a row + b col PRED bound`: bound = -U is computed once before the lambda, clamped to 32 bits
+  // (tfcg::position_bound), and the per-element work is a 32-bit add and compare. Written as is, each
+  // element evaluated q_idx, kv_idx and the sides in 64 bits (ISETP.EX pairs and IADD.X): a sliding
+  // window's partial tile took 1250 SASS instructions per thread where a full tile takes 340. Exact:
+  // positions and sizes are at most 2^24 (spec::checkShapeLimits), so |a row + b col| < 2^12 and the
+  // clamp at 2^30 changes no result. Only where pre() is written (the lambdas of kept tiles and row
+  // reductions: enableDiagonalTables).
+  llvm::DenseMap<Operation *, std::pair<std::string, std::string>> affineCompares; // -> (bound's line, expr)
+  if (diagRows_ > 0)
+    for (Operation &op : block.without_terminator()) {
+      auto cmp = dyn_cast<arith::CmpIOp>(op);
+      if (!cmp || cmp.getLhs().getType().isInteger(1))
+        continue;
+      const arith::CmpIPredicate pred = cmp.getPredicate();
+      static const std::map<arith::CmpIPredicate, std::string> kSigned = {
+          {arith::CmpIPredicate::slt, "<"}, {arith::CmpIPredicate::sle, "<="}, {arith::CmpIPredicate::sgt, ">"},
+          {arith::CmpIPredicate::sge, ">="}, {arith::CmpIPredicate::eq, "=="}, {arith::CmpIPredicate::ne, "!="}};
+      auto cOp = kSigned.find(pred);
+      if (cOp == kSigned.end())
+        continue;
+      std::optional<Affine> l = affine(cmp.getLhs(), 0), r = affine(cmp.getRhs(), 0);
+      if (!l || !r)
+        continue;
+      const int64_t a = l->rowCoef - r->rowCoef, b = l->colCoef - r->colCoef;
+      if (a == 0 && b == 0)
+        continue; // uniform over the tile: the plain comparison is no per-element work to speak of
+      auto term = [](int64_t c, const std::string &t, bool first) {
+        const std::string mag = std::abs(c) == 1 ? t : std::to_string(std::abs(c)) + " * " + t;
+        return c < 0 ? (first ? "-" : " - ") + mag : (first ? "" : " + ") + mag;
+      };
+      std::string lhs = a ? term(a, "row", true) : "";
+      if (b)
+        lhs += term(b, "col", lhs.empty());
+      // bound = (R's uniform part) - (L's uniform part), in 64 bits
+      const bool is64 = cTypeOf(cmp.getLhs().getType(), cmp) == "long long";
+      auto wide = [&](const std::string &e) { return is64 ? e : "static_cast<long long>(" + e + ")"; };
+      const std::string u = l->uniform.empty()   ? (r->uniform.empty() ? "0ll" : wide(r->uniform))
+                            : r->uniform.empty() ? "-(" + wide(l->uniform) + ")"
+                                                 : wide(r->uniform) + " - " + wide(l->uniform);
+      const std::string bound = sx_.fresh("bound"); // unique in the kernel: several lambdas share a scope
+      const std::string compared = lhs + " " + cOp->second + " " + bound;
+      affineCompares[&op] = {"const int " + bound + " = tfcg::position_bound(" + u + "); // the positions compared: " +
+                                 compared,
+                             "(" + compared + ")"};
+    }
   const Value yielded = result ? result : cast<YieldOp>(block.getTerminator()).getValue();
   llvm::DenseSet<Operation *> needed = diagonalTables(map, val,
                                                              [&](Value v) {
@@ -370,9 +427,27 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
                                                                return a;
                                                              },
                                                              yielded);
+  if (!affineCompares.empty()) { // the ops only an affine compare read are not written
+    llvm::DenseSet<Operation *> reached;
+    llvm::SmallVector<Value> work{yielded};
+    while (!work.empty()) {
+      Operation *d = work.pop_back_val().getDefiningOp();
+      if (!d || d->getBlock() != &block || !needed.contains(d) || !reached.insert(d).second)
+        continue;
+      if (!affineCompares.count(d))
+        for (Value in : d->getOperands())
+          work.push_back(in);
+    }
+    needed = std::move(reached);
+  }
   for (Operation &op : block.without_terminator()) {
     if (op.getResult(0).use_empty() || !needed.contains(&op))
       continue; // dead in the region, or taken from a diagonal table
+    if (auto it = affineCompares.find(&op); it != affineCompares.end()) {
+      pre_.line(it->second.first);
+      val[op.getResult(0)] = it->second.second;
+      continue;
+    }
     if (isa<arith::SIToFPOp>(op) && op.getResult(0).getType().isF32())
       if (std::optional<std::string> f = positionsF32(op.getOperand(0), op.getResult(0))) {
         val[op.getResult(0)] = *f;

@@ -8,6 +8,9 @@
 //     return ((q_idx + (Sk - Sq)) >= kv_idx) ? (tfcg::at(s_acc, x) * 0.0883883461f) : (-tfcg::inf());
 //   });
 //
+// Comparisons of positions are written as 32-bit compares of row / col against a bound computed once
+// before the lambda (region(); e.g. `row - col >= bound` for a causal mask).
+//
 // Kept tiles are read at the element's fragment position (tfcg::at(name, x)); inlined element-wise
 // values are expanded in place: iota -> q_idx / kv_idx from (row, col), fill -> its scalar,
 // broadcast -> the row vector's value for the row, select -> ?:, map -> its region's ops (score_mod,
@@ -44,7 +47,9 @@ public:
   std::string region(tilefuse::blk::MapOp map, const std::vector<std::string> &args, mlir::Value result,
                      bool foldTrunc);
 
-  const Writer &body() const { return body_; }
+  /// The lambda's statements before `return result;`: the declarations of the positions (q_idx,
+  /// kv_idx) that they or `result` read, then the rest of the element code.
+  Writer lambdaBody(const std::string &result) const;
 
   /// Lets region() tabulate values that depend on the position only through kv_idx - q_idx once per
   /// diagonal of the lane's fragment (diagonalTables(); the header of this file), for a lambda over the
@@ -72,6 +77,7 @@ private:
   const KernelPlan &p_;
   ScalarExprs &sx_;
   Writer body_;
+  std::vector<std::pair<std::string, std::string>> positions_; // (name, declaration) of q_idx / kv_idx locals
   Writer pre_;
   int64_t diagRows_ = 0, diagCols_ = 0;
   llvm::DenseMap<mlir::Value, std::string> memo_;

@@ -85,7 +85,10 @@ public:
     std::vector<std::string> exprs;
     for (auto &[m, skip] : b.masks)
       exprs.push_back(elem(ec, m));
-    w.append(ec.body());
+    std::string all_exprs;
+    for (const std::string &x : exprs)
+      all_exprs += x + "\n";
+    w.append(ec.lambdaBody(all_exprs));
     for (size_t i = 0; i < k; ++i) {
       w.line("const bool m" + str(i) + " = " + exprs[i] + ";");
       w.line("some_true" + str(i) + " |= m" + str(i) + ";");

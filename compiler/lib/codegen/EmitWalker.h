@@ -633,7 +633,7 @@ protected:
     w.line(std::string(isMax ? "tfcg::row_max_of<" : "tfcg::row_sum_of<") + str(cols) + ">(" + d + ", " +
            (accum.empty() ? "" : accum + ", ") + "warp_row0, [&](tfcg::fidx x, int row, int col) {");
     w.indent();
-    w.append(ec.body());
+    w.append(ec.lambdaBody(expr));
     w.line("return " + expr + ";");
     w.dedent();
     w.line("});");
@@ -711,7 +711,7 @@ protected:
     w.append(ec.pre());
     w.line("tfcg::map(" + d + ", warp_row0, [&](tfcg::fidx x, int row, int" + (rowVector ? "" : " col") + ") {");
     w.indent();
-    w.append(ec.body());
+    w.append(ec.lambdaBody(expr));
     w.line("return " + expr + ";");
     w.dedent();
     w.line("});");

@@ -320,6 +320,12 @@ template <typename T> TF_DEVICE T floordivs(T a, T b) {
 }
 template <typename T> TF_DEVICE T smax(T a, T b) { return a > b ? a : b; }
 template <typename T> TF_DEVICE T smin(T a, T b) { return a < b ? a : b; }
+/// The tile-uniform side of a position comparison `a row + b col PRED bound` (ElementCode::region,
+/// affine compares), clamped to [-2^30, 2^30] so that the per-element compare is 32-bit. The clamp
+/// never changes the result: |a row + b col| <= 4 (BLOCK_M + BLOCK_N) is far inside it.
+TF_DEVICE int position_bound(long long v) {
+  return static_cast<int>(v < -(1ll << 30) ? -(1ll << 30) : v > (1ll << 30) ? (1ll << 30) : v);
+}
 template <typename T> TF_DEVICE T umax(T a, T b) { return u(a) > u(b) ? a : b; }
 template <typename T> TF_DEVICE T umin(T a, T b) { return u(a) < u(b) ? a : b; }
 
