@@ -2,21 +2,17 @@
 # v0.13 device call 1 (carry .device-carry: bundle/ = this tree, position comparisons as 32-bit compares of
 # row / col against per-tile bounds; old/ = tilefuse and libtilefuse of 68c11f7, before the change).
 #   run(command="bash docs/results/v0.13/scripts/c1.sh", carry=[".device-carry"], timeout_s=590)
-# 1. The generated sweep (both backends, every sm90 variant) of the specs whose kernels the change rewrites,
-#    then compute-sanitizer memcheck / racecheck on one small case per spec; [varlen] (packed causal and
-#    window masks are position comparisons relative to each sequence).
-# 2. Before / after, heuristic default schedules, interleaved, 2 rounds; FlexAttention / cuDNN in the same call.
+# 1. Before / after, heuristic default schedules, interleaved, 2 rounds; FlexAttention / cuDNN in the same call.
+# 2. With the time left: [varlen] (packed causal and window masks are position comparisons relative to each
+#    sequence), then the generated sweep (both backends, every sm90 variant) of causal, sliding_window, alibi
+#    and document_mask, and compute-sanitizer memcheck / racecheck on one small case per spec. Every
+#    spec's kernel changes (the K/V tail mask is a position comparison); call 2 sweeps the others.
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
 T0=$SECONDS
-OUT=$OUT/checks SWEEP_SPECS="${C1_SPECS:-causal sliding_window alibi}" SWEEP_TAGS="[generated]" \
-  CHECK_STEPS="sweep sanitize" SWEEP_TIMEOUT=200 timeout 280 bash tests/gpu/run_generated_checks.sh 2>&1 | tail -8
-echo "checks at $((SECONDS - T0)) s"
 source tools/device-unpack.sh /tmp/tf-new >/dev/null
-tf=/tmp/tf-new/bin/tilefuse
 mkdir -p $OUT
-timeout 120 /tmp/tf-new/bin/tilefuse_generated_gpu_tests "[varlen]" > $OUT/varlen.log 2>&1
-echo "varlen rc=$? at $((SECONDS - T0)) s: $(tail -n 2 $OUT/varlen.log | tr '\n' ' ')"
+tf=/tmp/tf-new/bin/tilefuse
 rm -rf /tmp/tf-old && cp -r /tmp/tf-new /tmp/tf-old
 xz -dc .device-carry/old/tilefuse.xz > /tmp/tf-old/bin/tilefuse && chmod +x /tmp/tf-old/bin/tilefuse
 [ -f .device-carry/old/libtilefuse.so.xz ] && xz -dc .device-carry/old/libtilefuse.so.xz > "$(ls /tmp/tf-old/lib/libtilefuse.so.* | head -1)"
@@ -50,4 +46,11 @@ done 2>&1 | tee $OUT/ab.txt
 echo "peers at $((SECONDS - T0)) s"
 PYTHONUNBUFFERED=1 timeout 150 python3 .device-carry/peers/peers.py --case 4,16,16,4096,128,1 --case 1,16,16,16384,128,1 \
   --variants 2>&1 | grep -E "^\{" | grep -E "sdpa_cudnn|sliding|alibi" | sed -E "s/'tflops'.*//" | tee $OUT/peers.txt
+timeout 100 /tmp/tf-new/bin/tilefuse_generated_gpu_tests "[varlen]" > $OUT/varlen.log 2>&1
+echo "varlen rc=$? at $((SECONDS - T0)) s: $(tail -n 2 $OUT/varlen.log | tr '\n' ' ')"
+left=$((575 - (SECONDS - T0)))
+echo "checks from $((SECONDS - T0)) s, $left s left"
+OUT=$OUT/checks SWEEP_SPECS="${C1_SPECS:-causal sliding_window alibi document_mask}" SWEEP_TAGS="[generated]" \
+  CHECK_STEPS="sweep sanitize" SWEEP_TIMEOUT=$((left - 40)) timeout $((left - 10)) bash tests/gpu/run_generated_checks.sh 2>&1 | tail -8
+echo "checks at $((SECONDS - T0)) s"
 echo "done at $((SECONDS - T0)) s"
