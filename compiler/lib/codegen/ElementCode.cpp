@@ -374,14 +374,19 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
   };
   // A signed (or equality) comparison of two position sums, L PRED R with L - R = U + a row + b col, as
   // `a row + b col PRED bound`: bound = -U is computed once before the lambda, clamped to 32 bits
-  // (tfcg::position_bound), and the per-element work is a 32-bit add and compare. Written as is, each
-  // element evaluated q_idx, kv_idx and the sides in 64 bits (ISETP.EX pairs and IADD.X): a sliding
-  // window's partial tile took 1250 SASS instructions per thread where a full tile takes 340. Exact:
+  // (tfcg::position_bound); with b = +-1 as `col PRED' r` (r per row), whose per-element work is one
+  // 32-bit compare with an immediate (tfcg::col_offset). Written as is, each element evaluated q_idx,
+  // kv_idx and the sides in 64 bits (ISETP.EX pairs and IADD.X): a sliding window's partial tile took
+  // 1250 SASS instructions per thread (now 890) where a full tile takes 340. Exact:
   // positions and sizes are at most 2^24 (spec::checkShapeLimits), so |a row + b col| < 2^12 and the
   // clamp at 2^30 changes no result. Only where pre() is written (the lambdas of kept tiles and row
-  // reductions: enableDiagonalTables).
+  // reductions: enableDiagonalTables), and only in the sm90 backend. Measured on the H200 (v0.13 calls
+  // 1-3, heuristic defaults): sliding window 1024 + causal 0.268 -> 0.252 ms, window 4096 at S16k 0.786
+  // -> 0.773, Llama-3-8B 0.886 -> 0.880, causal S4k unchanged; ALiBi + causal 0.519 -> 0.543 (its
+  // masked tile's instruction count went down; cause not found). On the sm80 backend causal S4k went
+  // 1.125 -> 1.160 ms, so its kernels keep the 64-bit comparisons.
   llvm::DenseMap<Operation *, std::pair<std::string, std::string>> affineCompares; // -> (bound's line, expr)
-  if (diagRows_ > 0)
+  if (diagRows_ > 0 && p_.schedule.mma == MmaFamily::Wgmma)
     for (Operation &op : block.without_terminator()) {
       auto cmp = dyn_cast<arith::CmpIOp>(op);
       if (!cmp || cmp.getLhs().getType().isInteger(1))
@@ -414,9 +419,25 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
                                                  : wide(r->uniform) + " - " + wide(l->uniform);
       const std::string bound = sx_.fresh("bound"); // unique in the kernel: several lambdas share a scope
       const std::string compared = lhs + " " + cOp->second + " " + bound;
+      std::string expr = "(" + compared + ")", as;
+      if (std::abs(b) == 1) {
+        // col PRED' r with r = (bound - a row) / b (PRED' flipped when b = -1), written
+        // col_offset(x) PRED' r - col_base(x): r - col_base(x) is one value per row of the lane, and the
+        // element's part is a compile-time constant (tfcg::col_offset).
+        static const std::map<std::string, std::string> kFlip = {{"<", ">"}, {"<=", ">="}, {">", "<"},
+                                                                 {">=", "<="}, {"==", "=="}, {"!=", "!="}};
+        const std::string pr = b == 1 ? cOp->second : kFlip.at(cOp->second);
+        const int64_t ra = b == 1 ? -a : a; // r = ra row + (b == 1 ? bound : -bound)
+        std::string r = b == 1 ? bound : "-" + bound;
+        if (ra)
+          r = b == 1 ? r + term(ra, "row", false) : term(ra, "row", true) + " - " + bound;
+        if (a != 0 || b != 1)
+          as = " (col " + pr + " " + r + ")";
+        expr = "(tfcg::col_offset(x) " + pr + " " + r + " - tfcg::col_base(x))";
+      }
       affineCompares[&op] = {"const int " + bound + " = tfcg::position_bound(" + u + "); // the positions compared: " +
-                                 compared,
-                             "(" + compared + ")"};
+                                 compared + as,
+                             expr};
     }
   const Value yielded = result ? result : cast<YieldOp>(block.getTerminator()).getValue();
   llvm::DenseSet<Operation *> needed = diagonalTables(map, val,

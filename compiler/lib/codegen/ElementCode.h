@@ -8,8 +8,9 @@
 //     return ((q_idx + (Sk - Sq)) >= kv_idx) ? (tfcg::at(s_acc, x) * 0.0883883461f) : (-tfcg::inf());
 //   });
 //
-// Comparisons of positions are written as 32-bit compares of row / col against a bound computed once
-// before the lambda (region(); e.g. `row - col >= bound` for a causal mask).
+// sm90 backend: comparisons of positions are written as 32-bit compares of the element's column offset
+// against one value per row, from a bound computed once before the lambda (region(); a causal mask's
+// `q_idx + (Sk - Sq) >= kv_idx` is `tfcg::col_offset(x) <= row - bound - tfcg::col_base(x)`).
 //
 // Kept tiles are read at the element's fragment position (tfcg::at(name, x)); inlined element-wise
 // values are expanded in place: iota -> q_idx / kv_idx from (row, col), fill -> its scalar,

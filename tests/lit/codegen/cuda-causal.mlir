@@ -43,13 +43,11 @@
 // S = Q K^T
 // CHECK: warp::zero([[S:s_acc]]);
 // CHECK-NEXT: warp::mma_ABt([[S]], [[QF]], [[K]][stage], 0);
-// scale, mask_mod, K/V tail: one element-wise pass, from the IR's maps. The position comparisons
-// (q_idx + (Sk - Sq) >= kv_idx, kv_idx < Sk) are 32-bit compares of row / col against bounds computed
-// once per tile; the 64-bit q_idx, kv_idx are not written.
-// CHECK: const int [[B0:bound[_0-9]*]] = tfcg::position_bound(kv0 - (q_row0 + [[D:i]])); // the positions compared: row - col >= [[B0]]
-// CHECK-NEXT: const int [[B1:bound[_0-9]*]] = tfcg::position_bound(Sk - kv0); // the positions compared: col < [[B1]]
-// CHECK-NEXT: tfcg::map([[S]], warp_row0, [&](tfcg::fidx x, int row, int col) {
-// CHECK-NEXT: return ((col < [[B1]]) ? ((row - col >= [[B0]]) ? (tfcg::at([[S]], x) * 0.0883883461f) : (-tfcg::inf())) : (-tfcg::inf()));
+// scale, mask_mod, K/V tail: one element-wise pass, from the IR's maps
+// CHECK: tfcg::map([[S]], warp_row0, [&](tfcg::fidx x, int row, int col) {
+// CHECK-NEXT: const long long q_idx = q_row0 + row;
+// CHECK-NEXT: const long long kv_idx = kv0 + col;
+// CHECK-NEXT: return ((kv_idx < Sk) ? (((q_idx + [[D:i]]) >= kv_idx) ? (tfcg::at([[S]], x) * 0.0883883461f) : (-tfcg::inf())) : (-tfcg::inf()));
 // online softmax
 // CHECK: warp::row_max([[MN:m_new]], [[S]], [[M]]);
 // CHECK: tfcg::map([[ALPHA:alpha]], warp_row0,

@@ -14,8 +14,7 @@
 // CHECK: __syncthreads(); // the previous loop's shared tiles are reused
 // CHECK: for (int it = 0; it < n_iters_1; ++it) {
 // CHECK: warp::mma_ABt(s_acc_1, q_frag, k_smem_1[stage], 0);
-// CHECK: const int [[TAIL:bound_[0-9]+]] = tfcg::position_bound(Sk - kv0_1); // the positions compared: col < [[TAIL]]
-// CHECK: return ((col < [[TAIL]]) ? tfcg::exp_diff(
+// CHECK: return ((kv_idx < Sk) ? tfcg::exp_diff(
 // CHECK: warp::row_sum(l_i, s_acc_1, l_i);
 // CHECK: warp::copy(p_frag, s_acc_1);
 // CHECK: warp::mma_AB(o_acc, p_frag, v_smem[stage], 0);
