@@ -67,25 +67,20 @@ template <typename T, int R, int C, typename F> TF_DEVICE void map(rt<T, R, C, l
       }
 }
 
-/// The column of position x of a row-layout tile (map's `col`) as f32: one conversion per thread
-/// (2 (lane & 3)) plus a constant once the map's loops are unrolled, not one conversion per element.
-TF_DEVICE float col_f32(fidx x) {
-  return static_cast<float>(2 * (laneid() & 3)) + static_cast<float>(16 * x.j + 8 * (x.p >> 1) + x.e);
-}
-
-/// col_f32(x) = col_base_f32(x) + col_offset_f32(x): the part of the column that depends on the lane
-/// only (2 (lane & 3)) and the compile-time part of position x. An element code that multiplies a
-/// column by a tile-uniform u adds u * col_base_f32(x) into its per-row term, leaving u times a
-/// constant per element (one FFMA with an immediate).
-TF_DEVICE float col_base_f32(fidx) { return static_cast<float>(2 * (laneid() & 3)); }
-TF_DEVICE float col_offset_f32(fidx x) { return static_cast<float>(16 * x.j + 8 * (x.p >> 1) + x.e); }
-
-/// The column of position x as col_base(x) + col_offset(x): the lane's part (2 (lane & 3)) and a
-/// compile-time constant once the map's loops are unrolled. ElementCode writes a position comparison
-/// `col PRED r` as `col_offset(x) PRED r - col_base(x)`: the right side is the same for every element of
-/// a row (two values per lane and row block), so each element costs one compare with an immediate.
+/// The column of position x as col_base(x) + col_offset(x): the part that depends on the lane only
+/// (2 (lane & 3)) and the compile-time part of position x. An element code that multiplies a column by a
+/// tile-uniform u adds u * col_base_f32(x) into its per-row term, leaving u times a constant per element
+/// (one FFMA with an immediate). ElementCode writes a position comparison `col PRED r` as
+/// `col_offset(x) PRED r - col_base(x)`: the right side is the same for every element of a row (two values
+/// per lane and row block), so each element costs one compare with an immediate.
 TF_DEVICE int col_base(fidx) { return 2 * (laneid() & 3); }
 TF_DEVICE int col_offset(fidx x) { return 16 * x.j + 8 * (x.p >> 1) + x.e; }
+TF_DEVICE float col_base_f32(fidx x) { return static_cast<float>(col_base(x)); }
+TF_DEVICE float col_offset_f32(fidx x) { return static_cast<float>(col_offset(x)); }
+
+/// The column of position x of a row-layout tile (map's `col`) as f32: one conversion per thread
+/// (2 (lane & 3)) plus a constant once the map's loops are unrolled, not one conversion per element.
+TF_DEVICE float col_f32(fidx x) { return col_base_f32(x) + col_offset_f32(x); }
 
 /// The diagonal of position x in the lane's fragment: col - row = 2 (lane & 3) - (lane >> 2) + 8 diag_of(x) + x.e
 /// (row, col relative to the warp's first row), diag_of(x) in [1 - R / 8, C / 8 - 1] for rt<., R, C>. A value
@@ -278,8 +273,6 @@ struct element_pos {
 TF_DEVICE float col_f32(element_pos x) { return static_cast<float>(x.col); }
 TF_DEVICE float col_base_f32(element_pos) { return 0.0f; }
 TF_DEVICE float col_offset_f32(element_pos x) { return static_cast<float>(x.col); }
-TF_DEVICE int col_base(element_pos) { return 0; }
-TF_DEVICE int col_offset(element_pos x) { return x.col; }
 
 // ---------------------------------------------------------------------------------------------------
 // Stores
