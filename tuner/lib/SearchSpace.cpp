@@ -147,9 +147,10 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
 /// with the other overlap (none / pingpong, FA3 Sec. 3.1), and each one on a persistent grid (pingpong
 /// with 2 or 3 consumer warpgroups; unless persistentGrid is false: packed specs): the model cannot
 /// rank those, the clock does. The default schedule itself (overlap and grid included) is always a
-/// candidate, so a tuned kernel is never slower than the untuned one by more than the timing noise.
+/// candidate, so a tuned kernel is never slower than the untuned one by more than the timing noise;
+/// with compareWidths, so is the default with the other width of position compares.
 std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
-                                      const DeviceLimits &limits, bool persistentGrid, SearchSpace &space) {
+                                      const DeviceLimits &limits, const SearchOptions &options, SearchSpace &space) {
   constexpr std::size_t kSm90ByModel = 4;
   std::vector<Candidate> out;
   const int d = static_cast<int>(shape.D), dv = static_cast<int>(shape.Dv);
@@ -234,7 +235,7 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
                                                                                         : codegen::WarpgroupOverlap::None;
       twins.push_back(other);
     }
-    if (persistentGrid) {
+    if (options.persistentGrid) {
       Candidate p = base;
       p.schedule.overlap = takeTurns ? codegen::WarpgroupOverlap::Pingpong : codegen::WarpgroupOverlap::None;
       p.schedule.persistent = true;
@@ -256,6 +257,16 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
       c.schedule = defaultSchedule, c.isDefault = true;
       ++space.total;
       all.insert(all.begin(), c);
+    }
+  }
+  // And the default with the other width of position compares (SearchOptions::compareWidths).
+  if (options.compareWidths && defaultSchedule.mma == codegen::MmaFamily::Wgmma) {
+    auto def = std::find_if(all.begin(), all.end(), [](const Candidate &c) { return c.isDefault; });
+    if (def != all.end()) {
+      Candidate c = *def;
+      c.schedule.compares64 = !c.schedule.compares64, c.isDefault = false;
+      ++space.total;
+      all.insert(def + 1, c);
     }
   }
   return all;
@@ -347,7 +358,7 @@ SearchSpace buildSearchSpace(const spec::Shape &shape, const Schedule &defaultSc
   std::stable_sort(valid.begin(), valid.end(), [](const Candidate &a, const Candidate &b) {
     return a.score > b.score;
   });
-  std::vector<Candidate> hopper = sm90Candidates(shape, defaultSchedule, limits, options.persistentGrid, space);
+  std::vector<Candidate> hopper = sm90Candidates(shape, defaultSchedule, limits, options, space);
   const int budget = std::max(1, options.maxCandidates) + std::max(0, options.compileExtra);
   // Keep the best `budget` (the default schedule counts against it but is never cut). The model
   // only ranks roughly (e.g. it favours 32 rows per warp, which wins at D = 128 and loses at

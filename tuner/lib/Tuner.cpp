@@ -263,7 +263,8 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
   const codegen::Schedule def = defaultFor(spec, shape, arch);
   SearchSpace space = buildSearchSpace(shape, def, limits,
                                        {options.maxCandidates, options.compileExtra,
-                                        /*persistentGrid=*/spec.layout != spec::Layout::Packed});
+                                        /*persistentGrid=*/spec.layout != spec::Layout::Packed,
+                                        /*compareWidths=*/spec.maskMod.has_value()});
   result.enumerated = space.total;
   result.pruned = space.pruned;
   std::stable_partition(space.candidates.begin(), space.candidates.end(),

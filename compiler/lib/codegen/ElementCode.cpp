@@ -383,10 +383,12 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
   // reductions: enableDiagonalTables), and only in the sm90 backend. Measured on the H200 (v0.13 calls
   // 1-3, heuristic defaults): sliding window 1024 + causal 0.268 -> 0.252 ms, window 4096 at S16k 0.786
   // -> 0.773, Llama-3-8B 0.886 -> 0.880, causal S4k unchanged; ALiBi + causal 0.519 -> 0.543 (its
-  // masked tile's instruction count went down; cause not found). On the sm80 backend causal S4k went
-  // 1.125 -> 1.160 ms, so its kernels keep the 64-bit comparisons.
+  // masked tile's instruction count went down; ptxas also built its full-tile loop differently, with a
+  // branch around a V slot's release that the 64-bit build predicates), so Schedule::compares64 keeps the
+  // 64-bit form (for ALiBi, the v0.12 SASS exactly) and the tuner times both. On the sm80 backend causal S4k
+  // went 1.125 -> 1.160 ms, so its kernels keep the 64-bit comparisons.
   llvm::DenseMap<Operation *, std::pair<std::string, std::string>> affineCompares; // -> (bound's line, expr)
-  if (diagRows_ > 0 && p_.schedule.mma == MmaFamily::Wgmma)
+  if (diagRows_ > 0 && p_.schedule.mma == MmaFamily::Wgmma && !p_.schedule.compares64)
     for (Operation &op : block.without_terminator()) {
       auto cmp = dyn_cast<arith::CmpIOp>(op);
       if (!cmp || cmp.getLhs().getType().isInteger(1))

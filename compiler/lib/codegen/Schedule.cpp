@@ -130,6 +130,10 @@ void Schedule::validate() const {
     throw ScheduleError("schedule: exp2_fma = " + std::to_string(exp2FmaQuarters) +
                         " is not allowed with mma = mma_sync_m16n8k16; allowed there: 0 (the software exponential "
                         "is a schedule of the sm90 backend, mma = wgmma)");
+  if (compares64)
+    throw ScheduleError("schedule: compares64 = true is not allowed with mma = mma_sync_m16n8k16; allowed "
+                        "there: false (the sm80 backend compares positions in 64 bits always; the choice is a "
+                        "schedule of the sm90 backend, mma = wgmma)");
   if (overlap != WarpgroupOverlap::None)
     throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) +
                         "\" is not allowed with mma = mma_sync_m16n8k16; allowed there: \"none\" (warpgroup "
@@ -195,6 +199,8 @@ std::string Schedule::toString() const {
     os << " overlap=" << spelling(overlap);
   if (exp2FmaQuarters != 0)
     os << " exp2_fma=" << exp2FmaQuarters;
+  if (compares64)
+    os << " compares64";
   return os.str();
 }
 
@@ -208,6 +214,8 @@ std::string Schedule::toJson() const {
     j["overlap"] = spelling(overlap);
   if (exp2FmaQuarters != 0) // likewise
     j["exp2_fma"] = exp2FmaQuarters;
+  if (compares64) // likewise
+    j["compares64"] = true;
   return spec::dumpJson(j); // nlohmann::json objects keep keys sorted
 }
 
@@ -262,17 +270,17 @@ Schedule scheduleFromJson(std::string_view text) {
       oneOf(s.q, {QPlacement::Registers, QPlacement::Smem});
     else if (key == "q_tile_order")
       oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending});
-    else if (key == "persistent") {
+    else if (key == "persistent" || key == "compares64") {
       if (!v.is_boolean())
-        throw ScheduleError("schedule: persistent = " + spec::dumpJson(v) + " is not a boolean; allowed values: "
+        throw ScheduleError("schedule: " + key + " = " + spec::dumpJson(v) + " is not a boolean; allowed values: "
                             "true, false");
-      s.persistent = v.get<bool>();
+      (key == "persistent" ? s.persistent : s.compares64) = v.get<bool>();
     } else if (key == "overlap") {
       oneOf(s.overlap, {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
                          WarpgroupOverlap::PingpongIntra});
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +
-                          "\"; allowed keys: block_m, block_n, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
+                          "\"; allowed keys: block_m, block_n, compares64, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
                           "persistent, q, q_tile_order, warps");
     }
   }

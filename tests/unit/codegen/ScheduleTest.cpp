@@ -157,9 +157,26 @@ TEST_CASE("exp2_fma: 0 to 2 quarters of the score columns on the FMA pipe, round
   CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("exp2_fma = 1 is not allowed with mma = mma_sync_m16n8k16"));
 }
 
+TEST_CASE("compares64: wgmma only, round-trips, written only when true", "[schedule]") {
+  Schedule s = scheduleFromJson(
+      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"smem","overlap":"pingpong","compares64":true})");
+  CHECK(s.compares64);
+  CHECK_NOTHROW(s.validate());
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(s.toJson().find("\"compares64\":true") != std::string::npos);
+  CHECK(s.toString().find(" compares64") != std::string::npos);
+  s.compares64 = false;
+  CHECK(s.toJson().find("compares64") == std::string::npos);
+  CHECK(s.toString().find("compares64") == std::string::npos);
+  Schedule sm80 = scheduleFromJson(R"({"compares64":true})");
+  CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("compares64 = true is not allowed with mma = mma_sync_m16n8k16"));
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"compares64":"yes"})"),
+                    "schedule: compares64 = \"yes\" is not a boolean; allowed values: true, false");
+}
+
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {
   CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
-                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
+                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, compares64, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
                     "persistent, q, q_tile_order, warps");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"persistent":1})"),
                     "schedule: persistent = 1 is not a boolean; allowed values: true, false");

@@ -97,6 +97,37 @@ TEST_CASE("the sm90 default schedule is a candidate exactly, overlap and grid in
   }
 }
 
+TEST_CASE("compareWidths: the sm90 default is also timed with the other width of position compares", "[search]") {
+  Shape shape{4, 16, 16, 4096, 4096, 128, 128};
+  DeviceLimits h = DeviceLimits::forArch("sm_90a");
+  Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90a");
+  REQUIRE(def.mma == tilefuse::codegen::MmaFamily::Wgmma);
+  REQUIRE_FALSE(def.compares64);
+  auto wide = [](const SearchSpace &s) {
+    std::vector<Schedule> out;
+    for (const Candidate &c : s.candidates)
+      if (c.schedule.compares64)
+        out.push_back(c.schedule);
+    return out;
+  };
+  SearchOptions options{24, 12};
+  const SearchSpace without = buildSearchSpace(shape, def, h, options);
+  CHECK(wide(without).empty());
+  options.compareWidths = true;
+  const SearchSpace with = buildSearchSpace(shape, def, h, options);
+  CHECK(with.total == static_cast<int>(with.candidates.size() + with.pruned.size()));
+  CHECK(with.candidates.size() == without.candidates.size() + 1);
+  const std::vector<Schedule> w = wide(with);
+  REQUIRE(w.size() == 1);
+  Schedule expected = def;
+  expected.compares64 = true;
+  CHECK(w[0] == expected);
+  CHECK_NOTHROW(w[0].validate());
+  // Not on a GPU without the sm90 backend: sm80 schedules have no choice of width.
+  Schedule sm80Default = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
+  CHECK(wide(buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), options)).empty());
+}
+
 TEST_CASE("every enumerated schedule is a candidate or pruned with a reason", "[search]") {
   Shape shape{1, 32, 8, 8192, 8192, 128, 128};
   DeviceLimits h = DeviceLimits::forArch("sm_90");

@@ -100,6 +100,13 @@ struct Schedule {
   /// exponential). wgmma only: 0, 1 or 2; JSON key "exp2_fma", written only when not 0. Measured slower
   /// than 0 on the H200 at D 64 and 128 (docs/results/v0.6): the FMA pipe has no slack there either.
   int exp2FmaQuarters = 0;
+  /// wgmma only: a mask's or the K/V tail's comparisons of positions in masked tiles are evaluated per
+  /// element in 64 bits (q_idx, kv_idx as long long; the sm80 backend's form) instead of one 32-bit
+  /// compare of the element's column offset with a per-row value (codegen/ElementCode.cpp). The 32-bit
+  /// form has fewer instructions, but ptxas lays out some kernels worse with it (ALiBi + causal B4 H16
+  /// S4096 D128: 0.519 ms in 64 bits, 0.543 in 32 on the H200, docs/results/v0.13 call 3), so the
+  /// tuner times both. JSON key "compares64", written only when true.
+  bool compares64 = false;
 
   /// Query rows per warp: BLOCK_M / warps (a multiple of 16, the mma.sync M).
   int rowsPerWarp() const { return blockM / warps; }
@@ -111,7 +118,8 @@ struct Schedule {
   /// Throws ScheduleError naming the first bad field, its value and the allowed values.
   /// mma = wgmma (sm90): block_m in {64, 128, 192}, warps = block_m / 16, block_n a multiple of 16 in
   /// [32, 256], kv_stages in {2, 3, 4}, q = smem, min_blocks_per_sm = 1, and
-  /// with overlap = pingpong, block_m >= 128. Otherwise (sm80): persistent = false, overlap = none, and
+  /// with overlap = pingpong, block_m >= 128. Otherwise (sm80): persistent = false, overlap = none,
+  /// exp2_fma = 0, compares64 = false (the sm80 backend always compares in 64 bits), and
   /// block_m in {16, 32, 64, 128, 256}; block_n in {16, 32, 64, 128, 256}; warps in {1, 2, 4, 8, 16}
   /// with block_m / warps a multiple of 16; kv_stages in {1, 2, 3, 4}; mma = mma_sync_m16n8k16;
   /// min_blocks_per_sm in {1, 2, 3, 4}.
