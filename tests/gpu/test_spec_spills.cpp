@@ -179,8 +179,7 @@ TEST_CASE("every shipped spec compiles for sm_90a with overlap = pingpong and a 
 // Policy::Heuristic picks: the sm80 backend on sm_80, the sm90 backend (wgmma + TMA over maps of the whole
 // packed tensor) on sm_90 (and the sm80 one there when asked for, backend "sm80"); each with the cu_seqlens
 // prologue and the early exit of Q tiles past a sequence's end, at 0 spills. The sm90 backend also with
-// overlap = intra at BLOCK_M 64 and pingpong_intra (the [varlen] GPU test's variants); its persistent grid
-// is refused with a clear error naming the field.
+// overlap = intra at BLOCK_M 64, pingpong_intra and the persistent grid (the [varlen] GPU test's variants).
 TEST_CASE("every packed spec compiles for sm_80 and sm_90 (both backends) with 0 spills", "[cpu][ptxas][spills][varlen]") {
   int kernels = 0, specs = 0;
   for (const auto &e : std::filesystem::directory_iterator(test::specsDir() + "/varlen")) {
@@ -190,8 +189,9 @@ TEST_CASE("every packed spec compiles for sm_80 and sm_90 (both backends) with 0
     struct Target {
       const char *deviceArch, *backend;
       codegen::MmaFamily mma;
-      int blockM = 0; ///< 0: the heuristic's; else an sm90 variant with `overlap`
+      int blockM = 0; ///< 0: the heuristic's; else an sm90 variant with `overlap` and `persistent`
       codegen::WarpgroupOverlap overlap = codegen::WarpgroupOverlap::None;
+      bool persistent = false;
     };
     const Target targets[] = {
         {"sm_80", "auto", codegen::MmaFamily::MmaSyncM16N8K16},
@@ -199,6 +199,7 @@ TEST_CASE("every packed spec compiles for sm_80 and sm_90 (both backends) with 0
         {"sm_90", "auto", codegen::MmaFamily::Wgmma},
         {"sm_90", "sm90", codegen::MmaFamily::Wgmma, 64, codegen::WarpgroupOverlap::Intra},
         {"sm_90", "sm90", codegen::MmaFamily::Wgmma, 128, codegen::WarpgroupOverlap::PingpongIntra},
+        {"sm_90", "sm90", codegen::MmaFamily::Wgmma, 128, codegen::WarpgroupOverlap::Pingpong, true},
     };
     for (const Target &t : targets)
       for (int d : {64, 128}) {
@@ -207,21 +208,25 @@ TEST_CASE("every packed spec compiles for sm_80 and sm_90 (both backends) with 0
         const spec::Shape shape = spec::resolveShape(s, o);
         codegen::Schedule schedule = detail::heuristicSchedule(s, shape, t.deviceArch, t.backend);
         if (t.blockM)
-          schedule.blockM = t.blockM, schedule.warps = t.blockM / 16, schedule.overlap = t.overlap;
+          schedule.blockM = t.blockM, schedule.warps = t.blockM / 16, schedule.overlap = t.overlap,
+          schedule.persistent = t.persistent;
         const std::string arch = codegen::compileArch(schedule, t.deviceArch);
         INFO("spec '" << s.name << "' D=" << d << " " << arch << " schedule " << schedule.toString());
         REQUIRE(schedule.mma == t.mma);
-        REQUIRE(!schedule.persistent);
         const driver::BuiltKernel k = detail::buildSource(s, shape, schedule);
         CHECK(k.source.find("p.cu_seqlens_q[batch + 1] - seq_start_q") != std::string::npos);
-        CHECK(k.source.find(") return; // a Q tile past this sequence's end") != std::string::npos);
+        // The skip of a Q tile past its sequence's end: the block exits, or on the persistent grid each role
+        // moves on to its next tile.
+        CHECK(k.source.find(schedule.persistent ? ") { --tile_iter; continue; } // a Q tile past this sequence's end"
+                                                : ") return; // a Q tile past this sequence's end") != std::string::npos);
         if (t.mma == codegen::MmaFamily::Wgmma) {
           // The TMA coordinates: the sequence's first row on the token dim, batch 0.
           CHECK(k.source.find("static_cast<int>(seq_start_q + q_row0), static_cast<int>(head), 0);") !=
                 std::string::npos);
           CHECK(k.source.find("static_cast<int>(seq_start_k + kv_next), ") != std::string::npos);
-          // The early exit comes before the barriers are initialised (both roles skip the tile).
-          CHECK(k.source.find("past this sequence's end") < k.source.find("mbarrier_init("));
+          // The early exit comes before the barriers are initialised (both roles skip the tile); on the
+          // persistent grid the skip is in each role's tile loop, after them.
+          CHECK((k.source.find("past this sequence's end") < k.source.find("mbarrier_init(")) != schedule.persistent);
         }
         CHECK(k.launch().params.packed);
         CHECK(!k.launch().params.blockMask.present);
@@ -238,18 +243,7 @@ TEST_CASE("every packed spec compiles for sm_80 and sm_90 (both backends) with 0
         CHECK(c.log.find("(C7515)") == std::string::npos); // wgmma serialized
         ++kernels;
       }
-    // The sm90 backend's persistent grid: a clear refusal naming the layout and the field.
-    const spec::Shape shape = spec::resolveShape(s, {});
-    codegen::Schedule persistent = codegen::defaultSchedule(static_cast<int>(shape.D), s.dtype, "sm_90a");
-    persistent.persistent = true;
-    try {
-      detail::buildSource(s, shape, persistent);
-      FAIL("the sm90 backend generated a packed kernel on the persistent grid");
-    } catch (const std::exception &err) {
-      CHECK(std::string(err.what()).find("packed sequences") != std::string::npos);
-      CHECK(std::string(err.what()).find("persistent = true is not supported") != std::string::npos);
-    }
   }
   CHECK(specs >= 4); // alibi, causal, mha, sliding_window
-  CHECK(kernels == 10 * specs); // 5 targets x D 64, 128
+  CHECK(kernels == 12 * specs); // 6 targets x D 64, 128
 }

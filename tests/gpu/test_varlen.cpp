@@ -8,8 +8,9 @@
 // extra rows after total_q and extra LSE columns per head that must stay poisoned. Every case runs on each
 // backend: the sm80 one (mma.sync + cp.async) on every GPU; on an sm_90 GPU also the sm90 one (wgmma + TMA
 // over maps of the whole packed tensor, the default there), with its default schedule (pingpong, BLOCK_M
-// 128) and with the schedule variants "sm90:intra64" (one consumer warpgroup, BLOCK_M 64, overlap = intra)
-// and "sm90:pingpong_intra". TILEFUSE_TEST_BACKENDS (e.g. "sm80" or "sm90") keeps the backends it names.
+// 128) and with the schedule variants "sm90:intra64" (one consumer warpgroup, BLOCK_M 64, overlap = intra),
+// "sm90:pingpong_intra" and "sm90:persistent" (the persistent grid: each block loops over (Q tile, head,
+// sequence) tiles and skips those past a sequence's end). TILEFUSE_TEST_BACKENDS (e.g. "sm80" or "sm90") keeps the backends it names.
 // Where the engine's choice ("auto") is the backend under test, the C API's tilefuse_launch_packed must
 // write the same bits; bad packed arguments are refused with LaunchError on every backend.
 #include <cstdio>
@@ -173,13 +174,14 @@ struct PackedProblem {
 };
 
 /// A schedule variant of the sm90 backend (Policy::FailOnMiss): its default schedule for the query's head
-/// dim with BLOCK_M (warps BLOCK_M / 16) and the overlap changed.
+/// dim with BLOCK_M (warps BLOCK_M / 16), the overlap and the grid changed.
 class Sm90Variant : public ScheduleSource {
 public:
-  Sm90Variant(int blockM, codegen::WarpgroupOverlap overlap) : blockM_(blockM), overlap_(overlap) {}
+  Sm90Variant(int blockM, codegen::WarpgroupOverlap overlap, bool persistent = false)
+      : blockM_(blockM), overlap_(overlap), persistent_(persistent) {}
   std::optional<std::string> lookup(const ScheduleQuery &q) override {
     codegen::Schedule s = codegen::defaultSchedule(static_cast<int>(q.shape.D), q.spec->dtype, "sm_90a");
-    s.blockM = blockM_, s.warps = blockM_ / 16, s.overlap = overlap_;
+    s.blockM = blockM_, s.warps = blockM_ / 16, s.overlap = overlap_, s.persistent = persistent_;
     s.validate();
     return s.toJson();
   }
@@ -188,15 +190,16 @@ public:
 private:
   int blockM_;
   codegen::WarpgroupOverlap overlap_;
+  bool persistent_;
 };
 
 /// The backends the [varlen] cases run on: "sm80" always; on an sm_90 GPU "sm90" (the engine's default
-/// there), "sm90:intra64" and "sm90:pingpong_intra"; TILEFUSE_TEST_BACKENDS keeps those it names
-/// (substring match: "sm90" keeps the three sm90 ones).
+/// there), "sm90:intra64", "sm90:pingpong_intra" and "sm90:persistent"; TILEFUSE_TEST_BACKENDS keeps those
+/// it names (substring match: "sm90" keeps the four sm90 ones).
 std::vector<std::string> varlenBackends() {
   std::vector<std::string> backends = {"sm80"};
   if (testDevice().arch() == "sm_90")
-    backends.insert(backends.end(), {"sm90", "sm90:intra64", "sm90:pingpong_intra"});
+    backends.insert(backends.end(), {"sm90", "sm90:intra64", "sm90:pingpong_intra", "sm90:persistent"});
   if (const char *only = std::getenv("TILEFUSE_TEST_BACKENDS"); only && *only)
     std::erase_if(backends, [&](const std::string &b) {
       return b.find(only) == std::string::npos && std::string(only).find(b) == std::string::npos;
@@ -216,6 +219,8 @@ struct BackendEngine {
       options.schedules = std::make_shared<Sm90Variant>(64, codegen::WarpgroupOverlap::Intra);
     else if (backend == "sm90:pingpong_intra")
       options.schedules = std::make_shared<Sm90Variant>(128, codegen::WarpgroupOverlap::PingpongIntra);
+    else if (backend == "sm90:persistent")
+      options.schedules = std::make_shared<Sm90Variant>(128, codegen::WarpgroupOverlap::Pingpong, true);
     if (options.schedules)
       policy = Policy::FailOnMiss;
     engine = std::make_unique<Engine>(0, options);
@@ -230,8 +235,10 @@ void runCase(const VarlenCase &c, const std::string &backend) {
   const KernelHandle k = engine.getKernel(p.spec, p.shape, be.policy);
   const bool sm90 = backend.starts_with("sm90");
   CHECK(k.info().scheduleJson.find(sm90 ? "wgmma" : "mma_sync") != std::string::npos);
-  CHECK(k.info().scheduleJson.find("persistent") == std::string::npos);
+  const bool persistent = backend == "sm90:persistent";
+  CHECK((k.info().scheduleJson.find("\"persistent\":true") != std::string::npos) == persistent);
   CHECK(k.info().grid.find("ceil(Sq /") != std::string::npos);
+  CHECK((k.info().grid.find("persistent") != std::string::npos) == persistent);
 
   engine.launch(k, p.args());
   runtime::contextSynchronize();

@@ -145,7 +145,7 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
 /// the best kSm90ByModel tile shapes by the analytic model, the default's and a few anchors (64 and
 /// 128 rows by 64 and 128 columns) are kept. Each one with 2 or 3 consumer warpgroups is also timed
 /// with the other overlap (none / pingpong, FA3 Sec. 3.1), and each one on a persistent grid (pingpong
-/// with 2 or 3 consumer warpgroups; unless persistentGrid is false: packed specs): the model cannot
+/// with 2 or 3 consumer warpgroups): the model cannot
 /// rank those, the clock does. The default schedule itself (overlap and grid included) is always a
 /// candidate, so a tuned kernel is never slower than the untuned one by more than the timing noise;
 /// with compareWidths, so is the default with the other width of position compares.
@@ -235,12 +235,10 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
                                                                                         : codegen::WarpgroupOverlap::None;
       twins.push_back(other);
     }
-    if (options.persistentGrid) {
-      Candidate p = base;
-      p.schedule.overlap = takeTurns ? codegen::WarpgroupOverlap::Pingpong : codegen::WarpgroupOverlap::None;
-      p.schedule.persistent = true;
-      twins.push_back(p);
-    }
+    Candidate p = base;
+    p.schedule.overlap = takeTurns ? codegen::WarpgroupOverlap::Pingpong : codegen::WarpgroupOverlap::None;
+    p.schedule.persistent = true;
+    twins.push_back(p);
     for (Candidate &c : twins) {
       c.isDefault = c.schedule == defaultSchedule;
       if (&c != &twins.front())

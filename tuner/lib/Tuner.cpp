@@ -127,7 +127,7 @@ std::string utcNow() {
 
 codegen::Schedule defaultFor(const spec::Spec &spec, const spec::Shape &shape, const std::string &arch) {
   try {
-    // Packed specs too: the sm90 backend generates them (on its non-persistent grid) where it is the default.
+    // Packed specs too: the sm90 backend generates them where it is the default.
     return codegen::defaultSchedule(static_cast<int>(shape.D), spec.dtype,
                                     codegen::defaultTarget(arch, static_cast<int>(shape.D), static_cast<int>(shape.Dv)),
                                     codegen::ScheduleHints::of(spec, shape));
@@ -263,7 +263,6 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
   const codegen::Schedule def = defaultFor(spec, shape, arch);
   SearchSpace space = buildSearchSpace(shape, def, limits,
                                        {options.maxCandidates, options.compileExtra,
-                                        /*persistentGrid=*/spec.layout != spec::Layout::Packed,
                                         /*compareWidths=*/spec.maskMod.has_value()});
   result.enumerated = space.total;
   result.pruned = space.pruned;

@@ -172,8 +172,9 @@ protected:
 
   /// Packed sequences (KernelAbi.h): this block's sequence b = `batch` from cu_seqlens, its lengths (the
   /// Sq / Sk of everything below) and first rows; a Q tile past the sequence's end exits before any
-  /// load or barrier, so no tile straddles two sequences and none computes padding.
-  void packedSequence() {
+  /// load or barrier (`skip`: "return", or on the persistent grid the statement that moves on to the
+  /// next tile), so no tile straddles two sequences and none computes padding.
+  void packedSequence(const std::string &skip = "return;") {
     Block &body = r.kernel.getBodyBlock();
     std::string batch, qTile;
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
@@ -195,23 +196,12 @@ protected:
            kPackedSeqStartQ + "; // this sequence's Sq");
     w.line(std::string("const long long ") + kPackedSeqLenK + " = p.cu_seqlens_k[" + batch + " + 1] - " +
            kPackedSeqStartK + "; // this sequence's Sk");
-    w.line("if (" + qTile + " * " + str(r.blockM) + " >= " + kPackedSeqLenQ +
-           ") return; // a Q tile past this sequence's end (the grid covers max_seqlen_q)");
+    w.line("if (" + qTile + " * " + str(r.blockM) + " >= " + kPackedSeqLenQ + ") " + skip +
+           " // a Q tile past this sequence's end (the grid covers max_seqlen_q)");
   }
 
-  std::string packedBatch; ///< packed: the C name of the batch program id
-
-  void prologue() {
-    w.line("using T = " + cTypeOf(r.dtype, r.kernel) + ";");
-    w.line("using block = group<" + str(p.schedule.warps) + ">;");
-    w.line("constexpr int WARP_ROWS = " + str(p.warpRows) + "; // query rows per warp");
-    declareSmem();
-    w.line();
-    programIds();
-    if (r.packed)
-      packedSequence();
-    declareWarpRow();
-    // Function-level scalars the kernel uses (sizes, offsets), in program order.
+  /// The function-level scalars the kernel uses (sizes, offsets), in program order; constants apart.
+  void defineFunctionScalars() {
     llvm::DenseSet<Operation *> needed;
     std::function<void(Value)> need = [&](Value v) {
       Operation *d = v.getDefiningOp();
@@ -233,6 +223,26 @@ protected:
       any = true;
       sx.define(&op, w);
     }
+  }
+
+  /// True where each tile of a persistent grid has its own sequence (packed): the prologue then leaves
+  /// the sequence and the sizes to the tile loop (Sm90Emitter).
+  bool sequencePerTile = false;
+
+  std::string packedBatch; ///< packed: the C name of the batch program id
+
+  void prologue() {
+    w.line("using T = " + cTypeOf(r.dtype, r.kernel) + ";");
+    w.line("using block = group<" + str(p.schedule.warps) + ">;");
+    w.line("constexpr int WARP_ROWS = " + str(p.warpRows) + "; // query rows per warp");
+    declareSmem();
+    w.line();
+    programIds();
+    if (r.packed && !sequencePerTile)
+      packedSequence();
+    declareWarpRow();
+    if (!sequencePerTile)
+      defineFunctionScalars();
     for (Operation &op : r.func.getBody().front())
       if (auto c = dyn_cast<arith::ConstantOp>(op))
         sx.define(&op, w);

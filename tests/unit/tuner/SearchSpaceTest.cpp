@@ -79,22 +79,17 @@ TEST_CASE("the sm90 default schedule is a candidate exactly, overlap and grid in
   Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90a", hints);
   REQUIRE(def.mma == tilefuse::codegen::MmaFamily::Wgmma);
   REQUIRE(def.persistent);
-  for (bool persistentGrid : {true, false}) {
-    SearchOptions options{24, 12};
-    options.persistentGrid = persistentGrid;
-    SearchSpace s = buildSearchSpace(shape, def, h, options);
-    INFO("persistentGrid = " << persistentGrid);
-    CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
-    int defaults = 0, exact = 0;
-    for (const Candidate &c : s.candidates) {
-      defaults += c.isDefault;
-      exact += c.schedule == def;
-      if (c.isDefault)
-        CHECK(c.schedule == def);
-    }
-    CHECK(defaults == 1);
-    CHECK(exact == 1);
+  SearchSpace s = buildSearchSpace(shape, def, h, {24, 12});
+  CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
+  int defaults = 0, exact = 0;
+  for (const Candidate &c : s.candidates) {
+    defaults += c.isDefault;
+    exact += c.schedule == def;
+    if (c.isDefault)
+      CHECK(c.schedule == def);
   }
+  CHECK(defaults == 1);
+  CHECK(exact == 1);
 }
 
 TEST_CASE("compareWidths: the sm90 default is also timed with the other width of position compares", "[search]") {

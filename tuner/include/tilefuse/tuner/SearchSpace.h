@@ -103,9 +103,6 @@ struct SearchOptions {
   /// Compiled beyond maxCandidates, in model order, to replace candidates that the post-compile
   /// rules (spills, real occupancy) prune: the register estimate cannot be exact.
   int compileExtra = 12;
-  /// sm90 candidates on a persistent grid (Schedule::persistent). False for packed specs ("layout":
-  /// "packed"), which the sm90 backend generates on its one-block-per-tile grid only.
-  bool persistentGrid = true;
   /// The default sm90 schedule is also timed with Schedule::compares64 (the 64-bit position compares).
   /// Set for specs with a mask_mod, whose masked tiles compare positions; ptxas builds some of them
   /// faster one way, some the other (docs/results/v0.13).
