@@ -87,10 +87,25 @@ nlohmann::json candidateJson(const CandidateResult &c) {
   return j;
 }
 
+/// The sm90 schedule choices that the table's other columns do not show: overlap, grid, position
+/// compares, software exponential ("-" for sm80 schedules).
+std::string sm90Choices(const codegen::Schedule &s) {
+  if (s.mma != codegen::MmaFamily::Wgmma)
+    return "-";
+  std::string t(codegen::spelling(s.overlap));
+  if (s.persistent)
+    t += "+persistent";
+  if (s.compares64)
+    t += "+cmp64";
+  if (s.exp2FmaQuarters != 0)
+    t += "+fma" + std::to_string(s.exp2FmaQuarters);
+  return t;
+}
+
 void printTable(const TuneResult &r) {
   const bool energy = r.key.objective != Objective::Time;
-  fmt::print("  #  {:<7} {:<7} {:<5} {:<6} {:<9} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10} {:>10} {:>8}{}  {}\n", "BLOCK_M",
-             "BLOCK_N", "warps", "stages", "q", "minB", "regs", "spill", "smem KiB", "blk/SM", "compile ms",
+  fmt::print("  #  {:<7} {:<7} {:<5} {:<6} {:<9} {:<22} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10} {:>10} {:>8}{}  {}\n",
+             "BLOCK_M", "BLOCK_N", "warps", "stages", "q", "sm90", "minB", "regs", "spill", "smem KiB", "blk/SM", "compile ms",
              "median ms", "TFLOP/s", energy ? fmt::format(" {:>10} {:>6}", "J/call", "W") : "", "check");
   for (size_t i = 0; i < r.candidates.size(); ++i) {
     const CandidateResult &c = r.candidates[i];
@@ -100,8 +115,8 @@ void printTable(const TuneResult &r) {
     if (static_cast<int>(i) == r.winner && c.isDefault)
       mark = " <- winner (default)";
     const bool measured = timed && c.energy && c.energy->error.empty();
-    fmt::print("{:>3}  {:<7} {:<7} {:<5} {:<6} {:<9} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10.0f} {:>10} {:>8}{}  {}{}\n",
-               i + 1, s.blockM, s.blockN, s.warps, s.kvStages, codegen::spelling(s.q), s.minBlocksPerSm,
+    fmt::print("{:>3}  {:<7} {:<7} {:<5} {:<6} {:<9} {:<22} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10.0f} {:>10} {:>8}{}  {}{}\n",
+               i + 1, s.blockM, s.blockN, s.warps, s.kvStages, codegen::spelling(s.q), sm90Choices(s), s.minBlocksPerSm,
                c.registers, c.spillBytes,
                kib(c.smemBytes), c.blocksPerSm, c.compileMs, timed ? fmt::format("{:.3f}", c.medianMs) : "-",
                timed ? fmt::format("{:.1f}", c.tflops) : "-",

@@ -257,14 +257,15 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
       all.insert(all.begin(), c);
     }
   }
-  // And the default with the other width of position compares (SearchOptions::compareWidths).
+  // And the default with the other width of position compares (SearchOptions::compareWidths), first: the
+  // tuner times the default, then this twin, before the budget of the backend runs out.
   if (options.compareWidths && defaultSchedule.mma == codegen::MmaFamily::Wgmma) {
     auto def = std::find_if(all.begin(), all.end(), [](const Candidate &c) { return c.isDefault; });
     if (def != all.end()) {
       Candidate c = *def;
       c.schedule.compares64 = !c.schedule.compares64, c.isDefault = false;
       ++space.total;
-      all.insert(def + 1, c);
+      all.insert(all.begin(), c);
     }
   }
   return all;

@@ -118,6 +118,12 @@ TEST_CASE("compareWidths: the sm90 default is also timed with the other width of
   expected.compares64 = true;
   CHECK(w[0] == expected);
   CHECK_NOTHROW(w[0].validate());
+  // It is the first sm90 candidate besides the default, so a small budget still times it.
+  auto firstOther = std::find_if(with.candidates.begin(), with.candidates.end(), [](const Candidate &c) {
+    return c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma && !c.isDefault;
+  });
+  REQUIRE(firstOther != with.candidates.end());
+  CHECK(firstOther->schedule == expected);
   // Not on a GPU without the sm90 backend: sm80 schedules have no choice of width.
   Schedule sm80Default = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
   CHECK(wide(buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), options)).empty());
