@@ -360,7 +360,8 @@ TEST_CASE("packed Params packed on the stack equal codegen packParams with a Pac
         codegen::packParams(g.source.params, detail::problemSizes(r), given, nullptr, &pk);
     REQUIRE(expected.size() == g.plan.bytes);
     CHECK(std::equal(expected.begin(), expected.end(), packed));
-    // The TMA maps (sm90): Q [1, Hq, total_q, D], K / V [1, Hkv, total_k, D], token stride on the batch dim.
+    // The TMA maps (sm90): Q [1, Hq, total_q, D], K / V [1, Hkv, total_k, D], O [1, Hq, total_q, Dv] (its
+    // warpgroups whose rows are all in the sequence store by TMA), token stride on the batch dim.
     encodedMaps.clear();
     codegen::packParams(g.source.params, detail::problemSizes(r), given, recordMap, &pk);
     int maps = 0;
@@ -368,9 +369,9 @@ TEST_CASE("packed Params packed on the stack equal codegen packParams with a Pac
       if (f.source != codegen::ParamSource::TensorMap)
         continue;
       const codegen::TensorRole role = g.plan.tensors[f.tensor].role;
-      const bool keys = role != codegen::TensorRole::Q;
-      REQUIRE(role != codegen::TensorRole::O);
-      const int64_t H = keys ? s.Hkv : s.Hq, D = role == codegen::TensorRole::V ? s.Dv : s.D;
+      const bool keys = role == codegen::TensorRole::K || role == codegen::TensorRole::V;
+      const int64_t H = keys ? s.Hkv : s.Hq;
+      const int64_t D = role == codegen::TensorRole::V || role == codegen::TensorRole::O ? s.Dv : s.D;
       const detail::TmaMap m = detail::tmaMapOf(g.plan, r, bindings, f);
       CHECK(m.rank == 4);
       CHECK(std::vector<int64_t>(m.shape.begin(), m.shape.end()) ==
@@ -381,7 +382,7 @@ TEST_CASE("packed Params packed on the stack equal codegen packParams with a Pac
       CHECK(encodedMaps[maps].strides == std::vector<int64_t>(m.strides.begin(), m.strides.end()));
       ++maps;
     }
-    CHECK(maps == (std::string(backend) == "sm90" ? 3 : 0));
+    CHECK(maps == (std::string(backend) == "sm90" ? 4 : 0));
     CHECK(encodedMaps.size() == static_cast<size_t>(maps));
     if (maps) {
       // All sequences empty (total 0): extent 1, nothing is loaded; a token stride of 2^40 bytes: refused.

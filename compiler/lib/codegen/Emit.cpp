@@ -43,7 +43,7 @@ ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p) {
                                       std::to_string(b.rows) + " rows");
           rows = static_cast<int>(b.rows);
         }
-      if (p.staged && p.staged->tma && &r.tensorOf(p.staged->op.getDest()) == &r.tensors[i]) {
+      if (p.staged && &r.tensorOf(p.staged->op.getDest()) == &r.tensors[i]) {
         if (rows)
           fail(p.staged->op, "the sm90 backend loads and stores each tensor with one TMA box; " +
                                  r.tensors[i].sig.name + " is both loaded and stored through shared memory");

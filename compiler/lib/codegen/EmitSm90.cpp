@@ -45,8 +45,9 @@
 // agree); the tensor maps cover the whole [total, H, D] tensors and the producer adds the sequence's first
 // row to the token coordinate. A tile's rows past the sequence's end hold the next sequence's tokens: the
 // per-sequence Sk makes the last K/V tile a masked partial tile (P = 0 past Sk), and Q rows past Sq are
-// never stored: the epilogue copies the staged tile out with 16-byte stores bounded by the sequence's length
-// (a TMA box would write the next sequence's rows). On the persistent grid each role's tile loop reads
+// never stored: a warpgroup whose 64 rows are all in the sequence stores them by TMA, one whose rows cross
+// its end copies them out with 16-byte stores bounded by the sequence's length (a TMA box would write the
+// next sequence's rows). On the persistent grid each role's tile loop reads
 // the tile's sequence (tiles past its end are skipped by both) and defines the sizes per tile.
 //
 //===----------------------------------------------------------------------------------------===//
@@ -249,7 +250,7 @@ private:
       w.comment("store_smem = smem_base + " + std::to_string(p.staged->offset) + ": sw128<" + str(p.staged->rows) +
                 ", " + str(sm90SmemCols(static_cast<int>(p.staged->cols))) + ">, " +
                 r.tensorOf(p.staged->op.getDest()).sig.name + "'s tile on its way out (" +
-                (p.staged->tma ? "TMA store" : "16-byte stores") +
+                (r.packed ? "TMA store, or 16-byte stores for a sequence's last rows" : "TMA store") +
                 "; defined where it is written, so no register holds it through the K/V loop)");
     w.line("const unsigned bars = smem_base + " + std::to_string(p.smemBytes) + "u; // " + str(barrierCount()) +
            " mbarriers of 8 bytes");
@@ -335,25 +336,30 @@ private:
   // -- the producer warpgroup ---------------------------------------------------------------------------------
   /// The TMA copies of one tile: one box of [rows x 64] per 128-byte column panel (the last one partly past
   /// the tensor's columns when they are not a multiple of 64: the TMA writes zeros there).
+  /// The token (row) and batch coordinates of a TMA box at tile indices `idx` (batch, head, row, col) of
+  /// tensor `t`, `plus` added to the row ("" or " + wg_row0").
+  std::pair<std::string, std::string> tmaRowAndBatch(const TensorInfo &t, const std::vector<std::string> &idx,
+                                                     const std::string &plus) const {
+    if (!r.packed || t.sig.role == TensorRole::Capture)
+      return {asInt(idx[2]) + plus, asInt(idx[0])};
+    // Packed: the map covers the whole [total, H, D] tensor as [1, H, total, D] (runtime/lib/Launch.h:
+    // tmaMapOf); the sequence's first row moves the token coordinate. Rows a load reads past the sequence's
+    // end are the next sequence's (or the TMA's zeros past total): the K/V tail tile is masked by the
+    // per-sequence Sk, and Q rows past Sq are computed but never stored.
+    const bool keys = t.sig.role == TensorRole::K || t.sig.role == TensorRole::V;
+    const std::string start = idx[0] == packedBatch ? std::string(keys ? kPackedSeqStartK : kPackedSeqStartQ)
+                                                    : std::string(keys ? "p.cu_seqlens_k[" : "p.cu_seqlens_q[") +
+                                                          idx[0] + "]";
+    return {"static_cast<int>(" + start + " + " + paren(idx[2]) + ")" + plus, "0"};
+  }
+
   void tmaCopy(int b, const std::vector<std::string> &idx, const std::string &dst, const std::string &bar) {
     const SmemBuffer &buf = p.smem[b];
     const TensorInfo &t = r.tensorOf(buf.loads.front().getSource());
     const std::string map = "p." + t.sig.name + "_tma";
     w.line("mbarrier_arrive_expect_tx(" + bar + ", " + std::to_string(buf.bytesPerStage) + "u);");
     const std::string col = idx[3] == "0" ? "" : asInt(idx[3]) + " + ";
-    std::string row = asInt(idx[2]), batch = asInt(idx[0]);
-    if (r.packed && t.sig.role != TensorRole::Capture) {
-      // Packed: the map covers the whole [total, H, D] tensor as [1, H, total, D] (runtime/lib/Launch.h:
-      // tmaMapOf); the sequence's first row moves the token coordinate. Rows past the sequence's
-      // end are the next sequence's (or the TMA's zeros past total): the K/V tail tile is masked by the
-      // per-sequence Sk, and Q rows past Sq are computed but never stored.
-      const bool keys = t.sig.role == TensorRole::K || t.sig.role == TensorRole::V;
-      const std::string start = idx[0] == packedBatch ? std::string(keys ? kPackedSeqStartK : kPackedSeqStartQ)
-                                                      : std::string(keys ? "p.cu_seqlens_k[" : "p.cu_seqlens_q[") +
-                                                            idx[0] + "]";
-      row = "static_cast<int>(" + start + " + " + paren(idx[2]) + ")";
-      batch = "0";
-    }
+    const auto [row, batch] = tmaRowAndBatch(t, idx, "");
     for (int pn = 0; pn < sm90SmemCols(static_cast<int>(buf.cols)) / 64; ++pn)
       w.line("tma_load_4d(" + dst + (pn ? " + " + std::to_string(pn * buf.rows * 128) + "u" : "") + ", " + map +
              ", " + bar + ", " + col + str(64 * pn) + ", " + row + ", " + asInt(idx[1]) + ", " + batch + ");");
@@ -651,45 +657,42 @@ private:
     const std::vector<std::string> idx = refs(store.getIndices());
     const std::string v = storage(store.getValue());
     const std::string bar = "static_cast<int>(" + str(consumers) + " + warpgroup::index())";
-    if (!s.tma) {
-      // Packed: the warpgroup's threads copy the staged rows out themselves.
-      View view_ = view(store.getDest(), idx, 2, true);
-      w.comment(where(store) + ": " + v + " -> " + t.sig.name + " through store_smem: this warpgroup's 64 rows by "
-                "coalesced 16-byte stores (rows past the sequence's end are skipped)");
-      w.line("const unsigned store_smem = smem_base + " + std::to_string(s.offset) + "u;");
-      if (persistent)
-        w.line("named_barrier_sync<128>(" + bar + "); // store_smem is free: the last tile's rows are copied out");
-      w.line("warpgroup::store_sw128<" + t.elemC + ", " + str(s.rows) + ", " + str(s.cols) + ">(store_smem, " + v +
-             ", warp_row0);");
-      w.line("named_barrier_sync<128>(" + bar + "); // the warpgroup's rows are written");
-      w.line("warpgroup::store_rows_from_sw128<" + t.elemC + ", " + str(s.rows) + ", " + str(s.cols) + ">(" +
-             view_.gv + ", store_smem, wg_row0, " + asInt(view_.row0) + " + wg_row0);");
-      return;
-    }
-    w.comment(where(store) + ": " + v + " -> " + t.sig.name + " through store_smem: this warpgroup's 64 rows by TMA "
-              "(rows past the end are not written)");
+    w.comment(where(store) + ": " + v + " -> " + t.sig.name + " through store_smem: this warpgroup's 64 rows by TMA " +
+              (r.packed ? "when they are all in the sequence, else by 16-byte stores that stop at its end (a TMA box "
+                          "would write the next sequence's rows)"
+                        : "(rows past the end are not written)"));
     w.line("const unsigned store_smem = smem_base + " + std::to_string(s.offset) + "u;");
     w.line("if (warpgroup::thread_index() == 0) tma_store_wait_read<0>(); // the last tile's store has read "
            "store_smem");
     w.line("named_barrier_sync<128>(" + bar + "); // store_smem is free");
     w.line("warpgroup::store_sw128<" + t.elemC + ", " + str(s.rows) + ", " + str(s.cols) + ">(store_smem, " + v +
            ", warp_row0);");
+    if (r.packed)
+      w.open("if (" + asInt(idx[2]) + " + wg_row0 + 64 <= " + asInt(kPackedSeqLenQ) + ")");
     w.line("fence_proxy_async_smem(); // the TMA store reads what this thread wrote");
     w.line("named_barrier_sync<128>(" + bar + "); // the warpgroup's rows are written");
     w.open("if (warpgroup::thread_index() == 0)");
     const std::string col = idx[3] == "0" ? "" : asInt(idx[3]) + " + ";
+    const auto [row, batch] = tmaRowAndBatch(t, idx, " + wg_row0");
     for (int pn = 0; pn < sm90SmemCols(static_cast<int>(s.cols)) / 64; ++pn)
       w.line("tma_store_4d(p." + t.sig.name + "_tma, store_smem + " +
              (pn ? std::to_string(static_cast<std::size_t>(pn) * s.rows * 128) + "u + " : std::string()) +
-             "wg_row0 * 128u, " + col + str(64 * pn) + ", " + asInt(idx[2]) + " + wg_row0, " + asInt(idx[1]) + ", " +
-             asInt(idx[0]) + ");");
+             "wg_row0 * 128u, " + col + str(64 * pn) + ", " + row + ", " + asInt(idx[1]) + ", " + batch + ");");
     w.line("tma_store_commit();");
+    w.close();
+    if (!r.packed)
+      return;
+    w.orElse(); // the sequence's last rows: the warpgroup's threads copy them out themselves
+    View view_ = view(store.getDest(), idx, 2, true);
+    w.line("named_barrier_sync<128>(" + bar + "); // the warpgroup's rows are written");
+    w.line("warpgroup::store_rows_from_sw128<" + t.elemC + ", " + str(s.rows) + ", " + str(s.cols) + ">(" + view_.gv +
+           ", store_smem, wg_row0, " + asInt(view_.row0) + " + wg_row0);");
     w.close();
   }
 
   /// Consumers, before the kernel exits: the staged stores still in flight complete.
   void drainStagedStores() {
-    if (p.staged && p.staged->tma)
+    if (p.staged)
       w.line("if (warpgroup::thread_index() == 0) tma_store_wait<0>(); // the last TMA store has completed");
   }
 

@@ -598,7 +598,6 @@ private:
       return;
     StagedStore s;
     s.op = found;
-    s.tma = !r.packed;
     s.rows = t.getDimSize(0), s.cols = t.getDimSize(1);
     s.offset = p.smemBytes;
     s.bytes = static_cast<std::size_t>(s.rows) * static_cast<std::size_t>(sm90SmemCols(static_cast<int>(s.cols))) * 2;
@@ -947,7 +946,7 @@ std::string KernelPlan::toString() const {
   if (staged)
     os << "    +" << staged->offset << "\tstaged store : " << staged->rows << " x " << staged->cols << ", "
        << staged->bytes << " bytes, written by the consumers, stored by "
-       << (staged->tma ? "TMA" : "16-byte stores (packed)") << "\n";
+       << (r->packed ? "TMA, 16-byte stores for a sequence's last rows (packed)" : "TMA") << "\n";
   for (const LoopPlan &l : loops) {
     os << "  loop at " << locationString(l.op.getLoc()) << ": step " << l.step << ", " << l.stages
        << (l.stages == 1 ? " stage (issue at the top of each iteration, wait before each first use)"

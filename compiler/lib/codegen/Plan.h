@@ -119,12 +119,11 @@ struct BlockMaskPlan {
 /// thread per consumer warpgroup stores that warpgroup's 64 rows by TMA (one box per 64-column panel;
 /// rows past the tensor's end are not written). Planned for the kernel body's one top-level store of a
 /// [BLOCK_M x cols] f32 register tile into a rank-4 16-bit tensor (O) when its buffer fits in shared
-/// memory after every loaded tile. Packed sequences: a TMA box would cross into the next sequence's rows, so
-/// the warpgroup copies its rows out with coalesced 16-byte stores bounded by the sequence's length (tma =
-/// false).
+/// memory after every loaded tile. Packed sequences: a warpgroup whose 64 rows are all in the sequence stores
+/// them by TMA too; one whose rows cross the sequence's end (a TMA box would write the next sequence's rows)
+/// copies them out with coalesced 16-byte stores bounded by the sequence's length.
 struct StagedStore {
   mutable tilefuse::blk::StoreOp op;
-  bool tma = true;            ///< one TMA store per warpgroup and panel; false: 16-byte stores from the buffer
   std::size_t offset = 0;     ///< bytes from the start of dynamic shared memory (a multiple of 1024)
   std::size_t bytes = 0;      ///< rows * sm90SmemCols(cols) * 2
   int64_t rows = 0, cols = 0; ///< the stored tile

@@ -136,7 +136,8 @@ TEST_CASE("ScheduleHints::of reads the spec's mask and score_mod and captures an
 
 // The sm90 epilogue through shared memory (Plan.h StagedStore): O gets a TMA map of one warpgroup's 64 rows
 // and 16-byte rows, the kernel's shared memory holds the buffer, and the stores are stmatrix + TMA. Packed
-// sequences copy the buffer out with 16-byte stores (no map: a box would cross into the next sequence).
+// sequences too, for a warpgroup whose 64 rows are all in the sequence; one whose rows cross its end copies
+// them out with 16-byte stores (a box would write into the next sequence).
 // Where the buffer does not fit after the loaded tiles (D 256), O is stored from the registers as before.
 TEST_CASE("sm90 kernels store O through shared memory when its buffer fits", "[pipeline][sm90]") {
   auto build = [](const std::string &name, int64_t d) {
@@ -182,10 +183,15 @@ TEST_CASE("sm90 kernels store O through shared memory when its buffer fits", "[p
   CHECK_FALSE(contains(d256.source, "store_smem"));
 
   const GeneratedKernel packed = build("varlen/causal", 128);
-  CHECK(mapOf(packed, "O_tma") == nullptr);
+  const ParamField *po = mapOf(packed, "O_tma");
+  REQUIRE(po != nullptr);
+  CHECK(po->boxRows == 64);
   CHECK(tensor(packed, "O").needs16ByteRows);
+  CHECK(contains(packed.source, "if (static_cast<int>(q_row0) + wg_row0 + 64 <= static_cast<int>(seqlen_q)) {"));
+  CHECK(contains(packed.source, "tma_store_4d(p.O_tma, store_smem + wg_row0 * 128u, 0, static_cast<int>(seq_start_q + "
+                                "q_row0) + wg_row0, static_cast<int>(head), 0);"));
   CHECK(contains(packed.source, "warpgroup::store_rows_from_sw128<__nv_bfloat16, 128, 128>("));
-  CHECK_FALSE(contains(packed.source, "tma_store_4d"));
+  CHECK(contains(packed.source, "tma_store_wait<0>();"));
   // LSE (f32, one value per row) keeps its own store.
   CHECK(contains(packed.source, "warp::store(gv<float>{p.LSE"));
 }

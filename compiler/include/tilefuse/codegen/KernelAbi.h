@@ -37,7 +37,8 @@
 // sm90 kernels (wgmma + TMA) load Q, K, V through tensor maps of the whole packed tensor, [1, H, total, D]
 // (TensorMapEncoder), at token coordinate cu_seqlens[b] + row; rows of a tile past Sq_b / Sk_b then hold
 // the next sequence's tokens (zeros past total): K/V columns past Sk_b are masked by the tail mask, Q rows
-// past Sq_b are never stored. The persistent grid is not generated for packed kernels.
+// past Sq_b are never stored (O: a warpgroup's 64 rows by TMA when all are in the sequence, else by
+// 16-byte stores bounded by it). On the persistent grid each block reads its tile's sequence per tile.
 //
 // Grid: CUDA x, y, z = ceil(Sq / BLOCK_M), Hq, B for the FlashAttention-2 programs (Q tiles on
 // blockIdx.x so the tiles of one head run close in time and share K/V in L2). In general the fused
