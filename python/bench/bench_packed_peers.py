@@ -41,8 +41,10 @@ takes none): the padding costs them time but is not excluded from the
 softmax, so only the longest sequence's output is exact. Padding and
 unpadding copies are not timed. Both favour the padded peers.
 
-Timing: CUDA events around every call, --warmup untimed calls first, then
-the median (and min, max) of --reps timed calls, in ms. Not timed, reported
+Timing: CUDA events around every call, --warmup untimed calls first and more
+until --warmup-ms (500) have passed, so the board is at its power limit as in
+`tilefuse bench` (docs/results/v0.14), then the median (and min, max) of
+--reps timed calls, in ms. Not timed, reported
 apart in s: FlexAttention's create_block_mask and its compile + first call.
 Effective FLOPs count only real tokens: per sequence 4 H L^2 D, halved with
 --causal; TFLOP/s = effective FLOPs / time. A backend that fails (not
@@ -167,11 +169,22 @@ def read_lengths(path):
 
 # --- timing -----------------------------------------------------------------
 
-def time_ms(torch, fn, warmup, reps, device):
+def time_ms(torch, fn, warmup, reps, device, warmup_ms=0.0):
     """Median, min and max over `reps` calls of `fn`, in ms: CUDA events
-    on a GPU, the host clock on the CPU (--device cpu, a smoke test)."""
+    on a GPU, the host clock on the CPU (--device cpu, a smoke test).
+    `warmup` calls first, then more until `warmup_ms` of wall time have
+    passed: the board's steady state at its power limit, as `tilefuse bench
+    --warmup-ms` times it (docs/results/v0.14, calls 5-9)."""
     for _ in range(warmup):
         fn()
+    if device != "cpu":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    while (time.perf_counter() - start) * 1e3 < warmup_ms:
+        for _ in range(10):
+            fn()
+        if device != "cpu":
+            torch.cuda.synchronize()
     if device == "cpu":
         times = []
         for _ in range(reps):
@@ -236,7 +249,8 @@ def run_peers(args, lengths):
         "lengths_file": args.seqlens_file, "sequences": batch,
         "total_tokens": total, "min_len": min(lengths), "max_len": max_len,
         "heads": heads, "head_dim": dim, "dtype": "bf16",
-        "effective_flops": flops, "warmup": args.warmup, "reps": args.reps,
+        "effective_flops": flops, "warmup": args.warmup, "warmup_ms": args.warmup_ms,
+        "reps": args.reps,
         "torch": torch.__version__,
         "cudnn": torch.backends.cudnn.version(),
         "device": torch.cuda.get_device_name() if dev == "cuda" else "cpu",
@@ -308,7 +322,8 @@ def run_peers(args, lengths):
             reference = out[0, :, start:start + max_len].float()
             del out
             report("flex", time_ms(torch, lambda: flex(
-                q, k, v, block_mask=block_mask), args.warmup, args.reps, dev),
+                q, k, v, block_mask=block_mask), args.warmup, args.reps, dev,
+                args.warmup_ms),
                 setup)
     except Exception as e:  # noqa: BLE001
         unavailable("flex", f"{type(e).__name__}: {str(e).strip()}")
@@ -337,7 +352,8 @@ def run_peers(args, lengths):
                     diff = out[longest, :, :max_len].float() - reference
                     check["max_abs_diff_vs_flex"] = diff.abs().max().item()
                 del out
-                report(name, time_ms(torch, sdpa, args.warmup, args.reps, dev),
+                report(name, time_ms(torch, sdpa, args.warmup, args.reps, dev,
+                                     args.warmup_ms),
                        extra=check)
         except Exception as e:  # noqa: BLE001
             unavailable(name, f"{type(e).__name__}: {str(e).strip()}")
@@ -370,6 +386,9 @@ def main(argv=None):
                    help="causal inside each sequence")
     p.add_argument("--json", metavar="OUT", help="write the results here")
     p.add_argument("--warmup", type=int, default=5, help="untimed calls")
+    p.add_argument("--warmup-ms", type=float, default=500.0,
+                   help="then untimed calls until this many ms have passed (the "
+                        "board's steady state, as tilefuse bench --warmup-ms; 0: none)")
     p.add_argument("--reps", type=int, default=30, help="timed calls")
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
                    help="cpu: a smoke test of this script at small sizes")

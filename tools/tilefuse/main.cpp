@@ -495,6 +495,10 @@ int main(int argc, char **argv) {
                        "Schedule JSON (default: the cache's entry, else the heuristic default)");
   benchCmd->add_option("--reps", benchArgs.options.reps, "Timed runs (default 50)")->check(CLI::PositiveNumber);
   benchCmd->add_option("--warmup", benchArgs.options.warmup, "Untimed runs first (default 5)");
+  benchCmd->add_option("--warmup-ms", benchArgs.options.warmupMs,
+                       "Then untimed runs until this much GPU time has passed, so the board has reached its power "
+                       "limit and the times are its steady state's (default 500; 0: the first burst)")
+      ->check(CLI::Range(0.0, 600000.0));
   benchCmd->add_option("--seed", benchArgs.options.seed, "Seed of the inputs (default: random)");
   benchCmd->add_option("--device", benchArgs.options.device, "CUDA device ordinal (default 0)");
   benchCmd->add_flag("--energy", benchArgs.options.energy,

@@ -58,6 +58,15 @@ std::pair<double, std::string> packedFlops(KernelBuilder &builder, const codegen
 
 namespace detail {
 
+void warmUpFor(const LoadedKernel &kernel, const DeviceProblem &problem, double ms) {
+  double spent = 0;
+  // Rounds of 20 launches, each round timed by the sum of its launches' events; bounded even for a kernel
+  // that reports 0 ms.
+  for (int round = 0; spent < ms && round < 100000; ++round)
+    for (float x : timeKernel(kernel, problem, 0, 20, 20, 1e30).ms)
+      spent += x;
+}
+
 Timing timeWithEnergy(const LoadedKernel &kernel, const DeviceProblem &problem, int warmup, int minReps,
                       int maxReps, double budgetMs, const runtime::EnergyCounter &counter,
                       EnergyMeasurement &energy) {
@@ -108,6 +117,9 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
   if (!packed && options.packed)
     throw std::invalid_argument("bench: packed sequences given, but spec '" + spec.name +
                                 "' is batched (no \"layout\": \"packed\")");
+  if (!(options.warmupMs >= 0) || options.warmupMs > 600000)
+    throw std::invalid_argument("bench: warmup_ms = " + std::to_string(options.warmupMs) +
+                                " is not allowed; allowed: 0 to 600000 ms of untimed launches");
   BenchResult result;
   result.packed = options.packed;
   result.spec = spec;
@@ -179,6 +191,7 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
   DeviceProblem problem(spec, inputs,
                         rotationSets(perSet, static_cast<std::size_t>(info.l2CacheBytes), options.l2Multiple,
                                      std::size_t(8) << 30));
+  warmUpFor(kernel, problem, options.warmupMs);
   Timing t;
   if (options.energy) {
     EnergyMeasurement &energy = result.energy.emplace();

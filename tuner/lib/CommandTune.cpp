@@ -265,6 +265,7 @@ int runBench(const BenchArgs &a) {
                             {"min_ms", r.minMs},
                             {"max_ms", r.maxMs},
                             {"reps", r.reps},
+                            {"warmup_ms", options.warmupMs},
                             {"tflops", r.tflops},
                             {"useful_flops", r.usefulFlops},
                             {"flops_rule", r.flopsRule},
@@ -292,7 +293,8 @@ int runBench(const BenchArgs &a) {
       }
       fmt::print("schedule: {} from {}{}\n", detail::scheduleText(r.schedule), r.scheduleSource,
                  r.note.empty() ? "" : " (" + r.note + ")");
-      fmt::print("time: median {:.3f} ms (min {:.3f}, max {:.3f}, {} runs){}\n", r.medianMs, r.minMs, r.maxMs, r.reps,
+      fmt::print("time: median {:.3f} ms (min {:.3f}, max {:.3f}, {} runs after {:g} ms of warm-up){}\n", r.medianMs,
+                 r.minMs, r.maxMs, r.reps, options.warmupMs,
                  r.cachedMs > 0 ? fmt::format("; tuned {:.3f} ms", r.cachedMs) : "");
       fmt::print("throughput: {:.1f} TFLOP/s ({} FLOPs: {:.3e})\n", r.tflops, r.flopsRule, r.usefulFlops);
       for (auto [name, acc] : {std::pair{r.packed ? "small packed batch, every row" : "small shape, every row", &r.small}, std::pair{"sampled rows", &r.sampled}})

@@ -186,6 +186,11 @@ struct BenchOptions {
   int device = 0;                            ///< CUDA ordinal
   std::optional<codegen::Schedule> schedule; ///< else the cached one, else the default
   int warmup = 5;
+  /// Then untimed launches until this much GPU time (ms) has passed: under sustained load the board
+  /// reaches its power limit within about half a second, and a long D128 kernel then runs 10-15% slower
+  /// than in its first launches (docs/results/v0.14, calls 5-9). The times are those of that steady state.
+  /// 0: only the `warmup` launches (the first burst). Throws std::invalid_argument when negative.
+  double warmupMs = 500;
   int reps = 50;
   double l2Multiple = 4;
   uint64_t seed = 0;
