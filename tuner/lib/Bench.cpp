@@ -59,12 +59,17 @@ std::pair<double, std::string> packedFlops(KernelBuilder &builder, const codegen
 namespace detail {
 
 void warmUpFor(const LoadedKernel &kernel, const DeviceProblem &problem, double ms) {
+  // Rounds of 1 to 20 launches (sized from the last round so a slow kernel does not overshoot by much),
+  // each timed by the sum of its launches' events; bounded even for a kernel that reports 0 ms.
   double spent = 0;
-  // Rounds of 20 launches, each round timed by the sum of its launches' events; bounded even for a kernel
-  // that reports 0 ms.
-  for (int round = 0; spent < ms && round < 100000; ++round)
-    for (float x : timeKernel(kernel, problem, 0, 20, 20, 1e30).ms)
-      spent += x;
+  int n = 1;
+  for (int round = 0; spent < ms && round < 100000; ++round) {
+    double sum = 0;
+    for (float x : timeKernel(kernel, problem, 0, n, n, 1e30).ms)
+      sum += x;
+    spent += sum;
+    n = static_cast<int>(std::clamp((ms - spent) / std::max(1e-3, sum / n), 1.0, 20.0));
+  }
 }
 
 Timing timeWithEnergy(const LoadedKernel &kernel, const DeviceProblem &problem, int warmup, int minReps,
