@@ -47,8 +47,8 @@
 // per-sequence Sk makes the last K/V tile a masked partial tile (P = 0 past Sk), and Q rows past Sq are
 // never stored: a warpgroup whose 64 rows are all in the sequence stores them by TMA, one whose rows cross
 // its end copies them out with 16-byte stores bounded by the sequence's length (a TMA box would write the
-// next sequence's rows). On the persistent grid each role's tile loop reads
-// the tile's sequence (tiles past its end are skipped by both) and defines the sizes per tile.
+// next sequence's rows). On the persistent grid each role's tile loop reads the tile's sequence (tiles past
+// its end are skipped by both) and defines the sizes per tile.
 //
 //===----------------------------------------------------------------------------------------===//
 #include "EmitWalker.h"
@@ -334,8 +334,6 @@ private:
   }
 
   // -- the producer warpgroup ---------------------------------------------------------------------------------
-  /// The TMA copies of one tile: one box of [rows x 64] per 128-byte column panel (the last one partly past
-  /// the tensor's columns when they are not a multiple of 64: the TMA writes zeros there).
   /// The token (row) and batch coordinates of a TMA box at tile indices `idx` (batch, head, row, col) of
   /// tensor `t`, `plus` added to the row ("" or " + wg_row0").
   std::pair<std::string, std::string> tmaRowAndBatch(const TensorInfo &t, const std::vector<std::string> &idx,
@@ -353,6 +351,8 @@ private:
     return {"static_cast<int>(" + start + " + " + paren(idx[2]) + ")" + plus, "0"};
   }
 
+  /// The TMA copies of one tile: one box of [rows x 64] per 128-byte column panel (the last one partly past
+  /// the tensor's columns when they are not a multiple of 64: the TMA writes zeros there).
   void tmaCopy(int b, const std::vector<std::string> &idx, const std::string &dst, const std::string &bar) {
     const SmemBuffer &buf = p.smem[b];
     const TensorInfo &t = r.tensorOf(buf.loads.front().getSource());
