@@ -29,7 +29,6 @@ measurement (cuDNN is then unavailable).
 """
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -141,7 +140,6 @@ def main():
                        "reps": args.reps, "cases": results}, f, indent=2)
     if not timed:
         raise SystemExit("bench_dense_peers.py: no peer ran")
-    assert all(math.isfinite(r["ms"]) for r in timed)
 
 
 if __name__ == "__main__":

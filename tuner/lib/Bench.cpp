@@ -59,8 +59,8 @@ std::pair<double, std::string> packedFlops(KernelBuilder &builder, const codegen
 namespace detail {
 
 void warmUpFor(const LoadedKernel &kernel, const DeviceProblem &problem, double ms) {
-  // Rounds of 1 to 20 launches (sized from the last round so a slow kernel does not overshoot by much),
-  // each timed by the sum of its launches' events; bounded even for a kernel that reports 0 ms.
+  // Sized from the last round so that a slow kernel does not overshoot by much; bounded even for a kernel
+  // that reports 0 ms.
   double spent = 0;
   int n = 1;
   for (int round = 0; spent < ms && round < 100000; ++round) {

@@ -26,8 +26,10 @@ Accuracy runAndCheck(const spec::Spec &spec, const HostInputs &inputs, DevicePro
 /// Bytes of Q, K, V, O (and LSE) of one copy of the inputs at `shape`.
 std::size_t bytesPerSet(const spec::Spec &spec, const spec::Shape &shape);
 
-/// Untimed launches of `kernel` (rounds of 20) until `ms` of GPU time have passed by their events: the
-/// board's steady state under sustained load (BenchOptions::warmupMs). CUDA errors throw as timeKernel's do.
+/// Untimed launches of `kernel` on `problem` until `ms` (milliseconds of GPU time, by the launches' events)
+/// have passed: the board's steady state under sustained load (BenchOptions::warmupMs). Rounds of 1 to 20
+/// launches, each sized from the last; at most 100000 rounds. ms <= 0 launches nothing. CUDA errors throw
+/// as timeKernel's do.
 void warmUpFor(const LoadedKernel &kernel, const DeviceProblem &problem, double ms);
 
 /// timeKernel(kernel, problem, warmup, minReps, maxReps, budgetMs) with NVML's `counter` read before the

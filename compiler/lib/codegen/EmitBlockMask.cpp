@@ -85,10 +85,10 @@ public:
     std::vector<std::string> exprs;
     for (auto &[m, skip] : b.masks)
       exprs.push_back(elem(ec, m));
-    std::string all_exprs;
+    std::string read; // what the lambda returns: the positions these read are declared
     for (const std::string &x : exprs)
-      all_exprs += x + "\n";
-    w.append(ec.lambdaBody(all_exprs));
+      read += x + "\n";
+    w.append(ec.lambdaBody(read));
     for (size_t i = 0; i < k; ++i) {
       w.line("const bool m" + str(i) + " = " + exprs[i] + ";");
       w.line("some_true" + str(i) + " |= m" + str(i) + ";");

@@ -324,7 +324,8 @@ template <typename T> TF_DEVICE T smax(T a, T b) { return a > b ? a : b; }
 template <typename T> TF_DEVICE T smin(T a, T b) { return a < b ? a : b; }
 /// The tile-uniform side of a position comparison `a row + b col PRED bound` (ElementCode::region,
 /// affine compares), clamped to [-2^30, 2^30] so that the per-element compare is 32-bit. The clamp
-/// never changes the result: |a row + b col| <= 4 (BLOCK_M + BLOCK_N) is far inside it.
+/// never changes the result: each side's coefficients are at most 4, so |a row + b col| <= 8 (BLOCK_M +
+/// BLOCK_N) <= 2^12, far inside it.
 TF_DEVICE int position_bound(long long v) {
   return static_cast<int>(v < -(1ll << 30) ? -(1ll << 30) : v > (1ll << 30) ? (1ll << 30) : v);
 }
