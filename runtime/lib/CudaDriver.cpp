@@ -133,12 +133,20 @@ int deviceAttribute(CUdevice_attribute attribute, int ordinal) {
   return v;
 }
 
-int currentDeviceSmCount() {
+namespace {
+int currentDeviceAttribute(CUdevice_attribute attribute) {
   CUdevice device = 0;
   TF_CU(cuCtxGetDevice, &device);
   int v = 0;
-  TF_CU(cuDeviceGetAttribute, &v, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+  TF_CU(cuDeviceGetAttribute, &v, attribute, device);
   return v;
+}
+} // namespace
+
+int currentDeviceSmCount() { return currentDeviceAttribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT); }
+
+int currentDeviceMaxSharedPerBlockOptin() {
+  return currentDeviceAttribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
 }
 
 DeviceInfo deviceInfo(int ordinal) {

@@ -376,7 +376,7 @@ std::vector<codegen::TensorBinding> toTensorBindings(const Bindings &bs) {
   return out;
 }
 
-codegen::ProblemSizes problemSizes(const AttentionArgs &a) { return {a.B, a.Hq, a.Hkv, a.Sq, a.Sk}; }
+codegen::ProblemSizes problemSizes(const AttentionArgs &a) { return {a.B, a.Hq, a.Hkv, a.Sq, a.Sk, a.totalQ}; }
 
 void patchBlockMask(const PackPlan &plan, const std::array<uint64_t, 4> *lists, std::span<std::byte> out) {
   for (const PackField &f : plan.fields)
@@ -437,8 +437,8 @@ void launch(const Kernel &k, const AttentionArgs &given, const BlockMaskData *ma
     patchBlockMask(k.plan, &mask->lists, std::span<std::byte>(params, kMaxParamBytes));
   }
   // 2. The grid of the program (x = ceil(Sq / BLOCK_M), y = Hq, z = B for FA2 programs; packed:
-  //    x = ceil(max_seqlen_q / BLOCK_M) Q tiles per sequence, z = B sequences, tiles past a sequence's end
-  //    exit at once).
+  //    the same with x = ceil(max_seqlen_q / BLOCK_M), or one block per Q tile of all sequences,
+  //    GridRule::packedTiles).
   const std::array<int64_t, 3> grid = k.grid.evaluate(problemSizes(args), k.smCount);
   if (grid[0] > 0x7fffffff || grid[1] > 65535 || grid[2] > 65535)
     bad(k.plan, "grid (" + std::to_string(grid[0]) + ", " + std::to_string(grid[1]) + ", " +

@@ -214,11 +214,15 @@ TEST_CASE("every packed spec compiles for sm_80 and sm_90 (both backends) with 0
         INFO("spec '" << s.name << "' D=" << d << " " << arch << " schedule " << schedule.toString());
         REQUIRE(schedule.mma == t.mma);
         const driver::BuiltKernel k = detail::buildSource(s, shape, schedule);
-        CHECK(k.source.find("p.cu_seqlens_q[batch + 1] - seq_start_q") != std::string::npos);
-        // The skip of a Q tile past its sequence's end: the block exits, or on the persistent grid each role
-        // moves on to its next tile.
+        // The sequence's lengths: from the block's packed tile, or on the persistent grid from cu_seqlens per tile.
+        CHECK(k.source.find(schedule.persistent ? "p.cu_seqlens_q[batch + 1] - seq_start_q"
+                                                : "seqlen_q = packed.len_q;") != std::string::npos);
+        // The skip of tiles past a sequence's end: on a grid of blocks the block exits; on the persistent grid
+        // each role moves on to its next tile.
         CHECK(k.source.find(schedule.persistent ? ") { --tile_iter; continue; } // a Q tile past this sequence's end"
-                                                : ") return; // a Q tile past this sequence's end") != std::string::npos);
+                                                : "if (packed.batch < 0) return; // past its sequence's end") !=
+              std::string::npos);
+        CHECK(k.grid.packedTiles == !schedule.persistent);
         if (t.mma == codegen::MmaFamily::Wgmma) {
           // The TMA coordinates: the sequence's first row on the token dim, batch 0.
           CHECK(k.source.find("static_cast<int>(seq_start_q + q_row0), static_cast<int>(head), 0);") !=
@@ -226,7 +230,9 @@ TEST_CASE("every packed spec compiles for sm_80 and sm_90 (both backends) with 0
           CHECK(k.source.find("static_cast<int>(seq_start_k + kv_next), ") != std::string::npos);
           // The early exit comes before the barriers are initialised (both roles skip the tile); on the
           // persistent grid the skip is in each role's tile loop, after them.
-          CHECK((k.source.find("past this sequence's end") < k.source.find("mbarrier_init(")) != schedule.persistent);
+          const std::size_t skip =
+              k.source.find(schedule.persistent ? "past this sequence's end" : "past its sequence's end");
+          CHECK((skip < k.source.find("mbarrier_init(")) != schedule.persistent);
         }
         CHECK(k.launch().params.packed);
         CHECK(!k.launch().params.blockMask.present);

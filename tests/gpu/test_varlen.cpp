@@ -1,8 +1,9 @@
 // [gpu] Packed variable-length sequences (spec "layout": "packed", FlashAttention's varlen API) through the
 // Engine: Q / O [total_q, Hq, D], K / V [total_k, Hkv, D], LSE [Hq, total_q], int32 cu_seqlens_q / _k.
-// Batches with lengths 1, 63, 64, 65 (around BLOCK_M) and 4097 (many tiles, a partial last one), and one
-// with empty sequences, for causal (also with K lengths that differ from Q's: bottom-right alignment per
-// sequence), a sliding window with GQA 4:1, and a score_mod reading a captured per-head tensor (ALiBi).
+// Batches with lengths 1, 63, 64, 65 (around BLOCK_M) and 4097 (many tiles, a partial last one), one
+// with empty sequences and one of 300 mostly short ones (the grid of the packed tiles), for
+// causal (also with K lengths that differ from Q's: bottom-right alignment per sequence), a sliding window
+// with GQA 4:1, and a score_mod reading a captured per-head tensor (ALiBi).
 // Every sequence is checked against the fp64 reference by FlashAttention's rule (compareWithReference on
 // the sequence's rows alone, with its lengths as Sq / Sk); O and LSE are poisoned (NaN) beforehand, with
 // extra rows after total_q and extra LSE columns per head that must stay poisoned. Every case runs on each
@@ -113,7 +114,8 @@ struct PackedProblem {
 
   /// Every non-empty sequence against the fp64 reference (its rows alone); the poisoned tail rows of O and
   /// the LSE padding untouched. Returns the worst comparison's numbers through `worst`.
-  bool check(const std::vector<std::uint16_t> &o, const std::vector<float> &lse, Comparison &worst) const {
+  bool check(const std::vector<std::uint16_t> &o, const std::vector<float> &lse, Comparison &worst,
+             std::string &why) const {
     bool ok = true;
     const int64_t Hq = shape.Hq, Dv = shape.Dv, tq = seqs.totalQ();
     for (int64_t b = 0; b < seqs.batch(); ++b) {
@@ -145,10 +147,14 @@ struct PackedProblem {
       const Comparison c = compareWithReference(p, slice(o, seqs.cuQ[b], lq, Hq * Dv), {0, Dv, Hq * Dv}, 0, lseB);
       if (!c.passed()) {
         ok = false;
-        UNSCOPED_INFO("sequence " << b << " (Sq " << lq << ", Sk " << lk << "): max|out-ref| " << c.maxErr
-                                  << " vs 2 x naive " << c.maxNaiveErr << " + 1e-5, LSE err " << c.maxLseErr
-                                  << ", unwritten " << c.unwritten << ", LSE bad " << c.lseBad
-                                  << ", masked rows not 0: " << c.maskedNonZero);
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "sequence %ld (Sq %ld, Sk %ld): max|out-ref| %.3g vs 2 x naive %.3g + 1e-5, LSE err %.3g, "
+                      "unwritten %ld, LSE bad %ld, masked rows not 0: %ld\n",
+                      static_cast<long>(b), static_cast<long>(lq), static_cast<long>(lk), c.maxErr, c.maxNaiveErr,
+                      c.maxLseErr, static_cast<long>(c.unwritten), static_cast<long>(c.lseBad),
+                      static_cast<long>(c.maskedNonZero));
+        why += line;
       }
       worst.maxErr = std::max(worst.maxErr, c.maxErr);
       worst.maxNaiveErr = std::max(worst.maxNaiveErr, c.maxNaiveErr);
@@ -167,7 +173,8 @@ struct PackedProblem {
         }
     if (touched) {
       ok = false;
-      UNSCOPED_INFO(touched << " elements of O rows past total_q = " << tq << " or LSE columns past it were written");
+      why += std::to_string(touched) + " elements of O rows past total_q = " + std::to_string(tq) +
+             " or LSE columns past it were written\n";
     }
     return ok;
   }
@@ -245,7 +252,10 @@ void runCase(const VarlenCase &c, const std::string &backend) {
   const std::vector<std::uint16_t> o = p.dO.download<std::uint16_t>();
   const std::vector<float> lse = p.dLse.download<float>();
   Comparison worst;
-  CHECK(p.check(o, lse, worst));
+  std::string why; // the failing sequences, one line each
+  const bool passed = p.check(o, lse, worst, why);
+  INFO(why.substr(0, 4000));
+  CHECK(passed);
   std::printf("varlen %-58s %-20s %s %s: %ld rows, max|out-ref| %.2e (naive %.2e), LSE err %.1e\n",
               c.label.c_str(), backend.c_str(), k.info().arch.c_str(), k.info().scheduleJson.c_str(), worst.rows,
               worst.maxErr, worst.maxNaiveErr, worst.maxLseErr);
@@ -296,6 +306,13 @@ TEST_CASE("packed variable-length batches (lengths 1, 63, 64, 65, 4097 and empty
   TF_REQUIRE_GPU();
   const std::vector<int64_t> lengths = {1, 63, 64, 65, 4097};
   const std::vector<int64_t> withEmpty = {65, 0, 1, 130, 0};
+  // 300 sequences: one of 1100 tokens (9 Q tiles of 128), then 0-40 tokens, one in five empty. Over 3 in 4
+  // blocks of a (max_seqlen_q tiles, Hq, B) grid would exit, so the launch takes the grid of the packed tiles
+  // (KernelAbi.h GridRule::packedTiles), whose tile scan (codegen.cuh packed_tile_of) walks cu_seqlens in 3
+  // rounds of 128 sequences; tiles land in every round.
+  std::vector<int64_t> many(300);
+  for (std::size_t i = 0; i < many.size(); ++i)
+    many[i] = i == 0 ? 1100 : i % 5 == 3 ? 0 : static_cast<int64_t>((i * 7919 + 13) % 41);
   const std::vector<VarlenCase> cases = {
       {"causal, D = 128, lengths 1,63,64,65,4097", "causal.json", 2, 2, 128, lengths, {}},
       {"causal, D = 64, lengths 65,0,1,130,0 (empty sequences)", "causal.json", 2, 2, 64, withEmpty, {}},
@@ -305,6 +322,10 @@ TEST_CASE("packed variable-length batches (lengths 1, 63, 64, 65, 4097 and empty
       {"sliding window 256, GQA 4:1, D = 64, lengths 65,0,1,130,0", "sliding_window.json", 4, 1, 64, withEmpty, {}},
       {"ALiBi (capture slopes[h]), D = 128, lengths 1,63,64,65,4097", "alibi.json", 2, 2, 128, lengths, {}},
       {"ALiBi (capture slopes[h]), D = 64, lengths 65,0,1,130,0", "alibi.json", 2, 2, 64, withEmpty, {}},
+      {"causal, D = 64, 300 sequences: 1100 tokens, then 0-40 (the packed tiles' grid)", "causal.json", 2, 1, 64, many,
+       {}},
+      {"ALiBi, D = 128, 300 sequences: 1100 tokens, then 0-40 (the packed tiles' grid)", "alibi.json", 2, 2, 128, many,
+       {}},
   };
   for (const std::string &backend : varlenBackends())
     for (const VarlenCase &c : cases)

@@ -69,15 +69,18 @@ json launchJson(const LaunchInfo &l) {
     params["block_mask"] = {{"block_m", l.params.blockMask.blockM},
                             {"block_n", l.params.blockMask.blockN},
                             {"per_head", l.params.blockMask.perHead}};
-  return {{"kernel_name", l.kernelName},
-          {"threads_per_block", l.threadsPerBlock},
-          {"dynamic_smem_bytes", l.dynamicSmemBytes},
-          {"grid",
-           {{"x", gridDimJson(l.grid.x)},
-            {"y", gridDimJson(l.grid.y)},
-            {"z", gridDimJson(l.grid.z)},
-            {"persistent", l.grid.persistent}}},
-          {"params", params}};
+  json out = {{"kernel_name", l.kernelName},
+              {"threads_per_block", l.threadsPerBlock},
+              {"dynamic_smem_bytes", l.dynamicSmemBytes},
+              {"grid",
+               {{"x", gridDimJson(l.grid.x)},
+                {"y", gridDimJson(l.grid.y)},
+                {"z", gridDimJson(l.grid.z)},
+                {"persistent", l.grid.persistent}}},
+              {"params", params}};
+  if (l.grid.packedTiles) // absent in every other entry (and in packed entries before v0.15: their kernels
+    out["grid"]["packed_tiles"] = true; // map a grid of (max_seqlen_q tiles, Hq, B) blocks)
+  return out;
 }
 
 /// Reads fields of a JSON object, naming the path of a missing or mistyped one.
@@ -219,6 +222,7 @@ LaunchInfo readLaunch(const Reader &r) {
   Reader grid = r.object("grid");
   l.grid = {readGridDim(grid.object("x")), readGridDim(grid.object("y")), readGridDim(grid.object("z"))};
   l.grid.persistent = grid.boolean("persistent");
+  l.grid.packedTiles = grid.has("packed_tiles") && grid.boolean("packed_tiles");
   Reader params = r.object("params");
   l.params.bytes = static_cast<std::size_t>(params.integer("bytes"));
   if (params.has("block_mask")) {

@@ -158,6 +158,11 @@ void DeviceProblem::readRows(const std::vector<RowIndex> &rows, int index, std::
   }
 }
 
+codegen::ProblemSizes DeviceProblem::sizes() const {
+  const spec::Shape &s = shape_;
+  return {s.B, s.Hq, s.Hkv, s.Sq, s.Sk, cuQ_.empty() ? 0 : cuQ_.back()};
+}
+
 int rotationSets(std::size_t bytesPerSet, std::size_t l2Bytes, double multiple, std::size_t maxBytes) {
   if (bytesPerSet == 0)
     return 1;
@@ -174,6 +179,11 @@ LoadedKernel::LoadedKernel(const std::vector<char> &cubin, LaunchInfo launch)
   function_ = module_.function(info_.kernelName.c_str());
   if (info_.grid.persistent)
     smCount_ = runtime::currentDeviceSmCount();
+  const int smemLimit = runtime::currentDeviceMaxSharedPerBlockOptin();
+  if (info_.dynamicSmemBytes > static_cast<std::size_t>(smemLimit))
+    throw std::runtime_error("kernel " + info_.kernelName + " needs " + std::to_string(info_.dynamicSmemBytes) +
+                             " bytes of dynamic shared memory per block; this GPU allows " +
+                             std::to_string(smemLimit) + ": use a smaller block_n, block_m or kv_stages");
   if (info_.dynamicSmemBytes > 48 * 1024)
     runtime::funcSetAttribute(function_, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                               static_cast<int>(info_.dynamicSmemBytes));
@@ -198,7 +208,7 @@ std::vector<std::vector<std::byte>> LoadedKernel::bind(const DeviceProblem &prob
   // The run-time block mask: lists for these sizes, patched into every set's Params, filled once.
   const codegen::BlockMaskAbi &bm = info_.params.blockMask;
   const spec::Shape &s = problem.shape();
-  const codegen::ProblemSizes sizes{s.B, s.Hq, s.Hkv, s.Sq, s.Sk};
+  const codegen::ProblemSizes sizes = problem.sizes();
   if (bm.rows(sizes) * bm.kvTiles(sizes) >= (int64_t{1} << 31))
     throw std::runtime_error("block mask of " + std::to_string(bm.rows(sizes)) + " rows x " +
                              std::to_string(bm.kvTiles(sizes)) + " K/V tiles: over the 2^31 entries the kernel indexes");
@@ -225,8 +235,7 @@ std::vector<std::vector<std::byte>> LoadedKernel::bind(const DeviceProblem &prob
 
 void LoadedKernel::launch(const DeviceProblem &problem, std::vector<std::byte> &params,
                           CUstream stream) const {
-  const spec::Shape &s = problem.shape();
-  std::array<int64_t, 3> grid = info_.grid.evaluate({s.B, s.Hq, s.Hkv, s.Sq, s.Sk}, smCount_);
+  std::array<int64_t, 3> grid = info_.grid.evaluate(problem.sizes(), smCount_);
   void *args[] = {params.data()};
   runtime::launchKernel(function_,
                         {static_cast<unsigned>(grid[0]), static_cast<unsigned>(grid[1]),

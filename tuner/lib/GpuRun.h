@@ -27,6 +27,8 @@ public:
 
   int sets() const { return static_cast<int>(sets_.size()); }
   const spec::Shape &shape() const { return shape_; }
+  /// The launch's problem sizes: the shape's, and packed, total_q = cu_seqlens_q[B] (the grid's bound).
+  codegen::ProblemSizes sizes() const;
   /// Bytes of Q, K, V, O and LSE of one set.
   std::size_t bytesPerSet() const { return bytesPerSet_; }
 

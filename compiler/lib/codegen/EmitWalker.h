@@ -157,6 +157,10 @@ protected:
   /// The kernel body's block arguments (q_tile, head, batch) from the CUDA grid.
   virtual void programIds() {
     w.comment("Program ids: grid " + r.grid.toString() + ".");
+    if (r.packed) {
+      packedProgramIds();
+      return;
+    }
     Block &body = r.kernel.getBodyBlock();
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
       const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));
@@ -170,11 +174,43 @@ protected:
     }
   }
 
+  /// Packed sequences on a grid of blocks (GridRule::packedTiles): the block's sequence and Q tile from
+  /// whichever grid the launch picked (codegen.cuh packed_block_tile); a block past its sequence's end, or
+  /// past the sequences' last tile, returns before any barrier or load.
+  void packedProgramIds() {
+    if (r.grid.x.size != "Sq" || r.grid.z.size != "B" || r.grid.z.divisor != 1)
+      fail(r.kernel, "packed sequences need a kernel whose grid is (B, ..., ceil(Sq / BLOCK_M)): a batch and a "
+                     "Q-tile program id; this one's grid is " + r.grid.toString());
+    w.comment("Packed sequences: block (x, y, b) runs Q tile x of sequence b, or on a grid (x, y, 1) with B > 1 the "
+              "x-th Q tile of the sequences laid end to end (codegen.cuh packed_block_tile).");
+    const bool descending = p.schedule.qTileOrder == QTileOrder::Descending;
+    w.line("const tfcg::packed_tile packed = tfcg::packed_block_tile(p.cu_seqlens_q, p.cu_seqlens_k, "
+           "static_cast<int>(p.B), " + str(r.grid.x.divisor) + (descending ? ", true" : ", false") + ");");
+    w.line("if (packed.batch < 0) return; // past its sequence's end, or past the last Q tile");
+    Block &body = r.kernel.getBodyBlock();
+    for (unsigned k = 0; k < body.getNumArguments(); ++k) {
+      const std::string id = r.scalarNames.lookup(body.getArgument(k));
+      const std::string name = sx.fresh(id);
+      if (id == "batch")
+        w.line("const long long " + name + " = packed.batch;");
+      else if (id == "q_tile")
+        w.line("const long long " + name + " = packed.tile;" +
+               (descending ? " // a sequence's last (longest under a causal mask) Q tiles first" : ""));
+      else if (r.programIdAxis[k] == 'y')
+        w.line("const long long " + name + " = blockIdx.y;");
+      else
+        fail(r.kernel, "packed sequences need a kernel whose grid is (B, ..., ceil(Sq / BLOCK_M)) with one more "
+                       "program id at most; this one's grid is " + r.grid.toString());
+      sx.bind(body.getArgument(k), name);
+    }
+  }
+
   /// Packed sequences (KernelAbi.h): this block's sequence b = `batch` from cu_seqlens, its lengths (the
   /// Sq / Sk of everything below) and first rows; a Q tile past the sequence's end exits before any
-  /// load or barrier (`skip`: "return", or on the persistent grid the statement that moves on to the
-  /// next tile), so no tile straddles two sequences and none computes padding.
-  void packedSequence(const std::string &skip = "return;") {
+  /// load or barrier (`skip`: on the persistent grid the statement that moves on to the next tile; empty
+  /// on a grid of blocks, whose program ids name only tiles inside a sequence and whose `packed` tile
+  /// holds the offsets already), so no tile straddles two sequences and none computes padding.
+  void packedSequence(const std::string &skip) {
     Block &body = r.kernel.getBodyBlock();
     std::string batch, qTile;
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
@@ -190,6 +226,13 @@ protected:
                      "Q-tile program id; this one's grid is " + r.grid.toString());
     w.comment("Packed sequences: sequence " + batch + " is rows [cu_seqlens_q[" + batch + "], cu_seqlens_q[" + batch +
               " + 1]) of Q, O, LSE and rows [cu_seqlens_k[" + batch + "], ...) of K, V.");
+    if (skip.empty()) { // packedProgramIds loaded them with the tile
+      w.line(std::string("const long long ") + kPackedSeqStartQ + " = packed.start_q;");
+      w.line(std::string("const long long ") + kPackedSeqStartK + " = packed.start_k;");
+      w.line(std::string("const long long ") + kPackedSeqLenQ + " = packed.len_q; // this sequence's Sq");
+      w.line(std::string("const long long ") + kPackedSeqLenK + " = packed.len_k; // this sequence's Sk");
+      return;
+    }
     w.line(std::string("const long long ") + kPackedSeqStartQ + " = p.cu_seqlens_q[" + batch + "];");
     w.line(std::string("const long long ") + kPackedSeqStartK + " = p.cu_seqlens_k[" + batch + "];");
     w.line(std::string("const long long ") + kPackedSeqLenQ + " = p.cu_seqlens_q[" + batch + " + 1] - " +
@@ -197,7 +240,7 @@ protected:
     w.line(std::string("const long long ") + kPackedSeqLenK + " = p.cu_seqlens_k[" + batch + " + 1] - " +
            kPackedSeqStartK + "; // this sequence's Sk");
     w.line("if (" + qTile + " * " + str(r.blockM) + " >= " + kPackedSeqLenQ + ") " + skip +
-           " // a Q tile past this sequence's end (the grid covers max_seqlen_q)");
+           " // a Q tile past this sequence's end (the tiles cover max_seqlen_q)");
   }
 
   /// The function-level scalars the kernel uses (sizes, offsets), in program order; constants apart.
@@ -239,7 +282,7 @@ protected:
     w.line();
     programIds();
     if (r.packed && !sequencePerTile)
-      packedSequence();
+      packedSequence(""); // packedProgramIds: the tile is inside its sequence
     declareWarpRow();
     if (!sequencePerTile)
       defineFunctionScalars();

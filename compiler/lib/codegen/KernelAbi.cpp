@@ -82,6 +82,19 @@ std::array<int64_t, 3> GridRule::tiles(const ProblemSizes &p) const {
 
 std::array<int64_t, 3> GridRule::evaluate(const ProblemSizes &p, int64_t smCount) const {
   const std::array<int64_t, 3> t = tiles(p);
+  if (packedTiles && !persistent) {
+    // Within the shape limits the products stay below 2^63; total_q < 2^31 (cu_seqlens are int32).
+    const int64_t perSequence = t[0] * t[2];
+    int64_t n = perSequence;
+    if (p.totalQ > 0)
+      n = std::min(n, (p.totalQ + p.B * (x.divisor - 1)) / x.divisor);
+    if (perSequence <= 4 * n && t[2] <= 65535)
+      return t; // at most 3 in 4 blocks exit at once: no scan of cu_seqlens per block
+    if (n > std::numeric_limits<int32_t>::max())
+      throw std::invalid_argument("packed sequences of " + std::to_string(n) + " Q tiles exceed CUDA's grid limit "
+                                  "(2^31 - 1 blocks along x); grid " + toString());
+    return {n, t[1], 1};
+  }
   if (!persistent)
     return t;
   if (smCount < 1)
@@ -96,6 +109,13 @@ std::array<int64_t, 3> GridRule::evaluate(const ProblemSizes &p, int64_t smCount
 }
 
 std::string GridRule::toString() const {
+  if (packedTiles && !persistent) {
+    const std::string bm = std::to_string(x.divisor);
+    return "x = " + x.toString() + ", y = " + y.toString() + ", z = " + z.toString() +
+           ", or x = the sequences' Q tiles <= min(" + x.toString() + " * " + z.toString() + ", (total_q + " +
+           std::to_string(x.divisor - 1) + " B) / " + bm + "), y = " + y.toString() +
+           ", z = 1 when over 3 in 4 of those blocks would exit";
+  }
   if (persistent)
     return "persistent: min(" + x.toString() + " * " + y.toString() + " * " + z.toString() + ", SMs)";
   return "x = " + x.toString() + ", y = " + y.toString() + ", z = " + z.toString();

@@ -162,8 +162,14 @@ public:
     findCombines();
     planHoists();
     planBlock(r.kernel.getBodyBlock());
-    if (p.schedule.mma == MmaFamily::Wgmma)
+    if (p.schedule.mma == MmaFamily::Wgmma) {
       planStagedStore();
+      const std::size_t need = sm90DynamicSmemBytes(p), limit = maxDynamicSmemBytes("sm_90");
+      if (need > limit)
+        fail(r.kernel, "the schedule needs " + std::to_string(need) +
+                           " bytes of dynamic shared memory per block; sm_90 allows " + std::to_string(limit) +
+                           " (227 KiB): use a smaller block_n, block_m or kv_stages");
+    }
     estimateRegisters();
     p.blockMask = planBlockMask(r, p);
     return std::move(p);

@@ -126,6 +126,7 @@ public:
     r.packed = sig.packed;
     bindTensors();
     resolveGrid();
+    r.grid.packedTiles = r.packed; // the emitter checks the grid is (q_tile, head, batch)
     walkKernel();
     classify();
     nameScalars();

@@ -239,8 +239,10 @@ struct AttentionArgs {
   ///   cuSeqlensK  device int32 [B + 1], cu_seqlens_k, the same for K and V (= cuSeqlensQ for self-attention);
   ///   totalQ/K    cu_seqlens_q[B], cu_seqlens_k[B] (0 .. 2^31 - 1): the token extents of the tensors;
   ///   maxSeqlenQ/K >= every sequence's length (max_seqlen_q / max_seqlen_k): the call's Sq / Sk, which
-  ///               size the grid (x = ceil(maxSeqlenQ / BLOCK_M) Q tiles per sequence, y = Hq, z = B) and the
-  ///               captures' size expressions; Sq / Sk must then be 0 or equal to them (0 here: Sq / Sk are used).
+  ///               size the grid (x = ceil(maxSeqlenQ / BLOCK_M) Q tiles per sequence, y = Hq, z = B; or one
+  ///               block per Q tile of all sequences, from totalQ, when most of those would exit: KernelAbi.h
+  ///               GridRule::packedTiles) and the captures' size expressions; Sq / Sk must then be 0 or equal
+  ///               to them (0 here: Sq / Sk are used).
   ///   q, o        [totalQ, Hq, D] / [totalQ, Hq, Dv]: TensorRef::packed (rowStride steps one token,
   ///               headStride one head; batchStride is ignored); k, v [totalK, Hkv, D] / [totalK, Hkv, Dv];
   ///   lse         fp32 [Hq, totalQ] (FlashAttention's varlen LSE): LseRef::packed; headStride >= totalQ,

@@ -99,7 +99,9 @@ typedef struct tilefuse_attention_args {
  *                 the caller guarantees them). 4-byte aligned.
  *   cu_seqlens_k  the same for K and V (pass cu_seqlens_q again for self-attention).
  *   total_q/_k    cu_seqlens_q[B], cu_seqlens_k[B], 0 .. 2^31 - 1.
- *   max_seqlen_q/_k >= every sequence's length, >= 1: the grid is ceil(max_seqlen_q / BLOCK_M) x Hq x B.
+ *   max_seqlen_q/_k >= every sequence's length, >= 1: the grid is ceil(max_seqlen_q / BLOCK_M) x Hq x B, or
+ *                 one block per Q tile of all sequences when most of those would exit (KernelAbi.h
+ *                 GridRule::packedTiles).
  * The tensors of tilefuse_attention_args_t are then Q [total_q, Hq, D], K [total_k, Hkv, D],
  * V [total_k, Hkv, Dv], O [total_q, Hq, Dv] (row_stride steps one token, head_stride one head,
  * batch_stride ignored: dense is head_stride = D, row_stride = H * D) and LSE fp32 [Hq, total_q]

@@ -75,6 +75,29 @@ TEST_CASE("a persistent grid launches min(tiles, SMs) blocks and needs the SM co
   CHECK(g.toString() == "persistent: min(ceil(Sq / 128) * Hq * B, SMs)");
 }
 
+TEST_CASE("a packed grid is (max_seqlen_q tiles, Hq, B) unless most of its blocks would exit", "[abi]") {
+  GridRule g{{"Sq", 128}, {"Hq", 1}, {"B", 1}};
+  g.packedTiles = true;
+  // 31 sequences of at most 4096 tokens, 65536 in all: 31 * 32 = 992 blocks per head, of which 542 at most
+  // hold a tile; under 3 in 4 exit, so no block pays for a scan of cu_seqlens.
+  CHECK(g.evaluate({31, 16, 16, 4096, 4096, 65536}) == std::array<int64_t, 3>{32, 16, 31});
+  // total_q unknown (0): the same grid.
+  CHECK(g.evaluate({31, 16, 16, 4096, 4096}) == std::array<int64_t, 3>{32, 16, 31});
+  // One sequence of 16384 tokens and 1000 of 48: 128 * 1001 = 128128 blocks per head, all but 1128 past a
+  // sequence's end; the grid of the packed tiles has (64384 + 1001 * 127) / 128 = 1496.
+  CHECK(g.evaluate({1001, 16, 16, 16384, 16384, 64384}) == std::array<int64_t, 3>{1496, 16, 1});
+  // More sequences than CUDA's grid z allows (65535): the packed tiles' grid, whatever the lengths.
+  CHECK(g.evaluate({70000, 1, 1, 128, 128, 70000 * 128}) == std::array<int64_t, 3>{70000, 1, 1});
+  CHECK(g.toString() == "x = ceil(Sq / 128), y = Hq, z = B, or x = the sequences' Q tiles <= min(ceil(Sq / 128) * B, "
+                        "(total_q + 127 B) / 128), y = Hq, z = 1 when over 3 in 4 of those blocks would exit");
+  // Beyond CUDA's 2^31 - 1 blocks along x: refused, naming the limit.
+  CHECK_THROWS_WITH(g.evaluate({int64_t{1} << 20, 1, 1, int64_t{1} << 24, 1}), Catch::Contains("2^31 - 1 blocks"));
+  // A persistent kernel walks the (x, y, z) tiles itself: packedTiles does not apply.
+  g.persistent = true;
+  CHECK(g.evaluate({1001, 16, 16, 16384, 16384, 64384}, 132) == std::array<int64_t, 3>{132, 1, 1});
+  CHECK(g.toString() == "persistent: min(ceil(Sq / 128) * Hq * B, SMs)");
+}
+
 TEST_CASE("Params of captured tables carry their extents", "[abi]") {
   const Program prog = loadInput("relative_bias.mlir");
   const ParamLayout l = generate(prog).params;

@@ -137,6 +137,15 @@ TEST_CASE("a packed kernel's entry keeps its cu_seqlens fields through JSON", "[
   CHECK(back.launch.params.fields.back().source == tilefuse::codegen::ParamSource::SeqStarts);
   CHECK(back.launch.params.fields.back().dim == 1);
   CHECK(back.launch.params.toString() == e.launch.params.toString());
+  // The grid of the packed tiles (v0.15) is recorded; an entry without the field (its kernel from before,
+  // mapping a grid of max_seqlen_q tiles per sequence) reads back without it.
+  CHECK_FALSE(back.launch.grid.packedTiles);
+  CHECK(text.find("packed_tiles") == std::string::npos);
+  e.launch.grid = {{"Sq", 128}, {"Hq", 1}, {"B", 1}};
+  e.launch.grid.packedTiles = true;
+  back = entryFromJson(entryToJson(e));
+  CHECK(back.launch.grid.packedTiles);
+  CHECK(back.launch.grid.toString() == e.launch.grid.toString());
 }
 
 TEST_CASE("store then lookup: hit - miss - and a different key", "[cache]") {

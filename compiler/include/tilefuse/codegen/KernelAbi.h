@@ -87,6 +87,9 @@ struct KernelSignature {
 /// Problem sizes of one launch.
 struct ProblemSizes {
   int64_t B = 0, Hq = 0, Hkv = 0, Sq = 0, Sk = 0;
+  /// Packed sequences: total_q = cu_seqlens_q[B], the rows of Q (Sq is then max_seqlen_q). 0 when not
+  /// known; GridRule::packedTiles then bounds the tiles by B * ceil(Sq / BLOCK_M) alone.
+  int64_t totalQ = 0;
   /// The value of "B", "Hq", "Hkv", "Sq" or "Sk"; throws std::invalid_argument for another name.
   int64_t get(std::string_view name) const;
 };
@@ -104,13 +107,27 @@ struct GridRule {
   /// Schedule::persistent (sm90): the kernel loops over the x * y * z tiles itself and is launched with
   /// min(x * y * z, SMs) blocks along x.
   bool persistent = false;
+  /// Packed sequences on a grid of blocks (not persistent). The launch picks one of two grids, and the
+  /// kernel tells them apart by gridDim (codegen.cuh packed_block_tile):
+  ///  - (ceil(Sq / BLOCK_M), y, B) with Sq = max_seqlen_q: a block per Q tile of the longest sequence for
+  ///    every sequence; those past a sequence's end exit at once;
+  ///  - (the packed tiles' bound, y, 1): a block per Q tile of the sequences laid end to end, the bound
+  ///    min(ceil(Sq / BLOCK_M) * B, (total_q + B * (BLOCK_M - 1)) / BLOCK_M) (each sequence wastes at most
+  ///    BLOCK_M - 1 rows of its last tile); blocks past the last tile exit. Each block first scans
+  ///    cu_seqlens (one more L2 latency), so it is picked only when over 3 in 4 blocks of the first grid would
+  ///    exit (one long sequence among short ones), or when B > 65535 (CUDA's grid z limit).
+  /// BLOCK_M = x.divisor; the rule's x and z must be ceil(Sq / BLOCK_M) and B.
+  bool packedTiles = false;
   /// The tile extents (x, y, z) of the program.
   std::array<int64_t, 3> tiles(const ProblemSizes &p) const;
-  /// The launch grid: tiles(p), or (min(x * y * z, smCount), 1, 1) when persistent. smCount is the
-  /// device's multiprocessor count; a persistent rule throws std::invalid_argument when it is < 1,
-  /// or when x * y * z > 2^31 - 1 (the kernel's tile loop is 32-bit).
+  /// The launch grid: tiles(p); (min(x * y * z, smCount), 1, 1) when persistent; when packedTiles, one of
+  /// the two grids above. smCount is the device's multiprocessor count; a persistent rule throws
+  /// std::invalid_argument when it is < 1, or when x * y * z > 2^31 - 1 (the kernel's tile loop is 32-bit);
+  /// a packedTiles rule when its x exceeds 2^31 - 1 (CUDA's limit).
   std::array<int64_t, 3> evaluate(const ProblemSizes &p, int64_t smCount = 0) const;
-  /// "x = ceil(Sq / 64), y = Hq, z = B"; persistent: "persistent: min(ceil(Sq / 64) * Hq * B, SMs)".
+  /// "x = ceil(Sq / 64), y = Hq, z = B"; persistent: "persistent: min(ceil(Sq / 64) * Hq * B, SMs)";
+  /// packedTiles: "x = ceil(Sq / 64), y = Hq, z = B, or x = the sequences' Q tiles <= min(...), y = Hq, z = 1
+  /// when most of those blocks would exit".
   std::string toString() const;
 };
 

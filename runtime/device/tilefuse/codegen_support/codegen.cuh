@@ -275,6 +275,93 @@ TF_DEVICE float col_base_f32(element_pos) { return 0.0f; }
 TF_DEVICE float col_offset_f32(element_pos x) { return static_cast<float>(x.col); }
 
 // ---------------------------------------------------------------------------------------------------
+// Packed sequences (KernelAbi.h: GridRule::packedTiles)
+
+/// One Q tile of packed sequences: sequence `batch` (-1: none), its `tile`-th Q tile of `tiles` = ceil(length
+/// / BLOCK_M), and the sequence's first rows and lengths in Q (cu_seqlens_q) and K (cu_seqlens_k).
+struct packed_tile {
+  int batch, tile, tiles;
+  int start_q, len_q, start_k, len_k;
+};
+
+/// The t-th Q tile of the sequences laid end to end: sequence b holds ceil((cu_q[b + 1] - cu_q[b]) /
+/// block_m) tiles (none when empty; a negative length, which the caller's checks rule out, counts as
+/// empty). Every lane of the calling warp must be active and gets the same answer. The warp walks the
+/// offsets in rounds of 128 sequences (4 per lane; the loads of cu_q and cu_k issued together), an
+/// inclusive scan of the per-lane tile counts (__shfl_up_sync) and a ballot for the sequence whose range
+/// holds t: ceil(B / 128) rounds of one L2 latency each (FlashAttention-3's variable-length tile scheduler
+/// counts the tiles the same way).
+TF_DEVICE packed_tile packed_tile_of(const int *cu_q, const int *cu_k, int B, int block_m, int t) {
+  constexpr int kPerLane = 4;
+  const int lane = laneid();
+  long long base = 0; // tiles of the sequences before this round (64-bit: lengths are not trusted)
+  for (int b0 = 0; b0 < B; b0 += 32 * kPerLane) {
+    const int first = b0 + kPerLane * lane;
+    int sq[kPerLane + 1], sk[kPerLane + 1], n[kPerLane];
+#pragma unroll
+    for (int j = 0; j <= kPerLane; ++j) {
+      sq[j] = first + j <= B ? __ldg(cu_q + first + j) : 0;
+      sk[j] = first + j <= B ? __ldg(cu_k + first + j) : 0;
+    }
+    long long mine = 0;
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int len = first + j < B ? sq[j + 1] - sq[j] : 0;
+      n[j] = len > 0 ? (len - 1) / block_m + 1 : 0;
+      mine += n[j];
+    }
+    long long incl = mine; // inclusive scan over the lanes
+#pragma unroll
+    for (int d = 1; d < 32; d <<= 1) {
+      const long long v = __shfl_up_sync(0xffffffffu, incl, d);
+      if (lane >= d)
+        incl += v;
+    }
+    const unsigned hit = __ballot_sync(0xffffffffu, t < base + incl);
+    if (hit) {
+      const int l = __ffs(hit) - 1;
+      long long before = base + incl - mine; // tiles before this lane's first sequence
+      packed_tile r{-1, 0, 0, 0, 0, 0, 0};
+#pragma unroll
+      for (int j = 0; j < kPerLane; ++j) {
+        if (r.batch < 0 && t < before + n[j])
+          r = {first + j, static_cast<int>(t - before), n[j], sq[j], sq[j + 1] - sq[j], sk[j], sk[j + 1] - sk[j]};
+        before += n[j];
+      }
+      return {__shfl_sync(0xffffffffu, r.batch, l),   __shfl_sync(0xffffffffu, r.tile, l),
+              __shfl_sync(0xffffffffu, r.tiles, l),   __shfl_sync(0xffffffffu, r.start_q, l),
+              __shfl_sync(0xffffffffu, r.len_q, l),   __shfl_sync(0xffffffffu, r.start_k, l),
+              __shfl_sync(0xffffffffu, r.len_k, l)};
+    }
+    base += __shfl_sync(0xffffffffu, incl, 31);
+  }
+  return {-1, 0, 0, 0, 0, 0, 0};
+}
+
+/// This block's Q tile of packed sequences: packed_tile_of's fields with `tile` the q_tile, counted from the
+/// sequence's first row, or from its last when `descending` (a causal sequence's longest tiles first);
+/// batch -1: none, the block exits. The launch (GridRule::evaluate) picks one of two grids, and gridDim
+/// tells which:
+///  - (ceil(max_seqlen_q / BLOCK_M), Hq, B) blocks: block (x, y, b) runs tile x of sequence b, and those past
+///    the sequence's end exit at once. One L2 latency (the four offsets loaded together), no scan. Also
+///    every grid with B = 1.
+///  - (a bound on the tiles, Hq, 1) with B > 1, when most blocks of the first would exit: block x runs the
+///    x-th tile of the sequences laid end to end (packed_tile_of), so a batch of one long sequence and many
+///    short ones does not launch max_seqlen_q / BLOCK_M blocks for each short one.
+/// Every thread of the block must call it (whole warps) and gets the same answer.
+TF_DEVICE packed_tile packed_block_tile(const int *cu_q, const int *cu_k, int B, int block_m, bool descending) {
+  if (gridDim.z > 1 || B <= 1) {
+    const int b = static_cast<int>(blockIdx.z);
+    const int q0 = __ldg(cu_q + b), q1 = __ldg(cu_q + b + 1), k0 = __ldg(cu_k + b), k1 = __ldg(cu_k + b + 1);
+    const int q = static_cast<int>(descending ? gridDim.x - 1 - blockIdx.x : blockIdx.x);
+    return {q * block_m < q1 - q0 ? b : -1, q, 0, q0, q1 - q0, k0, k1 - k0};
+  }
+  packed_tile r = packed_tile_of(cu_q, cu_k, B, block_m, static_cast<int>(blockIdx.x));
+  r.tile = descending ? r.tiles - 1 - r.tile : r.tile;
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Stores
 
 /// dst[row0 + r][col0 + c] = src[r][c] for rows row0 + r < dst.rows, a 16-bit row-layout register

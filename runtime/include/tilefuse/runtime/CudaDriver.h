@@ -31,6 +31,9 @@ CUdevice getDevice(int ordinal);
 int deviceAttribute(CUdevice_attribute attribute, int ordinal);
 /// Multiprocessors of the current context's device (a persistent grid's size). Throws CudaError.
 int currentDeviceSmCount();
+/// The most dynamic shared memory one block may opt into on the current context's device, in bytes
+/// (CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: 232448 on sm_90). Throws CudaError.
+int currentDeviceMaxSharedPerBlockOptin();
 
 /// What kernels are planned and specialised against.
 struct DeviceInfo {
