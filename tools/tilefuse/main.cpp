@@ -395,13 +395,16 @@ int main(int argc, char **argv) {
                   "Print each op's location: the spec field and expression column it comes from");
   lower->footer("Example:\n  tilefuse lower specs/causal.json --Sq 1000 --Sk 1200 --block-m 128");
 
-  CLI::App *fuseCmd = app.add_subcommand("fuse", "Print the fused block program of a spec");
+  CLI::App *fuseCmd =
+      app.add_subcommand("fuse", "Print the fused block program of a spec, or fuse a block program (.mlir)");
   addProblemOptions(fuseCmd, problem, seqBoth);
   fuseCmd->add_option("-o,--output", output, "Write the program to this file instead of stdout");
   fuseCmd->add_flag("--json", json, "Print a JSON object {spec, ir, diagnostics, kernels}");
   fuseCmd->add_flag("--locations", locations,
                     "Print each op's location: the spec field and expression column it comes from");
-  fuseCmd->footer("Example:\n  tilefuse fuse specs/sliding_window.json --block-n 128");
+  fuseCmd->footer("Examples:\n  tilefuse fuse specs/sliding_window.json --block-n 128\n"
+                  "  tilefuse fuse tests/lit/fusion/Inputs/rmsnorm_matmul.mlir   # any blk program: prints it fused, and\n"
+                  "                                                             # on stderr whether it fully fused");
 
   CLI::App *run = app.add_subcommand(
       "run", "The main job: lower, fuse, check both in the fp64 interpreter, report IO");
@@ -636,7 +639,24 @@ int main(int argc, char **argv) {
         emitText(ir, output);
       }
     }
-    if (fuseCmd->parsed()) {
+    if (fuseCmd->parsed() && std::filesystem::path(problem.specPath).extension() == ".mlir") {
+      // A block program (docs/FUSION.md): the same rules, attention or not; no spec, so no sizes.
+      const auto fused = tilefuse::driver::fuseProgramFile(problem.specPath, problem.blockN);
+      const bool done = fused.kernels == 1 && fused.hbmScratch == 0 && fused.untiled == 0;
+      if (json) {
+        nlohmann::json j = {{"file", problem.specPath}, {"ir", fused.ir},
+                            {"diagnostics", fused.diagnostics}, {"kernels", fused.kernels},
+                            {"hbm_scratch", fused.hbmScratch}, {"untiled", fused.untiled},
+                            {"fully_fused", done}};
+        emitText(tilefuse::spec::dumpJson(j, 2) + "\n", output);
+      } else {
+        fmt::print(stderr, "{}", fused.diagnostics);
+        fmt::print(stderr, "tilefuse fuse: {}: {} kernel(s), {} HBM scratch buffer(s), {} op(s) on untiled `?` "
+                           "tiles: {}\n", problem.specPath, fused.kernels, fused.hbmScratch, fused.untiled,
+                   done ? "fully fused" : "not fully fused (the remarks above name the rules that did not apply)");
+        emitText(fused.ir, output);
+      }
+    } else if (fuseCmd->parsed()) {
       auto loaded = tilefuse::driver::load(problem);
       auto fused = tilefuse::driver::fuse(loaded, tilefuse::driver::unfusedIR(loaded, /*locations=*/true));
       const std::string &ir = locations ? fused.located : fused.ir;

@@ -12,6 +12,9 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <fstream>
+#include <sstream>
+
 namespace tilefuse::driver {
 namespace {
 
@@ -35,22 +38,37 @@ analysis::IOReport analyze(const Loaded &loaded, const std::string &text,
   }
 }
 
-} // namespace
-
-FuseResult fuse(const Loaded &loaded, const std::string &unfusedText) {
-  Program p = parseProgram(loaded, unfusedText);
-  FusionOutcome outcome = runFusion(*p.module, loaded.blockN);
+/// Runs the pipeline on `p` in place; `what` names the program in an error.
+FuseResult fuseParsed(Program &p, int64_t blockN, const std::string &what) {
+  FusionOutcome outcome = runFusion(*p.module, blockN);
   if (!outcome.pipelineSucceeded)
-    throw DriverError("the fusion pipeline failed on '" + loaded.spec.name + "':\n" +
-                      outcome.diagnostics);
+    throw DriverError("the fusion pipeline failed on " + what + ":\n" + outcome.diagnostics);
   FuseResult r;
   r.diagnostics = std::move(outcome.diagnostics);
   r.kernels = outcome.kernels;
   r.hbmScratch = outcome.hbmScratch;
   r.untiled = outcome.untiled;
   r.ir = print(*p.module, false);
+  return r;
+}
+
+} // namespace
+
+FuseResult fuse(const Loaded &loaded, const std::string &unfusedText) {
+  Program p = parseProgram(loaded, unfusedText);
+  FuseResult r = fuseParsed(p, loaded.blockN, "'" + loaded.spec.name + "'");
   r.located = print(*p.module, true);
   return r;
+}
+
+FuseResult fuseProgramFile(const std::string &path, int64_t blockN) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in || in.bad())
+    throw DriverError(path + ": cannot read the block program");
+  Program p = parseProgramText(text.str(), path);
+  return fuseParsed(p, blockN, path);
 }
 
 std::string ioReport(const Loaded &loaded, const std::string &text, const spec::Shape &shape,

@@ -9,14 +9,17 @@
 namespace tilefuse::driver {
 
 Program parseProgram(const Loaded &loaded, const std::string &text) {
+  // Named, so that a diagnostic reads "<block program of 'causal'>:46:15", not "-:46:15".
+  return parseProgramText(text, "<block program of '" + loaded.spec.name + "'>");
+}
+
+Program parseProgramText(const std::string &text, const std::string &name) {
   Program p;
   p.context = std::make_unique<mlir::MLIRContext>();
   lowering::loadDialects(*p.context);
-  // Named, so that a diagnostic reads "<block program of 'causal'>:46:15", not "-:46:15".
-  p.module = mlir::parseSourceString<mlir::ModuleOp>(
-      text, p.context.get(), "<block program of '" + loaded.spec.name + "'>");
+  p.module = mlir::parseSourceString<mlir::ModuleOp>(text, p.context.get(), name);
   if (!p.module || mlir::failed(mlir::verify(*p.module)))
-    throw DriverError("the program of '" + loaded.spec.name + "' does not parse or verify");
+    throw DriverError(name + ": the block program does not parse or verify (the errors above say where)");
   return p;
 }
 

@@ -22,5 +22,7 @@ struct Program {
 
 /// Parses and verifies `text`. Throws DriverError naming the spec when it does not parse or verify.
 Program parseProgram(const Loaded &loaded, const std::string &text);
+/// The same for a program named `name` in diagnostics ("<name>:46:15: error: ..." on stderr).
+Program parseProgramText(const std::string &text, const std::string &name);
 
 } // namespace tilefuse::driver

@@ -641,6 +641,13 @@ Spec parseSpecString(std::string_view text, std::string_view fileName) {
 }
 
 Spec parseSpecFile(const std::string &path) {
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".mlir") == 0) {
+    SourceLocation where;
+    where.file = path;
+    throw SpecError(where, "a block program (.mlir), not a JSON spec: `tilefuse fuse FILE` fuses a block program "
+                           "(as `tilefuse-opt FILE --tilefuse-fuse` does); lower, run, emit, tune and bench take a "
+                           "JSON spec");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     SourceLocation where;

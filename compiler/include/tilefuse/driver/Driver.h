@@ -70,6 +70,12 @@ struct FuseResult {
 /// the pipeline fails.
 FuseResult fuse(const Loaded &loaded, const std::string &unfusedText);
 
+/// The same pipeline on the block program in the file at `path` (`tilefuse fuse FILE.mlir`): any program
+/// of the blk dialect, attention or not (RMSNorm + matmul, docs/FUSION.md), with BLOCK_N = blockN (> 0).
+/// FuseResult::located is left empty. Throws DriverError naming the file when it cannot be read, does not
+/// parse or verify (MLIR's errors go to stderr first), or the pipeline fails.
+FuseResult fuseProgramFile(const std::string &path, int64_t blockN);
+
 /// The IO / FLOP report (analysis/IOReport.h) of the program in `mlirText` at `shape`, as a text
 /// table (json = false) or JSON. Throws DriverError when the analysis fails.
 std::string ioReport(const Loaded &loaded, const std::string &mlirText, const spec::Shape &shape,
