@@ -642,7 +642,7 @@ int main(int argc, char **argv) {
     if (fuseCmd->parsed() && std::filesystem::path(problem.specPath).extension() == ".mlir") {
       // A block program (docs/FUSION.md): the same rules, attention or not; no spec, so no sizes.
       const auto fused = tilefuse::driver::fuseProgramFile(problem.specPath, problem.blockN);
-      const bool done = fused.kernels == 1 && fused.hbmScratch == 0 && fused.untiled == 0;
+      const bool done = fused.fullyFused();
       if (json) {
         nlohmann::json j = {{"file", problem.specPath}, {"ir", fused.ir},
                             {"diagnostics", fused.diagnostics}, {"kernels", fused.kernels},

@@ -20,6 +20,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <functional>
+#include <utility>
 #include <map>
 #include <set>
 
@@ -205,12 +206,9 @@ protected:
     }
   }
 
-  /// Packed sequences (KernelAbi.h): this block's sequence b = `batch` from cu_seqlens, its lengths (the
-  /// Sq / Sk of everything below) and first rows; a Q tile past the sequence's end exits before any
-  /// load or barrier (`skip`: on the persistent grid the statement that moves on to the next tile; empty
-  /// on a grid of blocks, whose program ids name only tiles inside a sequence and whose `packed` tile
-  /// holds the offsets already), so no tile straddles two sequences and none computes padding.
-  void packedSequence(const std::string &skip) {
+  /// Packed sequences (KernelAbi.h): the C names of the batch and Q-tile program ids (the sequence b and its
+  /// tile); records the batch's as packedBatch and writes the comment that opens the sequence's scalars.
+  std::pair<std::string, std::string> packedIds() {
     Block &body = r.kernel.getBodyBlock();
     std::string batch, qTile;
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
@@ -226,13 +224,25 @@ protected:
                      "Q-tile program id; this one's grid is " + r.grid.toString());
     w.comment("Packed sequences: sequence " + batch + " is rows [cu_seqlens_q[" + batch + "], cu_seqlens_q[" + batch +
               " + 1]) of Q, O, LSE and rows [cu_seqlens_k[" + batch + "], ...) of K, V.");
-    if (skip.empty()) { // packedProgramIds loaded them with the tile
-      w.line(std::string("const long long ") + kPackedSeqStartQ + " = packed.start_q;");
-      w.line(std::string("const long long ") + kPackedSeqStartK + " = packed.start_k;");
-      w.line(std::string("const long long ") + kPackedSeqLenQ + " = packed.len_q; // this sequence's Sq");
-      w.line(std::string("const long long ") + kPackedSeqLenK + " = packed.len_k; // this sequence's Sk");
-      return;
-    }
+    return {batch, qTile};
+  }
+
+  /// Packed sequences on a grid of blocks: the sequence's first rows and lengths (the Sq / Sk of everything
+  /// below) from the block's packed tile, which packedProgramIds read with the tile; the tile is inside its
+  /// sequence, so no tile straddles two sequences and none computes padding.
+  void packedSequenceOfTile() {
+    packedIds();
+    w.line(std::string("const long long ") + kPackedSeqStartQ + " = packed.start_q;");
+    w.line(std::string("const long long ") + kPackedSeqStartK + " = packed.start_k;");
+    w.line(std::string("const long long ") + kPackedSeqLenQ + " = packed.len_q; // this sequence's Sq");
+    w.line(std::string("const long long ") + kPackedSeqLenK + " = packed.len_k; // this sequence's Sk");
+  }
+
+  /// Packed sequences on the persistent grid: this tile's sequence b = `batch` from cu_seqlens, its first
+  /// rows and lengths; a Q tile past the sequence's end runs `skip` (the statement that moves on to the next
+  /// tile) before any load or barrier.
+  void packedSequence(const std::string &skip) {
+    const auto [batch, qTile] = packedIds();
     w.line(std::string("const long long ") + kPackedSeqStartQ + " = p.cu_seqlens_q[" + batch + "];");
     w.line(std::string("const long long ") + kPackedSeqStartK + " = p.cu_seqlens_k[" + batch + "];");
     w.line(std::string("const long long ") + kPackedSeqLenQ + " = p.cu_seqlens_q[" + batch + " + 1] - " +
@@ -282,7 +292,7 @@ protected:
     w.line();
     programIds();
     if (r.packed && !sequencePerTile)
-      packedSequence(""); // packedProgramIds: the tile is inside its sequence
+      packedSequenceOfTile();
     declareWarpRow();
     if (!sequencePerTile)
       defineFunctionScalars();

@@ -126,7 +126,7 @@ public:
     r.packed = sig.packed;
     bindTensors();
     resolveGrid();
-    r.grid.packedTiles = r.packed; // the emitter checks the grid is (q_tile, head, batch)
+    r.grid.packedTiles = r.packed; // a packed grid is chosen per launch; CodeGen clears it when persistent
     walkKernel();
     classify();
     nameScalars();

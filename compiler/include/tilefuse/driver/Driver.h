@@ -62,6 +62,8 @@ struct FuseResult {
   int kernels = 0;         ///< blk.kernel ops left (1 when everything fused).
   int hbmScratch = 0;      ///< blk.alloc ops left (0 when no intermediate goes through HBM).
   int untiled = 0;         ///< Kernel ops still on `?` tiles (FusionOutcome::untiled; 0 when done).
+  /// One kernel, no HBM scratch, no untiled op (FusionOutcome::fullyFused of a pipeline that succeeded).
+  bool fullyFused() const { return kernels == 1 && hbmScratch == 0 && untiled == 0; }
 };
 
 /// Runs the rule-based fusion pipeline (docs/FUSION.md) with BLOCK_N = loaded.blockN on the
