@@ -72,21 +72,17 @@ KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const
 Engine &engine(const std::string &backend);
 
 /// The sm90 schedule variants the sweep runs besides each backend's default schedule, named
-/// "sm90-<overlap>[-persistent][-row_sum_mma]" (codegen::Schedule::overlap spelled as in the schedule
-/// JSON, ::persistent, ::rowSumMma). False for a plain backend.
+/// "sm90-<overlap>[-persistent]" (codegen::Schedule::overlap spelled as in the schedule JSON,
+/// ::persistent). False for a plain backend.
 bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
   if (backend.rfind("sm90-", 0) != 0)
     return false;
   if (s) {
+    const std::string suffix = "-persistent";
     std::string overlap = backend.substr(5);
-    auto strip = [&](const std::string &suffix) {
-      const bool has = overlap.size() > suffix.size() && overlap.ends_with(suffix);
-      if (has)
-        overlap.resize(overlap.size() - suffix.size());
-      return has;
-    };
-    s->rowSumMma = strip("-row_sum_mma");
-    s->persistent = strip("-persistent");
+    s->persistent = overlap.size() > suffix.size() && overlap.ends_with(suffix);
+    if (s->persistent)
+      overlap.resize(overlap.size() - suffix.size());
     using codegen::WarpgroupOverlap;
     for (WarpgroupOverlap o : {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
                                WarpgroupOverlap::PingpongIntra})
@@ -289,13 +285,6 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
         for (const char *variant : {"sm90-none", "sm90-pingpong-persistent", "sm90-pingpong_intra-persistent"})
           for (int64_t D : {64, 96, 128, 256})
             configs.push_back(makeConfig(file, spec::DType::BF16, D, variant));
-      // Row sums on the tensor cores (Schedule::rowSumMma) on each way P V is issued: waited for at once,
-      // with the next S (pingpong), one iteration late (intra). Softmax specs only: the others have no row sum.
-      if (backend == "sm90" && makeConfig(file, spec::DType::BF16, 64).spec.normalizer == spec::Normalizer::Softmax)
-        for (const char *variant :
-             {"sm90-none-row_sum_mma", "sm90-pingpong-persistent-row_sum_mma", "sm90-pingpong_intra-row_sum_mma"})
-          for (int64_t D : {64, 128, 256})
-            configs.push_back(makeConfig(file, D == 128 ? spec::DType::FP16 : spec::DType::BF16, D, variant));
     }
   compileAll(configs);
   std::printf("generated: %zu kernels compiled in %.1f s on %s (%s)\n", configs.size(), seconds(),

@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Writes runtime/device/tilefuse/device/arch/sm90_wgmma.cuh: the raw wgmma.mma_async atoms
-m64nNk16 (f32 accumulate; bf16 or f16 inputs; A from SMEM (SS) or registers (RS)) for N = 8 and every N
-that is a multiple of 16 from 16 to 256, one specialisation of a template on N per (inputs, operand form).
-(N = 8: the row sums of P on the tensor cores, P times a tile of ones; warpgroup/mma.cuh.)
+m64nNk16 (f32 accumulate; bf16 or f16 inputs; A from SMEM (SS) or registers (RS)) for every N that is a
+multiple of 16 from 16 to 256, one specialisation of a template on N per (inputs, operand form).
 
 Inline PTX takes a fixed operand list, so each N needs its own asm statement; this script writes them
 so that the header stays one template per form instead of hand-kept near-copies.
@@ -10,7 +9,7 @@ so that the header stays one template per form instead of hand-kept near-copies.
 Usage: python3 tools/gen/wgmma_atoms.py > runtime/device/tilefuse/device/arch/sm90_wgmma.cuh
 """
 
-NS = [8] + list(range(16, 257, 16))
+NS = list(range(16, 257, 16))
 TYPES = [("BF16BF16", "bf16"), ("F16F16", "f16")]
 
 
@@ -57,7 +56,7 @@ def main():
 //   SM90_64xNx16_F32<AB>_SS<N>::mma<TRANS_B>(d, desc_a, desc_b, scale_d)   A and B in SMEM (descriptors)
 //   SM90_64xNx16_F32<AB>_RS<N>::mma<TRANS_B>(d, a, desc_b, scale_d)        A in registers, B in SMEM
 // D[64 x N] (+)= A[64 x 16] * B[16 x N], f32 accumulators d[N / 2] per thread (fragment: wgmma.cuh's
-// header comment), <AB> = BF16BF16 or F16F16, N = 8, 16, 32, ..., 256. scale_d = 0: D = A B; 1: D += A B.
+// header comment), <AB> = BF16BF16 or F16F16, N = 16, 32, ..., 256. scale_d = 0: D = A B; 1: D += A B.
 // A is K-major; B is K-major when TRANS_B = 0 and MN-major when TRANS_B = 1.
 #pragma once
 #include "../common.cuh"

@@ -33,14 +33,7 @@ std::string emitKernelSm90(const ResolvedKernel &r, const KernelPlan &p, const P
 std::string emitBlockMaskKernel(const ResolvedKernel &r, const KernelPlan &p, const ParamLayout &params);
 
 /// Dynamic shared memory of an sm90 kernel, bytes: 1024 of alignment slack, the plan's tiles, 8 per
-/// mbarrier (one per tile loaded once, a full and an empty one per ring slot), and with row_sum_mma the
-/// ones of the row sums (sm90OnesOffset).
+/// mbarrier (one per tile loaded once, a full and an empty one per ring slot).
 std::size_t sm90DynamicSmemBytes(const KernelPlan &p);
-/// sm90: the mbarriers after the shared tiles (8 bytes each), and with row_sum_mma the offset of the
-/// warpgroupOnesBytes of ones after them (128-aligned), from the 1024-aligned base of the shared tiles.
-int sm90BarrierCount(const KernelPlan &p);
-std::size_t sm90OnesOffset(const KernelPlan &p);
-/// The ones that warpgroup::mma_AB_async reads as the B of the row sums (warpgroup/mma.cuh, fill_ones).
-inline constexpr std::size_t warpgroupOnesBytes = 512;
 
 } // namespace tilefuse::codegen

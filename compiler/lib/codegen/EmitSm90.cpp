@@ -200,10 +200,7 @@ private:
     if (!deferred.acc.empty() && (deferred.acc != acc || deferred.pType != pType || deferred.vBuffer != vb))
       why("every path through the loop must run the same product");
     auto bType = cast<TileType>(pv.getRhs().getType());
-    const std::string sums = rowSumsOf(pv);
-    if (!deferred.acc.empty() && deferred.sums != sums)
-      why("every path through the loop must run the same product");
-    deferred = {acc, pType, sums, vb, elemType(bType.getElementType()), bType.getDimSize(0), bType.getDimSize(1)};
+    deferred = {acc, pType, vb, elemType(bType.getElementType()), bType.getDimSize(0), bType.getDimSize(1)};
   }
 
   // -- the frame --------------------------------------------------------------------------------------------
@@ -230,7 +227,7 @@ private:
   }
 
   std::size_t sm90SmemBytes() const { return sm90DynamicSmemBytes(p); }
-  int barrierCount() const { return sm90BarrierCount(p); }
+  int barrierCount() const { return static_cast<int>((sm90DynamicSmemBytes(p) - 1024 - p.smemBytes) / 8); }
 
   void declareSmem() override {
     w.line();
@@ -255,9 +252,6 @@ private:
                 r.tensorOf(p.staged->op.getDest()).sig.name + "'s tile on its way out (" +
                 (r.packed ? "TMA store, or 16-byte stores for a sequence's last rows" : "TMA store") +
                 "; defined where it is written, so no register holds it through the K/V loop)");
-    if (!p.rowSums.empty())
-      w.line("const unsigned ones_smem = smem_base + " + std::to_string(sm90OnesOffset(p)) +
-             "u; // 512 bytes of ones: B of the row sums on the tensor cores (row_sum_mma)");
     w.line("const unsigned bars = smem_base + " + std::to_string(p.smemBytes) + "u; // " + str(barrierCount()) +
            " mbarriers of 8 bytes");
   }
@@ -314,8 +308,6 @@ private:
     }
     w.line("mbarrier_init_fence();");
     w.close();
-    if (!p.rowSums.empty())
-      w.line("warpgroup::fill_ones<" + onesType() + ">(ones_smem, threadIdx.x); // row_sum_mma: P 1's B");
     w.line("__syncthreads(); // the barriers are initialised; no block-wide barrier from here on");
   }
 
@@ -572,8 +564,7 @@ private:
     const SmemBuffer &v = p.smem[deferred.vBuffer];
     w.line("warpgroup::mma_AB_async<" + deferred.T + ", " + str(deferred.k) + ", " + str(deferred.n) +
            (commit ? "" : ", false") + ">(" + deferred.acc + ", p_late, " + v.name + " + " + lateVar() + " * " +
-           std::to_string(v.bytesPerStage) + "u" + (deferred.sums.empty() ? "" : ", " + deferred.sums + ", ones_smem") +
-           "); // P V of " + why);
+           std::to_string(v.bytesPerStage) + "u); // P V of " + why);
   }
 
   /// Waits for the P V in flight (unconditionally: nothing in flight costs nothing) and hands its V slot
@@ -588,8 +579,7 @@ private:
   void beforeTileOp(Operation *op) override {
     if (!intra || !curLoop || curLoop->loads.empty() || isa<MatmulOp>(op) || waitedIn.count(op->getBlock()))
       return;
-    bool touches = p.rowSumReads.count(op) != 0; // reads the row sums that P V adds to
-    touches = touches || llvm::any_of(op->getResults(), [&](Value v) { return touchesAcc(v, 0); });
+    bool touches = llvm::any_of(op->getResults(), [&](Value v) { return touchesAcc(v, 0); });
     for (Value v : op->getOperands())
       touches = touches || touchesAcc(v, 0);
     if (!touches)
@@ -757,8 +747,7 @@ private:
       if (r.tile(a).cls != TileClass::Fragment)
         fail(mm, "the sm90 backend computes A B with A a register tile (P of O += P V)");
       w.comment(where(mm) + ": " + d + (mm.getAcc() ? " += " : " = ") + storage(a) + " * " + p.smem[rb].name +
-                " (wgmma RS m64n" + str(bType.getDimSize(1)) + "k16, A from registers)" +
-                (rowSumsOf(mm).empty() ? "" : "; " + rowSumsOf(mm) + " += " + storage(a) + " * 1 (m64n8k16)"));
+                " (wgmma RS m64n" + str(bType.getDimSize(1)) + "k16, A from registers)");
       if (mm.getAcc()) {
         if (storage(mm.getAcc()) != d)
           w.line(d + " = " + storage(mm.getAcc()) + ";");
@@ -777,32 +766,15 @@ private:
                    "overlap = none)");
         w.line("named_barrier_sync<256>(turn_bar); // this warpgroup's turn at the tensor cores");
         w.line("warpgroup::mma_AB_async<" + T + ", " + str(k) + ", " + str(bType.getDimSize(1)) + ">(" + d + ", " +
-               storage(a) + ", " + tileRef(rb) + withRowSums(mm) + "); // waited for with the next S");
+               storage(a) + ", " + tileRef(rb) + "); // waited for with the next S");
         const std::string i = str(p.smem[rb].loadIndex);
         w.line("pending" + i + " = " + slotOf(rb) + "; released" + i + " = true; // handed back after the wait");
         return;
       }
       w.line("warpgroup::mma_AB<" + T + ", " + str(k) + ", " + str(bType.getDimSize(1)) + ">(" + d + ", " + storage(a) +
-             ", " + tileRef(rb) + withRowSums(mm) + ");");
+             ", " + tileRef(rb) + ");");
     }
     releaseAfterLastRead(mm, rb);
-  }
-
-  /// row_sum_mma: the row sums P V `mm` also issues P 1 into (Plan.h TensorCoreRowSum), else empty.
-  std::string rowSumsOf(MatmulOp mm) const {
-    auto t = p.rowSumProducts.find(mm);
-    return t == p.rowSumProducts.end() ? std::string() : p.rowSums[t->second].acc;
-  }
-  /// The extra arguments of mma_AB(_async) for them.
-  std::string withRowSums(MatmulOp mm) const {
-    const std::string sums = rowSumsOf(mm);
-    return sums.empty() ? sums : ", " + sums + ", ones_smem";
-  }
-  /// The 16-bit type of the P the row sums read (their tile of ones holds it).
-  std::string onesType() {
-    for (auto &[op, i] : p.rowSumProducts)
-      return elemType(cast<TileType>(cast<MatmulOp>(op).getLhs().getType()).getElementType());
-    fail(r.kernel, "internal: row_sum_mma without a product");
   }
 
   /// When `mm` is the only reader of its loop tile (the usual K and V), hands the slot back right after
@@ -851,13 +823,6 @@ private:
         w.line("named_barrier_sync<256>(turn_bar); // the first turn: S = Q K^T of the first tile");
       }
     }
-    for (const TensorCoreRowSum &t : p.rowSums)
-      if (t.loop == loop) {
-        w.line("warpgroup::row_sums " + t.acc + "; // " + t.l + " while the loop runs: P V adds P 1 to it");
-        w.line("warpgroup::set_row_sums(" + t.acc + ", " + t.l + ");");
-        if (ownTurns || late)
-          loopAccs.push_back(t.acc);
-      }
     w.open("for (int it = 0; it < " + bounds.second + "; ++it)");
     const std::string iv = sx.fresh(r.scalarNames.lookup(loop.getInductionVar()));
     w.line("const long long " + iv + " = " + ivAt(bounds.first, "it", lp.step) + ";");
@@ -916,9 +881,6 @@ private:
       w.line("warpgroup::mma_wait<0>(" + accList("") + "); // the last P V");
       releasePending();
     }
-    for (const TensorCoreRowSum &t : p.rowSums)
-      if (t.loop == loop)
-        w.line("warpgroup::read_row_sums(" + t.l + ", " + t.acc + "); // every P V has completed");
     // Persistent: when the tiles loaded once are read only in this loop, hand them back now, so the
     // producer loads the next tile's while this one's epilogue runs.
     if (persistent && !qReleased && !lp.loads.empty()) {
@@ -940,7 +902,6 @@ private:
   /// overlap = intra: the O += P V issued one iteration late (checkDeferrable).
   struct DeferredProduct {
     std::string acc, pType;
-    std::string sums; ///< row_sum_mma: the row sums it also issues P 1 into, else empty
     int vBuffer = -1;
     std::string T;
     int64_t k = 0, n = 0;
@@ -959,21 +920,11 @@ std::string emitKernelSm90(const ResolvedKernel &r, const KernelPlan &p, const P
   return Sm90Emitter(r, p, params).run();
 }
 
-int sm90BarrierCount(const KernelPlan &p) {
+std::size_t sm90DynamicSmemBytes(const KernelPlan &p) {
   int bars = 0;
   for (const SmemBuffer &b : p.smem)
     bars += barriersOf(b, p.schedule.persistent);
-  return bars;
-}
-
-std::size_t sm90OnesOffset(const KernelPlan &p) {
-  return (p.smemBytes + 8 * static_cast<std::size_t>(sm90BarrierCount(p)) + 127) / 128 * 128;
-}
-
-std::size_t sm90DynamicSmemBytes(const KernelPlan &p) {
-  if (!p.rowSums.empty())
-    return 1024 + sm90OnesOffset(p) + warpgroupOnesBytes;
-  return 1024 + p.smemBytes + 8 * static_cast<std::size_t>(sm90BarrierCount(p));
+  return 1024 + p.smemBytes + 8 * static_cast<std::size_t>(bars);
 }
 
 } // namespace tilefuse::codegen

@@ -510,10 +510,6 @@ protected:
     if (auto i = dyn_cast<scf::IfOp>(op))
       return emitIf(i);
     beforeTileOp(op);
-    if (auto rs = p.rowSumReads.find(op); rs != p.rowSumReads.end()) {
-      const TensorCoreRowSum &t = p.rowSums[rs->second];
-      w.line("warpgroup::read_row_sums(" + t.l + ", " + t.acc + "); // the running row sums (row_sum_mma)");
-    }
     ensureFilledReads(op);
     if (auto load = dyn_cast<LoadOp>(op))
       return emitLoad(load);
@@ -836,31 +832,6 @@ protected:
   }
 
   void emitCombine(MapOp map, const ReduceCombine &c) {
-    auto rs = p.rowSumCombines.find(map);
-    if (rs == p.rowSumCombines.end())
-      return emitCombineInRegisters(map, c);
-    // row_sum_mma (Plan.h TensorCoreRowSum): the running row sums live in a wgmma accumulator.
-    const std::string d = storage(map.getResult()), &acc = p.rowSums[rs->second.first].acc;
-    if (!rs->second.second) { // this block's P V does not multiply the summed tile: the usual reduction
-      emitCombineInRegisters(map, c);
-      w.line("warpgroup::set_row_sums(" + acc + ", " + d + "); // the running row sums go on from here");
-      return;
-    }
-    w.comment(where(c.reduce) + " + " + where(map) + " -> " + d + " = running value + row sum: the row sum is P 1, "
-              "issued with P V into " + acc + " (row_sum_mma); here only the running value");
-    declare(map.getResult());
-    std::string other;
-    if (auto arg = dyn_cast<BlockArgument>(c.other); arg && arg.getOwner() == &map.getBody().front())
-      if (Value in = map.getInputs()[arg.getArgNumber()]; keptIn(in))
-        other = storage(in);
-    if (other != d) {
-      ElementCode ec(r, p, sx);
-      writeMap(d, true, ec, ec.region(map, combineArgs(ec, map, c.reduceArg, "0"), c.other, false));
-    }
-    w.line("warpgroup::set_row_sums(" + acc + ", " + d + ");");
-  }
-
-  void emitCombineInRegisters(MapOp map, const ReduceCombine &c) {
     Value res = map.getResult();
     const std::string d = storage(res);
     Value in = c.reduce.getInput();

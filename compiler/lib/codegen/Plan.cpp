@@ -163,7 +163,6 @@ public:
     planHoists();
     planBlock(r.kernel.getBodyBlock());
     if (p.schedule.mma == MmaFamily::Wgmma) {
-      planRowSumMma();
       planStagedStore();
       const std::size_t need = sm90DynamicSmemBytes(p), limit = maxDynamicSmemBytes("sm_90");
       if (need > limit)
@@ -580,110 +579,6 @@ private:
     }
   }
 
-  /// TensorCoreRowSum (Plan.h), with row_sum_mma: every rank-1 value l carried by a K/V loop that the loop
-  /// reads only through chains of row maps, each ending in a combine l' = other + rowsum X in the block of
-  /// a P V (S = Q K^T first, the combine before the P V) and read only by scf.yield, where at least one
-  /// P V multiplies X's 16-bit copy. Throws CodegenError when the schedule asks for it and there is none.
-  void planRowSumMma() {
-    if (!p.schedule.rowSumMma)
-      return;
-    std::string why = "no K/V loop carries a row sum l' = other(l) + rowsum P with O += P V in the same block";
-    for (scf::ForOp loop : r.loops)
-      for (unsigned k = 0; k < loop.getNumRegionIterArgs(); ++k) {
-        Value l = loop.getRegionIterArgs()[k];
-        auto type = dyn_cast<TileType>(l.getType());
-        if (!type || type.getRank() != 1 || !p.storageOf.count(l))
-          continue;
-        std::vector<RowSumUpdate> updates;
-        bool ok = true;
-        for (Operation *head : l.getUsers()) {
-          if (isa<scf::YieldOp>(head))
-            continue;
-          std::optional<RowSumUpdate> u = rowSumUpdate(head, p.storageOf.lookup(l), why);
-          if (!u) {
-            ok = false;
-            break;
-          }
-          updates.push_back(*u);
-        }
-        if (!ok || !llvm::any_of(updates, [](const RowSumUpdate &u) { return bool(u.product); }))
-          continue;
-        const int index = static_cast<int>(p.rowSums.size());
-        const std::string name = p.storages[p.storageOf.lookup(l)].name;
-        std::string acc = name + "_mma";
-        while (llvm::any_of(p.storages, [&](const Storage &st) { return st.name == acc; }))
-          acc += "_";
-        p.rowSums.push_back({loop, acc, name});
-        for (const RowSumUpdate &u : updates) {
-          p.rowSumReads[u.head] = index;
-          p.rowSumCombines[u.combine] = {index, bool(u.product)};
-          if (u.product && !p.rowSumProducts.try_emplace(u.product, index).second)
-            fail(u.product, "row_sum_mma: this P V would add two row sums (use row_sum_mma = false)");
-        }
-      }
-    if (p.rowSums.empty())
-      fail(r.kernel, "row_sum_mma = true: " + why + " (use row_sum_mma = false)");
-  }
-
-  /// One block's update of a carried row sum: the chain's first map, the combine, and the P V that adds
-  /// the row sum (null: the register form).
-  struct RowSumUpdate {
-    Operation *head;
-    MapOp combine;
-    MatmulOp product;
-  };
-
-  /// The update of a carried row sum (storage `l`) that starts at `head`, a reader of it (planRowSumMma);
-  /// nullopt, with `why` set, when it is not one.
-  std::optional<RowSumUpdate> rowSumUpdate(Operation *head, int l, std::string &why) {
-    auto no = [&](Operation *at, const std::string &what) -> std::optional<RowSumUpdate> {
-      why = "the row sum read at " + locationString(at->getLoc()) + " " + what;
-      return std::nullopt;
-    };
-    Operation *op = head;
-    for (int depth = 0;; ++depth) { // a chain of row maps from l to the combine
-      auto map = dyn_cast<MapOp>(op);
-      if (!map || map.getResult().getType().getRank() != 1 || map->getBlock() != head->getBlock() || depth > 8)
-        return no(op, "is not a chain of row maps ending in l' = other + rowsum P");
-      if (auto c = p.combineOfMap.find(map); c != p.combineOfMap.end()) {
-        if (c->second.reduce.getKind() != ReduceKind::sum || c->second.scaled)
-          return no(op, "is combined with a row maximum");
-        break;
-      }
-      if (!map.getResult().hasOneUse())
-        return no(op, "is read twice before its combine");
-      op = *map.getResult().getUsers().begin();
-    }
-    auto combine = cast<MapOp>(op);
-    Value res = combine.getResult();
-    if (!p.storageOf.count(res) || p.storageOf.lookup(res) != l ||
-        !llvm::all_of(res.getUsers(), [](Operation *u) { return isa<scf::YieldOp>(u); }))
-      return no(op, "is not carried in place by the K/V loop");
-    MatmulOp s, pv; // the block's first S = Q K^T and its one P V
-    int products = 0;
-    for (Operation &o : *head->getBlock())
-      if (auto mm = dyn_cast<MatmulOp>(o)) {
-        if (!mm.getTransposeB())
-          pv = mm, ++products;
-        else if (!s)
-          s = mm;
-      }
-    if (!s || products != 1 || !s->isBeforeInBlock(head) || !combine->isBeforeInBlock(pv) ||
-        r.tile(pv.getLhs()).cls != TileClass::Fragment)
-      return no(op, "is not between the S = Q K^T and the P V of its block");
-    // The tensor form: P V's A operand is truncf(X), X the summed tile.
-    Value x = p.combineOfMap.find(combine)->second.reduce.getInput();
-    auto trunc = pv.getLhs().getDefiningOp<MapOp>();
-    bool tensor = false;
-    if (trunc && trunc.getInputs().size() == 1 && trunc.getInputs()[0] == x) {
-      Block &b = trunc.getBody().front();
-      auto t = dyn_cast<arith::TruncFOp>(&b.front());
-      tensor = t && std::distance(b.begin(), b.end()) == 2 && t.getIn() == b.getArgument(0) &&
-               cast<YieldOp>(b.getTerminator()).getValue() == t.getResult();
-    }
-    return RowSumUpdate{head, combine, tensor ? pv : MatmulOp()};
-  }
-
   /// StagedStore (Plan.h): after every loaded tile, when it fits in the dynamic shared memory of sm_90
   /// (after planBlock: it needs the stored value's registers).
   void planStagedStore() {
@@ -1094,8 +989,6 @@ std::string KernelPlan::toString() const {
   for (auto &[map, c] : combineOfMap)
     os << "  fused: blk.reduce " << (c.reduce.getKind() == ReduceKind::max ? "max" : "sum") << " at "
        << locationString(c.reduce.getLoc()) << " into the blk.map at " << locationString(map->getLoc()) << "\n";
-  for (const TensorCoreRowSum &t : rowSums)
-    os << "  row sum on the tensor cores: " << t.l << " in " << t.acc << " (P 1 with P V)\n";
   for (auto &[v, s] : hoisted)
     os << "  kept in registers for the loop: " << r->tile(v).name << " -> " << storages[s].name << "\n";
   return os.str();

@@ -129,20 +129,6 @@ struct StagedStore {
   int64_t rows = 0, cols = 0; ///< the stored tile
 };
 
-/// sm90 row_sum_mma (Schedule::rowSumMma): a running row sum l of a K/V loop whose rowsum is taken by the
-/// tensor cores, as P 1 issued with the O += P V that multiplies P's 16-bit copy (warpgroup/mma.cuh,
-/// row_sums). While the loop runs l lives in the wgmma accumulator `acc`. In each block that updates l
-/// (a chain of row maps from l ending in the combine l' = other + rowsum X, read only by scf.yield):
-/// l's registers get acc's value before the chain's first map, the combine writes l' back into acc,
-/// and it then takes only `other` when the block's P V multiplies X's 16-bit copy (the product adds P 1),
-/// else the usual reduction (a partial tile whose sum is over a masked copy of P). After the loop l's
-/// registers get acc's value.
-struct TensorCoreRowSum {
-  mutable mlir::scf::ForOp loop;
-  std::string acc; ///< the warpgroup::row_sums variable
-  std::string l;   ///< l's storage (the loop-carried variable)
-};
-
 struct KernelPlan {
   const ResolvedKernel *r = nullptr;
   Schedule schedule;
@@ -160,12 +146,6 @@ struct KernelPlan {
   int registerEstimate = 0; ///< 32-bit registers per thread held by all storages (upper bound)
   BlockMaskPlan blockMask;
   std::optional<StagedStore> staged; ///< sm90: the store written through shared memory by TMA, if any
-  /// sm90 row_sum_mma: the row sums taken by the tensor cores (Plan.cpp, planRowSumMma), each map reading
-  /// l first in its block, each combine (with whether its block's P V adds the row sum) and each P V that
-  /// does; values are indices into rowSums.
-  std::vector<TensorCoreRowSum> rowSums;
-  llvm::DenseMap<mlir::Operation *, int> rowSumReads, rowSumProducts;
-  llvm::DenseMap<mlir::Operation *, std::pair<int, bool>> rowSumCombines;
 
   const LoopPlan *loopPlan(mlir::scf::ForOp op) const;
   int bufferOf(mlir::Value smemTile) const; ///< -1 when none

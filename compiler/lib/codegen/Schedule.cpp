@@ -134,10 +134,6 @@ void Schedule::validate() const {
     throw ScheduleError("schedule: compares64 = true is not allowed with mma = mma_sync_m16n8k16; allowed "
                         "there: false (the sm80 backend compares positions in 64 bits always; the choice is a "
                         "schedule of the sm90 backend, mma = wgmma)");
-  if (rowSumMma)
-    throw ScheduleError("schedule: row_sum_mma = true is not allowed with mma = mma_sync_m16n8k16; allowed "
-                        "there: false (row sums on the tensor cores are a schedule of the sm90 backend, mma = "
-                        "wgmma)");
   if (overlap != WarpgroupOverlap::None)
     throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) +
                         "\" is not allowed with mma = mma_sync_m16n8k16; allowed there: \"none\" (warpgroup "
@@ -205,8 +201,6 @@ std::string Schedule::toString() const {
     os << " exp2_fma=" << exp2FmaQuarters;
   if (compares64)
     os << " compares64";
-  if (rowSumMma)
-    os << " row_sum_mma";
   return os.str();
 }
 
@@ -222,8 +216,6 @@ std::string Schedule::toJson() const {
     j["exp2_fma"] = exp2FmaQuarters;
   if (compares64) // likewise
     j["compares64"] = true;
-  if (rowSumMma) // likewise
-    j["row_sum_mma"] = true;
   return spec::dumpJson(j); // nlohmann::json objects keep keys sorted
 }
 
@@ -278,18 +270,18 @@ Schedule scheduleFromJson(std::string_view text) {
       oneOf(s.q, {QPlacement::Registers, QPlacement::Smem});
     else if (key == "q_tile_order")
       oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending});
-    else if (key == "persistent" || key == "compares64" || key == "row_sum_mma") {
+    else if (key == "persistent" || key == "compares64") {
       if (!v.is_boolean())
         throw ScheduleError("schedule: " + key + " = " + spec::dumpJson(v) + " is not a boolean; allowed values: "
                             "true, false");
-      (key == "persistent" ? s.persistent : key == "compares64" ? s.compares64 : s.rowSumMma) = v.get<bool>();
+      (key == "persistent" ? s.persistent : s.compares64) = v.get<bool>();
     } else if (key == "overlap") {
       oneOf(s.overlap, {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
                          WarpgroupOverlap::PingpongIntra});
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +
                           "\"; allowed keys: block_m, block_n, compares64, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
-                          "persistent, q, q_tile_order, row_sum_mma, warps");
+                          "persistent, q, q_tile_order, warps");
     }
   }
   return s;
@@ -332,8 +324,8 @@ std::size_t smemBytes(const Schedule &s, int headDim) {
   const int cols = s.mma == MmaFamily::Wgmma ? sm90SmemCols(headDim) : headDim;
   const std::size_t tile = static_cast<std::size_t>(cols) * 2;
   const std::size_t tiles = tile * (s.blockM + 2 * static_cast<std::size_t>(s.blockN) * s.kvStages);
-  if (s.mma == MmaFamily::Wgmma) // 1024-byte alignment of the 128B-swizzled tiles; mbarriers; the ones of row_sum_mma
-    return 1024 + tiles + 1024 + (s.rowSumMma ? 512 : 0);
+  if (s.mma == MmaFamily::Wgmma)
+    return 1024 + tiles + 1024; // 1024-byte alignment of the 128B-swizzled tiles; mbarriers
   return tiles;
 }
 

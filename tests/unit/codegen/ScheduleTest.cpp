@@ -174,29 +174,10 @@ TEST_CASE("compares64: wgmma only, round-trips, written only when true", "[sched
                     "schedule: compares64 = \"yes\" is not a boolean; allowed values: true, false");
 }
 
-TEST_CASE("row_sum_mma: wgmma only, round-trips, written only when true, counts its tile of ones", "[schedule]") {
-  Schedule s = scheduleFromJson(
-      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"smem","overlap":"pingpong","row_sum_mma":true})");
-  CHECK(s.rowSumMma);
-  CHECK_NOTHROW(s.validate());
-  CHECK(scheduleFromJson(s.toJson()) == s);
-  CHECK(s.toJson().find("\"row_sum_mma\":true") != std::string::npos);
-  CHECK(s.toString().find(" row_sum_mma") != std::string::npos);
-  const std::size_t with = smemBytes(s, 128);
-  s.rowSumMma = false;
-  CHECK(with == smemBytes(s, 128) + 512);
-  CHECK(s.toJson().find("row_sum_mma") == std::string::npos);
-  CHECK(s.toString().find("row_sum_mma") == std::string::npos);
-  Schedule sm80 = scheduleFromJson(R"({"row_sum_mma":true})");
-  CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("row_sum_mma = true is not allowed with mma = mma_sync_m16n8k16"));
-  CHECK_THROWS_WITH(scheduleFromJson(R"({"row_sum_mma":1})"),
-                    "schedule: row_sum_mma = 1 is not a boolean; allowed values: true, false");
-}
-
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {
   CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
                     "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, compares64, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
-                    "persistent, q, q_tile_order, row_sum_mma, warps");
+                    "persistent, q, q_tile_order, warps");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"persistent":1})"),
                     "schedule: persistent = 1 is not a boolean; allowed values: true, false");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"warps":"four"})"), "schedule: warps must be an integer within int, got \"four\"");

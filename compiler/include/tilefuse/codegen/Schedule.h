@@ -107,13 +107,6 @@ struct Schedule {
   /// S4096 D128: 0.519 ms in 64 bits, 0.543 in 32 on the H200, docs/results/v0.13 call 3), so the
   /// tuner times both. JSON key "compares64", written only when true.
   bool compares64 = false;
-  /// wgmma only: the running row sum l of the softmax (l = alpha l + rowsum P) is taken by the tensor cores
-  /// with O += P V, as P 1 (one wgmma m64n8k16 per k-step of P V, B a shared tile of ones), instead of
-  /// adds and quad shuffles of the f32 P (FlashAttention-T: softmax reductions on the tensor cores).
-  /// The sum is then of the 16-bit P that P V multiplies. Needs a running row sum of the P whose 16-bit copy
-  /// is the A operand of a P V in the same K/V loop (codegen/Plan.cpp, planRowSumMma; CodegenError
-  /// otherwise). JSON key "row_sum_mma", written only when true.
-  bool rowSumMma = false;
 
   /// Query rows per warp: BLOCK_M / warps (a multiple of 16, the mma.sync M).
   int rowsPerWarp() const { return blockM / warps; }
@@ -126,7 +119,7 @@ struct Schedule {
   /// mma = wgmma (sm90): block_m in {64, 128, 192}, warps = block_m / 16, block_n a multiple of 16 in
   /// [32, 256], kv_stages in {2, 3, 4}, q = smem, min_blocks_per_sm = 1, and
   /// with overlap = pingpong, block_m >= 128. Otherwise (sm80): persistent = false, overlap = none,
-  /// exp2_fma = 0, compares64 = false (the sm80 backend always compares in 64 bits), row_sum_mma = false, and
+  /// exp2_fma = 0, compares64 = false (the sm80 backend always compares in 64 bits), and
   /// block_m in {16, 32, 64, 128, 256}; block_n in {16, 32, 64, 128, 256}; warps in {1, 2, 4, 8, 16}
   /// with block_m / warps a multiple of 16; kv_stages in {1, 2, 3, 4}; mma = mma_sync_m16n8k16;
   /// min_blocks_per_sm in {1, 2, 3, 4}.
@@ -189,8 +182,7 @@ std::size_t maxDynamicSmemBytes(std::string_view arch);
 
 /// Shared memory the generated kernel allocates for a schedule: Q (BLOCK_M x headDim) once, K and V
 /// (BLOCK_N x headDim each) per stage, 16-bit elements; with wgmma the tiles are sm90SmemCols(headDim)
-/// wide, plus 1024 bytes of alignment slack for the 128B-swizzled tiles and 1024 of mbarriers, and with
-/// row_sum_mma the 512 bytes of ones. Bytes.
+/// wide, plus 1024 bytes of alignment slack for the 128B-swizzled tiles and 1024 of mbarriers. Bytes.
 std::size_t smemBytes(const Schedule &s, int headDim);
 
 /// What the heuristic default (defaultSchedule) reads of a spec and shape beyond HEAD_DIM, dtype and arch.

@@ -57,15 +57,6 @@ TF_DEVICE unsigned long long wgmma_desc_sw128(unsigned smem_addr, unsigned lbo_b
   return enc_addr | (enc_lbo << 16) | (enc_sbo << 32) | (1ull << 62);
 }
 
-/// The same for the no-swizzle (interleave) mode, 62-63 = 0: 8 x 16-byte core matrices, `lbo_bytes`
-/// apart along the leading dimension and `sbo_bytes` along the stride dimension.
-TF_DEVICE unsigned long long wgmma_desc_interleave(unsigned smem_addr, unsigned lbo_bytes, unsigned sbo_bytes) {
-  const unsigned long long enc_addr = (smem_addr & 0x3FFFF) >> 4;
-  const unsigned long long enc_lbo = (lbo_bytes & 0x3FFFF) >> 4;
-  const unsigned long long enc_sbo = (sbo_bytes & 0x3FFFF) >> 4;
-  return enc_addr | (enc_lbo << 16) | (enc_sbo << 32);
-}
-
 /// Columns stored for a tile of COLS columns (a multiple of 16): whole 64-column panels. The sm90 backend
 /// keeps a [rows x D] tile as sw128<rows, sw128_stored_cols<D>>; its TMA box is one panel wide and writes
 /// zeros past the tensor's last column, and no wgmma reads the columns past D (codegen::sm90SmemCols).

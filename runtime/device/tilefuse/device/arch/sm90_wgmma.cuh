@@ -5,7 +5,7 @@
 //   SM90_64xNx16_F32<AB>_SS<N>::mma<TRANS_B>(d, desc_a, desc_b, scale_d)   A and B in SMEM (descriptors)
 //   SM90_64xNx16_F32<AB>_RS<N>::mma<TRANS_B>(d, a, desc_b, scale_d)        A in registers, B in SMEM
 // D[64 x N] (+)= A[64 x 16] * B[16 x N], f32 accumulators d[N / 2] per thread (fragment: wgmma.cuh's
-// header comment), <AB> = BF16BF16 or F16F16, N = 8, 16, 32, ..., 256. scale_d = 0: D = A B; 1: D += A B.
+// header comment), <AB> = BF16BF16 or F16F16, N = 16, 32, ..., 256. scale_d = 0: D = A B; 1: D += A B.
 // A is K-major; B is K-major when TRANS_B = 0 and MN-major when TRANS_B = 1.
 #pragma once
 #include "../common.cuh"
@@ -17,16 +17,6 @@ namespace device {
 
 /// m64nNk16 .f32.bf16.bf16, A and B in SMEM.
 template <int N> struct SM90_64xNx16_F32BF16BF16_SS;
-template <> struct SM90_64xNx16_F32BF16BF16_SS<8> {
-  template <int TRANS_B>
-  static TF_DEVICE void mma(float (&d)[4], unsigned long long desc_a, unsigned long long desc_b, int scale_d) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %6, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 "
-                 "{%0, %1, %2, %3}, %4, %5, p, 1, 1, 0, %7;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "l"(desc_a), "l"(desc_b), "r"(scale_d), "n"(TRANS_B));
-  }
-};
 template <> struct SM90_64xNx16_F32BF16BF16_SS<16> {
   template <int TRANS_B>
   static TF_DEVICE void mma(float (&d)[8], unsigned long long desc_a, unsigned long long desc_b, int scale_d) {
@@ -190,16 +180,6 @@ template <> struct SM90_64xNx16_F32BF16BF16_SS<256> {
 
 /// m64nNk16 .f32.bf16.bf16, A in registers, B in SMEM.
 template <int N> struct SM90_64xNx16_F32BF16BF16_RS;
-template <> struct SM90_64xNx16_F32BF16BF16_RS<8> {
-  template <int TRANS_B>
-  static TF_DEVICE void mma(float (&d)[4], const unsigned (&a)[4], unsigned long long desc_b, int scale_d) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %9, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, %8, p, 1, 1, %10;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d), "n"(TRANS_B));
-  }
-};
 template <> struct SM90_64xNx16_F32BF16BF16_RS<16> {
   template <int TRANS_B>
   static TF_DEVICE void mma(float (&d)[8], const unsigned (&a)[4], unsigned long long desc_b, int scale_d) {
@@ -363,16 +343,6 @@ template <> struct SM90_64xNx16_F32BF16BF16_RS<256> {
 
 /// m64nNk16 .f32.f16.f16, A and B in SMEM.
 template <int N> struct SM90_64xNx16_F32F16F16_SS;
-template <> struct SM90_64xNx16_F32F16F16_SS<8> {
-  template <int TRANS_B>
-  static TF_DEVICE void mma(float (&d)[4], unsigned long long desc_a, unsigned long long desc_b, int scale_d) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %6, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 "
-                 "{%0, %1, %2, %3}, %4, %5, p, 1, 1, 0, %7;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "l"(desc_a), "l"(desc_b), "r"(scale_d), "n"(TRANS_B));
-  }
-};
 template <> struct SM90_64xNx16_F32F16F16_SS<16> {
   template <int TRANS_B>
   static TF_DEVICE void mma(float (&d)[8], unsigned long long desc_a, unsigned long long desc_b, int scale_d) {
@@ -536,16 +506,6 @@ template <> struct SM90_64xNx16_F32F16F16_SS<256> {
 
 /// m64nNk16 .f32.f16.f16, A in registers, B in SMEM.
 template <int N> struct SM90_64xNx16_F32F16F16_RS;
-template <> struct SM90_64xNx16_F32F16F16_RS<8> {
-  template <int TRANS_B>
-  static TF_DEVICE void mma(float (&d)[4], const unsigned (&a)[4], unsigned long long desc_b, int scale_d) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %9, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, %8, p, 1, 1, %10;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d), "n"(TRANS_B));
-  }
-};
 template <> struct SM90_64xNx16_F32F16F16_RS<16> {
   template <int TRANS_B>
   static TF_DEVICE void mma(float (&d)[8], const unsigned (&a)[4], unsigned long long desc_b, int scale_d) {

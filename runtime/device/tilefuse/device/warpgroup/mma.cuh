@@ -34,15 +34,6 @@ template <int N> TF_DEVICE float (&acc_regs(rt<float, 16, N> &t))[N / 2] {
   return *reinterpret_cast<float(*)[N / 2]>(&t.tiles);
 }
 
-/// Row sums on the tensor cores (below): a warpgroup's running row sums in the accumulator of a wgmma of
-/// N = 8 (the mma.sync C layout of a 16 x 8 tile): lane 4g + t holds row g's sum in d[0] and d[1] and row
-/// g + 8's in d[2] and d[3] (every column of P 1 is the row sum: the 4 lanes of a quad hold the same values).
-struct row_sums {
-  float d[4];
-};
-
-TF_DEVICE float (&acc_regs(row_sums &s))[4] { return s.d; }
-
 /// Issues D = A B^T (ACC: D += A B^T) as one committed wgmma group and returns without waiting for it:
 /// D [64 x N] f32, this warpgroup's rows [a_row0, a_row0 + 64) of A, each warp keeping its 16 rows in `d`.
 /// A: [A_ROWS x K] at shared address `a` (K-major, T); B: [N x K] at `b` (K-major: the [N x K] tile B^T is
@@ -105,73 +96,6 @@ TF_DEVICE void mma_AB_async(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned
   }
   if (COMMIT)
     wgmma_commit();
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Row sums on the tensor cores (FlashAttention-T: the softmax's reductions as matrix products). The row
-// sum of P [64 x K] is the first column of P 1, 1 a [K x 8] matrix of ones: one wgmma m64n8k16 per k-step
-// of P V, reading the same A fragments, replaces the K / 2 adds per row and the quad's two shuffles. It
-// sums the 16-bit P that P V multiplies, so O / l normalises exactly the weights the product used.
-
-/// s = l: the running value goes into the accumulator (every column). l is an rv<16> (row g in data[0][0],
-/// row g + 8 in data[0][1]).
-TF_DEVICE void set_row_sums(row_sums &s, const rv<16> &l) {
-  s.d[0] = s.d[1] = l.data[0][0];
-  s.d[2] = s.d[3] = l.data[0][1];
-}
-
-/// l = s (the sums of every product issued into s and waited for).
-TF_DEVICE void read_row_sums(rv<16> &l, const row_sums &s) {
-  l.data[0][0] = s.d[0];
-  l.data[0][1] = s.d[2];
-}
-
-/// The ones that the row sums read as B (T = bf16 or fp16), 512 bytes at shared address `ones` (128-aligned):
-/// threads [0, 32) of the block each write 16 bytes, then make them visible to the async proxy; the
-/// block's next barrier orders them before any wgmma. B [16 x 8] is read K-major without swizzle: two 8 x
-/// 16-byte core matrices 128 bytes apart (ones_desc), all inside the 512 bytes.
-inline constexpr unsigned ones_bytes = 512;
-template <typename T> TF_DEVICE void fill_ones(unsigned ones, int thread) {
-  if (thread >= static_cast<int>(ones_bytes / 16))
-    return;
-  const T one2[2] = {T(1.0f), T(1.0f)};
-  const unsigned x = *reinterpret_cast<const unsigned *>(one2);
-  asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(ones + 16u * thread), "r"(x) : "memory");
-  fence_proxy_async_smem();
-}
-TF_DEVICE unsigned long long ones_desc(unsigned ones) { return wgmma_desc_interleave(ones, 128, 256); }
-
-/// mma_AB_async (O += P V) that also issues sums += P 1 (row_sums above), per k-step after the V product
-/// and from the same A fragments, in the same group: `sums` may be read only after mma_wait. `ones`: the
-/// tile of fill_ones.
-template <typename T, int K, int N, bool COMMIT = true>
-TF_DEVICE void mma_AB_async(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b, row_sums &sums, unsigned ones) {
-  using Atom = typename atoms<T, N>::RS;
-  using Ones = typename atoms<T, 8>::RS;
-  using TileB = sw128<K, sw128_stored_cols<N>>;
-  float(&r)[N / 2] = acc_regs(d);
-  wgmma_fence_operand(r);
-  wgmma_fence_operand(sums.d);
-  wgmma_fence();
-  const unsigned long long ones_b = ones_desc(ones);
-#pragma unroll
-  for (int k16 = 0; k16 < K / 16; ++k16) {
-    unsigned frag[4];
-#pragma unroll
-    for (int q = 0; q < 4; ++q)
-      frag[q] = *reinterpret_cast<const unsigned *>(&a.tiles[0][k16][q]);
-    Atom::template mma<1>(r, frag, TileB::desc_mn_major(b, k16), 1);
-    Ones::template mma<0>(sums.d, frag, ones_b, 1);
-  }
-  if (COMMIT)
-    wgmma_commit();
-}
-
-/// D += A B and sums += A 1 as the mma_AB_async above, waited for.
-template <typename T, int K, int N>
-TF_DEVICE void mma_AB(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b, row_sums &sums, unsigned ones) {
-  mma_AB_async<T, K, N>(d, a, b, sums, ones);
-  mma_wait<0>(d, sums);
 }
 
 /// Closes this warpgroup's uncommitted wgmma (none: an empty group; PTX ISA 9.7.15.5.3,
