@@ -72,17 +72,22 @@ KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const
 Engine &engine(const std::string &backend);
 
 /// The sm90 schedule variants the sweep runs besides each backend's default schedule, named
-/// "sm90-<overlap>[-persistent]" (codegen::Schedule::overlap spelled as in the schedule JSON,
-/// ::persistent). False for a plain backend.
+/// "sm90-<overlap>[-persistent][-qreg]" (codegen::Schedule::overlap spelled as in the schedule JSON,
+/// ::persistent, ::q = registers). False for a plain backend.
 bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
   if (backend.rfind("sm90-", 0) != 0)
     return false;
   if (s) {
-    const std::string suffix = "-persistent";
     std::string overlap = backend.substr(5);
-    s->persistent = overlap.size() > suffix.size() && overlap.ends_with(suffix);
-    if (s->persistent)
-      overlap.resize(overlap.size() - suffix.size());
+    auto strip = [&](const std::string &suffix) {
+      const bool has = overlap.size() > suffix.size() && overlap.ends_with(suffix);
+      if (has)
+        overlap.resize(overlap.size() - suffix.size());
+      return has;
+    };
+    if (strip("-qreg"))
+      s->q = codegen::QPlacement::Registers;
+    s->persistent = strip("-persistent");
     using codegen::WarpgroupOverlap;
     for (WarpgroupOverlap o : {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
                                WarpgroupOverlap::PingpongIntra})
@@ -282,7 +287,8 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
       for (auto [D, Dv] : {std::pair<int64_t, int64_t>{96, 48}, {192, 128}})
         configs.push_back(makeConfig(file, spec::DType::BF16, D, backend, Dv));
       if (backend == "sm90")
-        for (const char *variant : {"sm90-none", "sm90-pingpong-persistent", "sm90-pingpong_intra-persistent"})
+        for (const char *variant : {"sm90-none", "sm90-pingpong-persistent", "sm90-pingpong_intra-persistent",
+                                    "sm90-pingpong-persistent-qreg", "sm90-pingpong_intra-qreg"})
           for (int64_t D : {64, 96, 128, 256})
             configs.push_back(makeConfig(file, spec::DType::BF16, D, variant));
     }

@@ -10,8 +10,8 @@
 // backend: the sm80 one (mma.sync + cp.async) on every GPU; on an sm_90 GPU also the sm90 one (wgmma + TMA
 // over maps of the whole packed tensor, the default there), with its default schedule (pingpong, BLOCK_M
 // 128) and with the schedule variants "sm90:intra64" (one consumer warpgroup, BLOCK_M 64, overlap = intra),
-// "sm90:pingpong_intra" and "sm90:persistent" (the persistent grid: each block loops over (Q tile, head,
-// sequence) tiles and skips those past a sequence's end). TILEFUSE_TEST_BACKENDS (e.g. "sm80" or "sm90") keeps the backends it names.
+// "sm90:pingpong_intra", "sm90:persistent" (the persistent grid: each block loops over (Q tile, head,
+// sequence) tiles and skips those past a sequence's end) and "sm90:qreg" (Q in registers, S = Q K^T as wgmma RS). TILEFUSE_TEST_BACKENDS (e.g. "sm80" or "sm90") keeps the backends it names.
 // Where the engine's choice ("auto") is the backend under test, the C API's tilefuse_launch_packed must
 // write the same bits; bad packed arguments are refused with LaunchError on every backend.
 #include <cstdio>
@@ -181,14 +181,15 @@ struct PackedProblem {
 };
 
 /// A schedule variant of the sm90 backend (Policy::FailOnMiss): its default schedule for the query's head
-/// dim with BLOCK_M (warps BLOCK_M / 16), the overlap and the grid changed.
+/// dim with BLOCK_M (warps BLOCK_M / 16), the overlap, the grid and where Q lives changed.
 class Sm90Variant : public ScheduleSource {
 public:
-  Sm90Variant(int blockM, codegen::WarpgroupOverlap overlap, bool persistent = false)
-      : blockM_(blockM), overlap_(overlap), persistent_(persistent) {}
+  Sm90Variant(int blockM, codegen::WarpgroupOverlap overlap, bool persistent = false,
+              codegen::QPlacement qPlacement = codegen::QPlacement::Smem)
+      : blockM_(blockM), overlap_(overlap), persistent_(persistent), q_(qPlacement) {}
   std::optional<std::string> lookup(const ScheduleQuery &q) override {
     codegen::Schedule s = codegen::defaultSchedule(static_cast<int>(q.shape.D), q.spec->dtype, "sm_90a");
-    s.blockM = blockM_, s.warps = blockM_ / 16, s.overlap = overlap_, s.persistent = persistent_;
+    s.blockM = blockM_, s.warps = blockM_ / 16, s.overlap = overlap_, s.persistent = persistent_, s.q = q_;
     s.validate();
     return s.toJson();
   }
@@ -198,15 +199,16 @@ private:
   int blockM_;
   codegen::WarpgroupOverlap overlap_;
   bool persistent_;
+  codegen::QPlacement q_;
 };
 
 /// The backends the [varlen] cases run on: "sm80" always; on an sm_90 GPU "sm90" (the engine's default
-/// there), "sm90:intra64", "sm90:pingpong_intra" and "sm90:persistent"; TILEFUSE_TEST_BACKENDS keeps those
-/// it names (substring match: "sm90" keeps the four sm90 ones).
+/// there), "sm90:intra64", "sm90:pingpong_intra", "sm90:persistent" and "sm90:qreg"; TILEFUSE_TEST_BACKENDS
+/// keeps those it names (substring match: "sm90" keeps the five sm90 ones).
 std::vector<std::string> varlenBackends() {
   std::vector<std::string> backends = {"sm80"};
   if (testDevice().arch() == "sm_90")
-    backends.insert(backends.end(), {"sm90", "sm90:intra64", "sm90:pingpong_intra", "sm90:persistent"});
+    backends.insert(backends.end(), {"sm90", "sm90:intra64", "sm90:pingpong_intra", "sm90:persistent", "sm90:qreg"});
   if (const char *only = std::getenv("TILEFUSE_TEST_BACKENDS"); only && *only)
     std::erase_if(backends, [&](const std::string &b) {
       return b.find(only) == std::string::npos && std::string(only).find(b) == std::string::npos;
@@ -228,6 +230,9 @@ struct BackendEngine {
       options.schedules = std::make_shared<Sm90Variant>(128, codegen::WarpgroupOverlap::PingpongIntra);
     else if (backend == "sm90:persistent")
       options.schedules = std::make_shared<Sm90Variant>(128, codegen::WarpgroupOverlap::Pingpong, true);
+    else if (backend == "sm90:qreg")
+      options.schedules =
+          std::make_shared<Sm90Variant>(128, codegen::WarpgroupOverlap::Pingpong, false, codegen::QPlacement::Registers);
     if (options.schedules)
       policy = Policy::FailOnMiss;
     engine = std::make_unique<Engine>(0, options);

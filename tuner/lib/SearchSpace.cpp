@@ -148,7 +148,8 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
 /// with 2 or 3 consumer warpgroups): the model cannot
 /// rank those, the clock does. The default schedule itself (overlap and grid included) is always a
 /// candidate, so a tuned kernel is never slower than the untuned one by more than the timing noise;
-/// with compareWidths, so is the default with the other width of position compares.
+/// so is the default with Q in registers, and with compareWidths the default with the other width of
+/// position compares.
 std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
                                       const DeviceLimits &limits, const SearchOptions &options, SearchSpace &space) {
   constexpr std::size_t kSm90ByModel = 4;
@@ -253,6 +254,18 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
     if (tile != all.end()) {
       Candidate c = *tile;
       c.schedule = defaultSchedule, c.isDefault = true;
+      ++space.total;
+      all.insert(all.begin(), c);
+    }
+  }
+  // And the default with Q in registers (S = Q K^T as wgmma RS): on the H200 it saves 1-5% in steady state at
+  // BLOCK 128x128 and loses 25-40% at BLOCK_N 192 or with three consumer warpgroups (docs/results/v0.16,
+  // call 3), so the tuner times it.
+  if (defaultSchedule.mma == codegen::MmaFamily::Wgmma && defaultSchedule.q == QPlacement::Smem) {
+    auto def = std::find_if(all.begin(), all.end(), [](const Candidate &c) { return c.isDefault; });
+    if (def != all.end()) {
+      Candidate c = *def;
+      c.schedule.q = QPlacement::Registers, c.isDefault = false;
       ++space.total;
       all.insert(all.begin(), c);
     }

@@ -506,6 +506,32 @@ private:
       Emitter::programIds();
   }
 
+  /// q = registers: each warp loads its rows of the tiles the loop keeps in registers (Q) once, before the
+  /// loop (warpgroup::load_sw128: ldmatrix of the TMA-written tile). Persistent: when every tile loaded once
+  /// is kept so, their slots go back to the producer at once (the next tile's Q loads during this loop).
+  void loadHoisted(scf::ForOp loop) {
+    bool all = true, any = false;
+    for (const SmemBuffer &b : p.smem)
+      if (!b.loop)
+        for (LoadOp l : b.loads)
+          all = all && p.hoisted.count(l.getResult());
+    for (auto &[tile, s] : p.hoisted) {
+      if (declared[s] || !uses(loop, tile))
+        continue;
+      const int b = p.bufferOf(tile);
+      const Storage &st = p.storages[s];
+      w.comment(r.tile(tile).name + " stays in registers for the whole loop (ldmatrix once; S = Q K^T reads it "
+                "as wgmma's A)");
+      w.line(storageType(st) + " " + st.name + ";");
+      w.line("warpgroup::load_sw128<" + p.smem[b].elemC + ", " + str(p.smem[b].rows) + ", " + str(st.cols) + ">(" +
+             st.name + ", " + tileRef(b) + ", warp_row0);");
+      declared[s] = true;
+      any = true;
+    }
+    if (persistent && any && all && !qReleased)
+      releaseOnceLoaded("copied into registers");
+  }
+
   /// Consumers: one arrival per warp on the empty barrier of every tile loaded once (persistent).
   void releaseOnceLoaded(const std::string &why) {
     w.comment("Tiles loaded once: " + why + "; the producer may load the next tile's.");
@@ -713,7 +739,9 @@ private:
     const std::string T = elemType(bType.getElementType());
     ensureReady(rb);
     declare(mm.getResult());
-    if (mm.getTransposeB()) {
+    if (mm.getTransposeB() && p.hoisted.count(a)) { // Q in registers (q = registers): wgmma RS
+      emitProductOfHoisted(mm, d, T, bType.getDimSize(0), k, rb);
+    } else if (mm.getTransposeB()) {
       const int lb = p.bufferOf(a);
       if (lb < 0 || r.tile(a).cls != TileClass::Smem || p.smem[lb].loop || p.smem[lb].rows != r.blockM)
         fail(mm, "the sm90 backend computes A B^T with A a shared tile of BLOCK_M rows loaded before the K/V loop "
@@ -777,6 +805,35 @@ private:
     releaseAfterLastRead(mm, rb);
   }
 
+  /// S = Q K^T with Q kept in registers (Plan.h hoisted, loaded before the K/V loop): the SS form's turns,
+  /// deferred P V and waits, with A from registers (warpgroup::mma_ABt_async, RS).
+  void emitProductOfHoisted(MatmulOp mm, const std::string &d, const std::string &T, int64_t n, int64_t k, int rb) {
+    const std::string a = storage(mm.getLhs());
+    w.comment(where(mm) + ": " + d + (mm.getAcc() ? " += " : " = ") + a + " * " + p.smem[rb].name +
+              "^T (wgmma RS m64n" + str(n) + "k16, Q from registers)");
+    if (mm.getAcc() && storage(mm.getAcc()) != d)
+      w.line(d + " = " + storage(mm.getAcc()) + ";");
+    const bool turn = turns && curLoop;
+    const bool late = intra && curLoop;
+    if (late) {
+      waitDeferred("a P V that no op of the last iteration waited for");
+      if (turn)
+        w.line("named_barrier_sync<256>(turn_bar); // this warpgroup's turn at the tensor cores");
+    }
+    w.line("warpgroup::mma_ABt" + std::string(turn || late ? "_async" : "") + "<" + T + ", " + str(n) + ", " + str(k) +
+           (mm.getAcc() ? ", true" : "") + ">(" + d + ", " + a + ", " + tileRef(rb) + ");");
+    if (late) {
+      issueDeferred("the last tile, in flight through this S's softmax");
+      if (turn)
+        w.line("named_barrier_arrive<256>(next_bar); // the tensor cores are the next warpgroup's");
+      w.line("warpgroup::mma_wait<1>(" + d + "); // this S (its P V group may still be running)");
+    } else if (turn) {
+      w.line("named_barrier_arrive<256>(next_bar); // the tensor cores are the next warpgroup's");
+      w.line("warpgroup::mma_wait<0>(" + accList(d) + "); // this S and the last P V");
+      releasePending();
+    }
+  }
+
   /// When `mm` is the only reader of its loop tile (the usual K and V), hands the slot back right after
   /// the product (its wgmma have completed), so the producer refills it while the softmax runs; the end
   /// of the iteration then skips it (released<i>).
@@ -804,6 +861,7 @@ private:
           for (Operation *u : l.getResult().getUsers())
             if (loop->isAncestor(u))
               ensureReady(static_cast<int>(&b - p.smem.data()));
+    loadHoisted(loop);
     const bool ownTurns = turns && !lp.loads.empty(), late = intra && !lp.loads.empty();
     if (ownTurns || late) {
       loopAccs.clear();

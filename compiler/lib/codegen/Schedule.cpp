@@ -113,9 +113,6 @@ void Schedule::validate() const {
                           " (the consumer warps: 16 query rows each; the producer warpgroup comes on top)");
     requireOneOf("kv_stages", kvStages, {2, 3, 4});
     requireOneOf("min_blocks_per_sm", minBlocksPerSm, {1});
-    if (q != QPlacement::Smem)
-      throw ScheduleError("schedule: q = registers is not allowed with mma = wgmma; allowed values: smem "
-                          "(wgmma reads Q from shared memory)");
     if (takesTurns(overlap) && blockM < 128)
       throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) + "\" with block_m = " +
                           std::to_string(blockM) +

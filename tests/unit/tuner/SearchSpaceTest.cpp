@@ -92,6 +92,29 @@ TEST_CASE("the sm90 default schedule is a candidate exactly, overlap and grid in
   CHECK(exact == 1);
 }
 
+TEST_CASE("the sm90 default is also timed with Q in registers, right after the default", "[search]") {
+  Shape shape{4, 16, 16, 4096, 4096, 128, 128};
+  DeviceLimits h = DeviceLimits::forArch("sm_90a");
+  Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90a");
+  REQUIRE(def.q == tilefuse::codegen::QPlacement::Smem);
+  const SearchSpace s = buildSearchSpace(shape, def, h, SearchOptions{24, 12});
+  CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
+  std::vector<Schedule> inRegisters;
+  for (const Candidate &c : s.candidates)
+    if (c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma && c.schedule.q == tilefuse::codegen::QPlacement::Registers)
+      inRegisters.push_back(c.schedule);
+  Schedule expected = def;
+  expected.q = tilefuse::codegen::QPlacement::Registers;
+  REQUIRE(inRegisters.size() == 1);
+  CHECK(inRegisters[0] == expected);
+  CHECK_NOTHROW(expected.validate());
+  auto firstOther = std::find_if(s.candidates.begin(), s.candidates.end(), [](const Candidate &c) {
+    return c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma && !c.isDefault;
+  });
+  REQUIRE(firstOther != s.candidates.end());
+  CHECK(firstOther->schedule == expected);
+}
+
 TEST_CASE("compareWidths: the sm90 default is also timed with the other width of position compares", "[search]") {
   Shape shape{4, 16, 16, 4096, 4096, 128, 128};
   DeviceLimits h = DeviceLimits::forArch("sm_90a");

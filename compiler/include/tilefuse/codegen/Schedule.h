@@ -29,6 +29,9 @@ enum class MmaFamily {
 
 /// Where the loop-invariant lhs of S = Q K^T lives while the K/V loop runs, when the fused program
 /// stages Q in shared memory (a program that loads Q straight into registers keeps it there).
+/// sm90 (wgmma): Smem reads Q from shared memory in every S = Q K^T (wgmma SS); Registers loads each warp's
+/// 16 rows once per Q tile (ldmatrix of the TMA-written tile) and issues S = Q K^T with A from registers
+/// (wgmma RS), which saves the shared-memory reads of Q per K/V tile and costs K / 4 registers per thread.
 enum class QPlacement {
   Registers, ///< ldmatrix once before the loop (FlashAttention-2: Q stays in registers).
   Smem,      ///< ldmatrix a 16-column slice per k-step of every S = Q K^T (fewer registers).
@@ -117,7 +120,7 @@ struct Schedule {
 
   /// Throws ScheduleError naming the first bad field, its value and the allowed values.
   /// mma = wgmma (sm90): block_m in {64, 128, 192}, warps = block_m / 16, block_n a multiple of 16 in
-  /// [32, 256], kv_stages in {2, 3, 4}, q = smem, min_blocks_per_sm = 1, and
+  /// [32, 256], kv_stages in {2, 3, 4}, min_blocks_per_sm = 1, and
   /// with overlap = pingpong, block_m >= 128. Otherwise (sm80): persistent = false, overlap = none,
   /// exp2_fma = 0, compares64 = false (the sm80 backend always compares in 64 bits), and
   /// block_m in {16, 32, 64, 128, 256}; block_n in {16, 32, 64, 128, 256}; warps in {1, 2, 4, 8, 16}

@@ -8,6 +8,7 @@
 // return after the issue and mma_wait waits (FlashAttention-3, Sec. 3.1: one warpgroup's softmax runs
 // while another's products do).
 #pragma once
+#include "../arch/sm80_copy.cuh"
 #include "../types.cuh"
 #include "../wgmma.cuh"
 
@@ -68,6 +69,57 @@ template <int PENDING, typename... Acc> TF_DEVICE void mma_wait(Acc &...accs) {
 template <typename T, int A_ROWS, int N, int K, bool ACC = false>
 TF_DEVICE void mma_ABt(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) {
   mma_ABt_async<T, A_ROWS, N, K, ACC>(d, a, a_row0, b);
+  mma_wait<0>(d);
+}
+
+/// Loads this warp's rows [row0, row0 + 16) of the sw128<ROWS, sw128_stored_cols<K>> tile at shared address
+/// `src` (columns [0, K)) into `a`, the wgmma A fragment (the mma.sync A layout per 16-column k-step): one
+/// ldmatrix.x4 per k-step, matrix q of the 16 x 16 block (rows 8 (q & 1).., columns 8 (q >> 1)..) into
+/// pair q. row0 a multiple of 16, ROWS >= row0 + 16.
+template <typename T, int ROWS, int K> TF_DEVICE void load_sw128(rt<T, 16, K> &a, unsigned src, int row0) {
+  using Tile = sw128<ROWS, sw128_stored_cols<K>>;
+  const int lane = laneid();
+  const int m = lane >> 3; // the matrix whose row address this lane gives
+  const int row = row0 + 8 * (m & 1) + (lane & 7);
+#pragma unroll
+  for (int k16 = 0; k16 < K / 16; ++k16) {
+    unsigned d[4];
+    SM75_U32x4_LDSM_N::copy(src + Tile::offset(row, 2 * k16 + (m >> 1)), d[0], d[1], d[2], d[3]);
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      a.tiles[0][k16][q] = *reinterpret_cast<const typename rt<T, 16, K>::T2 *>(&d[q]);
+  }
+}
+
+/// Issues D = A B^T (ACC: D += A B^T) as one committed wgmma group (RS: A from registers) and returns
+/// without waiting for it: D [64 x N] f32 and A [64 x K] (each warp: its 16 rows, A as load_sw128 leaves
+/// it); B: [N x K] at shared address `b`, stored as sw128<N, sw128_stored_cols<K>> and read K-major (K of
+/// S = Q K^T). Q in registers saves the shared-memory reads of A that the SS form repeats for every K/V
+/// tile. `a` must not change and `d` may be read only after mma_wait.
+template <typename T, int N, int K, bool ACC = false>
+TF_DEVICE void mma_ABt_async(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b) {
+  static_assert(K % 16 == 0, "K is a whole number of 16-column k-steps");
+  using Atom = typename atoms<T, N>::RS;
+  using TileB = sw128<N, sw128_stored_cols<K>>;
+  float(&r)[N / 2] = acc_regs(d);
+  if (ACC)
+    wgmma_fence_operand(r);
+  wgmma_fence();
+#pragma unroll
+  for (int k16 = 0; k16 < K / 16; ++k16) {
+    unsigned frag[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      frag[q] = *reinterpret_cast<const unsigned *>(&a.tiles[0][k16][q]);
+    Atom::template mma<0>(r, frag, TileB::desc_k_major(b, 0, k16), (ACC || k16 > 0) ? 1 : 0);
+  }
+  wgmma_commit();
+}
+
+/// D = A B^T (ACC: D += A B^T) as the RS mma_ABt_async above, waited for.
+template <typename T, int N, int K, bool ACC = false>
+TF_DEVICE void mma_ABt(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned b) {
+  mma_ABt_async<T, N, K, ACC>(d, a, b);
   mma_wait<0>(d);
 }
 
