@@ -739,16 +739,20 @@ private:
     const std::string T = elemType(bType.getElementType());
     ensureReady(rb);
     declare(mm.getResult());
-    if (mm.getTransposeB() && p.hoisted.count(a)) { // Q in registers (q = registers): wgmma RS
-      emitProductOfHoisted(mm, d, T, bType.getDimSize(0), k, rb);
-    } else if (mm.getTransposeB()) {
+    if (mm.getTransposeB()) {
+      // S = Q K^T: Q from shared memory (wgmma SS), or from registers with q = registers (RS; Plan.h hoisted,
+      // loaded before the K/V loop by loadHoisted).
+      const bool rs = p.hoisted.count(a) != 0;
       const int lb = p.bufferOf(a);
-      if (lb < 0 || r.tile(a).cls != TileClass::Smem || p.smem[lb].loop || p.smem[lb].rows != r.blockM)
+      if (!rs && (lb < 0 || r.tile(a).cls != TileClass::Smem || p.smem[lb].loop || p.smem[lb].rows != r.blockM))
         fail(mm, "the sm90 backend computes A B^T with A a shared tile of BLOCK_M rows loaded before the K/V loop "
                  "(Q of S = Q K^T)");
-      ensureReady(lb);
-      w.comment(where(mm) + ": " + d + (mm.getAcc() ? " += " : " = ") + p.smem[lb].name + " * " + p.smem[rb].name +
-                "^T (wgmma SS m64n" + str(bType.getDimSize(0)) + "k16, this warpgroup's 64 rows)");
+      if (!rs)
+        ensureReady(lb);
+      const std::string n = str(bType.getDimSize(0));
+      w.comment(where(mm) + ": " + d + (mm.getAcc() ? " += " : " = ") + (rs ? storage(a) : p.smem[lb].name) + " * " +
+                p.smem[rb].name + "^T (wgmma " + (rs ? "RS" : "SS") + " m64n" + n + "k16, " +
+                (rs ? "Q from registers)" : "this warpgroup's 64 rows)"));
       if (mm.getAcc() && storage(mm.getAcc()) != d)
         w.line(d + " = " + storage(mm.getAcc()) + ";");
       const bool turn = turns && curLoop;
@@ -758,9 +762,12 @@ private:
         if (turn)
           w.line("named_barrier_sync<256>(turn_bar); // this warpgroup's turn at the tensor cores");
       }
-      w.line("warpgroup::mma_ABt" + std::string(turn || late ? "_async" : "") + "<" + T + ", " + str(p.smem[lb].rows) +
-             ", " + str(bType.getDimSize(0)) + ", " + str(k) + (mm.getAcc() ? ", true" : "") + ">(" + d + ", " +
-             tileRef(lb) + ", wg_row0, " + tileRef(rb) + ");");
+      const std::string args = rs ? "<" + T + ", " + n + ", " + str(k) + (mm.getAcc() ? ", true" : "") + ">(" + d +
+                                        ", " + storage(a) + ", " + tileRef(rb) + ");"
+                                  : "<" + T + ", " + str(p.smem[lb].rows) + ", " + n + ", " + str(k) +
+                                        (mm.getAcc() ? ", true" : "") + ">(" + d + ", " + tileRef(lb) + ", wg_row0, " +
+                                        tileRef(rb) + ");";
+      w.line("warpgroup::mma_ABt" + std::string(turn || late ? "_async" : "") + args);
       if (late) {
         issueDeferred("the last tile, in flight through this S's softmax");
         if (turn)
@@ -803,35 +810,6 @@ private:
              ", " + tileRef(rb) + ");");
     }
     releaseAfterLastRead(mm, rb);
-  }
-
-  /// S = Q K^T with Q kept in registers (Plan.h hoisted, loaded before the K/V loop): the SS form's turns,
-  /// deferred P V and waits, with A from registers (warpgroup::mma_ABt_async, RS).
-  void emitProductOfHoisted(MatmulOp mm, const std::string &d, const std::string &T, int64_t n, int64_t k, int rb) {
-    const std::string a = storage(mm.getLhs());
-    w.comment(where(mm) + ": " + d + (mm.getAcc() ? " += " : " = ") + a + " * " + p.smem[rb].name +
-              "^T (wgmma RS m64n" + str(n) + "k16, Q from registers)");
-    if (mm.getAcc() && storage(mm.getAcc()) != d)
-      w.line(d + " = " + storage(mm.getAcc()) + ";");
-    const bool turn = turns && curLoop;
-    const bool late = intra && curLoop;
-    if (late) {
-      waitDeferred("a P V that no op of the last iteration waited for");
-      if (turn)
-        w.line("named_barrier_sync<256>(turn_bar); // this warpgroup's turn at the tensor cores");
-    }
-    w.line("warpgroup::mma_ABt" + std::string(turn || late ? "_async" : "") + "<" + T + ", " + str(n) + ", " + str(k) +
-           (mm.getAcc() ? ", true" : "") + ">(" + d + ", " + a + ", " + tileRef(rb) + ");");
-    if (late) {
-      issueDeferred("the last tile, in flight through this S's softmax");
-      if (turn)
-        w.line("named_barrier_arrive<256>(next_bar); // the tensor cores are the next warpgroup's");
-      w.line("warpgroup::mma_wait<1>(" + d + "); // this S (its P V group may still be running)");
-    } else if (turn) {
-      w.line("named_barrier_arrive<256>(next_bar); // the tensor cores are the next warpgroup's");
-      w.line("warpgroup::mma_wait<0>(" + accList(d) + "); // this S and the last P V");
-      releasePending();
-    }
   }
 
   /// When `mm` is the only reader of its loop tile (the usual K and V), hands the slot back right after

@@ -73,6 +73,13 @@ template <int ROWS, int COLS> struct sw128 {
   static TF_DEVICE unsigned offset(int row, int col8) {
     return (col8 >> 3) * panel_bytes + row * 128u + (((col8 & 7) ^ (row & 7)) << 4);
   }
+  /// The row address this lane gives to an ldmatrix / stmatrix .x4 of the 16 x 16 block at rows [row0,
+  /// row0 + 16) and columns [16 j, 16 j + 16): lanes 8m..8m+7 address matrix m = rows 8 (m & 1).., columns
+  /// 8 (m >> 1).., so matrix m is pair m of the mma.sync fragment (types.cuh). row0 a multiple of 8.
+  static TF_DEVICE unsigned x4_address(unsigned base, int row0, int j) {
+    const int lane = laneid(), m = lane >> 3;
+    return base + offset(row0 + 8 * (m & 1) + (lane & 7), 2 * j + (m >> 1));
+  }
   /// K-major operand descriptor (A, or B with TRANS_B = 0) for rows [row0, row0 + 64 or N) and the
   /// 16 columns (K) [16 k16, 16 k16 + 16): the start moves by 32 bytes per k-step inside a panel; the
   /// stride-dimension offset is one 8-row swizzle atom (1024 B); the leading offset is unused (1).

@@ -35,6 +35,14 @@ template <int N> TF_DEVICE float (&acc_regs(rt<float, 16, N> &t))[N / 2] {
   return *reinterpret_cast<float(*)[N / 2]>(&t.tiles);
 }
 
+/// The four 32-bit registers of k-step k16 of a register A operand: its pairs 0..3 of the 16-column block,
+/// the wgmma A fragment (PTX ISA 9.7.15.5.1.1).
+template <typename T, int K> TF_DEVICE void a_fragment(unsigned (&frag)[4], const rt<T, 16, K> &a, int k16) {
+#pragma unroll
+  for (int q = 0; q < 4; ++q)
+    frag[q] = *reinterpret_cast<const unsigned *>(&a.tiles[0][k16][q]);
+}
+
 /// Issues D = A B^T (ACC: D += A B^T) as one committed wgmma group and returns without waiting for it:
 /// D [64 x N] f32, this warpgroup's rows [a_row0, a_row0 + 64) of A, each warp keeping its 16 rows in `d`.
 /// A: [A_ROWS x K] at shared address `a` (K-major, T); B: [N x K] at `b` (K-major: the [N x K] tile B^T is
@@ -78,13 +86,10 @@ TF_DEVICE void mma_ABt(rt<float, 16, N> &d, unsigned a, int a_row0, unsigned b) 
 /// pair q. row0 a multiple of 16, ROWS >= row0 + 16.
 template <typename T, int ROWS, int K> TF_DEVICE void load_sw128(rt<T, 16, K> &a, unsigned src, int row0) {
   using Tile = sw128<ROWS, sw128_stored_cols<K>>;
-  const int lane = laneid();
-  const int m = lane >> 3; // the matrix whose row address this lane gives
-  const int row = row0 + 8 * (m & 1) + (lane & 7);
 #pragma unroll
   for (int k16 = 0; k16 < K / 16; ++k16) {
     unsigned d[4];
-    SM75_U32x4_LDSM_N::copy(src + Tile::offset(row, 2 * k16 + (m >> 1)), d[0], d[1], d[2], d[3]);
+    SM75_U32x4_LDSM_N::copy(Tile::x4_address(src, row0, k16), d[0], d[1], d[2], d[3]);
 #pragma unroll
     for (int q = 0; q < 4; ++q)
       a.tiles[0][k16][q] = *reinterpret_cast<const typename rt<T, 16, K>::T2 *>(&d[q]);
@@ -108,9 +113,7 @@ TF_DEVICE void mma_ABt_async(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigne
 #pragma unroll
   for (int k16 = 0; k16 < K / 16; ++k16) {
     unsigned frag[4];
-#pragma unroll
-    for (int q = 0; q < 4; ++q)
-      frag[q] = *reinterpret_cast<const unsigned *>(&a.tiles[0][k16][q]);
+    a_fragment(frag, a, k16);
     Atom::template mma<0>(r, frag, TileB::desc_k_major(b, 0, k16), (ACC || k16 > 0) ? 1 : 0);
   }
   wgmma_commit();
@@ -141,9 +144,7 @@ TF_DEVICE void mma_AB_async(rt<float, 16, N> &d, const rt<T, 16, K> &a, unsigned
 #pragma unroll
   for (int k16 = 0; k16 < K / 16; ++k16) {
     unsigned frag[4];
-#pragma unroll
-    for (int q = 0; q < 4; ++q)
-      frag[q] = *reinterpret_cast<const unsigned *>(&a.tiles[0][k16][q]);
+    a_fragment(frag, a, k16);
     Atom::template mma<1>(r, frag, TileB::desc_mn_major(b, k16), 1);
   }
   if (COMMIT)
