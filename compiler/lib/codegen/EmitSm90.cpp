@@ -506,29 +506,23 @@ private:
       Emitter::programIds();
   }
 
-  /// q = registers: each warp loads its rows of the tiles the loop keeps in registers (Q) once, before the
-  /// loop (warpgroup::load_sw128: ldmatrix of the TMA-written tile). Persistent: when every tile loaded once
-  /// is kept so, their slots go back to the producer at once (the next tile's Q loads during this loop).
-  void loadHoisted(scf::ForOp loop) {
-    bool all = true, any = false;
+  /// q = registers: the ldmatrix of the TMA-written tile (warpgroup::load_sw128); S = Q K^T then reads it as
+  /// wgmma's A.
+  std::string hoistedLoad(const Storage &st, int buffer) override {
+    const SmemBuffer &b = p.smem[buffer];
+    return "warpgroup::load_sw128<" + b.elemC + ", " + str(b.rows) + ", " + str(st.cols) + ">(" + st.name + ", " +
+           tileRef(buffer) + ", warp_row0);";
+  }
+
+  /// Persistent, q = registers: once every tile loaded once is in registers, their slots go back to the
+  /// producer at once (the next tile's Q loads during this tile's K/V loop).
+  void releaseIfAllHoisted(int loaded) {
+    bool all = true;
     for (const SmemBuffer &b : p.smem)
       if (!b.loop)
         for (LoadOp l : b.loads)
           all = all && p.hoisted.count(l.getResult());
-    for (auto &[tile, s] : p.hoisted) {
-      if (declared[s] || !uses(loop, tile))
-        continue;
-      const int b = p.bufferOf(tile);
-      const Storage &st = p.storages[s];
-      w.comment(r.tile(tile).name + " stays in registers for the whole loop (ldmatrix once; S = Q K^T reads it "
-                "as wgmma's A)");
-      w.line(storageType(st) + " " + st.name + ";");
-      w.line("warpgroup::load_sw128<" + p.smem[b].elemC + ", " + str(p.smem[b].rows) + ", " + str(st.cols) + ">(" +
-             st.name + ", " + tileRef(b) + ", warp_row0);");
-      declared[s] = true;
-      any = true;
-    }
-    if (persistent && any && all && !qReleased)
+    if (persistent && loaded > 0 && all && !qReleased)
       releaseOnceLoaded("copied into registers");
   }
 
@@ -741,7 +735,7 @@ private:
     declare(mm.getResult());
     if (mm.getTransposeB()) {
       // S = Q K^T: Q from shared memory (wgmma SS), or from registers with q = registers (RS; Plan.h hoisted,
-      // loaded before the K/V loop by loadHoisted).
+      // loaded before the K/V loop by hoistedLoad).
       const bool rs = p.hoisted.count(a) != 0;
       const int lb = p.bufferOf(a);
       if (!rs && (lb < 0 || r.tile(a).cls != TileClass::Smem || p.smem[lb].loop || p.smem[lb].rows != r.blockM))
@@ -839,7 +833,7 @@ private:
           for (Operation *u : l.getResult().getUsers())
             if (loop->isAncestor(u))
               ensureReady(static_cast<int>(&b - p.smem.data()));
-    loadHoisted(loop);
+    releaseIfAllHoisted(loadHoisted(loop));
     const bool ownTurns = turns && !lp.loads.empty(), late = intra && !lp.loads.empty();
     if (ownTurns || late) {
       loopAccs.clear();

@@ -253,6 +253,26 @@ protected:
            " // a Q tile past this sequence's end (the tiles cover max_seqlen_q)");
   }
 
+  /// The tiles `loop` reads that stay in registers for it (Plan.h hoisted, q = registers) and are not yet
+  /// declared: each declared and loaded once (hoistedLoad), before the loop. Returns how many.
+  int loadHoisted(scf::ForOp loop) {
+    int n = 0;
+    for (auto &[tile, s] : p.hoisted)
+      if (!declared[s] && uses(loop, tile)) {
+        w.comment(r.tile(tile).name + " stays in registers for the whole loop (ldmatrix once)");
+        w.line(storageType(p.storages[s]) + " " + p.storages[s].name + ";");
+        w.line(hoistedLoad(p.storages[s], p.bufferOf(tile)));
+        declared[s] = true;
+        ++n;
+      }
+    return n;
+  }
+
+  /// The statement that loads shared tile `buffer` into the hoisted register tile `st` (this warp's rows).
+  virtual std::string hoistedLoad(const Storage &st, int buffer) {
+    return "warp::load(" + st.name + ", " + p.smem[buffer].name + ", warp_row0, 0);";
+  }
+
   /// The function-level scalars the kernel uses (sizes, offsets), in program order; constants apart.
   void defineFunctionScalars() {
     llvm::DenseSet<Operation *> needed;
@@ -1202,13 +1222,7 @@ protected:
       if (uses(loop, v))
         ensureFilled(v);
     }
-    for (auto &[tile, s] : p.hoisted)
-      if (!declared[s] && uses(loop, tile)) {
-        w.comment(r.tile(tile).name + " stays in registers for the whole loop (ldmatrix once)");
-        w.line(storageType(p.storages[s]) + " " + p.storages[s].name + ";");
-        w.line("warp::load(" + p.storages[s].name + ", " + p.smem[p.bufferOf(tile)].name + ", warp_row0, 0);");
-        declared[s] = true;
-      }
+    loadHoisted(loop);
 
     w.open("for (int it = 0; it < " + n + "; ++it)");
     const std::string iv = sx.fresh(r.scalarNames.lookup(loop.getInductionVar()));
