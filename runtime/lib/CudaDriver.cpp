@@ -23,7 +23,7 @@ namespace {
   X(cuMemAlloc, 3020) X(cuMemFree, 3020) X(cuMemcpyHtoD, 3020) X(cuMemcpyDtoH, 3020) X(cuMemsetD8, 3020)          \
   X(cuStreamCreate, 2000) X(cuStreamDestroy, 4000) X(cuStreamSynchronize, 2000) X(cuEventCreate, 2000)            \
   X(cuEventDestroy, 4000) X(cuEventRecord, 2000) X(cuEventSynchronize, 2000) X(cuEventElapsedTime, 12080)         \
-  X(cuTensorMapEncodeTiled, 12000)
+  X(cuTensorMapEncodeTiled, 12000) X(cuOccupancyMaxActiveClusters, 11070)
 
 // A field per entry point, fn_<name>, typed by the versioned typedef (## keeps <cuda.h>'s macros out).
 #define TF_DRIVER_FIELD(name, version) PFN_##name##_v##version fn_##name = nullptr;
@@ -206,6 +206,24 @@ int funcGetAttribute(CUfunction function, CUfunction_attribute attribute) {
   int v = 0;
   TF_CU(cuFuncGetAttribute, &v, attribute, function);
   return v;
+}
+
+int persistentBlocks(CUfunction function, int clusterBlocks, unsigned threads, unsigned sharedBytes) {
+  if (clusterBlocks <= 1)
+    return currentDeviceSmCount();
+  // The kernel carries __cluster_dims__, so the config names no cluster attribute; the grid is one
+  // cluster wide (the query asks how many fit at once, not how many this grid has).
+  CUlaunchConfig config{};
+  config.gridDimX = static_cast<unsigned>(clusterBlocks), config.gridDimY = 1, config.gridDimZ = 1;
+  config.blockDimX = threads, config.blockDimY = 1, config.blockDimZ = 1;
+  config.sharedMemBytes = sharedBytes;
+  int clusters = 0;
+  TF_CU(cuOccupancyMaxActiveClusters, &clusters, function, &config);
+  if (clusters < 1)
+    throw std::runtime_error("no cluster of " + std::to_string(clusterBlocks) + " blocks of " +
+                             std::to_string(threads) + " threads and " + std::to_string(sharedBytes) +
+                             " bytes of shared memory fits on this GPU");
+  return clusters * clusterBlocks;
 }
 
 void launchKernel(CUfunction function, Dim3 grid, Dim3 block, unsigned sharedBytes, CUstream stream,

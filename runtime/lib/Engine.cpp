@@ -192,7 +192,10 @@ void Engine::Impl::load(detail::Kernel &k, const std::vector<char> &cubin, const
   }
   k.context = context;
   k.grid = launch.grid;
-  k.smCount = device.smCount;
+  k.smCount = launch.grid.cluster > 1 ? runtime::persistentBlocks(k.function, launch.grid.cluster,
+                                                                    static_cast<unsigned>(launch.threadsPerBlock),
+                                                                    static_cast<unsigned>(launch.dynamicSmemBytes))
+                                      : device.smCount;
   k.threads = static_cast<unsigned>(launch.threadsPerBlock);
   k.smemBytes = static_cast<unsigned>(launch.dynamicSmemBytes);
 

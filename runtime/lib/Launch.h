@@ -153,7 +153,7 @@ struct Kernel {
   CUfunction function = nullptr;
   CUcontext context = nullptr;
   codegen::GridRule grid;
-  int64_t smCount = 0; ///< the device's multiprocessors (the persistent grid's size)
+  int64_t smCount = 0; ///< blocks that run at once: the SMs, or resident clusters x cluster (runtime::persistentBlocks)
   unsigned threads = 0;
   unsigned smemBytes = 0;
   PackPlan plan;

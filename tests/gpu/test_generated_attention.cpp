@@ -72,8 +72,8 @@ KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const
 Engine &engine(const std::string &backend);
 
 /// The sm90 schedule variants the sweep runs besides each backend's default schedule, named
-/// "sm90-<overlap>[-persistent][-qreg]" (codegen::Schedule::overlap spelled as in the schedule JSON,
-/// ::persistent, ::q = registers). False for a plain backend.
+/// "sm90-<overlap>[-persistent][-cluster][-qreg]" (codegen::Schedule::overlap spelled as in the schedule
+/// JSON, ::persistent, ::cluster = 2, ::q = registers). False for a plain backend.
 bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
   if (backend.rfind("sm90-", 0) != 0)
     return false;
@@ -87,6 +87,8 @@ bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
     };
     if (strip("-qreg"))
       s->q = codegen::QPlacement::Registers;
+    if (strip("-cluster"))
+      s->cluster = 2;
     s->persistent = strip("-persistent");
     using codegen::WarpgroupOverlap;
     for (WarpgroupOverlap o : {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
@@ -291,6 +293,14 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
                                     "sm90-pingpong-persistent-qreg", "sm90-pingpong_intra-qreg"})
           for (int64_t D : {64, 96, 128, 256})
             configs.push_back(makeConfig(file, spec::DType::BF16, D, variant));
+      // Clusters of 2 (K/V multicast) take the specs whose K/V loop does not depend on the Q tile; the odd
+      // Q-tile counts below (Sq = 113: one tile) leave a block that runs its peer's tile again.
+      if (backend == "sm90")
+        for (const char *variant : {"sm90-pingpong-persistent-cluster", "sm90-pingpong-cluster-qreg"})
+          for (int64_t D : {64, 96, 128, 256})
+            if (KernelConfig c = makeConfig(file, spec::DType::BF16, D, variant);
+                !c.spec.maskMod && c.spec.layout == spec::Layout::Batched)
+              configs.push_back(std::move(c));
     }
   compileAll(configs);
   std::printf("generated: %zu kernels compiled in %.1f s on %s (%s)\n", configs.size(), seconds(),

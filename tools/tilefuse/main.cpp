@@ -461,6 +461,9 @@ int main(int argc, char **argv) {
   tuneCmd->add_option("--threads", tuneArgs.options.threads, "NVRTC threads (default: all cores)");
   tuneCmd->add_option("--seed", tuneArgs.options.seed, "Seed of the inputs (default: random)");
   tuneCmd->add_option("--device", tuneArgs.options.device, "CUDA device ordinal (default 0)");
+  tuneCmd->add_flag("--clusters", tuneArgs.options.clusters,
+                    "Also time the sm90 default (and its Q-in-registers twin) on clusters of 2 blocks that share "
+                    "each K/V tile by TMA multicast (mask-free batched specs only; not yet measured on a GPU)");
   bool noCache = false, keepFaster = false;
   tuneCmd->add_option("--dry-run", tuneArgs.options.dryRunArch,
                       "No GPU: prune for this arch (e.g. sm_90), generate and compile every candidate, "

@@ -78,6 +78,8 @@ json launchJson(const LaunchInfo &l) {
                 {"z", gridDimJson(l.grid.z)},
                 {"persistent", l.grid.persistent}}},
               {"params", params}};
+  if (l.grid.cluster != 1) // absent in every entry of a kernel without clusters
+    out["grid"]["cluster"] = l.grid.cluster;
   if (l.grid.packedTiles) // absent in every other entry (and in packed entries before v0.15: their kernels
     out["grid"]["packed_tiles"] = true; // map a grid of (max_seqlen_q tiles, Hq, B) blocks)
   return out;
@@ -223,6 +225,11 @@ LaunchInfo readLaunch(const Reader &r) {
   l.grid = {readGridDim(grid.object("x")), readGridDim(grid.object("y")), readGridDim(grid.object("z"))};
   l.grid.persistent = grid.boolean("persistent");
   l.grid.packedTiles = grid.has("packed_tiles") && grid.boolean("packed_tiles");
+  if (grid.has("cluster")) {
+    l.grid.cluster = grid.smallInt("cluster");
+    if (l.grid.cluster != 1 && l.grid.cluster != 2)
+      grid.fail("cluster", "must be 1 or 2");
+  }
   Reader params = r.object("params");
   l.params.bytes = static_cast<std::size_t>(params.integer("bytes"));
   if (params.has("block_mask")) {

@@ -177,8 +177,6 @@ int rotationSets(std::size_t bytesPerSet, std::size_t l2Bytes, double multiple, 
 LoadedKernel::LoadedKernel(const std::vector<char> &cubin, LaunchInfo launch)
     : module_(cubin), info_(std::move(launch)) {
   function_ = module_.function(info_.kernelName.c_str());
-  if (info_.grid.persistent)
-    smCount_ = runtime::currentDeviceSmCount();
   const int smemLimit = runtime::currentDeviceMaxSharedPerBlockOptin();
   if (info_.dynamicSmemBytes > static_cast<std::size_t>(smemLimit))
     throw std::runtime_error("kernel " + info_.kernelName + " needs " + std::to_string(info_.dynamicSmemBytes) +
@@ -187,6 +185,9 @@ LoadedKernel::LoadedKernel(const std::vector<char> &cubin, LaunchInfo launch)
   if (info_.dynamicSmemBytes > 48 * 1024)
     runtime::funcSetAttribute(function_, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                               static_cast<int>(info_.dynamicSmemBytes));
+  if (info_.grid.persistent)
+    smCount_ = runtime::persistentBlocks(function_, info_.grid.cluster, static_cast<unsigned>(info_.threadsPerBlock),
+                                         static_cast<unsigned>(info_.dynamicSmemBytes));
   if (info_.params.blockMask.present)
     blockMaskFunction_ = module_.function(info_.params.blockMask.kernelName(info_.kernelName).c_str());
 }

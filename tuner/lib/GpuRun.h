@@ -77,7 +77,7 @@ private:
   runtime::Module module_;
   CUfunction function_ = nullptr;
   LaunchInfo info_;
-  int smCount_ = 0; ///< the device's multiprocessors, for a persistent grid
+  int smCount_ = 0; ///< persistent grids: the blocks that run at once (runtime::persistentBlocks)
   CUfunction blockMaskFunction_ = nullptr;       ///< the classification kernel, when the kernel has one
   mutable runtime::DeviceBuffer blockMaskLists_; ///< its lists for the last bind()
   mutable double blockMaskMs_ = 0;

@@ -270,6 +270,23 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
       all.insert(all.begin(), c);
     }
   }
+  // And the default and its Q-in-registers twin on clusters of two blocks that share each K/V tile (TMA
+  // multicast), which halves the L2-to-SM traffic of K and V.
+  if (options.clusters && defaultSchedule.mma == codegen::MmaFamily::Wgmma && defaultSchedule.cluster == 1) {
+    Schedule qTwin = defaultSchedule;
+    qTwin.q = QPlacement::Registers;
+    std::vector<Candidate> clustered;
+    for (const Candidate &c : all)
+      if (c.isDefault || c.schedule == qTwin) {
+        Candidate twin = c;
+        twin.schedule.cluster = 2, twin.isDefault = false;
+        clustered.push_back(twin);
+      }
+    for (Candidate &c : clustered) {
+      ++space.total;
+      all.insert(all.begin(), c);
+    }
+  }
   // And the default with the other width of position compares (SearchOptions::compareWidths), first: the
   // tuner times the default, then this twin, before the budget of the backend runs out.
   if (options.compareWidths && defaultSchedule.mma == codegen::MmaFamily::Wgmma) {

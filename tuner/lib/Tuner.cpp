@@ -263,7 +263,9 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
   const codegen::Schedule def = defaultFor(spec, shape, arch);
   SearchSpace space = buildSearchSpace(shape, def, limits,
                                        {options.maxCandidates, options.compileExtra,
-                                        /*compareWidths=*/spec.maskMod.has_value()});
+                                        /*compareWidths=*/spec.maskMod.has_value(),
+                                        /*clusters=*/options.clusters && !spec.maskMod &&
+                                            spec.layout == spec::Layout::Batched});
   result.enumerated = space.total;
   result.pruned = space.pruned;
   std::stable_partition(space.candidates.begin(), space.candidates.end(),

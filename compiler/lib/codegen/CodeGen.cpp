@@ -29,6 +29,7 @@ GeneratedKernel generateKernel(func::FuncOp fused, const Schedule &schedule, con
   k.dynamicSmemBytes = schedule.mma == MmaFamily::Wgmma ? sm90DynamicSmemBytes(p) : p.smemBytes;
   k.grid = r.grid;
   k.grid.persistent = schedule.persistent;
+  k.grid.cluster = schedule.cluster;
   k.grid.packedTiles = r.packed && !schedule.persistent; // a persistent packed kernel walks (x, y, z) itself
   k.schedule = schedule;
   return k;

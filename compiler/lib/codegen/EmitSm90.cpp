@@ -40,6 +40,15 @@
 // panels (sm90SmemCols(D)): one TMA box per panel, zeros past the tensor's last column, and the wgmma read
 // only the first D columns (S = Q K^T: D / 16 k-steps; O += P V: N = Dv).
 //
+// Clusters (Schedule::cluster = 2; device/cluster.cuh): the kernel carries __cluster_dims__(2, 1, 1) and the
+// two blocks of a cluster run neighbouring Q tiles of one (batch, head) (a block past the last Q tile runs it
+// again). Every K/V tile is read from L2 once for both: the producer of block r issues the tile's TMA boxes
+// r, r + 2, ... with .multicast::cluster into the slot of both blocks, arms its own full barrier with the
+// whole tile's bytes, and refills a slot only when the consumer warps of both blocks have arrived on its
+// empty barrier. The K/V loop's range and loads must not depend on the Q tile (both blocks visit the same
+// tiles). The barriers are initialised before a cluster-wide barrier, and every thread meets the peer
+// block's at a cluster barrier before the kernel returns.
+//
 // Packed sequences (spec "layout": "packed", KernelAbi.h): the prologue reads the block's sequence from
 // cu_seqlens and returns for a Q tile past its end before the barriers are initialised (so both roles
 // agree); the tensor maps cover the whole [total, H, D] tensors and the producer adds the sequence's first
@@ -65,7 +74,7 @@ int barriersOf(const SmemBuffer &b, bool persistent) { return b.loop || persiste
 class Sm90Emitter : public Emitter {
 public:
   Sm90Emitter(const ResolvedKernel &r, const KernelPlan &p, const ParamLayout &params)
-      : Emitter(r, p, params), consumers(static_cast<int>(r.blockM / 64)) {
+      : Emitter(r, p, params), consumers(static_cast<int>(r.blockM / 64)), cluster(p.schedule.cluster) {
     sequencePerTile = r.packed && persistent;
     check();
   }
@@ -73,7 +82,10 @@ public:
   std::string run() override {
     header();
     w.open("extern \"C\" __global__ void __launch_bounds__(" + str(p.schedule.threadsPerBlock()) + ", 1) " +
-           r.kernelName + "(const __grid_constant__ " + r.kernelName + "_abi::Params p)");
+           (cluster > 1 ? "__cluster_dims__(" + str(cluster) + ", 1, 1) " : std::string()) + r.kernelName +
+           "(const __grid_constant__ " + r.kernelName + "_abi::Params p)");
+    if (cluster > 1)
+      w.line("const unsigned cta_rank = cluster_ctarank(); // this block's rank in its cluster of " + str(cluster));
     prologue();
     if (!persistent) {
       hoistScalars();
@@ -86,6 +98,7 @@ public:
       consumer();
       drainStagedStores();
       w.close();
+      leaveCluster();
       w.close();
       return w.str();
     }
@@ -120,6 +133,7 @@ public:
     w.close(); // the tile loop
     drainStagedStores();
     w.close();
+    leaveCluster();
     w.close();
     return w.str();
   }
@@ -151,8 +165,70 @@ private:
     }
     if (turns || intra)
       checkPingpong();
+    if (cluster > 1)
+      checkCluster();
     if (p.smemBytes % 1024 != 0)
       fail(r.kernel, "internal: shared tiles of the sm90 backend must be whole 1024-byte swizzle atoms");
+  }
+
+  /// Clusters: both blocks of a cluster must visit the same K/V tiles in the same order, so nothing that
+  /// decides the K/V loop's range or its loads may read the Q tile's program id.
+  void checkCluster() {
+    const std::string use = " (use cluster = 1)";
+    if (r.packed)
+      fail(r.kernel, "cluster = " + str(cluster) + " needs the Q tiles of a cluster in one sequence; packed sequences "
+                     "do not keep them there" + use);
+    if (p.blockMask.present)
+      fail(r.kernel, "cluster = " + str(cluster) + " shares each K/V tile between neighbouring Q tiles; a run-time "
+                     "block mask gives each Q tile its own list of K/V tiles" + use);
+    for (const LoopPlan &lp : p.loops) {
+      if (lp.loads.empty())
+        continue;
+      auto refuse = [&](Operation *at, const std::string &what) {
+        fail(at, "cluster = " + str(cluster) + " shares each K/V tile between neighbouring Q tiles; this K/V loop's " +
+                     what + " depends on the Q tile (a causal mask, a window or another mask that cuts the loop's "
+                     "range per Q tile)" + use);
+      };
+      if (readsQTile(lp.op.getLowerBound()) || readsQTile(lp.op.getUpperBound()))
+        refuse(lp.op, "range");
+      std::function<bool(const IvBound &)> boundReads = [&](const IvBound &b) {
+        return llvm::any_of(b.terms, [&](auto &t) { return readsQTile(t.first); }) ||
+               llvm::any_of(b.args, boundReads);
+      };
+      if (llvm::any_of(lp.ends, boundReads) || llvm::any_of(lp.starts, boundReads))
+        refuse(lp.op, "range (its mask-derived cut)");
+      for (const PipelinedLoad &pl : lp.loads) {
+        if (llvm::any_of(pl.conditions, [&](auto &c) { return readsQTile(c.first); }))
+          refuse(pl.load, "load condition");
+        if (llvm::any_of(pl.load.getIndices(), [&](Value v) { return readsQTile(v); }))
+          refuse(pl.load, "load index");
+      }
+    }
+  }
+
+  /// Whether `v` is computed from the kernel's program id along x (the Q tile). Conservative: an op with
+  /// regions, or a chain deeper than 256 ops, counts as reading it.
+  bool readsQTile(Value v) {
+    llvm::SmallVector<Value, 16> todo = {v};
+    llvm::DenseSet<Value> seen;
+    while (!todo.empty()) {
+      Value u = todo.pop_back_val();
+      if (!seen.insert(u).second)
+        continue;
+      if (seen.size() > 256)
+        return true;
+      if (auto arg = dyn_cast<BlockArgument>(u)) {
+        if (arg.getOwner() == &r.kernel.getBodyBlock() && r.programIdAxis[arg.getArgNumber()] == 'x')
+          return true;
+        continue;
+      }
+      Operation *d = u.getDefiningOp();
+      if (d->getNumRegions() > 0)
+        return true;
+      for (Value o : d->getOperands())
+        todo.push_back(o);
+    }
+    return false;
   }
 
   /// Pingpong hands the turn over once per S = Q K^T and takes it once per O += P V: every path through
@@ -211,6 +287,7 @@ private:
     w.comment("Schedule: " + p.schedule.toString());
     codegen::GridRule grid = r.grid;
     grid.persistent = persistent;
+    grid.cluster = cluster;
     w.comment("Launch: grid (" + grid.toString() + "), " + str(p.schedule.threadsPerBlock()) + " threads, " +
               std::to_string(sm90SmemBytes()) + " bytes of dynamic shared memory.");
     w.comment("Warpgroup 0 loads every tile by TMA into an mbarrier ring; consumer warpgroup c = 1.." +
@@ -223,6 +300,8 @@ private:
                                     "tilefuse/device/warpgroup/mma.cuh"};
     if (p.staged)
       out.push_back("tilefuse/device/warpgroup/epilogue.cuh");
+    if (cluster > 1)
+      out.push_back("tilefuse/device/cluster.cuh");
     return out;
   }
 
@@ -303,12 +382,35 @@ private:
       }
       w.open("for (int s = 0; s < " + str(b.stages) + "; ++s)");
       w.line("mbarrier_init(" + fullBar(i, "s") + ", 1); // the producer's arrival + the TMA bytes");
-      w.line("mbarrier_init(" + emptyBar(i, "s") + ", " + str(4 * consumers) + "); // one arrival per consumer warp");
+      w.line("mbarrier_init(" + emptyBar(i, "s") + ", " + str(4 * consumers * cluster) + "); // one arrival per consumer warp" +
+             (cluster > 1 ? " of each block of the cluster" : ""));
       w.close();
     }
     w.line("mbarrier_init_fence();");
     w.close();
-    w.line("__syncthreads(); // the barriers are initialised; no block-wide barrier from here on");
+    if (cluster > 1)
+      w.line("cluster_sync(); // both blocks' barriers are initialised before either block's TMA or arrivals reach "
+             "them; no block-wide barrier from here on");
+    else
+      w.line("__syncthreads(); // the barriers are initialised; no block-wide barrier from here on");
+  }
+
+  /// Clusters: every thread waits for the peer block before the kernel returns (its TMA copies may still
+  /// write this block's slots, its consumers arrive on this block's empty barriers).
+  void leaveCluster() {
+    if (cluster == 1)
+      return;
+    w.line("cluster_arrive(); // the peer block no longer writes this block's shared memory once it has arrived");
+    w.line("cluster_wait();");
+  }
+
+  /// The consumers' hand-back of a K/V ring slot (lane 0 of each warp; with clusters lane r arrives on block
+  /// r's barrier, so a slot is refilled once the consumers of every block of the cluster are done with it).
+  /// Branch-free, so it can sit between a wgmma issue and its wait.
+  std::string ringRelease(const std::string &bar) const {
+    if (cluster > 1)
+      return "mbarrier_arrive_cluster_if(" + bar + ", laneid() % " + str(cluster) + ", laneid() < " + str(cluster) + ");";
+    return "mbarrier_arrive_if(" + bar + ", laneid() == 0);";
   }
 
   /// Writes the kernel body's top-level scalar ops that depend on nothing but program ids and sizes
@@ -353,16 +455,28 @@ private:
 
   /// The TMA copies of one tile: one box of [rows x 64] per 128-byte column panel (the last one partly past
   /// the tensor's columns when they are not a multiple of 64: the TMA writes zeros there).
-  void tmaCopy(int b, const std::vector<std::string> &idx, const std::string &dst, const std::string &bar) {
+  /// Clusters (a K/V ring tile, `box` counting the iteration's boxes so far): box k is issued by block
+  /// k % cluster only, multicast into the same slot of every block.
+  void tmaCopy(int b, const std::vector<std::string> &idx, const std::string &dst, const std::string &bar,
+               int *box = nullptr) {
     const SmemBuffer &buf = p.smem[b];
     const TensorInfo &t = r.tensorOf(buf.loads.front().getSource());
     const std::string map = "p." + t.sig.name + "_tma";
-    w.line("mbarrier_arrive_expect_tx(" + bar + ", " + std::to_string(buf.bytesPerStage) + "u);");
+    w.line("mbarrier_arrive_expect_tx(" + bar + ", " + std::to_string(buf.bytesPerStage) + "u);" +
+           (box ? " // the whole tile: this block's boxes and the peer's land in this slot" : ""));
     const std::string col = idx[3] == "0" ? "" : asInt(idx[3]) + " + ";
     const auto [row, batch] = tmaRowAndBatch(t, idx, "");
-    for (int pn = 0; pn < sm90SmemCols(static_cast<int>(buf.cols)) / 64; ++pn)
-      w.line("tma_load_4d(" + dst + (pn ? " + " + std::to_string(pn * buf.rows * 128) + "u" : "") + ", " + map +
-             ", " + bar + ", " + col + str(64 * pn) + ", " + row + ", " + asInt(idx[1]) + ", " + batch + ");");
+    const std::string mask = "0x" + str((1 << cluster) - 1);
+    for (int pn = 0; pn < sm90SmemCols(static_cast<int>(buf.cols)) / 64; ++pn) {
+      const std::string to = dst + (pn ? " + " + std::to_string(pn * buf.rows * 128) + "u" : "") + ", " + map +
+                             ", " + bar + ", ";
+      const std::string at = col + str(64 * pn) + ", " + row + ", " + asInt(idx[1]) + ", " + batch + ");";
+      if (!box) {
+        w.line("tma_load_4d(" + to + at);
+        continue;
+      }
+      w.line("if (cta_rank == " + str((*box)++ % cluster) + "u) tma_load_4d_multicast(" + to + mask + ", " + at);
+    }
   }
 
   /// The conditions under which pipelined load `pl` is issued, with the induction variable bound to `iv`
@@ -408,7 +522,10 @@ private:
     for (const LoopPlan &lp : p.loops) {
       if (lp.loads.empty())
         continue;
-      w.comment("The K/V loop's tiles, in the consumers' order, each into the next slot of its ring.");
+      w.comment(cluster > 1 ? "The K/V loop's tiles, in the consumers' order, each into the next slot of its ring of both "
+                              "blocks (half of each tile's boxes from each block's producer)."
+                            : "The K/V loop's tiles, in the consumers' order, each into the next slot of its ring.");
+      int box = 0;
       w.open("");
       const std::pair<std::string, std::string> bounds = loopBounds(lp);
       w.open("for (int it = 0; it < " + bounds.second + "; ++it)");
@@ -421,14 +538,15 @@ private:
         const std::string n = "issued" + str(i), S = str(lp.stages);
         w.line("const int slot = " + n + " % " + S + ";");
         w.line("if (" + n + " >= " + S + ") mbarrier_wait(" + emptyBar(pl.buffer, "slot") + ", ((" + n + " / " + S +
-               ") & 1) ^ 1); // the consumers are done with the slot's last tile");
+               ") & 1) ^ 1); // the consumers" + (cluster > 1 ? " of both blocks" : "") + " are done with the slot's "
+               "last tile");
         llvm::DenseMap<Value, std::string> subst;
         subst[lp.op.getInductionVar()] = iv;
         std::vector<std::string> idx;
         for (Value v : pl.load.getIndices())
           idx.push_back(*sx.expand(v, lp.op.getRegion(), subst));
         tmaCopy(pl.buffer, idx, p.smem[pl.buffer].name + " + slot * " + std::to_string(p.smem[pl.buffer].bytesPerStage) + "u",
-                fullBar(pl.buffer, "slot"));
+                fullBar(pl.buffer, "slot"), cluster > 1 ? &box : nullptr);
         w.line("++" + n + ";");
         w.close();
       }
@@ -475,12 +593,27 @@ private:
     for (int a = 0; a < 3; ++a)
       w.line(std::string("const int tiles_") + "xyz"[a] + " = static_cast<int>(" + extentOf(*dims[a]) + "); // grid " +
              dims[a]->toString());
-    w.line("const int n_tiles = tiles_x * tiles_y * tiles_z; // < 2^31 (GridRule::evaluate)");
+    if (cluster > 1) {
+      const std::string c = str(cluster);
+      w.comment("Clusters of " + c + ": cluster k runs the tile groups k, k + gridDim.x / " + c + ", ...; a group is " + c +
+                " neighbouring Q tiles of one (batch, head), one per block (a block past the last Q tile runs it again).");
+      w.line("const int groups_x = (tiles_x + " + str(cluster - 1) + ") / " + c + ";");
+      w.line("const int n_tiles = groups_x * tiles_y * tiles_z; // tile groups, < 2^31 (GridRule::evaluate)");
+    } else {
+      w.line("const int n_tiles = tiles_x * tiles_y * tiles_z; // < 2^31 (GridRule::evaluate)");
+    }
     w.line("int tile_iter = 0; // this block's tiles so far: the phase of the once-loaded tiles' barriers");
     w.comment("32-bit tile arithmetic: 64-bit values live across the K/V loop cost registers the pingpong consumers "
               "do not have (document_mask spilled 56 B at D=128).");
-    w.open("for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x, ++tile_iter)");
-    w.line("const int x_idx = tile % tiles_x, yz = tile / tiles_x;");
+    if (cluster > 1) {
+      const std::string c = str(cluster);
+      w.open("for (int tile = blockIdx.x / " + c + "; tile < n_tiles; tile += gridDim.x / " + c + ", ++tile_iter)");
+      w.line("const int x_idx = min(" + c + " * (tile % groups_x) + static_cast<int>(cta_rank), tiles_x - 1), yz = tile / "
+             "groups_x;");
+    } else {
+      w.open("for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x, ++tile_iter)");
+      w.line("const int x_idx = tile % tiles_x, yz = tile / tiles_x;");
+    }
     Block &body = r.kernel.getBodyBlock();
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
       const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));
@@ -502,8 +635,27 @@ private:
   }
 
   void programIds() override {
-    if (!persistent)
-      Emitter::programIds();
+    if (persistent)
+      return;
+    if (cluster == 1)
+      return Emitter::programIds();
+    // Clusters: the grid's x is rounded up to whole clusters; a block past the last Q tile runs the last
+    // one again (the same values written twice), so that its cluster's K/V tiles are loaded in full.
+    w.comment("Program ids: grid " + r.grid.toString() + ", clusters of " + str(cluster) + " along x.");
+    w.line("const int tiles_x = static_cast<int>(" + extentOf(r.grid.x) + ");");
+    w.line("const int x_idx = min(static_cast<int>(blockIdx.x), tiles_x - 1);");
+    Block &body = r.kernel.getBodyBlock();
+    for (unsigned k = 0; k < body.getNumArguments(); ++k) {
+      const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));
+      const char axis = r.programIdAxis[k];
+      if (axis == 'x')
+        w.line("const long long " + name + " = " +
+               (p.schedule.qTileOrder == QTileOrder::Descending ? "tiles_x - 1 - x_idx; // last Q tiles first"
+                                                                : "x_idx;"));
+      else
+        w.line("const long long " + name + " = blockIdx." + std::string(1, axis) + ";");
+      sx.bind(body.getArgument(k), name);
+    }
   }
 
   /// q = registers: the ldmatrix of the TMA-written tile (warpgroup::load_sw128); S = Q K^T then reads it as
@@ -556,7 +708,7 @@ private:
       const std::string n = "pending" + str(i);
       const int b = bufferOfLoadIndex(i);
       w.open("if (" + n + " >= 0)");
-      w.line("mbarrier_arrive_if(" + emptyBar(b, n) + ", laneid() == 0); // the last P V has read " + p.smem[b].name +
+      w.line(ringRelease(emptyBar(b, n)) + " // the last P V has read " + p.smem[b].name +
              ": the producer may refill the slot");
       w.line(n + " = -1;");
       w.close();
@@ -814,8 +966,7 @@ private:
     if (!curLoop || buf.loop != curLoop->op || !mm.getRhs().hasOneUse() || !mm.getRhs().getDefiningOp<LoadOp>())
       return;
     const std::string i = str(buf.loadIndex);
-    w.line("mbarrier_arrive_if(" + emptyBar(b, "slot" + i) + ", laneid() == 0); // " + buf.name +
-           " read: the producer may refill the slot");
+    w.line(ringRelease(emptyBar(b, "slot" + i)) + " // " + buf.name + " read: the producer may refill the slot");
     w.line("released" + i + " = true;");
   }
 
@@ -875,7 +1026,7 @@ private:
       w.open("if (!released" + str(i) + ")");
       w.line("mbarrier_wait(" + fullBar(pl.buffer, "slot" + str(i)) + ", phase" + str(i) +
              "); // keeps the ring's phases in step when the tile was not read");
-      w.line("mbarrier_arrive_if(" + emptyBar(pl.buffer, "slot" + str(i)) + ", laneid() == 0);");
+      w.line(ringRelease(emptyBar(pl.buffer, "slot" + str(i))));
       w.close();
       w.line("++consumed" + str(i) + ";");
       w.close();
@@ -898,8 +1049,8 @@ private:
       if (ownTurns)
         w.line("named_barrier_arrive<256>(next_bar); // the end of the last turn");
       w.line("warpgroup::mma_wait<0>(" + accList("") + ");");
-      w.line("mbarrier_arrive_if(" + emptyBar(deferred.vBuffer, lateVar()) + ", laneid() == 0); // " + v.name +
-             " read: the producer may refill the slot");
+      w.line(ringRelease(emptyBar(deferred.vBuffer, lateVar())) + " // " + v.name + " read: the producer may refill "
+             "the slot");
       w.line(lateVar() + " = -1;");
       if (ownTurns) {
         w.orElse();
@@ -926,6 +1077,7 @@ private:
   }
 
   const int consumers;            ///< consumer warpgroups: BLOCK_M / 64
+  const int cluster;              ///< blocks per cluster along x (Schedule::cluster)
   const bool persistent = p.schedule.persistent; ///< persistent grid (Schedule::persistent)
   const bool turns = takesTurns(p.schedule.overlap); ///< consumers take turns (FA3 Sec. 3.1)
   const bool intra = overlapsWithinWarpgroup(p.schedule.overlap); ///< P V one iteration late (FA3 Sec. 3.2)

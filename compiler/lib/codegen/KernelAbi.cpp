@@ -95,17 +95,22 @@ std::array<int64_t, 3> GridRule::evaluate(const ProblemSizes &p, int64_t smCount
                                   "(2^31 - 1 blocks along x); grid " + toString());
     return {n, t[1], 1};
   }
+  if (cluster < 1)
+    throw std::invalid_argument("grid: cluster = " + std::to_string(cluster) + "; allowed: 1 or 2");
+  const int64_t clusters = (t[0] + cluster - 1) / cluster; // of Q tiles, along x
   if (!persistent)
-    return t;
-  if (smCount < 1)
-    throw std::invalid_argument("a persistent grid needs the device's SM count, got " + std::to_string(smCount));
+    return {clusters * cluster, t[1], t[2]};
+  if (smCount < cluster)
+    throw std::invalid_argument("a persistent grid needs the number of blocks that can run at once (the SM count, "
+                                "or the resident clusters times " + std::to_string(cluster) + "), got " +
+                                std::to_string(smCount));
   // Within the shape limits (spec::checkShapeLimits) the product stays below 2^56: no overflow. The
   // kernel's tile loop is 32-bit (EmitSm90.cpp tileLoop).
-  const int64_t n = t[0] * t[1] * t[2];
+  const int64_t n = clusters * t[1] * t[2];
   if (n > std::numeric_limits<int32_t>::max())
     throw std::invalid_argument("a persistent grid runs at most 2^31 - 1 tiles, this shape has " + std::to_string(n) +
                                 " (" + toString() + "); use a schedule without \"persistent\"");
-  return {std::min(n, smCount), 1, 1};
+  return {std::min(n, smCount / cluster) * cluster, 1, 1};
 }
 
 std::string GridRule::toString() const {
@@ -116,8 +121,16 @@ std::string GridRule::toString() const {
            std::to_string(x.divisor - 1) + " B) / " + bm + "), y = " + y.toString() +
            ", z = 1 when over 3 in 4 of those blocks would exit";
   }
+  if (persistent && cluster > 1)
+    return "persistent, clusters of " + std::to_string(cluster) + ": " + std::to_string(cluster) + " * min(ceil(" +
+           x.toString() + " / " + std::to_string(cluster) + ") * " + y.toString() + " * " + z.toString() +
+           ", resident clusters)";
   if (persistent)
     return "persistent: min(" + x.toString() + " * " + y.toString() + " * " + z.toString() + ", SMs)";
+  if (cluster > 1)
+    return "x = " + std::to_string(cluster) + " * ceil(" + x.toString() + " / " + std::to_string(cluster) +
+           "), y = " + y.toString() + ", z = " + z.toString() + ", clusters of " + std::to_string(cluster) +
+           " along x";
   return "x = " + x.toString() + ", y = " + y.toString() + ", z = " + z.toString();
 }
 

@@ -113,6 +113,7 @@ void Schedule::validate() const {
                           " (the consumer warps: 16 query rows each; the producer warpgroup comes on top)");
     requireOneOf("kv_stages", kvStages, {2, 3, 4});
     requireOneOf("min_blocks_per_sm", minBlocksPerSm, {1});
+    requireOneOf("cluster", cluster, {1, 2});
     if (takesTurns(overlap) && blockM < 128)
       throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) + "\" with block_m = " +
                           std::to_string(blockM) +
@@ -131,6 +132,10 @@ void Schedule::validate() const {
     throw ScheduleError("schedule: compares64 = true is not allowed with mma = mma_sync_m16n8k16; allowed "
                         "there: false (the sm80 backend compares positions in 64 bits always; the choice is a "
                         "schedule of the sm90 backend, mma = wgmma)");
+  if (cluster != 1)
+    throw ScheduleError("schedule: cluster = " + std::to_string(cluster) +
+                        " is not allowed with mma = mma_sync_m16n8k16; allowed there: 1 (clusters with TMA "
+                        "multicast are a schedule of the sm90 backend, mma = wgmma)");
   if (overlap != WarpgroupOverlap::None)
     throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) +
                         "\" is not allowed with mma = mma_sync_m16n8k16; allowed there: \"none\" (warpgroup "
@@ -198,6 +203,8 @@ std::string Schedule::toString() const {
     os << " exp2_fma=" << exp2FmaQuarters;
   if (compares64)
     os << " compares64";
+  if (cluster != 1)
+    os << " cluster=" << cluster;
   return os.str();
 }
 
@@ -213,6 +220,8 @@ std::string Schedule::toJson() const {
     j["exp2_fma"] = exp2FmaQuarters;
   if (compares64) // likewise
     j["compares64"] = true;
+  if (cluster != 1) // likewise
+    j["cluster"] = cluster;
   return spec::dumpJson(j); // nlohmann::json objects keep keys sorted
 }
 
@@ -261,6 +270,8 @@ Schedule scheduleFromJson(std::string_view text) {
       integer(s.minBlocksPerSm);
     else if (key == "exp2_fma")
       integer(s.exp2FmaQuarters);
+    else if (key == "cluster")
+      integer(s.cluster);
     else if (key == "mma")
       oneOf(s.mma, {MmaFamily::MmaSyncM16N8K16, MmaFamily::Wgmma});
     else if (key == "q")
@@ -277,7 +288,7 @@ Schedule scheduleFromJson(std::string_view text) {
                          WarpgroupOverlap::PingpongIntra});
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +
-                          "\"; allowed keys: block_m, block_n, compares64, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
+                          "\"; allowed keys: block_m, block_n, cluster, compares64, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
                           "persistent, q, q_tile_order, warps");
     }
   }

@@ -75,6 +75,24 @@ TEST_CASE("a persistent grid launches min(tiles, SMs) blocks and needs the SM co
   CHECK(g.toString() == "persistent: min(ceil(Sq / 128) * Hq * B, SMs)");
 }
 
+TEST_CASE("a grid of clusters rounds x up to whole clusters and a persistent one launches whole resident clusters",
+          "[abi]") {
+  GridRule g{{"Sq", 128}, {"Hq", 1}, {"B", 1}};
+  g.cluster = 2;
+  // S = 1000: 8 Q tiles, 4 clusters; S = 1100: 9 Q tiles, 5 clusters (block 9 runs Q tile 8 again).
+  CHECK(g.evaluate({2, 16, 4, 1000, 1000}) == std::array<int64_t, 3>{8, 16, 2});
+  CHECK(g.evaluate({2, 16, 4, 1100, 1100}) == std::array<int64_t, 3>{10, 16, 2});
+  CHECK(g.toString() == "x = 2 * ceil(ceil(Sq / 128) / 2), y = Hq, z = B, clusters of 2 along x");
+  g.persistent = true;
+  // 9 Q tiles x 16 x 2 = 5 x 32 = 160 tile pairs; 66 clusters fit (132 blocks), or 65 when a GPC has an odd
+  // SM free (130): the grid is never a cluster short or a block over.
+  CHECK(g.evaluate({2, 16, 4, 1100, 1100}, 132) == std::array<int64_t, 3>{132, 1, 1});
+  CHECK(g.evaluate({2, 16, 4, 1100, 1100}, 130) == std::array<int64_t, 3>{130, 1, 1});
+  CHECK(g.evaluate({1, 2, 2, 300, 300}, 132) == std::array<int64_t, 3>{8, 1, 1}); // 3 Q tiles: 2 pairs per head, 2 heads
+  CHECK_THROWS_WITH(g.evaluate({1, 2, 2, 300, 300}, 1), Catch::Contains("blocks that can run at once"));
+  CHECK(g.toString() == "persistent, clusters of 2: 2 * min(ceil(ceil(Sq / 128) / 2) * Hq * B, resident clusters)");
+}
+
 TEST_CASE("a packed grid is (max_seqlen_q tiles, Hq, B) unless most of its blocks would exit", "[abi]") {
   GridRule g{{"Sq", 128}, {"Hq", 1}, {"B", 1}};
   g.packedTiles = true;

@@ -173,9 +173,27 @@ TEST_CASE("compares64: wgmma only, round-trips, written only when true", "[sched
                     "schedule: compares64 = \"yes\" is not a boolean; allowed values: true, false");
 }
 
+TEST_CASE("cluster: 1 or 2 with wgmma, 1 with mma.sync, round-trips, written only when not 1", "[schedule]") {
+  Schedule s = scheduleFromJson(
+      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"smem","overlap":"pingpong","cluster":2})");
+  CHECK(s.cluster == 2);
+  CHECK_NOTHROW(s.validate());
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(s.toJson().find("\"cluster\":2") != std::string::npos);
+  CHECK(s.toString().find(" cluster=2") != std::string::npos);
+  s.cluster = 4;
+  CHECK_THROWS_WITH(s.validate(), Catch::Contains("cluster = 4 is not allowed; allowed values: 1, 2"));
+  s.cluster = 1;
+  CHECK(s.toJson().find("cluster") == std::string::npos);
+  CHECK(s.toString().find("cluster") == std::string::npos);
+  Schedule sm80 = scheduleFromJson(R"({"cluster":2})");
+  CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("cluster = 2 is not allowed with mma = mma_sync_m16n8k16"));
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"cluster":"two"})"), Catch::Contains("cluster must be an integer"));
+}
+
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {
   CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
-                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, compares64, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
+                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, cluster, compares64, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
                     "persistent, q, q_tile_order, warps");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"persistent":1})"),
                     "schedule: persistent = 1 is not a boolean; allowed values: true, false");

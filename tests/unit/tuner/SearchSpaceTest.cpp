@@ -152,6 +152,39 @@ TEST_CASE("compareWidths: the sm90 default is also timed with the other width of
   CHECK(wide(buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), options)).empty());
 }
 
+TEST_CASE("clusters: the sm90 default and its Q-in-registers twin are also timed on clusters of 2", "[search]") {
+  Shape shape{4, 16, 16, 4096, 4096, 128, 128};
+  DeviceLimits h = DeviceLimits::forArch("sm_90a");
+  Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90a");
+  REQUIRE(def.cluster == 1);
+  auto clustered = [](const SearchSpace &s) {
+    std::vector<Schedule> out;
+    for (const Candidate &c : s.candidates)
+      if (c.schedule.cluster != 1)
+        out.push_back(c.schedule);
+    return out;
+  };
+  SearchOptions options{24, 12};
+  const SearchSpace without = buildSearchSpace(shape, def, h, options);
+  CHECK(clustered(without).empty());
+  options.clusters = true;
+  const SearchSpace with = buildSearchSpace(shape, def, h, options);
+  CHECK(with.total == static_cast<int>(with.candidates.size() + with.pruned.size()));
+  CHECK(with.candidates.size() == without.candidates.size() + 2);
+  Schedule plain = def, inRegisters = def;
+  plain.cluster = 2;
+  inRegisters.cluster = 2, inRegisters.q = tilefuse::codegen::QPlacement::Registers;
+  const std::vector<Schedule> c = clustered(with);
+  REQUIRE(c.size() == 2);
+  CHECK(std::count(c.begin(), c.end(), plain) == 1);
+  CHECK(std::count(c.begin(), c.end(), inRegisters) == 1);
+  for (const Schedule &s : c)
+    CHECK_NOTHROW(s.validate());
+  // Not on a GPU without the sm90 backend.
+  Schedule sm80Default = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
+  CHECK(clustered(buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), options)).empty());
+}
+
 TEST_CASE("every enumerated schedule is a candidate or pruned with a reason", "[search]") {
   Shape shape{1, 32, 8, 8192, 8192, 128, 128};
   DeviceLimits h = DeviceLimits::forArch("sm_90");

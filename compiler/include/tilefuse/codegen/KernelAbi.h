@@ -118,9 +118,16 @@ struct GridRule {
   ///    exit (one long sequence among short ones), or when B > 65535 (CUDA's grid z limit).
   /// BLOCK_M = x.divisor; the rule's x and z must be ceil(Sq / BLOCK_M) and B.
   bool packedTiles = false;
+  /// Schedule::cluster (sm90): blocks per cluster along x (1 or 2; the kernel is compiled with
+  /// __cluster_dims__). The grid's x is a multiple of it: ceil(x / cluster) * cluster blocks (a block past
+  /// the last Q tile runs the last one again beside its cluster's other block and writes the same values);
+  /// persistent, cluster * min(ceil(x / cluster) * y * z, smCount / cluster), where the caller passes as
+  /// smCount the blocks that can run at once in clusters (maxActiveClusters * cluster). Never with packedTiles.
+  int cluster = 1;
   /// The tile extents (x, y, z) of the program.
   std::array<int64_t, 3> tiles(const ProblemSizes &p) const;
-  /// The launch grid: tiles(p); (min(x * y * z, smCount), 1, 1) when persistent; when packedTiles, one of
+  /// The launch grid: tiles(p) (x rounded up to a multiple of cluster); (min(x * y * z, smCount), 1, 1)
+  /// when persistent (for cluster > 1, see cluster); when packedTiles, one of
   /// the two grids above. smCount is the device's multiprocessor count; a persistent rule throws
   /// std::invalid_argument when it is < 1, or when x * y * z > 2^31 - 1 (the kernel's tile loop is 32-bit);
   /// a packedTiles rule when its x exceeds 2^31 - 1 (CUDA's limit).

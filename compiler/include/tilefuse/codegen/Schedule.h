@@ -110,6 +110,16 @@ struct Schedule {
   /// S4096 D128: 0.519 ms in 64 bits, 0.543 in 32 on the H200, docs/results/v0.13 call 3), so the
   /// tuner times both. JSON key "compares64", written only when true.
   bool compares64 = false;
+  /// wgmma only: thread blocks per cluster along the Q tiles, 1 or 2. With 2, the two blocks of a cluster
+  /// run neighbouring Q tiles of one (batch, head) and each K/V tile is read from L2 once for both: each
+  /// block's producer issues half of the tile's TMA boxes with .multicast::cluster into the same slot of
+  /// both blocks, and a slot is refilled only when the consumers of both blocks have handed it back
+  /// (CUTLASS's TMA multicast; FlashAttention-3 uses clusters of 2 for non-causal head dims >= 128). It
+  /// halves the L2-to-SM traffic of K and V (B16 H16 S1024 D128 at 128 x 128: 4.3 GB per call). Needs a
+  /// K/V loop whose range and loads do not depend on the Q tile (no causal mask, window, packed sequences
+  /// or run-time block mask): the emitter refuses others, naming the op. JSON key "cluster", written only
+  /// when not 1.
+  int cluster = 1;
 
   /// Query rows per warp: BLOCK_M / warps (a multiple of 16, the mma.sync M).
   int rowsPerWarp() const { return blockM / warps; }
@@ -121,8 +131,8 @@ struct Schedule {
   /// Throws ScheduleError naming the first bad field, its value and the allowed values.
   /// mma = wgmma (sm90): block_m in {64, 128, 192}, warps = block_m / 16, block_n a multiple of 16 in
   /// [32, 256], kv_stages in {2, 3, 4}, min_blocks_per_sm = 1, and
-  /// with overlap = pingpong, block_m >= 128. Otherwise (sm80): persistent = false, overlap = none,
-  /// exp2_fma = 0, compares64 = false (the sm80 backend always compares in 64 bits), and
+  /// with overlap = pingpong, block_m >= 128; cluster in {1, 2}. Otherwise (sm80): persistent = false,
+  /// overlap = none, exp2_fma = 0, compares64 = false, cluster = 1 (the sm80 backend always compares in 64 bits), and
   /// block_m in {16, 32, 64, 128, 256}; block_n in {16, 32, 64, 128, 256}; warps in {1, 2, 4, 8, 16}
   /// with block_m / warps a multiple of 16; kv_stages in {1, 2, 3, 4}; mma = mma_sync_m16n8k16;
   /// min_blocks_per_sm in {1, 2, 3, 4}.

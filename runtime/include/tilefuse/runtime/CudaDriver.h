@@ -61,6 +61,12 @@ void moduleUnload(CUmodule module);
 /// cuFuncSetAttribute; e.g. CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES for > 48 KB dynamic smem.
 void funcSetAttribute(CUfunction function, CUfunction_attribute attribute, int value);
 int funcGetAttribute(CUfunction function, CUfunction_attribute attribute);
+/// The blocks of `function` a persistent grid launches at most on the current context's device: its SM
+/// count when clusterBlocks = 1; else cuOccupancyMaxActiveClusters (with `threads` per block and
+/// `sharedBytes` of dynamic shared memory, already opted into) times clusterBlocks: clusters of 2 need two
+/// free SMs of one GPC, so fewer than SMs / 2 may fit. Throws CudaError; std::runtime_error when no
+/// cluster fits.
+int persistentBlocks(CUfunction function, int clusterBlocks, unsigned threads, unsigned sharedBytes);
 
 struct Dim3 {
   unsigned x = 1, y = 1, z = 1;

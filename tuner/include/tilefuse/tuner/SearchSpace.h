@@ -107,6 +107,10 @@ struct SearchOptions {
   /// Set for specs with a mask_mod, whose masked tiles compare positions; ptxas builds some of them
   /// faster one way, some the other (docs/results/v0.13).
   bool compareWidths = false;
+  /// The default sm90 schedule, and its twin with Q in registers, are also timed with Schedule::cluster
+  /// = 2 (K/V tiles multicast to two blocks of neighbouring Q tiles). Set for specs whose K/V loop does
+  /// not depend on the Q tile: no mask_mod and batched layout.
+  bool clusters = false;
 };
 
 struct SearchSpace {

@@ -117,6 +117,10 @@ struct TuneOptions {
   /// Non-empty ("sm_90"): a dry run without a GPU: the limits of this arch
   /// (DeviceLimits::forArch), every candidate generated and compiled, nothing run, timed or cached.
   std::string dryRunArch;
+  /// Also time the sm90 default and its Q-in-registers twin with codegen::Schedule::cluster = 2
+  /// (SearchOptions::clusters), for specs without a mask_mod in the batched layout. Off by default until
+  /// the clustered kernels have been run and timed on a GPU (docs/results/v0.17/README.md).
+  bool clusters = false;
   std::function<void(const TuneProgress &)> progress; ///< called on the calling thread
 };
 
