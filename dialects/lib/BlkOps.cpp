@@ -234,6 +234,18 @@ LogicalResult ReduceOp::verify() {
   return verifyRegisterRowOp(*this, in, res);
 }
 
+LogicalResult ScanOp::verify() {
+  TileType in = getInput().getType(), res = getResult().getType();
+  if (getKind() != ReduceKind::sum)
+    return emitOpError() << "scans by sum only (a running max is blk.reduce max in a loop)";
+  if (in.getRank() != 2 || in.getShape() != res.getShape())
+    return emitOpError() << "scans a rank-2 tile into one of the same shape (MxN -> MxN); input "
+                         << shapeStr(in.getShape()) << ", result " << shapeStr(res.getShape());
+  if (!in.getElementType().isF32() || !res.getElementType().isF32())
+    return emitOpError() << "scans f32 tiles (the running sum is kept in f32)";
+  return verifyRegisterRowOp(*this, in, res);
+}
+
 LogicalResult BroadcastOp::verify() {
   TileType in = getInput().getType(), res = getResult().getType();
   if (in.getRank() != 1 || res.getRank() != 2)

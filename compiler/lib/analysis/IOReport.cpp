@@ -271,6 +271,7 @@ private:
                       const Cost &once);
   void runMap(blk::MapOp op);
   void runReduce(blk::ReduceOp op);
+  void runScan(blk::ScanOp op);
   void runScalar(Operation *op);
 
   void charge(const Cost &c, int64_t times) {
@@ -485,6 +486,7 @@ void Analyzer::runOp(Operation *op) {
         runElementwise(o, o->getOperands(), o.getResult(), per, Cost{});
       })
       .Case<blk::ReduceOp>([&](auto o) { runReduce(o); })
+      .Case<blk::ScanOp>([&](auto o) { runScan(o); })
       .Case<blk::BroadcastOp>([&](auto o) {
         ATilePtr src = tile(o.getInput());
         auto t = std::make_shared<ATile>();
@@ -900,6 +902,23 @@ void Analyzer::runReduce(blk::ReduceOp op) {
   auto out = std::make_shared<ATile>();
   out->rank = 1;
   out->ext = {in->ext[0], 1};
+  env[op.getResult()] = ATilePtr(out);
+}
+
+/// A running sum along the row: one add per element, counted with the reductions.
+void Analyzer::runScan(blk::ScanOp op) {
+  ATilePtr in = tile(op.getInput());
+  if (!in->resolved())
+    throw AnalysisError(op, "the extents of the scanned " + extStr(*in) +
+                                " tile are not known (a `?` dim of a fill / iota / broadcast "
+                                "that no other tile sized)");
+  settle(in, in->ext);
+  Cost c;
+  c.flops.reduce = mulChecked(in->ext[0], in->ext[1]);
+  charge(c, 1);
+  auto out = std::make_shared<ATile>();
+  out->rank = 2;
+  out->ext = in->ext;
   env[op.getResult()] = ATilePtr(out);
 }
 

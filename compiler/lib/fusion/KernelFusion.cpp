@@ -154,7 +154,7 @@ bool mayOverhang(blk::HbmTensorType t, blk::TileType tile, ValueRange indices, u
 
 // Where a load pads with 0, the forwarded value holds whatever the producer computed. That
 // is invisible if those positions only reach positions of the results that are themselves
-// outside the tensors (elementwise ops, row reductions over a clean dim, matmuls that do not
+// outside the tensors (elementwise ops, row reductions and scans over a clean dim, matmuls that do not
 // contract over them, stores whose dim is the same dim of the same size). Checks that.
 bool overhangStaysOutside(blk::LoadOp load, StructuralEq &eq) {
   blk::TileType tile = load.getType();
@@ -183,6 +183,10 @@ bool overhangStaysOutside(blk::LoadOp load, StructuralEq &eq) {
         if (g[1] >= 0)
           return false;
         work.push_back({user->getResult(0), {g[0], -1}});
+      } else if (isa<blk::ScanOp>(user)) { // rows scan apart; an overhanging column enters others' sums
+        if (g[1] >= 0)
+          return false;
+        work.push_back({user->getResult(0), g});
       } else if (auto mm = dyn_cast<blk::MatmulOp>(user)) {
         unsigned n = use.getOperandNumber();
         Garbage r = {-1, -1};

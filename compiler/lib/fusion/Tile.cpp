@@ -45,16 +45,61 @@ double identityOf(blk::ReduceKind kind) {
 struct TilingRule {
   int64_t blockN;
 
+  /// The chain being tiled: the `?` values the body slices and the dim each is sliced along.
+  using Roots = ArrayRef<std::pair<Value, unsigned>>;
+
+  /// Why the scans on the chain cannot be carried across one loop ("" when they can): prefix and
+  /// suffix scans would need the chunks in both orders.
+  static std::string whyNotScannable(Roots roots, SmallVectorImpl<blk::ScanOp> &scans) {
+    for (auto [v, d] : roots)
+      scansOnChain(v, d, scans);
+    if (llvm::any_of(scans, [&](blk::ScanOp s) { return s.getReverse() != scans.front().getReverse(); }))
+      return "the chain holds both a prefix and a suffix scan along the tiled dim";
+    return "";
+  }
+
   /// for off = 0 to extent step BLOCK_N iter_args(inits) { body(off, slicer) }
-  scf::ForOp buildLoop(PatternRewriter &rewriter, Location loc, Value extent, ValueRange inits,
+  ///
+  /// Scans across the tiled loop (blk.scan along the tiled dim on the chain):
+  ///   scan(x)_j = scan(x_c)_j + sum of x over the chunks before c (prefix; after c for a suffix scan)
+  /// The loop carries that sum per scan (a row vector, from 0) and adds each chunk's row sum to it;
+  /// for a suffix scan it visits the chunks last to first (chunk offset roundup(extent) - BLOCK_N - off).
+  scf::ForOp buildLoop(PatternRewriter &rewriter, Location loc, Value extent, ValueRange inits, Roots roots,
                        function_ref<SmallVector<Value>(OpBuilder &, ChunkSlicer &)> body) const {
+    SmallVector<blk::ScanOp> scans;
+    (void)whyNotScannable(roots, scans); // checked by the rule
+    SmallVector<Value> allInits(inits);
+    for (blk::ScanOp scan : scans) {
+      blk::TileType t = scan.getType();
+      auto row = blk::TileType::get(rewriter.getContext(), {t.getDimSize(0)}, t.getElementType(),
+                                    blk::MemorySpace::reg);
+      allInits.push_back(fillFloat(rewriter, loc, row, 0.0));
+    }
+    const bool reverse = !scans.empty() && scans.front().getReverse();
     Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
     Value step = rewriter.create<arith::ConstantIndexOp>(loc, blockN);
+    Value last; // the last chunk's offset, for a loop that visits the chunks last to first
+    if (reverse) {
+      Value chunks = rewriter.create<arith::CeilDivUIOp>(loc, extent, step);
+      last = rewriter.create<arith::SubIOp>(loc, rewriter.create<arith::MulIOp>(loc, chunks, step), step);
+    }
     return rewriter.create<scf::ForOp>(
-        loc, c0, extent, step, inits,
-        [&](OpBuilder &b, Location l, Value off, ValueRange) {
+        loc, c0, extent, step, allInits,
+        [&](OpBuilder &b, Location l, Value it, ValueRange carried) {
+          Value off = reverse ? b.create<arith::SubIOp>(l, last, it).getResult() : it;
           ChunkSlicer slicer(b, l, off, blockN, extent);
-          b.create<scf::YieldOp>(l, body(b, slicer));
+          for (auto [k, scan] : llvm::enumerate(scans))
+            slicer.carryScan(scan, carried[inits.size() + k]);
+          SmallVector<Value> yields = body(b, slicer);
+          for (auto [k, scan] : llvm::enumerate(scans)) {
+            Value part = b.create<blk::ReduceOp>(l, carried[inits.size() + k].getType(), blk::ReduceKind::sum,
+                                                 slicer.scanChunkInput(scan));
+            yields.push_back(buildMap(b, l, {carried[inits.size() + k], part}, b.getF32Type(),
+                                      [&](OpBuilder &bb, Location ll, ValueRange x) -> Value {
+                                        return bb.create<arith::AddFOp>(ll, x[0], x[1]);
+                                      }));
+          }
+          b.create<scf::YieldOp>(l, yields);
         });
   }
 };
@@ -71,11 +116,15 @@ struct TileRowReduction : OpRewritePattern<blk::ReduceOp>, TilingRule {
       return rewriter.notifyMatchFailure(red, "not a reduction over a `?` dim");
     if (!whyNotSliceable(in, 1).empty() || !extentSource(in, 1).first)
       return rewriter.notifyMatchFailure(red, "the input cannot be recomputed per chunk");
+    SmallVector<blk::ScanOp> scans;
+    const std::pair<Value, unsigned> roots[] = {{in, 1}};
+    if (std::string why = whyNotScannable(roots, scans); !why.empty())
+      return rewriter.notifyMatchFailure(red, why);
     Location loc = red.getLoc();
     double e = identityOf(red.getKind());
     Value init = fillFloat(rewriter, loc, red.getType(), e);
     Value extent = buildExtent(rewriter, loc, in, 1);
-    auto loop = buildLoop(rewriter, loc, extent, init, [&](OpBuilder &b, ChunkSlicer &s) {
+    auto loop = buildLoop(rewriter, loc, extent, init, roots, [&](OpBuilder &b, ChunkSlicer &s) {
       Value chunk = s.slice(in, 1);
       if (!padsWith(in, 1, e))
         chunk = s.maskTail(chunk, 1, e);
@@ -90,7 +139,7 @@ struct TileRowReduction : OpRewritePattern<blk::ReduceOp>, TilingRule {
                             });
       return SmallVector<Value>{next};
     });
-    rewriter.replaceOp(red, loop.getResults());
+    rewriter.replaceOp(red, loop.getResults().take_front());
     return success();
   }
 };
@@ -108,6 +157,10 @@ struct TileContraction : OpRewritePattern<blk::MatmulOp>, TilingRule {
       return rewriter.notifyMatchFailure(mm, "not a contraction over a `?` dim");
     if (!whyNotSliceable(lhs, 1).empty() || !whyNotSliceable(rhs, kb).empty())
       return rewriter.notifyMatchFailure(mm, "an operand cannot be recomputed per chunk");
+    SmallVector<blk::ScanOp> scans;
+    const std::pair<Value, unsigned> roots[] = {{lhs, 1}, {rhs, kb}};
+    if (std::string why = whyNotScannable(roots, scans); !why.empty())
+      return rewriter.notifyMatchFailure(mm, why);
     bool maskA = !padsWith(lhs, 1, 0.0), maskB = !padsWith(rhs, kb, 0.0);
     if ((maskA && tileOf(lhs).getMemorySpace() != blk::MemorySpace::reg) ||
         (maskB && tileOf(rhs).getMemorySpace() != blk::MemorySpace::reg))
@@ -119,7 +172,7 @@ struct TileContraction : OpRewritePattern<blk::MatmulOp>, TilingRule {
     Value init = mm.getAcc() ? mm.getAcc() : fillFloat(rewriter, loc, mm.getType(), 0.0);
     Value extent = fromLhs ? buildExtent(rewriter, loc, lhs, 1)
                            : buildExtent(rewriter, loc, rhs, kb);
-    auto loop = buildLoop(rewriter, loc, extent, init, [&](OpBuilder &b, ChunkSlicer &s) {
+    auto loop = buildLoop(rewriter, loc, extent, init, roots, [&](OpBuilder &b, ChunkSlicer &s) {
       Value a = s.slice(lhs, 1), bt = s.slice(rhs, kb);
       if (maskA)
         a = s.maskTail(a, 1, 0.0);
@@ -130,7 +183,7 @@ struct TileContraction : OpRewritePattern<blk::MatmulOp>, TilingRule {
                                            mm.getTransposeBAttr());
       return SmallVector<Value>{next};
     });
-    rewriter.replaceOp(mm, loop.getResults());
+    rewriter.replaceOp(mm, loop.getResults().take_front());
     return success();
   }
 };
@@ -144,13 +197,16 @@ struct TileStore : OpRewritePattern<blk::StoreOp>, TilingRule {
     std::optional<unsigned> d = dynamicDim(v.getType());
     if (!d || !whyNotSliceable(v, *d).empty() || !extentSource(v, *d).first)
       return rewriter.notifyMatchFailure(store, "not a store of a sliceable `?` tile");
+    SmallVector<blk::ScanOp> scans;
+    const std::pair<Value, unsigned> roots[] = {{v, *d}};
+    if (std::string why = whyNotScannable(roots, scans); !why.empty())
+      return rewriter.notifyMatchFailure(store, why);
     Location loc = store.getLoc();
     Value extent = buildExtent(rewriter, loc, v, *d);
     int64_t td = store.getDest().getType().getRank() - tileOf(v).getRank() + *d;
-    buildLoop(rewriter, loc, extent, {}, [&](OpBuilder &b, ChunkSlicer &s) {
+    buildLoop(rewriter, loc, extent, {}, roots, [&](OpBuilder &b, ChunkSlicer &s) {
       SmallVector<Value> idx(store.getIndices());
-      Value off = b.getInsertionBlock()->getArgument(0);
-      idx[td] = b.create<arith::AddIOp>(loc, idx[td], off);
+      idx[td] = b.create<arith::AddIOp>(loc, idx[td], s.offset());
       b.create<blk::StoreOp>(loc, s.slice(v, *d), store.getDest(), idx);
       return SmallVector<Value>{};
     });
@@ -167,6 +223,10 @@ std::string whyUntiled(Operation *op) {
         return why;
       if (!extentSource(v, *d).first)
         return "no load fixes the run-time extent of the `?` dim";
+      SmallVector<blk::ScanOp> scans;
+      const std::pair<Value, unsigned> roots[] = {{v, *d}};
+      if (std::string why = TilingRule::whyNotScannable(roots, scans); !why.empty())
+        return why;
     }
   return "no tiling rule consumes it";
 }
@@ -201,7 +261,7 @@ struct TilePass : tilefuse::impl::TileBase<TilePass> {
       return signalPassFailure();
     // 3. Warn about the `?` tiles left (the kernel stays correct, just untiled there).
     fn.walk([](Operation *op) {
-      if (isa<blk::MapOp, blk::SelectOp, blk::CopyOp, blk::BroadcastOp, blk::MatmulOp>(op) &&
+      if (isa<blk::MapOp, blk::SelectOp, blk::CopyOp, blk::BroadcastOp, blk::MatmulOp, blk::ScanOp>(op) &&
           dynamicDim(op->getResult(0).getType()))
         return; // producers: reported through their consumer
       if (llvm::any_of(op->getOperandTypes(), [](Type t) { return dynamicDim(t); }))

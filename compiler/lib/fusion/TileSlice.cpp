@@ -18,7 +18,7 @@ namespace {
 /// positions (elementwise) or move them (matmul, broadcast, reduce).
 SmallVector<std::pair<Value, unsigned>> chunkOperands(Operation *op, unsigned d) {
   SmallVector<std::pair<Value, unsigned>> r;
-  if (isa<blk::MapOp, blk::SelectOp, blk::CopyOp>(op)) {
+  if (isa<blk::MapOp, blk::SelectOp, blk::CopyOp, blk::ScanOp>(op)) {
     for (Value v : op->getOperands())
       r.push_back({v, d});
   } else if (auto mm = dyn_cast<blk::MatmulOp>(op)) {
@@ -82,7 +82,7 @@ std::string whyNotSliceable(Value v, unsigned d) {
     if (mm.getLhs().getType().isDynamicDim(1) && mm.getAcc())
       return "a matmul whose result and contraction dims are both `?`, with an accumulator";
   if (!isa<blk::MapOp, blk::SelectOp, blk::CopyOp, blk::MatmulOp, blk::BroadcastOp,
-           blk::ReduceOp>(op))
+           blk::ReduceOp, blk::ScanOp>(op))
     return ("'" + op->getName().getStringRef() + "' produces a `?` tile").str();
   for (auto [operand, od] : chunkOperands(op, d))
     if (std::string why = whyNotSliceable(operand, od); !why.empty())
@@ -195,8 +195,55 @@ Value ChunkSlicer::sliceOp(Operation *op, Value v, unsigned d) {
                                               : b.create<arith::AddIOp>(loc, offset, off);
     return b.create<blk::IotaOp>(loc, type, iota.getDimAttr(), offset);
   }
+  if (auto scan = dyn_cast<blk::ScanOp>(op)) {
+    // Rows scan apart: a chunk of rows is the scan of that chunk. Along the scanned dim,
+    // scan(x)_j = scan(x restricted to the chunk)_j + (the sum of x over the chunks visited before):
+    // the loop visits the chunks in the scan's direction and carries that sum.
+    if (d == 0)
+      return b.create<blk::ScanOp>(loc, type, scan.getKindAttr(), slice(scan.getInput(), 0),
+                                   scan.getReverseAttr(), scan.getExclusiveAttr());
+    Value carry = carries.lookup(scan);
+    assert(carry && "a scan along the tiled dim needs a carry (Tile.cpp)");
+    Value chunk = scanChunkInput(scan);
+    Value own = b.create<blk::ScanOp>(loc, type, scan.getKindAttr(), chunk, scan.getReverseAttr(),
+                                      scan.getExclusiveAttr());
+    Value before = b.create<blk::BroadcastOp>(loc, type, carry);
+    return buildMap(b, loc, {own, before}, type.getElementType(),
+                    [&](OpBuilder &bb, Location l, ValueRange x) -> Value {
+                      return bb.create<arith::AddFOp>(l, x[0], x[1]);
+                    });
+  }
   auto red = cast<blk::ReduceOp>(op);
   return b.create<blk::ReduceOp>(loc, type, red.getKindAttr(), slice(red.getInput(), 0));
+}
+
+Value ChunkSlicer::scanChunkInput(blk::ScanOp scan) {
+  if (Value v = scanInputs.lookup(scan))
+    return v;
+  // Padded columns of the last chunk would enter a suffix sum (and the carry): they are set to 0.
+  Value chunk = slice(scan.getInput(), 1);
+  if (!padsWith(scan.getInput(), 1, 0.0))
+    chunk = maskTail(chunk, 1, 0.0);
+  scanInputs[scan] = chunk;
+  return chunk;
+}
+
+void scansOnChain(Value v, unsigned d, SmallVectorImpl<blk::ScanOp> &out) {
+  SmallVector<std::pair<Value, unsigned>> todo = {{v, d}};
+  llvm::DenseSet<std::pair<Value, unsigned>> seen;
+  while (!todo.empty()) {
+    auto [u, e] = todo.pop_back_val();
+    auto t = dyn_cast<blk::TileType>(u.getType());
+    if (!t || !t.isDynamicDim(e) || !seen.insert({u, e}).second)
+      continue;
+    Operation *op = u.getDefiningOp();
+    if (!op || isa<blk::LoadOp>(op))
+      continue;
+    if (auto scan = dyn_cast<blk::ScanOp>(op); scan && e == 1 && !llvm::is_contained(out, scan))
+      out.push_back(scan);
+    for (auto operand : chunkOperands(op, e))
+      todo.push_back(operand);
+  }
 }
 
 Value ChunkSlicer::extentAs(Type intType, int64_t minus) {

@@ -37,6 +37,9 @@ public:
               mlir::Value extent)
       : b(b), loc(loc), off(off), size(size), extent(extent) {}
 
+  /// The chunk's first position along the tiled dim.
+  mlir::Value offset() const { return off; }
+
   /// The chunk of `v` along dim `d` (whyNotSliceable(v, d) must be empty); `v` itself when
   /// dim `d` is static.
   mlir::Value slice(mlir::Value v, unsigned d);
@@ -48,6 +51,14 @@ public:
   /// select(tailMask, x, fill(identity)).
   mlir::Value maskTail(mlir::Value x, unsigned d, double identity);
 
+  /// A scan along the tiled dim (blk.scan, dim 1) whose running sum the loop carries in `carry` (a row
+  /// vector: the sum over the chunks visited before this one, which are the chunks before it for a prefix
+  /// scan and after it for a suffix scan, Tile.cpp). The chunk of the scan is then the chunk's own scan
+  /// plus broadcast(carry); without a carry the scan cannot be sliced along dim 1.
+  void carryScan(blk::ScanOp scan, mlir::Value carry) { carries[scan] = carry; }
+  /// The chunk the scan's own sum is taken over (its tail set to 0), for the carry's update.
+  mlir::Value scanChunkInput(blk::ScanOp scan);
+
 private:
   mlir::Value extentAs(mlir::Type intType, int64_t minus);
   mlir::Value sliceOp(mlir::Operation *op, mlir::Value v, unsigned d);
@@ -58,7 +69,11 @@ private:
   int64_t size;
   mlir::Value extent;
   llvm::DenseMap<std::pair<mlir::Value, unsigned>, mlir::Value> memo;
+  llvm::DenseMap<mlir::Operation *, mlir::Value> carries, scanInputs;
 };
+
+/// The blk.scan ops along dim 1 on the chain producing `?` dim `d` of `v` (each once).
+void scansOnChain(mlir::Value v, unsigned d, llvm::SmallVectorImpl<blk::ScanOp> &out);
 
 } // namespace tilefuse::fusion
 

@@ -116,6 +116,7 @@ private:
   void runMap(blk::MapOp op);
   void runSelect(blk::SelectOp op);
   void runReduce(blk::ReduceOp op);
+  void runScan(blk::ScanOp op);
   void runScalar(Operation *op);
 
   /// Binds a symbolic dim; `who` names the tensor for the error message.
@@ -267,6 +268,7 @@ void Interp::runOp(Operation *op) {
       .Case<blk::MapOp>([&](auto o) { runMap(o); })
       .Case<blk::SelectOp>([&](auto o) { runSelect(o); })
       .Case<blk::ReduceOp>([&](auto o) { runReduce(o); })
+      .Case<blk::ScanOp>([&](auto o) { runScan(o); })
       .Case<blk::BroadcastOp>([&](auto o) {
         TilePtr src = tile(o.getInput());
         auto t = std::make_shared<Tile>();
@@ -679,6 +681,30 @@ void Interp::runReduce(blk::ReduceOp op) {
   auto out = std::make_shared<Tile>();
   out->rank = 1;
   out->ext = {in->ext[0], 1};
+  if (out->resolved()) {
+    out->data = compute(out->ext);
+  } else {
+    out->kind = Tile::Kind::Deferred;
+    out->thunk = compute;
+  }
+  env[op.getResult()] = TilePtr(out);
+}
+
+void Interp::runScan(blk::ScanOp op) {
+  TilePtr in = tile(op.getInput());
+  if (in->ext[1] == kNoExtent)
+    throw InterpError(op, "the scanned dim of a " + detail::extentsStr(*in) +
+                              " tile has no run-time extent (a fill / iota / broadcast `?` dim "
+                              "that no other tile sized)");
+  const bool reverse = op.getReverse(), exclusive = op.getExclusive();
+  const int64_t cols = in->ext[1];
+  auto compute = [in, cols, reverse, exclusive](Extents e) {
+    std::vector<double> scratch;
+    std::span<const double> x = detail::elements(*in, {e[0], cols}, scratch);
+    return detail::scanRows(x, e[0], cols, reverse, exclusive);
+  };
+  auto out = std::make_shared<Tile>();
+  out->ext = {in->ext[0], cols};
   if (out->resolved()) {
     out->data = compute(out->ext);
   } else {

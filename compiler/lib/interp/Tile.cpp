@@ -117,4 +117,21 @@ std::vector<double> reduceRows(std::span<const double> x, int64_t rows, int64_t 
   return out;
 }
 
+std::vector<double> scanRows(std::span<const double> x, int64_t rows, int64_t cols, bool reverse, bool exclusive) {
+  std::vector<double> out(static_cast<size_t>(rows * cols));
+  for (int64_t i = 0; i < rows; ++i) {
+    double acc = 0.0;
+    for (int64_t t = 0; t < cols; ++t) {
+      const int64_t j = reverse ? cols - 1 - t : t;
+      const double v = x[static_cast<size_t>(i * cols + j)];
+      if (!exclusive)
+        acc += v;
+      out[static_cast<size_t>(i * cols + j)] = acc;
+      if (exclusive)
+        acc += v;
+    }
+  }
+  return out;
+}
+
 } // namespace tilefuse::interp::detail

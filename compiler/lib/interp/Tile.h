@@ -71,6 +71,10 @@ std::vector<double> matmul(std::span<const double> a, std::span<const double> b,
 /// Row max (-inf for an empty / all -inf row; NaN propagates) or row sum (0 when empty).
 std::vector<double> reduceRows(std::span<const double> x, int64_t rows, int64_t cols, bool isMax);
 
+/// Running row sums (blk.scan sum): prefix or, with `reverse`, suffix sums along each row, inclusive
+/// or exclusive of the element itself; fp64.
+std::vector<double> scanRows(std::span<const double> x, int64_t rows, int64_t cols, bool reverse, bool exclusive);
+
 } // namespace tilefuse::interp::detail
 
 #endif // TILEFUSE_LIB_INTERP_TILE_H

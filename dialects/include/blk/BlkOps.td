@@ -236,6 +236,29 @@ def Blk_ReduceOp : Blk_Op<"reduce", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Blk_ScanOp : Blk_Op<"scan", [Pure]> {
+  let summary = "running sum along each row (prefix or suffix, inclusive or exclusive)";
+  let description = [{
+    The cumulative sum along the last dim of a rank-2 register tile, per row: MxN -> MxN.
+    y_ij = sum over k <= j of x_ik (inclusive), k < j (exclusive); with `reverse`, over k >= j or
+    k > j (a suffix sum). The sum of no terms is 0.
+
+    Stick-breaking attention (Tan et al. 2024) needs the reverse exclusive form: the weight of key
+    j in row i is beta_ij times the product over j < k < i of (1 - beta_ik), in log space
+    log beta_ij - sum over k > j of softplus(s_ik) (softplus(s) = -log(1 - sigmoid(s)), masked to 0
+    for k >= i). Tiling carries the scan across a loop over column chunks (docs/FUSION.md, rule 3).
+
+    ```mlir
+    %r = blk.scan sum %z reverse exclusive : !blk.tile<64x?xf32, reg> -> !blk.tile<64x?xf32, reg>
+    ```
+  }];
+  let arguments = (ins Blk_ReduceKind:$kind, Blk_Tile:$input, UnitAttr:$reverse, UnitAttr:$exclusive);
+  let results = (outs Blk_Tile:$result);
+  let assemblyFormat = "$kind $input (`reverse` $reverse^)? (`exclusive` $exclusive^)? attr-dict `:` "
+                       "qualified(type($input)) `->` qualified(type($result))";
+  let hasVerifier = 1;
+}
+
 def Blk_BroadcastOp : Blk_Op<"broadcast", [Pure]> {
   let summary = "broadcast a row vector along a new last dim";
   let description = [{

@@ -296,3 +296,19 @@ func.func @zero_step(%n: index) {
   }
   return
 }
+
+// -----
+
+// expected-error @+2 {{'blk.scan' op scans by sum only}}
+func.func @scan_max(%x: !blk.tile<16x32xf32, reg>) -> !blk.tile<16x32xf32, reg> {
+  %y = blk.scan max %x : !blk.tile<16x32xf32, reg> -> !blk.tile<16x32xf32, reg>
+  return %y : !blk.tile<16x32xf32, reg>
+}
+
+// -----
+
+// expected-error @+2 {{'blk.scan' op scans a rank-2 tile into one of the same shape}}
+func.func @scan_shape(%x: !blk.tile<16x32xf32, reg>) -> !blk.tile<16x16xf32, reg> {
+  %y = blk.scan sum %x reverse : !blk.tile<16x32xf32, reg> -> !blk.tile<16x16xf32, reg>
+  return %y : !blk.tile<16x16xf32, reg>
+}
