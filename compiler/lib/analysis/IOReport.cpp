@@ -270,8 +270,7 @@ private:
   void runElementwise(Operation *op, ValueRange inputs, Value result, const Cost &perElement,
                       const Cost &once);
   void runMap(blk::MapOp op);
-  void runReduce(blk::ReduceOp op);
-  void runScan(blk::ScanOp op);
+  void runRowOp(Operation *op, Value input, Value result, const char *what, unsigned rank);
   void runScalar(Operation *op);
 
   void charge(const Cost &c, int64_t times) {
@@ -485,8 +484,8 @@ void Analyzer::runOp(Operation *op) {
         per.flops.select = 1;
         runElementwise(o, o->getOperands(), o.getResult(), per, Cost{});
       })
-      .Case<blk::ReduceOp>([&](auto o) { runReduce(o); })
-      .Case<blk::ScanOp>([&](auto o) { runScan(o); })
+      .Case<blk::ReduceOp>([&](auto o) { runRowOp(o, o.getInput(), o.getResult(), "reduced", 1); })
+      .Case<blk::ScanOp>([&](auto o) { runRowOp(o, o.getInput(), o.getResult(), "scanned", 2); })
       .Case<blk::BroadcastOp>([&](auto o) {
         ATilePtr src = tile(o.getInput());
         auto t = std::make_shared<ATile>();
@@ -889,10 +888,12 @@ void Analyzer::runMap(blk::MapOp op) {
   runElementwise(op, op.getInputs(), op.getResult(), per, once);
 }
 
-void Analyzer::runReduce(blk::ReduceOp op) {
-  ATilePtr in = tile(op.getInput());
+/// The row-wise ops over the whole last dim: a reduction (MxN -> M) or a running sum along the row
+/// (blk.scan, MxN -> MxN); one reduce flop per input element.
+void Analyzer::runRowOp(Operation *op, Value input, Value result, const char *what, unsigned rank) {
+  ATilePtr in = tile(input);
   if (!in->resolved())
-    throw AnalysisError(op, "the extents of the reduced " + extStr(*in) +
+    throw AnalysisError(op, std::string("the extents of the ") + what + " " + extStr(*in) +
                                 " tile are not known (a `?` dim of a fill / iota / broadcast "
                                 "that no other tile sized)");
   settle(in, in->ext);
@@ -900,26 +901,9 @@ void Analyzer::runReduce(blk::ReduceOp op) {
   c.flops.reduce = mulChecked(in->ext[0], in->ext[1]);
   charge(c, 1);
   auto out = std::make_shared<ATile>();
-  out->rank = 1;
-  out->ext = {in->ext[0], 1};
-  env[op.getResult()] = ATilePtr(out);
-}
-
-/// A running sum along the row: one add per element, counted with the reductions.
-void Analyzer::runScan(blk::ScanOp op) {
-  ATilePtr in = tile(op.getInput());
-  if (!in->resolved())
-    throw AnalysisError(op, "the extents of the scanned " + extStr(*in) +
-                                " tile are not known (a `?` dim of a fill / iota / broadcast "
-                                "that no other tile sized)");
-  settle(in, in->ext);
-  Cost c;
-  c.flops.reduce = mulChecked(in->ext[0], in->ext[1]);
-  charge(c, 1);
-  auto out = std::make_shared<ATile>();
-  out->rank = 2;
-  out->ext = in->ext;
-  env[op.getResult()] = ATilePtr(out);
+  out->rank = rank;
+  out->ext = {in->ext[0], rank == 1 ? 1 : in->ext[1]};
+  env[result] = ATilePtr(out);
 }
 
 } // namespace

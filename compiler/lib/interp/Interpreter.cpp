@@ -117,6 +117,8 @@ private:
   void runSelect(blk::SelectOp op);
   void runReduce(blk::ReduceOp op);
   void runScan(blk::ScanOp op);
+  void runRowOp(Operation *op, Value input, Value result, const char *what, unsigned rank,
+                std::function<std::vector<double>(int64_t, int64_t, std::span<const double>)> f);
   void runScalar(Operation *op);
 
   /// Binds a symbolic dim; `who` names the tensor for the error message.
@@ -665,53 +667,45 @@ void Interp::runSelect(blk::SelectOp op) {
   env[op.getResult()] = elementwise(op, op.getResult().getType().getRank(), inputs, compute);
 }
 
-void Interp::runReduce(blk::ReduceOp op) {
-  TilePtr in = tile(op.getInput());
+/// The row-wise ops over the whole last dim (reduce, scan): the input's columns must have a run-time
+/// extent; `f(rows, cols, x)` maps the rows' elements to the result's, computed now or, when the row
+/// count is still open, when a consumer asks for it.
+void Interp::runRowOp(Operation *op, Value input, Value result, const char *what, unsigned rank,
+                      std::function<std::vector<double>(int64_t, int64_t, std::span<const double>)> f) {
+  TilePtr in = tile(input);
   if (in->ext[1] == kNoExtent)
-    throw InterpError(op, "the reduced dim of a " + detail::extentsStr(*in) +
+    throw InterpError(op, std::string("the ") + what + " dim of a " + detail::extentsStr(*in) +
                               " tile has no run-time extent (a fill / iota / broadcast `?` dim "
                               "that no other tile sized)");
-  const bool isMax = op.getKind() == blk::ReduceKind::max;
   const int64_t cols = in->ext[1];
-  auto compute = [in, cols, isMax](Extents e) {
+  auto compute = [in, cols, f](Extents e) {
     std::vector<double> scratch;
-    std::span<const double> x = detail::elements(*in, {e[0], cols}, scratch);
-    return detail::reduceRows(x, e[0], cols, isMax);
+    return f(e[0], cols, detail::elements(*in, {e[0], cols}, scratch));
   };
   auto out = std::make_shared<Tile>();
-  out->rank = 1;
-  out->ext = {in->ext[0], 1};
+  out->rank = rank;
+  out->ext = {in->ext[0], rank == 1 ? 1 : cols};
   if (out->resolved()) {
     out->data = compute(out->ext);
   } else {
     out->kind = Tile::Kind::Deferred;
     out->thunk = compute;
   }
-  env[op.getResult()] = TilePtr(out);
+  env[result] = TilePtr(out);
+}
+
+void Interp::runReduce(blk::ReduceOp op) {
+  const bool isMax = op.getKind() == blk::ReduceKind::max;
+  runRowOp(op, op.getInput(), op.getResult(), "reduced", 1, [isMax](int64_t rows, int64_t cols, auto x) {
+    return detail::reduceRows(x, rows, cols, isMax);
+  });
 }
 
 void Interp::runScan(blk::ScanOp op) {
-  TilePtr in = tile(op.getInput());
-  if (in->ext[1] == kNoExtent)
-    throw InterpError(op, "the scanned dim of a " + detail::extentsStr(*in) +
-                              " tile has no run-time extent (a fill / iota / broadcast `?` dim "
-                              "that no other tile sized)");
   const bool reverse = op.getReverse(), exclusive = op.getExclusive();
-  const int64_t cols = in->ext[1];
-  auto compute = [in, cols, reverse, exclusive](Extents e) {
-    std::vector<double> scratch;
-    std::span<const double> x = detail::elements(*in, {e[0], cols}, scratch);
-    return detail::scanRows(x, e[0], cols, reverse, exclusive);
-  };
-  auto out = std::make_shared<Tile>();
-  out->ext = {in->ext[0], cols};
-  if (out->resolved()) {
-    out->data = compute(out->ext);
-  } else {
-    out->kind = Tile::Kind::Deferred;
-    out->thunk = compute;
-  }
-  env[op.getResult()] = TilePtr(out);
+  runRowOp(op, op.getInput(), op.getResult(), "scanned", 2, [=](int64_t rows, int64_t cols, auto x) {
+    return detail::scanRows(x, rows, cols, reverse, exclusive);
+  });
 }
 
 } // namespace
