@@ -192,10 +192,9 @@ void Engine::Impl::load(detail::Kernel &k, const std::vector<char> &cubin, const
   }
   k.context = context;
   k.grid = launch.grid;
-  k.smCount = launch.grid.cluster > 1 ? runtime::persistentBlocks(k.function, launch.grid.cluster,
-                                                                    static_cast<unsigned>(launch.threadsPerBlock),
-                                                                    static_cast<unsigned>(launch.dynamicSmemBytes))
-                                      : device.smCount;
+  if (launch.grid.persistent) // the grid's size; unused by other grids
+    k.smCount = runtime::persistentBlocks(k.function, launch.grid.cluster, static_cast<unsigned>(launch.threadsPerBlock),
+                                          static_cast<unsigned>(launch.dynamicSmemBytes));
   k.threads = static_cast<unsigned>(launch.threadsPerBlock);
   k.smemBytes = static_cast<unsigned>(launch.dynamicSmemBytes);
 

@@ -64,10 +64,10 @@ struct TilingRule {
   ///   scan(x)_j = scan(x_c)_j + sum of x over the chunks before c (prefix; after c for a suffix scan)
   /// The loop carries that sum per scan (a row vector, from 0) and adds each chunk's row sum to it;
   /// for a suffix scan it visits the chunks last to first (chunk offset roundup(extent) - BLOCK_N - off).
-  scf::ForOp buildLoop(PatternRewriter &rewriter, Location loc, Value extent, ValueRange inits, Roots roots,
+  /// `scans`: whyNotScannable's, for the chain the body slices.
+  scf::ForOp buildLoop(PatternRewriter &rewriter, Location loc, Value extent, ValueRange inits,
+                       ArrayRef<blk::ScanOp> scans,
                        function_ref<SmallVector<Value>(OpBuilder &, ChunkSlicer &)> body) const {
-    SmallVector<blk::ScanOp> scans;
-    (void)whyNotScannable(roots, scans); // checked by the rule
     SmallVector<Value> allInits(inits);
     for (blk::ScanOp scan : scans) {
       blk::TileType t = scan.getType();
@@ -75,7 +75,7 @@ struct TilingRule {
                                     blk::MemorySpace::reg);
       allInits.push_back(fillFloat(rewriter, loc, row, 0.0));
     }
-    const bool reverse = !scans.empty() && scans.front().getReverse();
+    const bool reverse = !scans.empty() && blk::ScanOp(scans.front()).getReverse();
     Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
     Value step = rewriter.create<arith::ConstantIndexOp>(loc, blockN);
     Value last; // the last chunk's offset, for a loop that visits the chunks last to first
@@ -124,7 +124,7 @@ struct TileRowReduction : OpRewritePattern<blk::ReduceOp>, TilingRule {
     double e = identityOf(red.getKind());
     Value init = fillFloat(rewriter, loc, red.getType(), e);
     Value extent = buildExtent(rewriter, loc, in, 1);
-    auto loop = buildLoop(rewriter, loc, extent, init, roots, [&](OpBuilder &b, ChunkSlicer &s) {
+    auto loop = buildLoop(rewriter, loc, extent, init, scans, [&](OpBuilder &b, ChunkSlicer &s) {
       Value chunk = s.slice(in, 1);
       if (!padsWith(in, 1, e))
         chunk = s.maskTail(chunk, 1, e);
@@ -172,7 +172,7 @@ struct TileContraction : OpRewritePattern<blk::MatmulOp>, TilingRule {
     Value init = mm.getAcc() ? mm.getAcc() : fillFloat(rewriter, loc, mm.getType(), 0.0);
     Value extent = fromLhs ? buildExtent(rewriter, loc, lhs, 1)
                            : buildExtent(rewriter, loc, rhs, kb);
-    auto loop = buildLoop(rewriter, loc, extent, init, roots, [&](OpBuilder &b, ChunkSlicer &s) {
+    auto loop = buildLoop(rewriter, loc, extent, init, scans, [&](OpBuilder &b, ChunkSlicer &s) {
       Value a = s.slice(lhs, 1), bt = s.slice(rhs, kb);
       if (maskA)
         a = s.maskTail(a, 1, 0.0);
@@ -204,7 +204,7 @@ struct TileStore : OpRewritePattern<blk::StoreOp>, TilingRule {
     Location loc = store.getLoc();
     Value extent = buildExtent(rewriter, loc, v, *d);
     int64_t td = store.getDest().getType().getRank() - tileOf(v).getRank() + *d;
-    buildLoop(rewriter, loc, extent, {}, roots, [&](OpBuilder &b, ChunkSlicer &s) {
+    buildLoop(rewriter, loc, extent, {}, scans, [&](OpBuilder &b, ChunkSlicer &s) {
       SmallVector<Value> idx(store.getIndices());
       idx[td] = b.create<arith::AddIOp>(loc, idx[td], s.offset());
       b.create<blk::StoreOp>(loc, s.slice(v, *d), store.getDest(), idx);
