@@ -11,6 +11,7 @@
 # Environment (all optional):
 #   CASES    space-separated B,Hq,Hkv,S,D,causal (default: the README's seven)
 #   TUNE     1 (default): tune each case first (its cache entry is then benched); 0: heuristic defaults
+#   TUNE_ARGS more flags for `tilefuse tune` (e.g. "--clusters")
 #   OUT      where the files go (default /tmp/tilefuse-bench-steady-out)
 #   BUDGET   seconds the whole script may take (570)
 #   TILEFUSE the tilefuse binary (default: the bundle's, unpacked by tools/device-unpack.sh)
@@ -38,7 +39,8 @@ for c in $cases; do
   args=(--B "$B" --Hq "$Hq" --Hkv "$Hkv" --S "$S" --D "$D")
   name=${c//,/_}
   if [ "$tune" = 1 ] && [ "$(left)" -gt 60 ]; then
-    timeout 60 "$TILEFUSE" tune "$spec" "${args[@]}" > "$out/tune_$name.log" 2>&1
+    # shellcheck disable=SC2086  # TUNE_ARGS: flags split on spaces
+    timeout 60 "$TILEFUSE" tune "$spec" "${args[@]}" ${TUNE_ARGS:-} > "$out/tune_$name.log" 2>&1
     echo "$c tune rc=$? at $((SECONDS - T0)) s: $(grep -E '^winner' "$out/tune_$name.log" | cut -c1-160)"
   fi
   [ "$(left)" -gt 20 ] || { echo "$c: skipped, the budget is spent"; continue; }

@@ -124,3 +124,23 @@ extern "C" __global__ void __launch_bounds__(128)
   warp::store(gv<T>{o_store, store_rows, 64}, s, 16 * w, 0);
   warp::store(gv<float>{lse_out, store_rows, 1}, lse, 16 * w);
 }
+
+/// warp::row_scan_sum of a [64, 128] f32 tile in the four forms: out[f][r][c] for f = 2 reverse + exclusive
+/// (0: prefix inclusive, 1: prefix exclusive, 2: suffix inclusive, 3: suffix exclusive); the exclusive
+/// suffix form is written in place (dst aliasing src).
+extern "C" __global__ void __launch_bounds__(128) tf_row_scan(const float *in, float *out) {
+  const int w = warpid();
+  rt<float, 16, 128> x, y;
+  warp::for_each(x, [&](int r, int c, float &v) { v = in[(16 * w + r) * 128 + c]; });
+  auto put = [&](int form, rt<float, 16, 128> &t) {
+    warp::for_each(t, [&](int r, int c, float &v) { out[form * 64 * 128 + (16 * w + r) * 128 + c] = v; });
+  };
+  warp::row_scan_sum<false, false>(y, x);
+  put(0, y);
+  warp::row_scan_sum<false, true>(y, x);
+  put(1, y);
+  warp::row_scan_sum<true, false>(y, x);
+  put(2, y);
+  warp::row_scan_sum<true, true>(x, x);
+  put(3, x);
+}

@@ -62,7 +62,7 @@ TEST_CASE("device-library primitive kernels compile for every arch and dtype and
                                             optionsFor(arch, {std::string("TF_T=") + type, "TF_D=" + std::to_string(d)}));
         CHECK(!c.cubin.empty());
         const PtxasReport r = runPtxas(c.ptx, arch);
-        CHECK(r.functions.size() == 3);
+        CHECK(r.functions.size() == 4);
         if (d == 128 && std::string(type) == "__half") printReport("primitives fp16 D=128", arch, c, r);
       }
 }

@@ -202,14 +202,41 @@ Comparison compareWithReference(const SpecProblem &p, const std::vector<std::uin
     }
 
     // fp64: softmax(s) V and LSE; naive: P and O rounded to the dtype. A sink is one more logit
-    // in the denominator with no value row; normalizer "none" weighs V by the scores themselves.
+    // in the denominator with no value row; normalizer "none" weighs V by the scores themselves, and
+    // "stick_breaking" by its stick-breaking weights.
     std::vector<double> ref(Dv, 0.0);
     std::vector<float> naive(Dv, 0.0f);
     double lseRef = kNegInf;
     const bool none = s.normalizer == spec::Normalizer::None;
+    const bool stick = s.normalizer == spec::Normalizer::StickBreaking;
     const double sink64 = s.sink ? spec::evaluate(*s.sink, env).asFloat() : kNegInf;
     const float sink32 = static_cast<float>(sink64);
-    if (none && m64 != kNegInf) {
+    if (stick && m64 != kNegInf) {
+      // Stick-breaking (Tan et al. 2024, Sec. 2), in the product form: the weight of key j is
+      // beta_j prod over kept k > j of (1 - beta_k), beta = sigmoid(s), accumulated from the row's end.
+      std::vector<float> acc(Dv, 0.0f);
+      double rest64 = 1.0;
+      float rest32 = 1.0f;
+      for (int j = sh.Sk - 1; j >= 0; --j) {
+        if (s64[j] == kNegInf)
+          continue;
+        const double beta64 = 1.0 / (1.0 + std::exp(-s64[j]));
+        const float beta32 = 1.0f / (1.0f + std::exp(-s32[j]));
+        const double a64 = beta64 * rest64;
+        const float pj = roundTo(t, beta32 * rest32);
+        rest64 *= 1.0 - beta64;
+        rest32 *= 1.0f - beta32;
+        const std::uint16_t *v = &p.v[p.vs.at(b, hk, j)];
+        for (int d = 0; d < Dv; ++d) {
+          const float vd = decode(t, v[d]);
+          ref[d] += a64 * vd;
+          acc[d] += pj * vd;
+        }
+      }
+      for (int d = 0; d < Dv; ++d)
+        naive[d] = roundTo(t, acc[d]);
+    } else if (stick) {
+    } else if (none && m64 != kNegInf) {
       std::vector<float> acc(Dv, 0.0f);
       for (int j = 0; j < sh.Sk; ++j) {
         if (s64[j] == kNegInf)

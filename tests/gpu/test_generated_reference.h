@@ -5,7 +5,9 @@
 //   max|out - ref_fp64| <= 2 * max|out_naive_same_precision - ref_fp64| + 1e-5
 // (Dao et al., tests/test_flash_attn.py). Rows are computed on every core. A spec's sink joins the
 // softmax denominator (and LSE; an empty row's LSE is the sink); normalizer "none" weighs V by the
-// scores (O = sum_kv s V, P = round(s) in the naive emulation).
+// scores (O = sum_kv s V, P = round(s) in the naive emulation), normalizer "stick_breaking" by
+// beta_j prod_{kept k > j} (1 - beta_k), beta = sigmoid(s) (Tan et al. 2024; the product in fp32 and
+// P = round(weight) in the naive emulation).
 #pragma once
 
 #include <cstddef>

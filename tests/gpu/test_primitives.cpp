@@ -193,3 +193,34 @@ TEST_CASE("online softmax: masks and row_max and rescale_factor and exp2_sub_row
     CHECK(bad == 0);
   }
 }
+
+TEST_CASE("row scans: warp::row_scan_sum prefix and suffix and inclusive and exclusive against an fp64 scan",
+          "[gpu][primitives]") {
+  TF_REQUIRE_GPU();
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> in(64 * 128);
+  for (auto &x : in) x = normal(rng());
+  const auto module = primitiveModule(Dtype::bf16, 64);
+  DeviceBuffer inD = toDevice(in), outD = poisoned(4 * 64 * 128 * 4);
+  launchSync(module.function("tf_row_scan"), {1, 1, 1}, {128, 1, 1}, 0, inD.get(), outD.get());
+  std::vector<double> want(4 * 64 * 128);
+  double worstAbs = 0; // f32 sums of up to 128 terms of |x| <~ 8: a few ulp of the partial sums
+  for (int r = 0; r < 64; ++r) {
+    const float *row = &in[r * 128];
+    double prefix = 0;
+    for (int c = 0; c < 128; ++c) {
+      want[0 * 8192 + r * 128 + c] = prefix + row[c];
+      want[1 * 8192 + r * 128 + c] = prefix;
+      prefix += row[c];
+    }
+    double suffix = 0;
+    for (int c = 127; c >= 0; --c) {
+      want[2 * 8192 + r * 128 + c] = suffix + row[c];
+      want[3 * 8192 + r * 128 + c] = suffix;
+      suffix += row[c];
+    }
+    for (int c = 0; c < 128; ++c) worstAbs = std::max(worstAbs, std::fabs(double(row[c])));
+  }
+  const double tol = 128 * worstAbs * 6e-8 * 4; // 4 ulp of the largest possible partial sum
+  CHECK(countMismatches("row_scan_sum", outD.download<float>(), want, [tol](double) { return tol; }) == 0);
+}

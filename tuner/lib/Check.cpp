@@ -196,6 +196,31 @@ ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const Ro
   ReferenceRow r;
   r.O.assign(static_cast<size_t>(s.Dv), 0.0);
   r.Onaive.assign(static_cast<size_t>(s.Dv), 0.0);
+  auto addRow = [&](int64_t j, double p) { // O += p V_j; Onaive += round(p) V_j (P rounded as a kernel does)
+    const double pNaive = roundTo(in.dtype, p);
+    const uint16_t *v = &in.V[kvRow(hk, j) * s.Dv];
+    for (int64_t d = 0; d < s.Dv; ++d) {
+      const double vd = fromBits(in.dtype, v[d]);
+      r.O[d] += p * vd;
+      r.Onaive[d] += pNaive * vd;
+    }
+  };
+  if (spec.normalizer == spec::Normalizer::StickBreaking) {
+    // Tan et al. 2024, Sec. 2, in product form: the weight of key j is beta_j prod_{kept k > j} (1 - beta_k),
+    // beta = sigmoid(s), accumulated from the row's end backwards (1 - beta = 1 / (1 + exp(s)), no
+    // cancellation); masked keys weigh 0 and break off nothing. No LSE.
+    double left = 1.0;
+    for (int64_t j = s.Sk - 1; j >= 0; --j) {
+      if (score[j] == ninf)
+        continue;
+      addRow(j, left / (1.0 + std::exp(-score[j])));
+      left /= 1.0 + std::exp(score[j]);
+    }
+    for (double &x : r.Onaive)
+      x = roundTo(in.dtype, x);
+    r.lse = std::numeric_limits<double>::quiet_NaN();
+    return r;
+  }
   // The weight of key j: exp(s_j - top) / l under softmax (a sink's exp(sink - top) joins l and
   // the max), s_j itself under "normalizer": "none" (no LSE then).
   const bool none = spec.normalizer == spec::Normalizer::None;
@@ -213,14 +238,7 @@ ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const Ro
   for (int64_t j = 0; j < s.Sk; ++j) {
     if (score[j] == ninf)
       continue;
-    const double p = none ? score[j] : std::exp(score[j] - top) / l;
-    const double pNaive = roundTo(in.dtype, p);
-    const uint16_t *v = &in.V[kvRow(hk, j) * s.Dv];
-    for (int64_t d = 0; d < s.Dv; ++d) {
-      const double vd = fromBits(in.dtype, v[d]);
-      r.O[d] += p * vd;
-      r.Onaive[d] += pNaive * vd;
-    }
+    addRow(j, none ? score[j] : std::exp(score[j] - top) / l);
   }
   for (double &x : r.Onaive)
     x = roundTo(in.dtype, x);

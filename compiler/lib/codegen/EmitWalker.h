@@ -542,6 +542,8 @@ protected:
         emitReduce(red);
       return;
     }
+    if (auto scan = dyn_cast<ScanOp>(op))
+      return emitScan(scan);
     if (auto copy = dyn_cast<CopyOp>(op)) {
       if (r.tile(copy.getResult()).cls == TileClass::Smem)
         return;
@@ -692,6 +694,19 @@ protected:
     const std::string d = declare(red.getResult());
     w.comment(where(red));
     writeReduce(red, d, "");
+  }
+
+  /// blk.scan sum: the running row sum of a kept f32 tile (warp/scan.cuh), in place when the plan gives the
+  /// result its input's storage.
+  void emitScan(ScanOp scan) {
+    if (!r.isKept(scan.getInput()))
+      fail(scan, "internal: the input of blk.scan is not kept in registers");
+    const std::string src = storage(scan.getInput());
+    const std::string d = declare(scan.getResult());
+    w.comment(where(scan) + ": " + d + " = " + (scan.getReverse() ? "suffix" : "prefix") + " sums of the rows of " +
+              src + (scan.getExclusive() ? ", each without its own column" : ""));
+    w.line(std::string("warp::row_scan_sum<") + (scan.getReverse() ? "true" : "false") + ", " +
+           (scan.getExclusive() ? "true" : "false") + ">(" + d + ", " + src + ");");
   }
 
   /// d = row max / sum of the reduce's input (combined with `accum` when not empty). A kept input is

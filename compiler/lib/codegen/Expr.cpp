@@ -298,14 +298,24 @@ std::string ScalarExprs::opExpr(Operation *op, llvm::ArrayRef<std::string> a) co
         return call("tfcg::fast_exp2");
       })
       .Case<math::ExpM1Op>([&](auto) { return floatFn("expm1f", "expm1"); })
-      .Case<math::LogOp>([&](auto) { return floatFn("logf", "log"); })
+      .Case<math::LogOp>([&](auto) {
+        // f32 without blk.exact_math: one MUFU.LG2 (tfcg::log), as exp and tanh use their approximations.
+        if (!op->getResult(0).getType().isF32() || exactMath(op))
+          return floatFn("logf", "log");
+        return call("tfcg::log");
+      })
       .Case<math::Log2Op>([&](auto) {
         // f32 without blk.exact_math: one MUFU.LG2 (lg2.approx.ftz).
         if (!op->getResult(0).getType().isF32() || exactMath(op))
           return floatFn("log2f", "log2");
         return call("tfcg::fast_log2");
       })
-      .Case<math::Log1pOp>([&](auto) { return floatFn("log1pf", "log1p"); })
+      .Case<math::Log1pOp>([&](auto) {
+        // f32 without blk.exact_math: one MUFU.LG2 and a short series near 0 (tfcg::log1p).
+        if (!op->getResult(0).getType().isF32() || exactMath(op))
+          return floatFn("log1pf", "log1p");
+        return call("tfcg::log1p");
+      })
       .Case<math::TanhOp>([&](auto) {
         // f32: the hardware approximation (tanh.approx.f32, max relative error about 2^-11, far below
         // the bf16 / fp16 output's rounding); the accuracy check of every generated kernel decides.

@@ -845,6 +845,8 @@ private:
       for (Value in : at->getOperands())
         if (isa<TileType>(in.getType()))
           keptReads(in, reads);
+    } else if (auto scan = dyn_cast<ScanOp>(at)) {
+      reads.push_back(scan.getInput()); // warp::row_scan_sum may write over its input
     }
     if (type0(v).getRank() == 1)
       reads.clear(); // row vectors are 2 registers: a new name reads better than an update in place

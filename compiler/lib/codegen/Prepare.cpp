@@ -272,9 +272,36 @@ void hoistElementInvariants(MapOp map) {
 
 } // namespace
 
+/// The row sum of a scan's input, taken before the scan (with the map that adds it to a running value): the
+/// scan is then the input's last reader and may write its sums over it (Plan: in place), where a sum taken
+/// later would keep the input live next to the scan's result. The tiling rule's carry update of a scan
+/// carried across the K/V loop (docs/FUSION.md, rule 3) is such a sum: stick-breaking's z.
+void sumBeforeScan(ScanOp scan) {
+  Value in = scan.getInput();
+  for (Operation *user : llvm::make_early_inc_range(in.getUsers())) {
+    auto red = dyn_cast<ReduceOp>(user);
+    if (!red || red.getKind() != scan.getKind() || red->getBlock() != scan->getBlock() ||
+        !scan->isBeforeInBlock(red))
+      continue;
+    red->moveBefore(scan);
+    if (!red.getResult().hasOneUse())
+      continue;
+    auto combine = dyn_cast<MapOp>(*red.getResult().getUsers().begin());
+    if (!combine || combine->getBlock() != scan->getBlock())
+      continue;
+    const bool ready = llvm::all_of(combine.getInputs(), [&](Value v) {
+      Operation *d = v.getDefiningOp();
+      return !d || d == red.getOperation() || d->getBlock() != scan->getBlock() || d->isBeforeInBlock(scan);
+    });
+    if (ready)
+      combine->moveAfter(red);
+  }
+}
+
 OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool scaleThroughMax) {
   OwningOpRef<func::FuncOp> copy(fused.clone());
   copy->walk([](MapOp m) { hoistElementInvariants(m); });
+  copy->walk([](ScanOp s) { sumBeforeScan(s); });
   IRRewriter rewriter(copy->getContext());
   for (bool changed = true; changed;) {
     changed = false;

@@ -13,6 +13,8 @@
 //                     In FlashAttention-2's partial tile, P = bf16(select(valid, exp(S - m), 0))
 //                     becomes bf16 of the masked exp tile that the row sum reads too, so the
 //                     `kv_idx < Sk` predicates are not held live from the exp to the P V product.
+//   sum before scan   a row sum of a scan's input (and the map adding it to a running value) moves in
+//                     front of the scan, so the scan can write over its input (stick-breaking's carry).
 //   positive scale    y = c * x (c a constant > 0) read only by selects against fill(-inf), row maxima
 //   through max/exp   and as the a of exp(a - b): select(m, c*x, -inf) = c * select(m, x, -inf),
 //                     max_j(c*x_j) = c * max_j x_j (monotone: the same element wins, bit for bit), and

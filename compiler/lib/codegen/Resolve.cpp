@@ -353,6 +353,11 @@ private:
       }
       if (isa<SelectOp, FillOp, IotaOp, BroadcastOp, ReduceOp, StoreOp>(op))
         continue;
+      if (auto scan = dyn_cast<ScanOp>(op)) {
+        if (scan.getKind() != ReduceKind::sum || !scan.getInput().getType().getElementType().isF32())
+          fail(&op, "only f32 running sums (blk.scan sum) have a CUDA translation");
+        continue;
+      }
       fail(&op, "no CUDA translation for this op inside a blk.kernel");
     }
   }
@@ -602,6 +607,8 @@ private:
       return mm.getTransposeB() ? "s_acc" : (mm.getAcc() ? "o_acc" : "pv");
     if (auto red = dyn_cast<ReduceOp>(def))
       return red.getKind() == ReduceKind::max ? "row_max" : "row_sum";
+    if (isa<ScanOp>(def))
+      return "row_scan";
     if (auto forOp = dyn_cast<scf::ForOp>(def))
       return carriedRole(forOp.getBody()->getTerminator()->getOperand(cast<OpResult>(v).getResultNumber()));
     if (isa<scf::IfOp>(def))

@@ -353,6 +353,7 @@ ScheduleHints ScheduleHints::of(const spec::Spec &spec, const spec::Shape &shape
   h.plain = h.maskFree && !spec.scoreMod && spec.captures.empty() && !spec.sink &&
             spec.normalizer == spec::Normalizer::Softmax;
   h.sk = shape.Sk;
+  h.scans = spec.normalizer == spec::Normalizer::StickBreaking;
   return h;
 }
 
@@ -372,6 +373,8 @@ Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch, 
       s.blockM = 192, s.warps = 12;
     else if (hints.plain && headDim <= 128 && hints.sk >= 8192)
       s.blockN = 192;
+    if (hints.scans)
+      s.blockN = headDim <= 128 ? 64 : 32;
     return s;
   }
   Schedule s;
@@ -385,6 +388,8 @@ Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch, 
   } else {
     s.blockM = 64, s.blockN = 32, s.warps = 4, s.kvStages = 1, s.q = QPlacement::Smem;
   }
+  if (hints.scans && headDim > 64)
+    s.q = QPlacement::Smem; // Q's fragments would be the registers of the scan's two tiles (ptxas: 4 B of spills)
   return s;
 }
 

@@ -136,6 +136,14 @@ Value ChunkSlicer::slice(Value v, unsigned d) {
     return it->second;
   Value r = sliceOp(v.getDefiningOp(), v, d);
   memo[key] = r;
+  // The input of a scan carried along the tiled dim: every user reads the chunk with its tail set to 0.
+  // Padded columns are don't-care for every user (each one that a padded value could reach masks its own
+  // tail), and one chunk instead of two keeps a [BLOCK_M, BLOCK_N] tile less live in the kernel
+  // (stick-breaking's z, read by its scan, its weights and the carry's update).
+  if (d == 1 && !padsWith(v, 1, 0.0) && llvm::any_of(v.getUsers(), [&](Operation *u) {
+        return isa<blk::ScanOp>(u) && carries.count(u);
+      }))
+    memo[key] = r = maskTail(r, 1, 0.0);
   return r;
 }
 
@@ -218,14 +226,8 @@ Value ChunkSlicer::sliceOp(Operation *op, Value v, unsigned d) {
 }
 
 Value ChunkSlicer::scanChunkInput(blk::ScanOp scan) {
-  if (Value v = scanInputs.lookup(scan))
-    return v;
-  // Padded columns of the last chunk would enter a suffix sum (and the carry): they are set to 0.
-  Value chunk = slice(scan.getInput(), 1);
-  if (!padsWith(scan.getInput(), 1, 0.0))
-    chunk = maskTail(chunk, 1, 0.0);
-  scanInputs[scan] = chunk;
-  return chunk;
+  // Padded columns of the last chunk would enter a suffix sum (and the carry): slice() sets them to 0.
+  return slice(scan.getInput(), 1);
 }
 
 void scansOnChain(Value v, unsigned d, SmallVectorImpl<blk::ScanOp> &out) {

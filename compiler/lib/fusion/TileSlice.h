@@ -56,7 +56,8 @@ public:
   /// scan and after it for a suffix scan, Tile.cpp). The chunk of the scan is then the chunk's own scan
   /// plus broadcast(carry); without a carry the scan cannot be sliced along dim 1.
   void carryScan(blk::ScanOp scan, mlir::Value carry) { carries[scan] = carry; }
-  /// The chunk the scan's own sum is taken over (its tail set to 0), for the carry's update.
+  /// The chunk the scan's own sum is taken over (its tail set to 0; every user of the scan's input reads
+  /// this chunk), for the carry's update.
   mlir::Value scanChunkInput(blk::ScanOp scan);
 
 private:
@@ -69,7 +70,7 @@ private:
   int64_t size;
   mlir::Value extent;
   llvm::DenseMap<std::pair<mlir::Value, unsigned>, mlir::Value> memo;
-  llvm::DenseMap<mlir::Operation *, mlir::Value> carries, scanInputs;
+  llvm::DenseMap<mlir::Operation *, mlir::Value> carries;
 };
 
 /// The blk.scan ops along dim 1 on the chain producing `?` dim `d` of `v` (each once).

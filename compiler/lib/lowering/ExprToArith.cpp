@@ -246,12 +246,12 @@ private:
       Value x = args[0];
       Value negAbs = b.create<arith::NegFOp>(loc, b.create<math::AbsFOp>(loc, x));
       Value e = transcendental(b.create<math::ExpOp>(loc, negAbs));
-      Value l = b.create<math::Log1pOp>(loc, e);
+      Value l = transcendental(b.create<math::Log1pOp>(loc, e));
       return b.create<arith::AddFOp>(loc, b.create<arith::MaximumFOp>(loc, x, fconst(0.0)), l);
     }
     case Builtin::Log2: return transcendental(b.create<math::Log2Op>(loc, args[0]));
     case Builtin::Exp2: return transcendental(b.create<math::Exp2Op>(loc, args[0]));
-    case Builtin::Log1p: return b.create<math::Log1pOp>(loc, args[0]);
+    case Builtin::Log1p: return transcendental(b.create<math::Log1pOp>(loc, args[0]));
     case Builtin::Expm1: return b.create<math::ExpM1Op>(loc, args[0]);
     case Builtin::Pow: return b.create<math::PowFOp>(loc, args[0], args[1]);
     }

@@ -110,10 +110,17 @@ public:
     Value P = b.create<AllocOp>(loc, tensorType(ctx, {"B", "Hq", "Sq", "Sk"}, dt),
                                 ValueRange{dimB, dimHq, dimSq, dimSk});
     buildQK(S);
-    if (s.normalizer == spec::Normalizer::None)
+    switch (s.normalizer) {
+    case spec::Normalizer::None:
       buildWeights(S, P);
-    else
+      break;
+    case spec::Normalizer::StickBreaking:
+      buildStickBreaking(S, P);
+      break;
+    case spec::Normalizer::Softmax:
       buildSoftmax(S, P);
+      break;
+    }
     buildPV(P);
     b.create<func::ReturnOp>(loc);
     return fn;
@@ -132,6 +139,14 @@ private:
   Value lowerExpr(StringRef field, const spec::Expr &e, const ExprValues &values) {
     auto locate = [this](StringRef f, int column) { return specLoc(f, column); };
     return emitExpr(b, locate, field, e, values, s.math);
+  }
+
+  /// A transcendental of the normalizer's own element code: it follows the spec's "math" as the spec's
+  /// expressions do (marked blk.exact_math under "exact"; specs/README.md, "Math").
+  Value specMath(Operation *op) {
+    if (s.math == spec::MathMode::Exact)
+      op->setAttr(blk::kExactMathAttrName, b.getUnitAttr());
+    return op->getResult(0);
   }
 
   Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
@@ -214,17 +229,26 @@ private:
     return ev;
   }
 
-  /// Loads the row block of S and returns score_mod(scale * S) with masked entries `masked`
-  /// (-inf for softmax, 0 for normalizer none); rowTile is its type.
-  Value maskedScores(Value S, TileType rowTile, double masked) {
-    Type f32Ty = b.getF32Type(), i64Ty = b.getI64Type();
+  /// The row block's score and mask tiles: scores = score_mod(scale * S) at every position and
+  /// keep = mask_mod(q_idx, kv_idx) (null without a mask_mod), both [BLOCK_M, Sk].
+  struct RowScores {
+    Value scores, keep;
+  };
+
+  /// Loads the row block of S (rowTile is its type) and maps score_mod and mask_mod over it.
+  RowScores rowScores(Value S, TileType rowTile) {
+    Type i64Ty = b.getI64Type();
     Value st = b.create<LoadOp>(loc, rowTile, S, ValueRange{bIdx, hIdx, row0, c0});
     Value qIdx = b.create<IotaOp>(loc, tile({opt.blockM, kDyn}, i64Ty), IotaDim::row, row0);
     Value kvIdx = b.create<IotaOp>(loc, tile({opt.blockM, kDyn}, i64Ty), IotaDim::col, c0);
     ExprValues ev = exprValues();
-    double scale = spec::softmaxScale(s, shape);
+    return {scoreMap(st, qIdx, kvIdx, ev), s.maskMod ? keepMap(qIdx, kvIdx, ev) : Value()};
+  }
 
-    Value scores = map({st, qIdx, kvIdx}, f32Ty, [&](ArrayRef<Value> x) {
+  /// score_mod(scale * st) as a blk.map over (st, q_idx, kv_idx); just scale * st without one.
+  Value scoreMap(Value st, Value qIdx, Value kvIdx, const ExprValues &ev) {
+    double scale = spec::softmaxScale(s, shape);
+    return map({st, qIdx, kvIdx}, b.getF32Type(), [&](ArrayRef<Value> x) {
       Value scaled = b.create<arith::MulFOp>(loc, x[0], f32(scale));
       if (!s.scoreMod)
         return scaled;
@@ -234,17 +258,35 @@ private:
       e.kvIdx = x[2];
       return lowerExpr("score_mod", *s.scoreMod, e);
     }, s.scoreMod ? std::optional(specLoc("score_mod", 0)) : std::nullopt);
-    if (s.maskMod) {
-      Value keep = map({qIdx, kvIdx}, b.getI1Type(), [&](ArrayRef<Value> x) {
-        ExprValues e = ev;
-        e.qIdx = x[0];
-        e.kvIdx = x[1];
-        return lowerExpr("mask_mod", *s.maskMod, e);
-      }, specLoc("mask_mod", 0));
-      Value fill = b.create<FillOp>(loc, rowTile, f32(masked));
-      scores = b.create<SelectOp>(loc, rowTile, keep, scores, fill);
-    }
-    return scores;
+  }
+
+  /// mask_mod(q_idx, kv_idx) as an i1 blk.map over the index tiles (the spec must have a mask_mod).
+  Value keepMap(Value qIdx, Value kvIdx, const ExprValues &ev) {
+    return map({qIdx, kvIdx}, b.getI1Type(), [&](ArrayRef<Value> x) {
+      ExprValues e = ev;
+      e.qIdx = x[0];
+      e.kvIdx = x[1];
+      return lowerExpr("mask_mod", *s.maskMod, e);
+    }, specLoc("mask_mod", 0));
+  }
+
+  /// A tile of `rowTile`'s type with every element `value`, or null when the spec has no mask_mod
+  /// (nothing to fill masked entries with).
+  Value maskFill(TileType rowTile, double value) {
+    return s.maskMod ? b.create<FillOp>(loc, rowTile, f32(value)).getResult() : Value();
+  }
+
+  /// select(keep, x, fill): x where the mask keeps the score, `fill` (maskFill) elsewhere; x itself
+  /// when keep is null (no mask_mod).
+  Value keepOr(Value keep, Value x, Value fill) {
+    return keep ? b.create<SelectOp>(loc, x.getType(), keep, x, fill).getResult() : x;
+  }
+
+  /// Loads the row block of S and returns score_mod(scale * S) with masked entries `masked`
+  /// (-inf for softmax, 0 for normalizer none); rowTile is its type.
+  Value maskedScores(Value S, TileType rowTile, double masked) {
+    RowScores r = rowScores(S, rowTile);
+    return keepOr(r.keep, r.scores, maskFill(rowTile, masked));
   }
 
   // P = mask(score_mod(scale * S)) with masked entries 0 (normalizer "none": the scores are the
@@ -254,6 +296,41 @@ private:
     Type dt = elementTypeOf(ctx, s.dtype);
     Value w = maskedScores(S, tile({opt.blockM, kDyn}, b.getF32Type()), 0.0);
     Value p = map({w}, dt, [&](ArrayRef<Value> x) {
+      return b.create<arith::TruncFOp>(loc, dt, x[0]).getResult();
+    });
+    b.create<StoreOp>(loc, p, P, ValueRange{bIdx, hIdx, row0, c0});
+    closeKernel(k);
+  }
+
+  // P = stick-breaking weights (Tan et al. 2024, "Scaling Stick-Breaking Attention", Sec. 2) of
+  // s = score_mod(scale * S): A_ij = beta_ij prod_{kept k > j} (1 - beta_ik), beta = sigmoid(s), for
+  // kept j, 0 elsewhere; no normalization, no LSE. In log space, with log(1 - beta) = -softplus(s)
+  // and log beta = s - softplus(s):
+  //   z_ij = kept_ij ? softplus(s_ij) : 0,   softplus(x) = max(x, 0) + log1p(exp(-|x|))
+  //   R_ij = sum_{k >= j} z_ik               (blk.scan sum reverse, inclusive)
+  //   A_ij = kept_ij ? exp(s_ij - R_ij) : 0   (= beta_ij exp(-sum_{k > j} z_ik))
+  // The weights read R, not z: z's last reader is the scan, which the kernel may then do in place.
+  // The exponent is <= 0, so no running max is needed (docs/FUSION.md, rule 3: the scan is carried
+  // across the K/V loop, which visits the tiles last to first).
+  void buildStickBreaking(Value S, Value P) {
+    KernelOp k = openKernel("weights");
+    Type f32Ty = b.getF32Type(), dt = elementTypeOf(ctx, s.dtype);
+    TileType rowTile = tile({opt.blockM, kDyn}, f32Ty);
+    RowScores r = rowScores(S, rowTile);
+    Value sp = map({r.scores}, f32Ty, [&](ArrayRef<Value> x) {
+      Value pos = b.create<arith::MaximumFOp>(loc, x[0], f32(0.0));
+      Value negAbs = b.create<arith::NegFOp>(loc, b.create<math::AbsFOp>(loc, x[0]));
+      Value tail = specMath(b.create<math::Log1pOp>(loc, specMath(b.create<math::ExpOp>(loc, negAbs))));
+      return b.create<arith::AddFOp>(loc, pos, tail).getResult();
+    });
+    Value zeros = maskFill(rowTile, 0.0);
+    Value z = keepOr(r.keep, sp, zeros);
+    Value rs = b.create<ScanOp>(loc, rowTile, ReduceKind::sum, z, /*reverse=*/true, /*exclusive=*/false);
+    Value w = map({r.scores, rs}, f32Ty, [&](ArrayRef<Value> x) {
+      return specMath(b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, x[0], x[1])));
+    });
+    Value wm = keepOr(r.keep, w, zeros);
+    Value p = map({wm}, dt, [&](ArrayRef<Value> x) {
       return b.create<arith::TruncFOp>(loc, dt, x[0]).getResult();
     });
     b.create<StoreOp>(loc, p, P, ValueRange{bIdx, hIdx, row0, c0});

@@ -202,7 +202,17 @@ std::string_view spelling(ElementType t) {
 
 std::string_view spelling(MathMode m) { return m == MathMode::Exact ? "exact" : "approx"; }
 std::string_view spelling(Layout l) { return l == Layout::Packed ? "packed" : "batched"; }
-std::string_view spelling(Normalizer n) { return n == Normalizer::None ? "none" : "softmax"; }
+std::string_view spelling(Normalizer n) {
+  switch (n) {
+  case Normalizer::Softmax:
+    return "softmax";
+  case Normalizer::None:
+    return "none";
+  case Normalizer::StickBreaking:
+    return "stick_breaking";
+  }
+  return "";
+}
 
 ScalarType scalarTypeOf(ElementType t) {
   return t == ElementType::I32 || t == ElementType::I64 ? ScalarType::Int : ScalarType::Float;

@@ -54,7 +54,7 @@ constexpr FieldRule kTopFields[] = {
     {"captures", false, "an object of captured tensors"},
     {"let", false, "an object of named sub-expressions {\"name\": \"expression\", ...}"},
     {"math", false, "how score_mod / mask_mod compute tanh and exp: \"approx\" or \"exact\""},
-    {"normalizer", false, "how scores become weights: \"softmax\" (the default) or \"none\""},
+    {"normalizer", false, "how scores become weights: \"softmax\" (the default), \"none\" or \"stick_breaking\""},
     {"sink", false, "a float expression over b, h, the sizes and captures, e.g. \"sinks[h]\""},
     {"layout", false, "\"batched\" ([B, H, S, D] tensors) or \"packed\" (variable-length sequences, cu_seqlens)"},
     {"shape", true, "the default problem size {\"B\": ..., \"Sq\": ..., \"Sk\": ...}"},
@@ -269,26 +269,33 @@ private:
 
   Normalizer readNormalizer(const json &j, std::string_view path) const {
     std::string s = readString(j, path);
-    for (Normalizer n : {Normalizer::Softmax, Normalizer::None})
+    for (Normalizer n : {Normalizer::Softmax, Normalizer::None, Normalizer::StickBreaking})
       if (spelling(n) == s)
         return n;
     fail(path, fmt::format("unsupported normalizer \"{}\"{}; expected \"softmax\" (the default: "
-                           "O = softmax(s) V) or \"none\" (O = sum_kv s V with the score_mod's value as "
-                           "the weight and masked entries 0, e.g. sigmoid attention)",
-                           s, detail::didYouMean(s, {"softmax", "none"})));
+                           "O = softmax(s) V), \"none\" (O = sum_kv s V with the score_mod's value as "
+                           "the weight and masked entries 0, e.g. sigmoid attention) or \"stick_breaking\" "
+                           "(O = sum_kv beta_kv prod_{{kept k > kv}} (1 - beta_k) V with beta = sigmoid(s), "
+                           "Tan et al. 2024)",
+                           s, detail::didYouMean(s, {"softmax", "none", "stick_breaking"})));
   }
 
-  // LSE and a sink are defined through the softmax's row sum: "none" has neither.
+  // LSE and a sink are defined through the softmax's row sum: "none" and "stick_breaking" have
+  // neither.
   void checkNormalizer(const Spec &spec) const {
-    if (spec.normalizer != Normalizer::None)
+    if (spec.normalizer == Normalizer::Softmax)
       return;
+    const std::string_view n = spelling(spec.normalizer);
     if (spec.lse)
-      fail("lse", "\"lse\": true needs the softmax normalizer: with \"normalizer\": \"none\" there "
-                  "is no row sum, so LSE is not defined; leave lse out (or false) or use "
-                  "\"normalizer\": \"softmax\"");
+      fail("lse", fmt::format("\"lse\": true needs the softmax normalizer: with \"normalizer\": \"{}\" "
+                              "there is no row sum, so LSE is not defined; leave lse out (or false) or "
+                              "use \"normalizer\": \"softmax\"",
+                              n));
     if (spec.sink)
-      fail("sink", "a sink adds exp(sink) to the softmax denominator; with \"normalizer\": \"none\" "
-                   "there is no denominator; leave sink out or use \"normalizer\": \"softmax\"");
+      fail("sink", fmt::format("a sink adds exp(sink) to the softmax denominator; with \"normalizer\": "
+                               "\"{}\" there is no denominator; leave sink out or use \"normalizer\": "
+                               "\"softmax\"",
+                               n));
   }
 
   ElementType readElementType(const json &j, std::string_view path) const {

@@ -14,4 +14,5 @@
 #include "device/warp/mma.cuh"
 #include "device/warp/mma_smem.cuh"
 #include "device/warp/reduce.cuh"
+#include "device/warp/scan.cuh"
 #include "device/warp/softmax.cuh"

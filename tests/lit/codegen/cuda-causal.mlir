@@ -65,5 +65,5 @@
 // Epilogue: deferred normalisation, O and LSE stores.
 // CHECK: return ((tfcg::at([[L]], x) == 0.0f) ? 0.0f : __fdividef(tfcg::at([[O]], x), tfcg::at([[L]], x)));
 // CHECK: warp::store(gv<T>{p.O + batch * p.O_stride[0] + head * p.O_stride[1], static_cast<int>(p.Sq), p.O_stride[2]}, [[O]], static_cast<int>(q_row0) + warp_row0, 0);
-// CHECK: logf(tfcg::at([[L]], x))
+// CHECK: tfcg::log(tfcg::at([[L]], x))
 // CHECK: warp::store(gv<float>{p.LSE + batch * p.LSE_stride[0] + head * p.LSE_stride[1], static_cast<int>(p.Sq), 1}, lse, static_cast<int>(q_row0) + warp_row0);

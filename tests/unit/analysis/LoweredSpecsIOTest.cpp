@@ -50,7 +50,7 @@ TEST_CASE("IO report of every shipped spec lowered to the unfused program", "[an
     for (const KernelIO &k : r.kernels) {
       if (k.name == "qk")
         sWrite = k.bytes.regToHbm;
-      if (k.name == "softmax" || k.name == "weights") // "weights": normalizer "none"
+      if (k.name == "softmax" || k.name == "weights") // "weights": normalizers "none" and "stick_breaking"
         pWrite = k.bytes.regToHbm;
       if (k.name == "pv")
         oWrite = k.bytes.regToHbm;

@@ -114,7 +114,7 @@ TEST_CASE("The causal kernel reads like FlashAttention-2", "[emit]") {
       "warp::store(gv<T>{p.O + batch * p.O_stride[0] + head * p.O_stride[1], static_cast<int>(p.Sq), p.O_stride[2]}, "
       "o_acc, static_cast<int>(q_row0) + warp_row0, 0);",
       "rv<16> lse;",
-      "logf(",
+      "tfcg::log(",
       "warp::store(gv<float>{p.LSE + batch * p.LSE_stride[0] + head * p.LSE_stride[1], static_cast<int>(p.Sq), 1}, "
       "lse,",
   });

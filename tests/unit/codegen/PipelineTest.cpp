@@ -16,7 +16,8 @@ using namespace tilefuse::codegen::test;
 
 namespace {
 
-/// Every shipped spec at each head dim in `dims` with defaultSchedule(D, dtype, arch), compiled for `arch`
+/// Every shipped spec at each head dim in `dims` with defaultSchedule(D, dtype, arch, the spec's hints) as
+/// the Engine picks it, compiled for `arch`
 /// (sm_90a: the sm90 backend); BLOCK_N = 64 when `fixedBlockN` (one fused program per spec and D).
 void compileSpecs(const std::string &arch, std::initializer_list<int64_t> dims = {128, 64}, bool fixedBlockN = true) {
   const std::vector<std::string> specs = shippedSpecs();
@@ -27,7 +28,7 @@ void compileSpecs(const std::string &arch, std::initializer_list<int64_t> dims =
       spec::ShapeOverrides ov;
       ov.D = d;
       const spec::Shape shape = spec::resolveShape(s, ov);
-      Schedule sched = defaultSchedule(static_cast<int>(d), s.dtype, arch);
+      Schedule sched = defaultSchedule(static_cast<int>(d), s.dtype, arch, ScheduleHints::of(s, shape));
       if (fixedBlockN)
         sched.blockN = 64;
       const Program prog = fuseSpec(s, shape, sched.blockM, sched.blockN);

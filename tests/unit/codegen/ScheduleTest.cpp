@@ -292,6 +292,13 @@ TEST_CASE("defaultSchedule's sm90 hints: persistent without a mask and bigger ti
   ScheduleHints sparse;
   sparse.maskReadsCapture = true;
   CHECK(defaultSchedule(128, DType::BF16, "sm_90a", sparse).persistent);
-  // The sm80 backend ignores the hints.
+  ScheduleHints scans; // stick_breaking: BLOCK_N 64 keeps its consumers from spilling
+  scans.scans = true;
+  CHECK(defaultSchedule(128, DType::BF16, "sm_90a", scans).blockN == 64);
+  CHECK(defaultSchedule(128, DType::BF16, "sm_90a", scans).blockM == 128);
+  CHECK(defaultSchedule(256, DType::BF16, "sm_90a", scans).blockN == 32);
+  CHECK(defaultSchedule(128, DType::BF16, "sm_86", scans).q == QPlacement::Smem);
+  CHECK(defaultSchedule(64, DType::BF16, "sm_80", scans).q == QPlacement::Registers);
+  // The sm80 backend ignores the hints but the scan's.
   CHECK(defaultSchedule(128, DType::BF16, "sm_80", plain) == defaultSchedule(128, DType::BF16, "sm_80"));
 }

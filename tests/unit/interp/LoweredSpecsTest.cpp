@@ -143,6 +143,7 @@ TEST_CASE("every shipped spec lowered to the unfused program matches the naive a
           return spec::evaluate(*s.maskMod, env).asBool();
         };
       ref.weightsOnly = s.normalizer == spec::Normalizer::None;
+      ref.stickBreaking = s.normalizer == spec::Normalizer::StickBreaking;
       if (s.sink)
         ref.sink = [&](int64_t b, int64_t h) {
           env.b = b, env.h = h;

@@ -28,6 +28,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace tilefuse::test {
 
@@ -89,6 +90,9 @@ struct NaiveAttention {
   std::function<double(double s, int64_t b, int64_t h, int64_t i, int64_t j)> scoreMod;
   /// Normalizer "none": O = sum_j s_j V_j over unmasked keys; LSE is left alone.
   bool weightsOnly = false;
+  /// Normalizer "stick_breaking" (Tan et al. 2024, Sec. 2): O = sum_j beta_j prod_{k > j} (1 - beta_k) V_j
+  /// over unmasked j, k, beta = sigmoid(s), as the product written out; LSE is left alone.
+  bool stickBreaking = false;
   /// A sink logit per (b, h): exp(sink) joins the softmax denominator (and LSE).
   std::function<double(int64_t b, int64_t h)> sink;
 
@@ -114,6 +118,24 @@ struct NaiveAttention {
               dot += Q.at({b, h, i, d}) * K.at({b, hk, j, d});
             s[j] = scoreMod ? scoreMod(dot, b, h, i, j) : scale * dot;
             m = std::max(m, s[j]);
+          }
+          if (stickBreaking) {
+            std::vector<double> a(Sk, 0.0); // a_j = beta_j prod_{unmasked k > j} (1 - beta_k)
+            for (int64_t j = 0; j < Sk; ++j) {
+              if (s[j] == ninf)
+                continue;
+              a[j] = 1.0 / (1.0 + std::exp(-s[j]));
+              for (int64_t k = j + 1; k < Sk; ++k)
+                if (s[k] != ninf)
+                  a[j] *= 1.0 - 1.0 / (1.0 + std::exp(-s[k]));
+            }
+            for (int64_t d = 0; d < Dv; ++d) {
+              double acc = 0.0;
+              for (int64_t j = 0; j < Sk; ++j)
+                acc += a[j] * V.at({b, hk, j, d});
+              O.at({b, h, i, d}) = acc;
+            }
+            continue;
           }
           if (weightsOnly) {
             for (int64_t d = 0; d < Dv; ++d) {

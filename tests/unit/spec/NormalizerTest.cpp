@@ -63,6 +63,37 @@ TEST_CASE("normalizer errors name the field and the value and what is allowed", 
   CHECK_THAT(sink, Catch::Contains("no denominator"));
 }
 
+TEST_CASE("normalizer stick_breaking is read and refuses lse and sink", "[spec][normalizer]") {
+  // Tan et al. 2024, Sec. 2: weights beta_j prod_{k > j} (1 - beta_k), no row sum.
+  Spec sb = parseSpecString(specWith(R"j("normalizer": "stick_breaking", "mask_mod": "kv_idx < q_idx",)j"),
+                            "n.json");
+  CHECK(sb.normalizer == Normalizer::StickBreaking);
+  CHECK(spelling(Normalizer::StickBreaking) == "stick_breaking");
+  CHECK_FALSE(sb.lse);
+  CHECK_NOTHROW(parseSpecString(specWith(R"j("normalizer": "stick_breaking", "lse": false,)j"), "n.json"));
+  CHECK_NOTHROW(parseSpecString(
+      specWith(R"j("normalizer": "stick_breaking", "score_mod": "score - 1.0", "mask_mod": "kv_idx <= q_idx",)j"),
+      "n.json"));
+
+  std::string bad = errorOf(specWith(R"j("normalizer": "stick-breaking",)j"));
+  CHECK_THAT(bad, Catch::Contains("field 'normalizer'"));
+  CHECK_THAT(bad, Catch::Contains("unsupported normalizer \"stick-breaking\""));
+  CHECK_THAT(bad, Catch::Contains("\"stick_breaking\""));
+  CHECK_THAT(bad, Catch::Contains("did you mean 'stick_breaking'"));
+  CHECK_THAT(errorOf(specWith(R"j("normalizer": "sigmod",)j")), Catch::Contains("\"stick_breaking\" (O = sum_kv beta_kv"));
+
+  std::string lse = errorOf(specWith(R"j("normalizer": "stick_breaking", "lse": true,)j"));
+  CHECK_THAT(lse, Catch::Contains("field 'lse'"));
+  CHECK_THAT(lse, Catch::Contains("\"normalizer\": \"stick_breaking\""));
+  CHECK_THAT(lse, Catch::Contains("LSE is not defined"));
+  CHECK_THAT(lse, Catch::Contains("use \"normalizer\": \"softmax\""));
+
+  std::string sink = errorOf(specWith(R"j("normalizer": "stick_breaking", "sink": "0.0",)j"));
+  CHECK_THAT(sink, Catch::Contains("field 'sink'"));
+  CHECK_THAT(sink, Catch::Contains("\"normalizer\": \"stick_breaking\""));
+  CHECK_THAT(sink, Catch::Contains("no denominator"));
+}
+
 TEST_CASE("sink is a float expression over b and h and the sizes and captures", "[spec][sink]") {
   Spec s = parseSpecString(
       specWith(R"j("sink": "sinks[h] + 0.5 * float(b)", "lse": true,
@@ -117,5 +148,9 @@ TEST_CASE("normalizer and sink are part of the content hash but the defaults are
   CHECK(contentHash(plain) != contentHash(sink));
   CHECK(contentHash(sink) != contentHash(sink2));
   CHECK_THAT(canonicalJson(none), Catch::Contains(R"j("normalizer":"none")j"));
+  Spec stick = parseSpecString(specWith(R"j("normalizer": "stick_breaking",)j"), "f.json");
+  CHECK(contentHash(stick) != contentHash(plain));
+  CHECK(contentHash(stick) != contentHash(none));
+  CHECK_THAT(canonicalJson(stick), Catch::Contains(R"j("normalizer":"stick_breaking")j"));
   CHECK_THAT(canonicalJson(sink), Catch::Contains(R"j("sink":"0.0")j"));
 }

@@ -21,7 +21,7 @@ std::string specPath(const std::string &name) {
 const std::set<std::string> kShipped = {"mha",     "causal",        "gqa",           "sliding_window",
                                         "alibi",   "softcap",       "document_mask", "relative_bias",
                                         "t5_bias", "softcap_decay", "sigmoid_attention",
-                                        "attention_sink", "block_diagonal"};
+                                        "attention_sink", "block_diagonal", "stick_breaking"};
 
 } // namespace
 
@@ -103,6 +103,15 @@ TEST_CASE("shipped specs say what their variant needs", "[spec][files]") {
     REQUIRE(spec.scoreMod.has_value());
     CHECK(toString(*spec.scoreMod) == "sigmoid(score - log(float(Sk)))");
     CHECK(spec.maskMod.has_value());
+  }
+  SECTION("stick_breaking: normalizer stick_breaking, no LSE, strictly causal") {
+    Spec spec = parseSpecFile(specPath("stick_breaking"));
+    CHECK(spec.normalizer == Normalizer::StickBreaking);
+    CHECK_FALSE(spec.lse);
+    CHECK_FALSE(spec.sink.has_value());
+    CHECK_FALSE(spec.scoreMod.has_value());
+    REQUIRE(spec.maskMod.has_value());
+    CHECK(toString(*spec.maskMod) == "kv_idx < q_idx + (Sk - Sq)");
   }
   SECTION("attention_sink: sinks f32[Hq] read by the sink, LSE written") {
     Spec spec = parseSpecFile(specPath("attention_sink"));

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 using namespace tilefuse;
 using namespace tilefuse::tuner;
@@ -173,4 +174,38 @@ TEST_CASE("fully masked rows: O = 0 and LSE = -inf must match exactly", "[check]
   Accuracy a = checkRows(s, in, rows, O, LSE);
   CHECK_FALSE(a.passed);
   CHECK_FALSE(a.lseInfMatch);
+}
+
+TEST_CASE("stick-breaking rows: referenceRow equals reference::attention and the rule takes the rounded weights",
+          "[check][stick_breaking]") {
+  // Tan et al. 2024 under the strict causal mask, GQA 2, Sq > Sk (the first rows see no key: O = 0) and
+  // Sq < Sk. No LSE: referenceRow gives NaN, as for normalizer none.
+  spec::Spec s = loadSpec("stick_breaking.json");
+  REQUIRE(s.normalizer == spec::Normalizer::StickBreaking);
+  for (auto [sq, sk] : {std::pair<int64_t, int64_t>{61, 37}, {37, 90}}) {
+    INFO("Sq=" << sq << " Sk=" << sk);
+    spec::Shape sh = spec::resolveShape(s, {1, 4, 2, sq, sk, 64, {}});
+    HostInputs in = makeInputs(s, sh, 17);
+    reference::Outputs ref = fullReference(s, in);
+    std::vector<RowIndex> rows = sampleRows(sh, 1 << 30, 0);
+    double worst = 0, naive = 0;
+    for (const RowIndex &r : rows) {
+      ReferenceRow row = referenceRow(s, in, r);
+      CHECK(std::isnan(row.lse));
+      const int64_t flat = (r.b * sh.Hq + r.h) * sh.Sq + r.q;
+      for (int64_t d = 0; d < sh.Dv; ++d) {
+        worst = std::max(worst, std::abs(row.O[d] - ref.O.data[flat * sh.Dv + d]));
+        naive = std::max(naive, std::abs(row.Onaive[d] - row.O[d]));
+        if (r.q + (sk - sq) <= 0) // no key before the query
+          CHECK((row.O[d] == 0.0 && row.Onaive[d] == 0.0));
+      }
+    }
+    CHECK(worst < 1e-12);
+    CHECK(naive > 0);    // the weights and O rounded to bf16
+    CHECK(naive < 0.05); // but not far off
+    std::vector<uint16_t> O;
+    std::vector<float> LSE;
+    fakeKernel(s, in, rows, true, O, LSE);
+    CHECK(checkRows(s, in, rows, O, LSE).passed);
+  }
 }

@@ -212,6 +212,9 @@ struct ScheduleHints {
   /// block diagonals; not causal, not a window of 4096 at S 16384.
   bool balancedMask = false;
   int64_t sk = 0;        ///< Sk, tokens; 0 when unknown.
+  /// The normalizer carries a running row sum across the K/V loop (stick_breaking: blk.scan), which keeps
+  /// two more f32 [BLOCK_M, BLOCK_N] tiles live in the consumers' registers.
+  bool scans = false;
   /// The hints of `spec` at `shape`.
   static ScheduleHints of(const spec::Spec &spec, const spec::Shape &shape);
 };
@@ -241,7 +244,11 @@ struct ScheduleHints {
 ///   - plain attention (no score_mod, mask_mod, captures or sink): BLOCK_M 192 at headDim 64 (3 consumer
 ///     warpgroups; B4 H32 S4096: 1.250 -> 1.099 ms), BLOCK_N 192 at headDim 80..128 with Sk >= 8192
 ///     (B1 H16 S16384: 3.75 -> 3.29-3.48 ms). Specs with score_mods or masks spill at those tile sizes
-///     (ptxas), so they keep 128 x 128.
+///     (ptxas), so they keep 128 x 128;
+///   - a scan (stick_breaking): BLOCK_N 64 up to headDim 128 and 32 above, the largest at which its
+///     consumers do not spill (ptxas, D 128: 176 B at BLOCK_N 128; D 256: 268 B at BLOCK_N 64).
+/// On the sm80 backend only the scan hint applies: Q stays in shared memory above headDim 64 (with Q's
+/// fragments in registers stick-breaking spills 4 B at D 128 on sm_86 / 89 / 90).
 Schedule defaultSchedule(int headDim, spec::DType dtype, std::string_view arch, const ScheduleHints &hints = {});
 
 } // namespace tilefuse::codegen

@@ -7,7 +7,9 @@
 // Layouts: dense row-major, Q [B, Hq, Sq, D], K [B, Hkv, Sk, D], V [B, Hkv, Sk, Dv],
 // O [B, Hq, Sq, Dv], LSE [B, Hq, Sq] (natural log). A fully masked row gives O = 0, LSE = -inf
 // (with a sink: O = 0, LSE = sink). With "normalizer": "none", O = sum_kv s V over the unmasked
-// keys and LSE is NaN (not defined).
+// keys and LSE is NaN (not defined). With "normalizer": "stick_breaking" (Tan et al. 2024, Sec. 2),
+// O = sum_kv beta_kv prod_{unmasked k > kv} (1 - beta_k) V over the unmasked keys, beta = sigmoid(s),
+// computed in product form (not the block program's log form), and LSE is NaN.
 //
 //===----------------------------------------------------------------------------------------===//
 #pragma once
@@ -50,7 +52,8 @@ struct Outputs {
 Inputs randomInputs(const spec::Spec &s, const spec::Shape &shape, uint64_t seed);
 
 /// softmax(mask_mod ? score_mod(scale * q.k) : -inf) V, and LSE, in fp64 (Spec.h semantics: a sink
-/// joins the denominator, normalizer "none" weighs V by the scores themselves), with
+/// joins the denominator, normalizer "none" weighs V by the scores themselves, "stick_breaking" by
+/// beta_j prod_{k > j} (1 - beta_k)), with
 /// the softmax scale rounded to fp32 first, as every kernel and block program holds it.
 /// Throws spec::SpecError when an expression cannot be evaluated (a table index out of range).
 Outputs attention(const spec::Spec &s, const spec::Shape &shape, const Inputs &in);

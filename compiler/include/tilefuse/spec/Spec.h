@@ -15,6 +15,9 @@
 //   O = sum_kv exp(s) V / (sum_kv exp(s) + exp(sink)),  LSE = log(sum_kv exp(s) + exp(sink))
 // With "normalizer": "none" the weights are the scores themselves (sigmoid attention, Ramapuram et
 // al. 2024, with score_mod "sigmoid(score + bias)"): O = sum_kv (masked ? 0 : s) V; no LSE.
+// With "normalizer": "stick_breaking" (Tan et al. 2024, "Scaling Stick-Breaking Attention", Sec. 2)
+// each kept key breaks off a share beta = sigmoid(s) of what the kept keys after it left over:
+//   O = sum_{kept j} beta_j prod_{kept k > j} (1 - beta_k) V_j   (weights sum to at most 1; no LSE).
 //
 //===----------------------------------------------------------------------------------------===//
 #pragma once
@@ -62,6 +65,9 @@ enum class Layout : uint8_t {
 enum class Normalizer : uint8_t {
   Softmax, ///< "softmax" (default): p = exp(s) / (sum exp(s) [+ exp(sink)]); LSE defined.
   None,    ///< "none": p = s, masked entries 0; O = sum_kv p V (no running max, no row sum, no LSE).
+  /// "stick_breaking" (Tan et al. 2024, Sec. 2): p_j = beta_j prod_{kept k > j} (1 - beta_k) with
+  /// beta = sigmoid(s), masked entries 0; O = sum_kv p V (no normalization, no LSE).
+  StickBreaking,
 };
 
 /// A tensor the variant's expressions read, passed to the kernel next to Q, K, V.
@@ -146,7 +152,7 @@ ExprScope scopeOf(const Spec &spec, ExprContext context);
 
 /// Canonical JSON of everything that changes the generated kernel: dtype, head_dim, value_dim,
 /// heads, scale, lse, score_mod, mask_mod (printed by toString), captures, math when it is
-/// "exact", normalizer when it is "none", and sink when there is one (left out for the default, so the hashes of specs without the field do not change). Leaves out name,
+/// "exact", normalizer when it is "none" or "stick_breaking", and sink when there is one (left out for the default, so the hashes of specs without the field do not change). Leaves out name,
 /// description and the default shape: a kernel cache key adds the resolved Shape itself.
 /// Keys sorted, no whitespace; stable across runs and machines.
 std::string canonicalJson(const Spec &spec);
@@ -161,7 +167,7 @@ std::string_view spelling(DType t);       ///< "bf16", "fp16"
 std::string_view spelling(ElementType t); ///< "f32", "f16", "bf16", "i32", "i64"
 std::string_view spelling(MathMode m);    ///< "approx", "exact"
 std::string_view spelling(Layout l);      ///< "batched", "packed"
-std::string_view spelling(Normalizer n);  ///< "softmax", "none"
+std::string_view spelling(Normalizer n);  ///< "softmax", "none", "stick_breaking"
 /// Float for f32 / f16 / bf16, Int for i32 / i64.
 ScalarType scalarTypeOf(ElementType t);
 

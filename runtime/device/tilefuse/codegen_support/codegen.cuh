@@ -165,6 +165,20 @@ constexpr float LOG2E = 1.4426950408889634f;
 /// e^x = 2^(x log2 e) with MUFU.EX2 (relative error about 2^-22; e^-inf = 0).
 TF_DEVICE float exp(float x) { return fast_exp2(x * LOG2E); }
 
+constexpr float LN2 = 0.6931471805599453f;
+
+/// ln x = log2(x) ln 2 with MUFU.LG2 (lg2.approx.ftz: absolute error at most 2^-22 on [0.5, 2], 2 ulp of
+/// log2 x elsewhere; CUDA C++ Programming Guide, intrinsic functions). ln 0 = -inf.
+TF_DEVICE float log(float x) { return fast_log2(x) * LN2; }
+
+/// ln(1 + x) with one MUFU.LG2: for |x| < 1/64 the series x - x^2/2 + ... - x^6/6 (truncation below 2^-40
+/// relative), else ln of the rounded 1 + x (absolute error about 2^-22, which is relative error below 2^-16
+/// there). Softplus, log1p(e^-|s|), is its main user.
+TF_DEVICE float log1p(float x) {
+  const float series = x * fmaf(x, fmaf(x, fmaf(x, fmaf(x, fmaf(x, -1.0f / 6, 0.2f), -0.25f), 1.0f / 3), -0.5f), 1.0f);
+  return fabsf(x) < 0.015625f ? series : fast_log2(1.0f + x) * LN2;
+}
+
 /// tanh(x) by tanh.approx.f32 (sm_75+; PTX ISA 9.7.4.x): one MUFU.TANH, maximum relative error about
 /// 2^-11 (ptxas documentation), so a soft-cap c * tanh(s / c) costs two FMULs and one MUFU per score.
 TF_DEVICE float fast_tanh(float x) {

@@ -67,7 +67,7 @@ std::vector<RowIndex> samplePackedRows(const spec::PackedSeqs &seqs, int64_t Hq,
 struct ReferenceRow {
   std::vector<double> O;      ///< Dv values
   std::vector<double> Onaive; ///< Dv values
-  double lse = 0;             ///< natural log; -inf when every key is masked (the sink with one); NaN for normalizer none
+  double lse = 0;             ///< natural log; -inf when every key is masked (the sink with one); NaN for normalizers none and stick_breaking
 };
 /// Packed inputs: the row's sequence alone, Sq / Sk its lengths (spec/Packed.h semantics).
 /// Throws spec::SpecError when an expression cannot be evaluated (a table index out of range).
