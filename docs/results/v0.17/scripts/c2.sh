@@ -19,9 +19,9 @@ mkdir -p /work/main/tests && ln -sfn "$PWD/tests/gpu" /work/main/tests/gpu
 xz -dc .device-carry/gpu/tilefuse_gpu_tests.xz > /tmp/tf/bin/tilefuse_gpu_tests && chmod +x /tmp/tf/bin/tilefuse_gpu_tests
 /tmp/tf/bin/tilefuse_gpu_tests "[primitives]" 2>&1 | tail -4 | tee $OUT/primitives.txt
 # 2. fp64 checks
-for v in "--B 2 --S 777|mma_sync|64|64" "--B 2 --S 777|wgmma|128|128" "--B 1 --Hq 8 --Hkv 2 --S 1000|wgmma|128|64" \
-         "--B 1 --Hq 8 --Hkv 2 --S 1000|mma_sync|128|64" "--B 2 --Sq 300 --Sk 1000|wgmma|128|128" \
-         "--B 3 --S 64|wgmma|128|128" "--B 2 --S 1|mma_sync|64|64" "--B 1 --S 4097|wgmma|128|128" \
+for v in "--B 2 --S 777|mma_sync_m16n8k16|64|64" "--B 2 --S 777|wgmma|128|128" "--B 1 --Hq 8 --Hkv 2 --S 1000|wgmma|128|64" \
+         "--B 1 --Hq 8 --Hkv 2 --S 1000|mma_sync_m16n8k16|128|64" "--B 2 --Sq 300 --Sk 1000|wgmma|128|128" \
+         "--B 3 --S 64|wgmma|128|128" "--B 2 --S 1|mma_sync_m16n8k16|64|64" "--B 1 --S 4097|wgmma|128|128" \
          "--B 1 --S 2048 --D 64|wgmma|192|128" "--B 1 --S 2048|default||"; do
   IFS='|' read -r flags mma bm bn <<<"$v"
   s=()
