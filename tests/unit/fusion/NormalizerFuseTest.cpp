@@ -72,6 +72,31 @@ Run lowerFuseRun(const spec::Spec &s, const spec::Shape &shape, int64_t bm, int6
   return r;
 }
 
+/// Each spec of `specs` at each (BLOCK_M, BLOCK_N, Sq, Sk) of `cases`, lowered, fused and run (lowerFuseRun):
+/// one kernel, one top-level loop, no allocs and no warnings, then `check(spec, shape, run, Sq, Sk)`.
+template <std::size_t NS, std::size_t NC, class Check>
+void forEachFusedCase(const std::array<std::string, NS> &specs, const std::array<std::array<int64_t, 4>, NC> &cases,
+                      const char *file, Check check) {
+  for (const std::string &text : specs) {
+    spec::Spec s = spec::parseSpecString(text, file);
+    for (auto [bm, bn, sq, sk] : cases) {
+      spec::ShapeOverrides ov;
+      ov.Sq = sq;
+      ov.Sk = sk;
+      spec::Shape shape = spec::resolveShape(s, ov);
+      INFO(text << " BLOCK_M=" << bm << " BLOCK_N=" << bn << " Sq=" << sq << " Sk=" << sk << " (seed "
+                << testSeed() << ")");
+      Run r = lowerFuseRun(s, shape, bm, bn, testSeed());
+      CHECK(r.report.kernels == 1);
+      CHECK(r.report.topLevelLoops == 1);
+      CHECK(r.report.allocs == 0);
+      for (const std::string &w : r.report.warnings)
+        FAIL_CHECK("warning: " << w);
+      check(s, shape, r, sq, sk);
+    }
+  }
+}
+
 interp::HostTensor hostOf(const reference::Tensor &t) {
   interp::HostTensor h = interp::HostTensor::contiguous(interp::DType::F32, t.shape);
   h.data = t.data;
@@ -118,44 +143,30 @@ TEST_CASE("normalizer none and sinks fuse into one kernel equal to the unfused p
   };
   // (BLOCK_M, BLOCK_N, Sq, Sk): tiles dividing neither size; Sq > Sk and Sq < Sk.
   const std::array<std::array<int64_t, 4>, 3> cases = {{{64, 64, 77, 50}, {32, 48, 113, 203}, {48, 16, 1, 93}}};
-  for (const std::string &text : specs) {
-    spec::Spec s = spec::parseSpecString(text, "norm.json");
-    for (auto [bm, bn, sq, sk] : cases) {
-      spec::ShapeOverrides ov;
-      ov.Sq = sq;
-      ov.Sk = sk;
-      spec::Shape shape = spec::resolveShape(s, ov);
-      INFO(text << " BLOCK_M=" << bm << " BLOCK_N=" << bn << " Sq=" << sq << " Sk=" << sk << " (seed "
-                << testSeed() << ")");
-      Run r = lowerFuseRun(s, shape, bm, bn, testSeed());
-      CHECK(r.report.kernels == 1);
-      CHECK(r.report.topLevelLoops == 1);
-      CHECK(r.report.allocs == 0);
-      for (const std::string &w : r.report.warnings)
-        FAIL_CHECK("warning: " << w);
-      if (s.normalizer == spec::Normalizer::None) {
-        CHECK(r.loopIterArgs == 1); // only the O accumulator: no running max, no row sum
-        CHECK(r.reductions == 0);
-      } else {
-        CHECK(r.loopIterArgs == 3); // m, l and the O accumulator, as without a sink
-      }
-      reference::Outputs ref = referenceOf(s, shape, r.args);
-      const double errFused = relError(r.fused[3], r.unfused[3]);
-      const double errRef = relError(r.unfused[3], hostOf(ref.O));
-      double errLse = 0.0, errLseRef = 0.0;
-      if (s.lse) {
-        errLse = relError(r.fused[4], r.unfused[4]);
-        errLseRef = relError(r.unfused[4], hostOf(ref.LSE));
-      }
-      std::printf("%s Sq=%lld Sk=%lld: fused vs unfused O %.2e LSE %.2e; unfused vs reference O %.2e LSE %.2e\n",
-                  s.normalizer == spec::Normalizer::None ? "none" : "sink", (long long)sq, (long long)sk, errFused,
-                  errLse, errRef, errLseRef);
-      CHECK(errFused <= 1e-12);
-      CHECK(errRef <= 1e-12);
-      CHECK(errLse <= 1e-12);
-      CHECK(errLseRef <= 1e-12);
+  forEachFusedCase(specs, cases, "norm.json", [](const spec::Spec &s, const spec::Shape &shape, Run &r, int64_t sq,
+                                               int64_t sk) {
+    if (s.normalizer == spec::Normalizer::None) {
+      CHECK(r.loopIterArgs == 1); // only the O accumulator: no running max, no row sum
+      CHECK(r.reductions == 0);
+    } else {
+      CHECK(r.loopIterArgs == 3); // m, l and the O accumulator, as without a sink
     }
-  }
+    reference::Outputs ref = referenceOf(s, shape, r.args);
+    const double errFused = relError(r.fused[3], r.unfused[3]);
+    const double errRef = relError(r.unfused[3], hostOf(ref.O));
+    double errLse = 0.0, errLseRef = 0.0;
+    if (s.lse) {
+      errLse = relError(r.fused[4], r.unfused[4]);
+      errLseRef = relError(r.unfused[4], hostOf(ref.LSE));
+    }
+    std::printf("%s Sq=%lld Sk=%lld: fused vs unfused O %.2e LSE %.2e; unfused vs reference O %.2e LSE %.2e\n",
+                s.normalizer == spec::Normalizer::None ? "none" : "sink", (long long)sq, (long long)sk, errFused,
+                errLse, errRef, errLseRef);
+    CHECK(errFused <= 1e-12);
+    CHECK(errRef <= 1e-12);
+    CHECK(errLse <= 1e-12);
+    CHECK(errLseRef <= 1e-12);
+  });
 }
 
 TEST_CASE("stick-breaking specs fuse into one kernel equal to the unfused program and the fp64 reference",
@@ -179,40 +190,26 @@ TEST_CASE("stick-breaking specs fuse into one kernel equal to the unfused progra
   // (BLOCK_M, BLOCK_N, Sq, Sk): tiles dividing neither size; Sq > Sk, Sq < Sk, one query.
   const std::array<std::array<int64_t, 4>, 4> cases = {
       {{64, 64, 77, 50}, {32, 48, 113, 203}, {48, 16, 1, 93}, {64, 32, 130, 130}}};
-  for (const std::string &text : specs) {
-    spec::Spec s = spec::parseSpecString(text, "stick.json");
+  forEachFusedCase(specs, cases, "stick.json", [](const spec::Spec &s, const spec::Shape &shape, Run &r, int64_t sq,
+                                                int64_t sk) {
     REQUIRE(s.normalizer == spec::Normalizer::StickBreaking);
-    for (auto [bm, bn, sq, sk] : cases) {
-      spec::ShapeOverrides ov;
-      ov.Sq = sq;
-      ov.Sk = sk;
-      spec::Shape shape = spec::resolveShape(s, ov);
-      INFO(text << " BLOCK_M=" << bm << " BLOCK_N=" << bn << " Sq=" << sq << " Sk=" << sk << " (seed "
-                << testSeed() << ")");
-      Run r = lowerFuseRun(s, shape, bm, bn, testSeed());
-      CHECK(r.report.kernels == 1);
-      CHECK(r.report.topLevelLoops == 1);
-      CHECK(r.report.allocs == 0);
-      for (const std::string &w : r.report.warnings)
-        FAIL_CHECK("warning: " << w);
-      CHECK(r.loopIterArgs == 2); // the O accumulator and the suffix sum R
-      CHECK(r.maxReductions == 0); // the exponent s - z - R is <= 0: no running max
-      CHECK(r.scans >= 1);
-      reference::Outputs ref = referenceOf(s, shape, r.args);
-      for (double l : ref.LSE.data)
-        CHECK(std::isnan(l)); // no LSE for stick-breaking
-      double maxO = 0.0;
-      for (double x : ref.O.data)
-        maxO = std::max(maxO, std::abs(x));
-      CHECK(maxO > 0.1); // not a row of zeros
-      const double errFused = relError(r.fused[3], r.unfused[3]);
-      const double errRef = relError(r.unfused[3], hostOf(ref.O));
-      std::printf("stick_breaking Sq=%lld Sk=%lld: fused vs unfused O %.2e; unfused vs reference O %.2e\n",
-                  (long long)sq, (long long)sk, errFused, errRef);
-      CHECK(errFused <= 1e-12);
-      CHECK(errRef <= 1e-12);
-    }
-  }
+    CHECK(r.loopIterArgs == 2); // the O accumulator and the suffix sum R
+    CHECK(r.maxReductions == 0); // the exponent s - R is <= 0: no running max
+    CHECK(r.scans >= 1);
+    reference::Outputs ref = referenceOf(s, shape, r.args);
+    for (double l : ref.LSE.data)
+      CHECK(std::isnan(l)); // no LSE for stick-breaking
+    double maxO = 0.0;
+    for (double x : ref.O.data)
+      maxO = std::max(maxO, std::abs(x));
+    CHECK(maxO > 0.1); // not a row of zeros
+    const double errFused = relError(r.fused[3], r.unfused[3]);
+    const double errRef = relError(r.unfused[3], hostOf(ref.O));
+    std::printf("stick_breaking Sq=%lld Sk=%lld: fused vs unfused O %.2e; unfused vs reference O %.2e\n",
+                (long long)sq, (long long)sk, errFused, errRef);
+    CHECK(errFused <= 1e-12);
+    CHECK(errRef <= 1e-12);
+  });
 }
 
 TEST_CASE("the stick-breaking reference equals weights worked out by hand", "[fusion][stick_breaking]") {
