@@ -1,5 +1,7 @@
 #include "test_generated_reference.h"
 
+#include "tilefuse/spec/StickBreaking.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -212,19 +214,17 @@ Comparison compareWithReference(const SpecProblem &p, const std::vector<std::uin
     const double sink64 = s.sink ? spec::evaluate(*s.sink, env).asFloat() : kNegInf;
     const float sink32 = static_cast<float>(sink64);
     if (stick && m64 != kNegInf) {
-      // Stick-breaking (Tan et al. 2024, Sec. 2), in the product form: the weight of key j is
-      // beta_j prod over kept k > j of (1 - beta_k), beta = sigmoid(s), accumulated from the row's end.
+      // Stick-breaking (Tan et al. 2024, Sec. 2): fp64 weights in the product form (spec/StickBreaking.h);
+      // the naive emulation takes the same product in fp32, accumulated from the row's end.
+      const std::vector<double> w64 = spec::stickBreakingWeights(s64);
       std::vector<float> acc(Dv, 0.0f);
-      double rest64 = 1.0;
       float rest32 = 1.0f;
       for (int j = sh.Sk - 1; j >= 0; --j) {
         if (s64[j] == kNegInf)
           continue;
-        const double beta64 = 1.0 / (1.0 + std::exp(-s64[j]));
         const float beta32 = 1.0f / (1.0f + std::exp(-s32[j]));
-        const double a64 = beta64 * rest64;
+        const double a64 = w64[j];
         const float pj = roundTo(t, beta32 * rest32);
-        rest64 *= 1.0 - beta64;
         rest32 *= 1.0f - beta32;
         const std::uint16_t *v = &p.v[p.vs.at(b, hk, j)];
         for (int d = 0; d < Dv; ++d) {

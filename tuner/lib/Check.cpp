@@ -3,6 +3,7 @@
 #include "Random.h"
 
 #include "tilefuse/spec/Eval.h"
+#include "tilefuse/spec/StickBreaking.h"
 
 #include <algorithm>
 #include <cmath>
@@ -206,16 +207,11 @@ ReferenceRow referenceRow(const spec::Spec &spec, const HostInputs &in, const Ro
     }
   };
   if (spec.normalizer == spec::Normalizer::StickBreaking) {
-    // Tan et al. 2024, Sec. 2, in product form: the weight of key j is beta_j prod_{kept k > j} (1 - beta_k),
-    // beta = sigmoid(s), accumulated from the row's end backwards (1 - beta = 1 / (1 + exp(s)), no
-    // cancellation); masked keys weigh 0 and break off nothing. No LSE.
-    double left = 1.0;
-    for (int64_t j = s.Sk - 1; j >= 0; --j) {
-      if (score[j] == ninf)
-        continue;
-      addRow(j, left / (1.0 + std::exp(-score[j])));
-      left /= 1.0 + std::exp(score[j]);
-    }
+    // The weight of key j is beta_j prod_{kept k > j} (1 - beta_k) (spec/StickBreaking.h). No LSE.
+    const std::vector<double> w = spec::stickBreakingWeights(score);
+    for (int64_t j = 0; j < s.Sk; ++j)
+      if (score[j] != ninf)
+        addRow(j, w[j]);
     for (double &x : r.Onaive)
       x = roundTo(in.dtype, x);
     r.lse = std::numeric_limits<double>::quiet_NaN();

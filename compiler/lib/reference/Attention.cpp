@@ -1,5 +1,6 @@
 //===- Attention.cpp - fp64 naive attention for a spec --------------------===//
 #include "tilefuse/reference/Attention.h"
+#include "tilefuse/spec/StickBreaking.h"
 
 #include "tilefuse/spec/Eval.h"
 
@@ -76,19 +77,14 @@ void attendBatch(const spec::Spec &s, const spec::Shape &sh, spec::EvalEnv &env,
         continue;
       }
       if (s.normalizer == spec::Normalizer::StickBreaking) {
-        // Tan et al. 2024, Sec. 2, in product form: A_j = beta_j prod_{kept k > j} (1 - beta_k) with
-        // beta = sigmoid(s), accumulated from the row's end backwards; O = sum_j A_j V_j, no LSE.
-        // 1 - beta is sigmoid(-s) = 1 / (1 + exp(s)), without the cancellation of 1 - beta near 1. A
-        // masked key weighs 0 and breaks off nothing (as would a kept score of -inf: beta = 0).
-        double left = 1.0; // prod_{kept k > j} (1 - beta_k)
-        for (int64_t j = sh.Sk - 1; j >= 0; --j) {
-          if (row[j] == ninf)
+        // O = sum_j A_j V_j with A_j = beta_j prod_{kept k > j} (1 - beta_k) (spec/StickBreaking.h); no LSE.
+        const std::vector<double> a = spec::stickBreakingWeights(row);
+        for (int64_t j = 0; j < sh.Sk; ++j) {
+          if (a[j] == 0.0)
             continue;
-          const double a = left / (1.0 + std::exp(-row[j]));
-          left /= 1.0 + std::exp(row[j]);
           const double *v = v_at(hk, j);
           for (int64_t d = 0; d < sh.Dv; ++d)
-            o[d] += a * v[d];
+            o[d] += a[j] * v[d];
         }
         *lse_at(h, i) = std::numeric_limits<double>::quiet_NaN();
         continue;

@@ -1,6 +1,7 @@
 //===- Spec.cpp - Shapes, captures and names of a parsed spec ---------------------------------===//
 
 #include "tilefuse/spec/Spec.h"
+#include "tilefuse/spec/StickBreaking.h"
 
 #include "SourceMap.h"
 
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 
 namespace tilefuse::spec {
 
@@ -216,6 +218,22 @@ std::string_view spelling(Normalizer n) {
 
 ScalarType scalarTypeOf(ElementType t) {
   return t == ElementType::I32 || t == ElementType::I64 ? ScalarType::Int : ScalarType::Float;
+}
+
+} // namespace tilefuse::spec
+
+namespace tilefuse::spec {
+
+std::vector<double> stickBreakingWeights(std::span<const double> s) {
+  std::vector<double> w(s.size(), 0.0);
+  double left = 1.0; // prod over the kept keys after j of (1 - beta_k)
+  for (size_t j = s.size(); j-- > 0;) {
+    if (s[j] == -std::numeric_limits<double>::infinity())
+      continue;
+    w[j] = left / (1.0 + std::exp(-s[j]));
+    left /= 1.0 + std::exp(s[j]);
+  }
+  return w;
 }
 
 } // namespace tilefuse::spec

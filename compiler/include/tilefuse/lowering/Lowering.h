@@ -21,8 +21,9 @@
 //   @weights  P = mask ? score_mod(scale * S) : 0      (P written to HBM in the input dtype)
 // With "normalizer": "stick_breaking" (Tan et al. 2024, Sec. 2) the middle kernel is also @weights,
 // the stick-breaking weights in log space (no max, no sum, no LSE), s = score_mod(scale * S):
-//   z = mask ? softplus(s) : 0;  r = scan sum z reverse exclusive;  P = mask ? exp(s - z - r) : 0
-// (tests/lit/fusion/Inputs/stick_breaking.mlir is the same program written by hand).
+//   z = mask ? softplus(s) : 0;  r = scan sum z reverse (inclusive);  P = mask ? exp(s - r) : 0
+// (tests/lit/fusion/Inputs/stick_breaking.mlir writes the same weights by hand with the exclusive scan,
+// exp(s - z - r)).
 //
 // Each kernel's grid is (B, Hq, ceil(Sq / BLOCK_M)); a program instance owns BLOCK_M query rows
 // and whole key rows (tiles with a `?` dim), which is what the tiling rule of the fusion pass
