@@ -236,6 +236,8 @@ void bind(const PackPlan &plan, const AttentionArgs &a, Bindings &out) {
     case TensorRole::K: ref = &a.k; break;
     case TensorRole::V: ref = &a.v; break;
     case TensorRole::O: ref = &a.o; break;
+    case TensorRole::Operand: // a chain's kernel (examples/chains) is built from a .mlir file, never by the engine
+      throw std::invalid_argument("the engine launches attention kernels; this kernel takes operands of a chain");
     case TensorRole::LSE:
       b.address = reinterpret_cast<uint64_t>(a.lse.data);
       // Packed: LSE [Hq, total_q] as [B, Hq, max_seqlen_q] with batch stride 0 (rows offset by cu_seqlens_q).

@@ -353,6 +353,8 @@ TEST_CASE("packed Params packed on the stack equal codegen packParams with a Pac
                          std::vector<int64_t>(b.strides.begin(), b.strides.begin() + b.rank)});
         break;
       }
+      case codegen::TensorRole::Operand:
+        FAIL("a spec's kernel has no chain operands");
       }
     }
     const codegen::PackedBinding pk{0x700000, 0x700100, totalQ, totalK};

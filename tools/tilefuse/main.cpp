@@ -58,7 +58,8 @@ CLI::Validator sizeFlag(int64_t limit) {
 void addSpecAndSizes(CLI::App *cmd, std::string &specPath, tilefuse::spec::ShapeOverrides &o,
                      std::optional<int64_t> &seqBoth) {
   cmd->add_option("spec", specPath,
-                  "Spec file (JSON): specs/*.json or a model file specs/models/*.json")
+                  "Spec file (JSON): specs/*.json or a model file specs/models/*.json; emit and bench also take "
+                  "a block program (.mlir, e.g. examples/chains/*.mlir)")
       ->required()
       ->check(CLI::ExistingFile);
   namespace s = tilefuse::spec;
@@ -445,7 +446,8 @@ int main(int argc, char **argv) {
                "Examples:\n"
                "  tilefuse emit specs/causal.json --S 4096 --arch sm_90 > causal.cu\n"
                "  tilefuse emit specs/models/llama3_8b_prefill.json --format ptx --arch sm_80 -o llama.ptx\n"
-               "  tilefuse emit specs/gqa.json --format cubin -o gqa.cubin --schedule '{\"block_m\":64}'");
+               "  tilefuse emit specs/gqa.json --format cubin -o gqa.cubin --schedule '{\"block_m\":64}'\n"
+               "  tilefuse emit examples/chains/rmsnorm_matmul.mlir --arch sm_90   # a block program: fused, generated");
 
   cli::TuneArgs tuneArgs;
   CLI::App *tuneCmd = app.add_subcommand("tune", "Autotune a spec's kernel on this GPU and write the cache");
@@ -511,6 +513,8 @@ int main(int argc, char **argv) {
                      "Also report joules per call and average watts (NVML energy counter of the whole GPU; "
                      "runs last >= 1 s)");
   benchCmd->add_flag("--json", benchArgs.json, "Print one JSON object");
+  benchCmd->add_option("--size", benchArgs.sizes,
+                       "A block program's run-time size, NAME=VALUE, repeatable (.mlir only), e.g. --size T=4096");
   PackedFlags benchPacked;
   addPackedOptions(benchCmd, benchPacked);
   addCaptureOption(benchCmd, benchArgs.captureFiles);
@@ -526,7 +530,8 @@ int main(int argc, char **argv) {
                    "  tilefuse bench specs/models/llama3_70b_prefill.json\n"
                    "  tilefuse bench specs/varlen/causal.json --seqlens-random 128,4096,65536\n"
                    "  tilefuse bench specs/causal.json --S 8192 --energy --json\n"
-                   "  tilefuse bench specs/causal.json --S 4096 --schedule '{\"block_m\":64,\"warps\":4}'");
+                   "  tilefuse bench specs/causal.json --S 4096 --schedule '{\"block_m\":64,\"warps\":4}'\n"
+                   "  tilefuse bench examples/chains/rmsnorm_matmul.mlir --size T=4096 --size D=4096 --size F=14336");
 
   cli::CacheArgs cacheArgs;
   CLI::App *cacheCmd = app.add_subcommand("cache", "List, show, clear, export or import tuned kernels");

@@ -26,6 +26,8 @@ void writeAtomically(const std::string &path, const std::string &bytes) {
 } // namespace
 
 int runEmit(const EmitArgs &a) {
+  if (std::filesystem::path(a.problem.specPath).extension() == ".mlir")
+    return runEmitChain(a);
   return detail::guarded("emit", a.json, [&] {
     if (a.format != "cuda" && a.format != "ptx" && a.format != "cubin" && a.format != "mlir")
       throw std::invalid_argument("--format " + a.format + " is not supported; use cuda, ptx, cubin or mlir");

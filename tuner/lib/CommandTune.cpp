@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <unistd.h>
 
@@ -243,6 +244,12 @@ int runTune(const TuneArgs &a) {
 }
 
 int runBench(const BenchArgs &a) {
+  if (std::filesystem::path(a.problem.specPath).extension() == ".mlir")
+    return runBenchChain(a);
+  if (!a.sizes.empty())
+    return detail::guarded("bench", a.json, [&]() -> int {
+      throw std::invalid_argument("--size is for block programs (.mlir); a spec takes --B, --S, --D, ...");
+    });
   return detail::guarded("bench", a.json, [&] {
     detail::Loaded l = detail::load(a.problem);
     Cache cache = Cache::openDefault();

@@ -103,6 +103,8 @@ std::vector<std::byte> DeviceProblem::params(const codegen::ParamLayout &layout,
       b = {captures_.at(capture).get(), captureShapes_.at(capture), {}};
       ++capture;
       break;
+    case codegen::TensorRole::Operand: // chains are benched by runBenchChain (CommandChain.cpp)
+      throw std::invalid_argument("a spec's problem cannot bind the operands of a chain kernel");
     }
     b.strides = denseStrides(b.shape);
     bindings.push_back(std::move(b));

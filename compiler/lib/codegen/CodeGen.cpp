@@ -57,7 +57,8 @@ std::string dumpPlan(func::FuncOp fused, const Schedule &schedule, const KernelS
 }
 
 Schedule matchProgram(func::FuncOp fused, Schedule base) {
-  const ResolvedKernel r = resolve(fused, inferSignature(fused));
+  OwningOpRef<func::FuncOp> prepared = prepare(fused);
+  const ResolvedKernel r = resolve(*prepared, inferSignature(fused));
   base.blockM = static_cast<int>(r.blockM);
   if (!r.loops.empty())
     base.blockN = static_cast<int>(*getConstantIntValue(r.loops.front().getStep()));
@@ -70,6 +71,19 @@ Schedule matchProgram(func::FuncOp fused, Schedule base) {
 
 KernelSignature inferSignature(func::FuncOp fused) {
   const unsigned n = fused.getNumArguments();
+  // Attention programs take Q [B, Hq, Sq, D] first (Lowering.h); anything else has operands only.
+  auto first = n ? dyn_cast<tilefuse::blk::HbmTensorType>(fused.getArgument(0).getType()) : nullptr;
+  bool attention = false;
+  for (unsigned d = 0; first && d < first.getRank(); ++d)
+    attention |= first.isDynamicDim(d) && first.getDimName(d) == "Sq";
+  if (!attention) {
+    std::vector<std::string> names;
+    for (unsigned i = 0; i < n; ++i) {
+      auto name = fused.getArgAttrOfType<StringAttr>(i, "blk.name");
+      names.push_back(name ? name.str() : "arg" + std::to_string(i));
+    }
+    return KernelSignature::operands(names);
+  }
   if (n < 4)
     fail(fused, "a fused attention function takes at least Q, K, V, O; @" + fused.getSymName().str() + " takes " +
                     std::to_string(n) + " arguments");

@@ -73,8 +73,8 @@ ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p) {
       for (int d = 0; d < layout.tensors[i].rank; ++d)
         add({r.tensors[i].sig.name + "_extent[" + std::to_string(d) + "]", ParamSource::TensorExtent,
              static_cast<int>(i), d, ""});
-  for (const char *s : {"B", "Hq", "Hkv", "Sq", "Sk"})
-    add({s, ParamSource::Size, -1, -1, s});
+  for (const std::string &s : r.sizes)
+    add({identifier(s), ParamSource::Size, -1, -1, s});
   if (r.packed) {
     add({"cu_seqlens_q", ParamSource::SeqStarts, -1, 0, ""});
     add({"cu_seqlens_k", ParamSource::SeqStarts, -1, 1, ""});

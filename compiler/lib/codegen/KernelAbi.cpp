@@ -16,6 +16,7 @@ std::string_view spelling(TensorRole r) {
   case TensorRole::O: return "O";
   case TensorRole::LSE: return "LSE";
   case TensorRole::Capture: return "capture";
+  case TensorRole::Operand: return "operand";
   }
   return "?";
 }
@@ -28,6 +29,18 @@ KernelSignature KernelSignature::standard(bool lse, const std::vector<std::strin
   for (const std::string &c : captureNames)
     s.tensors.push_back({TensorRole::Capture, c});
   return s;
+}
+
+KernelSignature KernelSignature::operands(const std::vector<std::string> &names) {
+  KernelSignature s;
+  for (const std::string &n : names)
+    s.tensors.push_back({TensorRole::Operand, n});
+  return s;
+}
+
+bool KernelSignature::isChain() const {
+  return !tensors.empty() &&
+         std::all_of(tensors.begin(), tensors.end(), [](const TensorArg &t) { return t.role == TensorRole::Operand; });
 }
 
 KernelSignature KernelSignature::fromSpec(const spec::Spec &spec) {
@@ -57,8 +70,13 @@ int64_t ProblemSizes::get(std::string_view name) const {
   if (name == "Hkv") return Hkv;
   if (name == "Sq") return Sq;
   if (name == "Sk") return Sk;
-  throw std::invalid_argument("unknown problem size '" + std::string(name) +
-                              "' (known: B, Hq, Hkv, Sq, Sk)");
+  std::string known = "B, Hq, Hkv, Sq, Sk";
+  for (const auto &[n, v] : named) {
+    if (n == name)
+      return v;
+    known += ", " + n;
+  }
+  throw std::invalid_argument("unknown problem size '" + std::string(name) + "' (known: " + known + ")");
 }
 
 int64_t GridDimRule::evaluate(const ProblemSizes &p) const {

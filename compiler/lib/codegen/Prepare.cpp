@@ -6,12 +6,14 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 using namespace mlir;
 using namespace tilefuse::blk;
@@ -298,8 +300,112 @@ void sumBeforeScan(ScanOp scan) {
   }
 }
 
+namespace {
+
+/// True when `v` is defined outside `kernel` or is a blk.dim of a function argument (recomputable there).
+bool liftable(Value v, KernelOp kernel) {
+  Operation *d = v.getDefiningOp();
+  if (!d)
+    return !kernel->isAncestor(cast<BlockArgument>(v).getOwner()->getParentOp());
+  if (!kernel->isAncestor(d))
+    return true;
+  auto dim = dyn_cast<DimOp>(d);
+  return dim && !kernel->isAncestor(dim.getSource().getParentBlock()->getParentOp());
+}
+
+/// Whether each iteration of `loop` writes its own chunk: every blk.store in it indexes some dim with the
+/// induction variable and stores `step` elements along it, and no op of the kernel loads or reads a tensor
+/// the loop stores (so no iteration reads what another writes).
+bool iterationsIndependent(scf::ForOp loop, KernelOp kernel, int64_t step) {
+  llvm::SmallPtrSet<Value, 4> stored;
+  bool ok = true;
+  loop.getBody()->walk([&](StoreOp st) {
+    stored.insert(st.getDest());
+    auto tile = cast<TileType>(st.getValue().getType());
+    const size_t rank = st.getIndices().size(), tileRank = tile.getRank();
+    bool chunked = false;
+    for (size_t k = 0; k < tileRank; ++k)
+      chunked |= st.getIndices()[rank - tileRank + k] == loop.getInductionVar() && tile.getDimSize(k) == step;
+    ok &= chunked;
+  });
+  kernel.walk([&](Operation *op) {
+    if (auto load = dyn_cast<LoadOp>(op))
+      ok &= !stored.contains(load.getSource());
+    if (auto read = dyn_cast<ReadOp>(op))
+      ok &= !stored.contains(read.getSource());
+  });
+  return ok && !stored.empty();
+}
+
+} // namespace
+
+void loopsOntoGrid(func::FuncOp func) {
+  SmallVector<KernelOp> kernels;
+  func.walk([&](KernelOp k) { kernels.push_back(k); });
+  for (KernelOp kernel : kernels) {
+    Block &body = kernel.getBodyBlock();
+    for (Operation &op : llvm::make_early_inc_range(body)) {
+      auto loop = dyn_cast<scf::ForOp>(op);
+      if (!loop || loop.getNumResults() != 0 || kernel.getGrid().size() >= 3)
+        continue;
+      bool nested = false;
+      loop.getBody()->walk([&](scf::ForOp inner) {
+        nested |= llvm::any_of(inner.getResultTypes(), [](Type t) { return isa<TileType>(t); });
+      });
+      auto lb = getConstantIntValue(loop.getLowerBound()), step = getConstantIntValue(loop.getStep());
+      if (!nested || !lb || *lb != 0 || !step || *step <= 0 || !liftable(loop.getUpperBound(), kernel) ||
+          !iterationsIndependent(loop, kernel, *step))
+        continue;
+      // The trip count at function level: ceil(ub / step), a grid dim GridDimRule reads as ceil(F / step).
+      OpBuilder b(kernel);
+      Value ub = loop.getUpperBound();
+      if (Operation *d = ub.getDefiningOp(); d && kernel->isAncestor(d))
+        ub = b.clone(*d)->getResult(0);
+      Value stepC = b.create<arith::ConstantIndexOp>(loop.getLoc(), *step);
+      Value trips = b.create<arith::CeilDivUIOp>(loop.getLoc(), ub, stepC);
+      kernel->insertOperands(0, trips);
+      BlockArgument pid = body.insertArgument(0u, b.getIndexType(), loop.getLoc());
+      // iv = pid * step; the body runs once, in place of the loop.
+      OpBuilder in(loop);
+      Value stepIn = in.create<arith::ConstantIndexOp>(loop.getLoc(), *step);
+      Value iv = in.create<arith::MulIOp>(loop.getLoc(), pid, stepIn);
+      loop.getInductionVar().replaceAllUsesWith(iv);
+      loop.getBody()->getTerminator()->erase();
+      body.getOperations().splice(Block::iterator(loop), loop.getBody()->getOperations());
+      loop->erase();
+    }
+  }
+}
+
+namespace {
+
+/// A blk.load into registers inside a tile loop becomes a load into shared memory and a blk.copy to
+/// registers (ldmatrix): the shared load is then one the loop's cp.async pipeline prefetches.
+void stageRegisterLoads(func::FuncOp func) {
+  SmallVector<LoadOp> loads;
+  func.walk([&](LoadOp l) {
+    auto t = l.getResult().getType();
+    if (t.getMemorySpace() == MemorySpace::reg && t.getRank() == 2 && l->getParentOfType<scf::ForOp>() &&
+        (t.getElementType().isBF16() || t.getElementType().isF16()))
+      loads.push_back(l);
+  });
+  for (LoadOp l : loads) {
+    auto t = l.getResult().getType();
+    OpBuilder b(l);
+    auto smemType = TileType::get(t.getContext(), t.getShape(), t.getElementType(), MemorySpace::smem);
+    auto shared = b.create<LoadOp>(l.getLoc(), smemType, l.getSource(), l.getIndices());
+    auto copy = b.create<CopyOp>(l.getLoc(), t, shared.getResult());
+    l.getResult().replaceAllUsesWith(copy.getResult());
+    l->erase();
+  }
+}
+
+} // namespace
+
 OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool scaleThroughMax) {
   OwningOpRef<func::FuncOp> copy(fused.clone());
+  loopsOntoGrid(*copy);
+  stageRegisterLoads(*copy);
   copy->walk([](MapOp m) { hoistElementInvariants(m); });
   copy->walk([](ScanOp s) { sumBeforeScan(s); });
   IRRewriter rewriter(copy->getContext());

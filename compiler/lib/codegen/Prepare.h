@@ -15,6 +15,15 @@
 //                     `kv_idx < Sk` predicates are not held live from the exp to the P V product.
 //   sum before scan   a row sum of a scan's input (and the map adding it to a running value) moves in
 //                     front of the scan, so the scan can write over its input (stick-breaking's carry).
+//   loops onto       an scf.for in the kernel body with no results, whose body holds a tile loop and
+//   the grid         whose iterations each store their own `step`-wide chunk of tensors the kernel never
+//                    reads (the nested tiling of a matmul with a run-time output width: RMSNorm + matmul's
+//                    loop over F chunks), becomes an outer grid dim ceil(ub / step): iteration i runs in
+//                    program instance i, and what the kernel computes before the loop is computed by
+//                    every instance. On a GPU the chunks then run in parallel instead of one after the
+//                    other in one block (T / 64 blocks would leave most SMs idle).
+//   staged register  a bf16/f16 blk.load into registers inside a tile loop becomes a load into shared
+//   loads            memory and a blk.copy (ldmatrix): the loop's cp.async pipeline prefetches it.
 //   positive scale    y = c * x (c a constant > 0) read only by selects against fill(-inf), row maxima
 //   through max/exp   and as the a of exp(a - b): select(m, c*x, -inf) = c * select(m, x, -inf),
 //                     max_j(c*x_j) = c * max_j x_j (monotone: the same element wins, bit for bit), and
@@ -30,6 +39,9 @@
 #include "mlir/IR/OwningOpRef.h"
 
 namespace tilefuse::codegen {
+
+/// The "loops onto the grid" rewrite alone, in place (prepare applies it first).
+void loopsOntoGrid(mlir::func::FuncOp func);
 
 /// A copy of `fused` (not attached to any module) with the rewrites above applied.
 mlir::OwningOpRef<mlir::func::FuncOp> prepare(mlir::func::FuncOp fused, bool scaleThroughMax = false);

@@ -101,7 +101,7 @@ std::string typeString(Type t) {
   return s;
 }
 
-bool isSize(std::string_view n) { return n == "B" || n == "Hq" || n == "Hkv" || n == "Sq" || n == "Sk"; }
+bool isAttentionSize(std::string_view n) { return n == "B" || n == "Hq" || n == "Hkv" || n == "Sq" || n == "Sk"; }
 
 bool isHalfType(Type t) { return t.isBF16() || t.isF16(); }
 
@@ -124,6 +124,11 @@ public:
     findKernel();
     r.kernelName = sig.kernelName.empty() ? identifier("tilefuse_" + func.getSymName().str()) : sig.kernelName;
     r.packed = sig.packed;
+    r.chain = sig.isChain();
+    if (r.chain && r.packed)
+      fail(func.getLoc(), "func.func", "packed sequences are an attention layout; this program has operands only");
+    if (!r.chain)
+      r.sizes = {"B", "Hq", "Hkv", "Sq", "Sk"};
     bindTensors();
     resolveGrid();
     r.grid.packedTiles = r.packed; // a packed grid is chosen per launch; CodeGen clears it when persistent
@@ -206,8 +211,11 @@ private:
         const std::string name = t.getDimName(d);
         if (r.packed && role != TensorRole::Capture && (name == "Sq" || name == "Sk"))
           info.extent.push_back(name == "Sq" ? kPackedSeqLenQ : kPackedSeqLenK); // this sequence's length
-        else if (isSize(name))
-          info.extent.push_back("p." + name);
+        else if (r.chain || isAttentionSize(name)) {
+          info.extent.push_back("p." + identifier(name));
+          if (std::find(r.sizes.begin(), r.sizes.end(), name) == r.sizes.end())
+            r.sizes.push_back(name); // a chain's run-time size, in order of first appearance
+        }
         else if (role == TensorRole::Capture)
           info.extent.push_back("p." + info.sig.name + "_extent[" + std::to_string(d) + "]");
         else
@@ -217,8 +225,14 @@ private:
       }
       r.tensors.push_back(std::move(info));
     }
+    if (r.chain) // the element type of the first half-precision operand: the mma operands' type
+      for (const TensorInfo &t : r.tensors)
+        if (!r.dtype && isHalfType(t.type.getElementType()))
+          r.dtype = t.type.getElementType();
     if (!r.dtype)
-      fail(func.getLoc(), "func.func", "the signature names no Q tensor: " + sig.toString());
+      fail(func.getLoc(), "func.func",
+           r.chain ? "no operand is a bf16 or f16 tensor (the mma.sync operands): " + sig.toString()
+                   : "the signature names no Q tensor: " + sig.toString());
   }
 
   // -- 3. grid -------------------------------------------------------------------------------------
@@ -237,10 +251,11 @@ private:
     if (auto dim = base.getDefiningOp<DimOp>()) {
       auto t = dim.getSource().getType();
       const int64_t i = dim.getIndex();
-      if (t.isDynamicDim(i) && isSize(t.getDimName(i)))
+      if (t.isDynamicDim(i) && r.isSize(t.getDimName(i)))
         return {t.getDimName(i), divisor};
     }
-    fail(where, "grid dims must be a problem size (B, Hq, Hkv, Sq, Sk) or ceil(size / constant)");
+    fail(where, r.chain ? "grid dims must be a run-time size of an operand or ceil(size / constant)"
+                        : "grid dims must be a problem size (B, Hq, Hkv, Sq, Sk) or ceil(size / constant)");
   }
 
   void resolveGrid() {
@@ -338,6 +353,11 @@ private:
       if (auto load = dyn_cast<LoadOp>(op)) {
         if (load.getResult().getType().getRank() != 2)
           fail(&op, "only rank-2 tiles can be loaded (Q, K, V tiles)");
+        if (!isHalfType(load.getResult().getType().getElementType()))
+          fail(&op, "a " + typeString(load.getResult().getType().getElementType()) +
+                        " tile load: loads go through 16-bit shared tiles (cp.async, ldmatrix), so only bf16 and "
+                        "f16 tensors can be loaded as tiles (store the operand as bf16, or read f32 values "
+                        "element by element with blk.read in a blk.map)");
         continue;
       }
       if (auto copy = dyn_cast<CopyOp>(op)) {
@@ -503,8 +523,8 @@ private:
         // Packed: a capture's Sq / Sk dim is the max length, not the sequence's: it gets its own name.
         const bool maxLength = r.packed && r.tensorOf(dim.getSource()).sig.role == TensorRole::Capture &&
                                (t.getDimName(i) == "Sq" || t.getDimName(i) == "Sk");
-        if (t.isDynamicDim(i) && isSize(t.getDimName(i)) && !maxLength)
-          r.scalarNames[dim.getResult()] = t.getDimName(i);
+        if (t.isDynamicDim(i) && r.isSize(t.getDimName(i)) && !maxLength)
+          r.scalarNames[dim.getResult()] = identifier(t.getDimName(i));
         else
           r.scalarNames[dim.getResult()] = identifier(r.tensorOf(dim.getSource()).sig.name + "_dim" + std::to_string(i));
       }

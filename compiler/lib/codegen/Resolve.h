@@ -38,6 +38,7 @@
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/DenseMap.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,14 @@ struct ResolvedKernel {
   /// KernelSignature::packed: the Sq / Sk extents of Q, K, V, O, LSE are this sequence's lengths, the C
   /// variables kPackedSeqLenQ / kPackedSeqLenK the prologue reads from cu_seqlens (KernelAbi.h).
   bool packed = false;
+  /// KernelSignature::isChain: a program that is not attention (operands only, e.g. RMSNorm + matmul).
+  bool chain = false;
+  /// The run-time sizes, one Params field each, in order: B, Hq, Hkv, Sq, Sk for attention; a chain's
+  /// `?` dim names in order of first appearance among its operands (T, D, F).
+  std::vector<std::string> sizes;
+  bool isSize(std::string_view name) const {
+    return std::find(sizes.begin(), sizes.end(), name) != sizes.end();
+  }
   llvm::DenseMap<mlir::Value, TileInfo> tiles;
   llvm::DenseMap<mlir::Value, std::string> scalarNames; ///< suggested C names of scalar values
 

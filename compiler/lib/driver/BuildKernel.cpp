@@ -10,11 +10,15 @@
 #include "blk/SpecLocation.h"
 
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <cstdint>
 
 namespace tilefuse::driver {
@@ -193,6 +197,49 @@ BuiltKernel buildKernel(const spec::Spec &spec, const spec::Shape &shape, const 
   BuiltKernel k = buildKernel(program.func, codegen::KernelSignature::fromSpec(spec), schedule, subject);
   k.generateMs = msSince(start);
   return k;
+}
+
+ProgramFile loadProgramFile(const std::string &path, int64_t blockN) {
+  const std::string stage = "fusion (BLOCK_N=" + std::to_string(blockN) + ")";
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in || in.bad())
+    throw KernelBuildError::at(BuildStage::Fusion, path, "cannot read the block program", stage);
+  if (blockN <= 0)
+    throw KernelBuildError::at(BuildStage::Fusion, path, "BLOCK_N must be positive", stage);
+  ProgramFile p;
+  p.context = std::make_unique<mlir::MLIRContext>();
+  lowering::loadDialects(*p.context);
+  p.original = mlir::parseSourceString<mlir::ModuleOp>(text.str(), p.context.get(), path);
+  if (!p.original || mlir::failed(mlir::verify(*p.original)))
+    throw KernelBuildError::at(BuildStage::Fusion, path,
+                               "the block program does not parse or verify (the errors above say where)", stage);
+  auto firstFunc = [](mlir::ModuleOp m) {
+    mlir::func::FuncOp fn;
+    m->walk([&](mlir::func::FuncOp f) {
+      if (!fn)
+        fn = f;
+    });
+    return fn;
+  };
+  p.originalFunc = firstFunc(*p.original);
+  if (!p.originalFunc)
+    throw KernelBuildError::at(BuildStage::Fusion, path, "the file has no func.func", stage);
+  p.fused = mlir::OwningOpRef<mlir::ModuleOp>(p.original->clone());
+  p.fusion = runFusion(*p.fused, blockN);
+  if (!p.fusion.pipelineSucceeded)
+    throw KernelBuildError::at(BuildStage::Fusion, path, "the pipeline failed:\n" + p.fusion.diagnostics, stage);
+  if (!p.fusion.fullyFused())
+    throw KernelBuildError::at(BuildStage::Fusion, path,
+                               "the rules left " + std::to_string(p.fusion.kernels) + " kernels, " +
+                                   std::to_string(p.fusion.hbmScratch) + " HBM scratch buffers and " +
+                                   std::to_string(p.fusion.untiled) +
+                                   " ops on untiled `?` tiles; code generation needs one fused, tiled kernel. "
+                                   "Fusion diagnostics:\n" + p.fusion.diagnostics,
+                               stage);
+  p.fusedFunc = firstFunc(*p.fused);
+  return p;
 }
 
 } // namespace tilefuse::driver

@@ -239,9 +239,17 @@ func.func @f(%Q: !blk.tensor<[B, Hq, Sq, 128], bf16>, %K: !blk.tensor<[B, Hkv, S
                                               "    %dyn = blk.fill %zero : f32 -> !blk.tile<64x?xf32, reg>"}}));
     CHECK(contains(e, "error: blk.fill: tile !blk.tile<64x?xf32, reg> has a run-time (?) dim"));
   }
-  SECTION("a matmul whose B operand lives in registers") {
+  SECTION("a matmul whose B operand is computed in registers") {
+    // A register load of V alone would be staged through a shared tile (Prepare); a map's result cannot be.
     const std::string e = errorOf(causalWith(
-        {{"-> !blk.tile<64x128xbf16, smem>\n      %accn", "-> !blk.tile<64x128xbf16, reg>\n      %accn"},
+        {{"-> !blk.tile<64x128xbf16, smem>\n      %accn",
+          "-> !blk.tile<64x128xbf16, reg>\n"
+          "      %vr = blk.map(%v) : (!blk.tile<64x128xbf16, reg>) -> !blk.tile<64x128xbf16, reg> {\n"
+          "      ^bb0(%ve: bf16):\n"
+          "        blk.yield %ve : bf16\n"
+          "      }\n"
+          "      %accn"},
+         {"%accn = blk.matmul %p, %v", "%accn = blk.matmul %p, %vr"},
          {"!blk.tile<64x64xbf16, reg>, !blk.tile<64x128xbf16, smem>", "!blk.tile<64x64xbf16, reg>, !blk.tile<64x128xbf16, reg>"}}));
     CHECK(contains(e, "the B operand of mma.sync must be a shared tile"));
   }

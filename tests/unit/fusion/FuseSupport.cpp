@@ -45,7 +45,14 @@ FuseReport fuse(ModuleOp module, int64_t blockN) {
   buildFusePipeline(pm, options);
   REQUIRE(succeeded(pm.run(module)));
   REQUIRE(succeeded(verify(module)));
+  auto untiledTile = [](Type t) {
+    auto tile = dyn_cast<blk::TileType>(t);
+    return tile && tile.getNumDynamicDims() > 0;
+  };
   module.walk([&](Operation *op) {
+    if (op->getParentOfType<blk::KernelOp>() &&
+        (llvm::any_of(op->getOperandTypes(), untiledTile) || llvm::any_of(op->getResultTypes(), untiledTile)))
+      ++report.untiled;
     if (isa<blk::KernelOp>(op))
       ++report.kernels;
     else if (isa<blk::AllocOp>(op))

@@ -26,6 +26,7 @@ struct FuseReport {
   int kernels = 0;
   int topLevelLoops = 0; ///< scf.for directly in kernel bodies
   int allocs = 0;
+  int untiled = 0; ///< ops inside kernels with an operand or result on a `?` tile (no rule tiled them)
   std::vector<std::string> warnings;
 };
 

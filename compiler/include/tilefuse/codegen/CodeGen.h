@@ -85,9 +85,11 @@ std::string dumpPlan(mlir::func::FuncOp fused, const Schedule &schedule, const K
 /// 16 rows. For tools and tests that generate for a program tiled elsewhere.
 Schedule matchProgram(mlir::func::FuncOp fused, Schedule base);
 
-/// The roles of `fused`'s arguments read off their types, for programs not built from a spec at hand:
-/// args 0-3 are Q, K, V, O; a 5th f32 argument of rank 3 is LSE; the rest are captures, named by the
-/// argument attribute `blk.name` when present, else capture0, capture1, ...
+/// The roles of `fused`'s arguments read off their types, for programs not built from a spec at hand.
+/// An attention program (its first argument has a dim named Sq): args 0-3 are Q, K, V, O; a 5th f32
+/// argument of rank 3 is LSE; the rest are captures, named by the argument attribute `blk.name` when
+/// present, else capture0, capture1, ... Any other program (examples/chains): every argument is an
+/// operand (KernelSignature::operands), named by `blk.name`, else arg0, arg1, ...
 KernelSignature inferSignature(mlir::func::FuncOp fused);
 
 } // namespace tilefuse::codegen

@@ -54,13 +54,16 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tilefuse::codegen {
 
-/// What a tensor argument of the fused function is.
-enum class TensorRole { Q, K, V, O, LSE, Capture };
-std::string_view spelling(TensorRole r); ///< "Q", "K", "V", "O", "LSE", "capture"
+/// What a tensor argument of the fused function is. Attention programs name Q, K, V, O, LSE and captures;
+/// a program that is not attention (a normalization + matmul chain, examples/chains) has operands only:
+/// tensors it loads, reads or stores, whose run-time dims are the program's own sizes (T, D, F, ...).
+enum class TensorRole { Q, K, V, O, LSE, Capture, Operand };
+std::string_view spelling(TensorRole r); ///< "Q", "K", "V", "O", "LSE", "capture", "operand"
 
 struct TensorArg {
   TensorRole role = TensorRole::Capture;
@@ -79,6 +82,10 @@ struct KernelSignature {
 
   /// Q, K, V, O, then LSE when `lse`, then one capture per name.
   static KernelSignature standard(bool lse, const std::vector<std::string> &captureNames);
+  /// A program that is not attention: one TensorRole::Operand per name, in argument order.
+  static KernelSignature operands(const std::vector<std::string> &names);
+  /// True when no tensor has an attention role (every one is an Operand).
+  bool isChain() const;
   /// standard(spec.lse, names of spec.captures).
   static KernelSignature fromSpec(const spec::Spec &spec);
   std::string toString() const;
@@ -90,13 +97,17 @@ struct ProblemSizes {
   /// Packed sequences: total_q = cu_seqlens_q[B], the rows of Q (Sq is then max_seqlen_q). 0 when not
   /// known; GridRule::packedTiles then bounds the tiles by B * ceil(Sq / BLOCK_M) alone.
   int64_t totalQ = 0;
-  /// The value of "B", "Hq", "Hkv", "Sq" or "Sk"; throws std::invalid_argument for another name.
+  /// The run-time sizes of a program that is not attention, by dim name (T, D, F, ...: the `?` dims of
+  /// its tensors, KernelSignature::operands).
+  std::vector<std::pair<std::string, int64_t>> named;
+  /// The value of "B", "Hq", "Hkv", "Sq", "Sk" or a name in `named`; throws std::invalid_argument for
+  /// another name.
   int64_t get(std::string_view name) const;
 };
 
 /// One CUDA grid dim: ceil(size / divisor), or 1 when size is empty.
 struct GridDimRule {
-  std::string size; ///< "B", "Hq", "Hkv", "Sq", "Sk" or "" (constant 1)
+  std::string size; ///< "B", "Hq", "Hkv", "Sq", "Sk", a named size (ProblemSizes::named) or "" (constant 1)
   int64_t divisor = 1;
   int64_t evaluate(const ProblemSizes &p) const;
   std::string toString() const; ///< "ceil(Sq / 64)", "Hq", "1"
@@ -143,7 +154,7 @@ enum class ParamSource {
   TensorPointer, ///< base address of tensor `tensor`
   TensorStride,  ///< stride (elements) of dim `dim` of tensor `tensor`
   TensorExtent,  ///< extent of dim `dim` of tensor `tensor` (captures)
-  Size,          ///< problem size `size` (B, Hq, Hkv, Sq, Sk)
+  Size,          ///< problem size `size` (B, Hq, Hkv, Sq, Sk; a chain's named sizes)
   TensorMap,     ///< TMA tensor map (CUtensorMap, 128 bytes, 64-byte aligned) of tensor `tensor` (sm90 kernels):
                  ///< box [boxRows x boxCols] over its last two dims (1 in the others), 128B swizzle, zero fill
                  ///< out of bounds. packParams writes zeros; the runtime encodes it (cuTensorMapEncodeTiled).

@@ -16,6 +16,7 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace tilefuse::driver {
@@ -60,5 +61,22 @@ FusedProgram fuseSpec(mlir::MLIRContext &context, const spec::Spec &spec, const 
 /// the file). `fused` is not modified. Throws KernelBuildError with stage Schedule or CodeGeneration.
 BuiltKernel buildKernel(mlir::func::FuncOp fused, const codegen::KernelSignature &signature,
                         const codegen::Schedule &schedule, const std::string &subject);
+
+/// A block program read from a `.mlir` file: any program of the blk dialect, attention or not (the
+/// normalization + matmul chains of examples/chains, docs/FUSION.md), and the same program fused.
+struct ProgramFile {
+  std::unique_ptr<mlir::MLIRContext> context; ///< owns both modules (declared first: destroyed last)
+  mlir::OwningOpRef<mlir::ModuleOp> original; ///< as read: the fp64 interpreter's reference
+  mlir::OwningOpRef<mlir::ModuleOp> fused;    ///< after the rules (a program already fused is unchanged)
+  mlir::func::FuncOp originalFunc, fusedFunc; ///< the first func.func of each
+  FusionOutcome fusion;
+};
+
+/// Reads, parses and verifies `path`, and fuses a copy with BLOCK_N = blockN (> 0). Throws
+/// KernelBuildError with stage Fusion naming the file when it cannot be read, does not parse or verify
+/// (MLIR's errors go to stderr first), has no function, or the rules leave more than one kernel, HBM
+/// scratch or ops on `?` tiles (the fusion diagnostics are in what()): code generation needs one fused,
+/// tiled kernel.
+ProgramFile loadProgramFile(const std::string &path, int64_t blockN);
 
 } // namespace tilefuse::driver

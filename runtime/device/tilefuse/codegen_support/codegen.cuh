@@ -395,6 +395,28 @@ TF_DEVICE void store(const gv<T> &dst, const rt<T, R, C, layout::row> &src, int 
     }
 }
 
+/// store with a column bound too: columns c >= dst.cols are skipped (a pair straddling it stores its first).
+template <typename T, int R, int C>
+TF_DEVICE void store(const gvb<T> &dst, const rt<T, R, C, layout::row> &src, int row0, int col0) {
+  using Tile = rt<T, R, C, layout::row>;
+#pragma unroll
+  for (int i = 0; i < R / 16; ++i)
+#pragma unroll
+    for (int p = 0; p < 4; ++p) {
+      const int r = row0 + Tile::row_of(i, p, 0);
+      if (r >= dst.rows) continue;
+#pragma unroll
+      for (int j = 0; j < C / 16; ++j) {
+        const int c = col0 + Tile::col_of(j, p, 0);
+        T *out = dst.row(r) + c;
+        if (c + 1 < dst.cols)
+          *reinterpret_cast<typename packed2<T>::type *>(out) = src.tiles[i][j][p];
+        else if (c < dst.cols)
+          out[0] = src.tiles[i][j][p].x;
+      }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Integer ops with MLIR arith semantics (index and iN values are two's complement; the `u` ops read
 // the bits as unsigned of the same width).

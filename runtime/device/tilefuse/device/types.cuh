@@ -1,6 +1,7 @@
 // Tilefuse device library: tile and view types (data only; the ops live in warp/ and group/).
 //
 //   gv<T>                    global view of a [rows, cols] matrix in HBM, any row stride, last dim contiguous
+//   gvb<T>                   the same with a column bound (loads zero-fill, stores skip past it)
 //   st<T, ROWS, COLS>        shared tile, row-major with a 16-byte-chunk XOR swizzle (conflict-free ldmatrix)
 //   rt<T, ROWS, COLS, L>     register tile owned by one warp, made of 16x16 base tiles of mma fragments
 //   rv<ROWS>                 register vector, one f32 per row of a ROWS-row register tile (e.g. m, l, LSE)
@@ -18,6 +19,18 @@ template <typename T> struct gv {
   T *ptr;
   int rows;
   long long row_stride; // elements
+  TF_DEVICE T *row(int r) const { return ptr + static_cast<long long>(r) * row_stride; }
+};
+
+/// Global view bounded in both dims: gv plus `cols`, the valid columns from ptr (loads zero-fill and
+/// stores skip columns >= cols). For matrices whose last dim is a run-time size that a tile can run past
+/// (a chain's contraction dim D or output width F; attention's head dim is a whole tile). Loads move
+/// 16-byte chunks, so cols is a multiple of 8 for 16-bit elements when a load reads it.
+template <typename T> struct gvb {
+  T *ptr;
+  int rows;
+  long long row_stride; // elements
+  int cols;
   TF_DEVICE T *row(int r) const { return ptr + static_cast<long long>(r) * row_stride; }
 };
 

@@ -31,6 +31,7 @@ struct ProblemArgs {
 };
 
 struct EmitArgs {
+  /// A spec, or a block program (`.mlir`, e.g. examples/chains): then runEmitChain.
   ProblemArgs problem;
   std::string arch;            ///< empty: this machine's GPU, else sm_90
   std::string format = "cuda"; ///< cuda | ptx | cubin | mlir (the fused block program)
@@ -41,6 +42,9 @@ struct EmitArgs {
   bool json = false;
 };
 int runEmit(const EmitArgs &args);
+/// emit of a `.mlir` block program (runEmit calls it for a path ending in .mlir): fused by the rules, generated
+/// by driver::buildKernel; a program that is not attention gets the sm80 backend (mma.sync runs on sm_90 too).
+int runEmitChain(const EmitArgs &args);
 
 struct TuneArgs {
   ProblemArgs problem;
@@ -55,13 +59,20 @@ struct TuneArgs {
 int runTune(const TuneArgs &args);
 
 struct BenchArgs {
+  /// A spec, or a block program that is not attention (`.mlir`, examples/chains): then runBenchChain.
   ProblemArgs problem;
   BenchOptions options;
+  /// `--size NAME=VALUE` (a `.mlir` program's run-time sizes, e.g. T=4096 D=4096 F=14336).
+  std::vector<std::string> sizes;
   std::vector<std::string> captureFiles; ///< `--capture NAME=FILE`, as TuneArgs::captureFiles
   std::string scheduleJson;
   bool json = false;
 };
 int runBench(const BenchArgs &args);
+/// bench of a `.mlir` program that is not attention (runBench calls it for a path ending in .mlir): checks the
+/// kernel at small sizes (each min(size, 200)) against the fp64 interpreter running the program as written,
+/// then times it at `sizes` (CommandChain.cpp says how). Exit status as runBench.
+int runBenchChain(const BenchArgs &args);
 
 struct CacheArgs {
   std::string action;     ///< ls | show | clear | export | import | dir

@@ -48,6 +48,24 @@ template <int N_WARPS> struct group {
       }
     }
   }
+
+  /// load_async with a column bound too: 16-byte chunks at or past src.cols (a multiple of 8 elements)
+  /// are zero-filled like rows at or past src.rows.
+  template <typename T, typename G, int ROWS, int COLS>
+  static TF_DEVICE void load_async(st<T, ROWS, COLS> &dst, const gvb<G> &src, int row0) {
+    constexpr int CHUNKS = st<T, ROWS, COLS>::CHUNKS_PER_ROW;
+    constexpr int TOTAL = ROWS * CHUNKS;
+#pragma unroll
+    for (int it = 0; it < (TOTAL + THREADS - 1) / THREADS; ++it) {
+      const int idx = it * THREADS + thread_index();
+      if (TOTAL % THREADS != 0 && idx >= TOTAL) break;
+      const int r = idx / CHUNKS;
+      const int c = idx % CHUNKS;
+      const bool in_bounds = row0 + r < src.rows && 8 * c < src.cols;
+      const G *from = in_bounds ? src.row(row0 + r) + 8 * c : src.ptr;
+      SM80_CP_ASYNC_CACHEGLOBAL_ZFILL::copy(smem_u32(dst.chunk_ptr(r, c)), from, in_bounds);
+    }
+  }
 };
 
 } // namespace device

@@ -60,6 +60,33 @@ TF_DEVICE void store(const gv<T> &dst, const rt<float, R, C, layout::row> &src, 
   }
 }
 
+/// store with a column bound too: columns c >= dst.cols are skipped (a pair straddling it stores its first).
+template <typename T, int R, int C>
+TF_DEVICE void store(const gvb<T> &dst, const rt<float, R, C, layout::row> &src, int row0, int col0) {
+#pragma unroll
+  for (int i = 0; i < R / 16; ++i) {
+#pragma unroll
+    for (int p = 0; p < 2; ++p) {
+      const int r = row0 + rt<float, R, C>::row_of(i, p, 0);
+      if (r >= dst.rows) continue;
+      T *out = dst.row(r) + col0;
+#pragma unroll
+      for (int j = 0; j < C / 16; ++j) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int q = p + 2 * half;
+          const int c = rt<float, R, C>::col_of(j, q, 0);
+          const float2 v = src.tiles[i][j][q];
+          if (col0 + c + 1 < dst.cols)
+            *reinterpret_cast<typename packed2<T>::type *>(out + c) = packed2<T>::from_float2(v);
+          else if (col0 + c < dst.cols)
+            out[c] = packed2<T>::from_float2(v).x;
+        }
+      }
+    }
+  }
+}
+
 /// dst[row0 + r][0] = v[r] for rows row0 + r < dst.rows; one lane per quad writes (e.g. LSE [Sq] with
 /// dst.row_stride = 1).
 template <int R> TF_DEVICE void store(const gv<float> &dst, const rv<R> &v, int row0) {
