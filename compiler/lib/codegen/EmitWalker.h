@@ -1189,8 +1189,10 @@ protected:
     std::vector<std::string> vars = carriedVars(loop);
     const std::pair<std::string, std::string> bounds = loopBounds(lp);
     const std::string begin = bounds.first, n = bounds.second;
-    if (loopsEmitted++ > 0 && !lp.loads.empty())
-      w.line("__syncthreads(); // the previous loop's shared tiles are reused");
+    const bool nested = loop->getParentOfType<scf::ForOp>() != nullptr;
+    if ((loopsEmitted++ > 0 || nested) && !lp.loads.empty())
+      w.line(nested ? "__syncthreads(); // every warp is done with this loop's tiles of the enclosing iteration"
+                    : "__syncthreads(); // the previous loop's shared tiles are reused");
     loopBegin = begin, loopN = n;
     const int nLoads = static_cast<int>(lp.loads.size());
     int prologueGroups = lp.stages >= 2 ? lp.stages - 1 : 0;

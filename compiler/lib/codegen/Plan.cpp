@@ -262,11 +262,16 @@ private:
     lp.step = *getConstantIntValue(loop.getStep());
     lp.stages = p.schedule.kvStages;
     std::map<std::string, int> byKey; // structural key -> index into lp.loads
+    // A loop that holds another tile loop (a chain's nested contraction) loads its own tiles in place: the
+    // inner loop's cp.async groups would interleave with a prefetch of the outer one's.
+    const bool holdsLoop = llvm::any_of(r.loops, [&](scf::ForOp l) { return l != loop && loop->isProperAncestor(l); });
     loop.getBody()->walk<WalkOrder::PreOrder>([&](LoadOp load) {
+      if (load->getParentOfType<scf::ForOp>() != loop)
+        return; // the nested tile loop's own
       const bool toSmem = load.getResult().getType().getMemorySpace() == MemorySpace::smem;
       std::string k = "tensor" + std::to_string(r.tensorOf(load.getSource()).arg) + ":" +
                       typeString(load.getResult().getType()) + ":";
-      bool predictable = toSmem;
+      bool predictable = toSmem && !holdsLoop;
       for (Value idx : load.getIndices()) {
         auto ki = key(idx, loop);
         predictable &= ki.has_value();
@@ -624,13 +629,20 @@ private:
         offset += b.bytesPerStage * b.stages;
       }
     std::size_t end = offset;
+    std::map<Operation *, std::size_t> endOf; // a loop's buffers end here; a loop nested in it starts there
     for (scf::ForOp l : r.loops) {
       std::size_t o = offset;
+      for (Operation *a = l->getParentOp(); a && a != r.kernel.getOperation(); a = a->getParentOp())
+        if (auto it = endOf.find(a); it != endOf.end()) {
+          o = it->second;
+          break;
+        }
       for (SmemBuffer &b : p.smem)
         if (b.loop == l) {
           b.offset = o;
           o += b.bytesPerStage * b.stages;
         }
+      endOf[l.getOperation()] = o;
       end = std::max(end, o);
     }
     p.smemBytes = end;

@@ -327,9 +327,13 @@ private:
       if (auto forOp = dyn_cast<scf::ForOp>(op)) {
         if (isScalarLoop(forOp)) // e.g. a min / max of table values over an index range
           continue;
-        if (!inKernelTop)
-          fail(&op, "only K/V loops directly in the blk.kernel body are supported (no nested loops over "
-                    "tiles, no tile loops inside scf.if); loops over scalars may sit anywhere");
+        // A chain's tile loop may sit inside another tile loop (an FFN's contraction over D inside its
+        // contraction over F); the outer one then loads its own tiles in place (Plan: planLoopLoads).
+        if (!inKernelTop && !(r.chain && inLoop))
+          fail(&op, r.chain ? "a tile loop inside an scf.if outside every tile loop is not supported; loops over "
+                              "scalars may sit anywhere"
+                            : "only K/V loops directly in the blk.kernel body are supported (no nested loops over "
+                              "tiles, no tile loops inside scf.if); loops over scalars may sit anywhere");
         if (!getConstantIntValue(forOp.getStep()))
           fail(&op, "the loop step must be a constant (BLOCK_N)");
         for (BlockArgument a : forOp.getRegionIterArgs())
