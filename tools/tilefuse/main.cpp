@@ -146,6 +146,13 @@ void addPackedOptions(CLI::App *cmd, PackedFlags &f) {
       ->check(CLI::ExistingFile);
 }
 
+/// `--seqlens-random` of tune and bench: a random packed batch.
+void addRandomSeqlensOption(CLI::App *cmd, PackedFlags &f) {
+  cmd->add_option("--seqlens-random", f.random,
+                  "Packed specs: lengths uniform in [MIN, MAX] until TOTAL tokens (the last one cut), "
+                  "MIN,MAX,TOTAL[,SEED], e.g. 128,4096,65536");
+}
+
 /// The packed batch the flags describe (none given: nullopt). Throws spec::PackedError.
 std::optional<tilefuse::spec::PackedSeqs> packedFrom(const PackedFlags &f) {
   namespace s = tilefuse::spec;
@@ -479,6 +486,9 @@ int main(int argc, char **argv) {
   tuneCmd->add_flag("--keep-faster", keepFaster,
                     "Keep an existing cache entry if it is not worse by the objective (faster, for time)");
   addCaptureOption(tuneCmd, tuneArgs.captureFiles);
+  PackedFlags tunePacked;
+  addPackedOptions(tuneCmd, tunePacked);
+  addRandomSeqlensOption(tuneCmd, tunePacked);
   tuneCmd->add_flag("-v,--verbose", tuneArgs.verbose, "List every pruned schedule with the reason");
   tuneCmd->add_flag("--json", tuneArgs.json, "Print one JSON object (every candidate, pruned ones with reasons)");
   tuneCmd->footer("Needs a GPU (exit status 2 without one). Prints a progress bar, then a table of\n"
@@ -493,7 +503,8 @@ int main(int argc, char **argv) {
                   "  tilefuse tune specs/models/gpt2_small.json --json > gpt2.tune.json\n"
                   "  tilefuse tune specs/models/llama3_8b_prefill.json --objective energy\n"
                   "  tilefuse tune specs/models/mistral_7b_prefill.json --dry-run sm_90 --verbose\n"
-                  "  tilefuse tune specs/document_mask.json --B 4 --S 4096 --capture doc_ids=docs.txt");
+                  "  tilefuse tune specs/document_mask.json --B 4 --S 4096 --capture doc_ids=docs.txt\n"
+                  "  tilefuse tune specs/varlen/causal.json --seqlens-random 128,4096,65536   # packed: tuned on this batch");
 
   cli::BenchArgs benchArgs;
   CLI::App *benchCmd = app.add_subcommand(
@@ -518,9 +529,7 @@ int main(int argc, char **argv) {
   PackedFlags benchPacked;
   addPackedOptions(benchCmd, benchPacked);
   addCaptureOption(benchCmd, benchArgs.captureFiles);
-  benchCmd->add_option("--seqlens-random", benchPacked.random,
-                       "Packed specs: lengths uniform in [MIN, MAX] until TOTAL tokens (the last one cut), "
-                       "MIN,MAX,TOTAL[,SEED], e.g. 128,4096,65536");
+  addRandomSeqlensOption(benchCmd, benchPacked);
   benchCmd->footer("Needs a GPU (exit status 2 without one); exit status 1 when the accuracy check fails.\n"
                    "Packed specs (\"layout\": \"packed\") need --cu-seqlens, --seqlens-file or --seqlens-random;\n"
                    "TFLOP/s then counts real tokens only (per sequence, see tuner/README.md).\n"
@@ -581,7 +590,7 @@ int main(int argc, char **argv) {
   }
   applySeq(problem.overrides, seqBoth);
 
-  // Packed flags of emit / bench: the batch's sizes (B = sequences, Sq / Sk = the max lengths).
+  // Packed flags of emit / tune / bench: the batch's sizes (B = sequences, Sq / Sk = the max lengths).
   auto packedSizes = [&](const PackedFlags &f, tilefuse::spec::ShapeOverrides &o) -> int {
     try {
       if (auto seqs = packedFrom(f)) {
@@ -603,6 +612,14 @@ int main(int argc, char **argv) {
   }
   if (tuneCmd->parsed()) {
     applySeq(tuneArgs.problem.overrides, tunerSeq);
+    if (int rc = packedSizes(tunePacked, tuneArgs.problem.overrides))
+      return rc;
+    try {
+      tuneArgs.options.packed = packedFrom(tunePacked);
+    } catch (const std::exception &e) {
+      fmt::print(stderr, "tilefuse: error: {}\n", e.what());
+      return 1;
+    }
     tuneArgs.options.writeCache = !noCache;
     tuneArgs.options.objective = tilefuse::tuner::objectiveFromString(objective); // checked by IsMember
     if (keepFaster)

@@ -21,11 +21,10 @@
 #include <map>
 
 namespace tilefuse::tuner {
-namespace {
 
-/// Useful FLOPs of packed sequences: per sequence b, the dense count 2 Hq Sq_b Sk_b (D + Dv) (4 Hq Sq_b Sk_b D
-/// when Dv = D) over its real tokens, lowered to the tiles rule at B = 1, Sq_b, Sk_b where that is smaller
-/// (fully masked tiles: about half for causal, as the batched bench counts). Empty sequences count 0.
+namespace detail {
+
+/// TuneSupport.h. Fully masked tiles: about half for causal, as the batched bench counts; empty sequences count 0.
 std::pair<double, std::string> packedFlops(KernelBuilder &builder, const codegen::Schedule &def,
                                            const spec::Shape &shape, const spec::PackedSeqs &seqs) {
   std::map<std::pair<int64_t, int64_t>, double> perPair; // (Sq_b, Sk_b) -> FLOPs
@@ -54,9 +53,6 @@ std::pair<double, std::string> packedFlops(KernelBuilder &builder, const codegen
   return {total, tiles ? "packed: per sequence min(dense, tiles)" : "packed: per sequence dense"};
 }
 
-} // namespace
-
-namespace detail {
 
 void warmUpFor(const LoadedKernel &kernel, const DeviceProblem &problem, double ms) {
   // Sized from the last round so that a slow kernel does not overshoot by much; bounded even for a kernel
@@ -116,12 +112,7 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
                   Cache &cache) {
   using namespace detail;
   const bool packed = spec.layout == spec::Layout::Packed;
-  if (packed && !options.packed)
-    throw std::invalid_argument("bench: spec '" + spec.name + "' is packed (\"layout\": \"packed\"): give the "
-                                "sequences (--cu-seqlens, --seqlens-file or --seqlens-random)");
-  if (!packed && options.packed)
-    throw std::invalid_argument("bench: packed sequences given, but spec '" + spec.name +
-                                "' is batched (no \"layout\": \"packed\")");
+  checkPacked("bench", spec, shape, options.packed);
   if (!(options.warmupMs >= 0) || options.warmupMs > 600000)
     throw std::invalid_argument("bench: warmup_ms = " + std::to_string(options.warmupMs) +
                                 " is not allowed; allowed: 0 to 600000 ms of untimed launches");
@@ -166,14 +157,8 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
   //    empty sequence; K / V lengths those of the real batch's kind: equal, or shifted when they differ).
   const uint64_t seed = freshSeed(options.seed);
   if (packed) {
-    const std::vector<int64_t> lensQ = {1, 63, 64, 65, 0, 130};
-    std::vector<int64_t> lensK = lensQ;
-    if (options.packed->cuK != options.packed->cuQ)
-      lensK = {17, 1, 200, 64, 5, 129};
-    const spec::PackedSeqs smallSeqs = spec::makePackedSeqs(spec::cuFromLengths("small lengths", lensQ),
-                                                            spec::cuFromLengths("small lengths", lensK));
-    spec::Shape small = shape;
-    small.B = smallSeqs.batch(), small.Sq = smallSeqs.maxLenQ(), small.Sk = smallSeqs.maxLenK();
+    const spec::PackedSeqs smallSeqs = smallPackedSeqs(*options.packed);
+    const spec::Shape small = packedShape(shape, smallSeqs);
     HostInputs smallInputs = makeInputs(spec, small, seed, &smallSeqs);
     DeviceProblem smallProblem(spec, smallInputs, 1);
     result.small = runAndCheck(spec, smallInputs, smallProblem, kernel,
@@ -187,11 +172,7 @@ BenchResult bench(const spec::Spec &spec, const spec::Shape &shape, const BenchO
 
   // 3. Timing on rotated copies of the real shape's inputs.
   HostInputs inputs = makeInputs(spec, shape, seed + 1, packed ? &*options.packed : nullptr, &captures);
-  const std::size_t perSet =
-      packed ? (inputs.Q.size() + inputs.K.size() + inputs.V.size() +
-                std::size_t(options.packed->totalQ() * shape.Hq * shape.Dv)) * 2 +
-                   (spec.lse ? std::size_t(options.packed->totalQ() * shape.Hq) * 4 : 0)
-             : bytesPerSet(spec, shape);
+  const std::size_t perSet = bytesPerSet(spec, shape, packed ? &*options.packed : nullptr);
   const runtime::DeviceInfo info = runtime::deviceInfo(options.device);
   DeviceProblem problem(spec, inputs,
                         rotationSets(perSet, static_cast<std::size_t>(info.l2CacheBytes), options.l2Multiple,

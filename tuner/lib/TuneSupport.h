@@ -7,6 +7,7 @@
 #include "tilefuse/tuner/KernelBuild.h"
 #include "tilefuse/tuner/Tuner.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,8 +24,25 @@ std::pair<double, std::string> usefulFlops(KernelBuilder &builder, const codegen
 /// Runs `kernel` once on set 0 of `problem` (outputs poisoned first) and checks `rows` (Check.h).
 Accuracy runAndCheck(const spec::Spec &spec, const HostInputs &inputs, DeviceProblem &problem,
                      const LoadedKernel &kernel, const std::vector<RowIndex> &rows);
-/// Bytes of Q, K, V, O (and LSE) of one copy of the inputs at `shape`.
-std::size_t bytesPerSet(const spec::Spec &spec, const spec::Shape &shape);
+/// Bytes of Q, K, V, O (and LSE) of one copy of the inputs at `shape`; with `packed`, of its packed tensors
+/// (Q, O [total_q, Hq, D / Dv], K, V [total_k, Hkv, D / Dv], LSE [Hq, total_q]).
+std::size_t bytesPerSet(const spec::Spec &spec, const spec::Shape &shape, const spec::PackedSeqs *packed = nullptr);
+
+/// Packed sequences (spec "layout": "packed", specs/README.md) given to `command` (bench, tune): a packed spec
+/// needs them and a batched one refuses them, and the shape's B, Sq, Sk must be their batch and max lengths.
+/// Throws std::invalid_argument naming the command, the spec and the flags that give the sequences.
+void checkPacked(const char *command, const spec::Spec &spec, const spec::Shape &shape,
+                 const std::optional<spec::PackedSeqs> &packed);
+/// The small packed batch whose every row the gate (tune) and the small check (bench) compare: lengths
+/// {1, 63, 64, 65, 0, 130} around BLOCK_M = 64 with an empty sequence; K / V lengths those of `real`'s kind
+/// (the same, or {17, 1, 200, 64, 5, 129} when its K / V lengths differ from its Q lengths).
+spec::PackedSeqs smallPackedSeqs(const spec::PackedSeqs &real);
+/// `shape` with B, Sq, Sk of `seqs` (its batch and max lengths).
+spec::Shape packedShape(spec::Shape shape, const spec::PackedSeqs &seqs);
+/// Useful FLOPs of packed sequences and the rule used: per sequence b, the dense count 2 Hq Sq_b Sk_b (D + Dv)
+/// over its real tokens, lowered to the tiles rule at B = 1, Sq_b, Sk_b where that is smaller.
+std::pair<double, std::string> packedFlops(KernelBuilder &builder, const codegen::Schedule &def,
+                                           const spec::Shape &shape, const spec::PackedSeqs &seqs);
 
 /// Untimed launches of `kernel` on `problem` until `ms` (milliseconds of GPU time, by the launches' events)
 /// have passed: the board's steady state under sustained load (BenchOptions::warmupMs). Rounds of 1 to 20

@@ -168,11 +168,46 @@ std::string accuracyText(const Accuracy &a) {
   return buf;
 }
 
-std::size_t bytesPerSet(const spec::Spec &spec, const spec::Shape &s) {
-  const std::size_t q = static_cast<std::size_t>(s.B * s.Hq * s.Sq * s.D);
-  const std::size_t kv = static_cast<std::size_t>(s.B * s.Hkv * s.Sk * (s.D + s.Dv));
-  const std::size_t o = static_cast<std::size_t>(s.B * s.Hq * s.Sq * s.Dv);
-  return (q + kv + o) * 2 + (spec.lse ? static_cast<std::size_t>(s.B * s.Hq * s.Sq) * 4 : 0);
+std::size_t bytesPerSet(const spec::Spec &spec, const spec::Shape &s, const spec::PackedSeqs *packed) {
+  // Packed: the tokens of every sequence laid end to end (total_q, total_k rows), no batch of max lengths.
+  const int64_t rowsQ = packed ? packed->totalQ() : s.B * s.Sq, rowsK = packed ? packed->totalK() : s.B * s.Sk;
+  const std::size_t q = static_cast<std::size_t>(rowsQ * s.Hq * s.D);
+  const std::size_t kv = static_cast<std::size_t>(rowsK * s.Hkv * (s.D + s.Dv));
+  const std::size_t o = static_cast<std::size_t>(rowsQ * s.Hq * s.Dv);
+  return (q + kv + o) * 2 + (spec.lse ? static_cast<std::size_t>(rowsQ * s.Hq) * 4 : 0);
+}
+
+void checkPacked(const char *command, const spec::Spec &spec, const spec::Shape &shape,
+                 const std::optional<spec::PackedSeqs> &packed) {
+  const bool layoutPacked = spec.layout == spec::Layout::Packed;
+  if (layoutPacked && !packed)
+    throw std::invalid_argument(std::string(command) + ": spec '" + spec.name +
+                                "' is packed (\"layout\": \"packed\"): give the sequences (--cu-seqlens, "
+                                "--seqlens-file or --seqlens-random)");
+  if (!layoutPacked && packed)
+    throw std::invalid_argument(std::string(command) + ": packed sequences given, but spec '" + spec.name +
+                                "' is batched (no \"layout\": \"packed\")");
+  // (max(.., 1): a batch of empty sequences still has a shape; the CLI sets them so.)
+  const int64_t maxQ = packed ? std::max<int64_t>(packed->maxLenQ(), 1) : 0, maxK = packed ? std::max<int64_t>(packed->maxLenK(), 1) : 0;
+  if (packed && (shape.B != packed->batch() || shape.Sq != maxQ || shape.Sk != maxK))
+    throw std::invalid_argument(std::string(command) + ": the shape (B=" + std::to_string(shape.B) + ", Sq=" +
+                                std::to_string(shape.Sq) + ", Sk=" + std::to_string(shape.Sk) +
+                                ") must be the packed batch's (B=" + std::to_string(packed->batch()) +
+                                " sequences, max lengths Sq=" + std::to_string(maxQ) + ", Sk=" +
+                                std::to_string(maxK) + ")");
+}
+
+spec::PackedSeqs smallPackedSeqs(const spec::PackedSeqs &real) {
+  const std::vector<int64_t> lensQ = {1, 63, 64, 65, 0, 130};
+  std::vector<int64_t> lensK = lensQ;
+  if (real.cuK != real.cuQ)
+    lensK = {17, 1, 200, 64, 5, 129};
+  return spec::makePackedSeqs(spec::cuFromLengths("small lengths", lensQ), spec::cuFromLengths("small lengths", lensK));
+}
+
+spec::Shape packedShape(spec::Shape shape, const spec::PackedSeqs &seqs) {
+  shape.B = seqs.batch(), shape.Sq = std::max<int64_t>(seqs.maxLenQ(), 1), shape.Sk = std::max<int64_t>(seqs.maxLenK(), 1);
+  return shape;
 }
 
 /// Errors after which the context is unusable (a fault inside a kernel), as opposed to a launch the
@@ -232,6 +267,7 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
   TuneResult result;
   result.spec = spec;
   result.shape = shape;
+  checkPacked("tune", spec, shape, options.packed);
   const bool dry = !options.dryRunArch.empty();
   // Energy first: an objective that cannot be measured is an error, never a silent tuning for time.
   std::optional<runtime::EnergyCounter> energyCounter;
@@ -273,7 +309,8 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
 
   // 3. Generate (MLIR, serial) and compile (NVRTC, parallel).
   KernelBuilder builder(spec, shape);
-  std::tie(result.usefulFlops, result.flopsRule) = usefulFlops(builder, def, shape);
+  std::tie(result.usefulFlops, result.flopsRule) =
+      options.packed ? packedFlops(builder, def, shape, *options.packed) : usefulFlops(builder, def, shape);
   std::vector<KernelSource> sources(space.candidates.size());
   std::vector<std::string> generateErrors(space.candidates.size());
   for (std::size_t i = 0; i < space.candidates.size(); ++i) {
@@ -298,17 +335,21 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
 
   // 4. Inputs: the gate's (every row checked) and the tuned shape's (rotated copies).
   const uint64_t seed = freshSeed(options.seed);
-  const spec::Shape small = gateShape(shape);
+  // Packed: the gate checks every row of a small packed batch (smallPackedSeqs), and candidates are timed on
+  // the caller's sequences, as bench runs them.
+  const spec::PackedSeqs *packed = options.packed ? &*options.packed : nullptr;
+  const std::optional<spec::PackedSeqs> smallSeqs = packed ? std::optional(smallPackedSeqs(*packed)) : std::nullopt;
+  const spec::Shape small = packed ? packedShape(shape, *smallSeqs) : gateShape(shape);
   HostInputs gateInputs, inputs;
   std::optional<DeviceProblem> gateProblem, problem;
   std::vector<RowIndex> gateRows;
   if (!dry) {
-    gateInputs = makeInputs(spec, small, seed);
+    gateInputs = makeInputs(spec, small, seed, smallSeqs ? &*smallSeqs : nullptr);
     gateProblem.emplace(spec, gateInputs, 1);
-    gateRows = sampleRows(small, INT64_MAX, seed);
-    inputs = makeInputs(spec, shape, seed + 1, nullptr, &captures);
+    gateRows = packed ? samplePackedRows(*smallSeqs, small.Hq, INT64_MAX, seed) : sampleRows(small, INT64_MAX, seed);
+    inputs = makeInputs(spec, shape, seed + 1, packed, &captures);
     const runtime::DeviceInfo info = runtime::deviceInfo(options.device);
-    const int sets = rotationSets(bytesPerSet(spec, shape), static_cast<std::size_t>(info.l2CacheBytes),
+    const int sets = rotationSets(bytesPerSet(spec, shape, packed), static_cast<std::size_t>(info.l2CacheBytes),
                                   options.l2Multiple, kRotationBytes);
     problem.emplace(spec, inputs, sets);
   }
@@ -452,7 +493,8 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
 
   // 5. The winner: best by the objective (ties: faster) that passed, checked again at the tuned shape
   //    (sampled rows).
-  const std::vector<RowIndex> rows = sampleRows(shape, options.sampleRows, seed);
+  const std::vector<RowIndex> rows = options.packed ? samplePackedRows(*options.packed, shape.Hq, options.sampleRows, seed)
+                                                    : sampleRows(shape, options.sampleRows, seed);
   for (int idx : rankCandidates(result.candidates, options.objective)) {
     CandidateResult &c = result.candidates[idx];
     const std::size_t si = spaceIndex[idx];

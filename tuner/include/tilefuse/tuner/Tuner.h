@@ -114,6 +114,11 @@ struct TuneOptions {
   /// theirs. Absent: syntheticCaptures(spec, shape, kSyntheticCaptureSeed) (document ids of geometric
   /// runs of mean 32 tokens), whose class makeKey computes too. The small-shape gate always draws fresh ones.
   std::optional<HostCaptures> captures;
+  /// Packed sequences for a spec with "layout": "packed" (required then, refused otherwise; the shape's B, Sq,
+  /// Sk must be its batch and max lengths, as BenchOptions::packed): candidates are timed on this batch, the
+  /// gate checks every row of a fixed small packed batch (lengths {1, 63, 64, 65, 0, 130}), and the winner is
+  /// stored under the key of the shape (B sequences, max lengths), which bench and the Engine look up.
+  std::optional<spec::PackedSeqs> packed;
   /// Non-empty ("sm_90"): a dry run without a GPU: the limits of this arch
   /// (DeviceLimits::forArch), every candidate generated and compiled, nothing run, timed or cached.
   std::string dryRunArch;
