@@ -2,6 +2,7 @@
 #include "CacheScheduleSource.h"
 
 #include "tilefuse/runtime/Nvrtc.h"
+#include "tilefuse/spec/Packed.h"
 
 namespace tilefuse::tuner {
 
@@ -72,6 +73,13 @@ std::string CacheScheduleSource::tune(const ScheduleQuery &query) {
   TuneOptions options = options_;
   options.device = query.device;
   options.captures = hostCaptures(query);
+  if (query.spec->layout == spec::Layout::Packed) {
+    // getKernel knows the batch's shape, not its sequences (cu_seqlens come with each launch): tune on B
+    // sequences of the max lengths, the batch whose kernel the cache key (B, Sq, Sk) names.
+    const std::vector<int64_t> q(static_cast<size_t>(query.shape.B), query.shape.Sq),
+        k(static_cast<size_t>(query.shape.B), query.shape.Sk);
+    options.packed = spec::makePackedSeqs(spec::cuFromLengths("max lengths", q), spec::cuFromLengths("max lengths", k));
+  }
   TuneResult r = tilefuse::tuner::tune(*query.spec, query.shape, options, cache_);
   return r.best()->schedule.toJson();
 }
