@@ -305,3 +305,42 @@ def test_capture_arguments():
     col = table[:, 3]  # 1-D, stride 100: copied (1-D captures are read densely)
     t, (ptr, strides) = _ops._capture_arg(col)
     assert t.is_contiguous() and strides is None and t.data_ptr() != table.data_ptr()
+
+
+class _FakeLib:
+    """Records the engine's kernel lookups (no native library, no GPU)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def tilefuse_get_kernel_json(self, handle, spec, shape, policy, out):
+        self.calls.append(("json", policy, None))
+        out._obj.value = 0x1000
+        return 0
+
+    def tilefuse_get_kernel_captures(self, handle, path, spec, shape, policy, arr, n, out):
+        self.calls.append(("captures", policy, [(arr[i].data, arr[i].bytes) for i in range(n)]))
+        out._obj.value = 0x2000
+        return 0
+
+
+@pytest.mark.parametrize("policy, expect", [("heuristic", "json"), ("tune", "captures"), ("cache", "captures")])
+def test_engine_passes_host_captures_under_tune_and_cache(monkeypatch, policy, expect):
+    # Under the tune and cache policies the engine's lookup gets the captures' host copies (their mask density
+    # class picks and tunes the schedule); the heuristic policy has no use for them.
+    from tilefuse import _lib
+    fake = _FakeLib()
+    monkeypatch.setattr(_lib, "lib", lambda: fake)
+    eng = object.__new__(_lib.Engine)
+    eng.device, eng.handle, eng.kernels = 0, None, {}
+    import threading
+    eng.lock = threading.Lock()
+    docs = torch.randint(0, 7, (2, 300), dtype=torch.int32)
+    k = eng.kernel("{}", (2, 8, 8, 300, 300, 64, 64), policy, [docs])
+    assert fake.calls[0][0] == expect
+    assert k == (0x2000 if expect == "captures" else 0x1000)
+    if expect == "captures":
+        assert fake.calls[0][2] == [(docs.data_ptr(), 2 * 300 * 4)]
+    # Memoized by (spec, shape, policy): the second call asks the library nothing.
+    assert eng.kernel("{}", (2, 8, 8, 300, 300, 64, 64), policy, [docs]) == k
+    assert len(fake.calls) == 1

@@ -65,6 +65,11 @@ class CaptureArg(ctypes.Structure):
     _fields_ = [("data", ctypes.c_void_p), ("strides", ctypes.POINTER(ctypes.c_int64))]
 
 
+class HostCapture(ctypes.Structure):
+    """tilefuse_host_capture_t: a dense host copy of one captured tensor (for the tuner's lookup and tuning)."""
+    _fields_ = [("data", ctypes.c_void_p), ("bytes", ctypes.c_size_t)]
+
+
 class AttentionArgs(ctypes.Structure):
     _fields_ = [("B", ctypes.c_int64), ("Hq", ctypes.c_int64), ("Hkv", ctypes.c_int64),
                 ("Sq", ctypes.c_int64), ("Sk", ctypes.c_int64),
@@ -120,6 +125,10 @@ def lib() -> ctypes.CDLL:
             L.tilefuse_engine_destroy.restype = None
             L.tilefuse_get_kernel_json.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(Shape),
                                                    ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
+            L.tilefuse_get_kernel_captures.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                                                       ctypes.POINTER(Shape), ctypes.c_int,
+                                                       ctypes.POINTER(HostCapture), ctypes.c_size_t,
+                                                       ctypes.POINTER(ctypes.c_void_p)]
             L.tilefuse_kernel_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(KernelInfo)]
             L.tilefuse_launch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(AttentionArgs),
                                           ctypes.c_void_p]
@@ -128,7 +137,8 @@ def lib() -> ctypes.CDLL:
                                                      ctypes.c_void_p, ctypes.c_void_p)(("tilefuse_launch", L))
             L.tilefuse_kernel_block_mask.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
             L.tilefuse_clear_block_masks.argtypes = [ctypes.c_void_p]
-            for f in ("tilefuse_engine_create", "tilefuse_get_kernel_json", "tilefuse_kernel_info",
+            for f in ("tilefuse_engine_create", "tilefuse_get_kernel_json", "tilefuse_get_kernel_captures",
+                      "tilefuse_kernel_info",
                       "tilefuse_launch", "tilefuse_kernel_block_mask", "tilefuse_clear_block_masks"):
                 getattr(L, f).restype = ctypes.c_int
             # The structs above mirror tilefuse_c.h of this version; another library's may differ.
@@ -167,9 +177,14 @@ class Engine:
         self.lock = threading.Lock()
         self.block_masks = BlockMaskGuard(self.clear_block_masks)
 
-    def kernel(self, spec_json: str, shape: tuple, policy: str) -> int:
+    def kernel(self, spec_json: str, shape: tuple, policy: str, host_captures=None) -> int:
         """The kernel handle for a spec (JSON text) at ``shape`` = (B, Hq, Hkv, Sq, Sk, D, Dv),
-        memoized here by exact shape (the engine itself memoizes by shape bucket)."""
+        memoized here by exact shape (the engine itself memoizes by shape bucket).
+
+        ``host_captures``: dense, contiguous CPU tensors of the spec's captures in spec order, or None.
+        Under the tune and cache policies the engine then looks the schedule up for, and tunes it on, their
+        mask density class (tilefuse_get_kernel_captures); the heuristic policy ignores them. Only the first
+        call of a (spec, shape, policy) passes them: later calls reuse its kernel."""
         key = (spec_json, shape, policy)
         k = self.kernels.get(key)
         if k is not None:
@@ -179,8 +194,15 @@ class Engine:
             if k is None:
                 out = ctypes.c_void_p()
                 s = Shape(*shape)
-                check(lib().tilefuse_get_kernel_json(self.handle, spec_json.encode(), ctypes.byref(s),
-                                                      POLICIES[policy], ctypes.byref(out)))
+                if host_captures and policy != "heuristic":
+                    arr = (HostCapture * len(host_captures))(
+                        *[HostCapture(c.data_ptr(), c.numel() * c.element_size()) for c in host_captures])
+                    check(lib().tilefuse_get_kernel_captures(self.handle, None, spec_json.encode(), ctypes.byref(s),
+                                                              POLICIES[policy], arr, len(host_captures),
+                                                              ctypes.byref(out)))
+                else:
+                    check(lib().tilefuse_get_kernel_json(self.handle, spec_json.encode(), ctypes.byref(s),
+                                                          POLICIES[policy], ctypes.byref(out)))
                 k = out.value
                 self.kernels[key] = k
         return k

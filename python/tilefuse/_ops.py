@@ -290,7 +290,10 @@ def _run(q, k, v, captures, spec, layout, return_lse, placeholder=True, key=None
             what = "tuning (once per shape bucket, cached on disk)" if _policy == "tune" else "building"
             print(f"tilefuse: {what} a kernel for B={B} Hq={Hq} Hkv={Hkv} Sq={Sq} Sk={Sk} D={D} Dv={Dv}",
                   file=sys.stderr, flush=True)
-        kernel = eng.kernel(spec, shape, _policy)
+        # Tune / cache policies: the captures' host copies, so that a mask that reads them is tuned on (and
+        # looked up for) their density class, not on synthetic ones.
+        host = [c.detach().contiguous().cpu() for c in captures] if captures and _policy != "heuristic" else None
+        kernel = eng.kernel(spec, shape, _policy, host)
         if _verbose:
             info = eng.info(kernel)
             print(f"tilefuse: {info['kernel_name']} on {info['arch']}, schedule {info['schedule_json']} "
