@@ -83,6 +83,7 @@ PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec
     t.elementBytes = abi.elementBytes;
     t.f16 = abi.elementType == "f16";
     t.needs16ByteRows = abi.needs16ByteRows;
+    t.pairedStores = abi.written && abi.elementBytes == 2;
     if (t.rank < 1 || t.rank > kMaxRank || static_cast<int>(abi.dimNames.size()) != t.rank)
       unsupported(kernelName, "tensor " + t.name + " has rank " + std::to_string(t.rank) + " (supported: 1.." +
                                   std::to_string(kMaxRank) + ")");
@@ -295,6 +296,14 @@ void bind(const PackPlan &plan, const AttentionArgs &a, Bindings &out) {
     } else if (b.address % static_cast<uint64_t>(t.elementBytes) != 0) {
       bad(plan, "tensor " + t.name + ": base address is not aligned to its " + std::to_string(t.elementBytes) +
                     "-byte elements");
+    }
+    if (t.pairedStores) { // as codegen::packParams checks
+      if (b.address % 4 != 0)
+        bad(plan, "tensor " + t.name + ": base address must be 4-byte aligned (outputs are stored in pairs of elements)");
+      for (int d = 0; d + 1 < t.rank; ++d)
+        if (b.strides[d] % 2 != 0)
+          bad(plan, "tensor " + t.name + ": stride of " + dimLabel(t, d) + " is " + std::to_string(b.strides[d]) +
+                        " elements, must be even (outputs are stored in pairs of elements)");
     }
   }
 }

@@ -52,6 +52,7 @@ struct PackTensor {
   int elementBytes = 0;
   bool f16 = false;                     ///< fp16 elements (else bf16 / not 16-bit): the TMA data type
   bool needs16ByteRows = false;
+  bool pairedStores = false;            ///< a written 16-bit tensor: stored in 4-byte pairs (O)
   int captureSlot = -1;                 ///< index into Spec::captures (and AttentionArgs::captures)
   std::vector<DimSource> dims;
   std::vector<spec::Expr> captureShape; ///< the spec's size expressions of a capture

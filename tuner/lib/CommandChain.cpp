@@ -8,9 +8,11 @@
 //
 // bench:
 //  1. check: the same kernel at small sizes (every size min(size, 200), so the tiles have tails) against
-//     the fp64 interpreter running the file's program as written (unfused), on fresh random inputs;
+//     the fp64 interpreter running the file's program as written (unfused), on fresh random inputs
+//     (uniform in [-1, 1), rounded to the operand's type; --seed, else random and printed);
 //     pass when max|Y - ref| <= 2^-7 * max|ref| for every output (two bf16 roundings: the normalized
-//     activations and the output), and nothing is NaN;
+//     activations and the output), nothing is NaN, and no output row's padding was written (every
+//     operand's rows are padded to 16 bytes, outputs poisoned with NaN first);
 //  2. timing at the given sizes: untimed launches for --warmup-ms, then --reps launches, each between
 //     CUDA events; median, min and max in ms;
 //  3. TFLOP/s from the matmul FLOPs of the unfused program at those sizes (analysis::analyzeIO: 2·M·N·K per
@@ -39,6 +41,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <random>
 
 namespace tilefuse::tuner::cli {
 namespace {
@@ -182,16 +185,23 @@ struct ChainKernel {
       Operand o;
       const Element e = elementOf(t);
       o.shape = shapeOf(t, sizes);
+      // Rows padded to 16 bytes (cp.async rows; an odd F's output rows stay 4-byte aligned for pair stores).
       o.strides.assign(o.shape.size(), 1);
-      for (int d = static_cast<int>(o.shape.size()) - 2; d >= 0; --d)
-        o.strides[d] = o.strides[d + 1] * o.shape[d + 1];
-      const int64_t n = elementsOf(o.shape, t.arg.name);
+      const int64_t perChunk = 16 / e.bytes;
+      for (int d = static_cast<int>(o.shape.size()) - 2; d >= 0; --d) {
+        const int64_t inner = d + 2 == static_cast<int>(o.shape.size())
+                                  ? (o.shape[d + 1] + perChunk - 1) / perChunk * perChunk
+                                  : o.shape[d + 1];
+        o.strides[d] = o.strides[d + 1] * inner;
+      }
+      const int64_t n = o.shape.empty() ? 1 : elementsOf({o.shape[0], o.strides.empty() ? 1 : o.strides[0]}, t.arg.name);
       o.buffer = runtime::DeviceBuffer(static_cast<size_t>(std::max<int64_t>(n, 1) * e.bytes));
       if (host) {
-        o.host = interp::HostTensor::contiguous(interp::DType::F32, o.shape, t.arg.name);
         o.host.dtype = t.elementType == "bf16" ? interp::DType::BF16
                        : t.elementType == "f16" ? interp::DType::F16
                                                 : interp::DType::F32;
+        o.host.shape = o.shape, o.host.strides = o.strides, o.host.name = t.arg.name;
+        o.host.data.assign(static_cast<size_t>(n), 0.0);
       }
       if (t.written) {
         o.buffer.fill(0xFF); // NaN: an element the kernel does not write fails the check
@@ -222,9 +232,10 @@ struct ChainKernel {
 
   void launch(const std::map<std::string, int64_t> &sizes, std::vector<std::byte> &params, CUstream stream) const {
     const auto grid = built.grid.evaluate(problemSizes(sizes));
-    for (int64_t g : grid)
-      if (g > (grid[0] == g ? int64_t{2147483647} : int64_t{65535}))
-        throw std::invalid_argument("the grid (" + built.grid.toString() + ") is too large for these sizes");
+    for (size_t d = 0; d < grid.size(); ++d) // CUDA: x up to 2^31 - 1, y and z up to 65535
+      if (grid[d] > (d == 0 ? int64_t{2147483647} : int64_t{65535}))
+        throw std::invalid_argument("the grid (" + built.grid.toString() + ") is too large for these sizes: " +
+                                    std::string(1, "xyz"[d]) + " = " + std::to_string(grid[d]));
     if (grid[0] * grid[1] * grid[2] == 0)
       return;
     void *args[] = {params.data()};
@@ -239,6 +250,7 @@ struct CheckResult {
   std::map<std::string, int64_t> sizes;
   double maxErr = 0, maxRef = 0, bound = 0;
   bool nan = false, passed = false;
+  bool paddingWritten = false; ///< an output's row padding was overwritten (a store past its last column)
   std::string output;
 };
 
@@ -264,16 +276,36 @@ CheckResult check(const ChainKernel &k, mlir::func::FuncOp original, const std::
     std::vector<double> got = decode(ops[i].buffer.download<unsigned char>(), e);
     double err = 0, ref = 0;
     bool nan = false;
-    for (size_t j = 0; j < got.size(); ++j) {
-      nan |= std::isnan(got[j]);
-      err = std::max(err, std::abs(got[j] - ops[i].host.data[j]));
-      ref = std::max(ref, std::abs(ops[i].host.data[j]));
+    // The tensor's elements (rows padded to 16 bytes): compared; the padding must still hold the NaN the
+    // output was poisoned with (a store past the last column would overwrite it).
+    std::vector<bool> inside(got.size(), false);
+    const std::vector<int64_t> &shape = ops[i].shape, &strides = ops[i].strides;
+    std::vector<int64_t> idx(shape.size(), 0);
+    const bool empty = std::any_of(shape.begin(), shape.end(), [](int64_t x) { return x == 0; });
+    for (bool more = !empty; more;) {
+      int64_t pos = 0;
+      for (size_t d = 0; d < shape.size(); ++d)
+        pos += idx[d] * strides[d];
+      inside[static_cast<size_t>(pos)] = true;
+      nan |= std::isnan(got[pos]);
+      err = std::max(err, std::abs(got[pos] - ops[i].host.data[pos]));
+      ref = std::max(ref, std::abs(ops[i].host.data[pos]));
+      more = false;
+      for (size_t d = shape.size(); d-- > 0;)
+        if (++idx[d] < shape[d]) {
+          more = true;
+          break;
+        } else {
+          idx[d] = 0;
+        }
     }
+    for (size_t j = 0; j < got.size(); ++j)
+      c.paddingWritten |= !inside[j] && !std::isnan(got[j]);
     const double bound = std::ldexp(ref, -7);
     c.output += (c.output.empty() ? "" : ", ") + t.arg.name;
     c.maxErr = std::max(c.maxErr, err), c.maxRef = std::max(c.maxRef, ref), c.bound = std::max(c.bound, bound);
     c.nan |= nan;
-    c.passed &= !nan && err <= bound;
+    c.passed &= !nan && err <= bound && !c.paddingWritten;
   }
   return c;
 }
@@ -348,6 +380,11 @@ int runEmitChain(const EmitArgs &a) {
 
 int runBenchChain(const BenchArgs &a) {
   return detail::guarded("bench", a.json, [&] {
+    if (a.options.energy)
+      throw std::invalid_argument("--energy is measured for specs; a block program's bench times it only");
+    if (!a.captureFiles.empty())
+      throw std::invalid_argument("--capture is for specs with captured tensors; a block program's inputs are "
+                                  "random operands");
     const std::map<std::string, int64_t> sizes = parseSizes(a.sizes);
     const std::optional<codegen::Schedule> given = detail::parseSchedule(a.scheduleJson);
     driver::ProgramFile pf = driver::loadProgramFile(a.problem.specPath, chainBlockN(given));
@@ -382,7 +419,7 @@ int runBenchChain(const BenchArgs &a) {
     if (k.built.dynamicSmemBytes > 48 * 1024)
       runtime::funcSetAttribute(k.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                                 static_cast<int>(k.built.dynamicSmemBytes));
-    const uint64_t seed = a.options.seed ? a.options.seed : 0x5eed;
+    const uint64_t seed = a.options.seed ? a.options.seed : std::random_device{}() | 1; // printed below
 
     const CheckResult small = check(k, pf.originalFunc, sizes, seed);
 
@@ -397,6 +434,8 @@ int runBenchChain(const BenchArgs &a) {
       runtime::eventSynchronize(stop);
       return runtime::eventElapsedMs(start, stop);
     };
+    for (int i = 0; i < a.options.warmup; ++i)
+      timeOne();
     for (double spent = 0; spent < a.options.warmupMs;)
       spent += timeOne();
     std::vector<float> ms;
@@ -429,15 +468,18 @@ int runBenchChain(const BenchArgs &a) {
                             {"max_ms", ms.back()},
                             {"reps", ms.size()},
                             {"warmup_ms", a.options.warmupMs},
+                            {"seed", seed},
                             {"matmul_flops", flops},
                             {"tflops", tflops},
                             {"check", {{"sizes", small.sizes}, {"max_err", small.maxErr}, {"max_ref", small.maxRef},
-                                       {"bound", small.bound}, {"nan", small.nan}, {"passed", small.passed}}},
+                                       {"bound", small.bound}, {"nan", small.nan},
+                                       {"padding_written", small.paddingWritten}, {"passed", small.passed}}},
                             {"passed", small.passed}};
       fmt::print("{}\n", spec::dumpJson(out, 2));
     } else {
       fmt::print("tilefuse bench: {} ({}), {}\n", a.problem.specPath, k.built.kernelName, sizeText);
       fmt::print("device: {} ({}, {} SMs)\n", device.name, device.arch(), device.smCount);
+      fmt::print("seed: {}\n", seed);
       fmt::print("schedule: {}, grid {}, {} registers, {} spill bytes\n", detail::scheduleText(schedule),
                  k.built.grid.toString(), c.ptxas.registers, c.ptxas.spillStoreBytes + c.ptxas.spillLoadBytes);
       fmt::print("time: median {:.3f} ms (min {:.3f}, max {:.3f}, {} runs after {:g} ms of warm-up)\n", median,
@@ -448,7 +490,9 @@ int runBenchChain(const BenchArgs &a) {
         fmt::print("throughput: {}\n", flopsNote);
       fmt::print("error ({} at {}, against the fp64 interpreter): max|err| = {:.3g}, bound {:.3g} (2^-7 x max|ref| "
                  "{:.3g}){} -> {}\n",
-                 small.output, checkText, small.maxErr, small.bound, small.maxRef, small.nan ? ", NaN in the output" : "",
+                 small.output, checkText, small.maxErr, small.bound, small.maxRef,
+                 std::string(small.nan ? ", NaN in the output" : "") +
+                     (small.paddingWritten ? ", a store past the last column" : ""),
                  small.passed ? "PASS" : "FAIL");
     }
     return small.passed ? 0 : 1;

@@ -331,20 +331,46 @@ std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes 
         expected = std::stoll(name);
       else if (name == "B" || name == "Hq" || name == "Hkv" || name == "Sq" || name == "Sk")
         expected = sizes.get(name);
+      else if (abi.arg.role == TensorRole::Operand) { // a chain's dims are its named sizes (T, D, F)
+        try {
+          expected = sizes.get(name);
+        } catch (const std::invalid_argument &e) {
+          throw AbiError(who + ": dim " + std::to_string(d) + " (" + name + "): " + e.what());
+        }
+      }
       if (expected >= 0 && b.shape[d] != expected)
         throw AbiError(who + ": dim " + std::to_string(d) + " (" + name + ") is " + std::to_string(b.shape[d]) +
                        ", expected " + std::to_string(expected));
     }
+    // Written 16-bit tensors are stored in 4-byte pairs (warp::store, tfcg::store): pairs must be aligned.
+    if (abi.written && abi.elementBytes == 2) {
+      if (b.address % 4 != 0)
+        throw AbiError(who + ": base address must be 4-byte aligned (outputs are stored in pairs of elements)");
+      for (int d = 0; d + 1 < abi.rank; ++d)
+        if (b.strides[d] % 2 != 0)
+          throw AbiError(who + ": stride of dim " + std::to_string(d) + " (" + std::to_string(b.strides[d]) +
+                         " elements) must be even (outputs are stored in pairs of elements)");
+    }
     if (abi.needs16ByteRows) {
       if (b.address % 16 != 0)
         throw AbiError(who + ": base address must be 16-byte aligned (cp.async / TMA)");
+      // A run-time last dim (a chain's D) ends inside a tile: loads zero-fill whole 16-byte chunks past it
+      // (gvb), so it must end on a chunk boundary.
+      const std::string &last = abi.dimNames.empty() ? std::string() : abi.dimNames.back();
+      if (!last.empty() && !std::isdigit(static_cast<unsigned char>(last[0])) &&
+          (b.shape.back() * abi.elementBytes) % 16 != 0)
+        throw AbiError(who + ": dim " + std::to_string(abi.rank - 1) + " (" + last + ") is " +
+                       std::to_string(b.shape.back()) + "; the last dim of a loaded tensor must be a multiple of " +
+                       std::to_string(16 / abi.elementBytes) + " elements (loads move 16-byte chunks)");
       for (int d = 0; d + 1 < abi.rank; ++d)
         if ((b.strides[d] * abi.elementBytes) % 16 != 0)
           throw AbiError(who + ": stride of dim " + std::to_string(d) + " (" + std::to_string(b.strides[d]) +
                          " elements) must be a multiple of 16 bytes");
     }
   }
-  if (sizes.Hkv <= 0 || sizes.Hq % sizes.Hkv != 0)
+  const bool chain = std::all_of(layout.tensors.begin(), layout.tensors.end(),
+                                 [](const TensorAbi &t) { return t.arg.role == TensorRole::Operand; });
+  if (!chain && (sizes.Hkv <= 0 || sizes.Hq % sizes.Hkv != 0)) // a chain has no heads
     throw AbiError("packParams: Hq = " + std::to_string(sizes.Hq) + " must be a multiple of Hkv = " +
                    std::to_string(sizes.Hkv));
 

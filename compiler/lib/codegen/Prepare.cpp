@@ -315,7 +315,7 @@ bool liftable(Value v, KernelOp kernel) {
 
 /// Whether each iteration of `loop` writes its own chunk: every blk.store in it indexes some dim with the
 /// induction variable and stores `step` elements along it, and no op of the kernel loads or reads a tensor
-/// the loop stores (so no iteration reads what another writes).
+/// the loop stores, or stores it outside the loop (so no iteration reads or overwrites what another writes).
 bool iterationsIndependent(scf::ForOp loop, KernelOp kernel, int64_t step) {
   llvm::SmallPtrSet<Value, 4> stored;
   bool ok = true;
@@ -333,6 +333,9 @@ bool iterationsIndependent(scf::ForOp loop, KernelOp kernel, int64_t step) {
       ok &= !stored.contains(load.getSource());
     if (auto read = dyn_cast<ReadOp>(op))
       ok &= !stored.contains(read.getSource());
+    // A store outside the loop would run in every program instance, racing with the other instances' chunks.
+    if (auto st = dyn_cast<StoreOp>(op); st && !loop->isAncestor(op))
+      ok &= !stored.contains(st.getDest());
   });
   return ok && !stored.empty();
 }

@@ -17,7 +17,7 @@
 //                     front of the scan, so the scan can write over its input (stick-breaking's carry).
 //   loops onto       an scf.for in the kernel body with no results, whose body holds a tile loop and
 //   the grid         whose iterations each store their own `step`-wide chunk of tensors the kernel never
-//                    reads (the nested tiling of a matmul with a run-time output width: RMSNorm + matmul's
+//                    reads nor stores elsewhere (the nested tiling of a matmul with a run-time output width: RMSNorm + matmul's
 //                    loop over F chunks), becomes an outer grid dim ceil(ub / step): iteration i runs in
 //                    program instance i, and what the kernel computes before the loop is computed by
 //                    every instance. On a GPU the chunks then run in parallel instead of one after the

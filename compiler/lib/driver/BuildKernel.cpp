@@ -32,6 +32,16 @@ std::string withSchedule(const std::string &subject, const codegen::Schedule &sc
   return subject + ", schedule " + schedule.toString();
 }
 
+/// The first func.func of `m` (null when there is none).
+mlir::func::FuncOp firstFunc(mlir::ModuleOp m) {
+  mlir::func::FuncOp fn;
+  m->walk([&](mlir::func::FuncOp f) {
+    if (!fn)
+      fn = f;
+  });
+  return fn;
+}
+
 } // namespace
 
 std::string_view spelling(BuildStage stage) {
@@ -112,6 +122,31 @@ FusionOutcome runFusion(mlir::ModuleOp module, int64_t blockN) {
   return r;
 }
 
+namespace {
+
+/// runFusion with BLOCK_N = blockN, for code generation: throws KernelBuildError (stage Fusion, `subject`,
+/// `stageLabel`) for a BLOCK_N <= 0, a pipeline that fails, or a program left with more than one kernel,
+/// HBM scratch or ops on `?` tiles (with the fusion diagnostics).
+FusionOutcome fuseForCodegen(mlir::ModuleOp module, int64_t blockN, const std::string &subject,
+                             const std::string &stageLabel) {
+  if (blockN <= 0)
+    throw KernelBuildError::at(BuildStage::Fusion, subject, "BLOCK_N must be positive", stageLabel);
+  FusionOutcome fusion = runFusion(module, blockN);
+  if (!fusion.pipelineSucceeded)
+    throw KernelBuildError::at(BuildStage::Fusion, subject, "the pipeline failed:\n" + fusion.diagnostics, stageLabel);
+  if (!fusion.fullyFused())
+    throw KernelBuildError::at(BuildStage::Fusion, subject,
+                               "the rules left " + std::to_string(fusion.kernels) + " kernels, " +
+                                   std::to_string(fusion.hbmScratch) + " HBM scratch buffers and " +
+                                   std::to_string(fusion.untiled) +
+                                   " ops on untiled `?` tiles; code generation needs one fused, tiled kernel. "
+                                   "Fusion diagnostics:\n" + fusion.diagnostics,
+                               stageLabel);
+  return fusion;
+}
+
+} // namespace
+
 FusedProgram fuseSpec(mlir::MLIRContext &context, const spec::Spec &spec, const spec::Shape &shape, int64_t blockM,
                       int64_t blockN) {
   const std::string subject = describe(spec, shape);
@@ -127,27 +162,9 @@ FusedProgram fuseSpec(mlir::MLIRContext &context, const spec::Spec &spec, const 
                                "lowering (BLOCK_M=" + std::to_string(blockM) + ")");
   }
   // 2. Fuse with the rules; code generation needs exactly one kernel and no HBM scratch.
-  if (blockN <= 0)
-    throw KernelBuildError::at(BuildStage::Fusion, subject, "BLOCK_N must be positive", fusionStage);
-  p.fusion = runFusion(*p.module, blockN);
-  if (!p.fusion.pipelineSucceeded)
-    throw KernelBuildError::at(BuildStage::Fusion, subject, "the pipeline failed:\n" + p.fusion.diagnostics,
-                               fusionStage);
-  if (!p.fusion.fullyFused())
-    throw KernelBuildError::at(BuildStage::Fusion, subject,
-                               "the rules left " + std::to_string(p.fusion.kernels) + " kernels, " +
-                                   std::to_string(p.fusion.hbmScratch) + " HBM scratch buffers and " +
-                                   std::to_string(p.fusion.untiled) +
-                                   " ops on untiled `?` tiles; code generation needs one fused, tiled "
-                                   "kernel. Fusion diagnostics:\n" +
-                                   p.fusion.diagnostics,
-                               fusionStage);
+  p.fusion = fuseForCodegen(*p.module, blockN, subject, fusionStage);
   // The passes may replace the function; look it up again.
-  p.func = {};
-  p.module->walk([&](mlir::func::FuncOp f) {
-    if (!p.func)
-      p.func = f;
-  });
+  p.func = firstFunc(*p.module);
   if (!p.func)
     throw KernelBuildError::at(BuildStage::Fusion, subject, "the fused module has no function", fusionStage);
   return p;
@@ -206,8 +223,6 @@ ProgramFile loadProgramFile(const std::string &path, int64_t blockN) {
   text << in.rdbuf();
   if (!in || in.bad())
     throw KernelBuildError::at(BuildStage::Fusion, path, "cannot read the block program", stage);
-  if (blockN <= 0)
-    throw KernelBuildError::at(BuildStage::Fusion, path, "BLOCK_N must be positive", stage);
   ProgramFile p;
   p.context = std::make_unique<mlir::MLIRContext>();
   lowering::loadDialects(*p.context);
@@ -215,29 +230,11 @@ ProgramFile loadProgramFile(const std::string &path, int64_t blockN) {
   if (!p.original || mlir::failed(mlir::verify(*p.original)))
     throw KernelBuildError::at(BuildStage::Fusion, path,
                                "the block program does not parse or verify (the errors above say where)", stage);
-  auto firstFunc = [](mlir::ModuleOp m) {
-    mlir::func::FuncOp fn;
-    m->walk([&](mlir::func::FuncOp f) {
-      if (!fn)
-        fn = f;
-    });
-    return fn;
-  };
   p.originalFunc = firstFunc(*p.original);
   if (!p.originalFunc)
     throw KernelBuildError::at(BuildStage::Fusion, path, "the file has no func.func", stage);
   p.fused = mlir::OwningOpRef<mlir::ModuleOp>(p.original->clone());
-  p.fusion = runFusion(*p.fused, blockN);
-  if (!p.fusion.pipelineSucceeded)
-    throw KernelBuildError::at(BuildStage::Fusion, path, "the pipeline failed:\n" + p.fusion.diagnostics, stage);
-  if (!p.fusion.fullyFused())
-    throw KernelBuildError::at(BuildStage::Fusion, path,
-                               "the rules left " + std::to_string(p.fusion.kernels) + " kernels, " +
-                                   std::to_string(p.fusion.hbmScratch) + " HBM scratch buffers and " +
-                                   std::to_string(p.fusion.untiled) +
-                                   " ops on untiled `?` tiles; code generation needs one fused, tiled kernel. "
-                                   "Fusion diagnostics:\n" + p.fusion.diagnostics,
-                               stage);
+  p.fusion = fuseForCodegen(*p.fused, blockN, path, stage);
   p.fusedFunc = firstFunc(*p.fused);
   return p;
 }

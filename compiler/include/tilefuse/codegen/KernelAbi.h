@@ -22,11 +22,12 @@
 // 8-byte fields, and take Params as a `const __grid_constant__` argument (the copies read the maps in
 // place); Params' size is then rounded up to 64 bytes.
 //
-// Requirements the runtime must meet (packParams checks the first two): tensors the kernel loads with
-// cp.async (Q, K, V) have 16-byte aligned bases and every stride a multiple of 16 bytes; every tensor's
-// last dim is contiguous and its extents match the sizes; O rows are written as 4-byte pairs (4-byte
-// alignment); the GQA group size Hq / Hkv is a constant of the fused program (query head h reads K/V
-// head h / G), so Hkv must be Hq / G for the G the program was lowered with.
+// Requirements the runtime must meet (packParams checks the first three): tensors the kernel loads with
+// cp.async (Q, K, V) have 16-byte aligned bases and every stride a multiple of 16 bytes, and a run-time
+// last dim of theirs (a chain's D) is a multiple of 16 bytes; every tensor's last dim is contiguous and
+// its extents match the sizes; 16-bit outputs (O) are written as 4-byte pairs (a 4-byte aligned base,
+// even strides); the GQA group size Hq / Hkv is a constant of the fused program (query head h reads K/V
+// head h / G), so Hkv must be Hq / G for the G the program was lowered with (a chain has no heads).
 //
 // Packed layout (FlashAttention's varlen API; specs/README.md "Packed sequences"): the fused program is
 // the batched one, but the kernel reads sequence b's rows from cu_seqlens: its length is
@@ -99,7 +100,7 @@ struct ProblemSizes {
   int64_t totalQ = 0;
   /// The run-time sizes of a program that is not attention, by dim name (T, D, F, ...: the `?` dims of
   /// its tensors, KernelSignature::operands).
-  std::vector<std::pair<std::string, int64_t>> named;
+  std::vector<std::pair<std::string, int64_t>> named = {};
   /// The value of "B", "Hq", "Hkv", "Sq", "Sk" or a name in `named`; throws std::invalid_argument for
   /// another name.
   int64_t get(std::string_view name) const;
