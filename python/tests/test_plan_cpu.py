@@ -22,7 +22,8 @@ class _FakeEngine:
         self.clears = 0
         self.block_masks = _lib.BlockMaskGuard(self.clear_block_masks, limit=4)
 
-    def kernel(self, spec_json, shape, policy):
+    def kernel(self, spec_json, shape, policy, host_captures=None):
+        self.host_captures = host_captures
         return self.kernels.setdefault((spec_json, shape, policy), 0x2000 + 16 * len(self.kernels))
 
     def has_block_mask(self, kernel):
@@ -358,3 +359,23 @@ def test_kernels_without_block_masks_skip_the_guard(rec, monkeypatch):
     doc_ids += 1
     tilefuse.flex_attention(q, k, v, mask_mod=_doc_mask(doc_ids))
     assert eng.clears == 0 and not eng.block_masks.entries
+
+
+def test_tune_policy_passes_host_copies_of_the_captures(rec, monkeypatch):
+    # Under the tune policy the engine's kernel lookup gets host copies of the call's captures (their mask
+    # density class picks and tunes the schedule); under the heuristic policy it gets none.
+    q = torch.randn(1, 4, 64, 64, dtype=torch.bfloat16)
+    slopes = torch.rand(4)
+
+    def alibi(score, b, h, q_idx, kv_idx):
+        return score + slopes[h] * (kv_idx - q_idx)
+
+    eng = _lib._engines[0]
+    tilefuse.flex_attention(q, q, q, score_mod=alibi)
+    assert eng.host_captures is None
+    monkeypatch.setattr(_ops, "_policy", "tune")
+    q2 = torch.randn(1, 4, 128, 64, dtype=torch.bfloat16)  # another shape: a new kernel lookup
+    tilefuse.flex_attention(q2, q2, q2, score_mod=alibi)
+    assert len(eng.host_captures) == 1
+    host = eng.host_captures[0]
+    assert host.device.type == "cpu" and host.is_contiguous() and torch.equal(host, slopes)
