@@ -378,26 +378,11 @@ TF_DEVICE packed_tile packed_block_tile(const int *cu_q, const int *cu_k, int B,
 // ---------------------------------------------------------------------------------------------------
 // Stores
 
-/// dst[row0 + r][col0 + c] = src[r][c] for rows row0 + r < dst.rows, a 16-bit row-layout register
-/// tile (device::warp::store takes f32 accumulators and converts; this one stores pairs as they are).
-template <typename T, int R, int C>
-TF_DEVICE void store(const gv<T> &dst, const rt<T, R, C, layout::row> &src, int row0, int col0) {
-  using Tile = rt<T, R, C, layout::row>;
-#pragma unroll
-  for (int i = 0; i < R / 16; ++i)
-#pragma unroll
-    for (int p = 0; p < 4; ++p) {
-      const int r = row0 + Tile::row_of(i, p, 0);
-      if (r >= dst.rows) continue;
-#pragma unroll
-      for (int j = 0; j < C / 16; ++j)
-        *reinterpret_cast<typename packed2<T>::type *>(dst.row(r) + col0 + Tile::col_of(j, p, 0)) = src.tiles[i][j][p];
-    }
-}
-
-/// store with a column bound too: columns c >= dst.cols are skipped (a pair straddling it stores its first).
-template <typename T, int R, int C>
-TF_DEVICE void store(const gvb<T> &dst, const rt<T, R, C, layout::row> &src, int row0, int col0) {
+/// dst[row0 + r][col0 + c] = src[r][c] for rows row0 + r < dst.rows (and, for a gvb, columns < dst.cols; a
+/// pair straddling it stores its first element), a 16-bit row-layout register tile (device::warp::store
+/// takes f32 accumulators and converts; this one stores pairs as they are). View: gv<T> or gvb<T>.
+template <template <typename> class View, typename T, int R, int C>
+TF_DEVICE void store(const View<T> &dst, const rt<T, R, C, layout::row> &src, int row0, int col0) {
   using Tile = rt<T, R, C, layout::row>;
 #pragma unroll
   for (int i = 0; i < R / 16; ++i)
@@ -408,11 +393,12 @@ TF_DEVICE void store(const gvb<T> &dst, const rt<T, R, C, layout::row> &src, int
 #pragma unroll
       for (int j = 0; j < C / 16; ++j) {
         const int c = col0 + Tile::col_of(j, p, 0);
-        T *out = dst.row(r) + c;
-        if (c + 1 < dst.cols)
-          *reinterpret_cast<typename packed2<T>::type *>(out) = src.tiles[i][j][p];
-        else if (c < dst.cols)
-          out[0] = src.tiles[i][j][p].x;
+        if constexpr (!has_col_bound<View<T>>)
+          *reinterpret_cast<typename packed2<T>::type *>(dst.row(r) + col0 + Tile::col_of(j, p, 0)) = src.tiles[i][j][p];
+        else if (col_in_bounds(dst, c + 1))
+          *reinterpret_cast<typename packed2<T>::type *>(dst.row(r) + c) = src.tiles[i][j][p];
+        else if (col_in_bounds(dst, c))
+          dst.row(r)[c] = src.tiles[i][j][p].x;
       }
     }
 }

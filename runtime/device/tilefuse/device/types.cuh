@@ -34,6 +34,15 @@ template <typename T> struct gvb {
   TF_DEVICE T *row(int r) const { return ptr + static_cast<long long>(r) * row_stride; }
 };
 
+/// Whether column `col` (from the view's pointer) is inside the view's column bound: always for gv, which has
+/// none (a constant, so the copies and stores below compile as before), col < cols for gvb.
+template <typename T> TF_DEVICE constexpr bool col_in_bounds(const gv<T> &, int) { return true; }
+template <typename T> TF_DEVICE bool col_in_bounds(const gvb<T> &v, int col) { return col < v.cols; }
+/// Whether a view type has a column bound (gvb): stores test it under `if constexpr`, so a gv store is the
+/// plain pair store.
+template <typename V> inline constexpr bool has_col_bound = false;
+template <typename T> inline constexpr bool has_col_bound<gvb<T>> = true;
+
 // ---------------------------------------------------------------------------------------------------
 /// Shared tile of 16-bit elements, ROWS x COLS (COLS a multiple of 16), row-major in 16-byte chunks (8
 /// elements), no padding. The chunk index is XOR-swizzled by the row so that the 8 rows one ldmatrix 8x8

@@ -37,9 +37,10 @@ TF_DEVICE void load(rt<T, R, C, L> &dst, const st<T, SR, SC> &src, int row0, int
 }
 
 /// dst[row0 + r][col0 + c] = convert<T>(src[r][c]) for every row with row0 + r < dst.rows (rows past
-/// the end are skipped). src is an f32 row-layout accumulator; stores are 4-byte pairs per lane.
-template <typename T, int R, int C>
-TF_DEVICE void store(const gv<T> &dst, const rt<float, R, C, layout::row> &src, int row0, int col0) {
+/// the end are skipped) and, for a gvb, column col0 + c < dst.cols (a pair straddling it stores its first
+/// element). src is an f32 row-layout accumulator; stores are 4-byte pairs per lane. View: gv<T> or gvb<T>.
+template <template <typename> class View, typename T, int R, int C>
+TF_DEVICE void store(const View<T> &dst, const rt<float, R, C, layout::row> &src, int row0, int col0) {
 #pragma unroll
   for (int i = 0; i < R / 16; ++i) {
 #pragma unroll
@@ -53,34 +54,13 @@ TF_DEVICE void store(const gv<T> &dst, const rt<float, R, C, layout::row> &src, 
         for (int half = 0; half < 2; ++half) { // columns 0..7, 8..15 of the base tile
           const int q = p + 2 * half;
           const int c = rt<float, R, C>::col_of(j, q, 0);
-          *reinterpret_cast<typename packed2<T>::type *>(out + c) = packed2<T>::from_float2(src.tiles[i][j][q]);
-        }
-      }
-    }
-  }
-}
-
-/// store with a column bound too: columns c >= dst.cols are skipped (a pair straddling it stores its first).
-template <typename T, int R, int C>
-TF_DEVICE void store(const gvb<T> &dst, const rt<float, R, C, layout::row> &src, int row0, int col0) {
-#pragma unroll
-  for (int i = 0; i < R / 16; ++i) {
-#pragma unroll
-    for (int p = 0; p < 2; ++p) {
-      const int r = row0 + rt<float, R, C>::row_of(i, p, 0);
-      if (r >= dst.rows) continue;
-      T *out = dst.row(r) + col0;
-#pragma unroll
-      for (int j = 0; j < C / 16; ++j) {
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int q = p + 2 * half;
-          const int c = rt<float, R, C>::col_of(j, q, 0);
-          const float2 v = src.tiles[i][j][q];
-          if (col0 + c + 1 < dst.cols)
-            *reinterpret_cast<typename packed2<T>::type *>(out + c) = packed2<T>::from_float2(v);
-          else if (col0 + c < dst.cols)
-            out[c] = packed2<T>::from_float2(v).x;
+          if constexpr (!has_col_bound<View<T>>) {
+            *reinterpret_cast<typename packed2<T>::type *>(out + c) = packed2<T>::from_float2(src.tiles[i][j][q]);
+          } else if (col_in_bounds(dst, col0 + c + 1)) {
+            *reinterpret_cast<typename packed2<T>::type *>(out + c) = packed2<T>::from_float2(src.tiles[i][j][q]);
+          } else if (col_in_bounds(dst, col0 + c)) {
+            out[c] = packed2<T>::from_float2(src.tiles[i][j][q]).x;
+          }
         }
       }
     }
