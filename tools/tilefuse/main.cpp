@@ -590,13 +590,17 @@ int main(int argc, char **argv) {
   }
   applySeq(problem.overrides, seqBoth);
 
-  // Packed flags of emit / tune / bench: the batch's sizes (B = sequences, Sq / Sk = the max lengths).
-  auto packedSizes = [&](const PackedFlags &f, tilefuse::spec::ShapeOverrides &o) -> int {
+  // Packed flags of emit / tune / bench: the batch's sizes (B = sequences, Sq / Sk = the max lengths), and the
+  // batch itself into `batch` when given. Returns the exit status (1 for bad flags, with the message).
+  auto packedSizes = [&](const PackedFlags &f, tilefuse::spec::ShapeOverrides &o,
+                         std::optional<tilefuse::spec::PackedSeqs> *batch = nullptr) -> int {
     try {
       if (auto seqs = packedFrom(f)) {
         o.B = seqs->batch();
         o.Sq = std::max<int64_t>(seqs->maxLenQ(), 1);
         o.Sk = std::max<int64_t>(seqs->maxLenK(), 1);
+        if (batch)
+          *batch = std::move(seqs);
       }
       return 0;
     } catch (const std::exception &e) {
@@ -612,14 +616,8 @@ int main(int argc, char **argv) {
   }
   if (tuneCmd->parsed()) {
     applySeq(tuneArgs.problem.overrides, tunerSeq);
-    if (int rc = packedSizes(tunePacked, tuneArgs.problem.overrides))
+    if (int rc = packedSizes(tunePacked, tuneArgs.problem.overrides, &tuneArgs.options.packed))
       return rc;
-    try {
-      tuneArgs.options.packed = packedFrom(tunePacked);
-    } catch (const std::exception &e) {
-      fmt::print(stderr, "tilefuse: error: {}\n", e.what());
-      return 1;
-    }
     tuneArgs.options.writeCache = !noCache;
     tuneArgs.options.objective = tilefuse::tuner::objectiveFromString(objective); // checked by IsMember
     if (keepFaster)
@@ -628,14 +626,8 @@ int main(int argc, char **argv) {
   }
   if (benchCmd->parsed()) {
     applySeq(benchArgs.problem.overrides, tunerSeq);
-    if (int rc = packedSizes(benchPacked, benchArgs.problem.overrides))
+    if (int rc = packedSizes(benchPacked, benchArgs.problem.overrides, &benchArgs.options.packed))
       return rc;
-    try {
-      benchArgs.options.packed = packedFrom(benchPacked);
-    } catch (const std::exception &e) {
-      fmt::print(stderr, "tilefuse: error: {}\n", e.what());
-      return 1;
-    }
     return cli::runBench(benchArgs);
   }
   if (cacheCmd->parsed()) {

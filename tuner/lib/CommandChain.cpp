@@ -30,7 +30,6 @@
 #include "tilefuse/interp/Interpreter.h"
 #include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/runtime/Resources.h"
-#include "tilefuse/spec/FileIO.h"
 #include "tilefuse/spec/Json.h"
 #include "tilefuse/tuner/Check.h"
 
@@ -348,33 +347,9 @@ int runEmitChain(const EmitArgs &a) {
       fmt::print(stderr, "tilefuse emit: {} for {}: schedule {}, grid {}\n", a.problem.specPath, arch,
                  detail::scheduleText(schedule), k.grid.toString());
       out["schedule"] = detail::scheduleJson(schedule);
-      out["kernel_name"] = k.kernelName;
-      out["threads_per_block"] = k.threadsPerBlock;
-      out["dynamic_smem_bytes"] = k.dynamicSmemBytes;
-      out["grid"] = k.grid.toString();
-      out["param_bytes"] = k.params.bytes;
-      if (a.format == "cuda") {
-        text = k.source;
-      } else {
-        tuner::detail::Compiled c = tuner::detail::compileKernel(k, arch);
-        if (!c.ok)
-          throw std::runtime_error("NVRTC rejected the generated kernel: " + c.error);
-        out["registers"] = c.ptxas.registers;
-        out["spill_bytes"] = c.ptxas.spillStoreBytes + c.ptxas.spillLoadBytes;
-        text = a.format == "ptx" ? c.ptx : std::string(c.cubin.begin(), c.cubin.end());
-      }
+      text = detail::emitKernelText(k, a, arch, out);
     }
-    if (!a.output.empty()) {
-      spec::writeFileAtomically(a.output, text);
-      out["output"] = a.output;
-    } else if (!a.json) {
-      fmt::print("{}", text);
-    } else {
-      out["text"] = text;
-    }
-    if (a.json)
-      fmt::print("{}\n", spec::dumpJson(out, 2));
-    return 0;
+    return detail::finishEmit(a, text, out);
   });
 }
 
@@ -404,8 +379,7 @@ int runBenchChain(const BenchArgs &a) {
       if (f.source == codegen::ParamSource::Size && !sizes.count(f.size))
         throw std::invalid_argument("no --size " + f.size + "=N; the program's run-time sizes are " + known);
     for (const auto &[n, v] : sizes)
-      if (known.find(n) == std::string::npos ||
-          std::none_of(k.built.params.fields.begin(), k.built.params.fields.end(),
+      if (std::none_of(k.built.params.fields.begin(), k.built.params.fields.end(),
                        [&](const codegen::ParamField &f) { return f.source == codegen::ParamSource::Size && f.size == n; }))
         throw std::invalid_argument("--size " + n + ": the program has no run-time size " + n + "; its sizes are " +
                                     known);

@@ -25,6 +25,45 @@ void writeAtomically(const std::string &path, const std::string &bytes) {
 
 } // namespace
 
+namespace detail {
+
+std::string emitKernelText(const driver::BuiltKernel &k, const EmitArgs &a, const std::string &arch,
+                           nlohmann::json &out) {
+  out["kernel_name"] = k.kernelName;
+  out["threads_per_block"] = k.threadsPerBlock;
+  out["dynamic_smem_bytes"] = k.dynamicSmemBytes;
+  out["grid"] = k.grid.toString();
+  out["param_bytes"] = k.params.bytes;
+  if (a.format == "cuda")
+    return k.source;
+  tuner::detail::Compiled c = tuner::detail::compileKernel(k, arch);
+  if (!c.ok)
+    throw std::runtime_error("NVRTC rejected the generated kernel: " + c.error);
+  out["registers"] = c.ptxas.registers;
+  out["spill_bytes"] = c.ptxas.spillStoreBytes + c.ptxas.spillLoadBytes;
+  out["compile_ms"] = c.compileMs;
+  return a.format == "ptx" ? c.ptx : std::string(c.cubin.begin(), c.cubin.end());
+}
+
+int finishEmit(const EmitArgs &a, const std::string &text, nlohmann::json &out) {
+  if (!a.output.empty()) {
+    writeAtomically(a.output, text);
+    out["output"] = a.output;
+    out["bytes"] = text.size();
+    if (!a.json)
+      fmt::print(stderr, "tilefuse emit: wrote {} ({} bytes)\n", a.output, text.size());
+  } else if (!a.json) {
+    fmt::print("{}", text);
+  } else {
+    out["text"] = text;
+  }
+  if (a.json)
+    fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
+  return 0;
+}
+
+} // namespace detail
+
 int runEmit(const EmitArgs &a) {
   if (std::filesystem::path(a.problem.specPath).extension() == ".mlir")
     return runEmitChain(a);
@@ -68,38 +107,9 @@ int runEmit(const EmitArgs &a) {
     if (a.format == "mlir") {
       text = builder.fusedIR(choice.schedule.blockM, choice.schedule.blockN);
     } else {
-      KernelSource k = builder.generate(choice.schedule);
-      out["kernel_name"] = k.kernelName;
-      out["threads_per_block"] = k.threadsPerBlock;
-      out["dynamic_smem_bytes"] = k.dynamicSmemBytes;
-      out["grid"] = k.grid.toString();
-      out["param_bytes"] = k.params.bytes;
-      if (a.format == "cuda") {
-        text = k.source;
-      } else {
-        tuner::detail::Compiled c = tuner::detail::compileKernel(k, arch);
-        if (!c.ok)
-          throw std::runtime_error("NVRTC rejected the generated kernel: " + c.error);
-        out["registers"] = c.ptxas.registers;
-        out["spill_bytes"] = c.ptxas.spillStoreBytes + c.ptxas.spillLoadBytes;
-        out["compile_ms"] = c.compileMs;
-        text = a.format == "ptx" ? c.ptx : std::string(c.cubin.begin(), c.cubin.end());
-      }
+      text = detail::emitKernelText(builder.generate(choice.schedule), a, arch, out);
     }
-    if (!a.output.empty()) {
-      writeAtomically(a.output, text);
-      out["output"] = a.output;
-      out["bytes"] = text.size();
-      if (!a.json)
-        fmt::print(stderr, "tilefuse emit: wrote {} ({} bytes)\n", a.output, text.size());
-    } else if (!a.json) {
-      fmt::print("{}", text);
-    } else {
-      out["text"] = text;
-    }
-    if (a.json)
-      fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
-    return 0;
+    return detail::finishEmit(a, text, out);
   });
 }
 

@@ -1,6 +1,7 @@
 //===- CommandSupport.h - what the CLI commands share -----------------*- C++ -*-===//
 #pragma once
 
+#include "tilefuse/driver/BuildKernel.h"
 #include "tilefuse/tuner/Commands.h"
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,15 @@ std::optional<codegen::Schedule> parseSchedule(const std::string &json);
 
 /// A nlohmann exception's message without its "[json.exception.type_error.302] " prefix.
 std::string describeJsonException(const std::exception &e);
+
+/// The text `tilefuse emit` prints for kernel `k` in format a.format ("cuda": the source; "ptx" or "cubin":
+/// compiled by NVRTC for `arch`), with the launch fields (and, compiled, registers, spill bytes, compile ms)
+/// added to `out`. Throws std::runtime_error when NVRTC rejects the kernel.
+std::string emitKernelText(const driver::BuiltKernel &k, const EmitArgs &a, const std::string &arch,
+                           nlohmann::json &out);
+/// Writes emit's `text`: to a.output atomically (with "output" and "bytes" in `out`, and a note on stderr
+/// without --json), else to stdout, or into `out` with --json; then prints `out` with --json. Returns 0.
+int finishEmit(const EmitArgs &a, const std::string &text, nlohmann::json &out);
 
 /// Runs `body`, turning exceptions into the exit status and messages of Commands.h.
 int guarded(const char *command, bool json, const std::function<int()> &body);
