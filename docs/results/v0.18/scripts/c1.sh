@@ -112,6 +112,14 @@ if [[ " ${chains[*]} " == *" rmsnorm_swiglu "* ]] && [ $t -gt 30 ]; then
   rc=$?; echo "peers rmsnorm_swiglu T=1024 D=1024 F=2816: exit $rc"
   [ $rc = 0 ] || tail -3 /tmp/peers-swiglu.log | cut -c1-300
 fi
+# 4b. rmsnorm_matmul at BLOCK_N 128 (218 registers, no spill, NVRTC sm_90) when time is left
+t=$(left); t=$((t - 15))
+if [ $t -gt 40 ]; then
+  timeout $t $tf bench examples/chains/rmsnorm_matmul.mlir --size T=4096 --size D=4096 --size F=14336 \
+    --schedule '{"block_n":128}' --json > /tmp/bench-bn128.json 2> /tmp/bench-bn128.err
+  echo "bench rmsnorm_matmul T=4096 D=4096 F=14336 block_n 128: exit $?; $(grep -hoE '"(median_ms|tflops|registers|spill_bytes|passed|error)": [^,]*' \
+    /tmp/bench-bn128.json | tr '\n' ' ' | cut -c1-300)" | tee -a "$OUT/bench.txt"
+fi
 echo "done at $((SECONDS - T0)) s"
 
 # 6. the table
