@@ -14,8 +14,8 @@ export PATH=/usr/local/cuda/bin:$PATH
 T0=$SECONDS
 mkdir -p "$OUT"
 # 1. the GPU tests other than the generated sweep
-SWEEP_TAGS="[gpu]~[generated]" CHECK_STEPS="cpu sweep" OUT=/tmp/gen SWEEP_TIMEOUT=200 \
-  timeout 230 bash tests/gpu/run_generated_checks.sh > /tmp/gen.log 2>&1
+SWEEP_TAGS="[gpu]~[generated]" CHECK_STEPS="cpu sweep" OUT=/tmp/gen SWEEP_TIMEOUT=140 \
+  timeout 160 bash tests/gpu/run_generated_checks.sh > /tmp/gen.log 2>&1
 echo "run_generated_checks rc=$?" | tee "$OUT/tests.txt"
 grep -E "^== |test cases|assertions|FAILED|failed|error:|skipped" /tmp/gen.log | cut -c1-240 | head -30 | tee -a "$OUT/tests.txt"
 echo "tune at $((SECONDS - T0)) s"
@@ -26,13 +26,13 @@ tf=/tmp/tf/bin/tilefuse
 export TILEFUSE_CACHE_DIR=/tmp/c2-cache
 python3 python/bench/bench_packed_peers.py --write-lengths /tmp/lengths.txt --seed 1 --min 128 --max 4096 --total 65536
 for spec in causal mha; do
-  timeout 110 $tf tune specs/varlen/$spec.json --seqlens-file /tmp/lengths.txt --Hq 16 --Hkv 16 --D 128 --budget 60 \
+  timeout 80 $tf tune specs/varlen/$spec.json --seqlens-file /tmp/lengths.txt --Hq 16 --Hkv 16 --D 128 --budget 30 \
     > /tmp/tune-$spec.log 2>&1
   echo "tune varlen/$spec: exit $? at $((SECONDS - T0)) s; $(grep -E '^winner|error' /tmp/tune-$spec.log | head -2 | cut -c1-300)"
 done 2>&1 | tee "$OUT/tune.txt"
 
 # 3. the packed benchmark with the peers, on the cache just written
-TILEFUSE=$tf OUT="$OUT/packed" BUDGET=$((575 - (SECONDS - T0))) bash tools/device-bench-packed.sh > /tmp/packed.log 2>&1
+TILEFUSE=$tf OUT="$OUT/packed" BUDGET=$((${C2_BUDGET:-450} - (SECONDS - T0))) bash tools/device-bench-packed.sh > /tmp/packed.log 2>&1
 echo "device-bench-packed rc=$? at $((SECONDS - T0)) s"
 grep -E "rc=|skipped" /tmp/packed.log | head
 cat "$OUT/packed/packed-table.md" 2>/dev/null || tail -20 /tmp/packed.log
