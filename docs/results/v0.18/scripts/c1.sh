@@ -120,6 +120,17 @@ if [ $t -gt 40 ]; then
   echo "bench rmsnorm_matmul T=4096 D=4096 F=14336 block_n 128: exit $?; $(grep -hoE '"(median_ms|tflops|registers|spill_bytes|passed|error)": [^,]*' \
     /tmp/bench-bn128.json | tr '\n' ' ' | cut -c1-300)" | tee -a "$OUT/bench.txt"
 fi
+echo "chains done at $((SECONDS - T0)) s"
+
+# 7. what is left of the call: call 2's packed tuning and benchmark (docs/results/v0.18/scripts/c2.sh, without
+#    its GPU tests), its table under $OUT/c2/packed
+t=$(left); t=$((t - 20))
+if [ $t -gt 200 ]; then
+  C2_SKIP_TESTS=1 C2_BUDGET=$t OUT="$OUT/c2" bash docs/results/v0.18/scripts/c2.sh > /tmp/c2.log 2>&1
+  echo "c2 (packed) rc=$? at $((SECONDS - T0)) s"; tail -25 /tmp/c2.log
+else
+  echo "c2 (packed): skipped, $((SECONDS - T0)) s gone"
+fi
 echo "done at $((SECONDS - T0)) s"
 
 # 6. the table
