@@ -19,8 +19,9 @@
 #   strip --strip-unneeded -o /tmp/tilefuse_chain_tests build/tests/gpu/tilefuse_chain_tests &&
 #     xz -T2 -6 -c /tmp/tilefuse_chain_tests > .device-carry/gpu/tilefuse_chain_tests.xz
 #   run(command="bash docs/results/v0.18/scripts/c1.sh", carry=[".device-carry"], timeout_s=590)
-# Back under $OUT (7 files): tests.txt, bench.json, bench.txt, memcheck.txt, chains-peers.json,
-# chains-peers-swiglu.json (when step 3 ran rmsnorm_swiglu), table.md.
+# 7. When time is left: call 2's packed tuning and benchmark (c2.sh without its tests), then 8. "[engine]".
+# Back under $OUT: tests.txt, bench.json, bench.txt, memcheck.txt, chains-peers.json,
+# chains-peers-swiglu.json (when step 3 ran rmsnorm_swiglu), table.md; c2/ (tune.txt, packed/), engine-tests.txt.
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
 T0=$SECONDS
@@ -130,6 +131,17 @@ if [ $t -gt 200 ]; then
   echo "c2 (packed) rc=$? at $((SECONDS - T0)) s"; tail -25 /tmp/c2.log
 else
   echo "c2 (packed): skipped, $((SECONDS - T0)) s gone"
+fi
+# 8. what is left after that: the Engine and C API GPU tests ("[engine]", the launch path of 880ae29)
+t=$(left); t=$((t - 15))
+if [ $t -gt 60 ]; then
+  SWEEP_TAGS="[engine]" CHECK_STEPS="sweep" OUT=/tmp/gen SWEEP_TIMEOUT=$((t - 15)) \
+    timeout $t bash tests/gpu/run_generated_checks.sh > /tmp/gen.log 2>&1
+  echo "engine tests rc=$?" | tee "$OUT/engine-tests.txt"
+  grep -E "test cases|assertions|FAILED|failed|error:|skipped" /tmp/gen.log /tmp/gen/generated.log 2>/dev/null |
+    cut -c1-240 | head -20 | tee -a "$OUT/engine-tests.txt"
+else
+  echo "engine tests: skipped, $((SECONDS - T0)) s gone"
 fi
 echo "done at $((SECONDS - T0)) s"
 
