@@ -25,7 +25,7 @@
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
 T0=$SECONDS
-left() { echo $((580 - (SECONDS - T0))); }
+left() { echo $((${C1_LIMIT:-580} - (SECONDS - T0))); }  # C1_LIMIT: seconds for the whole call
 mkdir -p "$OUT"
 source tools/device-unpack.sh /tmp/tf >/dev/null
 tf=/tmp/tf/bin/tilefuse
