@@ -388,6 +388,8 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
   // 64-bit form (for ALiBi, the v0.12 SASS exactly) and the tuner times both. On the sm80 backend causal S4k
   // went 1.125 -> 1.160 ms, so its kernels keep the 64-bit comparisons.
   llvm::DenseMap<Operation *, std::pair<std::string, std::string>> affineCompares; // -> (bound's line, expr)
+  // The col PRED' r form of an affine compare whose PRED' is <, <=, > or >= (r per row of the lane).
+  llvm::DenseMap<Operation *, std::pair<std::string, std::string>> columnBounds; // -> (PRED', r)
   if (diagRows_ > 0 && p_.schedule.mma == MmaFamily::Wgmma && !p_.schedule.compares64)
     for (Operation &op : block.without_terminator()) {
       auto cmp = dyn_cast<arith::CmpIOp>(op);
@@ -436,6 +438,8 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
         if (a != 0 || b != 1)
           as = " (col " + pr + " " + r + ")";
         expr = "(tfcg::col_offset(x) " + pr + " " + r + " - tfcg::col_base(x))";
+        if (pr != "==" && pr != "!=")
+          columnBounds[&op] = {pr, r};
       }
       affineCompares[&op] = {"const int " + bound + " = tfcg::position_bound(" + u + "); // the positions compared: " +
                                  compared + as,
@@ -463,12 +467,73 @@ std::string ElementCode::region(MapOp map, const std::vector<std::string> &args,
     }
     needed = std::move(reached);
   }
+  // A conjunction (a tree of single-use arith.andi) of column bounds, as one compare per direction:
+  //   col <= r1 && col < r2  ->  col <= min(r1, r2 - 1)      col > r1 && col >= r2  ->  col >= max(r1 + 1, r2)
+  // The min / max is one value per row of the lane, so each element pays one compare per direction where it
+  // paid one per bound: a causal partial tile's mask and its kv_idx < Sk guard (Prepare's merged tail guard)
+  // become one compare. Exact: integers, |r| <= 2^30 + 2^12 (position_bound), so r +- 1 does not overflow.
+  auto mergedColumnBounds = [&](Operation &op) -> std::optional<std::string> {
+    auto root = dyn_cast<arith::AndIOp>(op);
+    if (!root || (root->hasOneUse() && isa<arith::AndIOp>(*root->getUsers().begin())))
+      return std::nullopt; // not an arith.andi, or inside a larger conjunction
+    SmallVector<Value> leaves, work{root.getRhs(), root.getLhs()}; // leaves in program order
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      auto inner = v.getDefiningOp<arith::AndIOp>();
+      if (inner && inner->getBlock() == &block && v.hasOneUse()) {
+        work.push_back(inner.getRhs());
+        work.push_back(inner.getLhs());
+      } else {
+        leaves.push_back(v);
+      }
+    }
+    SmallVector<std::string> upper, lower, others, upperAsIs, lowerAsIs;
+    for (Value v : leaves) {
+      auto it = v.getDefiningOp() ? columnBounds.find(v.getDefiningOp()) : columnBounds.end();
+      if (it == columnBounds.end() || !val.count(v)) {
+        if (!val.count(v) && v.getDefiningOp() && v.getDefiningOp()->getBlock() == &block)
+          return std::nullopt; // a leaf not written yet (taken from a table): leave the tree as it is
+        others.push_back(operand(v));
+        continue;
+      }
+      const auto &[pr, r] = it->second;
+      const bool up = pr == "<=" || pr == "<";
+      (up ? upper : lower).push_back(pr == "<" ? "(" + r + ") - 1" : pr == ">" ? "(" + r + ") + 1" : r);
+      (up ? upperAsIs : lowerAsIs).push_back(operand(v));
+    }
+    if (upper.size() < 2 && lower.size() < 2)
+      return std::nullopt;
+    auto fold = [](const SmallVector<std::string> &rs, const char *f) {
+      std::string e = rs.front();
+      for (size_t k = 1; k < rs.size(); ++k)
+        e = std::string("tfcg::") + f + "<int>(" + e + ", " + rs[k] + ")";
+      return e;
+    };
+    SmallVector<std::string> terms;
+    if (upper.size() > 1)
+      terms.push_back("(tfcg::col_offset(x) <= " + fold(upper, "smin") + " - tfcg::col_base(x))");
+    else
+      terms.append(upperAsIs);
+    if (lower.size() > 1)
+      terms.push_back("(tfcg::col_offset(x) >= " + fold(lower, "smax") + " - tfcg::col_base(x))");
+    else
+      terms.append(lowerAsIs);
+    terms.append(others);
+    std::string e = terms.front();
+    for (size_t k = 1; k < terms.size(); ++k)
+      e = "(" + e + " && " + terms[k] + ")";
+    return e;
+  };
   for (Operation &op : block.without_terminator()) {
     if (op.getResult(0).use_empty() || !needed.contains(&op))
       continue; // dead in the region, or taken from a diagonal table
     if (auto it = affineCompares.find(&op); it != affineCompares.end()) {
       pre_.line(it->second.first);
       val[op.getResult(0)] = it->second.second;
+      continue;
+    }
+    if (std::optional<std::string> merged = mergedColumnBounds(op)) {
+      val[op.getResult(0)] = *merged;
       continue;
     }
     if (isa<arith::SIToFPOp>(op) && op.getResult(0).getType().isF32())

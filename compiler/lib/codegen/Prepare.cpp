@@ -146,6 +146,146 @@ bool onlyExpDiffLhs(MapOp map, unsigned i) {
   return true;
 }
 
+/// Whether `t` is the online softmax's safe maximum b' = select(b == -inf, k, b) with k a finite
+/// constant: b' is never -inf.
+bool neverMinusInf(Value t) {
+  auto sel = t.getDefiningOp<arith::SelectOp>();
+  auto cmp = sel ? sel.getCondition().getDefiningOp<arith::CmpFOp>() : arith::CmpFOp();
+  FloatAttr k, ninf;
+  return cmp && cmp.getPredicate() == arith::CmpFPredicate::OEQ && cmp.getLhs() == sel.getFalseValue() &&
+         matchPattern(cmp.getRhs(), m_Constant(&ninf)) && ninf.getValue().isInfinity() && ninf.getValue().isNegative() &&
+         matchPattern(sel.getTrueValue(), m_Constant(&k)) && k.getValue().isFinite();
+}
+
+/// Whether `map` yields exp(a - b') for a its argument i, read nowhere else, and b' never -inf
+/// (neverMinusInf): at a = -inf it yields exp(-inf) = +0 for every b' but NaN.
+bool expOfArgumentMinusSafeMax(MapOp map, unsigned i) {
+  if (map->getNumResults() != 1 || !onlyExpDiffLhs(map, i))
+    return false;
+  Block &body = map.getBody().front();
+  auto exp = cast<YieldOp>(body.getTerminator()).getValue().getDefiningOp<math::ExpOp>();
+  auto sub = exp ? exp.getOperand().getDefiningOp<arith::SubFOp>() : arith::SubFOp();
+  return sub && sub.getLhs() == body.getArgument(i) && neverMinusInf(sub.getRhs());
+}
+
+/// Whether `fill` is a fill of +0.
+bool isPlusZeroFill(Value fill) {
+  auto f = dyn_cast_or_null<FloatAttr>(fillConstant(fill));
+  return f && f.getValue().isPosZero();
+}
+
+/// Whether every reader of `v` is select(g, ., fill(+0)) (collected in `guards`), or a one-input map f with
+/// f(+0) = +0 (bf16 rounding: P) whose readers all are.
+bool readOnlyUnderGuard(Value v, Value g, SmallVectorImpl<SelectOp> &guards, int depth = 0) {
+  if (depth > 4 || v.use_empty())
+    return false;
+  for (OpOperand &use : v.getUses()) {
+    if (auto sel = dyn_cast<SelectOp>(use.getOwner())) {
+      if (sel.getCondition() != g || use.getOperandNumber() != 1 || !isPlusZeroFill(sel.getFalseValue()))
+        return false;
+      guards.push_back(sel);
+      continue;
+    }
+    auto map = dyn_cast<MapOp>(use.getOwner());
+    auto elem = cast<TileType>(v.getType()).getElementType();
+    if (!map || map.getInputs().size() != 1 || !isa<FloatType>(elem))
+      return false;
+    auto z = dyn_cast_or_null<FloatAttr>(foldMapAt(map, FloatAttr::get(elem, 0.0)));
+    if (!z || !z.getValue().isPosZero() || !readOnlyUnderGuard(map.getResult(), g, guards, depth + 1))
+      return false;
+  }
+  return true;
+}
+
+// The tail guard g (kv_idx < Sk on a tile that runs past Sk: the tiling rule's guards before each reduction
+// and contraction) applied once, before the exponential, instead of after it:
+//   exp(v - b')                       -> exp(select(g, v, fill(-inf)) - b')   (the row max's input, already
+//                                        computed: where g fails it is -inf, and exp(-inf - b') = +0)
+//   select(g, exp(..), fill(+0))      -> exp(..)          (the row sum's input)
+//   select(g, bf16(exp(..)), fill(+0)) -> bf16(exp(..))   (P, the P V product's input)
+// for b' the safe maximum, never -inf (neverMinusInf). Every value read where g holds is unchanged. Where
+// g fails the exponential is +0 as the selects made it, for every b' but NaN; b' is NaN only when a score
+// of the row is NaN, and then that row's O and LSE are NaN either way (its in-bounds P elements are NaN).
+// With mergeGuardIntoMask below, a partial tile's per-element work drops from mask, compare and select for
+// the max, compare and select after exp, to one select of the merged predicate.
+LogicalResult guardBeforeExp(SelectOp smax, DominanceInfo &dom, RewriterBase &rewriter) {
+  if (!isMinusInfFill(smax.getFalseValue()))
+    return failure();
+  Value g = smax.getCondition(), v = smax.getTrueValue();
+  SmallVector<std::pair<MapOp, unsigned>> exps;
+  for (OpOperand &use : v.getUses()) {
+    if (use.getOwner() == smax.getOperation())
+      continue;
+    auto e = dyn_cast<MapOp>(use.getOwner());
+    if (!e || !expOfArgumentMinusSafeMax(e, use.getOperandNumber()) ||
+        !dom.properlyDominates(smax.getOperation(), e.getOperation()))
+      return failure();
+    exps.push_back({e, use.getOperandNumber()});
+  }
+  SmallVector<SelectOp> guards;
+  for (auto [e, i] : exps)
+    if (!readOnlyUnderGuard(e.getResult(), g, guards))
+      return failure();
+  if (exps.empty() || guards.empty())
+    return failure();
+  for (auto [e, i] : exps)
+    rewriter.modifyOpInPlace(e, [&, e = e, i = i] { e->setOperand(i, smax.getResult()); });
+  for (SelectOp s : guards)
+    rewriter.replaceOp(s, s.getTrueValue());
+  return success();
+}
+
+// select(g, select(m, x, fill(c)), fill(c)) -> select(m && g, x, fill(c)), the inner select read by nothing
+// else and m, g maps (of position tiles) that no run-time block mask evaluates: one map computes both predicates, so each element costs one
+// select (and on sm90 one 32-bit compare per position bound, ElementCode's affine compares) where it cost
+// two selects. Exact: both sides are x where m and g hold and c elsewhere.
+LogicalResult mergeGuardIntoMask(SelectOp outer, RewriterBase &rewriter) {
+  auto inner = outer.getTrueValue().getDefiningOp<SelectOp>();
+  if (!inner || !inner->hasOneUse() || inner->getBlock() != outer->getBlock())
+    return failure();
+  Attribute c = fillConstant(outer.getFalseValue());
+  if (!c || fillConstant(inner.getFalseValue()) != c)
+    return failure();
+  auto m = inner.getCondition().getDefiningOp<MapOp>(), g = outer.getCondition().getDefiningOp<MapOp>();
+  // A run-time block mask's classification kernel evaluates the tagged maps one by one (BlockMask.cpp).
+  if (!m || !g || m.getType() != g.getType() || m->hasAttr(kRuntimeMaskAttrName) || g->hasAttr(kRuntimeMaskAttrName))
+    return failure();
+  SmallVector<Value> inputs(m.getInputs());
+  for (Value in : g.getInputs())
+    if (!llvm::is_contained(inputs, in))
+      inputs.push_back(in);
+  rewriter.setInsertionPoint(outer);
+  auto both = rewriter.create<MapOp>(outer.getLoc(), m.getType(), inputs);
+  SmallVector<Type> argTypes;
+  SmallVector<Location> argLocs;
+  for (Value in : inputs) {
+    argTypes.push_back(cast<TileType>(in.getType()).getElementType());
+    argLocs.push_back(in.getLoc());
+  }
+  Block *body = rewriter.createBlock(&both.getBody(), {}, argTypes, argLocs);
+  auto inlineBody = [&](MapOp from) {
+    IRMapping mapping;
+    Block &src = from.getBody().front();
+    for (auto [k, in] : llvm::enumerate(from.getInputs()))
+      mapping.map(src.getArgument(k), body->getArgument(llvm::find(inputs, in) - inputs.begin()));
+    for (Operation &op : src.without_terminator())
+      rewriter.clone(op, mapping);
+    return mapping.lookup(cast<YieldOp>(src.getTerminator()).getValue());
+  };
+  Value pm = inlineBody(m), pg = inlineBody(g);
+  Value pred = rewriter.create<arith::AndIOp>(outer.getLoc(), pm, pg);
+  rewriter.create<YieldOp>(outer.getLoc(), pred);
+  rewriter.modifyOpInPlace(outer, [&] {
+    outer->setOperand(0, both.getResult());
+    outer->setOperand(1, inner.getTrueValue());
+  });
+  rewriter.eraseOp(inner);
+  for (MapOp dead : {m, g})
+    if (dead->use_empty())
+      rewriter.eraseOp(dead);
+  return success();
+}
+
 // A positive scale pushed through max and into exp, for y = c * x (c a constant > 0) whose values, and
 // those of selects of y against a fill of -inf, are read only by row maxima and as the a of exp(a - b):
 //   select(m, c*x, fill(-inf))   = c * select(m, x, fill(-inf))   (c * -inf = -inf)
@@ -412,6 +552,19 @@ OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool scaleThroughMax) {
   copy->walk([](MapOp m) { hoistElementInvariants(m); });
   copy->walk([](ScanOp s) { sumBeforeScan(s); });
   IRRewriter rewriter(copy->getContext());
+  // The tail guards before the select rule: it would move the guard of P onto the exp tile it removes.
+  for (bool changed = true; changed;) {
+    changed = false;
+    DominanceInfo dom(*copy);
+    SmallVector<SelectOp> selects;
+    copy->walk([&](SelectOp s) { selects.push_back(s); });
+    for (SelectOp s : selects)
+      if (succeeded(guardBeforeExp(s, dom, rewriter))) {
+        (void)mergeGuardIntoMask(s, rewriter);
+        changed = true;
+        break; // guardBeforeExp erased selects of the list
+      }
+  }
   for (bool changed = true; changed;) {
     changed = false;
     DominanceInfo dom(*copy);
