@@ -65,6 +65,8 @@ json launchJson(const LaunchInfo &l) {
     fields.push_back(std::move(field));
   }
   json params = {{"tensors", tensors}, {"fields", fields}, {"bytes", l.params.bytes}};
+  if (l.params.packed) // absent in every entry of a kernel for batched tensors
+    params["packed"] = true;
   if (l.params.blockMask.present) // absent in entries of kernels without one (and before format 2's masks)
     params["block_mask"] = {{"block_m", l.params.blockMask.blockM},
                             {"block_n", l.params.blockMask.blockN},
@@ -232,6 +234,9 @@ LaunchInfo readLaunch(const Reader &r) {
   }
   Reader params = r.object("params");
   l.params.bytes = static_cast<std::size_t>(params.integer("bytes"));
+  // Packed sequences (ParamLayout::packed): before v0.19 an entry lost the flag, and a cached packed kernel
+  // was then refused at launch ("cu_seqlens given, but the kernel is for batched tensors").
+  l.params.packed = params.has("packed") && params.boolean("packed");
   if (params.has("block_mask")) {
     Reader bm = params.object("block_mask");
     l.params.blockMask.present = true;

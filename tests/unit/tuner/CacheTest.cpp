@@ -130,9 +130,13 @@ TEST_CASE("a packed kernel's entry keeps its cu_seqlens fields through JSON", "[
     f.offset = 0;
     e.launch.params.fields.push_back(f);
   }
+  e.launch.params.packed = true;
   const std::string text = entryToJson(e);
   CHECK(text.find("\"?\"") == std::string::npos);
   CacheEntry back = entryFromJson(text);
+  // The layout's packed flag too: without it the cached kernel was refused at launch (v0.18's packed tune).
+  CHECK(back.launch.params.packed);
+  CHECK_FALSE(entryFromJson(entryToJson(makeTestEntry(makeTestKey(h100(), 1), 1.0))).launch.params.packed);
   REQUIRE(back.launch.params.fields.size() == e.launch.params.fields.size());
   CHECK(back.launch.params.fields.back().source == tilefuse::codegen::ParamSource::SeqStarts);
   CHECK(back.launch.params.fields.back().dim == 1);

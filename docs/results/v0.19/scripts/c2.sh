@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# v0.19 call 2, after call 1 (the tail guard before exp: generated sweep passed, sliding window 1024 1.50x Flex):
+#   1. the packed GPU tests ([gpu][varlen]: fp64 checks of packed batches on both backends, memcheck) on the
+#      tail-guard code, whose partial tiles of packed sequences changed too;
+#   2. the chains' GPU test again, printing the message of call 1's one failure (an exception in the
+#      rmsnorm_swiglu cases, test_chains.cpp:362);
+#   3. issue 10's packed target: v0.18's c2.sh steps 2-3 (tune on the benchmark's packed batch, then
+#      tools/device-bench-packed.sh with FlexAttention and SDPA) with the cache entry's packed flag now kept
+#      (call 1: "packParams: cu_seqlens given, but the kernel is for batched tensors");
+#   4. ALiBi + causal (B4 H16 S4096) tuned by this code (q = registers no longer spills), benched in steady
+#      state, and FlexAttention's ALiBi first in its own process (v0.15 call 8: Flex recompiles after several
+#      mask_mods in one process).
+#   run(command="bash docs/results/v0.19/scripts/c2.sh", carry=[".device-carry"], timeout_s=595)
+set -u
+export PATH=/usr/local/cuda/bin:$PATH
+T0=$SECONDS
+OUT=${OUT:-/tmp/v019-c2}
+mkdir -p "$OUT"
+# 1. packed GPU tests
+SWEEP_TAGS="[gpu][varlen]" CHECK_STEPS="sweep" OUT=/tmp/genv SWEEP_TIMEOUT=110 \
+  timeout 130 bash tests/gpu/run_generated_checks.sh > /tmp/genv.log 2>&1
+echo "varlen tests rc=$? at $((SECONDS - T0)) s" | tee "$OUT/varlen-tests.txt"
+grep -E "test cases|assertions|FAILED|failed|exit [0-9]+," /tmp/genv.log | cut -c1-240 | head -12 | tee -a "$OUT/varlen-tests.txt"
+
+# 2. the chains' GPU test, with the failure's message
+source tools/device-unpack.sh /tmp/tf >/dev/null
+tf=/tmp/tf/bin/tilefuse
+ct=/tmp/tf/bin/tilefuse_chain_tests
+xz -dc .device-carry/gpu/tilefuse_chain_tests.xz > $ct && chmod +x $ct
+TILEFUSE_EXAMPLES_DIR=$PWD/examples timeout 90 $ct "[gpu][chains]" > /tmp/ct.log 2>&1
+echo "chain test rc=$? at $((SECONDS - T0)) s" | tee "$OUT/chain-test.txt"
+grep -E "^chain rmsnorm_swiglu" /tmp/ct.log | cut -c1-260 | head -12 | tee -a "$OUT/chain-test.txt"
+grep -A12 "FAILED" /tmp/ct.log | cut -c1-300 | head -30 | tee -a "$OUT/chain-test.txt"
+grep -E "test cases|assertions" /tmp/ct.log | tee -a "$OUT/chain-test.txt"
+
+# 3. packed: tune, then bench with the peers
+C2_SKIP_TESTS=1 C2_BUDGET=250 OUT="$OUT/packed-call" bash docs/results/v0.18/scripts/c2.sh > /tmp/c2p.log 2>&1
+echo "packed rc=$? at $((SECONDS - T0)) s"
+grep -E "tune varlen|rc=" /tmp/c2p.log | cut -c1-300
+cp "$OUT/packed-call/packed/packed-table.md" "$OUT/" 2>/dev/null && cat "$OUT/packed-table.md"
+
+# 4. ALiBi + causal: tune, steady-state bench, Flex
+left=$((575 - (SECONDS - T0)))
+if [ $left -gt 100 ]; then
+  TILEFUSE_CACHE_DIR=/tmp/c2-alibi timeout 50 $tf tune specs/alibi.json --B 4 --S 4096 --budget 30 > /tmp/tune-alibi.log 2>&1
+  echo "tune alibi rc=$?: $(grep -E '^winner' /tmp/tune-alibi.log | cut -c1-200)" | tee "$OUT/alibi.txt"
+  for round in 1 2; do
+    r=$(TILEFUSE_CACHE_DIR=/tmp/c2-alibi timeout 40 $tf bench specs/alibi.json --B 4 --S 4096 --reps 50 2>&1 |
+        grep -oE "median [0-9.]+ ms|FAIL[A-Z]*" | head -2 | tr '\n' ' ')
+    echo "tilefuse alibi_causal tuned: $r | round $round" | tee -a "$OUT/alibi.txt"
+  done
+  t=$((575 - (SECONDS - T0)))
+  [ $t -gt 30 ] && timeout $t python3 - <<'PY' 2>&1 | grep -v Warning | tee -a "$OUT/alibi.txt"
+import sys, torch
+sys.path.insert(0, "python/bench")
+from bench_packed_peers import time_ms
+from torch.nn.attention.flex_attention import flex_attention, create_block_mask
+flex = torch.compile(flex_attention)
+H, B, S = 16, 4, 4096
+slopes = torch.exp2(-8.0 * torch.arange(1, H + 1, device="cuda") / H)
+torch.manual_seed(0)
+q = torch.randn(B, H, S, 128, device="cuda", dtype=torch.bfloat16)
+k, v = torch.randn_like(q), torch.randn_like(q)
+bm = create_block_mask(lambda b, h, i, j: i >= j, None, None, S, S)
+fn = lambda: flex(q, k, v, score_mod=lambda s, b, h, i, j: s + slopes[h] * (j - i), block_mask=bm)
+for rnd in (1, 2):
+    r = time_ms(torch, fn, 5, 50, "cuda", warmup_ms=500.0)
+    print(f"flex alibi_causal: median {r['ms']:.3f} ms | round {rnd}", flush=True)
+PY
+fi
+echo "done at $((SECONDS - T0)) s"
