@@ -2,11 +2,11 @@
 # v0.19 call 2, after call 1 (the tail guard before exp: generated sweep passed, sliding window 1024 1.50x Flex):
 #   1. the packed GPU tests ([gpu][varlen]: fp64 checks of packed batches on both backends, memcheck) on the
 #      tail-guard code, whose partial tiles of packed sequences changed too;
-#   2. the chains' GPU test again, printing the message of call 1's one failure (an exception in the
-#      rmsnorm_swiglu cases, test_chains.cpp:362);
+#   2. the chains' GPU test again, printing the message of call 2's one failure (an exception in the
+#      rmsnorm_swiglu cases, test_chains.cpp:362), and memcheck of rmsnorm_swiglu at two of its sizes;
 #   3. issue 10's packed target: v0.18's c2.sh steps 2-3 (tune on the benchmark's packed batch, then
 #      tools/device-bench-packed.sh with FlexAttention and SDPA) with the cache entry's packed flag now kept
-#      (call 1: "packParams: cu_seqlens given, but the kernel is for batched tensors");
+#      (call 2: "packParams: cu_seqlens given, but the kernel is for batched tensors");
 #   4. ALiBi + causal (B4 H16 S4096) tuned by this code (q = registers no longer spills), benched in steady
 #      state, and FlexAttention's ALiBi first in its own process (v0.15 call 8: Flex recompiles after several
 #      mask_mods in one process).
@@ -32,6 +32,14 @@ echo "chain test rc=$? at $((SECONDS - T0)) s" | tee "$OUT/chain-test.txt"
 grep -E "^chain rmsnorm_swiglu" /tmp/ct.log | cut -c1-260 | head -12 | tee -a "$OUT/chain-test.txt"
 grep -A12 "FAILED" /tmp/ct.log | cut -c1-300 | head -30 | tee -a "$OUT/chain-test.txt"
 grep -E "test cases|assertions" /tmp/ct.log | tee -a "$OUT/chain-test.txt"
+# memcheck of rmsnorm_swiglu at the test's odd sizes (an illegal access would surface as the exception)
+for sz in "1 8 1" "65 72 63"; do
+  read -r T D F <<<"$sz"
+  timeout 60 compute-sanitizer --tool memcheck --print-limit 5 $tf bench examples/chains/rmsnorm_swiglu.mlir \
+    --size T=$T --size D=$D --size F=$F --reps 1 --warmup-ms 0 > /tmp/ms.log 2>&1
+  echo "memcheck rmsnorm_swiglu T=$T D=$D F=$F: exit $?; $(grep -m1 'ERROR SUMMARY' /tmp/ms.log); $(grep -oE -- '-> (PASS|FAIL)' /tmp/ms.log | head -1)"
+  grep -m4 -E "Invalid|misaligned|Address|error" /tmp/ms.log | cut -c1-220 | sed 's/^/  /'
+done 2>&1 | tee -a "$OUT/chain-test.txt"
 
 # 3. packed: tune, then bench with the peers
 C2_SKIP_TESTS=1 C2_BUDGET=250 OUT="$OUT/packed-call" bash docs/results/v0.18/scripts/c2.sh > /tmp/c2p.log 2>&1
