@@ -543,6 +543,22 @@ void stageRegisterLoads(func::FuncOp func) {
   }
 }
 
+/// Applies `rule` to the program's selects, walking them again after each success (a rule may erase
+/// selects of the walk), until none succeeds.
+template <typename Rule> void selectsToFixpoint(func::FuncOp f, Rule rule) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    DominanceInfo dom(f);
+    SmallVector<SelectOp> selects;
+    f.walk([&](SelectOp s) { selects.push_back(s); });
+    for (SelectOp s : selects)
+      if (succeeded(rule(s, dom))) {
+        changed = true;
+        break;
+      }
+  }
+}
+
 } // namespace
 
 OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool scaleThroughMax) {
@@ -553,26 +569,13 @@ OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool scaleThroughMax) {
   copy->walk([](ScanOp s) { sumBeforeScan(s); });
   IRRewriter rewriter(copy->getContext());
   // The tail guards before the select rule: it would move the guard of P onto the exp tile it removes.
-  for (bool changed = true; changed;) {
-    changed = false;
-    DominanceInfo dom(*copy);
-    SmallVector<SelectOp> selects;
-    copy->walk([&](SelectOp s) { selects.push_back(s); });
-    for (SelectOp s : selects)
-      if (succeeded(guardBeforeExp(s, dom, rewriter))) {
-        (void)mergeGuardIntoMask(s, rewriter);
-        changed = true;
-        break; // guardBeforeExp erased selects of the list
-      }
-  }
-  for (bool changed = true; changed;) {
-    changed = false;
-    DominanceInfo dom(*copy);
-    SmallVector<SelectOp> selects;
-    copy->walk([&](SelectOp s) { selects.push_back(s); });
-    for (SelectOp s : selects)
-      changed |= succeeded(selectOfMap(s, dom, rewriter));
-  }
+  selectsToFixpoint(*copy, [&](SelectOp s, DominanceInfo &dom) {
+    if (failed(guardBeforeExp(s, dom, rewriter)))
+      return failure();
+    (void)mergeGuardIntoMask(s, rewriter);
+    return success();
+  });
+  selectsToFixpoint(*copy, [&](SelectOp s, DominanceInfo &dom) { return selectOfMap(s, dom, rewriter); });
   // The scale rule after the select rule: it keeps no select of the scaled tile that the select rule
   // would share.
   if (!scaleThroughMax)
