@@ -270,7 +270,7 @@ LogicalResult mergeGuardIntoMask(SelectOp outer, RewriterBase &rewriter) {
       mapping.map(src.getArgument(k), body->getArgument(llvm::find(inputs, in) - inputs.begin()));
     for (Operation &op : src.without_terminator())
       rewriter.clone(op, mapping);
-    return mapping.lookup(cast<YieldOp>(src.getTerminator()).getValue());
+    return mapping.lookupOrDefault(cast<YieldOp>(src.getTerminator()).getValue()); // may be defined outside (mask "true")
   };
   Value pm = inlineBody(m), pg = inlineBody(g);
   Value pred = rewriter.create<arith::AndIOp>(outer.getLoc(), pm, pg);
@@ -561,24 +561,26 @@ template <typename Rule> void selectsToFixpoint(func::FuncOp f, Rule rule) {
 
 } // namespace
 
-OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool scaleThroughMax) {
+OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool sm90) {
   OwningOpRef<func::FuncOp> copy(fused.clone());
   loopsOntoGrid(*copy);
   stageRegisterLoads(*copy);
   copy->walk([](MapOp m) { hoistElementInvariants(m); });
   copy->walk([](ScanOp s) { sumBeforeScan(s); });
   IRRewriter rewriter(copy->getContext());
-  // The tail guards before the select rule: it would move the guard of P onto the exp tile it removes.
-  selectsToFixpoint(*copy, [&](SelectOp s, DominanceInfo &dom) {
-    if (failed(guardBeforeExp(s, dom, rewriter)))
-      return failure();
-    (void)mergeGuardIntoMask(s, rewriter);
-    return success();
-  });
+  // The tail guards before the select rule: it would move the guard of P onto the exp tile it removes. sm90
+  // only: on sm80, NVRTC's ptxas then spilled Gemma-2's D256 kernel (244 -> 255 registers, 68 B).
+  if (sm90)
+    selectsToFixpoint(*copy, [&](SelectOp s, DominanceInfo &dom) {
+      if (failed(guardBeforeExp(s, dom, rewriter)))
+        return failure();
+      (void)mergeGuardIntoMask(s, rewriter);
+      return success();
+    });
   selectsToFixpoint(*copy, [&](SelectOp s, DominanceInfo &dom) { return selectOfMap(s, dom, rewriter); });
   // The scale rule after the select rule: it keeps no select of the scaled tile that the select rule
   // would share.
-  if (!scaleThroughMax)
+  if (!sm90)
     return copy;
   SmallVector<MapOp> maps;
   copy->walk([&](MapOp m) { maps.push_back(m); });
