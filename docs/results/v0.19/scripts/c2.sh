@@ -12,20 +12,28 @@
 #      state, and FlexAttention's ALiBi first in its own process (v0.15 call 8: Flex recompiles after several
 #      mask_mods in one process).
 #   run(command="bash docs/results/v0.19/scripts/c2.sh", carry=[".device-carry"], timeout_s=595)
+# C2_STEPS (default "1 2 3 4") picks steps; C2_LIMIT (default 575) bounds the script in seconds.
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
 T0=$SECONDS
 OUT=${OUT:-/tmp/v019-c2}
+limit=${C2_LIMIT:-575}
+steps=" ${C2_STEPS:-1 2 3 4} "
+want() { [[ "$steps" == *" $1 "* ]]; }
 mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,driver_version,power.limit --format=csv,noheader | tee "$OUT/gpu.txt"
+source tools/device-unpack.sh /tmp/tf >/dev/null
+tf=/tmp/tf/bin/tilefuse
 # 1. packed GPU tests
+if want 1; then
 SWEEP_TAGS="[gpu][varlen]" CHECK_STEPS="sweep" OUT=/tmp/genv SWEEP_TIMEOUT=110 \
   timeout 130 bash tests/gpu/run_generated_checks.sh > /tmp/genv.log 2>&1
 echo "varlen tests rc=$? at $((SECONDS - T0)) s" | tee "$OUT/varlen-tests.txt"
 grep -E "test cases|assertions|FAILED|failed|exit [0-9]+," /tmp/genv.log | cut -c1-240 | head -12 | tee -a "$OUT/varlen-tests.txt"
+fi
 
 # 2. the chains' GPU test, with the failure's message
-source tools/device-unpack.sh /tmp/tf >/dev/null
-tf=/tmp/tf/bin/tilefuse
+if want 2; then
 ct=/tmp/tf/bin/tilefuse_chain_tests
 xz -dc .device-carry/gpu/tilefuse_chain_tests.xz > $ct && chmod +x $ct
 TILEFUSE_EXAMPLES_DIR=$PWD/examples timeout 90 $ct "[gpu][chains]" > /tmp/ct.log 2>&1
@@ -41,16 +49,20 @@ for sz in "1 8 8" "65 72 64"; do
   echo "memcheck rmsnorm_swiglu T=$T D=$D F=$F: exit $?; $(grep -m1 'ERROR SUMMARY' /tmp/ms.log); $(grep -oE -- '-> (PASS|FAIL)' /tmp/ms.log | head -1)"
   grep -m4 -E "Invalid|misaligned|Address|error" /tmp/ms.log | cut -c1-220 | sed 's/^/  /'
 done 2>&1 | tee -a "$OUT/chain-test.txt"
+fi
 
 # 3. packed: tune, then bench with the peers
-C2_SKIP_TESTS=1 C2_BUDGET=250 OUT="$OUT/packed-call" bash docs/results/v0.18/scripts/c2.sh > /tmp/c2p.log 2>&1
+b=$((limit - (SECONDS - T0) - 100)); [ $b -gt 250 ] && b=250
+if want 3 && [ $b -gt 150 ]; then
+C2_SKIP_TESTS=1 C2_BUDGET=$b OUT="$OUT/packed-call" bash docs/results/v0.18/scripts/c2.sh > /tmp/c2p.log 2>&1
 echo "packed rc=$? at $((SECONDS - T0)) s"
 grep -E "tune varlen|rc=" /tmp/c2p.log | cut -c1-300
 cp "$OUT/packed-call/packed/packed-table.md" "$OUT/" 2>/dev/null && cat "$OUT/packed-table.md"
+fi
 
 # 4. ALiBi + causal: tune, steady-state bench, Flex
-left=$((575 - (SECONDS - T0)))
-if [ $left -gt 100 ]; then
+left=$((limit - (SECONDS - T0)))
+if want 4 && [ $left -gt 100 ]; then
   TILEFUSE_CACHE_DIR=/tmp/c2-alibi timeout 50 $tf tune specs/alibi.json --B 4 --S 4096 --budget 30 > /tmp/tune-alibi.log 2>&1
   echo "tune alibi rc=$?: $(grep -E '^winner' /tmp/tune-alibi.log | cut -c1-200)" | tee "$OUT/alibi.txt"
   for round in 1 2; do
@@ -58,7 +70,7 @@ if [ $left -gt 100 ]; then
         grep -oE "median [0-9.]+ ms|FAIL[A-Z]*" | head -2 | tr '\n' ' ')
     echo "tilefuse alibi_causal tuned: $r | round $round" | tee -a "$OUT/alibi.txt"
   done
-  t=$((575 - (SECONDS - T0)))
+  t=$((limit - (SECONDS - T0)))
   [ $t -gt 30 ] && timeout $t python3 - <<'PY' 2>&1 | grep -v Warning | tee -a "$OUT/alibi.txt"
 import sys, torch
 sys.path.insert(0, "python/bench")
