@@ -84,13 +84,8 @@ TEST_CASE("every shipped spec fuses into one FlashAttention-2 kernel that comput
         INFO(what << " (seed " << testSeed() << ")");
 
         mlir::MLIRContext ctx;
-        lowering::loadDialects(ctx);
-        auto module = mlir::OwningOpRef<mlir::ModuleOp>(
-            mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx)));
-        lowering::LoweringOptions lo;
-        lo.blockM = bm;
-        mlir::func::FuncOp unfused = lowering::lowerToUnfused(*module, s, shape, lo);
-        REQUIRE(mlir::succeeded(mlir::verify(*module)));
+        mlir::OwningOpRef<mlir::ModuleOp> module = lowerSpec(ctx, s, shape, bm);
+        auto unfused = *module->getOps<mlir::func::FuncOp>().begin();
         mlir::OwningOpRef<mlir::ModuleOp> fusedModule = module->clone();
         FuseReport report = fuse(*fusedModule, bn);
         auto fused = *fusedModule->getOps<mlir::func::FuncOp>().begin();
@@ -144,11 +139,8 @@ TEST_CASE("codegen's Prepare rewrites keep the O and LSE of every shipped spec's
       spec::Shape shape = spec::resolveShape(s, ov);
       INFO(s.name << " Sq=" << sq << " Sk=" << sk << " BLOCK " << bm << "x" << bn << " (seed " << testSeed() << ")");
       mlir::MLIRContext ctx;
-      lowering::loadDialects(ctx);
-      auto module = mlir::OwningOpRef<mlir::ModuleOp>(mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx)));
-      lowering::LoweringOptions lo;
-      lo.blockM = bm;
-      mlir::func::FuncOp unfused = lowering::lowerToUnfused(*module, s, shape, lo);
+      mlir::OwningOpRef<mlir::ModuleOp> module = lowerSpec(ctx, s, shape, bm);
+      auto unfused = *module->getOps<mlir::func::FuncOp>().begin();
       auto args = randomArguments(unfused, dimsOf(unfused, s, shape), testSeed());
       (void)fuse(*module, bn);
       auto fused = *module->getOps<mlir::func::FuncOp>().begin();

@@ -4,6 +4,7 @@
 #include "blk/BlkDialect.h"
 #include "tilefuse/compiler/Passes.h"
 #include "tilefuse/interp/Interpreter.h"
+#include "tilefuse/lowering/Lowering.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
@@ -27,6 +28,16 @@ uint64_t testSeed() {
     return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   }();
   return seed;
+}
+
+OwningOpRef<ModuleOp> lowerSpec(MLIRContext &ctx, const spec::Spec &s, const spec::Shape &shape, int64_t blockM) {
+  lowering::loadDialects(ctx);
+  OwningOpRef<ModuleOp> module(ModuleOp::create(UnknownLoc::get(&ctx)));
+  lowering::LoweringOptions lo;
+  lo.blockM = blockM;
+  lowering::lowerToUnfused(*module, s, shape, lo);
+  REQUIRE(succeeded(verify(*module)));
+  return module;
 }
 
 FuseReport fuse(ModuleOp module, int64_t blockN) {

@@ -7,6 +7,7 @@
 #define TILEFUSE_TESTS_FUSESUPPORT_H
 
 #include "tilefuse/interp/HostTensor.h"
+#include "tilefuse/spec/Spec.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -29,6 +30,11 @@ struct FuseReport {
   int untiled = 0; ///< ops inside kernels with an operand or result on a `?` tile (no rule tiled them)
   std::vector<std::string> warnings;
 };
+
+/// A new module of `ctx` (its dialects loaded) holding spec `s` lowered at `shape` with BLOCK_M = blockM to
+/// the unfused three-kernel program (Lowering.h), verified; the function is its first op.
+mlir::OwningOpRef<mlir::ModuleOp> lowerSpec(mlir::MLIRContext &ctx, const spec::Spec &s, const spec::Shape &shape,
+                                            int64_t blockM);
 
 /// Runs --tilefuse-fuse (block-n = blockN) on `module` in place; fails the test on an error.
 FuseReport fuse(mlir::ModuleOp module, int64_t blockN);

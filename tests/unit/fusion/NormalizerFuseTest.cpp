@@ -48,12 +48,8 @@ struct Run {
 
 Run lowerFuseRun(const spec::Spec &s, const spec::Shape &shape, int64_t bm, int64_t bn, uint64_t seed) {
   mlir::MLIRContext ctx;
-  lowering::loadDialects(ctx);
-  auto module = mlir::OwningOpRef<mlir::ModuleOp>(mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx)));
-  lowering::LoweringOptions lo;
-  lo.blockM = bm;
-  mlir::func::FuncOp unfused = lowering::lowerToUnfused(*module, s, shape, lo);
-  REQUIRE(mlir::succeeded(mlir::verify(*module)));
+  mlir::OwningOpRef<mlir::ModuleOp> module = lowerSpec(ctx, s, shape, bm);
+  auto unfused = *module->getOps<mlir::func::FuncOp>().begin();
   mlir::OwningOpRef<mlir::ModuleOp> fusedModule = module->clone();
   Run r;
   r.report = fuse(*fusedModule, bn);
