@@ -22,6 +22,15 @@ sustained load an H200 runs a long D128 kernel 10-15% slower than in its
 first launches (docs/results/v0.14, calls 5-9). A burst timing (--warmup-ms 0)
 therefore favours whichever side is timed first after an idle period.
 
+--variant NAME times FlexAttention alone on each case with a score_mod / mask_mod
+that SDPA cannot express (peers.py --variants' definitions; Tilefuse's specs in
+specs/bench/README.md), query i and key j:
+  alibi_causal        score + slopes[h] (j - i), slopes[h] = 2^(-8 (h + 1) / Hq); j <= i
+  sliding1024_causal  i - 1024 < j <= i
+  sliding4096_causal  i - 4096 < j <= i
+Run one variant per process when timing several: Flex recompiles after a few
+mask_mods in one process (docs/results/v0.15, call 8).
+
 FLOPs: 4 B Hq S^2 D, halved when causal. A peer that fails (not installed,
 refused for the case) is reported as unavailable with the reason. --device
 cpu runs the same code on the CPU at small sizes: a test of the script, not a
@@ -62,6 +71,34 @@ def parse_case(text):
         raise SystemExit(f"--case {text!r}: Hkv = {values['Hkv']} does not divide "
                          f"Hq = {values['Hq']}")
     return values
+
+
+def variant_mods(name, Hq, torch, dev):
+    """(score_mod or None, mask_mod) of --variant `name`; SystemExit listing the names otherwise."""
+    if name == "alibi_causal":
+        slopes = torch.exp2(-8.0 * torch.arange(1, Hq + 1, device=dev) / Hq)
+        return (lambda s, b, h, i, j: s + slopes[h] * (j - i)), (lambda b, h, i, j: i >= j)
+    for w in (1024, 4096):
+        if name == f"sliding{w}_causal":
+            return None, (lambda b, h, i, j, w=w: (i >= j) & (i - j < w))
+    raise SystemExit(f"--variant {name!r}: allowed: alibi_causal, sliding1024_causal, sliding4096_causal")
+
+
+def run_variant(args, case, variant, torch, flex, create_block_mask):
+    """Times FlexAttention on one case with --variant `variant`; returns {"flex": result or {"error": why}}."""
+    B, Hq, Hkv, S, D = (case[k] for k in ("B", "Hq", "Hkv", "S", "D"))
+    dev = args.device
+    score_mod, mask_mod = variant_mods(variant, Hq, torch, dev)
+    gen = torch.Generator(device=dev).manual_seed(args.seed)
+    q = torch.randn(B, Hq, S, D, device=dev, dtype=torch.bfloat16, generator=gen)
+    k = torch.randn(B, Hkv, S, D, device=dev, dtype=torch.bfloat16, generator=gen)
+    v = torch.randn(B, Hkv, S, D, device=dev, dtype=torch.bfloat16, generator=gen)
+    mask = create_block_mask(mask_mod, None, None, S, S, device=dev)
+
+    def run_flex():
+        return flex(q, k, v, score_mod=score_mod, block_mask=mask, enable_gqa=Hq != Hkv)
+    _, why = first_call(run_flex)
+    return {"flex": {"error": why} if why else time_ms(torch, run_flex, args.warmup, args.reps, dev, args.warmup_ms)}
 
 
 def run_case(args, case, torch, F, SDPBackend, sdpa_kernel, flex, create_block_mask):
@@ -107,6 +144,8 @@ def main():
     p.add_argument("--seed", type=int, default=0, help="seed of Q, K, V")
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     p.add_argument("--json", metavar="OUT", help="write the results here")
+    p.add_argument("--variant", action="append", metavar="NAME",
+                   help="time FlexAttention alone with this score_mod / mask_mod on each case (repeatable)")
     args = p.parse_args()
     if args.warmup < 0 or args.reps < 1 or not 0 <= args.warmup_ms <= 600000:
         raise SystemExit("--warmup >= 0, --reps >= 1 and 0 <= --warmup-ms <= 600000")
@@ -125,14 +164,19 @@ def main():
     for case in cases:
         label = ",".join(str(case[k]) for k in ("B", "Hq", "Hkv", "S", "D", "causal"))
         flops = 4 * case["B"] * case["Hq"] * case["S"] ** 2 * case["D"] / (2 if case["causal"] else 1)
-        peers = run_case(args, case, torch, F, SDPBackend, sdpa_kernel, flex, create_block_mask)
-        for name, r in peers.items():
-            if "ms" in r:
-                r["tflops"] = flops / r["ms"] / 1e9
-                print(f"{label:<24} {name:<11} {r['ms']:8.3f} ms {r['tflops']:7.1f} TFLOP/s", flush=True)
-            else:
-                print(f"{label:<24} {name:<11} unavailable: {r['error'][:120]}", flush=True)
-        results.append({"case": label, "flops": flops, "peers": peers})
+        runs = [(None, run_case(args, case, torch, F, SDPBackend, sdpa_kernel, flex, create_block_mask))] \
+            if not args.variant else \
+            [(v, run_variant(args, case, v, torch, flex, create_block_mask)) for v in args.variant]
+        for variant, peers in runs:
+            for name, r in peers.items():
+                who = name if variant is None else f"{name}:{variant}"
+                if "ms" in r:
+                    r["tflops"] = flops / r["ms"] / 1e9
+                    print(f"{label:<24} {who:<11} {r['ms']:8.3f} ms {r['tflops']:7.1f} TFLOP/s", flush=True)
+                else:
+                    print(f"{label:<24} {who:<11} unavailable: {r['error'][:120]}", flush=True)
+            results.append({"case": label, "flops": flops, "peers": peers} |
+                           ({} if variant is None else {"variant": variant}))
     timed = [r for c in results for r in c["peers"].values() if "ms" in r]
     if args.json:
         with open(args.json, "w") as f:

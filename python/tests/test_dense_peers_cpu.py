@@ -2,6 +2,7 @@
 
 * `--case` is parsed into its six fields, and a bad one is refused naming the field.
 * The timing helper honours its steady-state warm-up: calls go on until `warmup_ms` have passed.
+* `--variant` times FlexAttention alone with ALiBi or a sliding window, and refuses an unknown name.
 * The script runs end to end on the CPU on a tiny GQA causal case (`--device cpu`). It writes a JSON
   with a time for FlashAttention-2's and FlexAttention's paths, and reports cuDNN as unavailable with a
   reason.
@@ -69,3 +70,27 @@ def test_script_runs_on_cpu(tmp_path):
     got = case["peers"]
     assert got["sdpa_flash"]["ms"] > 0 and got["flex"]["ms"] > 0
     assert "error" in got["sdpa_cudnn"]
+
+
+def test_variants_run_on_cpu(tmp_path, peers):
+    # The variants' mods match their definitions at a few positions (ALiBi's slope of head 0 of 2 is 2^-4).
+    score, mask = peers.variant_mods("alibi_causal", 2, torch, "cpu")
+    h0 = torch.tensor(0)
+    assert float(score(torch.tensor(1.0), 0, h0, torch.tensor(5), torch.tensor(3))) == 1.0 - 2 * 2.0 ** -4
+    assert bool(mask(0, 0, torch.tensor(5), torch.tensor(5))) and not bool(mask(0, 0, torch.tensor(4), torch.tensor(5)))
+    _, window = peers.variant_mods("sliding1024_causal", 2, torch, "cpu")
+    i = torch.tensor(2000)
+    assert bool(window(0, 0, i, torch.tensor(977))) and not bool(window(0, 0, i, torch.tensor(976)))
+    with pytest.raises(SystemExit, match="allowed: alibi_causal"):
+        peers.variant_mods("sliding99_causal", 2, torch, "cpu")
+    out = tmp_path / "variants.json"
+    r = subprocess.run([sys.executable, _SCRIPT, "--device", "cpu", "--case", "1,2,1,32,16,1", "--reps", "2",
+                        "--warmup", "1", "--warmup-ms", "5", "--variant", "alibi_causal",
+                        "--variant", "sliding1024_causal", "--json", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cases = json.loads(out.read_text())["cases"]
+    assert [c["variant"] for c in cases] == ["alibi_causal", "sliding1024_causal"]
+    for c in cases:
+        assert set(c["peers"]) == {"flex"} and c["peers"]["flex"]["ms"] > 0
+    assert "flex:alibi_causal" in r.stdout

@@ -236,9 +236,11 @@ LogicalResult guardBeforeExp(SelectOp smax, DominanceInfo &dom, RewriterBase &re
 }
 
 // select(g, select(m, x, fill(c)), fill(c)) -> select(m && g, x, fill(c)), the inner select read by nothing
-// else and m, g maps (of position tiles) that no run-time block mask evaluates: one map computes both predicates, so each element costs one
-// select (and on sm90 one 32-bit compare per position bound, ElementCode's affine compares) where it cost
-// two selects. Exact: both sides are x where m and g hold and c elsewhere.
+// else and m, g maps (of position tiles) that no run-time block mask evaluates: one map computes both
+// predicates, so each element costs one select (and on sm90 one 32-bit compare per position bound,
+// ElementCode's affine compares) where it cost two selects. Exact: both sides are x where m and g hold and
+// c elsewhere. The map is built here, as the scale rule builds its own: fusion's buildMap (BlkBuild.h) is
+// private to the fusion library, which codegen does not link.
 LogicalResult mergeGuardIntoMask(SelectOp outer, RewriterBase &rewriter) {
   auto inner = outer.getTrueValue().getDefiningOp<SelectOp>();
   if (!inner || !inner->hasOneUse() || inner->getBlock() != outer->getBlock())

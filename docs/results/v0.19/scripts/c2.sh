@@ -9,8 +9,7 @@
 #      tools/device-bench-packed.sh with FlexAttention and SDPA) with the cache entry's packed flag now kept
 #      (call 2: "packParams: cu_seqlens given, but the kernel is for batched tensors");
 #   4. ALiBi + causal (B4 H16 S4096) tuned by this code (q = registers no longer spills), benched in steady
-#      state, and FlexAttention's ALiBi first in its own process (v0.15 call 8: Flex recompiles after several
-#      mask_mods in one process).
+#      state, and FlexAttention's ALiBi in its own process (python/bench/bench_dense_peers.py --variant).
 #   run(command="bash docs/results/v0.19/scripts/c2.sh", carry=[".device-carry"], timeout_s=595)
 # C2_STEPS (default "1 2 3 4") picks steps; C2_LIMIT (default 575) bounds the script in seconds.
 set -u
@@ -71,22 +70,7 @@ if want 4 && [ $left -gt 100 ]; then
     echo "tilefuse alibi_causal tuned: $r | round $round" | tee -a "$OUT/alibi.txt"
   done
   t=$((limit - (SECONDS - T0)))
-  [ $t -gt 30 ] && timeout $t python3 - <<'PY' 2>&1 | grep -v Warning | tee -a "$OUT/alibi.txt"
-import sys, torch
-sys.path.insert(0, "python/bench")
-from bench_packed_peers import time_ms
-from torch.nn.attention.flex_attention import flex_attention, create_block_mask
-flex = torch.compile(flex_attention)
-H, B, S = 16, 4, 4096
-slopes = torch.exp2(-8.0 * torch.arange(1, H + 1, device="cuda") / H)
-torch.manual_seed(0)
-q = torch.randn(B, H, S, 128, device="cuda", dtype=torch.bfloat16)
-k, v = torch.randn_like(q), torch.randn_like(q)
-bm = create_block_mask(lambda b, h, i, j: i >= j, None, None, S, S)
-fn = lambda: flex(q, k, v, score_mod=lambda s, b, h, i, j: s + slopes[h] * (j - i), block_mask=bm)
-for rnd in (1, 2):
-    r = time_ms(torch, fn, 5, 50, "cuda", warmup_ms=500.0)
-    print(f"flex alibi_causal: median {r['ms']:.3f} ms | round {rnd}", flush=True)
-PY
+  [ $t -gt 30 ] && timeout $t python3 python/bench/bench_dense_peers.py --case 4,16,16,4096,128,1 \
+    --variant alibi_causal --json "$OUT/flex-alibi.json" 2>&1 | grep -E "flex|unavailable" | tee -a "$OUT/alibi.txt"
 fi
 echo "done at $((SECONDS - T0)) s"
