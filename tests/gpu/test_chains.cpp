@@ -10,10 +10,11 @@
 //             a load that reads past D gives NaN in Y, a store past F shows in Y's padding;
 //     dense   row stride = cols (what PyTorch binds), for even F (an odd F's dense rows are refused, [chains]).
 //   The reference is the fp64 interpreter running the file's program as written (UNFUSED: N through HBM,
-//   nothing rounded). Pass: no NaN in Y, Y's padding untouched and max|Y - ref| <= 2^-7 * max|ref|, the
-//   rule of `tilefuse bench` (CommandChain.cpp: two bf16 roundings, of the normalized activations and
-//   of Y). Reported beside it, FlashAttention-style: max|naive - ref| of a bf16 framework's computation
-//   (statistics and N in fp32 rounded to bf16, fp32-accumulated matmul rounded to bf16), and the ratio.
+//   nothing rounded). Pass: no NaN in Y, Y's padding untouched and FlashAttention's rule, max|Y - ref| <=
+//   2 max|naive - ref| + 1e-5, where naive is a bf16 framework's computation (statistics and N in fp32
+//   rounded to bf16, fp32-accumulated matmul rounded to bf16). Reported beside it: the rule of `tilefuse
+//   bench`, 2^-7 * max|ref| (CommandChain.cpp), which the FFN at T=1 D=8 F=8 can miss for the naive
+//   computation too (v0.20 call 1: 0.607 > 0.361 with the naive error 0.607, cancellation in Y's 8 terms).
 // [chains] (CPU) both chains build at BLOCK_N 64 and 32 and compile with NVRTC for sm_80 and sm_90;
 //   packParams binds them with the named sizes alone (a chain has no heads) and refuses a D that is not a
 //   multiple of 8 (loads move 16-byte chunks) and dense rows of Y with an odd F (outputs are stored in
@@ -290,7 +291,8 @@ std::uint64_t nextSeed() {
 struct Outcome {
   double maxErr = 0, maxRef = 0, maxNaiveErr = 0;
   long nan = 0, paddingTouched = 0;
-  bool passed() const { return nan == 0 && paddingTouched == 0 && maxErr <= std::ldexp(maxRef, -7); }
+  /// FlashAttention's rule: no worse than twice a bf16 framework's error (the naive computation).
+  bool passed() const { return nan == 0 && paddingTouched == 0 && maxErr <= 2 * maxNaiveErr + 1e-5; }
 };
 
 /// One launch of `l` at `s` against the fp64 interpreter; prints one line.
@@ -361,8 +363,8 @@ void checkCase(const LoadedChain &l, const ChainSize &s, bool padded) {
   const Outcome o = runCase(l, s, padded);
   CHECK(o.nan == 0);
   CHECK(o.paddingTouched == 0);
-  CHECK(o.maxErr <= std::ldexp(o.maxRef, -7));
-  CHECK(o.maxRef > 0); // the inputs are not zeros
+  CHECK(o.maxErr <= 2 * o.maxNaiveErr + 1e-5); // FlashAttention's rule
+  CHECK(o.maxRef > 0);                           // the inputs are not zeros
 }
 
 } // namespace

@@ -14,6 +14,7 @@
 #include "ElementCode.h"
 #include "Emit.h"
 #include "Expr.h"
+#include "Prepare.h"
 #include "Writer.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -802,7 +803,13 @@ protected:
         for (int swap = 0; swap < 2; ++swap, std::swap(x, y)) {
           auto bc = y.getDefiningOp<BroadcastOp>();
           if (keptIn(x) && p.storages[storageIndex(x)].elem.isF32() && bc && !r.isKept(y) && keptIn(bc.getInput())) {
-            w.line("warp::mul_row(" + d + ", " + storage(x) + ", " + storage(bc.getInput()) + ");");
+            const std::string call = "warp::mul_row(" + d + ", " + storage(x) + ", " + storage(bc.getInput()) + ");";
+            // In place and tagged by the lazy running max (Prepare.h): skipped where every row's factor is 1.
+            if (map->hasAttr(kLazyRescaleAttrName) && storage(x) == d)
+              w.line("if (warp::any_row_not_one(" + storage(bc.getInput()) + ")) " + call +
+                     " // the reference max moved on a row of this warp");
+            else
+              w.line(call);
             return true;
           }
         }

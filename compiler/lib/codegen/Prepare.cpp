@@ -15,6 +15,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace tilefuse::blk;
 
@@ -382,6 +384,163 @@ LogicalResult scaleThroughMaxAndExp(MapOp scale, RewriterBase &rewriter) {
   return success();
 }
 
+/// Whether `v`, a scalar of a map region that holds a running max (or a value derived from one by the
+/// -inf guards), is read only as a reference point: in exp(a - b) (either side: the exponential's
+/// argument, alpha = exp(m - m')), in equality tests (m == -inf, m == m'), by selects whose results are
+/// read the same way, and as the m of m + log(l) (the LSE). Every such reader gives the same result for
+/// any reference m'' >= m - tau, provided the sums it feeds are rescaled with it (lazyRunningMax).
+bool readAsReference(Value v, int depth = 0) {
+  if (depth > 6)
+    return false;
+  for (OpOperand &use : v.getUses()) {
+    Operation *user = use.getOwner();
+    if (auto cmp = dyn_cast<arith::CmpFOp>(user)) {
+      if (cmp.getPredicate() != arith::CmpFPredicate::OEQ)
+        return false;
+      Value other = cmp->getOperand(1 - use.getOperandNumber());
+      FloatAttr k;
+      const bool minusInf = matchPattern(other, m_Constant(&k)) && k.getValue().isInfinity() && k.getValue().isNegative();
+      if (!minusInf && !isa<BlockArgument>(other))
+        return false;
+    } else if (auto sel = dyn_cast<arith::SelectOp>(user)) {
+      if (use.getOperandNumber() == 0 || !readAsReference(sel.getResult(), depth + 1))
+        return false;
+    } else if (auto sub = dyn_cast<arith::SubFOp>(user)) {
+      if (!sub.getResult().hasOneUse() || !isa<math::ExpOp>(*sub->getUsers().begin()))
+        return false;
+    } else if (auto add = dyn_cast<arith::AddFOp>(user)) {
+      if (!add->getOperand(1 - use.getOperandNumber()).getDefiningOp<math::LogOp>())
+        return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// The block argument of `loop` carried in position `pos` of its iter_args, or null.
+BlockArgument iterArgAt(scf::ForOp loop, unsigned pos) {
+  return pos < loop.getRegionIterArgs().size() ? loop.getRegionIterArgs()[pos] : BlockArgument();
+}
+
+/// Whether `map` is a running-max update m' = max(m, y) with m argument `mArg`, the iter_arg `m` of an
+/// scf.for around it.
+bool isRunningMaxUpdate(MapOp map, unsigned &mArg) {
+  if (map->getNumResults() != 1 || map.getInputs().size() != 2 || cast<TileType>(map.getType()).getRank() != 1)
+    return false;
+  Block &body = map.getBody().front();
+  Operation *max = cast<YieldOp>(body.getTerminator()).getValue().getDefiningOp();
+  if (!isa_and_nonnull<arith::MaximumFOp, arith::MaxNumFOp>(max) || !max->getResult(0).getType().isF32())
+    return false;
+  for (unsigned k = 0; k < 2; ++k) {
+    auto arg = dyn_cast<BlockArgument>(map.getInputs()[k]);
+    auto loop = arg ? dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp()) : scf::ForOp();
+    if (!loop || arg.getArgNumber() == 0 || !llvm::is_contained(max->getOperands(), body.getArgument(k)) ||
+        !body.getArgument(k).hasOneUse())
+      continue;
+    mArg = k;
+    return true;
+  }
+  return false;
+}
+
+/// Whether every reader of the row vector `v` (a running max, a value carried in its place, or the
+/// loop's final max) reads it as a reference point (readAsReference in a map, directly or broadcast), is
+/// a running-max update of the same carried value, or passes it on through scf.yield to values that are
+/// read the same way. `carried` is the iter_arg it takes the place of. Collects the maps that read it.
+bool usedAsReference(Value v, BlockArgument carried, const SmallPtrSetImpl<Operation *> &lazyMaps,
+                     SmallPtrSetImpl<Value> &seen, SmallVectorImpl<MapOp> &readers, int depth = 0) {
+  if (depth > 16 || !seen.insert(v).second)
+    return depth <= 16;
+  for (OpOperand &use : v.getUses()) {
+    Operation *user = use.getOwner();
+    if (auto map = dyn_cast<MapOp>(user)) {
+      unsigned mArg = 0;
+      if ((isRunningMaxUpdate(map, mArg) && mArg == use.getOperandNumber() && v == carried) ||
+          lazyMaps.contains(map))
+        continue; // another branch's update of the same running max, or its lazy reference
+      if (!readAsReference(map.getBody().front().getArgument(use.getOperandNumber())))
+        return false;
+      readers.push_back(map);
+    } else if (auto bc = dyn_cast<BroadcastOp>(user)) {
+      for (OpOperand &u : bc.getResult().getUses()) {
+        auto map = dyn_cast<MapOp>(u.getOwner());
+        if (!map || !readAsReference(map.getBody().front().getArgument(u.getOperandNumber())))
+          return false;
+      }
+    } else if (auto yield = dyn_cast<scf::YieldOp>(user)) {
+      const unsigned pos = use.getOperandNumber();
+      Operation *parent = yield->getParentOp();
+      if (auto ifOp = dyn_cast<scf::IfOp>(parent)) {
+        if (!usedAsReference(ifOp.getResult(pos), carried, lazyMaps, seen, readers, depth + 1))
+          return false;
+      } else if (auto loop = dyn_cast<scf::ForOp>(parent)) {
+        if (iterArgAt(loop, pos) != carried || !usedAsReference(loop.getResult(pos), carried, lazyMaps, seen, readers, depth + 1))
+          return false;
+      } else {
+        return false;
+      }
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// FlashAttention-4's conditional rescaling (Dao et al. 2025; described in Modal's "We reverse-engineered
+// Flash Attention 4", 2025): the online softmax's reference moves only when the running max has moved
+// enough to matter for the range of exp:
+//   m' = max(m, y)   ->   m'' = m' > m + tau ? m' : m,   tau = 8 ln 2,   every reader of m' reads m''.
+// The online normalization rule (fusion/OnlineNormalization.cpp) makes each carried sum a sum against the
+// carried reference, whatever value it holds, because alpha = exp(m - m'') moves it from one reference to
+// the next; O / l and the LSE m + log(l) do not depend on the reference. So the rule keeps the results up to
+// rounding when every reader of the running max reads it as a reference (usedAsReference: exp(a - b),
+// equality tests, the LSE's m + log(l); a store of the max itself, or any other reader, keeps the rule off).
+// The carried value lags the true max by at most tau, so exp(x - m'') <= e^tau = 256: far inside the f32,
+// bf16 and f16 ranges. Where it does not move, alpha is exactly 1 (the alpha map's m == m'' test), and the
+// rescale O *= alpha is tagged (kLazyRescaleAttrName): the writer emits it under a warp vote, skipped when
+// alpha is 1 on every row of the warp, which after the first K/V tiles is nearly always the case: 64 FMULs
+// per thread and tile at D128. Applied for the sm90 backend.
+LogicalResult lazyRunningMax(MapOp update, SmallPtrSetImpl<Operation *> &lazyMaps, RewriterBase &rewriter) {
+  unsigned mArg = 0;
+  if (!isRunningMaxUpdate(update, mArg))
+    return failure();
+  auto carried = cast<BlockArgument>(update.getInputs()[mArg]);
+  Value mNew = update.getResult();
+  SmallPtrSet<Value, 8> seen;
+  SmallVector<MapOp> readers;
+  if (!usedAsReference(mNew, carried, lazyMaps, seen, readers) ||
+      !usedAsReference(carried, carried, lazyMaps, seen, readers))
+    return failure();
+  // The rescale factor: a reader of both the carried value and m'.
+  SmallVector<MapOp> alphas;
+  for (MapOp r : readers)
+    if (llvm::is_contained(r.getInputs(), carried) && llvm::is_contained(r.getInputs(), mNew) &&
+        cast<TileType>(r.getType()).getRank() == 1)
+      alphas.push_back(r);
+  if (alphas.empty())
+    return failure();
+  Location loc = update.getLoc();
+  rewriter.setInsertionPointAfter(update);
+  auto lazy = rewriter.create<MapOp>(loc, mNew.getType(), ValueRange{carried, mNew});
+  Block *body = rewriter.createBlock(&lazy.getBody(), {}, {rewriter.getF32Type(), rewriter.getF32Type()}, {loc, loc});
+  Value tau = rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(static_cast<float>(8.0 * std::log(2.0))));
+  Value bound = rewriter.create<arith::AddFOp>(loc, body->getArgument(0), tau);
+  Value moved = rewriter.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, body->getArgument(1), bound);
+  Value ref = rewriter.create<arith::SelectOp>(loc, moved, body->getArgument(1), body->getArgument(0));
+  rewriter.create<YieldOp>(loc, ref);
+  rewriter.replaceAllUsesExcept(mNew, lazy.getResult(), lazy.getOperation());
+  lazyMaps.insert(lazy);
+  // Tag the accumulators' rescale: x * broadcast(alpha), a tile.
+  for (MapOp alpha : alphas)
+    for (Operation *u : alpha.getResult().getUsers())
+      if (auto bc = dyn_cast<BroadcastOp>(u))
+        for (Operation *m : bc.getResult().getUsers())
+          if (auto mul = dyn_cast<MapOp>(m); mul && mul.getInputs().size() == 2)
+            mul->setAttr(kLazyRescaleAttrName, rewriter.getUnitAttr());
+  return success();
+}
+
 // An op of a blk.map region that reads no element argument computes the same value at every element:
 // it moves in front of the map, so the kernel computes it once per map instead of once per element
 // (ALiBi's slopes[h], read 64 times per thread and tile when left in the region). Moved: pure ops
@@ -588,6 +747,12 @@ OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool sm90) {
   copy->walk([&](MapOp m) { maps.push_back(m); });
   for (MapOp m : maps)
     (void)scaleThroughMaxAndExp(m, rewriter);
+  // After the scale rule, which reads the running max's update as it was fused.
+  maps.clear();
+  copy->walk([&](MapOp m) { maps.push_back(m); });
+  SmallPtrSet<Operation *, 4> lazyMaps;
+  for (MapOp m : maps)
+    (void)lazyRunningMax(m, lazyMaps, rewriter);
   return copy;
 }
 

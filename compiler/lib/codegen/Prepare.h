@@ -38,14 +38,25 @@
 //                     max) and nothing per score: exp(c*x - m) is one FFMA with coefficient c*log2(e).
 //                     Applied for the sm90 backend (FlashAttention-3's form); not for sm80, where at
 //                     the tuned d128 schedule NVRTC's ptxas then spills (docs/experiments/README.md).
+//   lazy running     m' = max(m, y) -> m'' = m' > m + 8 ln 2 ? m' : m when every reader of the running max
+//   max              reads it as a reference (exp(a - b), equality tests, the LSE's m + log l): O / l and
+//                    the LSE do not depend on the reference, and exp(x - m'') <= 256. Where the max does not
+//                    move, alpha = 1 and O *= alpha is tagged kLazyRescaleAttrName, emitted under a warp vote
+//                    (FlashAttention-4's conditional rescaling). sm90 only.
 //
 //===----------------------------------------------------------------------------------------===//
 #pragma once
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/StringRef.h"
 
 namespace tilefuse::codegen {
+
+/// Tags an accumulator's rescale x * broadcast(alpha) whose alpha is exactly 1 on most K/V tiles (the
+/// lazy running max, sm90): the writer emits it under a warp vote and skips it where alpha is 1 on every
+/// row of the warp (x * 1 = x exactly, so the skip is exact for any alpha).
+inline constexpr llvm::StringLiteral kLazyRescaleAttrName = "blk.lazy_rescale";
 
 /// The "loops onto the grid" rewrite alone, in place (prepare applies it first).
 void loopsOntoGrid(mlir::func::FuncOp func);

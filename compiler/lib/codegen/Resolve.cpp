@@ -652,6 +652,10 @@ private:
           return "alpha";
         if (regionHas(map.getBody(), "math.log"))
           return "lse";
+        for (Value in : map.getInputs()) // the lazy running max's reference (Prepare.h), from the updated max
+          if (auto update = in.getDefiningOp<MapOp>())
+            if (llvm::any_of(update.getInputs(), [](Value u) { return u.getDefiningOp<ReduceOp>(); }))
+              return "m_ref";
         return "r";
       }
       const bool mmaOperand = llvm::any_of(v.getUses(), [](OpOperand &u) { return isa<MatmulOp>(u.getOwner()); });

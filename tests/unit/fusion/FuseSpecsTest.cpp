@@ -160,3 +160,50 @@ TEST_CASE("codegen's Prepare rewrites keep the O and LSE of every shipped spec's
   // spec and shape.
   CHECK(guardsRemoved >= 2 * 8 * 3);
 }
+
+namespace {
+
+/// Ops of `fn` tagged by Prepare's lazy running max (an accumulator's rescale emitted under a warp vote).
+int lazyRescales(mlir::func::FuncOp fn) {
+  int n = 0;
+  fn.walk([&](mlir::Operation *op) { n += op->hasAttr(codegen::kLazyRescaleAttrName); });
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("the lazy running max keeps O and LSE where a stale reference would overflow exp", "[fusion][prepare]") {
+  // Prepare's lazy running max (sm90 form) moves the online softmax's reference only when the row max grows
+  // by more than 8 ln 2. Here Q and K are scaled by 40, so scores reach ~1e3: a reference that lagged the max
+  // by more than 709 would overflow exp in the fp64 interpreter (O and LSE NaN or inf), so a rule that let
+  // the reference fall behind fails, while one that lags by at most 8 ln 2 keeps O and LSE to 1e-12. The
+  // rule must fire on the sm90 form (tagged rescales) and not on sm80's.
+  for (const std::string &file : shippedSpecs()) {
+    spec::Spec s = spec::parseSpecFile(file);
+    if (s.name != "causal" && s.name != "mha" && s.name != "sliding_window" && s.name != "alibi")
+      continue;
+    spec::ShapeOverrides ov;
+    ov.B = 1, ov.Hkv = 1, ov.Hq = 1, ov.Sq = 96, ov.Sk = 203, ov.D = 32;
+    spec::Shape shape = spec::resolveShape(s, ov);
+    INFO(s.name << " (seed " << testSeed() << ")");
+    mlir::MLIRContext ctx;
+    mlir::OwningOpRef<mlir::ModuleOp> module = lowerSpec(ctx, s, shape, 32);
+    auto unfused = *module->getOps<mlir::func::FuncOp>().begin();
+    auto args = randomArguments(unfused, dimsOf(unfused, s, shape), testSeed());
+    for (int k : {0, 1}) // Q, K
+      for (double &x : args[k].data)
+        x *= 40;
+    (void)fuse(*module, 32);
+    auto fused = *module->getOps<mlir::func::FuncOp>().begin();
+    auto reference = interpret(fused, args);
+    for (bool sm90 : {false, true}) {
+      mlir::OwningOpRef<mlir::func::FuncOp> prepared = codegen::prepare(fused, sm90);
+      REQUIRE(mlir::succeeded(mlir::verify(*prepared)));
+      CHECK((lazyRescales(*prepared) > 0) == sm90);
+      auto out = interpret(*prepared, args);
+      CHECK(relError(out[3], reference[3]) <= 1e-12);
+      if (s.lse)
+        CHECK(relError(out[4], reference[4]) <= 1e-12);
+    }
+  }
+}

@@ -92,6 +92,17 @@ template <int R, int C> TF_DEVICE void mul_row(rt<float, R, C> &dst, const rt<fl
       }
 }
 
+/// Whether v[r] != 1 on some row of the warp's (a warp vote: every lane gets the same answer; NaN counts
+/// as not 1). Guards an accumulator's rescale by v, which is exact to skip where v is 1 on every row.
+template <int R> TF_DEVICE bool any_row_not_one(const rv<R> &v) {
+  bool moved = false;
+#pragma unroll
+  for (int i = 0; i < R / 16; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) moved |= !(v.data[i][h] == 1.0f);
+  return __any_sync(0xffffffffu, moved);
+}
+
 /// dst[r] = a[r] * b[r].
 template <int R> TF_DEVICE void mul(rv<R> &dst, const rv<R> &a, const rv<R> &b) {
 #pragma unroll
