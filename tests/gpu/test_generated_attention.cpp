@@ -7,7 +7,8 @@
 // fp16, plus Dv != D pairs (96, 48) and (192, 128) in bf16, on both code-generator backends (sm80:
 // mma.sync + cp.async; sm90, on an sm_90 GPU: warp-specialized wgmma + TMA), and on an sm_90 GPU the sm90
 // schedule variants "sm90-none" (overlap = none; the default is pingpong), "sm90-pingpong-persistent" (a persistent
-// grid) and "sm90-pingpong_intra-persistent" (FA3's intra-warpgroup overlap as well) at D in {64, 96, 128, 256}, bf16. The specs bring causal (bottom-right; Sq > Sk leaves rows fully
+// grid), "sm90-pingpong_intra-persistent" (FA3's intra-warpgroup overlap as well), Q in registers ("-qreg") and
+// the lazy running max ("-lazy") at D in {64, 96, 128, 256}, bf16. The specs bring causal (bottom-right; Sq > Sk leaves rows fully
 // masked: O = 0, LSE = -inf) and not, GQA (group 4), score_mods and captured tensors. Fresh random
 // inputs every run (seed printed); O and LSE poisoned with NaN before each launch; every element
 // checked written, the padding after O's rows checked untouched. One kernel per (spec, D, dtype),
@@ -72,8 +73,8 @@ KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const
 Engine &engine(const std::string &backend);
 
 /// The sm90 schedule variants the sweep runs besides each backend's default schedule, named
-/// "sm90-<overlap>[-persistent][-cluster][-qreg]" (codegen::Schedule::overlap spelled as in the schedule
-/// JSON, ::persistent, ::cluster = 2, ::q = registers). False for a plain backend.
+/// "sm90-<overlap>[-persistent][-cluster][-qreg][-lazy]" (codegen::Schedule::overlap spelled as in the
+/// schedule JSON, ::persistent, ::cluster = 2, ::q = registers, ::lazyRescale). False for a plain backend.
 bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
   if (backend.rfind("sm90-", 0) != 0)
     return false;
@@ -85,6 +86,7 @@ bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
         overlap.resize(overlap.size() - suffix.size());
       return has;
     };
+    s->lazyRescale = strip("-lazy");
     if (strip("-qreg"))
       s->q = codegen::QPlacement::Registers;
     if (strip("-cluster"))
@@ -290,7 +292,8 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
         configs.push_back(makeConfig(file, spec::DType::BF16, D, backend, Dv));
       if (backend == "sm90")
         for (const char *variant : {"sm90-none", "sm90-pingpong-persistent", "sm90-pingpong_intra-persistent",
-                                    "sm90-pingpong-persistent-qreg", "sm90-pingpong_intra-qreg"})
+                                    "sm90-pingpong-persistent-qreg", "sm90-pingpong_intra-qreg",
+                                    "sm90-pingpong-persistent-qreg-lazy", "sm90-pingpong_intra-lazy"})
           for (int64_t D : {64, 96, 128, 256})
             configs.push_back(makeConfig(file, spec::DType::BF16, D, variant));
       // Clusters of 2 (K/V multicast) take the specs whose K/V loop does not depend on the Q tile; the odd

@@ -98,6 +98,8 @@ std::string sm90Choices(const codegen::Schedule &s) {
     t += "+persistent";
   if (s.compares64)
     t += "+cmp64";
+  if (s.lazyRescale)
+    t += "+lazy";
   if (s.exp2FmaQuarters != 0)
     t += "+fma" + std::to_string(s.exp2FmaQuarters);
   return t;

@@ -148,8 +148,8 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
 /// with 2 or 3 consumer warpgroups): the model cannot
 /// rank those, the clock does. The default schedule itself (overlap and grid included) is always a
 /// candidate, so a tuned kernel is never slower than the untuned one by more than the timing noise;
-/// so is the default with Q in registers, and with compareWidths the default with the other width of
-/// position compares.
+/// so is the default with Q in registers, both with the lazy running max, and with compareWidths the default
+/// with the other width of position compares.
 std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
                                       const DeviceLimits &limits, const SearchOptions &options, SearchSpace &space) {
   constexpr std::size_t kSm90ByModel = 4;
@@ -283,6 +283,25 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
         clustered.push_back(twin);
       }
     for (Candidate &c : clustered) {
+      ++space.total;
+      all.insert(all.begin(), c);
+    }
+  }
+  // And the default and its twin with Q in registers with the lazy running max (Schedule::lazyRescale): on an
+  // H100 1.2-1.7% faster at 128x128 with Q in registers, 1-2% slower where the row max moves on most K/V tiles
+  // (ALiBi) or a row has few of them (sliding window 1024) (docs/results/v0.20, call 2), so the tuner times it.
+  if (defaultSchedule.mma == codegen::MmaFamily::Wgmma && !defaultSchedule.lazyRescale) {
+    Schedule qTwin = defaultSchedule;
+    qTwin.q = QPlacement::Registers;
+    std::vector<Candidate> lazy;
+    for (const Candidate &c : all)
+      if (c.isDefault || c.schedule == qTwin) {
+        Candidate twin = c;
+        twin.schedule.lazyRescale = true, twin.isDefault = false;
+        if (std::none_of(lazy.begin(), lazy.end(), [&](const Candidate &l) { return l.schedule == twin.schedule; }))
+          lazy.push_back(twin);
+      }
+    for (Candidate &c : lazy) {
       ++space.total;
       all.insert(all.begin(), c);
     }

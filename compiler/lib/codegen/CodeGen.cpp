@@ -15,7 +15,7 @@ namespace tilefuse::codegen {
 
 GeneratedKernel generateKernel(func::FuncOp fused, const Schedule &schedule, const KernelSignature &signature) {
   // 0. prepare: a copy of the program with the rewrites that spare registers (Prepare.h).
-  OwningOpRef<func::FuncOp> prepared = prepare(fused, schedule.mma == MmaFamily::Wgmma);
+  OwningOpRef<func::FuncOp> prepared = prepare(fused, schedule.mma == MmaFamily::Wgmma, schedule.lazyRescale);
   // 1. resolve: the kernel, its loops and tensors; every tile value classified and named.
   const ResolvedKernel r = resolve(*prepared, signature);
   // 2. plan: shared memory, the cp.async pipeline, register storage (validates the schedule).
@@ -50,7 +50,7 @@ std::string dumpResolve(func::FuncOp fused, const KernelSignature &signature) {
 }
 
 std::string dumpPlan(func::FuncOp fused, const Schedule &schedule, const KernelSignature &signature) {
-  OwningOpRef<func::FuncOp> prepared = prepare(fused, schedule.mma == MmaFamily::Wgmma);
+  OwningOpRef<func::FuncOp> prepared = prepare(fused, schedule.mma == MmaFamily::Wgmma, schedule.lazyRescale);
   const ResolvedKernel r = resolve(*prepared, signature);
   const KernelPlan p = plan(r, schedule);
   return p.toString() + buildParamLayout(r, p).toString();

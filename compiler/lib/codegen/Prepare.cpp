@@ -500,7 +500,7 @@ bool usedAsReference(Value v, BlockArgument carried, const SmallPtrSetImpl<Opera
 // bf16 and f16 ranges. Where it does not move, alpha is exactly 1 (the alpha map's m == m'' test), and the
 // rescale O *= alpha is tagged (kLazyRescaleAttrName): the writer emits it under a warp vote, skipped when
 // alpha is 1 on every row of the warp, which after the first K/V tiles is nearly always the case: 64 FMULs
-// per thread and tile at D128. Applied for the sm90 backend.
+// per thread and tile at D128. Applied for the sm90 backend when the schedule asks (Schedule::lazyRescale).
 LogicalResult lazyRunningMax(MapOp update, SmallPtrSetImpl<Operation *> &lazyMaps, RewriterBase &rewriter) {
   unsigned mArg = 0;
   if (!isRunningMaxUpdate(update, mArg))
@@ -722,7 +722,7 @@ template <typename Rule> void selectsToFixpoint(func::FuncOp f, Rule rule) {
 
 } // namespace
 
-OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool sm90) {
+OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool sm90, bool lazyRescale) {
   OwningOpRef<func::FuncOp> copy(fused.clone());
   loopsOntoGrid(*copy);
   stageRegisterLoads(*copy);
@@ -748,6 +748,8 @@ OwningOpRef<func::FuncOp> prepare(func::FuncOp fused, bool sm90) {
   for (MapOp m : maps)
     (void)scaleThroughMaxAndExp(m, rewriter);
   // After the scale rule, which reads the running max's update as it was fused.
+  if (!lazyRescale)
+    return copy;
   maps.clear();
   copy->walk([&](MapOp m) { maps.push_back(m); });
   SmallPtrSet<Operation *, 4> lazyMaps;

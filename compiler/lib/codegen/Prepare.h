@@ -42,7 +42,7 @@
 //   max              reads it as a reference (exp(a - b), equality tests, the LSE's m + log l): O / l and
 //                    the LSE do not depend on the reference, and exp(x - m'') <= 256. Where the max does not
 //                    move, alpha = 1 and O *= alpha is tagged kLazyRescaleAttrName, emitted under a warp vote
-//                    (FlashAttention-4's conditional rescaling). sm90 only.
+//                    (FlashAttention-4's conditional rescaling). sm90 only, with Schedule::lazyRescale.
 //
 //===----------------------------------------------------------------------------------------===//
 #pragma once
@@ -62,7 +62,8 @@ inline constexpr llvm::StringLiteral kLazyRescaleAttrName = "blk.lazy_rescale";
 void loopsOntoGrid(mlir::func::FuncOp func);
 
 /// A copy of `fused` (not attached to any module) with the rewrites above applied; `sm90` adds the sm90
-/// backend's (the positive scale through max / exp, and the tail guard before exp).
-mlir::OwningOpRef<mlir::func::FuncOp> prepare(mlir::func::FuncOp fused, bool sm90 = false);
+/// backend's (the positive scale through max / exp, and the tail guard before exp), and with it
+/// `lazyRescale` the lazy running max (Schedule::lazyRescale).
+mlir::OwningOpRef<mlir::func::FuncOp> prepare(mlir::func::FuncOp fused, bool sm90 = false, bool lazyRescale = false);
 
 } // namespace tilefuse::codegen

@@ -132,6 +132,9 @@ void Schedule::validate() const {
     throw ScheduleError("schedule: compares64 = true is not allowed with mma = mma_sync_m16n8k16; allowed "
                         "there: false (the sm80 backend compares positions in 64 bits always; the choice is a "
                         "schedule of the sm90 backend, mma = wgmma)");
+  if (lazyRescale)
+    throw ScheduleError("schedule: lazy_rescale = true is not allowed with mma = mma_sync_m16n8k16; allowed "
+                        "there: false (the lazy running max is a schedule of the sm90 backend, mma = wgmma)");
   if (cluster != 1)
     throw ScheduleError("schedule: cluster = " + std::to_string(cluster) +
                         " is not allowed with mma = mma_sync_m16n8k16; allowed there: 1 (clusters with TMA "
@@ -203,6 +206,8 @@ std::string Schedule::toString() const {
     os << " exp2_fma=" << exp2FmaQuarters;
   if (compares64)
     os << " compares64";
+  if (lazyRescale)
+    os << " lazy_rescale";
   if (cluster != 1)
     os << " cluster=" << cluster;
   return os.str();
@@ -220,6 +225,8 @@ std::string Schedule::toJson() const {
     j["exp2_fma"] = exp2FmaQuarters;
   if (compares64) // likewise
     j["compares64"] = true;
+  if (lazyRescale) // likewise
+    j["lazy_rescale"] = true;
   if (cluster != 1) // likewise
     j["cluster"] = cluster;
   return spec::dumpJson(j); // nlohmann::json objects keep keys sorted
@@ -278,18 +285,18 @@ Schedule scheduleFromJson(std::string_view text) {
       oneOf(s.q, {QPlacement::Registers, QPlacement::Smem});
     else if (key == "q_tile_order")
       oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending});
-    else if (key == "persistent" || key == "compares64") {
+    else if (key == "persistent" || key == "compares64" || key == "lazy_rescale") {
       if (!v.is_boolean())
         throw ScheduleError("schedule: " + key + " = " + spec::dumpJson(v) + " is not a boolean; allowed values: "
                             "true, false");
-      (key == "persistent" ? s.persistent : s.compares64) = v.get<bool>();
+      (key == "persistent" ? s.persistent : key == "compares64" ? s.compares64 : s.lazyRescale) = v.get<bool>();
     } else if (key == "overlap") {
       oneOf(s.overlap, {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
                          WarpgroupOverlap::PingpongIntra});
     } else {
       throw ScheduleError("schedule: unknown key \"" + key +
-                          "\"; allowed keys: block_m, block_n, cluster, compares64, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
-                          "persistent, q, q_tile_order, warps");
+                          "\"; allowed keys: block_m, block_n, cluster, compares64, exp2_fma, kv_stages, lazy_rescale, "
+                          "min_blocks_per_sm, mma, overlap, persistent, q, q_tile_order, warps");
     }
   }
   return s;

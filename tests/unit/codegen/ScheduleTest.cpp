@@ -173,6 +173,23 @@ TEST_CASE("compares64: wgmma only, round-trips, written only when true", "[sched
                     "schedule: compares64 = \"yes\" is not a boolean; allowed values: true, false");
 }
 
+TEST_CASE("lazy_rescale: wgmma only, round-trips, written only when true", "[schedule]") {
+  Schedule s = scheduleFromJson(
+      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"registers","overlap":"pingpong","lazy_rescale":true})");
+  CHECK(s.lazyRescale);
+  CHECK_NOTHROW(s.validate());
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(s.toJson().find("\"lazy_rescale\":true") != std::string::npos);
+  CHECK(s.toString().find(" lazy_rescale") != std::string::npos);
+  s.lazyRescale = false;
+  CHECK(s.toJson().find("lazy_rescale") == std::string::npos);
+  CHECK(s.toString().find("lazy_rescale") == std::string::npos);
+  Schedule sm80 = scheduleFromJson(R"({"lazy_rescale":true})");
+  CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("lazy_rescale = true is not allowed with mma = mma_sync_m16n8k16"));
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"lazy_rescale":1})"),
+                    "schedule: lazy_rescale = 1 is not a boolean; allowed values: true, false");
+}
+
 TEST_CASE("cluster: 1 or 2 with wgmma, 1 with mma.sync, round-trips, written only when not 1", "[schedule]") {
   Schedule s = scheduleFromJson(
       R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"smem","overlap":"pingpong","cluster":2})");
@@ -193,8 +210,8 @@ TEST_CASE("cluster: 1 or 2 with wgmma, 1 with mma.sync, round-trips, written onl
 
 TEST_CASE("scheduleFromJson rejects unknown keys and bad values", "[schedule]") {
   CHECK_THROWS_WITH(scheduleFromJson(R"({"block_k":64})"),
-                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, cluster, compares64, exp2_fma, kv_stages, min_blocks_per_sm, mma, overlap, "
-                    "persistent, q, q_tile_order, warps");
+                    "schedule: unknown key \"block_k\"; allowed keys: block_m, block_n, cluster, compares64, exp2_fma, kv_stages, "
+                    "lazy_rescale, min_blocks_per_sm, mma, overlap, persistent, q, q_tile_order, warps");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"persistent":1})"),
                     "schedule: persistent = 1 is not a boolean; allowed values: true, false");
   CHECK_THROWS_WITH(scheduleFromJson(R"({"warps":"four"})"), "schedule: warps must be an integer within int, got \"four\"");

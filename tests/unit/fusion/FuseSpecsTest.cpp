@@ -145,8 +145,8 @@ TEST_CASE("codegen's Prepare rewrites keep the O and LSE of every shipped spec's
       (void)fuse(*module, bn);
       auto fused = *module->getOps<mlir::func::FuncOp>().begin();
       auto reference = interpret(fused, args);
-      for (bool sm90 : {false, true}) {
-        mlir::OwningOpRef<mlir::func::FuncOp> prepared = codegen::prepare(fused, sm90);
+      for (auto [sm90, lazy] : {std::pair{false, false}, {true, false}, {true, true}}) {
+        mlir::OwningOpRef<mlir::func::FuncOp> prepared = codegen::prepare(fused, sm90, lazy);
         REQUIRE(mlir::succeeded(mlir::verify(*prepared)));
         guardsRemoved += zeroGuards(fused) - zeroGuards(*prepared);
         auto out = interpret(*prepared, args);
@@ -177,7 +177,7 @@ TEST_CASE("the lazy running max keeps O and LSE where a stale reference would ov
   // by more than 8 ln 2. Here Q and K are scaled by 40, so scores reach ~1e3: a reference that lagged the max
   // by more than 709 would overflow exp in the fp64 interpreter (O and LSE NaN or inf), so a rule that let
   // the reference fall behind fails, while one that lags by at most 8 ln 2 keeps O and LSE to 1e-12. The
-  // rule must fire on the sm90 form (tagged rescales) and not on sm80's.
+  // rule must fire when asked (Schedule::lazyRescale: tagged rescales) and not otherwise.
   for (const std::string &file : shippedSpecs()) {
     spec::Spec s = spec::parseSpecFile(file);
     if (s.name != "causal" && s.name != "mha" && s.name != "sliding_window" && s.name != "alibi")
@@ -196,10 +196,10 @@ TEST_CASE("the lazy running max keeps O and LSE where a stale reference would ov
     (void)fuse(*module, 32);
     auto fused = *module->getOps<mlir::func::FuncOp>().begin();
     auto reference = interpret(fused, args);
-    for (bool sm90 : {false, true}) {
-      mlir::OwningOpRef<mlir::func::FuncOp> prepared = codegen::prepare(fused, sm90);
+    for (auto [sm90, lazy] : {std::pair{false, false}, {true, false}, {true, true}}) {
+      mlir::OwningOpRef<mlir::func::FuncOp> prepared = codegen::prepare(fused, sm90, lazy);
       REQUIRE(mlir::succeeded(mlir::verify(*prepared)));
-      CHECK((lazyRescales(*prepared) > 0) == sm90);
+      CHECK((lazyRescales(*prepared) > 0) == lazy);
       auto out = interpret(*prepared, args);
       CHECK(relError(out[3], reference[3]) <= 1e-12);
       if (s.lse)

@@ -101,18 +101,59 @@ TEST_CASE("the sm90 default is also timed with Q in registers, right after the d
   CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
   std::vector<Schedule> inRegisters;
   for (const Candidate &c : s.candidates)
-    if (c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma && c.schedule.q == tilefuse::codegen::QPlacement::Registers)
+    if (c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma && c.schedule.q == tilefuse::codegen::QPlacement::Registers &&
+        !c.schedule.lazyRescale)
       inRegisters.push_back(c.schedule);
   Schedule expected = def;
   expected.q = tilefuse::codegen::QPlacement::Registers;
   REQUIRE(inRegisters.size() == 1);
   CHECK(inRegisters[0] == expected);
   CHECK_NOTHROW(expected.validate());
+  // The first sm90 candidate besides the default and the lazy running max's twins (the next test).
   auto firstOther = std::find_if(s.candidates.begin(), s.candidates.end(), [](const Candidate &c) {
-    return c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma && !c.isDefault;
+    return c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma && !c.isDefault && !c.schedule.lazyRescale;
   });
   REQUIRE(firstOther != s.candidates.end());
   CHECK(firstOther->schedule == expected);
+}
+
+TEST_CASE("the sm90 default and its Q-in-registers twin are also timed with the lazy running max", "[search]") {
+  Shape shape{4, 16, 16, 4096, 4096, 128, 128};
+  DeviceLimits h = DeviceLimits::forArch("sm_90a");
+  Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90a");
+  REQUIRE(def.q == tilefuse::codegen::QPlacement::Smem);
+  REQUIRE_FALSE(def.lazyRescale);
+  const SearchSpace s = buildSearchSpace(shape, def, h, SearchOptions{24, 12});
+  CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
+  std::vector<Schedule> lazy;
+  int sm90Index = 0; // the order the tuner times the sm90 backend's candidates in
+  for (const Candidate &c : s.candidates) {
+    if (c.schedule.mma != tilefuse::codegen::MmaFamily::Wgmma)
+      continue;
+    if (c.schedule.lazyRescale) {
+      lazy.push_back(c.schedule);
+      CHECK(sm90Index <= 3); // among the first, with the default: before the backend's budget runs out
+    }
+    ++sm90Index;
+  }
+  Schedule plain = def, inRegisters = def;
+  plain.lazyRescale = true;
+  inRegisters.lazyRescale = true, inRegisters.q = tilefuse::codegen::QPlacement::Registers;
+  REQUIRE(lazy.size() == 2);
+  CHECK(std::count(lazy.begin(), lazy.end(), plain) == 1);
+  CHECK(std::count(lazy.begin(), lazy.end(), inRegisters) == 1);
+  for (const Schedule &l : lazy)
+    CHECK_NOTHROW(l.validate());
+  // A default with Q in registers has one twin; sm80 schedules have none.
+  Schedule qDefault = def;
+  qDefault.q = tilefuse::codegen::QPlacement::Registers;
+  int twins = 0;
+  for (const Candidate &c : buildSearchSpace(shape, qDefault, h, SearchOptions{24, 12}).candidates)
+    twins += c.schedule.lazyRescale;
+  CHECK(twins == 1);
+  Schedule sm80Default = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
+  for (const Candidate &c : buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), SearchOptions{24, 12}).candidates)
+    CHECK_FALSE(c.schedule.lazyRescale);
 }
 
 TEST_CASE("compareWidths: the sm90 default is also timed with the other width of position compares", "[search]") {

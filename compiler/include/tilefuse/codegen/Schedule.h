@@ -110,6 +110,14 @@ struct Schedule {
   /// S4096 D128: 0.519 ms in 64 bits, 0.543 in 32 on the H200, docs/results/v0.13 call 3), so the
   /// tuner times both. JSON key "compares64", written only when true.
   bool compares64 = false;
+  /// wgmma only: the lazy running max (codegen's Prepare rule, FlashAttention-4's conditional rescaling):
+  /// the online softmax's reference moves only when a row's max grows by more than 8 ln 2, and the
+  /// rescale O *= alpha runs under a warp vote, skipped when alpha is 1 on every row of the warp. It
+  /// saves 64 FMULs per thread and K/V tile at D128 on most tiles and costs a vote and a branch; on an
+  /// H100 it was 1.2-1.7% faster at 128x128 with Q in registers (non-causal S1k, S4k, causal S4k) and 1-2%
+  /// slower with ALiBi (whose max grows on most tiles), sliding window 1024 and causal S16k at 128x176
+  /// (docs/results/v0.20, call 2), so the tuner times both. JSON key "lazy_rescale", written only when true.
+  bool lazyRescale = false;
   /// wgmma only: thread blocks per cluster along the Q tiles, 1 or 2. With 2, the two blocks of a cluster
   /// run neighbouring Q tiles of one (batch, head) and each K/V tile is read from L2 once for both: each
   /// block's producer issues half of the tile's TMA boxes with .multicast::cluster into the same slot of
@@ -132,7 +140,7 @@ struct Schedule {
   /// mma = wgmma (sm90): block_m in {64, 128, 192}, warps = block_m / 16, block_n a multiple of 16 in
   /// [32, 256], kv_stages in {2, 3, 4}, min_blocks_per_sm = 1, and
   /// with overlap = pingpong, block_m >= 128; cluster in {1, 2}. Otherwise (sm80): persistent = false,
-  /// overlap = none, exp2_fma = 0, compares64 = false, cluster = 1 (the sm80 backend always compares in 64 bits), and
+  /// overlap = none, exp2_fma = 0, compares64 = false, lazy_rescale = false, cluster = 1 (the sm80 backend always compares in 64 bits), and
   /// block_m in {16, 32, 64, 128, 256}; block_n in {16, 32, 64, 128, 256}; warps in {1, 2, 4, 8, 16}
   /// with block_m / warps a multiple of 16; kv_stages in {1, 2, 3, 4}; mma = mma_sync_m16n8k16;
   /// min_blocks_per_sm in {1, 2, 3, 4}.
