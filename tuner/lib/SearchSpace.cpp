@@ -136,6 +136,27 @@ std::string resourceRules(const Schedule &s, int registers, bool registersAreEst
   return "";
 }
 
+/// Copies of the default candidate and of the default's twin with Q in registers (when `all` holds them),
+/// each changed by `change`, inserted at the front of `all` (timed first after the default).
+template <typename Change>
+void twinsOfDefault(std::vector<Candidate> &all, const Schedule &defaultSchedule, SearchSpace &space, Change change) {
+  Schedule qTwin = defaultSchedule;
+  qTwin.q = QPlacement::Registers;
+  std::vector<Candidate> twins;
+  for (const Candidate &c : all)
+    if (c.isDefault || c.schedule == qTwin) {
+      Candidate twin = c;
+      change(twin.schedule);
+      twin.isDefault = false;
+      if (std::none_of(twins.begin(), twins.end(), [&](const Candidate &t) { return t.schedule == twin.schedule; }))
+        twins.push_back(twin);
+    }
+  for (Candidate &c : twins) {
+    ++space.total;
+    all.insert(all.begin(), c);
+  }
+}
+
 /// The sm90 backend's space (warp-specialized wgmma + TMA; on sm_90 GPUs, codegen::sm90DefaultFor(D, Dv)):
 /// BLOCK_M in {64, 128, 192} (1 to 3 consumer warpgroups), BLOCK_N a multiple of 16 in [64, 192],
 /// 2 or 3 stages. Pruned by the problem and smem rules and by a register rule of its own (each consumer
@@ -273,38 +294,13 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
   // And the default and its Q-in-registers twin on clusters of two blocks that share each K/V tile (TMA
   // multicast), which halves the L2-to-SM traffic of K and V.
   if (options.clusters && defaultSchedule.mma == codegen::MmaFamily::Wgmma && defaultSchedule.cluster == 1) {
-    Schedule qTwin = defaultSchedule;
-    qTwin.q = QPlacement::Registers;
-    std::vector<Candidate> clustered;
-    for (const Candidate &c : all)
-      if (c.isDefault || c.schedule == qTwin) {
-        Candidate twin = c;
-        twin.schedule.cluster = 2, twin.isDefault = false;
-        clustered.push_back(twin);
-      }
-    for (Candidate &c : clustered) {
-      ++space.total;
-      all.insert(all.begin(), c);
-    }
+    twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) { s.cluster = 2; });
   }
   // And the default and its twin with Q in registers with the lazy running max (Schedule::lazyRescale): on an
   // H100 1.2-1.7% faster at 128x128 with Q in registers, 1-2% slower where the row max moves on most K/V tiles
   // (ALiBi) or a row has few of them (sliding window 1024) (docs/results/v0.20, call 2), so the tuner times it.
   if (defaultSchedule.mma == codegen::MmaFamily::Wgmma && !defaultSchedule.lazyRescale) {
-    Schedule qTwin = defaultSchedule;
-    qTwin.q = QPlacement::Registers;
-    std::vector<Candidate> lazy;
-    for (const Candidate &c : all)
-      if (c.isDefault || c.schedule == qTwin) {
-        Candidate twin = c;
-        twin.schedule.lazyRescale = true, twin.isDefault = false;
-        if (std::none_of(lazy.begin(), lazy.end(), [&](const Candidate &l) { return l.schedule == twin.schedule; }))
-          lazy.push_back(twin);
-      }
-    for (Candidate &c : lazy) {
-      ++space.total;
-      all.insert(all.begin(), c);
-    }
+    twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) { s.lazyRescale = true; });
   }
   // And the default with the other width of position compares (SearchOptions::compareWidths), first: the
   // tuner times the default, then this twin, before the budget of the backend runs out.
