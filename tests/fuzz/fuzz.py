@@ -40,6 +40,9 @@ EXPR_ATOMS = ["score", "q_idx", "kv_idx", "b", "h", "Sq", "Sk", "B", "Hq", "Hkv"
               "99999999999999999999", "true", "false", "bias[h, q_idx]", "undefined_name"]
 EXPR_OPS = [" + ", " - ", " * ", " / ", " // ", " % ", " < ", " <= ", " == ", " != ", " && ",
             " || "]
+# The sm90 backend with every Prepare rule on (the tail guard, the scale, the lazy running max).
+SM90_LAZY = ('{"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"registers","overlap":"pingpong",'
+             '"lazy_rescale":true}')
 OPT_PASSES = ["--tilefuse-fuse", "--tilefuse-classify-tiles", "--tilefuse-fuse-kernels",
               "--tilefuse-defer-normalization", "--tilefuse-tile", "--tilefuse-online-normalization",
               "--tilefuse-fuse-loops", "--tilefuse-place", "--tilefuse-io-report", ""]
@@ -166,7 +169,8 @@ def spec_case(rng, seeds):
     if rng.random() < 0.5:
         data = mutate_bytes(rng, data)
     cmd = rng.choice([["lower"], ["lower", "--json"], ["fuse"], ["emit", "--format", "cuda"],
-                      ["emit", "--json"]] * 5 + [["run", "--no-ir", "--seed", "1", "--json"]])
+                      ["emit", "--json"]] * 5 + [["run", "--no-ir", "--seed", "1", "--json"]] +
+                     [["emit", "--arch", "sm_90", "--schedule", SM90_LAZY]] * 2)
     flags = []
     if rng.random() < 0.3:
         flag = rng.choice(["--B", "--Hq", "--Hkv", "--Sq", "--Sk", "--S", "--D", "--Dv"])
@@ -185,7 +189,9 @@ def expr_case(rng, seeds):
     data = json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogateescape")
     # Mostly parse and check (lower); sometimes evaluate too (run: the fp64 interpreter and the
     # reference evaluate the expressions at a small shape).
-    cmd = ["run", "--no-ir", "--seed", "1"] if rng.random() < 0.1 else ["lower"]
+    r = rng.random()
+    cmd = (["run", "--no-ir", "--seed", "1"] if r < 0.1 else
+           ["emit", "--arch", "sm_90", "--schedule", SM90_LAZY] if r < 0.2 else ["lower"])
     return {"kind": "expr", "seed": name, "file": ("spec.json", data),
             "argv": ["tilefuse"] + cmd + ["{file}"], "json": False}
 
