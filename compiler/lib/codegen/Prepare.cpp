@@ -384,12 +384,13 @@ LogicalResult scaleThroughMaxAndExp(MapOp scale, RewriterBase &rewriter) {
   return success();
 }
 
-/// Whether `v`, a scalar of a map region that holds a running max (or a value derived from one by the
+/// Whether `v`, a scalar of `map`'s region that holds a running max (or a value derived from one by the
 /// -inf guards), is read only as a reference point: in exp(a - b) (either side: the exponential's
-/// argument, alpha = exp(m - m')), in equality tests (m == -inf, m == m'), by selects whose results are
-/// read the same way, and as the m of m + log(l) (the LSE). Every such reader gives the same result for
-/// any reference m'' >= m - tau, provided the sums it feeds are rescaled with it (lazyRunningMax).
-bool readAsReference(Value v, int depth = 0) {
+/// argument, alpha = exp(m - m')), in equality tests with -inf or with another row value (m == m'; not
+/// with a score, which would pick out the max's element), by selects whose results are read the same
+/// way, and as the m of m + log(l) (the LSE). Every such reader gives the same result for any reference
+/// m'' >= m - tau, provided the sums it feeds are rescaled with it (lazyRunningMax).
+bool readAsReference(MapOp map, Value v, int depth = 0) {
   if (depth > 6)
     return false;
   for (OpOperand &use : v.getUses()) {
@@ -400,10 +401,13 @@ bool readAsReference(Value v, int depth = 0) {
       Value other = cmp->getOperand(1 - use.getOperandNumber());
       FloatAttr k;
       const bool minusInf = matchPattern(other, m_Constant(&k)) && k.getValue().isInfinity() && k.getValue().isNegative();
-      if (!minusInf && !isa<BlockArgument>(other))
+      auto arg = dyn_cast<BlockArgument>(other);
+      Value in = arg && arg.getOwner() == &map.getBody().front() ? map.getInputs()[arg.getArgNumber()] : Value();
+      const bool rowValue = in && (cast<TileType>(in.getType()).getRank() == 1 || in.getDefiningOp<BroadcastOp>());
+      if (!minusInf && !rowValue)
         return false;
     } else if (auto sel = dyn_cast<arith::SelectOp>(user)) {
-      if (use.getOperandNumber() == 0 || !readAsReference(sel.getResult(), depth + 1))
+      if (use.getOperandNumber() == 0 || !readAsReference(map, sel.getResult(), depth + 1))
         return false;
     } else if (auto sub = dyn_cast<arith::SubFOp>(user)) {
       if (!sub.getResult().hasOneUse() || !isa<math::ExpOp>(*sub->getUsers().begin()))
@@ -459,13 +463,13 @@ bool usedAsReference(Value v, BlockArgument carried, const SmallPtrSetImpl<Opera
       if ((isRunningMaxUpdate(map, mArg) && mArg == use.getOperandNumber() && v == carried) ||
           lazyMaps.contains(map))
         continue; // another branch's update of the same running max, or its lazy reference
-      if (!readAsReference(map.getBody().front().getArgument(use.getOperandNumber())))
+      if (!readAsReference(map, map.getBody().front().getArgument(use.getOperandNumber())))
         return false;
       readers.push_back(map);
     } else if (auto bc = dyn_cast<BroadcastOp>(user)) {
       for (OpOperand &u : bc.getResult().getUses()) {
         auto map = dyn_cast<MapOp>(u.getOwner());
-        if (!map || !readAsReference(map.getBody().front().getArgument(u.getOperandNumber())))
+        if (!map || !readAsReference(map, map.getBody().front().getArgument(u.getOperandNumber())))
           return false;
       }
     } else if (auto yield = dyn_cast<scf::YieldOp>(user)) {
