@@ -127,11 +127,20 @@ FloatAttr positiveScale(MapOp map, unsigned &xArg) {
   return c;
 }
 
-/// Whether `tile` is a fill of -inf.
-bool isMinusInfFill(Value tile) {
-  auto f = dyn_cast_or_null<FloatAttr>(fillConstant(tile));
+/// Whether `a` is the float -inf.
+bool isMinusInf(Attribute a) {
+  auto f = dyn_cast_or_null<FloatAttr>(a);
   return f && f.getValue().isInfinity() && f.getValue().isNegative();
 }
+
+/// Whether `v` is an arith.constant -inf.
+bool isMinusInfConstant(Value v) {
+  Attribute a;
+  return matchPattern(v, m_Constant(&a)) && isMinusInf(a);
+}
+
+/// Whether `tile` is a fill of -inf.
+bool isMinusInfFill(Value tile) { return isMinusInf(fillConstant(tile)); }
 
 /// Whether every use of argument `i` of `map` is a ∈ exp(a - b) (the a of an arith.subf whose only use
 /// is a math.exp on f32).
@@ -153,10 +162,9 @@ bool onlyExpDiffLhs(MapOp map, unsigned i) {
 bool neverMinusInf(Value t) {
   auto sel = t.getDefiningOp<arith::SelectOp>();
   auto cmp = sel ? sel.getCondition().getDefiningOp<arith::CmpFOp>() : arith::CmpFOp();
-  FloatAttr k, ninf;
+  FloatAttr k;
   return cmp && cmp.getPredicate() == arith::CmpFPredicate::OEQ && cmp.getLhs() == sel.getFalseValue() &&
-         matchPattern(cmp.getRhs(), m_Constant(&ninf)) && ninf.getValue().isInfinity() && ninf.getValue().isNegative() &&
-         matchPattern(sel.getTrueValue(), m_Constant(&k)) && k.getValue().isFinite();
+         isMinusInfConstant(cmp.getRhs()) && matchPattern(sel.getTrueValue(), m_Constant(&k)) && k.getValue().isFinite();
 }
 
 /// Whether `map` yields exp(a - b') for a its argument i, read nowhere else, and b' never -inf
@@ -399,8 +407,7 @@ bool readAsReference(MapOp map, Value v, int depth = 0) {
       if (cmp.getPredicate() != arith::CmpFPredicate::OEQ)
         return false;
       Value other = cmp->getOperand(1 - use.getOperandNumber());
-      FloatAttr k;
-      const bool minusInf = matchPattern(other, m_Constant(&k)) && k.getValue().isInfinity() && k.getValue().isNegative();
+      const bool minusInf = isMinusInfConstant(other);
       auto arg = dyn_cast<BlockArgument>(other);
       Value in = arg && arg.getOwner() == &map.getBody().front() ? map.getInputs()[arg.getArgNumber()] : Value();
       const bool rowValue = in && (cast<TileType>(in.getType()).getRank() == 1 || in.getDefiningOp<BroadcastOp>());
@@ -505,6 +512,9 @@ bool usedAsReference(Value v, BlockArgument carried, const SmallPtrSetImpl<Opera
 // rescale O *= alpha is tagged (kLazyRescaleAttrName): the writer emits it under a warp vote, skipped when
 // alpha is 1 on every row of the warp, which after the first K/V tiles is nearly always the case: 64 FMULs
 // per thread and tile at D128. Applied for the sm90 backend when the schedule asks (Schedule::lazyRescale).
+/// tau of lazyRunningMax: how far the carried reference may lag the row max, 8 ln 2 (terms exp(x - m'') <= 256).
+const double kLazyMaxLag = 8.0 * std::log(2.0);
+
 LogicalResult lazyRunningMax(MapOp update, SmallPtrSetImpl<Operation *> &lazyMaps, RewriterBase &rewriter) {
   unsigned mArg = 0;
   if (!isRunningMaxUpdate(update, mArg))
@@ -528,7 +538,7 @@ LogicalResult lazyRunningMax(MapOp update, SmallPtrSetImpl<Operation *> &lazyMap
   rewriter.setInsertionPointAfter(update);
   auto lazy = rewriter.create<MapOp>(loc, mNew.getType(), ValueRange{carried, mNew});
   Block *body = rewriter.createBlock(&lazy.getBody(), {}, {rewriter.getF32Type(), rewriter.getF32Type()}, {loc, loc});
-  Value tau = rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(static_cast<float>(8.0 * std::log(2.0))));
+  Value tau = rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(static_cast<float>(kLazyMaxLag)));
   Value bound = rewriter.create<arith::AddFOp>(loc, body->getArgument(0), tau);
   Value moved = rewriter.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, body->getArgument(1), bound);
   Value ref = rewriter.create<arith::SelectOp>(loc, moved, body->getArgument(1), body->getArgument(0));
