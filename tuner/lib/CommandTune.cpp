@@ -83,6 +83,8 @@ nlohmann::json candidateJson(const CandidateResult &c) {
   if (c.status == CandidateStatus::Timed)
     j.update({{"median_ms", c.medianMs}, {"min_ms", c.minMs}, {"max_ms", c.maxMs}, {"reps", c.reps},
               {"tflops", c.tflops}, {"energy", energyJson(c.energy)}});
+  if (c.steadyMs > 0)
+    j["steady_ms"] = c.steadyMs;
   if (c.gate.rows > 0)
     j["check"] = detail::accuracyJson(c.gate);
   return j;
@@ -187,7 +189,8 @@ int runTune(const TuneArgs &a) {
                             {"flops_rule", r.flopsRule},
                             {"winner_check", detail::accuracyJson(r.winnerCheck)},
                             {"tuning_seconds", r.seconds},
-                            {"cache_note", r.cacheNote}};
+                            {"cache_note", r.cacheNote},
+                            {"steady_note", r.steadyNote}};
       if (r.stored)
         out["cache"] = {{"path", r.stored->path.string()}, {"written", r.stored->written}, {"note", r.stored->note}};
       fmt::print("{}\n", tilefuse::spec::dumpJson(out, 2));
@@ -229,12 +232,16 @@ int runTune(const TuneArgs &a) {
       fmt::print("generation and compilation took {:.1f} s\n", r.seconds);
       return 0;
     }
+    if (!r.steadyNote.empty())
+      fmt::print("steady state: {}\n", r.steadyNote);
     fmt::print("winner: {}: {:.3f} ms, {:.1f} TFLOP/s ({} FLOPs: {:.3e})", detail::scheduleText(w.schedule), w.medianMs,
                w.tflops, r.flopsRule, r.usefulFlops);
     if (w.energy && w.energy->error.empty())
       fmt::print(", {:.4g} J per call, {:.1f} W", w.energy->joulesPerCall, w.energy->watts);
     if (r.defaultMs > 0)
       fmt::print(", {:.2f}x the default schedule ({:.3f} ms)", r.defaultMs / w.medianMs, r.defaultMs);
+    if (w.steadyMs > 0)
+      fmt::print(", {:.3f} ms in steady state", w.steadyMs);
     fmt::print("\nchecked at the tuned shape on {} rows: max|O-ref| = {:.3g} <= {:.3g}\n", r.winnerCheck.rows,
                r.winnerCheck.maxErr, r.winnerCheck.bound);
     if (r.stored)

@@ -20,10 +20,13 @@
 #include "tilefuse/tuner/KernelBuild.h"
 #include "tilefuse/tuner/Version.h"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <ctime>
+#include <memory>
 #include <random>
 
 namespace tilefuse::tuner {
@@ -99,6 +102,32 @@ std::vector<int> rankCandidates(const std::vector<CandidateResult> &candidates, 
     return candidates[a].medianMs < candidates[b].medianMs;
   });
   return order;
+}
+
+std::vector<int> steadyFinalists(const std::vector<CandidateResult> &candidates, const std::vector<int> &ranked,
+                                 int maxFinalists, double margin) {
+  std::vector<int> out;
+  if (maxFinalists < 2 || ranked.empty())
+    return out;
+  const double limit = candidates[ranked.front()].medianMs * (1 + margin);
+  for (int i : ranked) {
+    if (static_cast<int>(out.size()) == maxFinalists || candidates[i].medianMs > limit)
+      break;
+    out.push_back(i);
+  }
+  if (out.size() < 2)
+    out.clear();
+  return out;
+}
+
+std::vector<int> orderBySteadyTime(const std::vector<CandidateResult> &candidates, const std::vector<int> &ranked) {
+  std::vector<int> out = ranked;
+  std::stable_partition(out.begin(), out.end(), [&](int i) { return candidates[i].steadyMs > 0; });
+  const auto firstUntimed =
+      std::find_if(out.begin(), out.end(), [&](int i) { return !(candidates[i].steadyMs > 0); });
+  std::stable_sort(out.begin(), firstUntimed,
+                   [&](int a, int b) { return candidates[a].steadyMs < candidates[b].steadyMs; });
+  return out;
 }
 
 spec::Shape gateShape(const spec::Shape &shape) {
@@ -256,8 +285,21 @@ void openEnergyCounter(std::optional<runtime::EnergyCounter> &counter, Objective
 TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOptions &options, Cache &cache) {
   using namespace detail;
   const auto start = Clock::now();
+  if (options.finalists < 0 || options.steadyRounds < 1 || !(options.finalistMargin >= 0) ||
+      !(options.steadyWarmupMs >= 0))
+    throw std::invalid_argument(fmt::format("tune: finalists = {} (>= 0), steady_rounds = {} (>= 1), finalist_margin "
+                                            "= {} (>= 0) and steady_warmup_ms = {} (>= 0) are out of range",
+                                            options.finalists, options.steadyRounds, options.finalistMargin,
+                                            options.steadyWarmupMs));
+  // The steady-state re-timing of the finalists (step 5) gets its time out of the budget, at most a quarter.
+  const bool steady = options.objective == Objective::Time && options.finalists >= 2 && options.dryRunArch.empty();
+  const double steadySeconds =
+      steady ? std::min(options.timeBudgetSeconds / 4,
+                        (options.steadyWarmupMs + options.steadyRounds * options.finalists *
+                                                      (kSteadyRoundWarmupMs + options.msPerCandidate / 2)) * 1e-3)
+             : 0.0;
   const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(options.timeBudgetSeconds));
+                                    std::chrono::duration<double>(options.timeBudgetSeconds - steadySeconds));
   auto progress = [&](const char *phase, int done, int total, const std::string &message) {
     if (options.progress)
       options.progress({phase, done, total, message});
@@ -492,10 +534,41 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
   }
 
   // 5. The winner: best by the objective (ties: faster) that passed, checked again at the tuned shape
-  //    (sampled rows).
+  //    (sampled rows). For time, the finalists are timed again in steady state first and ranked by that.
+  std::vector<int> order = rankCandidates(result.candidates, options.objective);
+  if (steady)
+    if (std::vector<int> fin = steadyFinalists(result.candidates, order, options.finalists, options.finalistMargin);
+        !fin.empty()) {
+      std::vector<std::unique_ptr<LoadedKernel>> kernels;
+      for (int idx : fin)
+        kernels.push_back(std::make_unique<LoadedKernel>(cubins[spaceIndex[idx]], sources[spaceIndex[idx]].launch()));
+      progress("steady", 0, static_cast<int>(fin.size()), "warm-up");
+      warmUpFor(*kernels.front(), *problem, options.steadyWarmupMs);
+      std::vector<std::vector<double>> medians(fin.size());
+      for (int round = 0; round < options.steadyRounds; ++round)
+        for (std::size_t k = 0; k < fin.size(); ++k) {
+          warmUpFor(*kernels[k], *problem, kSteadyRoundWarmupMs);
+          medians[k].push_back(
+              timeKernel(*kernels[k], *problem, 0, options.minReps, options.maxReps, options.msPerCandidate / 2).median);
+        }
+      result.steadyNote = fmt::format("{} finalists within {:g}% of the fastest burst time, timed again after {:g} ms of "
+                                      "launches in {} interleaved rounds (burst -> steady ms):",
+                                      fin.size(), options.finalistMargin * 100, options.steadyWarmupMs,
+                                      options.steadyRounds);
+      for (std::size_t k = 0; k < fin.size(); ++k) {
+        std::vector<double> &m = medians[k];
+        std::sort(m.begin(), m.end());
+        CandidateResult &c = result.candidates[fin[k]];
+        c.steadyMs = m.size() % 2 ? m[m.size() / 2] : (m[m.size() / 2 - 1] + m[m.size() / 2]) / 2;
+        result.steadyNote += fmt::format(" #{} {:.3f} -> {:.3f};", fin[k] + 1, c.medianMs, c.steadyMs);
+      }
+      result.steadyNote.pop_back();
+      order = orderBySteadyTime(result.candidates, order);
+      progress("steady", static_cast<int>(fin.size()), static_cast<int>(fin.size()), result.steadyNote);
+    }
   const std::vector<RowIndex> rows = options.packed ? samplePackedRows(*options.packed, shape.Hq, options.sampleRows, seed)
                                                     : sampleRows(shape, options.sampleRows, seed);
-  for (int idx : rankCandidates(result.candidates, options.objective)) {
+  for (int idx : order) {
     CandidateResult &c = result.candidates[idx];
     const std::size_t si = spaceIndex[idx];
     progress("verify", 1, 1, c.schedule.toString());

@@ -94,6 +94,57 @@ TEST_CASE("objective: equal energy goes to the faster candidate - then to the ea
   CHECK(rankCandidates(t, Objective::Time) == std::vector<int>{0, 1});
 }
 
+TEST_CASE("steady finalists: within the margin of the fastest burst time - at most the cap - none alone",
+          "[objective][steady]") {
+  std::vector<CandidateResult> c = {timed(16, 1.00, 0), timed(32, 1.05, 0), timed(48, 1.07, 0),
+                                    timed(64, 1.03, 0), timed(80, 0.99, 0)};
+  const std::vector<int> ranked = rankCandidates(c, Objective::Time); // 4, 0, 3, 1, 2
+  REQUIRE(ranked == std::vector<int>{4, 0, 3, 1, 2});
+  // 0.99 x 1.06 = 1.0494: 1.05 and 1.07 are out.
+  CHECK(steadyFinalists(c, ranked, 4, 0.06) == std::vector<int>{4, 0, 3});
+  CHECK(steadyFinalists(c, ranked, 2, 0.06) == std::vector<int>{4, 0});
+  CHECK(steadyFinalists(c, ranked, 8, 0.10) == std::vector<int>{4, 0, 3, 1, 2});
+  // One qualifies, or the cap is below two: nothing to re-rank.
+  CHECK(steadyFinalists(c, ranked, 4, 0.0).empty());
+  CHECK(steadyFinalists(c, ranked, 1, 0.06).empty());
+  CHECK(steadyFinalists(c, ranked, 0, 0.06).empty());
+  CHECK(steadyFinalists(c, {}, 4, 0.06).empty());
+}
+
+TEST_CASE("steady finalists: re-timed candidates lead by steady time - the rest keep their order",
+          "[objective][steady]") {
+  std::vector<CandidateResult> c = {timed(16, 1.00, 0), timed(32, 1.02, 0), timed(48, 1.04, 0),
+                                    timed(64, 1.30, 0)};
+  const std::vector<int> ranked = rankCandidates(c, Objective::Time);
+  REQUIRE(ranked == std::vector<int>{0, 1, 2, 3});
+  // The burst's fastest falls back under sustained load; the second is steadier.
+  c[0].steadyMs = 1.12, c[1].steadyMs = 1.05, c[2].steadyMs = 1.09;
+  CHECK(orderBySteadyTime(c, ranked) == std::vector<int>{1, 2, 0, 3});
+  // Equal steady times keep the burst order; a candidate not re-timed never jumps ahead.
+  c[2].steadyMs = 1.05;
+  CHECK(orderBySteadyTime(c, ranked) == std::vector<int>{1, 2, 0, 3});
+  c[1].steadyMs = 0; // not a finalist: after the finalists, though faster in the burst than one of them
+  CHECK(orderBySteadyTime(c, ranked) == std::vector<int>{2, 0, 1, 3});
+  // Nobody re-timed: the ranking is unchanged.
+  for (CandidateResult &x : c)
+    x.steadyMs = 0;
+  CHECK(orderBySteadyTime(c, ranked) == ranked);
+}
+
+TEST_CASE("steady finalists: tune refuses out-of-range options by name", "[objective][steady]") {
+  spec::Spec s = loadSpec("causal.json");
+  spec::Shape shape = spec::resolveShape(s, {1, 4, 4, 1000, 1000, {}, {}});
+  test::TempDir dir;
+  Cache cache(dir.path());
+  TuneOptions options;
+  options.finalists = -1;
+  CHECK_THROWS_AS(tune(s, shape, options, cache), std::invalid_argument);
+  CHECK_THROWS_WITH(tune(s, shape, options, cache), Contains("finalists = -1"));
+  options.finalists = 4;
+  options.steadyRounds = 0;
+  CHECK_THROWS_WITH(tune(s, shape, options, cache), Contains("steady_rounds = 0"));
+}
+
 TEST_CASE("objective: tune for energy without NVML fails naming NVML and TILEFUSE_NVML_LIBRARY",
           "[objective][nvml]") {
   spec::Spec s = loadSpec("causal.json");

@@ -12,6 +12,9 @@
 //          With TuneOptions::objective energy or edp, NVML's energy counter (runtime/Energy.h) is
 //          also read around each candidate's timed runs, which are repeated until they last
 //          kEnergyMinSeconds (the counter's resolution), as bench --energy does.
+//          For time, the candidates within 6% of the fastest (at most 4) are then timed again in steady
+//          state, after 500 ms of launches, in 3 interleaved rounds, and ranked by that (steadyFinalists,
+//          orderBySteadyTime; TuneOptions::finalists).
 //          The best by the objective (rankCandidates: ms, J per call or J*s; ties by ms) is checked
 //          once more at the tuned shape itself on sampled rows (Check.h) before it is stored in the
 //          cache, under a key that holds the objective, with the default schedule's time.
@@ -126,8 +129,22 @@ struct TuneOptions {
   /// (SearchOptions::clusters), for specs without a mask_mod in the batched layout. Off by default until
   /// the clustered kernels have been run and timed on a GPU (docs/results/v0.17/README.md).
   bool clusters = false;
+  /// Steady-state re-timing of the finalists (objective time only; 0 or 1: off). Candidates are first timed
+  /// in a burst (`warmup` launches, then msPerCandidate), so a kernel whose clock falls once the board
+  /// reaches its power limit can look faster than it will run (docs/results/v0.20: 10% between two packed
+  /// schedules). The timed candidates within finalistMargin of the best burst median, at most `finalists`
+  /// of them (steadyFinalists), are timed again: steadyWarmupMs of untimed launches first, then
+  /// steadyRounds interleaved rounds, each candidate's round a short warm-up (kSteadyRoundWarmupMs) and
+  /// msPerCandidate / 2 of timed runs. They are ranked by the median of their round medians
+  /// (orderBySteadyTime), ahead of the rest. Their time is kept out of the candidate loop's budget.
+  int finalists = 4;
+  double finalistMargin = 0.06;    ///< a fraction of the best burst median (0.06: within 6%)
+  double steadyWarmupMs = 500;     ///< untimed launches before the first round, GPU ms
+  int steadyRounds = 3;
   std::function<void(const TuneProgress &)> progress; ///< called on the calling thread
 };
+/// Each finalist's untimed launches before its timed runs in a steady-state round, GPU ms.
+inline constexpr double kSteadyRoundWarmupMs = 20;
 
 enum class CandidateStatus {
   Timed,         ///< passed the gate and was timed
@@ -152,6 +169,8 @@ struct CandidateResult {
   double medianMs = 0, minMs = 0, maxMs = 0;
   int reps = 0;
   double tflops = 0;
+  /// A finalist (TuneOptions::finalists): the median of its steady-state round medians, ms; 0 otherwise.
+  double steadyMs = 0;
   /// Timed with an objective other than time: the energy of its timed runs (J per call, W).
   std::optional<EnergyMeasurement> energy;
   Accuracy gate; ///< the small-shape check (rows = 0 when it did not run)
@@ -162,6 +181,15 @@ struct CandidateResult {
 /// by position. For Energy and Edp, a candidate without an energy measurement (none, one with an
 /// error, or one of 0 J: the counter did not move) is left out. Pure: no GPU.
 std::vector<int> rankCandidates(const std::vector<CandidateResult> &candidates, Objective objective);
+
+/// The finalists that tune() re-times in steady state: the first entries of `ranked` (rankCandidates for
+/// time) whose medianMs is within `margin` of the first one's (<= (1 + margin) x best), at most
+/// `maxFinalists`. Empty when fewer than two qualify or maxFinalists < 2: nothing to re-rank. Pure: no GPU.
+std::vector<int> steadyFinalists(const std::vector<CandidateResult> &candidates, const std::vector<int> &ranked,
+                                 int maxFinalists, double margin);
+/// `ranked` reordered: the candidates with a steadyMs > 0 first, by steadyMs (ties keep their order in
+/// `ranked`), then the others in their order. Pure: no GPU.
+std::vector<int> orderBySteadyTime(const std::vector<CandidateResult> &candidates, const std::vector<int> &ranked);
 
 struct TuneResult {
   spec::Spec spec;
@@ -179,6 +207,9 @@ struct TuneResult {
   double seconds = 0;
   std::optional<StoreResult> stored;       ///< when the cache was written
   std::string cacheNote;                   ///< what the lookup found before tuning (stale, corrupt)
+  /// The steady-state re-timing (TuneOptions::finalists), one line: warm-up, rounds, each finalist's burst
+  /// and steady ms. Empty when it did not run (one finalist, objective not time, dry run).
+  std::string steadyNote;
   const CandidateResult *best() const { return winner >= 0 ? &candidates[winner] : nullptr; }
 };
 
