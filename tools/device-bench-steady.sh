@@ -42,6 +42,7 @@ for c in $cases; do
     # shellcheck disable=SC2086  # TUNE_ARGS: flags split on spaces
     timeout 60 "$TILEFUSE" tune "$spec" "${args[@]}" ${TUNE_ARGS:-} > "$out/tune_$name.log" 2>&1
     echo "$c tune rc=$? at $((SECONDS - T0)) s: $(grep -E '^winner' "$out/tune_$name.log" | cut -c1-160)"
+    grep -E '^steady state' "$out/tune_$name.log" | cut -c1-400
   fi
   [ "$(left)" -gt 20 ] || { echo "$c: skipped, the budget is spent"; continue; }
   timeout 60 "$TILEFUSE" bench "$spec" "${args[@]}" --json > "$out/tf_$name.json" 2> "$out/tf_$name.err"
@@ -75,7 +76,7 @@ for c in cases:
     sched = tf.get("schedule") or {}
     text = f"{sched.get('block_m', '?')}x{sched.get('block_n', '?')} {sched.get('overlap', 'none')}" + \
            (" persistent" if sched.get("persistent") else "") + (" qreg" if sched.get("q") == "registers" else "") + \
-           (" compares64" if sched.get("compares64") else "") if sched else "-"
+           (" compares64" if sched.get("compares64") else "") + (" lazy" if sched.get("lazy_rescale") else "") if sched else "-"
     row = [c, f"{ms:.3f}" if ms else "failed" if "median_ms" in tf else "-", text]
     ratios = []
     for p in ("sdpa_cudnn", "sdpa_flash", "flex"):
