@@ -8,7 +8,7 @@
 // mma.sync + cp.async; sm90, on an sm_90 GPU: warp-specialized wgmma + TMA), and on an sm_90 GPU the sm90
 // schedule variants "sm90-none" (overlap = none; the default is pingpong), "sm90-pingpong-persistent" (a persistent
 // grid), "sm90-pingpong_intra-persistent" (FA3's intra-warpgroup overlap as well), Q in registers ("-qreg") and
-// the lazy running max ("-lazy") at D in {64, 96, 128, 256}, bf16. The specs bring causal (bottom-right; Sq > Sk leaves rows fully
+// the lazy running max ("-lazy") and paired Q tiles ("-paired") at D in {64, 96, 128, 256}, bf16. The specs bring causal (bottom-right; Sq > Sk leaves rows fully
 // masked: O = 0, LSE = -inf) and not, GQA (group 4), score_mods and captured tensors. Fresh random
 // inputs every run (seed printed); O and LSE poisoned with NaN before each launch; every element
 // checked written, the padding after O's rows checked untouched. One kernel per (spec, D, dtype),
@@ -73,8 +73,9 @@ KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const
 Engine &engine(const std::string &backend);
 
 /// The sm90 schedule variants the sweep runs besides each backend's default schedule, named
-/// "sm90-<overlap>[-persistent][-cluster][-qreg][-lazy]" (codegen::Schedule::overlap spelled as in the
-/// schedule JSON, ::persistent, ::cluster = 2, ::q = registers, ::lazyRescale). False for a plain backend.
+/// "sm90-<overlap>[-persistent][-paired][-cluster][-qreg][-lazy]" (codegen::Schedule::overlap spelled as in the
+/// schedule JSON, ::persistent, ::qTileOrder = paired, ::cluster = 2, ::q = registers, ::lazyRescale). False for
+/// a plain backend.
 bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
   if (backend.rfind("sm90-", 0) != 0)
     return false;
@@ -91,6 +92,8 @@ bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
       s->q = codegen::QPlacement::Registers;
     if (strip("-cluster"))
       s->cluster = 2;
+    if (strip("-paired"))
+      s->qTileOrder = codegen::QTileOrder::Paired;
     s->persistent = strip("-persistent");
     using codegen::WarpgroupOverlap;
     for (WarpgroupOverlap o : {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
@@ -274,6 +277,13 @@ std::vector<std::string> backends() {
   return b;
 }
 
+/// Env TILEFUSE_TEST_VARIANTS (e.g. "paired"): only the sm90 variants whose name contains it run, next to the
+/// backends' default schedules (a new variant checked without the whole sweep).
+bool variantWanted(const std::string &variant) {
+  const char *only = std::getenv("TILEFUSE_TEST_VARIANTS");
+  return !only || !*only || variant.find(only) != std::string::npos;
+}
+
 } // namespace
 
 TEST_CASE("generated kernels of every shipped spec match fp64 attention across shapes head dims and dtypes",
@@ -293,16 +303,18 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
       if (backend == "sm90")
         for (const char *variant : {"sm90-none", "sm90-pingpong-persistent", "sm90-pingpong_intra-persistent",
                                     "sm90-pingpong-persistent-qreg", "sm90-pingpong_intra-qreg",
-                                    "sm90-pingpong-persistent-qreg-lazy", "sm90-pingpong_intra-lazy"})
-          for (int64_t D : {64, 96, 128, 256})
-            configs.push_back(makeConfig(file, spec::DType::BF16, D, variant));
+                                    "sm90-pingpong-persistent-qreg-lazy", "sm90-pingpong_intra-lazy",
+                                    "sm90-pingpong-persistent-paired-qreg"})
+          if (variantWanted(variant))
+            for (int64_t D : {64, 96, 128, 256})
+              configs.push_back(makeConfig(file, spec::DType::BF16, D, variant));
       // Clusters of 2 (K/V multicast) take the specs whose K/V loop does not depend on the Q tile; the odd
       // Q-tile counts below (Sq = 113: one tile) leave a block that runs its peer's tile again.
       if (backend == "sm90")
         for (const char *variant : {"sm90-pingpong-persistent-cluster", "sm90-pingpong-cluster-qreg"})
           for (int64_t D : {64, 96, 128, 256})
             if (KernelConfig c = makeConfig(file, spec::DType::BF16, D, variant);
-                !c.spec.maskMod && c.spec.layout == spec::Layout::Batched)
+                variantWanted(variant) && !c.spec.maskMod && c.spec.layout == spec::Layout::Batched)
               configs.push_back(std::move(c));
     }
   compileAll(configs);

@@ -97,7 +97,7 @@ std::string sm90Choices(const codegen::Schedule &s) {
     return "-";
   std::string t(codegen::spelling(s.overlap));
   if (s.persistent)
-    t += "+persistent";
+    t += s.qTileOrder == codegen::QTileOrder::Paired ? "+persistent(paired)" : "+persistent";
   if (s.compares64)
     t += "+cmp64";
   if (s.lazyRescale)

@@ -588,8 +588,8 @@ private:
   /// causal B4 H16 S4096, H200.)
   void tileLoop() {
     const GridDimRule *dims[3] = {&r.grid.x, &r.grid.y, &r.grid.z};
-    w.comment("Persistent grid: min(tiles, SMs) blocks; block b runs tiles b, b + gridDim.x, ..., the Q tiles of "
-              "a head consecutive.");
+    w.comment("Persistent grid: min(tiles, SMs) blocks; block b runs tiles b, b + gridDim.x, ... (pairs of tiles with "
+              "q_tile_order = paired), the Q tiles of a head consecutive.");
     for (int a = 0; a < 3; ++a)
       w.line(std::string("const int tiles_") + "xyz"[a] + " = static_cast<int>(" + extentOf(*dims[a]) + "); // grid " +
              dims[a]->toString());
@@ -599,6 +599,11 @@ private:
                 " neighbouring Q tiles of one (batch, head), one per block (a block past the last Q tile runs it again).");
       w.line("const int groups_x = (tiles_x + " + str(cluster - 1) + ") / " + c + ";");
       w.line("const int n_tiles = groups_x * tiles_y * tiles_z; // tile groups, < 2^31 (GridRule::evaluate)");
+    } else if (paired) {
+      w.comment("Pairs of Q tiles (q_tile_order = paired): pair i of a head is Q tile n - 1 - i, then Q tile i, the same "
+                "work under a causal mask; the middle tile of an odd count alone.");
+      w.line("const int pairs_x = (tiles_x + 1) / 2;");
+      w.line("const int n_tiles = pairs_x * tiles_y * tiles_z; // pairs, < 2^31 (GridRule::evaluate)");
     } else {
       w.line("const int n_tiles = tiles_x * tiles_y * tiles_z; // < 2^31 (GridRule::evaluate)");
     }
@@ -610,6 +615,14 @@ private:
       w.open("for (int tile = blockIdx.x / " + c + "; tile < n_tiles; tile += gridDim.x / " + c + ", ++tile_iter)");
       w.line("const int x_idx = min(" + c + " * (tile % groups_x) + static_cast<int>(cta_rank), tiles_x - 1), yz = tile / "
              "groups_x;");
+    } else if (paired) {
+      w.comment("Step s runs the (s % 2)-th tile of pair blockIdx.x + (s / 2) gridDim.x.");
+      w.open("for (int pair_step = 0, pair = blockIdx.x; pair < n_tiles; ++pair_step, pair = blockIdx.x + (pair_step >> 1) * "
+             "gridDim.x, ++tile_iter)");
+      w.line("const int i_pair = pair % pairs_x, yz = pair / pairs_x;");
+      w.line("const int x_idx = (pair_step & 1) ? tiles_x - 1 - i_pair : i_pair; // Q tile n - 1 - x_idx: the heavier one "
+             "first");
+      w.line("if ((pair_step & 1) && x_idx == i_pair) { --tile_iter; continue; } // the middle Q tile runs once");
     } else {
       w.open("for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x, ++tile_iter)");
       w.line("const int x_idx = tile % tiles_x, yz = tile / tiles_x;");
@@ -618,7 +631,7 @@ private:
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
       const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));
       const char axis = r.programIdAxis[k];
-      if (axis == 'x' && p.schedule.qTileOrder == QTileOrder::Descending)
+      if (axis == 'x' && p.schedule.qTileOrder != QTileOrder::Ascending)
         w.line("const long long " + name + " = tiles_x - 1 - x_idx; // the last (longest under a causal mask) Q "
                "tiles first");
       else
@@ -1079,6 +1092,7 @@ private:
   const int consumers;            ///< consumer warpgroups: BLOCK_M / 64
   const int cluster;              ///< blocks per cluster along x (Schedule::cluster)
   const bool persistent = p.schedule.persistent; ///< persistent grid (Schedule::persistent)
+  const bool paired = p.schedule.qTileOrder == QTileOrder::Paired; ///< persistent: Q tiles dealt in pairs
   const bool turns = takesTurns(p.schedule.overlap); ///< consumers take turns (FA3 Sec. 3.1)
   const bool intra = overlapsWithinWarpgroup(p.schedule.overlap); ///< P V one iteration late (FA3 Sec. 3.2)
   /// overlap = intra: the O += P V issued one iteration late (checkDeferrable).

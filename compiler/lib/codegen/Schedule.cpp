@@ -80,7 +80,14 @@ std::string_view spelling(MmaFamily f) {
 }
 
 std::string_view spelling(QPlacement q) { return q == QPlacement::Registers ? "registers" : "smem"; }
-std::string_view spelling(QTileOrder o) { return o == QTileOrder::Descending ? "descending" : "ascending"; }
+std::string_view spelling(QTileOrder o) {
+  switch (o) {
+  case QTileOrder::Descending: return "descending";
+  case QTileOrder::Ascending: return "ascending";
+  case QTileOrder::Paired: return "paired";
+  }
+  return "?";
+}
 std::string_view spelling(WarpgroupOverlap o) {
   switch (o) {
   case WarpgroupOverlap::Pingpong:
@@ -114,6 +121,12 @@ void Schedule::validate() const {
     requireOneOf("kv_stages", kvStages, {2, 3, 4});
     requireOneOf("min_blocks_per_sm", minBlocksPerSm, {1});
     requireOneOf("cluster", cluster, {1, 2});
+    if (qTileOrder == QTileOrder::Paired && (!persistent || cluster != 1))
+      throw ScheduleError(std::string("schedule: q_tile_order = \"paired\" with ") +
+                          (persistent ? "cluster = " + std::to_string(cluster) : std::string("persistent = false")) +
+                          " is not allowed: pairs of Q tiles are dealt to the blocks of a persistent grid of "
+                          "single blocks; allowed: persistent = true and cluster = 1, or q_tile_order "
+                          "\"descending\" or \"ascending\"");
     if (takesTurns(overlap) && blockM < 128)
       throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) + "\" with block_m = " +
                           std::to_string(blockM) +
@@ -124,6 +137,10 @@ void Schedule::validate() const {
   if (persistent)
     throw ScheduleError("schedule: persistent = true is not allowed with mma = mma_sync_m16n8k16; allowed "
                         "there: false (the persistent grid is a schedule of the sm90 backend, mma = wgmma)");
+  if (qTileOrder == QTileOrder::Paired)
+    throw ScheduleError("schedule: q_tile_order = \"paired\" is not allowed with mma = mma_sync_m16n8k16; "
+                        "allowed there: \"descending\", \"ascending\" (pairs are dealt by the sm90 backend's "
+                        "persistent grid, mma = wgmma)");
   if (exp2FmaQuarters != 0)
     throw ScheduleError("schedule: exp2_fma = " + std::to_string(exp2FmaQuarters) +
                         " is not allowed with mma = mma_sync_m16n8k16; allowed there: 0 (the software exponential "
@@ -284,7 +301,7 @@ Schedule scheduleFromJson(std::string_view text) {
     else if (key == "q")
       oneOf(s.q, {QPlacement::Registers, QPlacement::Smem});
     else if (key == "q_tile_order")
-      oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending});
+      oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending, QTileOrder::Paired});
     else if (key == "persistent" || key == "compares64" || key == "lazy_rescale") {
       if (!v.is_boolean())
         throw ScheduleError("schedule: " + key + " = " + spec::dumpJson(v) + " is not a boolean; allowed values: "

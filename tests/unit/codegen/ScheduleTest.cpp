@@ -80,7 +80,7 @@ TEST_CASE("Schedule prints and round-trips through JSON", "[schedule]") {
   CHECK(scheduleFromJson(s.toJson()) == s);
   CHECK(Schedule{}.qTileOrder == QTileOrder::Descending);
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"random"})"),
-                    "schedule: q_tile_order = \"random\" is unknown; allowed values: \"descending\", \"ascending\"");
+                    "schedule: q_tile_order = \"random\" is unknown; allowed values: \"descending\", \"ascending\", \"paired\"");
   CHECK(scheduleFromJson("{}") == Schedule{});
   CHECK(s.rowsPerWarp() == 16);
   CHECK(s.threadsPerBlock() == 256);
@@ -171,6 +171,27 @@ TEST_CASE("compares64: wgmma only, round-trips, written only when true", "[sched
   CHECK_THROWS_WITH(sm80.validate(), Catch::Contains("compares64 = true is not allowed with mma = mma_sync_m16n8k16"));
   CHECK_THROWS_WITH(scheduleFromJson(R"({"compares64":"yes"})"),
                     "schedule: compares64 = \"yes\" is not a boolean; allowed values: true, false");
+}
+
+TEST_CASE("q_tile_order paired: a persistent sm90 grid of single blocks only, round-trips", "[schedule]") {
+  Schedule s = scheduleFromJson(
+      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"overlap":"pingpong","persistent":true,"q_tile_order":"paired"})");
+  CHECK(s.qTileOrder == QTileOrder::Paired);
+  CHECK_NOTHROW(s.validate());
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(s.toString().find("q_tile_order=paired") != std::string::npos);
+  Schedule notPersistent = s;
+  notPersistent.persistent = false;
+  CHECK_THROWS_WITH(notPersistent.validate(),
+                    Catch::Contains("q_tile_order = \"paired\" with persistent = false is not allowed") &&
+                        Catch::Contains("allowed: persistent = true and cluster = 1"));
+  Schedule clustered = s;
+  clustered.cluster = 2;
+  CHECK_THROWS_WITH(clustered.validate(), Catch::Contains("with cluster = 2 is not allowed"));
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"paired"})").validate(),
+                    Catch::Contains("q_tile_order = \"paired\" is not allowed with mma = mma_sync_m16n8k16"));
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"zigzag"})"),
+                    Catch::Contains("\"descending\", \"ascending\", \"paired\""));
 }
 
 TEST_CASE("lazy_rescale: wgmma only, round-trips, written only when true", "[schedule]") {

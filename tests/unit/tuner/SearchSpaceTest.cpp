@@ -111,7 +111,8 @@ TEST_CASE("the sm90 default is also timed with Q in registers, right after the d
   CHECK_NOTHROW(expected.validate());
   // The first sm90 candidate besides the default and the lazy running max's twins (the next test).
   auto firstOther = std::find_if(s.candidates.begin(), s.candidates.end(), [](const Candidate &c) {
-    return c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma && !c.isDefault && !c.schedule.lazyRescale;
+    return c.schedule.mma == tilefuse::codegen::MmaFamily::Wgmma && !c.isDefault && !c.schedule.lazyRescale &&
+           c.schedule.qTileOrder != tilefuse::codegen::QTileOrder::Paired;
   });
   REQUIRE(firstOther != s.candidates.end());
   CHECK(firstOther->schedule == expected);
@@ -154,6 +155,44 @@ TEST_CASE("the sm90 default and its Q-in-registers twin are also timed with the 
   Schedule sm80Default = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
   for (const Candidate &c : buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), SearchOptions{24, 12}).candidates)
     CHECK_FALSE(c.schedule.lazyRescale);
+}
+
+TEST_CASE("a default that is not persistent is also timed on a persistent grid of paired Q tiles", "[search]") {
+  using tilefuse::codegen::QTileOrder;
+  Shape shape{4, 16, 16, 4096, 4096, 128, 128};
+  DeviceLimits h = DeviceLimits::forArch("sm_90a");
+  Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90a");
+  REQUIRE_FALSE(def.persistent); // as for a causal spec (ScheduleHints: a mask with unequal tiles)
+  const SearchSpace s = buildSearchSpace(shape, def, h, SearchOptions{24, 12});
+  CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
+  std::vector<Schedule> paired;
+  int sm90Index = 0;
+  for (const Candidate &c : s.candidates) {
+    if (c.schedule.mma != tilefuse::codegen::MmaFamily::Wgmma)
+      continue;
+    if (c.schedule.qTileOrder == QTileOrder::Paired) {
+      paired.push_back(c.schedule);
+      CHECK(sm90Index <= 5); // with the default and the lazy twins, before the backend's budget runs out
+    }
+    ++sm90Index;
+  }
+  Schedule plain = def, inRegisters = def;
+  plain.persistent = inRegisters.persistent = true;
+  plain.qTileOrder = inRegisters.qTileOrder = QTileOrder::Paired;
+  inRegisters.q = tilefuse::codegen::QPlacement::Registers;
+  REQUIRE(paired.size() == 2);
+  CHECK(std::count(paired.begin(), paired.end(), plain) == 1);
+  CHECK(std::count(paired.begin(), paired.end(), inRegisters) == 1);
+  for (const Schedule &x : paired)
+    CHECK_NOTHROW(x.validate());
+  // A persistent default (mask-free, captured or balanced masks) gets none, nor does sm80.
+  Schedule persistentDefault = def;
+  persistentDefault.persistent = true;
+  for (const Candidate &c : buildSearchSpace(shape, persistentDefault, h, SearchOptions{24, 12}).candidates)
+    CHECK(c.schedule.qTileOrder != QTileOrder::Paired);
+  Schedule sm80Default = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
+  for (const Candidate &c : buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), SearchOptions{24, 12}).candidates)
+    CHECK(c.schedule.qTileOrder != QTileOrder::Paired);
 }
 
 TEST_CASE("compareWidths: the sm90 default is also timed with the other width of position compares", "[search]") {

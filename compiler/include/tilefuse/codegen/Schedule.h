@@ -45,6 +45,15 @@ enum class QPlacement {
 enum class QTileOrder {
   Descending, ///< blockIdx.x = 0 runs the last Q tile (q_tile = gridDim.x - 1 - blockIdx.x).
   Ascending,  ///< blockIdx.x = 0 runs Q tile 0.
+  /// Persistent grids only (wgmma, cluster 1): a block takes Q tiles in pairs of one (batch, head), the
+  /// last but i-th and the i-th (q_tile n - 1 - i, then i), the middle one of an odd count alone. Under a
+  /// causal mask the two visit n + 1 K/V tiles together, so every pair is the same work and the static
+  /// round-robin of pairs over the blocks is balanced. Dealt one by one (descending), block b of 132 gets
+  /// the Q tiles i = b mod 4, b mod 4 + 4, ... of the 32 of a causal S 4096 head: 15 K/V tiles per Q tile
+  /// on average for b mod 4 = 3 and 18 for b mod 4 = 0, so the grid waits for the slow quarter. (The same
+  /// split of causal work as the chunks i and 2N - 1 - i of Llama 3's context parallelism, Dubey et al. 2024.)
+  /// JSON "paired".
+  Paired,
 };
 
 /// How the consumer warpgroups of a wgmma kernel share the tensor cores with their softmax
@@ -163,7 +172,7 @@ Schedule scheduleFromJson(std::string_view json);
 
 std::string_view spelling(MmaFamily f); ///< "mma_sync_m16n8k16", "wgmma"
 std::string_view spelling(QPlacement q); ///< "registers", "smem"
-std::string_view spelling(QTileOrder o); ///< "descending", "ascending"
+std::string_view spelling(QTileOrder o); ///< "descending", "ascending", "paired"
 std::string_view spelling(WarpgroupOverlap o); ///< "none", "pingpong", "intra", "pingpong_intra"
 
 /// Compute capability of an NVRTC target "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", ... as 80, 86,
