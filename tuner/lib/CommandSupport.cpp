@@ -45,10 +45,14 @@ nlohmann::json deviceJson(const DeviceIdentity &d) {
 }
 
 std::string scheduleText(const codegen::Schedule &s) {
-  return fmt::format("BLOCK_M={} BLOCK_N={} warps={} stages={} mma={} q={}{}{}{}{}{}{}", s.blockM, s.blockN, s.warps,
+  return fmt::format("BLOCK_M={} BLOCK_N={} warps={} stages={} mma={} q={}{}{}{}{}{}{}{}{}", s.blockM, s.blockN, s.warps,
                      s.kvStages, codegen::spelling(s.mma), codegen::spelling(s.q),
                      s.minBlocksPerSm > 1 ? fmt::format(" min_blocks_per_sm={}", s.minBlocksPerSm) : "",
                      s.persistent ? " persistent" : "",
+                     s.qTileOrder != codegen::QTileOrder::Descending
+                         ? fmt::format(" q_tile_order={}", codegen::spelling(s.qTileOrder))
+                         : "",
+                     s.cluster != 1 ? fmt::format(" cluster={}", s.cluster) : "",
                      s.overlap != codegen::WarpgroupOverlap::None ? fmt::format(" overlap={}", codegen::spelling(s.overlap))
                                                                  : "",
                      s.exp2FmaQuarters != 0 ? fmt::format(" exp2_fma={}", s.exp2FmaQuarters) : "",
