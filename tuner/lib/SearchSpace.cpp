@@ -296,11 +296,12 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
   if (options.clusters && defaultSchedule.mma == codegen::MmaFamily::Wgmma && defaultSchedule.cluster == 1) {
     twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) { s.cluster = 2; });
   }
-  // And, where the default grid is not persistent (a mask whose Q tiles visit unequal K/V tile counts: causal,
-  // bottom-right, ALiBi + causal), the default and its Q-in-registers twin on a persistent grid that deals the
+  // And, for batched specs with a mask (SearchOptions::pairedTiles) where the default grid is not persistent (a
+  // mask whose Q tiles visit unequal K/V tile counts: causal, bottom-right, ALiBi + causal), the default and its Q-in-registers twin on a persistent grid that deals the
   // Q tiles in pairs of equal causal work (QTileOrder::Paired): dealt one by one, a quarter of the blocks got
   // 20% more work than another at causal S 4096 (Schedule.h).
-  if (defaultSchedule.mma == codegen::MmaFamily::Wgmma && !defaultSchedule.persistent && defaultSchedule.cluster == 1) {
+  if (options.pairedTiles && defaultSchedule.mma == codegen::MmaFamily::Wgmma && !defaultSchedule.persistent &&
+      defaultSchedule.cluster == 1) {
     twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) {
       s.persistent = true;
       s.qTileOrder = codegen::QTileOrder::Paired;

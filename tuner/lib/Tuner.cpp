@@ -343,7 +343,8 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
                                        {options.maxCandidates, options.compileExtra,
                                         /*compareWidths=*/spec.maskMod.has_value(),
                                         /*clusters=*/options.clusters && !spec.maskMod &&
-                                            spec.layout == spec::Layout::Batched});
+                                            spec.layout == spec::Layout::Batched,
+                                        /*pairedTiles=*/spec.maskMod && spec.layout == spec::Layout::Batched});
   result.enumerated = space.total;
   result.pruned = space.pruned;
   std::stable_partition(space.candidates.begin(), space.candidates.end(),

@@ -163,7 +163,9 @@ TEST_CASE("a default that is not persistent is also timed on a persistent grid o
   DeviceLimits h = DeviceLimits::forArch("sm_90a");
   Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90a");
   REQUIRE_FALSE(def.persistent); // as for a causal spec (ScheduleHints: a mask with unequal tiles)
-  const SearchSpace s = buildSearchSpace(shape, def, h, SearchOptions{24, 12});
+  SearchOptions withPairs{24, 12};
+  withPairs.pairedTiles = true; // a batched spec with a mask_mod
+  const SearchSpace s = buildSearchSpace(shape, def, h, withPairs);
   CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
   std::vector<Schedule> paired;
   int sm90Index = 0;
@@ -185,13 +187,16 @@ TEST_CASE("a default that is not persistent is also timed on a persistent grid o
   CHECK(std::count(paired.begin(), paired.end(), inRegisters) == 1);
   for (const Schedule &x : paired)
     CHECK_NOTHROW(x.validate());
-  // A persistent default (mask-free, captured or balanced masks) gets none, nor does sm80.
+  // A persistent default (mask-free, captured or balanced masks) gets none, nor does sm80, nor a spec without
+  // the option (mask-free, or packed: pairs over the longest sequence lost 20%).
   Schedule persistentDefault = def;
   persistentDefault.persistent = true;
-  for (const Candidate &c : buildSearchSpace(shape, persistentDefault, h, SearchOptions{24, 12}).candidates)
+  for (const Candidate &c : buildSearchSpace(shape, persistentDefault, h, withPairs).candidates)
     CHECK(c.schedule.qTileOrder != QTileOrder::Paired);
   Schedule sm80Default = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
-  for (const Candidate &c : buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), SearchOptions{24, 12}).candidates)
+  for (const Candidate &c : buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), withPairs).candidates)
+    CHECK(c.schedule.qTileOrder != QTileOrder::Paired);
+  for (const Candidate &c : buildSearchSpace(shape, def, h, SearchOptions{24, 12}).candidates)
     CHECK(c.schedule.qTileOrder != QTileOrder::Paired);
 }
 

@@ -111,6 +111,11 @@ struct SearchOptions {
   /// = 2 (K/V tiles multicast to two blocks of neighbouring Q tiles). Set for specs whose K/V loop does
   /// not depend on the Q tile: no mask_mod and batched layout.
   bool clusters = false;
+  /// A default sm90 schedule whose grid is not persistent, and its twin with Q in registers, are also timed
+  /// on a persistent grid of paired Q tiles (Schedule::qTileOrder = paired). Set for batched specs with a
+  /// mask_mod: causal-like masks give Q tiles unequal work, and pairs even it out (docs/results/v0.21, call
+  /// 3: causal S4k 6.6% faster); packed batches pair over the longest sequence and ran 24% slower there.
+  bool pairedTiles = false;
 };
 
 struct SearchSpace {
