@@ -43,6 +43,8 @@ EXPR_OPS = [" + ", " - ", " * ", " / ", " // ", " % ", " < ", " <= ", " == ", " 
 # The sm90 backend with every Prepare rule on (the tail guard, the scale, the lazy running max).
 SM90_LAZY = ('{"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"registers","overlap":"pingpong",'
              '"lazy_rescale":true}')
+# Its persistent grid with paired Q tiles (q_tile_order = paired), the tuner's causal twin.
+SM90_PAIRED = SM90_LAZY[:-1] + ',"persistent":true,"q_tile_order":"paired"}'
 OPT_PASSES = ["--tilefuse-fuse", "--tilefuse-classify-tiles", "--tilefuse-fuse-kernels",
               "--tilefuse-defer-normalization", "--tilefuse-tile", "--tilefuse-online-normalization",
               "--tilefuse-fuse-loops", "--tilefuse-place", "--tilefuse-io-report", ""]
@@ -170,7 +172,8 @@ def spec_case(rng, seeds):
         data = mutate_bytes(rng, data)
     cmd = rng.choice([["lower"], ["lower", "--json"], ["fuse"], ["emit", "--format", "cuda"],
                       ["emit", "--json"]] * 5 + [["run", "--no-ir", "--seed", "1", "--json"]] +
-                     [["emit", "--arch", "sm_90", "--schedule", SM90_LAZY]] * 2)
+                     [["emit", "--arch", "sm_90", "--schedule", SM90_LAZY]] * 2 +
+                     [["emit", "--arch", "sm_90", "--schedule", SM90_PAIRED]])
     flags = []
     if rng.random() < 0.3:
         flag = rng.choice(["--B", "--Hq", "--Hkv", "--Sq", "--Sk", "--S", "--D", "--Dv"])
