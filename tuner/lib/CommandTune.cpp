@@ -109,7 +109,7 @@ std::string sm90Choices(const codegen::Schedule &s) {
 
 void printTable(const TuneResult &r) {
   const bool energy = r.key.objective != Objective::Time;
-  fmt::print("  #  {:<7} {:<7} {:<5} {:<6} {:<9} {:<22} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10} {:>10} {:>8}{}  {}\n",
+  fmt::print("  #  {:<7} {:<7} {:<5} {:<6} {:<9} {:<32} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10} {:>10} {:>8}{}  {}\n",
              "BLOCK_M", "BLOCK_N", "warps", "stages", "q", "sm90", "minB", "regs", "spill", "smem KiB", "blk/SM", "compile ms",
              "median ms", "TFLOP/s", energy ? fmt::format(" {:>10} {:>6}", "J/call", "W") : "", "check");
   for (size_t i = 0; i < r.candidates.size(); ++i) {
@@ -120,7 +120,7 @@ void printTable(const TuneResult &r) {
     if (static_cast<int>(i) == r.winner && c.isDefault)
       mark = " <- winner (default)";
     const bool measured = timed && c.energy && c.energy->error.empty();
-    fmt::print("{:>3}  {:<7} {:<7} {:<5} {:<6} {:<9} {:<22} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10.0f} {:>10} {:>8}{}  {}{}\n",
+    fmt::print("{:>3}  {:<7} {:<7} {:<5} {:<6} {:<9} {:<32} {:<4} {:>4} {:>5} {:>8} {:>6} {:>10.0f} {:>10} {:>8}{}  {}{}\n",
                i + 1, s.blockM, s.blockN, s.warps, s.kvStages, codegen::spelling(s.q), sm90Choices(s), s.minBlocksPerSm,
                c.registers, c.spillBytes,
                kib(c.smemBytes), c.blocksPerSm, c.compileMs, timed ? fmt::format("{:.3f}", c.medianMs) : "-",
