@@ -278,12 +278,9 @@ Timing timeKernel(const LoadedKernel &kernel, const DeviceProblem &problem, int 
   Timing t;
   for (EventPair &e : events)
     t.ms.push_back(runtime::eventElapsedMs(e.start, e.end));
-  std::vector<float> sorted = t.ms;
-  std::sort(sorted.begin(), sorted.end());
-  t.median = sorted.size() % 2 ? sorted[sorted.size() / 2]
-                               : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
-  t.min = sorted.front();
-  t.max = sorted.back();
+  t.median = medianOf(t.ms);
+  t.min = *std::min_element(t.ms.begin(), t.ms.end());
+  t.max = *std::max_element(t.ms.begin(), t.ms.end());
   return t;
 }
 

@@ -12,6 +12,7 @@
 #include "tilefuse/tuner/Cache.h"
 #include "tilefuse/tuner/Check.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -87,6 +88,15 @@ struct Timing {
   std::vector<float> ms; ///< one per timed run
   double median = 0, min = 0, max = 0;
 };
+
+/// The median of `values` (the mean of the two middle ones for an even count); 0 when empty.
+template <typename T> double medianOf(std::vector<T> values) {
+  if (values.empty())
+    return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 ? double(values[n / 2]) : 0.5 * (double(values[n / 2 - 1]) + double(values[n / 2]));
+}
 
 /// `warmup` launches, then one launch between CUDA events per run, rotating sets; as many runs as
 /// fit in `budgetMs` (by the first run's time), clamped to [minReps, maxReps]. Synchronises.

@@ -285,12 +285,17 @@ void openEnergyCounter(std::optional<runtime::EnergyCounter> &counter, Objective
 TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOptions &options, Cache &cache) {
   using namespace detail;
   const auto start = Clock::now();
-  if (options.finalists < 0 || options.steadyRounds < 1 || !(options.finalistMargin >= 0) ||
-      !(options.steadyWarmupMs >= 0))
-    throw std::invalid_argument(fmt::format("tune: finalists = {} (>= 0), steady_rounds = {} (>= 1), finalist_margin "
-                                            "= {} (>= 0) and steady_warmup_ms = {} (>= 0) are out of range",
-                                            options.finalists, options.steadyRounds, options.finalistMargin,
-                                            options.steadyWarmupMs));
+  auto outOfRange = [](const char *field, double value, const char *allowed) {
+    return std::invalid_argument(fmt::format("tune: {} = {:g} is out of range; allowed: {}", field, value, allowed));
+  };
+  if (options.finalists < 0)
+    throw outOfRange("finalists", options.finalists, "0 or more (0 or 1: no steady-state re-timing)");
+  if (options.steadyRounds < 1)
+    throw outOfRange("steady_rounds", options.steadyRounds, "1 or more");
+  if (!(options.finalistMargin >= 0))
+    throw outOfRange("finalist_margin", options.finalistMargin, "a fraction >= 0 of the fastest burst time");
+  if (!(options.steadyWarmupMs >= 0))
+    throw outOfRange("steady_warmup_ms", options.steadyWarmupMs, "0 or more ms");
   // The steady-state re-timing of the finalists (step 5) gets its time out of the budget, at most a quarter.
   const bool steady = options.objective == Objective::Time && options.finalists >= 2 && options.dryRunArch.empty();
   const double steadySeconds =
@@ -557,10 +562,8 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
                                       fin.size(), options.finalistMargin * 100, options.steadyWarmupMs,
                                       options.steadyRounds);
       for (std::size_t k = 0; k < fin.size(); ++k) {
-        std::vector<double> &m = medians[k];
-        std::sort(m.begin(), m.end());
         CandidateResult &c = result.candidates[fin[k]];
-        c.steadyMs = m.size() % 2 ? m[m.size() / 2] : (m[m.size() / 2 - 1] + m[m.size() / 2]) / 2;
+        c.steadyMs = medianOf(medians[k]);
         result.steadyNote += fmt::format(" #{} {:.3f} -> {:.3f};", fin[k] + 1, c.medianMs, c.steadyMs);
       }
       result.steadyNote.pop_back();

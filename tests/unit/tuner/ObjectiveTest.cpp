@@ -4,11 +4,14 @@
 #include "../runtime/ScopedEnv.h"
 #include "TunerTestSupport.h"
 
+#include "../../../tuner/lib/GpuRun.h"
+
 #include "tilefuse/runtime/CudaDriver.h"
 #include "tilefuse/tuner/Tuner.h"
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -131,6 +134,14 @@ TEST_CASE("steady finalists: re-timed candidates lead by steady time - the rest 
   CHECK(orderBySteadyTime(c, ranked) == ranked);
 }
 
+TEST_CASE("medianOf: the middle value - the mean of the two middle ones - 0 when empty", "[objective][steady]") {
+  using tilefuse::tuner::detail::medianOf;
+  CHECK(medianOf(std::vector<double>{3.0, 1.0, 2.0}) == 2.0);       // unsorted input
+  CHECK(medianOf(std::vector<float>{4.0f, 1.0f, 3.0f, 2.0f}) == 2.5); // even count
+  CHECK(medianOf(std::vector<double>{1.0, 1.0, 9.0}) == 1.0);        // not the mean
+  CHECK(medianOf(std::vector<double>{}) == 0.0);
+}
+
 TEST_CASE("steady finalists: tune refuses out-of-range options by name", "[objective][steady]") {
   spec::Spec s = loadSpec("causal.json");
   spec::Shape shape = spec::resolveShape(s, {1, 4, 4, 1000, 1000, {}, {}});
@@ -139,10 +150,17 @@ TEST_CASE("steady finalists: tune refuses out-of-range options by name", "[objec
   TuneOptions options;
   options.finalists = -1;
   CHECK_THROWS_AS(tune(s, shape, options, cache), std::invalid_argument);
-  CHECK_THROWS_WITH(tune(s, shape, options, cache), Contains("finalists = -1"));
+  CHECK_THROWS_WITH(tune(s, shape, options, cache), "tune: finalists = -1 is out of range; allowed: 0 or more (0 or 1: "
+                                                    "no steady-state re-timing)");
   options.finalists = 4;
   options.steadyRounds = 0;
-  CHECK_THROWS_WITH(tune(s, shape, options, cache), Contains("steady_rounds = 0"));
+  CHECK_THROWS_WITH(tune(s, shape, options, cache), "tune: steady_rounds = 0 is out of range; allowed: 1 or more");
+  options.steadyRounds = 3;
+  options.finalistMargin = std::nan("");
+  CHECK_THROWS_WITH(tune(s, shape, options, cache), Contains("finalist_margin = nan is out of range"));
+  options.finalistMargin = 0.06;
+  options.steadyWarmupMs = -1;
+  CHECK_THROWS_WITH(tune(s, shape, options, cache), Contains("steady_warmup_ms = -1 is out of range"));
 }
 
 TEST_CASE("objective: tune for energy without NVML fails naming NVML and TILEFUSE_NVML_LIBRARY",
