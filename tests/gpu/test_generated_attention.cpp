@@ -73,8 +73,8 @@ KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const
 Engine &engine(const std::string &backend);
 
 /// The sm90 schedule variants the sweep runs besides each backend's default schedule, named
-/// "sm90-<overlap>[-persistent][-paired][-cluster][-qreg][-lazy]" (codegen::Schedule::overlap spelled as in the
-/// schedule JSON, ::persistent, ::qTileOrder = paired, ::cluster = 2, ::q = registers, ::lazyRescale). False for
+/// "sm90-<overlap>[-persistent][-paired|-lpt][-cluster][-qreg][-lazy]" (codegen::Schedule::overlap spelled as in
+/// the schedule JSON, ::persistent, ::qTileOrder = paired or lpt, ::cluster = 2, ::q = registers, ::lazyRescale). False for
 /// a plain backend.
 bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
   if (backend.rfind("sm90-", 0) != 0)
@@ -94,6 +94,8 @@ bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
       s->cluster = 2;
     if (strip("-paired"))
       s->qTileOrder = codegen::QTileOrder::Paired;
+    if (strip("-lpt"))
+      s->qTileOrder = codegen::QTileOrder::Lpt;
     s->persistent = strip("-persistent");
     using codegen::WarpgroupOverlap;
     for (WarpgroupOverlap o : {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
@@ -308,6 +310,13 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
           if (variantWanted(variant))
             for (int64_t D : {64, 96, 128, 256})
               configs.push_back(makeConfig(file, spec::DType::BF16, D, variant));
+      // The longest Q tiles first (q_tile_order = lpt) takes batched specs; packed ones take their sequences'
+      // tiles in order.
+      if (backend == "sm90")
+        for (int64_t D : {64, 96, 128, 256})
+          if (KernelConfig c = makeConfig(file, spec::DType::BF16, D, "sm90-pingpong-lpt-qreg");
+              variantWanted("sm90-pingpong-lpt-qreg") && c.spec.layout == spec::Layout::Batched)
+            configs.push_back(std::move(c));
       // Clusters of 2 (K/V multicast) take the specs whose K/V loop does not depend on the Q tile; the odd
       // Q-tile counts below (Sq = 113: one tile) leave a block that runs its peer's tile again.
       if (backend == "sm90")

@@ -98,6 +98,8 @@ std::string sm90Choices(const codegen::Schedule &s) {
   std::string t(codegen::spelling(s.overlap));
   if (s.persistent)
     t += s.qTileOrder == codegen::QTileOrder::Paired ? "+persistent(paired)" : "+persistent";
+  if (s.qTileOrder == codegen::QTileOrder::Lpt)
+    t += "+lpt";
   if (s.compares64)
     t += "+cmp64";
   if (s.lazyRescale)

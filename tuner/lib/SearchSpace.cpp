@@ -169,7 +169,7 @@ void twinsOfDefault(std::vector<Candidate> &all, const Schedule &defaultSchedule
 /// with 2 or 3 consumer warpgroups): the model cannot
 /// rank those, the clock does. The default schedule itself (overlap and grid included) is always a
 /// candidate, so a tuned kernel is never slower than the untuned one by more than the timing noise;
-/// so is the default with Q in registers, both with the lazy running max, with pairedTiles both on a
+/// so is the default with Q in registers, both with the lazy running max, with tileOrders both on a
 /// persistent grid of paired Q tiles (when the default grid is not persistent), and with compareWidths the
 /// default with the other width of position compares.
 std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
@@ -297,12 +297,15 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
   if (options.clusters && defaultSchedule.mma == codegen::MmaFamily::Wgmma && defaultSchedule.cluster == 1) {
     twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) { s.cluster = 2; });
   }
-  // And, for batched specs with a mask (SearchOptions::pairedTiles) where the default grid is not persistent (a
-  // mask whose Q tiles visit unequal K/V tile counts: causal, bottom-right, ALiBi + causal), the default and its Q-in-registers twin on a persistent grid that deals the
-  // Q tiles in pairs of equal causal work (QTileOrder::Paired): dealt one by one, a quarter of the blocks got
-  // 20% more work than another at causal S 4096 (Schedule.h).
-  if (options.pairedTiles && defaultSchedule.mma == codegen::MmaFamily::Wgmma && !defaultSchedule.persistent &&
+  // And, for batched specs with a mask (SearchOptions::tileOrders) where the default grid is not persistent (a
+  // mask whose Q tiles visit unequal K/V tile counts: causal, bottom-right, ALiBi + causal, windows), the default
+  // and its Q-in-registers twin in two orders of the Q tiles (Schedule.h): on a persistent grid that deals them
+  // in pairs of equal causal work (QTileOrder::Paired; dealt one by one, a quarter of the blocks got 20% more
+  // work than another at causal S 4096), and on their own grid with the heaviest Q tiles of a section of heads
+  // first (QTileOrder::Lpt).
+  if (options.tileOrders && defaultSchedule.mma == codegen::MmaFamily::Wgmma && !defaultSchedule.persistent &&
       defaultSchedule.cluster == 1) {
+    twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) { s.qTileOrder = codegen::QTileOrder::Lpt; });
     twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) {
       s.persistent = true;
       s.qTileOrder = codegen::QTileOrder::Paired;

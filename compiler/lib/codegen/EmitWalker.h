@@ -170,6 +170,8 @@ protected:
       packedProgramIds();
       return;
     }
+    if (p.schedule.qTileOrder == QTileOrder::Lpt)
+      return lptProgramIds();
     Block &body = r.kernel.getBodyBlock();
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
       const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));
@@ -183,6 +185,49 @@ protected:
     }
   }
 
+  /// q_tile_order = lpt (Schedule.h): the block's place in the hardware's dispatch order, read as (section of
+  /// (batch, head) pairs, Q tile from the heaviest, pair in the section) by tfcg::lpt_block_tile
+  /// (codegen_support/tile_order.h). Needs the Q tile on x and an attention kernel (K and V size the sections).
+  void lptProgramIds() {
+    Block &body = r.kernel.getBodyBlock();
+    bool qOnX = false;
+    for (unsigned k = 0; k < body.getNumArguments(); ++k)
+      qOnX = qOnX || (r.programIdAxis[k] == 'x' && r.scalarNames.lookup(body.getArgument(k)) == "q_tile");
+    if (!qOnX)
+      fail(r.kernel, "q_tile_order = \"lpt\" needs a kernel whose grid's x is its Q tile; this one's grid is " +
+                         r.grid.toString() + "; allowed here: \"descending\", \"ascending\"");
+    // The bytes of K and V per key row, and their Sk, from the K and V tensors ([..., Sk, D]).
+    std::string rowBytes, keys;
+    for (const TensorInfo &t : r.tensors) {
+      if (t.sig.role != TensorRole::K && t.sig.role != TensorRole::V)
+        continue;
+      const std::size_t rank = t.extent.size();
+      rowBytes += (rowBytes.empty() ? "" : " + ") + t.extent[rank - 1] + " * sizeof(" + t.elemC + ")";
+      keys = t.extent[rank - 2];
+    }
+    if (rowBytes.empty())
+      fail(r.kernel, "q_tile_order = \"lpt\" needs an attention kernel (its sections of heads are sized by K and V); "
+                     "allowed here: \"descending\", \"ascending\"");
+    const bool gqa = r.isSize("Hq") && r.isSize("Hkv");
+    w.comment("Longest processing time first (q_tile_order = lpt, codegen_support/tile_order.h): the hardware "
+              "dispatches blocks in the order of their linear index; in each section of (batch, head) pairs whose K "
+              "and V fit L2, every pair's heaviest Q tile comes first, then every pair's next.");
+    w.line("const long long lpt_pairs = static_cast<long long>(gridDim.y) * gridDim.z;");
+    w.line("const tfcg::lpt_tile lpt = tfcg::lpt_block_tile(blockIdx.x + static_cast<long long>(gridDim.x) * "
+           "(blockIdx.y + static_cast<long long>(gridDim.y) * blockIdx.z), gridDim.x, lpt_pairs, "
+           "tfcg::lpt_section_pairs(static_cast<long long>(" + keys + ") * static_cast<long long>(" + rowBytes + "), " +
+           (gqa ? "p.Hq / max(1ll, p.Hkv)" : "1") + ", lpt_pairs));");
+    for (unsigned k = 0; k < body.getNumArguments(); ++k) {
+      const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));
+      const char axis = r.programIdAxis[k];
+      w.line("const long long " + name + " = " +
+             (axis == 'x'   ? std::string("lpt.q_tile; // the heaviest Q tiles of the section first")
+              : axis == 'y' ? std::string("lpt.pair % gridDim.y;")
+                            : std::string("lpt.pair / gridDim.y;")));
+      sx.bind(body.getArgument(k), name);
+    }
+  }
+
   /// Packed sequences on a grid of blocks (GridRule::packedTiles): the block's sequence and Q tile from
   /// whichever grid the launch picked (codegen.cuh packed_block_tile); a block past its sequence's end, or
   /// past the sequences' last tile, returns before any barrier or load.
@@ -192,6 +237,9 @@ protected:
                      "Q-tile program id; this one's grid is " + r.grid.toString());
     w.comment("Packed sequences: block (x, y, b) runs Q tile x of sequence b, or on a grid (x, y, 1) with B > 1 the "
               "x-th Q tile of the sequences laid end to end (codegen.cuh packed_block_tile).");
+    if (p.schedule.qTileOrder == QTileOrder::Lpt)
+      fail(r.kernel, "q_tile_order = \"lpt\" is not allowed with packed sequences: their blocks take the sequences' "
+                     "Q tiles in order (codegen.cuh packed_block_tile); allowed: \"descending\", \"ascending\"");
     const bool descending = p.schedule.qTileOrder == QTileOrder::Descending;
     w.line("const tfcg::packed_tile packed = tfcg::packed_block_tile(p.cu_seqlens_q, p.cu_seqlens_k, "
            "static_cast<int>(p.B), " + str(r.grid.x.divisor) + (descending ? ", true" : ", false") + ");");

@@ -85,6 +85,7 @@ std::string_view spelling(QTileOrder o) {
   case QTileOrder::Descending: return "descending";
   case QTileOrder::Ascending: return "ascending";
   case QTileOrder::Paired: return "paired";
+  case QTileOrder::Lpt: return "lpt";
   }
   return "?";
 }
@@ -127,6 +128,12 @@ void Schedule::validate() const {
                           " is not allowed: pairs of Q tiles are dealt to the blocks of a persistent grid of "
                           "single blocks; allowed: persistent = true and cluster = 1, or q_tile_order "
                           "\"descending\" or \"ascending\"");
+    if (qTileOrder == QTileOrder::Lpt && (persistent || cluster != 1))
+      throw ScheduleError(std::string("schedule: q_tile_order = \"lpt\" with ") +
+                          (persistent ? std::string("persistent = true") : "cluster = " + std::to_string(cluster)) +
+                          " is not allowed: the longest Q tiles first is an order of the blocks for the hardware's "
+                          "dispatch, one block per Q tile; allowed: persistent = false and cluster = 1, or "
+                          "q_tile_order \"descending\", \"ascending\" or (persistent) \"paired\"");
     if (takesTurns(overlap) && blockM < 128)
       throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) + "\" with block_m = " +
                           std::to_string(blockM) +
@@ -139,7 +146,7 @@ void Schedule::validate() const {
                         "there: false (the persistent grid is a schedule of the sm90 backend, mma = wgmma)");
   if (qTileOrder == QTileOrder::Paired)
     throw ScheduleError("schedule: q_tile_order = \"paired\" is not allowed with mma = mma_sync_m16n8k16; "
-                        "allowed there: \"descending\", \"ascending\" (pairs are dealt by the sm90 backend's "
+                        "allowed there: \"descending\", \"ascending\", \"lpt\" (pairs are dealt by the sm90 backend's "
                         "persistent grid, mma = wgmma)");
   if (exp2FmaQuarters != 0)
     throw ScheduleError("schedule: exp2_fma = " + std::to_string(exp2FmaQuarters) +
@@ -301,7 +308,7 @@ Schedule scheduleFromJson(std::string_view text) {
     else if (key == "q")
       oneOf(s.q, {QPlacement::Registers, QPlacement::Smem});
     else if (key == "q_tile_order")
-      oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending, QTileOrder::Paired});
+      oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending, QTileOrder::Paired, QTileOrder::Lpt});
     else if (key == "persistent" || key == "compares64" || key == "lazy_rescale") {
       if (!v.is_boolean())
         throw ScheduleError("schedule: " + key + " = " + spec::dumpJson(v) + " is not a boolean; allowed values: "

@@ -80,7 +80,8 @@ TEST_CASE("Schedule prints and round-trips through JSON", "[schedule]") {
   CHECK(scheduleFromJson(s.toJson()) == s);
   CHECK(Schedule{}.qTileOrder == QTileOrder::Descending);
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"random"})"),
-                    "schedule: q_tile_order = \"random\" is unknown; allowed values: \"descending\", \"ascending\", \"paired\"");
+                    "schedule: q_tile_order = \"random\" is unknown; allowed values: \"descending\", \"ascending\", \"paired\", "
+                    "\"lpt\"");
   CHECK(scheduleFromJson("{}") == Schedule{});
   CHECK(s.rowsPerWarp() == 16);
   CHECK(s.threadsPerBlock() == 256);
@@ -192,6 +193,29 @@ TEST_CASE("q_tile_order paired: a persistent sm90 grid of single blocks only, ro
                     Catch::Contains("q_tile_order = \"paired\" is not allowed with mma = mma_sync_m16n8k16"));
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"zigzag"})"),
                     Catch::Contains("\"descending\", \"ascending\", \"paired\""));
+}
+
+TEST_CASE("q_tile_order lpt: one block per Q tile on either backend, round-trips", "[schedule]") {
+  Schedule s = scheduleFromJson(
+      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"overlap":"pingpong","q_tile_order":"lpt"})");
+  CHECK(s.qTileOrder == QTileOrder::Lpt);
+  CHECK_NOTHROW(s.validate());
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(s.toJson().find("\"q_tile_order\":\"lpt\"") != std::string::npos);
+  CHECK(s.toString().find("q_tile_order=lpt") != std::string::npos);
+  Schedule persistent = s;
+  persistent.persistent = true;
+  CHECK_THROWS_WITH(persistent.validate(),
+                    Catch::Contains("q_tile_order = \"lpt\" with persistent = true is not allowed") &&
+                        Catch::Contains("allowed: persistent = false and cluster = 1"));
+  Schedule clustered = s;
+  clustered.cluster = 2;
+  CHECK_THROWS_WITH(clustered.validate(), Catch::Contains("q_tile_order = \"lpt\" with cluster = 2 is not allowed"));
+  const Schedule sm80 = scheduleFromJson(R"({"q_tile_order":"lpt"})");
+  CHECK(sm80.qTileOrder == QTileOrder::Lpt);
+  CHECK_NOTHROW(sm80.validate());
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"paired"})").validate(),
+                    Catch::Contains("allowed there: \"descending\", \"ascending\", \"lpt\""));
 }
 
 TEST_CASE("lazy_rescale: wgmma only, round-trips, written only when true", "[schedule]") {

@@ -157,17 +157,17 @@ TEST_CASE("the sm90 default and its Q-in-registers twin are also timed with the 
     CHECK_FALSE(c.schedule.lazyRescale);
 }
 
-TEST_CASE("a default that is not persistent is also timed on a persistent grid of paired Q tiles", "[search]") {
+TEST_CASE("a default that is not persistent is also timed with paired Q tiles and with the longest first", "[search]") {
   using tilefuse::codegen::QTileOrder;
   Shape shape{4, 16, 16, 4096, 4096, 128, 128};
   DeviceLimits h = DeviceLimits::forArch("sm_90a");
   Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90a");
   REQUIRE_FALSE(def.persistent); // as for a causal spec (ScheduleHints: a mask with unequal tiles)
   SearchOptions withPairs{24, 12};
-  withPairs.pairedTiles = true; // a batched spec with a mask_mod
+  withPairs.tileOrders = true; // a batched spec with a mask_mod
   const SearchSpace s = buildSearchSpace(shape, def, h, withPairs);
   CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
-  std::vector<Schedule> paired;
+  std::vector<Schedule> paired, lpt;
   int sm90Index = 0;
   for (const Candidate &c : s.candidates) {
     if (c.schedule.mma != tilefuse::codegen::MmaFamily::Wgmma)
@@ -176,8 +176,20 @@ TEST_CASE("a default that is not persistent is also timed on a persistent grid o
       paired.push_back(c.schedule);
       CHECK(sm90Index <= 5); // with the default and the lazy twins, before the backend's budget runs out
     }
+    if (c.schedule.qTileOrder == QTileOrder::Lpt) {
+      lpt.push_back(c.schedule);
+      CHECK(sm90Index <= 7);
+    }
     ++sm90Index;
   }
+  Schedule lptPlain = def, lptInRegisters = def;
+  lptPlain.qTileOrder = lptInRegisters.qTileOrder = QTileOrder::Lpt;
+  lptInRegisters.q = tilefuse::codegen::QPlacement::Registers;
+  REQUIRE(lpt.size() == 2);
+  CHECK(std::count(lpt.begin(), lpt.end(), lptPlain) == 1);
+  CHECK(std::count(lpt.begin(), lpt.end(), lptInRegisters) == 1);
+  for (const Schedule &x : lpt)
+    CHECK_NOTHROW(x.validate());
   Schedule plain = def, inRegisters = def;
   plain.persistent = inRegisters.persistent = true;
   plain.qTileOrder = inRegisters.qTileOrder = QTileOrder::Paired;
@@ -192,12 +204,12 @@ TEST_CASE("a default that is not persistent is also timed on a persistent grid o
   Schedule persistentDefault = def;
   persistentDefault.persistent = true;
   for (const Candidate &c : buildSearchSpace(shape, persistentDefault, h, withPairs).candidates)
-    CHECK(c.schedule.qTileOrder != QTileOrder::Paired);
+    CHECK(c.schedule.qTileOrder == QTileOrder::Descending);
   Schedule sm80Default = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
   for (const Candidate &c : buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), withPairs).candidates)
-    CHECK(c.schedule.qTileOrder != QTileOrder::Paired);
+    CHECK(c.schedule.qTileOrder == QTileOrder::Descending);
   for (const Candidate &c : buildSearchSpace(shape, def, h, SearchOptions{24, 12}).candidates)
-    CHECK(c.schedule.qTileOrder != QTileOrder::Paired);
+    CHECK(c.schedule.qTileOrder == QTileOrder::Descending);
 }
 
 TEST_CASE("compareWidths: the sm90 default is also timed with the other width of position compares", "[search]") {

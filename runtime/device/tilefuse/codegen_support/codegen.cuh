@@ -6,6 +6,7 @@
 // A generated kernel refers to this namespace as `tfcg`.
 #pragma once
 #include "../device.cuh"
+#include "tile_order.h"
 
 namespace tilefuse {
 namespace codegen_support {
