@@ -47,6 +47,8 @@ SM90_LAZY = ('{"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"q":"register
 SM90_PAIRED = SM90_LAZY[:-1] + ',"persistent":true,"q_tile_order":"paired"}'
 # Its grid of one block per Q tile with the longest first (q_tile_order = lpt), the tuner's other causal twin.
 SM90_LPT = SM90_LAZY[:-1] + ',"q_tile_order":"lpt"}'
+# Its persistent grid dealt back and forth (q_tile_order = snake).
+SM90_SNAKE = SM90_LAZY[:-1] + ',"persistent":true,"q_tile_order":"snake"}'
 OPT_PASSES = ["--tilefuse-fuse", "--tilefuse-classify-tiles", "--tilefuse-fuse-kernels",
               "--tilefuse-defer-normalization", "--tilefuse-tile", "--tilefuse-online-normalization",
               "--tilefuse-fuse-loops", "--tilefuse-place", "--tilefuse-io-report", ""]
@@ -176,7 +178,8 @@ def spec_case(rng, seeds):
                       ["emit", "--json"]] * 5 + [["run", "--no-ir", "--seed", "1", "--json"]] +
                      [["emit", "--arch", "sm_90", "--schedule", SM90_LAZY]] * 2 +
                      [["emit", "--arch", "sm_90", "--schedule", SM90_PAIRED]] +
-                     [["emit", "--arch", "sm_90", "--schedule", SM90_LPT]])
+                     [["emit", "--arch", "sm_90", "--schedule", SM90_LPT]] +
+                     [["emit", "--arch", "sm_90", "--schedule", SM90_SNAKE]])
     flags = []
     if rng.random() < 0.3:
         flag = rng.choice(["--B", "--Hq", "--Hkv", "--Sq", "--Sk", "--S", "--D", "--Dv"])

@@ -97,7 +97,9 @@ std::string sm90Choices(const codegen::Schedule &s) {
     return "-";
   std::string t(codegen::spelling(s.overlap));
   if (s.persistent)
-    t += s.qTileOrder == codegen::QTileOrder::Paired ? "+persistent(paired)" : "+persistent";
+    t += s.qTileOrder == codegen::QTileOrder::Paired  ? "+persistent(paired)"
+         : s.qTileOrder == codegen::QTileOrder::Snake ? "+persistent(snake)"
+                                                      : "+persistent";
   if (s.qTileOrder == codegen::QTileOrder::Lpt)
     t += "+lpt";
   if (s.compares64)

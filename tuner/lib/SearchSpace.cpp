@@ -301,11 +301,15 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
   // mask whose Q tiles visit unequal K/V tile counts: causal, bottom-right, ALiBi + causal, windows), the default
   // and its Q-in-registers twin in two orders of the Q tiles (Schedule.h): on a persistent grid that deals them
   // in pairs of equal causal work (QTileOrder::Paired; dealt one by one, a quarter of the blocks got 20% more
-  // work than another at causal S 4096), and on their own grid with the heaviest Q tiles of a section of heads
-  // first (QTileOrder::Lpt).
+  // work than another at causal S 4096), on a persistent grid that deals them back and forth (QTileOrder::Snake),
+  // and on their own grid with the heaviest Q tiles of a section of heads first (QTileOrder::Lpt).
   if (options.tileOrders && defaultSchedule.mma == codegen::MmaFamily::Wgmma && !defaultSchedule.persistent &&
       defaultSchedule.cluster == 1) {
     twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) { s.qTileOrder = codegen::QTileOrder::Lpt; });
+    twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) {
+      s.persistent = true;
+      s.qTileOrder = codegen::QTileOrder::Snake;
+    });
     twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) {
       s.persistent = true;
       s.qTileOrder = codegen::QTileOrder::Paired;

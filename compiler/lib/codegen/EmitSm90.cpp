@@ -589,7 +589,7 @@ private:
   void tileLoop() {
     const GridDimRule *dims[3] = {&r.grid.x, &r.grid.y, &r.grid.z};
     w.comment("Persistent grid: min(tiles, SMs) blocks; block b runs tiles b, b + gridDim.x, ... (pairs of tiles with "
-              "q_tile_order = paired), the Q tiles of a head consecutive.");
+              "q_tile_order = paired; back and forth with snake), the Q tiles of a head consecutive.");
     for (int a = 0; a < 3; ++a)
       w.line(std::string("const int tiles_") + "xyz"[a] + " = static_cast<int>(" + extentOf(*dims[a]) + "); // grid " +
              dims[a]->toString());
@@ -623,6 +623,13 @@ private:
       w.line("const int x_idx = (pair_step & 1) ? tiles_x - 1 - i_pair : i_pair; // Q tile n - 1 - x_idx: the heavier one "
              "first");
       w.line("if ((pair_step & 1) && x_idx == i_pair) { --tile_iter; continue; } // the middle Q tile runs once");
+    } else if (snake) {
+      w.comment("Snake (q_tile_order = snake): round k of gridDim.x consecutive tiles goes to blocks 0, 1, ... when k is "
+                "even and to blocks gridDim.x - 1, gridDim.x - 2, ... when k is odd: a block's places alternate between the "
+                "two ends of a round.");
+      w.open("for (int deal_round = 0, tile = blockIdx.x; tile < n_tiles; ++deal_round, tile = deal_round * gridDim.x + "
+             "((deal_round & 1) ? gridDim.x - 1 - blockIdx.x : blockIdx.x), ++tile_iter)");
+      w.line("const int x_idx = tile % tiles_x, yz = tile / tiles_x;");
     } else {
       w.open("for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x, ++tile_iter)");
       w.line("const int x_idx = tile % tiles_x, yz = tile / tiles_x;");
@@ -1093,6 +1100,7 @@ private:
   const int cluster;              ///< blocks per cluster along x (Schedule::cluster)
   const bool persistent = p.schedule.persistent; ///< persistent grid (Schedule::persistent)
   const bool paired = p.schedule.qTileOrder == QTileOrder::Paired; ///< persistent: Q tiles dealt in pairs
+  const bool snake = p.schedule.qTileOrder == QTileOrder::Snake; ///< persistent: rounds dealt back and forth
   const bool turns = takesTurns(p.schedule.overlap); ///< consumers take turns (FA3 Sec. 3.1)
   const bool intra = overlapsWithinWarpgroup(p.schedule.overlap); ///< P V one iteration late (FA3 Sec. 3.2)
   /// overlap = intra: the O += P V issued one iteration late (checkDeferrable).

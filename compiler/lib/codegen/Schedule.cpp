@@ -86,6 +86,7 @@ std::string_view spelling(QTileOrder o) {
   case QTileOrder::Ascending: return "ascending";
   case QTileOrder::Paired: return "paired";
   case QTileOrder::Lpt: return "lpt";
+  case QTileOrder::Snake: return "snake";
   }
   return "?";
 }
@@ -122,12 +123,12 @@ void Schedule::validate() const {
     requireOneOf("kv_stages", kvStages, {2, 3, 4});
     requireOneOf("min_blocks_per_sm", minBlocksPerSm, {1});
     requireOneOf("cluster", cluster, {1, 2});
-    if (qTileOrder == QTileOrder::Paired && (!persistent || cluster != 1))
-      throw ScheduleError(std::string("schedule: q_tile_order = \"paired\" with ") +
+    if ((qTileOrder == QTileOrder::Paired || qTileOrder == QTileOrder::Snake) && (!persistent || cluster != 1))
+      throw ScheduleError("schedule: q_tile_order = \"" + std::string(spelling(qTileOrder)) + "\" with " +
                           (persistent ? "cluster = " + std::to_string(cluster) : std::string("persistent = false")) +
-                          " is not allowed: pairs of Q tiles are dealt to the blocks of a persistent grid of "
-                          "single blocks; allowed: persistent = true and cluster = 1, or q_tile_order "
-                          "\"descending\" or \"ascending\"");
+                          " is not allowed: it deals the tiles to the blocks of a persistent grid of single blocks; "
+                          "allowed: persistent = true and cluster = 1, or q_tile_order \"descending\" or "
+                          "\"ascending\"");
     if (qTileOrder == QTileOrder::Lpt && (persistent || cluster != 1))
       throw ScheduleError(std::string("schedule: q_tile_order = \"lpt\" with ") +
                           (persistent ? std::string("persistent = true") : "cluster = " + std::to_string(cluster)) +
@@ -144,9 +145,10 @@ void Schedule::validate() const {
   if (persistent)
     throw ScheduleError("schedule: persistent = true is not allowed with mma = mma_sync_m16n8k16; allowed "
                         "there: false (the persistent grid is a schedule of the sm90 backend, mma = wgmma)");
-  if (qTileOrder == QTileOrder::Paired)
-    throw ScheduleError("schedule: q_tile_order = \"paired\" is not allowed with mma = mma_sync_m16n8k16; "
-                        "allowed there: \"descending\", \"ascending\", \"lpt\" (pairs are dealt by the sm90 backend's "
+  if (qTileOrder == QTileOrder::Paired || qTileOrder == QTileOrder::Snake)
+    throw ScheduleError("schedule: q_tile_order = \"" + std::string(spelling(qTileOrder)) +
+                        "\" is not allowed with mma = mma_sync_m16n8k16; "
+                        "allowed there: \"descending\", \"ascending\", \"lpt\" (tiles are dealt by the sm90 backend's "
                         "persistent grid, mma = wgmma)");
   if (exp2FmaQuarters != 0)
     throw ScheduleError("schedule: exp2_fma = " + std::to_string(exp2FmaQuarters) +
@@ -308,7 +310,8 @@ Schedule scheduleFromJson(std::string_view text) {
     else if (key == "q")
       oneOf(s.q, {QPlacement::Registers, QPlacement::Smem});
     else if (key == "q_tile_order")
-      oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending, QTileOrder::Paired, QTileOrder::Lpt});
+      oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending, QTileOrder::Paired, QTileOrder::Lpt,
+                                          QTileOrder::Snake});
     else if (key == "persistent" || key == "compares64" || key == "lazy_rescale") {
       if (!v.is_boolean())
         throw ScheduleError("schedule: " + key + " = " + spec::dumpJson(v) + " is not a boolean; allowed values: "

@@ -81,7 +81,7 @@ TEST_CASE("Schedule prints and round-trips through JSON", "[schedule]") {
   CHECK(Schedule{}.qTileOrder == QTileOrder::Descending);
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"random"})"),
                     "schedule: q_tile_order = \"random\" is unknown; allowed values: \"descending\", \"ascending\", \"paired\", "
-                    "\"lpt\"");
+                    "\"lpt\", \"snake\"");
   CHECK(scheduleFromJson("{}") == Schedule{});
   CHECK(s.rowsPerWarp() == 16);
   CHECK(s.threadsPerBlock() == 256);
@@ -193,6 +193,24 @@ TEST_CASE("q_tile_order paired: a persistent sm90 grid of single blocks only, ro
                     Catch::Contains("q_tile_order = \"paired\" is not allowed with mma = mma_sync_m16n8k16"));
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"zigzag"})"),
                     Catch::Contains("\"descending\", \"ascending\", \"paired\""));
+}
+
+TEST_CASE("q_tile_order snake: a persistent sm90 grid of single blocks only, round-trips", "[schedule]") {
+  Schedule s = scheduleFromJson(
+      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"overlap":"pingpong","persistent":true,"q_tile_order":"snake"})");
+  CHECK(s.qTileOrder == QTileOrder::Snake);
+  CHECK_NOTHROW(s.validate());
+  CHECK(scheduleFromJson(s.toJson()) == s);
+  CHECK(s.toString().find("q_tile_order=snake") != std::string::npos);
+  Schedule notPersistent = s;
+  notPersistent.persistent = false;
+  CHECK_THROWS_WITH(notPersistent.validate(),
+                    Catch::Contains("q_tile_order = \"snake\" with persistent = false is not allowed"));
+  Schedule clustered = s;
+  clustered.cluster = 2;
+  CHECK_THROWS_WITH(clustered.validate(), Catch::Contains("q_tile_order = \"snake\" with cluster = 2 is not allowed"));
+  CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"snake"})").validate(),
+                    Catch::Contains("q_tile_order = \"snake\" is not allowed with mma = mma_sync_m16n8k16"));
 }
 
 TEST_CASE("q_tile_order lpt: one block per Q tile on either backend, round-trips", "[schedule]") {

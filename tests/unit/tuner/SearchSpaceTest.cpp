@@ -167,7 +167,7 @@ TEST_CASE("a default that is not persistent is also timed with paired Q tiles an
   withPairs.tileOrders = true; // a batched spec with a mask_mod
   const SearchSpace s = buildSearchSpace(shape, def, h, withPairs);
   CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
-  std::vector<Schedule> paired, lpt;
+  std::vector<Schedule> paired, lpt, snake;
   int sm90Index = 0;
   for (const Candidate &c : s.candidates) {
     if (c.schedule.mma != tilefuse::codegen::MmaFamily::Wgmma)
@@ -178,6 +178,10 @@ TEST_CASE("a default that is not persistent is also timed with paired Q tiles an
     }
     if (c.schedule.qTileOrder == QTileOrder::Lpt) {
       lpt.push_back(c.schedule);
+      CHECK(sm90Index <= 9);
+    }
+    if (c.schedule.qTileOrder == QTileOrder::Snake) {
+      snake.push_back(c.schedule);
       CHECK(sm90Index <= 7);
     }
     ++sm90Index;
@@ -189,6 +193,15 @@ TEST_CASE("a default that is not persistent is also timed with paired Q tiles an
   CHECK(std::count(lpt.begin(), lpt.end(), lptPlain) == 1);
   CHECK(std::count(lpt.begin(), lpt.end(), lptInRegisters) == 1);
   for (const Schedule &x : lpt)
+    CHECK_NOTHROW(x.validate());
+  Schedule snakePlain = def, snakeInRegisters = def;
+  snakePlain.persistent = snakeInRegisters.persistent = true;
+  snakePlain.qTileOrder = snakeInRegisters.qTileOrder = QTileOrder::Snake;
+  snakeInRegisters.q = tilefuse::codegen::QPlacement::Registers;
+  REQUIRE(snake.size() == 2);
+  CHECK(std::count(snake.begin(), snake.end(), snakePlain) == 1);
+  CHECK(std::count(snake.begin(), snake.end(), snakeInRegisters) == 1);
+  for (const Schedule &x : snake)
     CHECK_NOTHROW(x.validate());
   Schedule plain = def, inRegisters = def;
   plain.persistent = inRegisters.persistent = true;
