@@ -297,23 +297,25 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
   if (options.clusters && defaultSchedule.mma == codegen::MmaFamily::Wgmma && defaultSchedule.cluster == 1) {
     twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) { s.cluster = 2; });
   }
-  // And, for batched specs with a mask (SearchOptions::tileOrders) where the default grid is not persistent (a
-  // mask whose Q tiles visit unequal K/V tile counts: causal, bottom-right, ALiBi + causal, windows), the default
-  // and its Q-in-registers twin in two orders of the Q tiles (Schedule.h): on a persistent grid that deals them
-  // in pairs of equal causal work (QTileOrder::Paired; dealt one by one, a quarter of the blocks got 20% more
-  // work than another at causal S 4096), on a persistent grid that deals them back and forth (QTileOrder::Snake),
-  // and on their own grid with the heaviest Q tiles of a section of heads first (QTileOrder::Lpt).
-  if (options.tileOrders && defaultSchedule.mma == codegen::MmaFamily::Wgmma && !defaultSchedule.persistent &&
-      defaultSchedule.cluster == 1) {
-    twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) { s.qTileOrder = codegen::QTileOrder::Lpt; });
+  // And, for batched specs with a mask (SearchOptions::tileOrders), the default and its Q-in-registers twin in
+  // other orders of the Q tiles (Schedule.h): on a persistent grid that deals them back and forth
+  // (QTileOrder::Snake); and where the default grid is not persistent (a mask whose Q tiles visit unequal K/V
+  // tile counts: causal, bottom-right, ALiBi + causal, wide windows), on a persistent grid that deals them in
+  // pairs of equal causal work (QTileOrder::Paired; dealt one by one, a quarter of the blocks got 20% more work
+  // than another at causal S 4096), and on their own grid with the heaviest Q tiles of a section of heads first
+  // (QTileOrder::Lpt).
+  if (options.tileOrders && defaultSchedule.mma == codegen::MmaFamily::Wgmma && defaultSchedule.cluster == 1) {
+    if (!defaultSchedule.persistent)
+      twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) { s.qTileOrder = codegen::QTileOrder::Lpt; });
     twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) {
       s.persistent = true;
       s.qTileOrder = codegen::QTileOrder::Snake;
     });
-    twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) {
-      s.persistent = true;
-      s.qTileOrder = codegen::QTileOrder::Paired;
-    });
+    if (!defaultSchedule.persistent)
+      twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) {
+        s.persistent = true;
+        s.qTileOrder = codegen::QTileOrder::Paired;
+      });
   }
   // And the default and its twin with Q in registers with the lazy running max (Schedule::lazyRescale): on an
   // H100 1.2-1.7% faster at 128x128 with Q in registers, 1-2% slower where the row max moves on most K/V tiles

@@ -157,7 +157,8 @@ TEST_CASE("the sm90 default and its Q-in-registers twin are also timed with the 
     CHECK_FALSE(c.schedule.lazyRescale);
 }
 
-TEST_CASE("a default that is not persistent is also timed with paired Q tiles and with the longest first", "[search]") {
+TEST_CASE("the default is also timed dealt back and forth, and when not persistent in pairs and longest first",
+          "[search]") {
   using tilefuse::codegen::QTileOrder;
   Shape shape{4, 16, 16, 4096, 4096, 128, 128};
   DeviceLimits h = DeviceLimits::forArch("sm_90a");
@@ -212,12 +213,16 @@ TEST_CASE("a default that is not persistent is also timed with paired Q tiles an
   CHECK(std::count(paired.begin(), paired.end(), inRegisters) == 1);
   for (const Schedule &x : paired)
     CHECK_NOTHROW(x.validate());
-  // A persistent default (mask-free, captured or balanced masks) gets none, nor does sm80, nor a spec without
-  // the option (mask-free, or packed: pairs over the longest sequence lost 20%).
+  // A persistent default (mask-free, captured or balanced masks, narrow windows) gets the snake twins alone, sm80
+  // none, nor a spec without the option (mask-free, or packed: pairs over the longest sequence lost 20%).
   Schedule persistentDefault = def;
   persistentDefault.persistent = true;
-  for (const Candidate &c : buildSearchSpace(shape, persistentDefault, h, withPairs).candidates)
-    CHECK(c.schedule.qTileOrder == QTileOrder::Descending);
+  int persistentSnakes = 0;
+  for (const Candidate &c : buildSearchSpace(shape, persistentDefault, h, withPairs).candidates) {
+    CHECK((c.schedule.qTileOrder == QTileOrder::Descending || c.schedule.qTileOrder == QTileOrder::Snake));
+    persistentSnakes += c.schedule.qTileOrder == QTileOrder::Snake;
+  }
+  CHECK(persistentSnakes == 2);
   Schedule sm80Default = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
   for (const Candidate &c : buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), withPairs).candidates)
     CHECK(c.schedule.qTileOrder == QTileOrder::Descending);

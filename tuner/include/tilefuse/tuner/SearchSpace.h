@@ -111,10 +111,10 @@ struct SearchOptions {
   /// = 2 (K/V tiles multicast to two blocks of neighbouring Q tiles). Set for specs whose K/V loop does
   /// not depend on the Q tile: no mask_mod and batched layout.
   bool clusters = false;
-  /// A default sm90 schedule whose grid is not persistent, and its twin with Q in registers, are also timed
-  /// in three other orders of the Q tiles (Schedule::qTileOrder): on a persistent grid of paired Q tiles
-  /// (paired), on a persistent grid that deals its rounds back and forth (snake), and on the same grid with
-  /// the longest Q tiles of a section of heads first (lpt). Set for
+  /// The default sm90 schedule, and its twin with Q in registers, are also timed in other orders of the Q
+  /// tiles (Schedule::qTileOrder): on a persistent grid that deals its rounds back and forth (snake); and
+  /// where the default grid is not persistent, on a persistent grid of paired Q tiles (paired) and on the
+  /// default's grid with the longest Q tiles of a section of heads first (lpt). Set for
   /// batched specs with a mask_mod: causal-like masks give Q tiles unequal work, and both orders even it
   /// out (docs/results/v0.21, call 3: pairs made causal S4k 6.6% faster); packed batches pair over the
   /// longest sequence and ran 24% slower there, and their grid takes each sequence's tiles in order.
