@@ -174,43 +174,28 @@ TEST_CASE("compares64: wgmma only, round-trips, written only when true", "[sched
                     "schedule: compares64 = \"yes\" is not a boolean; allowed values: true, false");
 }
 
-TEST_CASE("q_tile_order paired: a persistent sm90 grid of single blocks only, round-trips", "[schedule]") {
-  Schedule s = scheduleFromJson(
-      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"overlap":"pingpong","persistent":true,"q_tile_order":"paired"})");
-  CHECK(s.qTileOrder == QTileOrder::Paired);
-  CHECK_NOTHROW(s.validate());
-  CHECK(scheduleFromJson(s.toJson()) == s);
-  CHECK(s.toString().find("q_tile_order=paired") != std::string::npos);
-  Schedule notPersistent = s;
-  notPersistent.persistent = false;
-  CHECK_THROWS_WITH(notPersistent.validate(),
-                    Catch::Contains("q_tile_order = \"paired\" with persistent = false is not allowed") &&
-                        Catch::Contains("allowed: persistent = true and cluster = 1"));
-  Schedule clustered = s;
-  clustered.cluster = 2;
-  CHECK_THROWS_WITH(clustered.validate(), Catch::Contains("with cluster = 2 is not allowed"));
-  CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"paired"})").validate(),
-                    Catch::Contains("q_tile_order = \"paired\" is not allowed with mma = mma_sync_m16n8k16"));
+TEST_CASE("q_tile_order paired and snake: a persistent sm90 grid of single blocks only, round-trip", "[schedule]") {
+  for (const char *order : {"paired", "snake"}) {
+    INFO(order);
+    const std::string quoted = std::string("q_tile_order = \"") + order + "\"";
+    Schedule s = scheduleFromJson(std::string(R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"overlap":)") +
+                                  R"("pingpong","persistent":true,"q_tile_order":")" + order + "\"}");
+    CHECK(spelling(s.qTileOrder) == order);
+    CHECK_NOTHROW(s.validate());
+    CHECK(scheduleFromJson(s.toJson()) == s);
+    CHECK(s.toString().find(std::string("q_tile_order=") + order) != std::string::npos);
+    Schedule notPersistent = s;
+    notPersistent.persistent = false;
+    CHECK_THROWS_WITH(notPersistent.validate(), Catch::Contains(quoted + " with persistent = false is not allowed") &&
+                                                    Catch::Contains("allowed: persistent = true and cluster = 1"));
+    Schedule clustered = s;
+    clustered.cluster = 2;
+    CHECK_THROWS_WITH(clustered.validate(), Catch::Contains(quoted + " with cluster = 2 is not allowed"));
+    CHECK_THROWS_WITH(scheduleFromJson(std::string(R"({"q_tile_order":")") + order + "\"}").validate(),
+                      Catch::Contains(quoted + " is not allowed with mma = mma_sync_m16n8k16"));
+  }
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"zigzag"})"),
-                    Catch::Contains("\"descending\", \"ascending\", \"paired\""));
-}
-
-TEST_CASE("q_tile_order snake: a persistent sm90 grid of single blocks only, round-trips", "[schedule]") {
-  Schedule s = scheduleFromJson(
-      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"overlap":"pingpong","persistent":true,"q_tile_order":"snake"})");
-  CHECK(s.qTileOrder == QTileOrder::Snake);
-  CHECK_NOTHROW(s.validate());
-  CHECK(scheduleFromJson(s.toJson()) == s);
-  CHECK(s.toString().find("q_tile_order=snake") != std::string::npos);
-  Schedule notPersistent = s;
-  notPersistent.persistent = false;
-  CHECK_THROWS_WITH(notPersistent.validate(),
-                    Catch::Contains("q_tile_order = \"snake\" with persistent = false is not allowed"));
-  Schedule clustered = s;
-  clustered.cluster = 2;
-  CHECK_THROWS_WITH(clustered.validate(), Catch::Contains("q_tile_order = \"snake\" with cluster = 2 is not allowed"));
-  CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"snake"})").validate(),
-                    Catch::Contains("q_tile_order = \"snake\" is not allowed with mma = mma_sync_m16n8k16"));
+                    Catch::Contains("\"descending\", \"ascending\", \"paired\", \"lpt\", \"snake\""));
 }
 
 TEST_CASE("q_tile_order lpt: one block per Q tile on either backend, round-trips", "[schedule]") {
