@@ -169,9 +169,9 @@ void twinsOfDefault(std::vector<Candidate> &all, const Schedule &defaultSchedule
 /// with 2 or 3 consumer warpgroups): the model cannot
 /// rank those, the clock does. The default schedule itself (overlap and grid included) is always a
 /// candidate, so a tuned kernel is never slower than the untuned one by more than the timing noise;
-/// so is the default with Q in registers, both with the lazy running max, with tileOrders both on a
-/// persistent grid of paired Q tiles (when the default grid is not persistent), and with compareWidths the
-/// default with the other width of position compares.
+/// so is the default with Q in registers, both with the lazy running max, with tileOrders both in other
+/// orders of the Q tiles (snake; paired and lpt when the default grid is not persistent), and with
+/// compareWidths the default with the other width of position compares.
 std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
                                       const DeviceLimits &limits, const SearchOptions &options, SearchSpace &space) {
   constexpr std::size_t kSm90ByModel = 4;

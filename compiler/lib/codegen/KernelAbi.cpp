@@ -123,12 +123,15 @@ std::array<int64_t, 3> GridRule::evaluate(const ProblemSizes &p, int64_t smCount
                                 "or the resident clusters times " + std::to_string(cluster) + "), got " +
                                 std::to_string(smCount));
   // Within the shape limits (spec::checkShapeLimits) the product stays below 2^56: no overflow. The
-  // kernel's tile loop is 32-bit (EmitSm90.cpp tileLoop).
+  // kernel's tile loop is 32-bit (EmitSm90.cpp tileLoop), and its last step goes past the last tile by up to
+  // one round of blocks, so tiles + blocks must stay below 2^31.
   const int64_t n = clusters * t[1] * t[2];
-  if (n > std::numeric_limits<int32_t>::max())
-    throw std::invalid_argument("a persistent grid runs at most 2^31 - 1 tiles, this shape has " + std::to_string(n) +
-                                " (" + toString() + "); use a schedule without \"persistent\"");
-  return {std::min(n, smCount / cluster) * cluster, 1, 1};
+  const int64_t blocks = std::min(n, smCount / cluster) * cluster;
+  if (n > std::numeric_limits<int32_t>::max() - blocks)
+    throw std::invalid_argument("a persistent grid runs at most 2^31 - 1 - " + std::to_string(blocks) +
+                                " tiles (2^31 - 1 minus its blocks), this shape has " + std::to_string(n) + " (" +
+                                toString() + "); use a schedule without \"persistent\"");
+  return {blocks, 1, 1};
 }
 
 std::string GridRule::toString() const {

@@ -69,9 +69,12 @@ TEST_CASE("a persistent grid launches min(tiles, SMs) blocks and needs the SM co
   CHECK(g.evaluate(small, 132) == std::array<int64_t, 3>{132, 1, 1});
   CHECK(g.evaluate({1, 2, 2, 200, 200}, 132) == std::array<int64_t, 3>{4, 1, 1}); // fewer tiles than SMs
   CHECK_THROWS_AS(g.evaluate(small), std::invalid_argument);
-  // The kernel's tile loop is 32-bit: 2^31 tiles or more are refused, 2^31 - 1 launch.
-  CHECK_THROWS_WITH(g.evaluate({65536, 256, 1, 16384, 16384}, 132), Catch::Contains("2^31 - 1 tiles"));
-  CHECK(g.evaluate({1, 1, 1, 128LL * 2147483647, 128}, 132) == std::array<int64_t, 3>{132, 1, 1});
+  // The kernel's tile loop is 32-bit and steps past the last tile by up to one round of blocks: 2^31 - 1 - 132
+  // tiles launch on 132 blocks, one more is refused.
+  CHECK_THROWS_WITH(g.evaluate({65536, 256, 1, 16384, 16384}, 132), Catch::Contains("2^31 - 1 - 132 tiles"));
+  CHECK(g.evaluate({1, 1, 1, 128LL * (2147483647 - 132), 128}, 132) == std::array<int64_t, 3>{132, 1, 1});
+  CHECK_THROWS_WITH(g.evaluate({1, 1, 1, 128LL * (2147483647 - 131), 128}, 132),
+                    Catch::Contains("this shape has 2147483516"));
   CHECK(g.toString() == "persistent: min(ceil(Sq / 128) * Hq * B, SMs)");
 }
 
