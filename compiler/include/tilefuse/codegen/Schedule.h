@@ -64,14 +64,19 @@ enum class QTileOrder {
   /// tile scheduler orders a section of heads the same way). The default ("descending") runs one head's
   /// Q tiles after another: under a causal mask the blocks of a head's light first tiles start while the
   /// next head's heavy ones wait, and a greedy dispatch of that list ends 5-7% after the optimum at
-  /// causal S 4096 and Llama-3-8B (132 SMs; 1% in sections). JSON "lpt".
+  /// causal S 4096 and Llama-3-8B, 1% in sections (132 SMs, python/bench/tile_order_model.py). Measured on
+  /// an H100 it gained less: 1-2% at causal S 4096 over the default order, 10% on window 4096 at S 16384
+  /// over the persistent grid, and it lost to paired tiles on Llama-3-8B. The model counts no L2, and
+  /// interleaving heads costs L2 reuse (docs/results/v0.22). JSON "lpt".
   Lpt,
   /// Persistent grids only (wgmma, cluster 1): the tiles in the default order (the Q tiles of a head
   /// consecutive, descending), dealt back and forth: round k of gridDim.x consecutive tiles goes to blocks
   /// 0, 1, ... when k is even and to gridDim.x - 1, gridDim.x - 2, ... when odd (a snake draft). Dealt one
   /// way only, block b takes the same places of every round; under a sliding window of 1024 (nine K/V tiles
   /// per Q tile but for a head's first eight) that left the slowest block 7% over the mean in a model of
-  /// 132 SMs, 3% dealt back and forth. JSON "snake".
+  /// 132 SMs (python/bench/tile_order_model.py), 3% dealt back and forth. Measured on an H100: sliding window
+  /// 1024 2-4% faster than dealt one way, ALiBi + causal 4-5% faster than paired (docs/results/v0.22).
+  /// JSON "snake".
   Snake,
 };
 
