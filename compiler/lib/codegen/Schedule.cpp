@@ -134,7 +134,8 @@ void Schedule::validate() const {
                           (persistent ? std::string("persistent = true") : "cluster = " + std::to_string(cluster)) +
                           " is not allowed: the longest Q tiles first is an order of the blocks for the hardware's "
                           "dispatch, one block per Q tile; allowed: persistent = false and cluster = 1, or "
-                          "q_tile_order \"descending\", \"ascending\" or (persistent) \"paired\"");
+                          "q_tile_order \"descending\", \"ascending\", or on a persistent grid \"paired\" or "
+                          "\"snake\"");
     if (takesTurns(overlap) && blockM < 128)
       throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) + "\" with block_m = " +
                           std::to_string(blockM) +
