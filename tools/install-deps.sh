@@ -2,15 +2,19 @@
 # Installs the Debian packages Tilefuse builds against. Idempotent; needs root (or sudo).
 # The CUDA Toolkit is not a Debian package: it is expected at $CUDAToolkit_ROOT or /usr/local/cuda.
 #
+# --fuzz: also clang-19 and its runtimes (libFuzzer, ASan, UBSan) for tools/fuzz.sh.
 # --python: also makes the Python environment of the Python package's tests, a venv at
 # ${TILEFUSE_VENV:-$HOME/.cache/tilefuse/venv} with PyTorch (PyPI's Linux wheel: about 4.7 GB with its
 # CUDA libraries, 3.5 minutes the first time here), pytest, numpy and scikit-build-core (so that
 # tools/test.sh can `pip install .` without build isolation); prints nothing when it is there. Exit status 3 when it cannot be made (no network, no wheel for this Python).
 set -euo pipefail
 python=0
-[ "${1:-}" = "--python" ] && python=1
 pkgs=(libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools libfmt-dev libcli11-dev
       nlohmann-json3-dev catch2 ninja-build cmake g++ python3-venv)
+case "${1:-}" in
+  --python) python=1 ;;
+  --fuzz) pkgs+=(clang-19 libclang-rt-19-dev) ;;
+esac
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

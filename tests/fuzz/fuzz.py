@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""A mutational fuzzer for Tilefuse's inputs, run as a careless or hostile user would.
+"""The command-line tools run on mutated inputs, as a careless or hostile user would run them.
+
+The coverage-guided fuzzing of each input language in-process is libFuzzer's (tests/fuzz/targets,
+tools/fuzz.sh); this checks the tools' contract with their caller, which those targets do not see.
 
 Seeds are the shipped files: specs/*.json and specs/models/*.json (spec JSON), the score_mod /
 mask_mod strings inside them (the expression language), the block programs under tests/lit

@@ -152,6 +152,11 @@ std::vector<int64_t> randomLengths(int64_t minLen, int64_t maxLen, int64_t total
   std::vector<int64_t> lengths;
   int64_t sum = 0;
   while (sum < total) {
+    // A batch is a shape's B: refused before the draw allocates (1,1,2^31-1 would hold 16 GiB of lengths).
+    if (static_cast<int64_t>(lengths.size()) == kMaxBatch)
+      throw PackedError("random sequence lengths: MIN = " + std::to_string(minLen) + ", MAX = " +
+                        std::to_string(maxLen) + ", TOTAL = " + std::to_string(total) + " make more than " +
+                        std::to_string(kMaxBatch) + " sequences (the largest B); raise MIN or lower TOTAL");
     const int64_t len = std::min<int64_t>(minLen + static_cast<int64_t>(next() % span), total - sum);
     lengths.push_back(len);
     sum += len;

@@ -30,6 +30,12 @@ using namespace tilefuse;
 namespace {
 constexpr std::string_view target = "chain";
 
+std::string sci(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3e", v);
+  return buf;
+}
+
 std::string shapeText(const spec::Shape &s) {
   return "B" + std::to_string(s.B) + " Hq" + std::to_string(s.Hq) + " Hkv" + std::to_string(s.Hkv) + " Sq" +
          std::to_string(s.Sq) + " Sk" + std::to_string(s.Sk) + " D" + std::to_string(s.D);
@@ -87,8 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   driver::CheckResult reference, result;
   if (checks(loaded, unfused, reference) && !checks(loaded, fused.located, result))
     fuzz::fail(target, "the fused program disagrees with the unfused one at " + shapeText(loaded.shape) +
-                           " (unfused rel " + std::to_string(reference.relErrO) + ", fused rel " +
-                           std::to_string(result.relErrO) + ", -inf rows " +
+                           " (unfused rel " + sci(reference.relErrO) + ", fused rel " + sci(result.relErrO) + ", -inf rows " +
                            (result.lseMatchesInf ? "match" : "differ") + ", worst " + result.worstText() +
                            ")\nfused program:\n" + fused.ir);
 

@@ -151,4 +151,10 @@ TEST_CASE("randomLengths draws lengths in [MIN, MAX] summing to TOTAL and --seql
   CHECK_THAT(errorOf([] { randomLengths(0, 10, 100, 0); }), Catch::Contains("MIN = 0"));
   CHECK_THAT(errorOf([] { randomLengths(10, 5, 100, 0); }), Catch::Contains("MAX = 5"));
   CHECK_THAT(errorOf([] { randomLengths(1, 5, int64_t(1) << 31, 0); }), Catch::Contains("TOTAL = 2147483648"));
+  // More sequences than a shape's B allows: refused while drawing, not after 16 GiB of lengths (fuzz
+  // target seqlens, input "1,1,2147483647"). kMaxBatch sequences of one token are still allowed.
+  CHECK_THAT(errorOf([] { randomLengths(1, 1, std::numeric_limits<int32_t>::max(), 0); }),
+             Catch::Contains("more than 1048576 sequences") && Catch::Contains("raise MIN"));
+  CHECK(randomLengths(1, 1, kMaxBatch, 0).size() == size_t(kMaxBatch));
+  CHECK_THAT(errorOf([] { randomLengths(1, 1, kMaxBatch + 1, 0); }), Catch::Contains("more than"));
 }

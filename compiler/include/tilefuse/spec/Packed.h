@@ -78,7 +78,8 @@ std::vector<int64_t> cuFromLengths(std::string_view field, const std::vector<int
 /// Sequence lengths drawn uniformly from [minLen, maxLen] (splitmix64, deterministic for `seed`) until
 /// they hold `total` tokens; the last one is cut so that the lengths sum to exactly `total` (it may then be
 /// shorter than minLen). "lengths uniform in 128-4096, 64k tokens" is randomLengths(128, 4096, 65536, s).
-/// Throws PackedError unless 1 <= minLen <= maxLen <= kMaxSeqLen and 1 <= total <= INT32_MAX.
+/// Throws PackedError unless 1 <= minLen <= maxLen <= kMaxSeqLen and 1 <= total <= INT32_MAX, or when the
+/// draw makes more than kMaxBatch sequences (checked as it goes, before the lengths outgrow a batch).
 std::vector<int64_t> randomLengths(int64_t minLen, int64_t maxLen, int64_t total, uint64_t seed);
 
 /// "MIN,MAX,TOTAL[,SEED]" (--seqlens-random) -> randomLengths(...) as offsets (SEED default 0). `field`
