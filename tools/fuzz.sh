@@ -50,7 +50,7 @@ dict_of() {
     expr|mask) echo "-dict=$root/tests/fuzz/dicts/expr.dict" ;;
   esac
 }
-table="| target | seconds | executions | corpus | crashes |\n| --- | --- | --- | --- | --- |\n"
+table="| target | seconds | executions | edges covered | corpus | crashes |\n| --- | --- | --- | --- | --- | --- |\n"
 status=0
 for t in "${targets[@]}"; do
   corpus="$fbuild/corpus/$t" crashes="$fbuild/crashes/$t"
@@ -61,8 +61,9 @@ for t in "${targets[@]}"; do
     $(dict_of "$t") -max_total_time="$seconds" -timeout=60 -rss_limit_mb=8192 -max_len=16384 \
     -artifact_prefix="$crashes/" -print_final_stats=1 > "$log" 2>&1 || status=1
   runs=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$log" | grep -oE "[0-9]+$" || echo "?")
-  table+="| $t | $seconds | ${runs:-?} | $(ls "$corpus" | wc -l) | $(ls "$crashes" | wc -l) |\n"
-  echo "fuzz.sh: $t done ($(tail -1 "$log" | cut -c1-120))"
+  cov=$(grep -oE "cov: [0-9]+" "$log" | tail -1 | grep -oE "[0-9]+" || echo "?")
+  table+="| $t | $seconds | ${runs:-?} | ${cov:-?} | $(ls "$corpus" | wc -l) | $(ls "$crashes" | wc -l) |\n"
+  echo "fuzz.sh: $t: $(grep -E "^Done" "$log" || echo "stopped early, see $log")"
 done
 
 count="${TILEFUSE_FUZZ_PY_COUNT:-20000}"
