@@ -10,7 +10,7 @@
 # Prints a table of executions, corpus sizes and crashes per target last.
 #
 # usage: tools/fuzz.sh [SECONDS=600] [TARGET...]   (targets: spec expr schedule cache_entry
-#                                                   block_program chain mask seqlens)
+#                                                   block_program chain mask mask_gen seqlens)
 #   TILEFUSE_FUZZ_BUILD_DIR  the libFuzzer build (default: build-fuzz/)
 #   TILEFUSE_BUILD_DIR       the normal build fuzz.py runs (default: build/, built first if missing)
 #   TILEFUSE_FUZZ_JOBS       parallel runs of fuzz.py (default: nproc)
@@ -21,7 +21,7 @@ build="${TILEFUSE_BUILD_DIR:-$root/build}"
 seconds="${1:-600}"
 shift $(( $# > 0 ? 1 : 0 ))
 targets=("$@")
-((${#targets[@]})) || targets=(spec expr seqlens schedule cache_entry block_program chain mask)
+((${#targets[@]})) || targets=(spec expr seqlens schedule cache_entry block_program chain mask mask_gen)
 
 bash "$root/tools/install-deps.sh" --fuzz
 if [ ! -f "$fbuild/build.ninja" ]; then
