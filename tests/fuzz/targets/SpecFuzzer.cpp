@@ -45,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     again = spec::parseSpecString(respelled, "canonical.json");
   });
   fuzz::require(spec::canonicalJson(again) == canonical, target,
-                "canonical JSON changed on reading it back as a spec:\n" + canonical + "\n" + respelled + "\n" + spec::canonicalJson(again));
+                "canonical JSON changed on reading it back as a spec:\n" + canonical + "\n" + respelled + "\n" +
+                    spec::canonicalJson(again));
   fuzz::require(spec::contentHash(again) == spec::contentHash(s), target, "content hash changed on reading back");
 
   spec::Shape shape;
