@@ -2,7 +2,8 @@
 //
 // Input: bytes that choose a mask_mod from a small grammar of the index expressions attention masks
 // are made of (q_idx, kv_idx, b, h, Sq, Sk, small constants; + - * // % with constant divisors, abs,
-// min, max, where, unary minus; comparisons of ints and of their float casts and scalings; && || !;
+// min, max, where, unary minus, int() of a bool or a float; comparisons of ints and of floats (casts,
+// scalings, sums, floor ceil round abs min max, float() of a bool); && || !;
 // reads of doc_ids [B, Sk] at an index clamped into range), and a score_mod that adds a bias read from
 // bias [Hq, Sq]. Every input is a mask that type-checks, so every input reaches the tile
 // classification's interval rules (docs/FUSION.md) and the fp64 check of ChainCheck.h, where `mask`'s
@@ -33,10 +34,11 @@ private:
 constexpr int kMaxDepth = 5;
 
 std::string boolExpr(Choices &c, int depth);
+std::string floatExpr(Choices &c, int depth);
 
 std::string intExpr(Choices &c, int depth) {
   static const char *const leaves[] = {"q_idx", "kv_idx", "q_idx", "kv_idx", "b", "h", "Sq", "Sk"};
-  const unsigned kinds = depth >= kMaxDepth ? 2 : 13;
+  const unsigned kinds = depth >= kMaxDepth ? 2 : 15;
   switch (c.pick(kinds)) {
   case 0: return leaves[c.pick(8)];
   case 1: return std::to_string(c.constant(-70, 70));
@@ -57,17 +59,24 @@ std::string intExpr(Choices &c, int depth) {
   case 10: return "(-" + intExpr(c, depth + 1) + ")";
   case 11:
     return "where(" + boolExpr(c, depth + 1) + ", " + intExpr(c, depth + 1) + ", " + intExpr(c, depth + 1) + ")";
+  case 12: return "(int(" + boolExpr(c, depth + 1) + ") * " + std::to_string(c.constant(-40, 40)) + ")";
+  case 13: return "int(" + floatExpr(c, depth + 1) + ")";
   default: return "doc_ids[b, min(max(" + intExpr(c, depth + 1) + ", 0), Sk - 1)]";
   }
 }
 
 std::string floatExpr(Choices &c, int depth) {
   static const char *const scales[] = {"0.5", "1.5", "0.25", "2.0", "-0.75", "0.125"};
-  switch (c.pick(depth >= kMaxDepth ? 1 : 4)) {
+  static const char *const rounding[] = {"floor(", "ceil(", "round(", "abs("};
+  switch (c.pick(depth >= kMaxDepth ? 1 : 7)) {
   case 0: return "float(" + intExpr(c, depth + 1) + ")";
   case 1: return "(" + floatExpr(c, depth + 1) + " * " + scales[c.pick(6)] + ")";
   case 2: return "(" + floatExpr(c, depth + 1) + " + " + floatExpr(c, depth + 1) + ")";
-  default: return "floor(" + floatExpr(c, depth + 1) + ")";
+  case 3: return std::string(rounding[c.pick(4)]) + floatExpr(c, depth + 1) + ")";
+  case 4: return "(-" + floatExpr(c, depth + 1) + ")";
+  case 5:
+    return std::string(c.pick(2) ? "min(" : "max(") + floatExpr(c, depth + 1) + ", " + floatExpr(c, depth + 1) + ")";
+  default: return "float(" + boolExpr(c, depth + 1) + ")";
   }
 }
 
