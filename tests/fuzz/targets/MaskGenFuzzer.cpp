@@ -41,7 +41,8 @@ std::string intExpr(Choices &c, int depth) {
   const unsigned kinds = depth >= kMaxDepth ? 2 : 15;
   switch (c.pick(kinds)) {
   case 0: return leaves[c.pick(8)];
-  case 1: return std::to_string(c.constant(-70, 70));
+  case 1: // half of the constants small: thresholds near a divisor (x % 17 < 16) and small offsets
+    return std::to_string(c.pick(2) ? c.constant(-3, 20) : c.constant(-70, 70));
   case 2: return "(" + intExpr(c, depth + 1) + " + " + intExpr(c, depth + 1) + ")";
   case 3: return "(" + intExpr(c, depth + 1) + " - " + intExpr(c, depth + 1) + ")";
   case 4: return "(" + intExpr(c, depth + 1) + " * " + std::to_string(c.constant(-9, 9)) + ")";
