@@ -168,13 +168,19 @@ Value ChunkSlicer::sliceOp(Operation *op, Value v, unsigned d) {
   }
   if (auto map = dyn_cast<blk::MapOp>(op)) {
     // Padded positions are masked later, but a table read must stay in bounds there:
-    // index tiles along the tiled dim feeding a map that reads tables are clamped.
+    // index tiles along the tiled dim feeding a map that reads tables are clamped to the last
+    // position inside the extent, which for an iota counting from `start` is start + extent - 1
+    // (a load at a column offset; clamping to extent - 1 read the wrong entries on the last
+    // `start` positions, found by the block_program fuzz target).
     SmallVector<Value> inputs;
     for (auto [i, in] : llvm::enumerate(map.getInputs())) {
       Value chunk = slice(in, d);
       if (isIotaAlong(in, d) && indexesTable(map, i)) {
         Type it = tileOf(chunk).getElementType();
         Value last = extentAs(it, 1);
+        Value start = in.getDefiningOp<blk::IotaOp>().getOffset();
+        if (!matchPattern(start, m_Zero()))
+          last = b.create<arith::AddIOp>(loc, last, b.create<arith::IndexCastOp>(loc, it, start));
         chunk = buildMap(b, loc, chunk, it, [&](OpBuilder &bb, Location l, ValueRange x) {
           return bb.create<arith::MinSIOp>(l, x[0], last).getResult();
         });

@@ -111,6 +111,40 @@ func.func @store_with_table(%X: !blk.tensor<[T, D], f32>, %G: !blk.tensor<[D], f
 
 // -----
 
+// The same from column 5: the `?` extent is D - 5 and the iota counts from 5, so the last position inside
+// the extent is 5 + (D - 5) - 1 = D - 1. The clamp adds the iota's start to extent - 1 (it once clamped
+// to D - 6 and read the wrong entries of G on the last 5 columns: fuzz target block_program).
+
+// CHECK-LABEL: func.func @store_with_table_from_column_5
+// CHECK-DAG: [[C5:%.*]] = arith.constant 5 : index
+// CHECK-DAG: [[C1:%.*]] = arith.constant 1 : index
+// CHECK-DAG: [[C5I:%.*]] = arith.constant 5 : i64
+// CHECK: [[DIM:%.*]] = blk.dim %{{.*}}[1]
+// CHECK: [[EXT:%.*]] = arith.subi [[DIM]], [[C5]] : index
+// CHECK: scf.for
+// CHECK:   [[LASTREL:%.*]] = arith.subi [[EXT]], [[C1]] : index
+// CHECK:   [[LASTI:%.*]] = arith.index_cast [[LASTREL]] : index to i64
+// CHECK:   [[LAST:%.*]] = arith.addi [[LASTI]], [[C5I]] : i64
+// CHECK:   blk.map
+// CHECK:     arith.minsi %{{.*}}, [[LAST]] : i64
+func.func @store_with_table_from_column_5(%X: !blk.tensor<[T, D], f32>, %G: !blk.tensor<[D], f32>,
+                                          %Y: !blk.tensor<[T, D], f32>, %r0: index) {
+  %c5 = arith.constant 5 : index
+  %x = blk.load %X[%r0, %c5] : !blk.tensor<[T, D], f32> -> !blk.tile<8x?xf32, reg>
+  %col = blk.iota col %c5 : !blk.tile<8x?xi64, reg>
+  %y = blk.map(%x, %col) : (!blk.tile<8x?xf32, reg>, !blk.tile<8x?xi64, reg>) -> !blk.tile<8x?xf32, reg> {
+  ^bb0(%v: f32, %j: i64):
+    %ji = arith.index_cast %j : i64 to index
+    %g = blk.read %G[%ji] : !blk.tensor<[D], f32> -> f32
+    %w = arith.mulf %v, %g : f32
+    blk.yield %w : f32
+  }
+  blk.store %y, %Y[%r0, %c5] : !blk.tile<8x?xf32, reg>, !blk.tensor<[T, D], f32>
+  return
+}
+
+// -----
+
 // No rule tiles a `?` tile that comes from a function argument: a warning, no change.
 
 // CHECK-LABEL: func.func @untileable
