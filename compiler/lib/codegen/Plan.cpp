@@ -373,6 +373,20 @@ private:
       return k && k->find("$iv") == std::string::npos;
     };
     Value iv = loop.getInductionVar();
+    // Offsets and coefficients come from the program's constants (a spec's literals, up to 2^63 - 1): all
+    // arithmetic on them is overflow-checked, and an atom whose bound overflowed adds no cut (guardedAtom
+    // below; no cut is always sound). Found by the `mask` fuzz target under UBSan.
+    bool overflowed = false;
+    auto add = [&](int64_t a, int64_t b) {
+      int64_t r = 0;
+      overflowed |= __builtin_add_overflow(a, b, &r);
+      return r;
+    };
+    auto mul = [&](int64_t a, int64_t b) {
+      int64_t r = 0;
+      overflowed |= __builtin_mul_overflow(a, b, &r);
+      return r;
+    };
     // v as coef * iv + bound (coef in {-1, 0, 1}); nullopt when it is not of that form.
     struct Affine {
       int coef = 0;
@@ -403,14 +417,14 @@ private:
       if (out.coef < -1 || out.coef > 1)
         return std::nullopt;
       for (auto [t, s] : b->rest.terms)
-        out.rest.terms.push_back({t, sign * s});
-      out.rest.offset += sign * b->rest.offset;
+        out.rest.terms.push_back({t, mul(sign, s)});
+      out.rest.offset = add(out.rest.offset, mul(sign, b->rest.offset));
       return out;
     };
-    auto negate = [](IvBound b) {
+    auto negate = [&](IvBound b) {
       for (auto &t : b.terms)
-        t.second = -t.second;
-      b.offset = -b.offset;
+        t.second = mul(-1, t.second);
+      b.offset = mul(-1, b.offset);
       return b;
     };
     using P = arith::CmpIPredicate;
@@ -424,8 +438,8 @@ private:
       if (auto a = affine(f, 0); a && a->coef == 1) {
         IvBound b = K;
         for (auto [t, c] : a->rest.terms)
-          b.terms.push_back({t, -c});
-        b.offset -= a->rest.offset;
+          b.terms.push_back({t, mul(-1, c)});
+        b.offset = add(b.offset, mul(-1, a->rest.offset));
         return b;
       }
       Operation *d = f.getDefiningOp();
@@ -439,8 +453,8 @@ private:
           return std::nullopt;
         IvBound scaled = K;
         for (auto &t : scaled.terms)
-          t.second *= *dv;
-        scaled.offset *= *dv;
+          t.second = mul(t.second, *dv);
+        scaled.offset = mul(scaled.offset, *dv);
         return threshold(div.getLhs(), scaled, depth + 1);
       }
       if (isa<arith::MaxSIOp, arith::MinSIOp>(d)) {
@@ -473,7 +487,7 @@ private:
       if (!K || K->coef != 0)
         return;
       IvBound next = K->rest;
-      next.offset += 1;
+      next.offset = add(next.offset, 1);
       std::optional<IvBound> t;
       switch (pred) {
       case P::slt: if ((t = threshold(f, K->rest, 0))) lp.starts.push_back(*t); break; // f < K: iv < lo(K)
@@ -499,8 +513,8 @@ private:
         return;
       IvBound d = l->rest;
       for (auto [t, s] : r->rest.terms)
-        d.terms.push_back({t, -s});
-      d.offset -= r->rest.offset;
+        d.terms.push_back({t, mul(-1, s)});
+      d.offset = add(d.offset, mul(-1, r->rest.offset));
       if (coef == -1) { // -iv + d pred 0  is  iv - d swapped(pred) 0
         d = negate(d);
         switch (pred) {
@@ -514,11 +528,20 @@ private:
       // iv + d pred 0, so with X = -d: iv pred X.
       IvBound x = negate(d);
       switch (pred) {
-      case P::sgt: x.offset += 1; lp.ends.push_back(x); break; // skip iv > X: iv < X + 1
+      case P::sgt: x.offset = add(x.offset, 1); lp.ends.push_back(x); break; // skip iv > X: iv < X + 1
       case P::sge: lp.ends.push_back(x); break;                // skip iv >= X: iv < X
       case P::slt: lp.starts.push_back(x); break;              // skip iv < X: iv >= X
-      case P::sle: x.offset += 1; lp.starts.push_back(x); break; // skip iv <= X: iv >= X + 1
+      case P::sle: x.offset = add(x.offset, 1); lp.starts.push_back(x); break; // skip iv <= X: iv >= X + 1
       default: break;
+      }
+    };
+    auto guardedAtom = [&](arith::CmpIOp cmp, bool negated) {
+      const size_t starts = lp.starts.size(), ends = lp.ends.size();
+      overflowed = false;
+      atom(cmp, negated);
+      if (overflowed) {
+        lp.starts.resize(starts);
+        lp.ends.resize(ends);
       }
     };
     std::function<void(Value, bool, int)> visit = [&](Value c, bool negated, int depth) {
@@ -550,7 +573,7 @@ private:
         return;
       }
       if (auto cmp = dyn_cast<arith::CmpIOp>(d))
-        atom(cmp, negated);
+        guardedAtom(cmp, negated);
     };
     visit(skip.getCondition(), false, 0);
   }
