@@ -50,16 +50,10 @@ inline bool checks(std::string_view target, const driver::Loaded &loaded, const 
                    driver::CheckResult &result) {
   return refusesCleanly<spec::SpecError, driver::DriverError, interp::InterpError, spec::PackedError>(
              target, "checkProgram", [&] {
-               if (loaded.spec.layout != spec::Layout::Packed) {
-                 result = driver::checkProgram(loaded, text, loaded.shape, 7);
-                 return;
-               }
-               const spec::PackedSeqs seqs = driver::defaultCheckSeqs();
-               spec::Shape shape = loaded.shape;
-               shape.B = seqs.batch();
-               shape.Sq = std::max<int64_t>(seqs.maxLenQ(), 1);
-               shape.Sk = std::max<int64_t>(seqs.maxLenK(), 1);
-               result = driver::checkPackedProgram(loaded, text, shape, seqs, 7);
+               // checkPackedProgram takes B, Sq and Sk from the sequences.
+               result = loaded.spec.layout == spec::Layout::Packed
+                            ? driver::checkPackedProgram(loaded, text, loaded.shape, driver::defaultCheckSeqs(), 7)
+                            : driver::checkProgram(loaded, text, loaded.shape, 7);
              }) &&
          result.passed();
 }
