@@ -146,6 +146,13 @@ PackPlan makePackPlan(const codegen::ParamLayout &layout, const spec::Spec &spec
       plan.fields.push_back(p);
       continue;
     }
+    if (f.source == ParamSource::TileCounter) {
+      if (plan.tileCounterOffset >= 0)
+        unsupported(kernelName, "field " + f.name + " is a second tile counter");
+      plan.tileCounterOffset = static_cast<int64_t>(f.offset);
+      plan.fields.push_back(p);
+      continue;
+    }
     if (f.source == ParamSource::BlockMask) {
       if (!layout.blockMask.present || f.dim < 0 || f.dim > 3)
         unsupported(kernelName, "field " + f.name + " is a block-mask list of a kernel without one, or not one of the four");
@@ -321,6 +328,7 @@ void packInto(const PackPlan &plan, const AttentionArgs &a, const Bindings &bind
     case ParamSource::Size: value = sizeOf(a, f.size); break;
     case ParamSource::TensorMap: continue; // encodeTensorMaps
     case ParamSource::BlockMask: continue;  // null unless patchBlockMask writes the lists
+    case ParamSource::TileCounter: continue; // launch writes the stream's counter
     case ParamSource::SeqStarts:
       address = reinterpret_cast<uint64_t>(f.dim == 0 ? a.cuSeqlensQ : a.cuSeqlensK);
       break;
@@ -432,6 +440,15 @@ std::shared_ptr<BlockMaskData> buildBlockMask(const Kernel &k, const AttentionAr
   return m;
 }
 
+uint64_t TileCounters::forStream(CUstream stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto &[s, buffer] : perStream_)
+    if (s == stream)
+      return buffer.get();
+  perStream_.emplace_back(stream, runtime::zeroedDeviceBuffer(8));
+  return perStream_.back().second.get();
+}
+
 void launch(const Kernel &k, const AttentionArgs &given, const BlockMaskData *mask, CUstream stream) {
   // 1. Params on the stack: validated and packed (LaunchError before anything is enqueued). A packed
   //    call's Sq, Sk are its max_seqlen_q, max_seqlen_k from here on.
@@ -455,8 +472,15 @@ void launch(const Kernel &k, const AttentionArgs &given, const BlockMaskData *ma
     bad(k.plan, "grid (" + std::to_string(grid[0]) + ", " + std::to_string(grid[1]) + ", " +
                     std::to_string(grid[2]) + ") exceeds CUDA's limits (2^31-1, 65535, 65535); grid " +
                     k.grid.toString());
-  // 3. cuLaunchKernel in the engine's context; the kernel's one argument is Params by value.
+  // 3. cuLaunchKernel in the engine's context; the kernel's one argument is Params by value, with the
+  //    stream's tile counter for a dynamic tile scheduler.
   runtime::setCurrentContext(k.context);
+  if (k.plan.tileCounterOffset >= 0) {
+    if (!k.tileCounters)
+      bad(k.plan, "launch: the kernel takes a tile counter, but none was made when it was loaded");
+    const uint64_t counter = k.tileCounters->forStream(stream);
+    std::memcpy(params + k.plan.tileCounterOffset, &counter, 8);
+  }
   void *argv[] = {params};
   runtime::launchKernel(k.function,
                         {static_cast<unsigned>(grid[0]), static_cast<unsigned>(grid[1]),

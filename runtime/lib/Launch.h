@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -75,6 +76,7 @@ struct PackPlan {
   int captureCount = 0;
   bool writesLse = false;
   bool packed = false;    ///< ParamLayout::packed: AttentionArgs::cuSeqlensQ / cuSeqlensK bound (SeqStarts fields)
+  int64_t tileCounterOffset = -1; ///< ParamLayout::tileCounterOffset: where launch writes the stream's TileCounters
   std::string kernelName; ///< for messages
 };
 
@@ -147,6 +149,21 @@ inline void pack(const PackPlan &plan, const AttentionArgs &given, std::span<std
 std::vector<codegen::TensorBinding> toTensorBindings(const Bindings &b);
 codegen::ProblemSizes problemSizes(const AttentionArgs &args);
 
+/// The counters of a kernel's dynamic tile scheduler (codegen::ParamSource::TileCounter), one per stream it is
+/// launched on: the kernel's last block resets its counter to 0, so launches in one stream's order share it,
+/// and launches on two streams, which may run at once, never do. A stream's counter is allocated and zeroed
+/// on its first launch (zeroedDeviceBuffer: one cuCtxSynchronize); later launches find it under a mutex.
+/// Not for CUDA graphs: a graph captures the address, and two launches of one graph may overlap.
+class TileCounters {
+public:
+  /// The device address of `stream`'s counter (8 bytes). Needs the kernel's context current.
+  uint64_t forStream(CUstream stream);
+
+private:
+  std::mutex mutex_;
+  std::vector<std::pair<CUstream, runtime::DeviceBuffer>> perStream_;
+};
+
 /// A compiled, loaded kernel (what a KernelHandle points at).
 struct Kernel {
   KernelInfo info;
@@ -160,6 +177,7 @@ struct Kernel {
   PackPlan plan;
   codegen::BlockMaskAbi blockMask;          ///< present: the kernel takes block-mask lists
   CUfunction blockMaskFunction = nullptr;   ///< its classification kernel (same module)
+  std::unique_ptr<TileCounters> tileCounters; ///< present: the kernel takes a tile counter (q_tile_order dynamic)
 };
 
 /// The device data of a BlockMask (tilefuse.h): the four lists in one buffer, and what they were built for.

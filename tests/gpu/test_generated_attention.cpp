@@ -73,8 +73,8 @@ KernelConfig makeConfig(const std::string &file, spec::DType t, int64_t D, const
 Engine &engine(const std::string &backend);
 
 /// The sm90 schedule variants the sweep runs besides each backend's default schedule, named
-/// "sm90-<overlap>[-persistent][-paired|-snake|-lpt][-cluster][-qreg][-lazy]" (codegen::Schedule::overlap spelled
-/// as in the schedule JSON, ::persistent, ::qTileOrder = paired, snake or lpt, ::cluster = 2, ::q = registers, ::lazyRescale). False for
+/// "sm90-<overlap>[-persistent][-paired|-snake|-dynamic|-lpt][-cluster][-qreg][-lazy]" (codegen::Schedule::overlap
+/// spelled as in the schedule JSON, ::persistent, ::qTileOrder = paired, snake, dynamic or lpt, ::cluster = 2, ::q = registers, ::lazyRescale). False for
 /// a plain backend.
 bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
   if (backend.rfind("sm90-", 0) != 0)
@@ -98,6 +98,8 @@ bool variantOf(const std::string &backend, codegen::Schedule *s = nullptr) {
       s->qTileOrder = codegen::QTileOrder::Lpt;
     if (strip("-snake"))
       s->qTileOrder = codegen::QTileOrder::Snake;
+    if (strip("-dynamic"))
+      s->qTileOrder = codegen::QTileOrder::Dynamic;
     s->persistent = strip("-persistent");
     using codegen::WarpgroupOverlap;
     for (WarpgroupOverlap o : {WarpgroupOverlap::None, WarpgroupOverlap::Pingpong, WarpgroupOverlap::Intra,
@@ -308,7 +310,8 @@ TEST_CASE("generated kernels of every shipped spec match fp64 attention across s
         for (const char *variant : {"sm90-none", "sm90-pingpong-persistent", "sm90-pingpong_intra-persistent",
                                     "sm90-pingpong-persistent-qreg", "sm90-pingpong_intra-qreg",
                                     "sm90-pingpong-persistent-qreg-lazy", "sm90-pingpong_intra-lazy",
-                                    "sm90-pingpong-persistent-paired-qreg", "sm90-pingpong-persistent-snake-qreg"})
+                                    "sm90-pingpong-persistent-paired-qreg", "sm90-pingpong-persistent-snake-qreg",
+                                    "sm90-pingpong-persistent-dynamic-qreg"})
           if (variantWanted(variant))
             for (int64_t D : {64, 96, 128, 256})
               configs.push_back(makeConfig(file, spec::DType::BF16, D, variant));

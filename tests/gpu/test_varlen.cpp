@@ -11,7 +11,7 @@
 // over maps of the whole packed tensor, the default there), with its default schedule (pingpong, BLOCK_M
 // 128) and with the schedule variants "sm90:intra64" (one consumer warpgroup, BLOCK_M 64, overlap = intra),
 // "sm90:pingpong_intra", "sm90:persistent" (the persistent grid: each block loops over (Q tile, head,
-// sequence) tiles and skips those past a sequence's end), "sm90:paired" (the same, Q tiles dealt in pairs), "sm90:snake" (the same, dealt back and forth) and "sm90:qreg" (Q in registers, S = Q K^T as wgmma RS). TILEFUSE_TEST_BACKENDS (e.g. "sm80" or "sm90") keeps the backends it names.
+// sequence) tiles and skips those past a sequence's end), "sm90:paired" (the same, Q tiles dealt in pairs), "sm90:snake" (the same, dealt back and forth), "sm90:dynamic" (the same, tiles claimed from a counter) and "sm90:qreg" (Q in registers, S = Q K^T as wgmma RS). TILEFUSE_TEST_BACKENDS (e.g. "sm80" or "sm90") keeps the backends it names.
 // Where the engine's choice ("auto") is the backend under test, the C API's tilefuse_launch_packed must
 // write the same bits; bad packed arguments are refused with LaunchError on every backend.
 #include <cstdio>
@@ -207,13 +207,14 @@ private:
 
 /// The backends the [varlen] cases run on: "sm80" always; on an sm_90 GPU "sm90" (the engine's default
 /// there), "sm90:intra64", "sm90:pingpong_intra", "sm90:persistent", "sm90:paired" (persistent, Q tiles in pairs),
-/// "sm90:snake" (persistent, dealt back and forth) and "sm90:qreg"; TILEFUSE_TEST_BACKENDS keeps those it names
-/// (substring match: "sm90" keeps the seven sm90 ones).
+/// "sm90:snake" (persistent, dealt back and forth), "sm90:dynamic" (persistent, tiles claimed from a counter) and
+/// "sm90:qreg"; TILEFUSE_TEST_BACKENDS keeps those it names
+/// (substring match: "sm90" keeps the eight sm90 ones).
 std::vector<std::string> varlenBackends() {
   std::vector<std::string> backends = {"sm80"};
   if (testDevice().arch() == "sm_90")
     backends.insert(backends.end(), {"sm90", "sm90:intra64", "sm90:pingpong_intra", "sm90:persistent", "sm90:paired",
-                                        "sm90:snake", "sm90:qreg"});
+                                        "sm90:snake", "sm90:dynamic", "sm90:qreg"});
   if (const char *only = std::getenv("TILEFUSE_TEST_BACKENDS"); only && *only)
     std::erase_if(backends, [&](const std::string &b) {
       return b.find(only) == std::string::npos && std::string(only).find(b) == std::string::npos;
@@ -241,6 +242,9 @@ struct BackendEngine {
     else if (backend == "sm90:snake")
       options.schedules = std::make_shared<Sm90Variant>(128, codegen::WarpgroupOverlap::Pingpong, true,
                                                         codegen::QPlacement::Registers, codegen::QTileOrder::Snake);
+    else if (backend == "sm90:dynamic")
+      options.schedules = std::make_shared<Sm90Variant>(128, codegen::WarpgroupOverlap::Pingpong, true,
+                                                        codegen::QPlacement::Registers, codegen::QTileOrder::Dynamic);
     else if (backend == "sm90:qreg")
       options.schedules =
           std::make_shared<Sm90Variant>(128, codegen::WarpgroupOverlap::Pingpong, false, codegen::QPlacement::Registers);
@@ -258,7 +262,8 @@ void runCase(const VarlenCase &c, const std::string &backend) {
   const KernelHandle k = engine.getKernel(p.spec, p.shape, be.policy);
   const bool sm90 = backend.starts_with("sm90");
   CHECK(k.info().scheduleJson.find(sm90 ? "wgmma" : "mma_sync") != std::string::npos);
-  const bool persistent = backend == "sm90:persistent" || backend == "sm90:paired" || backend == "sm90:snake";
+  const bool persistent = backend == "sm90:persistent" || backend == "sm90:paired" || backend == "sm90:snake" ||
+                          backend == "sm90:dynamic";
   CHECK((k.info().scheduleJson.find("\"persistent\":true") != std::string::npos) == persistent);
   CHECK(k.info().grid.find("ceil(Sq /") != std::string::npos);
   CHECK((k.info().grid.find("persistent") != std::string::npos) == persistent);

@@ -97,9 +97,8 @@ std::string sm90Choices(const codegen::Schedule &s) {
     return "-";
   std::string t(codegen::spelling(s.overlap));
   if (s.persistent)
-    t += s.qTileOrder == codegen::QTileOrder::Paired  ? "+persistent(paired)"
-         : s.qTileOrder == codegen::QTileOrder::Snake ? "+persistent(snake)"
-                                                      : "+persistent";
+    t += dealsPersistentTiles(s.qTileOrder) ? "+persistent(" + std::string(codegen::spelling(s.qTileOrder)) + ")"
+                                            : std::string("+persistent");
   if (s.qTileOrder == codegen::QTileOrder::Lpt)
     t += "+lpt";
   if (s.compares64)

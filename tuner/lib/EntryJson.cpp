@@ -38,6 +38,7 @@ std::string_view sourceSpelling(codegen::ParamSource s) {
   case codegen::ParamSource::TensorMap: return "tensor_map";
   case codegen::ParamSource::BlockMask: return "block_mask";
   case codegen::ParamSource::SeqStarts: return "seq_starts";
+  case codegen::ParamSource::TileCounter: return "tile_counter";
   }
   return "?";
 }
@@ -284,7 +285,7 @@ LaunchInfo readLaunch(const Reader &r) {
     bool known = false;
     for (ParamSource cand : {ParamSource::TensorPointer, ParamSource::TensorStride,
                              ParamSource::TensorExtent, ParamSource::Size, ParamSource::TensorMap,
-                             ParamSource::BlockMask, ParamSource::SeqStarts})
+                             ParamSource::BlockMask, ParamSource::SeqStarts, ParamSource::TileCounter})
       if (sourceSpelling(cand) == source)
         field.source = cand, known = true;
     if (!known)

@@ -206,6 +206,13 @@ std::vector<std::vector<std::byte>> LoadedKernel::bind(const DeviceProblem &prob
   std::vector<std::vector<std::byte>> out;
   for (int i = 0; i < problem.sets(); ++i)
     out.push_back(problem.params(info_.params, i));
+  if (const int64_t at = info_.params.tileCounterOffset(); at >= 0) {
+    if (!tileCounter_.get())
+      tileCounter_ = runtime::zeroedDeviceBuffer(8);
+    const uint64_t address = tileCounter_.get();
+    for (std::vector<std::byte> &p : out)
+      std::memcpy(p.data() + at, &address, 8);
+  }
   if (!blockMaskFunction_)
     return out;
   // The run-time block mask: lists for these sizes, patched into every set's Params, filled once.

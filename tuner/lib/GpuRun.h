@@ -82,6 +82,9 @@ private:
   CUfunction blockMaskFunction_ = nullptr;       ///< the classification kernel, when the kernel has one
   mutable runtime::DeviceBuffer blockMaskLists_; ///< its lists for the last bind()
   mutable double blockMaskMs_ = 0;
+  /// The tile counter of a dynamic tile scheduler (q_tile_order dynamic), zeroed once: its launches run in the
+  /// legacy stream's order, one at a time, and each one's last block resets it.
+  mutable runtime::DeviceBuffer tileCounter_;
 };
 
 struct Timing {

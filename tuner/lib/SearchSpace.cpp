@@ -170,7 +170,8 @@ void twinsOfDefault(std::vector<Candidate> &all, const Schedule &defaultSchedule
 /// rank those, the clock does. The default schedule itself (overlap and grid included) is always a
 /// candidate, so a tuned kernel is never slower than the untuned one by more than the timing noise;
 /// so is the default with Q in registers, both with the lazy running max, with tileOrders both in other
-/// orders of the Q tiles (snake; paired and lpt when the default grid is not persistent), and with
+/// orders of the Q tiles (snake; paired and lpt when the default grid is not persistent), with dynamicTiles both
+/// on a persistent grid with the dynamic tile scheduler, and with
 /// compareWidths the default with the other width of position compares.
 std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &defaultSchedule,
                                       const DeviceLimits &limits, const SearchOptions &options, SearchSpace &space) {
@@ -304,6 +305,13 @@ std::vector<Candidate> sm90Candidates(const spec::Shape &shape, const Schedule &
   // pairs of equal causal work (QTileOrder::Paired; dealt one by one, a quarter of the blocks got 20% more work
   // than another at causal S 4096), and on their own grid with the heaviest Q tiles of a section of heads first
   // (QTileOrder::Lpt).
+  // And (SearchOptions::dynamicTiles) on a persistent grid whose blocks claim their tiles from a counter; added
+  // first, so timed after the static orders above.
+  if (options.dynamicTiles && defaultSchedule.mma == codegen::MmaFamily::Wgmma && defaultSchedule.cluster == 1)
+    twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) {
+      s.persistent = true;
+      s.qTileOrder = codegen::QTileOrder::Dynamic;
+    });
   if (options.tileOrders && defaultSchedule.mma == codegen::MmaFamily::Wgmma && defaultSchedule.cluster == 1) {
     if (!defaultSchedule.persistent)
       twinsOfDefault(all, defaultSchedule, space, [](Schedule &s) { s.qTileOrder = codegen::QTileOrder::Lpt; });

@@ -111,11 +111,18 @@ public:
     w.line();
     w.open("if (warpgroup::index() == 0)");
     w.line("warpgroup_reg_dealloc<24>(); // the producer needs few registers: the consumers get them");
-    w.open("if (threadIdx.x == 0)");
-    prefetchDescriptors();
     const ScalarExprs::Snapshot names = sx.snapshot();
     const llvm::DenseSet<Operation *> predefinedBefore = predefined;
-    tileLoop();
+    if (dynamic) {
+      w.open("if (threadIdx.x == 32)");
+      tileLoop(Role::Scheduler);
+      w.close();
+      sx.restore(names);
+      predefined = predefinedBefore;
+    }
+    w.open("if (threadIdx.x == 0)");
+    prefetchDescriptors();
+    tileLoop(Role::Producer);
     hoistScalars();
     producerTile();
     w.close(); // the tile loop
@@ -125,7 +132,7 @@ public:
     predefined = predefinedBefore;
     w.line("warpgroup_reg_alloc<" + str(consumerRegs()) + ">();");
     declareTurns();
-    tileLoop();
+    tileLoop(Role::Consumers);
     hoistScalars();
     emitBlock(r.kernel.getBodyBlock());
     if (!qReleased)
@@ -302,11 +309,18 @@ private:
       out.push_back("tilefuse/device/warpgroup/epilogue.cuh");
     if (cluster > 1)
       out.push_back("tilefuse/device/cluster.cuh");
+    if (dynamic)
+      out.push_back("tilefuse/device/tile_scheduler.cuh");
     return out;
   }
 
   std::size_t sm90SmemBytes() const { return sm90DynamicSmemBytes(p); }
-  int barrierCount() const { return static_cast<int>((sm90DynamicSmemBytes(p) - 1024 - p.smemBytes) / 8); }
+  int barrierCount() const {
+    int bars = 0;
+    for (const SmemBuffer &b : p.smem)
+      bars += barriersOf(b, persistent);
+    return bars;
+  }
 
   void declareSmem() override {
     w.line();
@@ -333,6 +347,10 @@ private:
                 "; defined where it is written, so no register holds it through the K/V loop)");
     w.line("const unsigned bars = smem_base + " + std::to_string(p.smemBytes) + "u; // " + str(barrierCount()) +
            " mbarriers of 8 bytes");
+    if (dynamic)
+      w.line("const tile_handoff scheduler{bars + " + str(8 * barrierCount()) + "u, bars + " +
+             str(8 * barrierCount() + 16) + "u}; // dynamic tile scheduler: a full and an empty mbarrier, then the "
+             "int32 slot of the claimed tile");
   }
 
   void declareWarpRow() override {
@@ -386,6 +404,9 @@ private:
              (cluster > 1 ? " of each block of the cluster" : ""));
       w.close();
     }
+    if (dynamic)
+      w.line("scheduler.init(" + str(4 * consumers + 1) + "); // empty: an arrival per consumer warp and one of the "
+             "TMA producer thread once they have read the tile");
     w.line("mbarrier_init_fence();");
     w.close();
     if (cluster > 1)
@@ -586,10 +607,18 @@ private:
   /// earlier order, x slowest within L2 sections of up to 32 MiB of K/V, hit L2 on 53% of the sectors of
   /// B16 H16 S1024 D128 against 74% here (ncu), and ran 0.290 vs 0.250 ms there, 0.547 vs 0.516 ms on
   /// causal B4 H16 S4096, H200.)
-  void tileLoop() {
+  /// The threads that run a tile loop: the TMA producer thread, the consumer warpgroups, or (q_tile_order =
+  /// dynamic) the scheduler thread, which claims the tiles the other two receive.
+  enum class Role { Scheduler, Producer, Consumers };
+
+  void tileLoop(Role role) {
     const GridDimRule *dims[3] = {&r.grid.x, &r.grid.y, &r.grid.z};
-    w.comment("Persistent grid: min(tiles, SMs) blocks; block b runs tiles b, b + gridDim.x, ... (pairs of tiles with "
-              "q_tile_order = paired; back and forth with snake), the Q tiles of a head consecutive.");
+    if (dynamic)
+      w.comment("Persistent grid: min(tiles, SMs) blocks; each takes its next tile as it frees up (q_tile_order = "
+                "dynamic: thread 32 claims it from p.tile_counter), the Q tiles of a head consecutive.");
+    else
+      w.comment("Persistent grid: min(tiles, SMs) blocks; block b runs tiles b, b + gridDim.x, ... (pairs of tiles "
+                "with q_tile_order = paired; back and forth with snake), the Q tiles of a head consecutive.");
     for (int a = 0; a < 3; ++a)
       w.line(std::string("const int tiles_") + "xyz"[a] + " = static_cast<int>(" + extentOf(*dims[a]) + "); // grid " +
              dims[a]->toString());
@@ -607,6 +636,8 @@ private:
     } else {
       w.line("const int n_tiles = tiles_x * tiles_y * tiles_z; // < 2^31 (GridRule::evaluate)");
     }
+    if (role == Role::Scheduler)
+      return schedulerLoop();
     w.line("int tile_iter = 0; // this block's tiles so far: the phase of the once-loaded tiles' barriers");
     w.comment("32-bit tile arithmetic: 64-bit values live across the K/V loop cost registers the pingpong consumers "
               "do not have (document_mask spilled 56 B at D=128).");
@@ -623,6 +654,14 @@ private:
       w.line("const int x_idx = (pair_step & 1) ? tiles_x - 1 - i_pair : i_pair; // Q tile n - 1 - x_idx: the heavier one "
              "first");
       w.line("if ((pair_step & 1) && x_idx == i_pair) { --tile_iter; continue; } // the middle Q tile runs once");
+    } else if (dynamic) {
+      const std::string receive = role == Role::Producer ? "scheduler.receive_one" : "scheduler.receive";
+      w.comment("Dynamic (q_tile_order = dynamic): hand-off n of the scheduler (thread 32) is this block's n-th tile, "
+                "until the one past the last" + std::string(sequencePerTile ? " (it hands over no Q tile past a "
+                                                                              "sequence's end)" : "") + ".");
+      w.open("for (int tile = " + receive + "(0);; ++tile_iter, tile = " + receive + "(tile_iter))");
+      w.line("if (tile >= n_tiles) break;");
+      w.line("const int x_idx = tile % tiles_x, yz = tile / tiles_x;");
     } else if (snake) {
       w.comment("Snake (q_tile_order = snake): round k of gridDim.x consecutive tiles goes to blocks 0, 1, ... when k is "
                 "even and to blocks gridDim.x - 1, gridDim.x - 2, ... when k is odd: a block's places alternate between the "
@@ -634,6 +673,17 @@ private:
       w.open("for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x, ++tile_iter)");
       w.line("const int x_idx = tile % tiles_x, yz = tile / tiles_x;");
     }
+    bindProgramIds();
+    if (sequencePerTile) {
+      // Packed: this tile's sequence and sizes. Both roles skip the same tiles, and a skipped tile takes no
+      // turn of the once-loaded tiles' barriers. The dynamic scheduler hands over no tile to skip.
+      packedSequence(dynamic ? "" : "{ --tile_iter; continue; }");
+      defineFunctionScalars();
+    }
+  }
+
+  /// The program ids of the tile (x_idx, yz) of the persistent tile loop.
+  void bindProgramIds() {
     Block &body = r.kernel.getBodyBlock();
     for (unsigned k = 0; k < body.getNumArguments(); ++k) {
       const std::string name = sx.fresh(r.scalarNames.lookup(body.getArgument(k)));
@@ -646,12 +696,30 @@ private:
                ";");
       sx.bind(body.getArgument(k), name);
     }
+  }
+
+  /// q_tile_order = dynamic: the scheduler thread's loop. It claims blockIdx.x, then gridDim.x + the counter, each
+  /// claim once the receivers have taken the last tile (one tile claimed ahead of the one the block runs), hands
+  /// over each tile the block runs (packed: not those past a sequence's end, which it claims past at once), and
+  /// at the end the claim past the last tile, which stops the receivers.
+  void schedulerLoop() {
+    w.comment("Dynamic tile scheduler (q_tile_order = dynamic): hand-off n goes to the TMA producer thread and every "
+              "consumer warp; the next claim waits until they all have taken it.");
+    w.open("for (int handoffs = 0, tile = blockIdx.x;; tile = tile_handoff::claim(p.tile_counter))");
     if (sequencePerTile) {
-      // Packed: this tile's sequence and sizes. Both roles skip the same tiles, and a skipped tile takes no
-      // turn of the once-loaded tiles' barriers.
-      packedSequence("{ --tile_iter; continue; }");
-      defineFunctionScalars();
+      w.open("if (tile < n_tiles)");
+      w.line("const int x_idx = tile % tiles_x, yz = tile / tiles_x;");
+      bindProgramIds();
+      packedSequence("continue;");
+      w.close();
     }
+    w.line("scheduler.publish(tile);");
+    w.open("if (tile >= n_tiles)");
+    w.line("tile_handoff::done(p.tile_counter); // the last block to finish resets the counter");
+    w.line("break;");
+    w.close();
+    w.line("scheduler.wait_free(++handoffs);");
+    w.close();
   }
 
   void programIds() override {
@@ -1101,6 +1169,7 @@ private:
   const bool persistent = p.schedule.persistent; ///< persistent grid (Schedule::persistent)
   const bool paired = p.schedule.qTileOrder == QTileOrder::Paired; ///< persistent: Q tiles dealt in pairs
   const bool snake = p.schedule.qTileOrder == QTileOrder::Snake; ///< persistent: rounds dealt back and forth
+  const bool dynamic = p.schedule.qTileOrder == QTileOrder::Dynamic; ///< persistent: tiles claimed from a counter
   const bool turns = takesTurns(p.schedule.overlap); ///< consumers take turns (FA3 Sec. 3.1)
   const bool intra = overlapsWithinWarpgroup(p.schedule.overlap); ///< P V one iteration late (FA3 Sec. 3.2)
   /// overlap = intra: the O += P V issued one iteration late (checkDeferrable).
@@ -1128,7 +1197,9 @@ std::size_t sm90DynamicSmemBytes(const KernelPlan &p) {
   int bars = 0;
   for (const SmemBuffer &b : p.smem)
     bars += barriersOf(b, p.schedule.persistent);
-  return 1024 + p.smemBytes + 8 * static_cast<std::size_t>(bars);
+  // A dynamic tile scheduler's hand-off (tile_handoff): 2 mbarriers and an int32 slot.
+  const std::size_t handoff = p.schedule.persistent && p.schedule.qTileOrder == QTileOrder::Dynamic ? 24 : 0;
+  return 1024 + p.smemBytes + 8 * static_cast<std::size_t>(bars) + handoff;
 }
 
 } // namespace tilefuse::codegen

@@ -296,7 +296,7 @@ protected:
 
   /// Packed sequences on the persistent grid: this tile's sequence b = `batch` from cu_seqlens, its first
   /// rows and lengths; a Q tile past the sequence's end runs `skip` (the statement that moves on to the next
-  /// tile) before any load or barrier.
+  /// tile) before any load or barrier. An empty `skip`: no check (the tile loop gets no such tile).
   void packedSequence(const std::string &skip) {
     const auto [batch, qTile] = packedIds();
     w.line(std::string("const long long ") + kPackedSeqStartQ + " = p.cu_seqlens_q[" + batch + "];");
@@ -305,7 +305,8 @@ protected:
            kPackedSeqStartQ + "; // this sequence's Sq");
     w.line(std::string("const long long ") + kPackedSeqLenK + " = p.cu_seqlens_k[" + batch + " + 1] - " +
            kPackedSeqStartK + "; // this sequence's Sk");
-    w.line("if (" + qTile + " * " + str(r.blockM) + " >= " + kPackedSeqLenQ + ") " + skip +
+    if (!skip.empty())
+      w.line("if (" + qTile + " * " + str(r.blockM) + " >= " + kPackedSeqLenQ + ") " + skip +
            " // a Q tile past this sequence's end (the tiles cover max_seqlen_q)");
   }
 

@@ -209,6 +209,12 @@ std::string ParamLayout::deviceStruct() const {
       ++i;
       continue;
     }
+    if (f.source == ParamSource::TileCounter) {
+      os << "  int *" << f.name << "; // dynamic tile scheduler: [0] the next tile, [1] the blocks done; 0, 0 before "
+                                    "the launch, reset by its last block\n";
+      ++i;
+      continue;
+    }
     if (f.source == ParamSource::TensorMap) {
       os << "  tilefuse::device::TmaDescriptor " << f.name << "; // TMA tensor map of "
          << tensors[f.tensor].arg.name << ": box [" << f.boxRows << " x " << f.boxCols
@@ -230,6 +236,13 @@ std::string ParamLayout::deviceStruct() const {
   }
   os << "};\n";
   return os.str();
+}
+
+int64_t ParamLayout::tileCounterOffset() const {
+  for (const ParamField &f : fields)
+    if (f.source == ParamSource::TileCounter)
+      return static_cast<int64_t>(f.offset);
+  return -1;
 }
 
 int64_t BlockMaskAbi::kvTiles(const ProblemSizes &s) const { return (s.Sk + blockN - 1) / blockN; }
@@ -387,6 +400,7 @@ std::vector<std::byte> packParams(const ParamLayout &layout, const ProblemSizes 
     case ParamSource::TensorExtent: value = tensors[f.tensor].shape[f.dim]; break;
     case ParamSource::Size: value = sizes.get(f.size); break;
     case ParamSource::BlockMask: continue; // null: the launch passes its lists separately
+    case ParamSource::TileCounter: continue; // null: the launcher writes its counter (tileCounterOffset)
     case ParamSource::SeqStarts: address = f.dim == 0 ? packed->cuSeqlensQ : packed->cuSeqlensK; break;
     case ParamSource::TensorMap:
       if (encodeMap)

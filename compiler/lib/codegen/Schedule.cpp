@@ -87,6 +87,7 @@ std::string_view spelling(QTileOrder o) {
   case QTileOrder::Paired: return "paired";
   case QTileOrder::Lpt: return "lpt";
   case QTileOrder::Snake: return "snake";
+  case QTileOrder::Dynamic: return "dynamic";
   }
   return "?";
 }
@@ -123,7 +124,7 @@ void Schedule::validate() const {
     requireOneOf("kv_stages", kvStages, {2, 3, 4});
     requireOneOf("min_blocks_per_sm", minBlocksPerSm, {1});
     requireOneOf("cluster", cluster, {1, 2});
-    if ((qTileOrder == QTileOrder::Paired || qTileOrder == QTileOrder::Snake) && (!persistent || cluster != 1))
+    if (dealsPersistentTiles(qTileOrder) && (!persistent || cluster != 1))
       throw ScheduleError("schedule: q_tile_order = \"" + std::string(spelling(qTileOrder)) + "\" with " +
                           (persistent ? "cluster = " + std::to_string(cluster) : std::string("persistent = false")) +
                           " is not allowed: it deals the tiles to the blocks of a persistent grid of single blocks; "
@@ -134,8 +135,8 @@ void Schedule::validate() const {
                           (persistent ? std::string("persistent = true") : "cluster = " + std::to_string(cluster)) +
                           " is not allowed: the longest Q tiles first is an order of the blocks for the hardware's "
                           "dispatch, one block per Q tile; allowed: persistent = false and cluster = 1, or "
-                          "q_tile_order \"descending\", \"ascending\", or on a persistent grid \"paired\" or "
-                          "\"snake\"");
+                          "q_tile_order \"descending\", \"ascending\", or on a persistent grid \"paired\", "
+                          "\"snake\" or \"dynamic\"");
     if (takesTurns(overlap) && blockM < 128)
       throw ScheduleError("schedule: overlap = \"" + std::string(spelling(overlap)) + "\" with block_m = " +
                           std::to_string(blockM) +
@@ -146,7 +147,7 @@ void Schedule::validate() const {
   if (persistent)
     throw ScheduleError("schedule: persistent = true is not allowed with mma = mma_sync_m16n8k16; allowed "
                         "there: false (the persistent grid is a schedule of the sm90 backend, mma = wgmma)");
-  if (qTileOrder == QTileOrder::Paired || qTileOrder == QTileOrder::Snake)
+  if (dealsPersistentTiles(qTileOrder))
     throw ScheduleError("schedule: q_tile_order = \"" + std::string(spelling(qTileOrder)) +
                         "\" is not allowed with mma = mma_sync_m16n8k16; "
                         "allowed there: \"descending\", \"ascending\", \"lpt\" (tiles are dealt by the sm90 backend's "
@@ -312,7 +313,7 @@ Schedule scheduleFromJson(std::string_view text) {
       oneOf(s.q, {QPlacement::Registers, QPlacement::Smem});
     else if (key == "q_tile_order")
       oneOf(s.qTileOrder, {QTileOrder::Descending, QTileOrder::Ascending, QTileOrder::Paired, QTileOrder::Lpt,
-                                          QTileOrder::Snake});
+                                          QTileOrder::Snake, QTileOrder::Dynamic});
     else if (key == "persistent" || key == "compares64" || key == "lazy_rescale") {
       if (!v.is_boolean())
         throw ScheduleError("schedule: " + key + " = " + spec::dumpJson(v) + " is not a boolean; allowed values: "

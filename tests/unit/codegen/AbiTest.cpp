@@ -60,6 +60,25 @@ TEST_CASE("Params layout of a causal kernel with LSE", "[abi]") {
   CHECK(k.grid.evaluate({2, 16, 4, 1000, 1000}) == std::array<int64_t, 3>{16, 16, 2});
 }
 
+TEST_CASE("a dynamic tile scheduler takes its tile counter as the last field of Params", "[abi]") {
+  const Program prog = loadInput("causal.mlir");
+  Schedule s = scheduleFromJson(R"({"mma":"wgmma","persistent":true,"q_tile_order":"dynamic"})");
+  const GeneratedKernel k = generate(prog, s, true);
+  const ParamLayout &l = k.params;
+  REQUIRE(l.tileCounterOffset() >= 0);
+  CHECK(l.fields.back().name == "tile_counter");
+  CHECK(l.fields.back().source == ParamSource::TileCounter);
+  CHECK(static_cast<std::size_t>(l.tileCounterOffset()) == l.fields.back().offset);
+  CHECK(l.fields.back().offset + 8 <= l.bytes);
+  CHECK(contains(l.deviceStruct(), "int *tile_counter; // dynamic tile scheduler"));
+  CHECK(contains(k.source, "tile_handoff::claim(p.tile_counter)"));
+  // The static orders take none.
+  for (QTileOrder o : {QTileOrder::Descending, QTileOrder::Snake, QTileOrder::Paired}) {
+    s.qTileOrder = o;
+    CHECK(generate(prog, s, true).params.tileCounterOffset() == -1);
+  }
+}
+
 TEST_CASE("a persistent grid launches min(tiles, SMs) blocks and needs the SM count", "[abi]") {
   GridRule g{{"Sq", 128}, {"Hq", 1}, {"B", 1}};
   const ProblemSizes small{2, 16, 4, 1000, 1000}; // 8 x 16 x 2 = 256 tiles

@@ -81,7 +81,7 @@ TEST_CASE("Schedule prints and round-trips through JSON", "[schedule]") {
   CHECK(Schedule{}.qTileOrder == QTileOrder::Descending);
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"random"})"),
                     "schedule: q_tile_order = \"random\" is unknown; allowed values: \"descending\", \"ascending\", \"paired\", "
-                    "\"lpt\", \"snake\"");
+                    "\"lpt\", \"snake\", \"dynamic\"");
   CHECK(scheduleFromJson("{}") == Schedule{});
   CHECK(s.rowsPerWarp() == 16);
   CHECK(s.threadsPerBlock() == 256);
@@ -174,8 +174,9 @@ TEST_CASE("compares64: wgmma only, round-trips, written only when true", "[sched
                     "schedule: compares64 = \"yes\" is not a boolean; allowed values: true, false");
 }
 
-TEST_CASE("q_tile_order paired and snake: a persistent sm90 grid of single blocks only, round-trip", "[schedule]") {
-  for (const char *order : {"paired", "snake"}) {
+TEST_CASE("q_tile_order paired, snake and dynamic: a persistent sm90 grid of single blocks only, round-trip",
+          "[schedule]") {
+  for (const char *order : {"paired", "snake", "dynamic"}) {
     INFO(order);
     const std::string quoted = std::string("q_tile_order = \"") + order + "\"";
     Schedule s = scheduleFromJson(std::string(R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"overlap":)") +
@@ -195,7 +196,7 @@ TEST_CASE("q_tile_order paired and snake: a persistent sm90 grid of single block
                       Catch::Contains(quoted + " is not allowed with mma = mma_sync_m16n8k16"));
   }
   CHECK_THROWS_WITH(scheduleFromJson(R"({"q_tile_order":"zigzag"})"),
-                    Catch::Contains("\"descending\", \"ascending\", \"paired\", \"lpt\", \"snake\""));
+                    Catch::Contains("\"descending\", \"ascending\", \"paired\", \"lpt\", \"snake\", \"dynamic\""));
 }
 
 TEST_CASE("q_tile_order lpt: one block per Q tile on either backend, round-trips", "[schedule]") {

@@ -118,6 +118,22 @@ TEST_CASE("an sm90 entry keeps its TMA tensor maps and their boxes through JSON"
   CHECK_THROWS_WITH(entryFromJson(bad), Catch::Contains("box_rows") && Catch::Contains("[1, 256]"));
 }
 
+TEST_CASE("a dynamic tile scheduler's counter field reads back from an entry", "[cache]") {
+  CacheEntry e = makeTestEntry(makeTestKey(h100(), 1), 1.0);
+  tilefuse::codegen::ParamField f;
+  f.name = "tile_counter";
+  f.source = tilefuse::codegen::ParamSource::TileCounter;
+  f.offset = e.launch.params.bytes;
+  e.launch.params.fields.push_back(f);
+  e.launch.params.bytes += 8;
+  const std::string text = entryToJson(e);
+  CHECK(text.find("\"tile_counter\"") != std::string::npos);
+  CHECK(text.find("\"?\"") == std::string::npos);
+  const CacheEntry back = entryFromJson(text);
+  CHECK(back.launch.params.tileCounterOffset() == static_cast<int64_t>(f.offset));
+  CHECK(back.launch.params.toString() == e.launch.params.toString());
+}
+
 TEST_CASE("a packed kernel's entry keeps its cu_seqlens fields through JSON", "[cache]") {
   // Every ParamSource has a spelling that reads back: a packed (varlen) kernel's cu_seqlens_q / _k
   // pointers were written as "?" and the entry then read back as corrupt.

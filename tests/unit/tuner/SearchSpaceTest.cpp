@@ -230,6 +230,40 @@ TEST_CASE("the default is also timed dealt back and forth, and when not persiste
     CHECK(c.schedule.qTileOrder == QTileOrder::Descending);
 }
 
+TEST_CASE("dynamicTiles: the default and its Q-in-registers twin are also timed with the dynamic tile scheduler",
+          "[search]") {
+  using tilefuse::codegen::QTileOrder;
+  Shape shape{31, 16, 16, 4096, 4096, 128, 128}; // as a packed batch: B sequences, max_seqlen 4096
+  DeviceLimits h = DeviceLimits::forArch("sm_90a");
+  Schedule def = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_90a");
+  REQUIRE_FALSE(def.persistent);
+  SearchOptions options{24, 12};
+  options.dynamicTiles = true;
+  const SearchSpace s = buildSearchSpace(shape, def, h, options);
+  CHECK(s.total == static_cast<int>(s.candidates.size() + s.pruned.size()));
+  std::vector<Schedule> dynamic;
+  for (const Candidate &c : s.candidates)
+    if (c.schedule.qTileOrder == QTileOrder::Dynamic) {
+      dynamic.push_back(c.schedule);
+      CHECK_FALSE(c.isDefault);
+    }
+  Schedule plain = def, inRegisters = def;
+  plain.persistent = inRegisters.persistent = true;
+  plain.qTileOrder = inRegisters.qTileOrder = QTileOrder::Dynamic;
+  inRegisters.q = tilefuse::codegen::QPlacement::Registers;
+  REQUIRE(dynamic.size() == 2);
+  CHECK(std::count(dynamic.begin(), dynamic.end(), plain) == 1);
+  CHECK(std::count(dynamic.begin(), dynamic.end(), inRegisters) == 1);
+  for (const Schedule &x : dynamic)
+    CHECK_NOTHROW(x.validate());
+  // Not without the option, nor on sm80.
+  for (const Candidate &c : buildSearchSpace(shape, def, h, SearchOptions{24, 12}).candidates)
+    CHECK(c.schedule.qTileOrder != QTileOrder::Dynamic);
+  Schedule sm80Default = tilefuse::codegen::defaultSchedule(128, tilefuse::spec::DType::BF16, "sm_86");
+  for (const Candidate &c : buildSearchSpace(shape, sm80Default, DeviceLimits::forArch("sm_86"), options).candidates)
+    CHECK(c.schedule.qTileOrder != QTileOrder::Dynamic);
+}
+
 TEST_CASE("compareWidths: the sm90 default is also timed with the other width of position compares", "[search]") {
   Shape shape{4, 16, 16, 4096, 4096, 128, 128};
   DeviceLimits h = DeviceLimits::forArch("sm_90a");

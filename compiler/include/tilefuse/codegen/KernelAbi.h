@@ -161,6 +161,10 @@ enum class ParamSource {
                  ///< out of bounds. packParams writes zeros; the runtime encodes it (cuTensorMapEncodeTiled).
   BlockMask,     ///< device pointer (int32) of block-mask list `dim` (BlockMaskAbi::List); packParams writes null
   SeqStarts,     ///< packed layout: device pointer (int32 [B + 1]) of cu_seqlens_q (`dim` 0) or cu_seqlens_k (1)
+  TileCounter,   ///< q_tile_order = dynamic (sm90): device pointer of two int32, the next tile and the blocks done,
+                 ///< 0 and 0 before the launch; the kernel's last block resets them, so launches in one stream's
+                 ///< order may share them (never two launches in flight at once). packParams writes null: the
+                 ///< launcher writes its counter's address (ParamLayout::tileCounterOffset)
 };
 
 struct ParamField {
@@ -220,6 +224,9 @@ struct ParamLayout {
   std::size_t bytes = 0;
   /// The device-side declaration `struct Params { ... };` (also emitted in the kernel source).
   std::string deviceStruct() const;
+  /// The offset (bytes) of the TileCounter field in Params, or -1 when the kernel has none: a launcher writes
+  /// the address of its zeroed 8-byte counter there (a dynamic tile scheduler, Schedule::qTileOrder).
+  int64_t tileCounterOffset() const;
   std::string toString() const; ///< one line per field with its offset
 };
 

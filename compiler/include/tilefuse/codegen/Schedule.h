@@ -78,6 +78,18 @@ enum class QTileOrder {
   /// 1024 2-4% faster than dealt one way, ALiBi + causal 4-5% faster than paired (docs/results/v0.22).
   /// JSON "snake".
   Snake,
+  /// Persistent grids only (wgmma, cluster 1): a dynamic tile scheduler. The tiles keep the default order (a
+  /// head's Q tiles consecutive, the last first), and each block takes its next tile from a counter in global
+  /// memory (atomicAdd) as it frees up: the greedy list scheduling of the hardware's dispatch of a plain grid,
+  /// with the persistent grid's overlap of one tile's epilogue with the next tile's loads (FlashAttention-3's
+  /// dynamic persistent tile scheduler, Shah et al. 2024, Sec. 3.1). The producer thread claims the tiles and
+  /// hands each to the consumers through a ring of two shared-memory slots with a full and an empty mbarrier;
+  /// with packed sequences it claims past the Q tiles beyond a sequence's end itself, so the consumers never
+  /// see them. A static deal of unequal tiles waits for its slowest block: packed sequences of 128-4096 tokens
+  /// ran 5-10% slower on the static persistent grid than on the plain grid (docs/results/v0.14). The counter is
+  /// two int32 (ParamSource::TileCounter): the next tile and the blocks done; the last block to finish resets
+  /// both to 0, so launches in one stream's order share one counter. JSON "dynamic".
+  Dynamic,
 };
 
 /// How the consumer warpgroups of a wgmma kernel share the tensor cores with their softmax
@@ -93,6 +105,12 @@ enum class WarpgroupOverlap {
   PingpongIntra, ///< both: the issue of S_{j+1} and P_j V_j is one turn at the tensor cores (FA3's kernel).
                  ///< Needs block_m >= 128.
 };
+
+/// Whether the order deals the tiles of a persistent grid to its blocks (paired, snake, dynamic): those need
+/// persistent = true and cluster = 1.
+inline bool dealsPersistentTiles(QTileOrder o) {
+  return o == QTileOrder::Paired || o == QTileOrder::Snake || o == QTileOrder::Dynamic;
+}
 
 /// Whether the consumer warpgroups take turns (pingpong, pingpong_intra) / overlap their own softmax
 /// with P V (intra, pingpong_intra).
@@ -172,9 +190,9 @@ struct Schedule {
   /// Throws ScheduleError naming the first bad field, its value and the allowed values.
   /// mma = wgmma (sm90): block_m in {64, 128, 192}, warps = block_m / 16, block_n a multiple of 16 in
   /// [32, 256], kv_stages in {2, 3, 4}, min_blocks_per_sm = 1, and
-  /// with overlap = pingpong, block_m >= 128; cluster in {1, 2}; q_tile_order paired or snake only when persistent
+  /// with overlap = pingpong, block_m >= 128; cluster in {1, 2}; q_tile_order paired, snake or dynamic only when persistent
   /// with cluster 1, lpt only when not persistent with cluster 1. Otherwise (sm80): persistent = false,
-  /// overlap = none, exp2_fma = 0, compares64 = false, lazy_rescale = false, cluster = 1 (the sm80 backend always compares in 64 bits), q_tile_order not paired nor snake, and
+  /// overlap = none, exp2_fma = 0, compares64 = false, lazy_rescale = false, cluster = 1 (the sm80 backend always compares in 64 bits), q_tile_order not paired, snake nor dynamic, and
   /// block_m in {16, 32, 64, 128, 256}; block_n in {16, 32, 64, 128, 256}; warps in {1, 2, 4, 8, 16}
   /// with block_m / warps a multiple of 16; kv_stages in {1, 2, 3, 4}; mma = mma_sync_m16n8k16;
   /// min_blocks_per_sm in {1, 2, 3, 4}.
@@ -197,7 +215,7 @@ Schedule scheduleFromJson(std::string_view json);
 
 std::string_view spelling(MmaFamily f); ///< "mma_sync_m16n8k16", "wgmma"
 std::string_view spelling(QPlacement q); ///< "registers", "smem"
-std::string_view spelling(QTileOrder o); ///< "descending", "ascending", "paired", "lpt", "snake"
+std::string_view spelling(QTileOrder o); ///< "descending", "ascending", "paired", "lpt", "snake", "dynamic"
 std::string_view spelling(WarpgroupOverlap o); ///< "none", "pingpong", "intra", "pingpong_intra"
 
 /// Compute capability of an NVRTC target "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", ... as 80, 86,

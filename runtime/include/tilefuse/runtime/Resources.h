@@ -41,6 +41,16 @@ private:
   std::size_t bytes_ = 0;
 };
 
+/// `bytes` of device memory filled with zeros, the fill complete (cuCtxSynchronize) before it returns, so a
+/// kernel on any stream, blocking or not, reads zeros. For the counter of a dynamic tile scheduler
+/// (codegen::ParamSource::TileCounter: 8 bytes), allocated once per launcher and stream.
+inline DeviceBuffer zeroedDeviceBuffer(std::size_t bytes) {
+  DeviceBuffer b(bytes);
+  b.fill(0);
+  contextSynchronize();
+  return b;
+}
+
 /// A module loaded from a CUBIN image into the current context, unloaded on destruction.
 class Module {
 public:

@@ -119,6 +119,11 @@ struct SearchOptions {
   /// out (docs/results/v0.21, call 3: pairs made causal S4k 6.6% faster); packed batches pair over the
   /// longest sequence and ran 24% slower there, and their grid takes each sequence's tiles in order.
   bool tileOrders = false;
+  /// The default sm90 schedule, and its twin with Q in registers, are also timed on a persistent grid with the
+  /// dynamic tile scheduler (QTileOrder::Dynamic: each block claims its next tile from a counter as it frees
+  /// up). Set for specs whose Q tiles do unequal work: packed sequences (a static deal of their tiles ran 5-10%
+  /// slower than the plain grid, docs/results/v0.14) and batched specs with a mask_mod.
+  bool dynamicTiles = false;
 };
 
 struct SearchSpace {
