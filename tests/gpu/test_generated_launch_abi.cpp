@@ -426,3 +426,29 @@ TEST_CASE("packed Params packed on the stack equal codegen packParams with a Pac
   fake.args.cuSeqlensQ = reinterpret_cast<const int32_t *>(0x700000);
   CHECK_THAT(launchError(batched, fake.args), Catch::Contains("the kernel's spec is batched"));
 }
+
+// A dynamic tile scheduler (q_tile_order = "dynamic"): the pack plan records where its tile counter goes, which the
+// launch fills with its stream's counter (detail::TileCounters; packInto leaves it), and refuses a layout with two.
+TEST_CASE("the pack plan of a dynamic tile scheduler records its tile counter's offset", "[cpu][runtime]") {
+  const spec::Spec s = spec::parseSpecFile(test::specsDir() + "/varlen/causal.json");
+  const spec::Shape shape = spec::resolveShape(s, {});
+  const codegen::Schedule dynamic = codegen::scheduleFromJson(
+      R"({"mma":"wgmma","block_m":128,"block_n":128,"warps":8,"overlap":"pingpong","persistent":true,)"
+      R"("q_tile_order":"dynamic"})");
+  const driver::BuiltKernel k = detail::buildSource(s, shape, dynamic);
+  const int64_t at = k.params.tileCounterOffset();
+  REQUIRE(at >= 0);
+  const detail::PackPlan plan = detail::makePackPlan(k.params, s, shape.groupSize(), k.kernelName);
+  CHECK(plan.tileCounterOffset == at);
+  codegen::Schedule snake = dynamic;
+  snake.qTileOrder = codegen::QTileOrder::Snake;
+  const driver::BuiltKernel other = detail::buildSource(s, shape, snake);
+  CHECK(detail::makePackPlan(other.params, s, shape.groupSize(), other.kernelName).tileCounterOffset == -1);
+  codegen::ParamLayout twice = k.params;
+  codegen::ParamField second = twice.fields.back();
+  second.offset = twice.bytes;
+  twice.fields.push_back(second);
+  twice.bytes += 8;
+  CHECK_THROWS_WITH(detail::makePackPlan(twice, s, shape.groupSize(), k.kernelName),
+                    Catch::Contains("field tile_counter is a second tile counter"));
+}
