@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # v0.24 call 1: the dynamic tile scheduler (q_tile_order = "dynamic"), and the GPU checks owed since v0.22 call 3.
-#   1. correctness: the generated sweep ([generated]) on causal, alibi, sliding_window, document_mask and softcap,
-#      the backends' defaults and the variant sm90-pingpong-persistent-dynamic-qreg (TILEFUSE_TEST_VARIANTS=dynamic),
+#   1. correctness: the generated sweep ([generated]) on causal, alibi, sliding_window and document_mask, the sm90
+#      default and the variant sm90-pingpong-persistent-dynamic-qreg (TILEFUSE_TEST_VARIANTS=dynamic),
 #      FlashAttention's rule against fp64, memcheck of one small case per spec. Each kernel runs 7 shapes in a row,
 #      so a counter left unreset would skip tiles (NaN-poisoned O). It is also the first GPU run of v0.23's codegen
 #      fixes (Plan.cpp's overflow-checked loop-range planner, TileSlice.cpp's tail clamp);
@@ -9,7 +9,8 @@
 #   3. speed in steady state, interleaved, 2 rounds (tilefuse bench: 500 ms of warm-up, 50 runs, median): the packed
 #      batch of tools/device-bench-packed.sh (U[128, 4096], 64k tokens, H16 D128), causal and not, on the plain grid
 #      (v0.21's tuned schedules) and the dynamic persistent grid; causal S4k, ALiBi + causal and sliding window 1024
-#      on their v0.22 schedules (paired / snake) against dynamic.
+#      on their v0.22 schedules (paired / snake) against dynamic;
+#   4. the packed batch's peers, non-causal (FlexAttention with the document BlockMask, SDPA on the padded batch).
 #   run(command="bash docs/results/v0.24/scripts/c1.sh", carry=[".device-carry"], timeout_s=598)
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
@@ -21,7 +22,7 @@ mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,power.limit --format=csv,noheader | tee "$OUT/gpu.txt"
 
 # 1. correctness
-TILEFUSE_TEST_VARIANTS=dynamic SWEEP_SPECS="causal alibi sliding_window document_mask softcap" \
+TILEFUSE_TEST_BACKENDS=sm90 TILEFUSE_TEST_VARIANTS=dynamic SWEEP_SPECS="causal alibi sliding_window document_mask" \
   SWEEP_TAGS="[generated]" SWEEP_TIMEOUT=170 CHECK_STEPS="sweep sanitize" OUT=/tmp/gen \
   timeout 215 bash tests/gpu/run_generated_checks.sh > /tmp/gen.log 2>&1
 echo "generated rc=$? at $((SECONDS - T0)) s" | tee "$OUT/checks.txt"
@@ -46,24 +47,17 @@ R="$W,\"q\":\"registers\""
 S="$W,\"q\":\"smem\""
 D=',"persistent":true,"q_tile_order":"dynamic"'
 PK="--seqlens-file /tmp/lengths.txt --Hq 16 --Hkv 16 --D 128"
-# name|spec|flags|variants: label=schedule;...
-cases=("packed_mha|specs/varlen/mha.json|$PK|plain={$S,\"lazy_rescale\":true};dyn={$S,\"lazy_rescale\":true$D};dynq={$R,\"lazy_rescale\":true$D}"
-       "packed_causal|specs/varlen/causal.json|$PK|plain={$R,\"lazy_rescale\":true};dyn={$R,\"lazy_rescale\":true$D}"
-       "causal_s4k|specs/causal.json|--B 4 --Hq 16 --Hkv 16 --S 4096|paired={$R,\"persistent\":true,\"q_tile_order\":\"paired\"};dyn={$R$D}"
-       "alibi_causal|specs/alibi.json|--B 4 --S 4096|snake={$R,\"persistent\":true,\"q_tile_order\":\"snake\"};dyn={$R$D}"
-       "sliding1024|specs/bench/sliding1024_causal.json|--B 4 --S 4096|snake={$R,\"persistent\":true,\"q_tile_order\":\"snake\"};dyn={$R$D}")
-for round in 1 2; do
-  for c in "${cases[@]}"; do
-    IFS='|' read -r name spec flags variants <<<"$c"
-    IFS=';' read -r -a vs <<<"$variants"
-    for v in "${vs[@]}"; do
-      label=${v%%=*} s=${v#*=}
-      [ "$(left)" -gt 25 ] || { echo "$name $label round $round: skipped (budget)"; continue; }
-      # shellcheck disable=SC2086
-      r=$(TILEFUSE_CACHE_DIR=/tmp/c1-cache timeout 60 $tf bench $spec $flags --schedule "$s" --reps 50 2>&1 |
-          grep -oE "median [0-9.]+ ms|accuracy check [a-z]+|FAIL[A-Z]*|error: .{0,160}" | head -3 | tr '\n' ' ')
-      echo "$name $label round $round: $r"
-    done
-  done
-done 2>&1 | tee "$OUT/ab.txt"
+AB_DEADLINE=$((T0 + limit - 25)) TILEFUSE_CACHE_DIR=/tmp/c1-cache bash tools/device-ab.sh $tf <<AB 2>&1 | tee "$OUT/ab.txt"
+packed_mha|specs/varlen/mha.json|$PK|plain={$S,"lazy_rescale":true};dyn={$S,"lazy_rescale":true$D};dynq={$R,"lazy_rescale":true$D}
+packed_causal|specs/varlen/causal.json|$PK|plain={$R,"lazy_rescale":true};dyn={$R,"lazy_rescale":true$D}
+causal_s4k|specs/causal.json|--B 4 --Hq 16 --Hkv 16 --S 4096|paired={$R,"persistent":true,"q_tile_order":"paired"};dyn={$R$D}
+alibi_causal|specs/alibi.json|--B 4 --S 4096|snake={$R,"persistent":true,"q_tile_order":"snake"};dyn={$R$D}
+sliding1024|specs/bench/sliding1024_causal.json|--B 4 --S 4096|snake={$R,"persistent":true,"q_tile_order":"snake"};dyn={$R$D}
+AB
+
+# 4. the packed peers, non-causal
+t=$(( $(left) - 3 )); [ $t -gt 150 ] && t=150
+[ $t -gt 45 ] && timeout $t python3 python/bench/bench_packed_peers.py --seqlens-file /tmp/lengths.txt --heads 16 \
+  --head-dim 128 --reps 30 --seed 1 --json "$OUT/peers_mha.json" > /tmp/peers_mha.log 2>&1
+grep -vi "warn" /tmp/peers_mha.log | tail -n 6 | tee "$OUT/peers.txt"
 echo "done at $((SECONDS - T0)) s"
