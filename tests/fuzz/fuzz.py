@@ -52,6 +52,8 @@ SM90_PAIRED = SM90_LAZY[:-1] + ',"persistent":true,"q_tile_order":"paired"}'
 SM90_LPT = SM90_LAZY[:-1] + ',"q_tile_order":"lpt"}'
 # Its persistent grid dealt back and forth (q_tile_order = snake).
 SM90_SNAKE = SM90_LAZY[:-1] + ',"persistent":true,"q_tile_order":"snake"}'
+# Its persistent grid with the dynamic tile scheduler (q_tile_order = dynamic).
+SM90_DYNAMIC = SM90_LAZY[:-1] + ',"persistent":true,"q_tile_order":"dynamic"}'
 OPT_PASSES = ["--tilefuse-fuse", "--tilefuse-classify-tiles", "--tilefuse-fuse-kernels",
               "--tilefuse-defer-normalization", "--tilefuse-tile", "--tilefuse-online-normalization",
               "--tilefuse-fuse-loops", "--tilefuse-place", "--tilefuse-io-report", ""]
@@ -182,7 +184,8 @@ def spec_case(rng, seeds):
                      [["emit", "--arch", "sm_90", "--schedule", SM90_LAZY]] * 2 +
                      [["emit", "--arch", "sm_90", "--schedule", SM90_PAIRED]] +
                      [["emit", "--arch", "sm_90", "--schedule", SM90_LPT]] +
-                     [["emit", "--arch", "sm_90", "--schedule", SM90_SNAKE]])
+                     [["emit", "--arch", "sm_90", "--schedule", SM90_SNAKE]] +
+                     [["emit", "--arch", "sm_90", "--schedule", SM90_DYNAMIC]])
     flags = []
     if rng.random() < 0.3:
         flag = rng.choice(["--B", "--Hq", "--Hkv", "--Sq", "--Sk", "--S", "--D", "--Dv"])
