@@ -350,7 +350,8 @@ TuneResult tune(const spec::Spec &spec, const spec::Shape &shape, const TuneOpti
                                         /*clusters=*/options.clusters && !spec.maskMod &&
                                             spec.layout == spec::Layout::Batched,
                                         /*tileOrders=*/spec.maskMod && spec.layout == spec::Layout::Batched,
-                                        /*dynamicTiles=*/spec.maskMod || spec.layout == spec::Layout::Packed});
+                                        /*dynamicTiles=*/options.dynamicTiles &&
+                                            (spec.maskMod || spec.layout == spec::Layout::Packed)});
   result.enumerated = space.total;
   result.pruned = space.pruned;
   std::stable_partition(space.candidates.begin(), space.candidates.end(),

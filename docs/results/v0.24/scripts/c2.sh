@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # v0.24 call 2: the tuner with the new twins, steady state, the peers in the same call.
 #   1. sliding window 1024 + causal (B4 H16 S4096): tilefuse tune (v0.22's snake twins of a persistent default, and
-#      the dynamic twins), tilefuse bench twice, FlexAttention (bench_dense_peers.py --variant);
+#      the dynamic twins, --dynamic-tiles), tilefuse bench twice, FlexAttention (bench_dense_peers.py --variant);
 #   2. the packed non-causal batch (U[128, 4096], 64k tokens, H16 D128): tilefuse tune (the dynamic twins), bench
 #      twice, then the peers (bench_packed_peers.py: FlexAttention with the document BlockMask, SDPA padded).
 #   run(command="bash docs/results/v0.24/scripts/c2.sh", carry=[".device-carry"], timeout_s=598)
@@ -25,7 +25,7 @@ for v in sliding1024 packed_mha; do
   esac
   [ "$(left)" -gt 150 ] || { echo "$v: skipped, $(left) s left"; continue; }
   # shellcheck disable=SC2086
-  timeout 70 $tf tune $spec $flags --budget 45 > /tmp/tune-$v.log 2>&1
+  timeout 70 $tf tune $spec $flags --budget 45 --dynamic-tiles > /tmp/tune-$v.log 2>&1
   echo "tune $v rc=$? at $((SECONDS - T0)) s"
   grep -E "dynamic|snake|^steady state|^winner" /tmp/tune-$v.log | cut -c1-400 | head -12
   for round in 1 2; do

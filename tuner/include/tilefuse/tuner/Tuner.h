@@ -129,6 +129,10 @@ struct TuneOptions {
   /// (SearchOptions::clusters), for specs without a mask_mod in the batched layout. Off by default until
   /// the clustered kernels have been run and timed on a GPU (docs/results/v0.17/README.md).
   bool clusters = false;
+  /// Also time the sm90 default and its Q-in-registers twin with the dynamic tile scheduler
+  /// (SearchOptions::dynamicTiles: "persistent": true, "q_tile_order": "dynamic"), for packed specs and specs
+  /// with a mask_mod. Off by default until its kernels have been run on a GPU (docs/results/v0.24/README.md).
+  bool dynamicTiles = false;
   /// Steady-state re-timing of the finalists (objective time only; 0 or 1: off). Candidates are first timed
   /// in a burst (`warmup` launches, then msPerCandidate), so a kernel whose clock falls once the board
   /// reaches its power limit can look faster than it will run (docs/results/v0.20: 10% between two packed
