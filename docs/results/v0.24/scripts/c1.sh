@@ -12,7 +12,8 @@
 #      on their v0.22 schedules (paired / snake) against dynamic;
 #   4. the packed batch's peers, non-causal (FlexAttention with the document BlockMask, SDPA on the padded batch).
 #   run(command="C1_LIMIT=480 bash docs/results/v0.24/scripts/c1.sh", carry=[".device-carry"], timeout_s=495)
-#   (C1_LIMIT: the seconds the script may take, under the device time left; each step is cut to what is left.)
+#   (C1_LIMIT: the seconds the script may take, under the device time left; each step is cut to what is left.
+#   C1_SWEEP_SPECS, C1_SWEEP_SECONDS: the sweep's specs and seconds, for a shorter call.)
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
 T0=$SECONDS
@@ -23,9 +24,10 @@ mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,power.limit --format=csv,noheader | tee "$OUT/gpu.txt"
 
 # 1. correctness
-TILEFUSE_TEST_BACKENDS=sm90 TILEFUSE_TEST_VARIANTS=dynamic SWEEP_SPECS="causal sliding_window document_mask" \
-  SWEEP_TAGS="[generated]" SWEEP_TIMEOUT=130 CHECK_STEPS="sweep sanitize" OUT=/tmp/gen \
-  timeout 170 bash tests/gpu/run_generated_checks.sh > /tmp/gen.log 2>&1
+sweep_s=${C1_SWEEP_SECONDS:-130}
+TILEFUSE_TEST_BACKENDS=sm90 TILEFUSE_TEST_VARIANTS=dynamic SWEEP_SPECS="${C1_SWEEP_SPECS:-causal sliding_window document_mask}" \
+  SWEEP_TAGS="[generated]" SWEEP_TIMEOUT=$sweep_s CHECK_STEPS="sweep sanitize" OUT=/tmp/gen \
+  timeout $((sweep_s + 40)) bash tests/gpu/run_generated_checks.sh > /tmp/gen.log 2>&1
 echo "generated rc=$? at $((SECONDS - T0)) s" | tee "$OUT/checks.txt"
 grep -E "test cases|assertions|FAILED|ERROR SUMMARY|exit [0-9]+,|NOT BUILT" /tmp/gen.log | head -12 | tee -a "$OUT/checks.txt"
 [ -f /tmp/gen/generated_sweep.md ] && awk -F'|' 'NR > 2 { split($2, w, " "); k = w[1] " " w[2]; n[k]++;
