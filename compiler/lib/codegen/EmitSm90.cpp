@@ -113,19 +113,22 @@ public:
     w.line("warpgroup_reg_dealloc<24>(); // the producer needs few registers: the consumers get them");
     const ScalarExprs::Snapshot names = sx.snapshot();
     const llvm::DenseSet<Operation *> predefinedBefore = predefined;
-    if (dynamic) {
-      w.open("if (threadIdx.x == 32)");
-      tileLoop(Role::Scheduler);
-      w.close();
-      sx.restore(names);
-      predefined = predefinedBefore;
-    }
     w.open("if (threadIdx.x == 0)");
     prefetchDescriptors();
     tileLoop(Role::Producer);
     hoistScalars();
     producerTile();
     w.close(); // the tile loop
+    if (dynamic) {
+      // After the producer's branch: placed before it, the scheduler's loop made ptxas spill 4-32 B in the
+      // producer's K/V loop (24 registers) of sliding windows.
+      sx.restore(names);
+      predefined = predefinedBefore;
+      w.orElse();
+      w.open("if (threadIdx.x == 32)");
+      tileLoop(Role::Scheduler);
+      w.close();
+    }
     w.close();
     w.orElse();
     sx.restore(names);
@@ -315,6 +318,10 @@ private:
   }
 
   std::size_t sm90SmemBytes() const { return sm90DynamicSmemBytes(p); }
+  /// The shared address of the dynamic tile scheduler's hand-off (tile_handoff), after the ring's mbarriers: an
+  /// expression of `bars`, so no register holds it.
+  std::string handoff() const { return "bars + " + str(8 * barrierCount()) + "u"; }
+
   int barrierCount() const {
     int bars = 0;
     for (const SmemBuffer &b : p.smem)
@@ -348,9 +355,8 @@ private:
     w.line("const unsigned bars = smem_base + " + std::to_string(p.smemBytes) + "u; // " + str(barrierCount()) +
            " mbarriers of 8 bytes");
     if (dynamic)
-      w.line("const tile_handoff scheduler{bars + " + str(8 * barrierCount()) + "u, bars + " +
-             str(8 * barrierCount() + 16) + "u}; // dynamic tile scheduler: a full and an empty mbarrier, then the "
-             "int32 slot of the claimed tile");
+      w.comment("handoff() = bars + " + str(8 * barrierCount()) + ": the dynamic tile scheduler's hand-off "
+                "(tile_handoff: a full and an empty mbarrier, then the int32 slot of the claimed tile)");
   }
 
   void declareWarpRow() override {
@@ -405,7 +411,7 @@ private:
       w.close();
     }
     if (dynamic)
-      w.line("scheduler.init(" + str(4 * consumers + 1) + "); // empty: an arrival per consumer warp and one of the "
+      w.line("tile_handoff::init(" + handoff() + ", " + str(4 * consumers + 1) + "); // empty: an arrival per consumer warp and one of the "
              "TMA producer thread once they have read the tile");
     w.line("mbarrier_init_fence();");
     w.close();
@@ -655,11 +661,12 @@ private:
              "first");
       w.line("if ((pair_step & 1) && x_idx == i_pair) { --tile_iter; continue; } // the middle Q tile runs once");
     } else if (dynamic) {
-      const std::string receive = role == Role::Producer ? "scheduler.receive_one" : "scheduler.receive";
+      const std::string receive = role == Role::Producer ? "tile_handoff::receive_one" : "tile_handoff::receive";
       w.comment("Dynamic (q_tile_order = dynamic): hand-off n of the scheduler (thread 32) is this block's n-th tile, "
                 "until the one past the last" + std::string(sequencePerTile ? " (it hands over no Q tile past a "
                                                                               "sequence's end)" : "") + ".");
-      w.open("for (int tile = " + receive + "(0);; ++tile_iter, tile = " + receive + "(tile_iter))");
+      w.open("for (int tile = " + receive + "(" + handoff() + ", 0);; ++tile_iter, tile = " + receive + "(" + handoff() +
+             ", tile_iter))");
       w.line("if (tile >= n_tiles) break;");
       w.line("const int x_idx = tile % tiles_x, yz = tile / tiles_x;");
     } else if (snake) {
@@ -713,12 +720,12 @@ private:
       packedSequence("continue;");
       w.close();
     }
-    w.line("scheduler.publish(tile);");
+    w.line("tile_handoff::publish(" + handoff() + ", tile);");
     w.open("if (tile >= n_tiles)");
     w.line("tile_handoff::done(p.tile_counter); // the last block to finish resets the counter");
     w.line("break;");
     w.close();
-    w.line("scheduler.wait_free(++handoffs);");
+    w.line("tile_handoff::wait_free(" + handoff() + ", ++handoffs);");
     w.close();
   }
 

@@ -20,17 +20,18 @@
 namespace tilefuse {
 namespace device {
 
-/// The shared-memory hand-off of claimed tiles: `bars` holds two mbarriers (full, empty; 16 bytes), `slot` one
-/// int32. Hand-off n completes phase n of the full barrier; the receivers' reads of it complete phase n of the
-/// empty one.
+/// The shared-memory hand-off of claimed tiles, 24 bytes at the shared address `h` (8-byte aligned): the full
+/// mbarrier at h, the empty one at h + 8, the int32 slot at h + 16. Hand-off n completes phase n of the full
+/// barrier; the receivers' reads of it complete phase n of the empty one. Static functions of the address, so a
+/// kernel keeps no state for it in registers (the producer thread has 24).
 struct tile_handoff {
-  unsigned bars, slot;
+  static constexpr unsigned kBytes = 24;
 
   /// One thread, before the block-wide barrier that follows mbarrier_init_fence(): the full barrier takes the
   /// scheduler's arrival, the empty one an arrival per receiver (a warp of consumers, or the producer thread).
-  TF_DEVICE void init(int receivers) const {
-    mbarrier_init(bars, 1);
-    mbarrier_init(bars + 8u, static_cast<unsigned>(receivers));
+  static TF_DEVICE void init(unsigned h, int receivers) {
+    mbarrier_init(h, 1);
+    mbarrier_init(h + 8u, static_cast<unsigned>(receivers));
   }
 
   /// The scheduler: its next tile, gridDim.x + the counter's old value (its first is blockIdx.x); at most
@@ -42,28 +43,28 @@ struct tile_handoff {
 
   /// The scheduler, before it claims the tile of hand-off n >= 1: waits until every receiver has taken
   /// hand-off n - 1.
-  TF_DEVICE void wait_free(int n) const { mbarrier_wait(bars + 8u, (n - 1) & 1); }
+  static TF_DEVICE void wait_free(unsigned h, int n) { mbarrier_wait(h + 8u, (n - 1) & 1); }
 
   /// The scheduler: hands `tile` over (the slot is free: wait_free). The arrival releases the slot's store to
   /// the receivers that wait on the full barrier.
-  TF_DEVICE void publish(int tile) const {
-    asm volatile("st.shared.s32 [%0], %1;\n" ::"r"(slot), "r"(tile) : "memory");
-    mbarrier_arrive_if(bars, true);
+  static TF_DEVICE void publish(unsigned h, int tile) {
+    asm volatile("st.shared.s32 [%0], %1;\n" ::"r"(h + 16u), "r"(tile) : "memory");
+    mbarrier_arrive_if(h, true);
   }
 
   /// Every thread of a consumer warp: the tile of hand-off n. Lane 0 hands the slot back once the whole warp
   /// has read it.
-  TF_DEVICE int receive(int n) const {
-    const int tile = read(n);
+  static TF_DEVICE int receive(unsigned h, int n) {
+    const int tile = read(h, n);
     __syncwarp();
-    mbarrier_arrive_if(bars + 8u, laneid() == 0);
+    mbarrier_arrive_if(h + 8u, laneid() == 0);
     return tile;
   }
 
   /// A receiver that is one thread (the TMA producer): the tile of hand-off n.
-  TF_DEVICE int receive_one(int n) const {
-    const int tile = read(n);
-    mbarrier_arrive_if(bars + 8u, true);
+  static TF_DEVICE int receive_one(unsigned h, int n) {
+    const int tile = read(h, n);
+    mbarrier_arrive_if(h + 8u, true);
     return tile;
   }
 
@@ -77,10 +78,10 @@ struct tile_handoff {
   }
 
 private:
-  TF_DEVICE int read(int n) const {
-    mbarrier_wait(bars, n & 1);
+  static TF_DEVICE int read(unsigned h, int n) {
+    mbarrier_wait(h, n & 1);
     int tile;
-    asm volatile("ld.shared.s32 %0, [%1];\n" : "=r"(tile) : "r"(slot) : "memory");
+    asm volatile("ld.shared.s32 %0, [%1];\n" : "=r"(tile) : "r"(h + 16u) : "memory");
     return tile;
   }
 };
