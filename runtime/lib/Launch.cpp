@@ -441,12 +441,23 @@ std::shared_ptr<BlockMaskData> buildBlockMask(const Kernel &k, const AttentionAr
 }
 
 uint64_t TileCounters::forStream(CUstream stream) {
+  // Lock-free: an entry is written before fastCount_ publishes it, and never changes after.
+  const int published = fastCount_.load(std::memory_order_acquire);
+  for (int i = 0; i < published; ++i)
+    if (fastStreams_[i].load(std::memory_order_relaxed) == stream)
+      return fastCounters_[i];
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto &[s, buffer] : perStream_)
     if (s == stream)
       return buffer.get();
   perStream_.emplace_back(stream, runtime::zeroedDeviceBuffer(8));
-  return perStream_.back().second.get();
+  const uint64_t counter = perStream_.back().second.get();
+  if (const int n = fastCount_.load(std::memory_order_relaxed); n < kFast) {
+    fastStreams_[n].store(stream, std::memory_order_relaxed);
+    fastCounters_[n] = counter;
+    fastCount_.store(n + 1, std::memory_order_release);
+  }
+  return counter;
 }
 
 void launch(const Kernel &k, const AttentionArgs &given, const BlockMaskData *mask, CUstream stream) {

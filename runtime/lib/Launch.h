@@ -17,6 +17,7 @@
 #include "tilefuse/spec/Spec.h"
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -152,7 +153,8 @@ codegen::ProblemSizes problemSizes(const AttentionArgs &args);
 /// The counters of a kernel's dynamic tile scheduler (codegen::ParamSource::TileCounter), one per stream it is
 /// launched on: the kernel's last block resets its counter to 0, so launches in one stream's order share it,
 /// and launches on two streams, which may run at once, never do. A stream's counter is allocated and zeroed
-/// on its first launch (zeroedDeviceBuffer: one cuCtxSynchronize); later launches find it under a mutex.
+/// on its first launch (zeroedDeviceBuffer: one cuCtxSynchronize), under a mutex; later launches find it
+/// without a lock among the first kFast streams (atomics), under the mutex past them.
 /// Not for CUDA graphs: a graph captures the address, and two launches of one graph may overlap.
 class TileCounters {
 public:
@@ -160,8 +162,12 @@ public:
   uint64_t forStream(CUstream stream);
 
 private:
+  static constexpr int kFast = 64;
+  std::array<std::atomic<CUstream>, kFast> fastStreams_{};
+  std::array<uint64_t, kFast> fastCounters_{};
+  std::atomic<int> fastCount_{0}; ///< entries of fastStreams_ / fastCounters_ published (release)
   std::mutex mutex_;
-  std::vector<std::pair<CUstream, runtime::DeviceBuffer>> perStream_;
+  std::vector<std::pair<CUstream, runtime::DeviceBuffer>> perStream_; ///< owns every counter
 };
 
 /// A compiled, loaded kernel (what a KernelHandle points at).
@@ -193,7 +199,8 @@ struct BlockMaskData {
 void patchBlockMask(const PackPlan &plan, const std::array<uint64_t, 4> *lists, std::span<std::byte> out);
 
 /// Packs and enqueues one call of `k` on `stream` (what Engine::launch does), with the block-mask lists
-/// `mask` (null: none; the kernel then classifies in place). Allocates nothing. Throws LaunchError for a
+/// `mask` (null: none; the kernel then classifies in place). Allocates nothing, but a dynamic tile scheduler's
+/// counter on its first launch on a stream (TileCounters). Throws LaunchError for a
 /// mask built for another kernel or other sizes.
 void launch(const Kernel &k, const AttentionArgs &args, const BlockMaskData *mask, CUstream stream);
 inline void launch(const Kernel &k, const AttentionArgs &args, CUstream stream) { launch(k, args, nullptr, stream); }

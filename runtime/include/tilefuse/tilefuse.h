@@ -29,7 +29,9 @@
 //     reads it), made by buildBlockMask or by the first launch for given captures and sizes.
 // Besides block masks the Engine never allocates device memory for data (no workspace: O and LSE are
 // the caller's) and frees every module when it is destroyed. launch allocates nothing, on the host or
-// the device, except that first launch of a kernel with a run-time block mask without one.
+// the device, except that first launch of a kernel with a run-time block mask without one, and the first
+// launch on a stream of a kernel with a dynamic tile scheduler ("q_tile_order": "dynamic"): an 8-byte
+// counter per stream, zeroed with a cuCtxSynchronize, which the kernel resets after each launch.
 //
 // Thread safety: every Engine member may be called from any thread at once. getKernel takes the
 // table mutex only to find or insert a slot; different kernels compile concurrently, a kernel being
@@ -378,9 +380,10 @@ public:
 
   /// Enqueues one attention call on `stream` (null: the legacy default stream) and returns without
   /// waiting. Makes the engine's device context current on the calling thread (as cudaSetDevice
-  /// does). Allocates nothing; takes no lock. Throws LaunchError for bad arguments (before anything
-  /// is enqueued) and CudaError when cuLaunchKernel fails; errors inside the kernel surface at the
-  /// next synchronization, as for any CUDA launch.
+  /// does). Allocates nothing and takes no lock, but on the first launch on `stream` of a kernel with a
+  /// dynamic tile scheduler (its counter: see the top of this file). Throws LaunchError for bad arguments
+  /// (before anything is enqueued) and CudaError when cuLaunchKernel fails; errors inside the kernel surface
+  /// at the next synchronization, as for any CUDA launch.
   ///
   /// A kernel with a run-time block mask (KernelInfo::blockMask) runs with one: on the first launch for
   /// given capture addresses and strides and sizes (B, Hq, Sq, Sk), the engine builds it
@@ -390,7 +393,8 @@ public:
   void launch(KernelHandle kernel, const AttentionArgs &args, CUstream stream = nullptr) const;
   /// The same call with the block mask `mask` (built for this kernel and these sizes by buildBlockMask;
   /// an empty mask: the kernel visits every K/V tile with the mask, correct but without skipping).
-  /// Allocates nothing; takes no lock. Throws LaunchError for a mask of another kernel or other sizes.
+  /// Allocates nothing; takes no lock (but a dynamic tile scheduler's first launch on a stream, as above).
+  /// Throws LaunchError for a mask of another kernel or other sizes.
   void launch(KernelHandle kernel, const AttentionArgs &args, const BlockMask &mask, CUstream stream = nullptr) const;
   /// Builds the block mask of `kernel` for the captures and sizes of `args` (Q, K, V, O are not read):
   /// allocates its lists (BlockMask::bytes(): 8 (1 + ceil(Sk / BLOCK_N)) bytes per row, a row per batch,
