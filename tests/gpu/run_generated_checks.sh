@@ -67,6 +67,11 @@ rc=$?
 [ $rc = 0 ] || status=1
 grep -E "^generated|^engine|^cached|^C API|FAIL|failed|passed|REQUIRE|CHECK\(|with expansion|^  [^ ]" "$out/generated.log" | grep -v "^  sm[0-9]* [a-z_]* [bf]" | head -60
 echo "exit $rc, $(( $(date +%s) - start )) s"
+# The sweep table per backend or schedule variant (its first column: "<backend> <variant>"), one line each.
+[ -f "$out/generated_sweep.md" ] && awk -F'|' 'NR > 2 { split($2, w, " "); k = w[1] " " w[2]; n[k]++;
+    if ($0 ~ /\| ok \|$/) ok[k]++; else if ($0 ~ /FAIL/) f[k]++; else sk[k]++ }
+  END { for (k in n) printf "sweep %s: %d ok, %d skipped, %d failed\n", k, ok[k], sk[k], f[k] }' \
+  "$out/generated_sweep.md" | sort
 fi
 
 if want example; then

@@ -14,14 +14,7 @@
 #   run(command="C1_LIMIT=480 bash docs/results/v0.24/scripts/c1.sh", carry=[".device-carry"], timeout_s=495)
 #   (C1_LIMIT: the seconds the script may take, under the device time left; each step is cut to what is left.
 #   C1_SWEEP_SPECS, C1_SWEEP_SECONDS: the sweep's specs and seconds, for a shorter call.)
-set -u
-export PATH=/usr/local/cuda/bin:$PATH
-T0=$SECONDS
-limit=${C1_LIMIT:-585}
-left() { echo $((limit - (SECONDS - T0))); }
-OUT=${OUT:-/tmp/v024-c1}
-mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,driver_version,power.limit --format=csv,noheader | tee "$OUT/gpu.txt"
+source tools/device-call.sh "${C1_LIMIT:-585}" /tmp/v024-c1
 
 # 1. correctness
 sweep_s=${C1_SWEEP_SECONDS:-130}
@@ -29,11 +22,8 @@ TILEFUSE_TEST_BACKENDS=sm90 TILEFUSE_TEST_VARIANTS=dynamic SWEEP_SPECS="${C1_SWE
   SWEEP_TAGS="[generated]" SWEEP_TIMEOUT=$sweep_s CHECK_STEPS="sweep sanitize" OUT=/tmp/gen \
   timeout $((sweep_s + 40)) bash tests/gpu/run_generated_checks.sh > /tmp/gen.log 2>&1
 echo "generated rc=$? at $((SECONDS - T0)) s" | tee "$OUT/checks.txt"
-grep -E "test cases|assertions|FAILED|ERROR SUMMARY|exit [0-9]+,|NOT BUILT" /tmp/gen.log | head -12 | tee -a "$OUT/checks.txt"
-[ -f /tmp/gen/generated_sweep.md ] && awk -F'|' 'NR > 2 { split($2, w, " "); k = w[1] " " w[2]; n[k]++;
-    if ($0 ~ /\| ok \|$/) ok[k]++; else if ($0 ~ /FAIL/) f[k]++; else sk[k]++ }
-  END { for (k in n) printf "%s: %d ok, %d skipped, %d failed\n", k, ok[k], sk[k], f[k] }' /tmp/gen/generated_sweep.md |
-  sort | tee -a "$OUT/checks.txt"
+grep -E "test cases|assertions|FAILED|ERROR SUMMARY|exit [0-9]+,|NOT BUILT|^sweep " /tmp/gen.log | head -16 |
+  tee -a "$OUT/checks.txt"
 grep -E "FAIL" /tmp/gen/generated_sweep.md 2>/dev/null | head -5 | cut -c1-300 | tee -a "$OUT/checks.txt"
 TILEFUSE_TEST_BACKENDS=sm90:dynamic SWEEP_TAGS="[gpu][varlen]" CHECK_STEPS="sweep" OUT=/tmp/genv SWEEP_TIMEOUT=60 \
   timeout 70 bash tests/gpu/run_generated_checks.sh > /tmp/genv.log 2>&1

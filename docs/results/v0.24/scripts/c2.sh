@@ -5,14 +5,7 @@
 #   2. the packed non-causal batch (U[128, 4096], 64k tokens, H16 D128): tilefuse tune (the dynamic twins), bench
 #      twice, then the peers (bench_packed_peers.py: FlexAttention with the document BlockMask, SDPA padded).
 #   run(command="bash docs/results/v0.24/scripts/c2.sh", carry=[".device-carry"], timeout_s=598)
-set -u
-export PATH=/usr/local/cuda/bin:$PATH
-T0=$SECONDS
-limit=${C2_LIMIT:-585}
-left() { echo $((limit - (SECONDS - T0))); }
-OUT=${OUT:-/tmp/v024-c2}
-mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,driver_version,power.limit --format=csv,noheader | tee "$OUT/gpu.txt"
+source tools/device-call.sh "${C2_LIMIT:-585}" /tmp/v024-c2
 source tools/device-unpack.sh /tmp/tf >/dev/null
 tf=/tmp/tf/bin/tilefuse
 export TILEFUSE_CACHE_DIR=/tmp/c2-cache
