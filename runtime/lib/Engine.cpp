@@ -192,8 +192,6 @@ void Engine::Impl::load(detail::Kernel &k, const std::vector<char> &cubin, const
   }
   k.context = context;
   k.grid = launch.grid;
-  if (k.plan.tileCounterOffset >= 0)
-    k.tileCounters = std::make_unique<detail::TileCounters>();
   if (launch.grid.persistent) // the grid's size; unused by other grids
     k.smCount = runtime::persistentBlocks(k.function, launch.grid.cluster, static_cast<unsigned>(launch.threadsPerBlock),
                                           static_cast<unsigned>(launch.dynamicSmemBytes));

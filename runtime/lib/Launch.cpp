@@ -487,9 +487,7 @@ void launch(const Kernel &k, const AttentionArgs &given, const BlockMaskData *ma
   //    stream's tile counter for a dynamic tile scheduler.
   runtime::setCurrentContext(k.context);
   if (k.plan.tileCounterOffset >= 0) {
-    if (!k.tileCounters)
-      bad(k.plan, "launch: the kernel takes a tile counter, but none was made when it was loaded");
-    const uint64_t counter = k.tileCounters->forStream(stream);
+    const uint64_t counter = k.tileCounters.forStream(stream);
     std::memcpy(params + k.plan.tileCounterOffset, &counter, 8);
   }
   void *argv[] = {params};

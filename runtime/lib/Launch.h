@@ -158,7 +158,8 @@ codegen::ProblemSizes problemSizes(const AttentionArgs &args);
 /// Not for CUDA graphs: a graph captures the address, and two launches of one graph may overlap.
 class TileCounters {
 public:
-  /// The device address of `stream`'s counter (8 bytes). Needs the kernel's context current.
+  /// The device address of `stream`'s counter (two int32, 0 and 0 between launches). Needs the kernel's context
+  /// current. Throws CudaError when the first launch's allocation fails.
   uint64_t forStream(CUstream stream);
 
 private:
@@ -183,7 +184,7 @@ struct Kernel {
   PackPlan plan;
   codegen::BlockMaskAbi blockMask;          ///< present: the kernel takes block-mask lists
   CUfunction blockMaskFunction = nullptr;   ///< its classification kernel (same module)
-  std::unique_ptr<TileCounters> tileCounters; ///< present: the kernel takes a tile counter (q_tile_order dynamic)
+  mutable TileCounters tileCounters; ///< used when plan.tileCounterOffset >= 0 (q_tile_order dynamic)
 };
 
 /// The device data of a BlockMask (tilefuse.h): the four lists in one buffer, and what they were built for.

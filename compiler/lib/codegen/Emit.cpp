@@ -87,7 +87,7 @@ ParamLayout buildParamLayout(const ResolvedKernel &r, const KernelPlan &p) {
     for (int list = 0; list < 4; ++list)
       add({std::string(BlockMaskAbi::listName(list)), ParamSource::BlockMask, -1, list, ""});
   }
-  if (p.schedule.persistent && p.schedule.qTileOrder == QTileOrder::Dynamic)
+  if (p.schedule.dynamicTiles())
     add({"tile_counter", ParamSource::TileCounter, -1, -1, ""});
   layout.bytes = mapBytes + 8 * (layout.fields.size() - mapBytes / 128);
   if (mapBytes)

@@ -71,6 +71,14 @@ using namespace detail;
 /// full barrier, and when persistent a full and an empty barrier per slot (Plan.cpp gives it 1 or 2).
 int barriersOf(const SmemBuffer &b, bool persistent) { return b.loop || persistent ? 2 * b.stages : 1; }
 
+/// The mbarriers of all shared tiles (barriersOf), which the dynamic tile scheduler's hand-off follows.
+int barrierCountOf(const KernelPlan &p) {
+  int bars = 0;
+  for (const SmemBuffer &b : p.smem)
+    bars += barriersOf(b, p.schedule.persistent);
+  return bars;
+}
+
 class Sm90Emitter : public Emitter {
 public:
   Sm90Emitter(const ResolvedKernel &r, const KernelPlan &p, const ParamLayout &params)
@@ -322,12 +330,7 @@ private:
   /// expression of `bars`, so no register holds it.
   std::string handoff() const { return "bars + " + str(8 * barrierCount()) + "u"; }
 
-  int barrierCount() const {
-    int bars = 0;
-    for (const SmemBuffer &b : p.smem)
-      bars += barriersOf(b, persistent);
-    return bars;
-  }
+  int barrierCount() const { return barrierCountOf(p); }
 
   void declareSmem() override {
     w.line();
@@ -355,8 +358,8 @@ private:
     w.line("const unsigned bars = smem_base + " + std::to_string(p.smemBytes) + "u; // " + str(barrierCount()) +
            " mbarriers of 8 bytes");
     if (dynamic)
-      w.comment("handoff() = bars + " + str(8 * barrierCount()) + ": the dynamic tile scheduler's hand-off "
-                "(tile_handoff: a full and an empty mbarrier, then the int32 slot of the claimed tile)");
+      w.comment(handoff() + ": the dynamic tile scheduler's hand-off (tile_handoff: a full and an empty mbarrier, "
+                "then the int32 slot of the claimed tile)");
   }
 
   void declareWarpRow() override {
@@ -411,8 +414,8 @@ private:
       w.close();
     }
     if (dynamic)
-      w.line("tile_handoff::init(" + handoff() + ", " + str(4 * consumers + 1) + "); // empty: an arrival per consumer warp and one of the "
-             "TMA producer thread once they have read the tile");
+      w.line("tile_handoff::init(" + handoff() + ", " + str(4 * consumers + 1) +
+             "); // empty: an arrival per consumer warp and one of the TMA producer thread once they have read the tile");
     w.line("mbarrier_init_fence();");
     w.close();
     if (cluster > 1)
@@ -1176,7 +1179,7 @@ private:
   const bool persistent = p.schedule.persistent; ///< persistent grid (Schedule::persistent)
   const bool paired = p.schedule.qTileOrder == QTileOrder::Paired; ///< persistent: Q tiles dealt in pairs
   const bool snake = p.schedule.qTileOrder == QTileOrder::Snake; ///< persistent: rounds dealt back and forth
-  const bool dynamic = p.schedule.qTileOrder == QTileOrder::Dynamic; ///< persistent: tiles claimed from a counter
+  const bool dynamic = p.schedule.dynamicTiles(); ///< persistent: tiles claimed from a counter (tile_handoff)
   const bool turns = takesTurns(p.schedule.overlap); ///< consumers take turns (FA3 Sec. 3.1)
   const bool intra = overlapsWithinWarpgroup(p.schedule.overlap); ///< P V one iteration late (FA3 Sec. 3.2)
   /// overlap = intra: the O += P V issued one iteration late (checkDeferrable).
@@ -1201,12 +1204,9 @@ std::string emitKernelSm90(const ResolvedKernel &r, const KernelPlan &p, const P
 }
 
 std::size_t sm90DynamicSmemBytes(const KernelPlan &p) {
-  int bars = 0;
-  for (const SmemBuffer &b : p.smem)
-    bars += barriersOf(b, p.schedule.persistent);
   // A dynamic tile scheduler's hand-off (tile_handoff): 2 mbarriers and an int32 slot.
-  const std::size_t handoff = p.schedule.persistent && p.schedule.qTileOrder == QTileOrder::Dynamic ? 24 : 0;
-  return 1024 + p.smemBytes + 8 * static_cast<std::size_t>(bars) + handoff;
+  const std::size_t handoff = p.schedule.dynamicTiles() ? 24 : 0;
+  return 1024 + p.smemBytes + 8 * static_cast<std::size_t>(barrierCountOf(p)) + handoff;
 }
 
 } // namespace tilefuse::codegen

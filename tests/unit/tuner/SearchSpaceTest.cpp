@@ -157,6 +157,26 @@ TEST_CASE("the sm90 default and its Q-in-registers twin are also timed with the 
     CHECK_FALSE(c.schedule.lazyRescale);
 }
 
+namespace {
+
+/// `got` holds exactly the default's twin in `order` and its Q-in-registers twin (on the persistent grid when
+/// `persistent`), each once, and both validate.
+void checkOrderTwins(const std::vector<Schedule> &got, const Schedule &def, tilefuse::codegen::QTileOrder order,
+                     bool persistent) {
+  Schedule plain = def, inRegisters = def;
+  plain.persistent = inRegisters.persistent = persistent;
+  plain.qTileOrder = inRegisters.qTileOrder = order;
+  inRegisters.q = QPlacement::Registers;
+  INFO("q_tile_order " << tilefuse::codegen::spelling(order));
+  REQUIRE(got.size() == 2);
+  CHECK(std::count(got.begin(), got.end(), plain) == 1);
+  CHECK(std::count(got.begin(), got.end(), inRegisters) == 1);
+  for (const Schedule &x : got)
+    CHECK_NOTHROW(x.validate());
+}
+
+} // namespace
+
 TEST_CASE("the default is also timed dealt back and forth, and when not persistent in pairs and longest first",
           "[search]") {
   using tilefuse::codegen::QTileOrder;
@@ -187,32 +207,9 @@ TEST_CASE("the default is also timed dealt back and forth, and when not persiste
     }
     ++sm90Index;
   }
-  Schedule lptPlain = def, lptInRegisters = def;
-  lptPlain.qTileOrder = lptInRegisters.qTileOrder = QTileOrder::Lpt;
-  lptInRegisters.q = tilefuse::codegen::QPlacement::Registers;
-  REQUIRE(lpt.size() == 2);
-  CHECK(std::count(lpt.begin(), lpt.end(), lptPlain) == 1);
-  CHECK(std::count(lpt.begin(), lpt.end(), lptInRegisters) == 1);
-  for (const Schedule &x : lpt)
-    CHECK_NOTHROW(x.validate());
-  Schedule snakePlain = def, snakeInRegisters = def;
-  snakePlain.persistent = snakeInRegisters.persistent = true;
-  snakePlain.qTileOrder = snakeInRegisters.qTileOrder = QTileOrder::Snake;
-  snakeInRegisters.q = tilefuse::codegen::QPlacement::Registers;
-  REQUIRE(snake.size() == 2);
-  CHECK(std::count(snake.begin(), snake.end(), snakePlain) == 1);
-  CHECK(std::count(snake.begin(), snake.end(), snakeInRegisters) == 1);
-  for (const Schedule &x : snake)
-    CHECK_NOTHROW(x.validate());
-  Schedule plain = def, inRegisters = def;
-  plain.persistent = inRegisters.persistent = true;
-  plain.qTileOrder = inRegisters.qTileOrder = QTileOrder::Paired;
-  inRegisters.q = tilefuse::codegen::QPlacement::Registers;
-  REQUIRE(paired.size() == 2);
-  CHECK(std::count(paired.begin(), paired.end(), plain) == 1);
-  CHECK(std::count(paired.begin(), paired.end(), inRegisters) == 1);
-  for (const Schedule &x : paired)
-    CHECK_NOTHROW(x.validate());
+  checkOrderTwins(lpt, def, QTileOrder::Lpt, false);
+  checkOrderTwins(snake, def, QTileOrder::Snake, true);
+  checkOrderTwins(paired, def, QTileOrder::Paired, true);
   // A persistent default (mask-free, captured or balanced masks, narrow windows) gets the snake twins alone, sm80
   // none, nor a spec without the option (mask-free, or packed: pairs over the longest sequence lost 20%).
   Schedule persistentDefault = def;
@@ -247,15 +244,7 @@ TEST_CASE("dynamicTiles: the default and its Q-in-registers twin are also timed 
       dynamic.push_back(c.schedule);
       CHECK_FALSE(c.isDefault);
     }
-  Schedule plain = def, inRegisters = def;
-  plain.persistent = inRegisters.persistent = true;
-  plain.qTileOrder = inRegisters.qTileOrder = QTileOrder::Dynamic;
-  inRegisters.q = tilefuse::codegen::QPlacement::Registers;
-  REQUIRE(dynamic.size() == 2);
-  CHECK(std::count(dynamic.begin(), dynamic.end(), plain) == 1);
-  CHECK(std::count(dynamic.begin(), dynamic.end(), inRegisters) == 1);
-  for (const Schedule &x : dynamic)
-    CHECK_NOTHROW(x.validate());
+  checkOrderTwins(dynamic, def, QTileOrder::Dynamic, true);
   // Not without the option, nor on sm80.
   for (const Candidate &c : buildSearchSpace(shape, def, h, SearchOptions{24, 12}).candidates)
     CHECK(c.schedule.qTileOrder != QTileOrder::Dynamic);

@@ -82,10 +82,10 @@ enum class QTileOrder {
   /// head's Q tiles consecutive, the last first), and each block takes its next tile from a counter in global
   /// memory (atomicAdd) as it frees up: the greedy list scheduling of the hardware's dispatch of a plain grid,
   /// with the persistent grid's overlap of one tile's epilogue with the next tile's loads (FlashAttention-3's
-  /// dynamic persistent tile scheduler, Shah et al. 2024, Sec. 3.1). The producer thread claims the tiles and
-  /// hands each to the consumers through a ring of two shared-memory slots with a full and an empty mbarrier;
-  /// with packed sequences it claims past the Q tiles beyond a sequence's end itself, so the consumers never
-  /// see them. A static deal of unequal tiles waits for its slowest block: packed sequences of 128-4096 tokens
+  /// dynamic persistent tile scheduler, Shah et al. 2024, Sec. 3.1). Thread 32 of the producer warpgroup claims
+  /// the tiles, one ahead, and hands each to the TMA producer thread and the consumer warps through one
+  /// shared-memory slot with a full and an empty mbarrier (device/tile_scheduler.cuh); with packed sequences it
+  /// claims past the Q tiles beyond a sequence's end itself, so the receivers never see them. A static deal of unequal tiles waits for its slowest block: packed sequences of 128-4096 tokens
   /// ran 5-10% slower on the static persistent grid than on the plain grid (docs/results/v0.14). The counter is
   /// two int32 (ParamSource::TileCounter): the next tile and the blocks done; the last block to finish resets
   /// both to 0, so launches in one stream's order share one counter. JSON "dynamic".
@@ -205,6 +205,10 @@ struct Schedule {
   /// "q":"registers","q_tile_order":"descending","warps":4} (keys sorted, no whitespace: usable in
   /// cache keys).
   std::string toJson() const;
+
+  /// Whether the kernel takes a dynamic tile scheduler's counter (ParamSource::TileCounter): the persistent
+  /// grid with q_tile_order = dynamic.
+  bool dynamicTiles() const { return persistent && qTileOrder == QTileOrder::Dynamic; }
 
   bool operator==(const Schedule &) const = default;
 };

@@ -25,8 +25,6 @@ namespace device {
 /// barrier; the receivers' reads of it complete phase n of the empty one. Static functions of the address, so a
 /// kernel keeps no state for it in registers (the producer thread has 24).
 struct tile_handoff {
-  static constexpr unsigned kBytes = 24;
-
   /// One thread, before the block-wide barrier that follows mbarrier_init_fence(): the full barrier takes the
   /// scheduler's arrival, the empty one an arrival per receiver (a warp of consumers, or the producer thread).
   static TF_DEVICE void init(unsigned h, int receivers) {

@@ -43,7 +43,8 @@ private:
 
 /// `bytes` of device memory filled with zeros, the fill complete (cuCtxSynchronize) before it returns, so a
 /// kernel on any stream, blocking or not, reads zeros. For the counter of a dynamic tile scheduler
-/// (codegen::ParamSource::TileCounter: 8 bytes), allocated once per launcher and stream.
+/// (codegen::ParamSource::TileCounter: 8 bytes), allocated once per launcher and stream. Needs a current
+/// context; throws CudaError when the allocation, the fill or the synchronization fails.
 inline DeviceBuffer zeroedDeviceBuffer(std::size_t bytes) {
   DeviceBuffer b(bytes);
   b.fill(0);
