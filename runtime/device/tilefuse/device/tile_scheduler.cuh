@@ -67,8 +67,10 @@ struct tile_handoff {
   }
 
   /// The scheduler, after it has handed over the claim past the last tile: counts its block done; the last
-  /// block of the grid resets the counter for the next launch (no claim of this launch is left).
+  /// block of the grid resets the counter for the next launch (no claim of this launch is left). The fence orders
+  /// this block's claims before its count (atomics are relaxed), so the reset follows every claim of the launch.
   static TF_DEVICE void done(int *counter) {
+    __threadfence();
     if (atomicAdd(counter + 1, 1) == static_cast<int>(gridDim.x) - 1) {
       atomicExch(counter, 0);
       atomicExch(counter + 1, 0);
