@@ -42,9 +42,18 @@ void *operator new(std::size_t n, const std::nothrow_t &) noexcept {
     ++allocations;
   return std::malloc(n ? n : 1);
 }
+// GCC 12 inlines these into std::allocator and then sees free() of a block that `new` returned, not knowing
+// that the `new` above is malloc (-Wmismatched-new-delete's false positive on replaced operators).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void operator delete(void *p) noexcept { std::free(p); }
 void operator delete(void *p, std::size_t) noexcept { std::free(p); }
 void operator delete(void *p, const std::nothrow_t &) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 using namespace tilefuse;
 

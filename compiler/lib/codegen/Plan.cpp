@@ -972,8 +972,10 @@ std::string KernelPlan::toString() const {
      << " query rows (WARP_ROWS)\n";
   os << "  shared memory: " << smemBytes << " bytes\n";
   for (const SmemBuffer &b : smem) {
-    os << "    +" << b.offset << "\t" << b.name << (b.stages > 1 ? "[" + std::to_string(b.stages) + "]" : "")
-       << " : st<" << b.elemC << ", " << b.rows << ", " << b.cols << ">, " << b.bytesPerStage << " bytes"
+    os << "    +" << b.offset << "\t" << b.name;
+    if (b.stages > 1)
+      os << "[" << b.stages << "]";
+    os << " : st<" << b.elemC << ", " << b.rows << ", " << b.cols << ">, " << b.bytesPerStage << " bytes"
        << (b.stages > 1 ? " per stage" : "") << ", swizzle " << swizzleText(b, schedule.mma == MmaFamily::Wgmma)
        << " (16-byte chunks)";
     if (b.staging)
