@@ -75,7 +75,7 @@ for c in cases:
     ms = tf.get("median_ms") if tf.get("passed") else None
     sched = tf.get("schedule") or {}
     text = f"{sched.get('block_m', '?')}x{sched.get('block_n', '?')} {sched.get('overlap', 'none')}" + \
-           (" persistent" if sched.get("persistent") else "") + (" paired" if sched.get("q_tile_order") == "paired" else "") + (" qreg" if sched.get("q") == "registers" else "") + \
+           (" persistent" if sched.get("persistent") else "") + (" " + sched["q_tile_order"] if sched.get("q_tile_order", "descending") != "descending" else "") + (" qreg" if sched.get("q") == "registers" else "") + \
            (" compares64" if sched.get("compares64") else "") + (" lazy" if sched.get("lazy_rescale") else "") if sched else "-"
     row = [c, f"{ms:.3f}" if ms else "failed" if "median_ms" in tf else "-", text]
     ratios = []

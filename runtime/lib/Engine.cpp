@@ -302,11 +302,14 @@ KernelHandle Engine::getKernel(const spec::Spec &spec, const spec::Shape &shape,
   std::string decisionKey = hash + "/" + ShapeBucket::of(shape).toString() + "/" + spelling(policy);
   // Host captures choose the cache entry (their mask density class): one decision per contents.
   if (policy != Policy::Heuristic)
-    for (const HostCaptureRef &c : captures)
-      decisionKey += "/" + (c.data ? std::to_string(std::hash<std::string_view>{}(
-                                          std::string_view(static_cast<const char *>(c.data), c.bytes)))
-                                   : "null") +
-                     ":" + std::to_string(c.bytes);
+    for (const HostCaptureRef &c : captures) {
+      decisionKey += '/';
+      decisionKey += c.data ? std::to_string(std::hash<std::string_view>{}(
+                                  std::string_view(static_cast<const char *>(c.data), c.bytes)))
+                            : std::string("null");
+      decisionKey += ':';
+      decisionKey += std::to_string(c.bytes);
+    }
   // 1. Asked before?
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -354,14 +357,15 @@ BlockMask Engine::Impl::maskFor(const detail::Kernel &k, const AttentionArgs &ar
   std::string key = std::to_string(reinterpret_cast<uintptr_t>(&k)) + ":" + std::to_string(args.B) + "," +
                     std::to_string(args.Hq) + "," + std::to_string(args.Sq) + "," + std::to_string(args.Sk);
   for (const CaptureRef &c : args.captures) {
-    key += ";" + std::to_string(reinterpret_cast<uintptr_t>(c.data));
+    key += ';';
+    key += std::to_string(reinterpret_cast<uintptr_t>(c.data));
     if (c.strides) {
       const detail::PackTensor *t = nullptr;
       for (const detail::PackTensor &pt : k.plan.tensors)
         if (pt.captureSlot == static_cast<int>(&c - args.captures.data()))
           t = &pt;
       for (int d = 0; t && d + 1 < t->rank; ++d)
-        key += "/" + std::to_string(c.strides[d]);
+        (key += '/') += std::to_string(c.strides[d]);
     }
   }
   std::lock_guard<std::mutex> lock(maskMutex);

@@ -473,10 +473,10 @@ int main(int argc, char **argv) {
   tuneCmd->add_flag("--clusters", tuneArgs.options.clusters,
                     "Also time the sm90 default (and its Q-in-registers twin) on clusters of 2 blocks that share "
                     "each K/V tile by TMA multicast (mask-free batched specs only; not yet measured on a GPU)");
-  tuneCmd->add_flag("--dynamic-tiles", tuneArgs.options.dynamicTiles,
+  tuneCmd->add_flag("--dynamic-tiles,!--no-dynamic-tiles", tuneArgs.options.dynamicTiles,
                     "Also time the sm90 default (and its Q-in-registers twin) on a persistent grid whose blocks claim "
                     "their tiles from a counter (\"q_tile_order\": \"dynamic\"; packed specs and specs with a "
-                    "mask_mod; not yet run on a GPU)");
+                    "mask_mod). On by default; --no-dynamic-tiles leaves it out (for CUDA graphs, see tilefuse.h)");
   tuneCmd->add_option("--finalists", tuneArgs.options.finalists,
                       "Time the fastest candidates (within 6%, at most this many) again in steady state, after "
                       "500 ms of launches, in 3 interleaved rounds, and pick by that; 0 or 1: off (default 4; "

@@ -32,6 +32,10 @@
 // the device, except that first launch of a kernel with a run-time block mask without one, and the first
 // launch on a stream of a kernel with a dynamic tile scheduler ("q_tile_order": "dynamic"): an 8-byte
 // counter per stream, zeroed with a cuCtxSynchronize, which the kernel resets after each launch.
+// CUDA graphs: launch such a kernel once on a stream before capturing on that stream (the first launch's
+// synchronization is not allowed during capture); replays on one stream then share its counter as launches
+// do, but replays that overlap (two streams at once) must not share one. The tuner picks the scheduler for
+// packed and masked specs where it is fastest; `tilefuse tune --no-dynamic-tiles` leaves it out.
 //
 // Thread safety: every Engine member may be called from any thread at once. getKernel takes the
 // table mutex only to find or insert a slot; different kernels compile concurrently, a kernel being
