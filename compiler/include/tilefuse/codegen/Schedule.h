@@ -86,12 +86,12 @@ enum class QTileOrder {
   /// the tiles, one ahead, and hands each to the TMA producer thread and the consumer warps through one
   /// shared-memory slot with a full and an empty mbarrier (device/tile_scheduler.cuh); with packed sequences it
   /// claims past the Q tiles beyond a sequence's end itself, so the receivers never see them. A static deal of
-  /// unequal tiles waits for its slowest block: packed sequences of 128-4096 tokens ran 5-10% slower on the static persistent grid than on the plain grid (docs/results/v0.14). The counter is
-  /// two int32 (ParamSource::TileCounter): the next tile and the blocks done; the last block to finish resets
-  /// both to 0, so launches in one stream's order share one counter. On the H200 it ran the packed batch of
-  /// 64k tokens (lengths 128-4096) 6% faster than the plain grid non-causal and 2% causal, and causal S 4096
-  /// and ALiBi 7% slower than the paired and snake orders, whose deal is already even (docs/results/v0.25).
-  /// JSON "dynamic".
+  /// unequal tiles waits for its slowest block: packed sequences of 128-4096 tokens ran 5-10% slower on the
+  /// static persistent grid than on the plain grid (docs/results/v0.14). The counter is two int32
+  /// (ParamSource::TileCounter): the next tile and the blocks done; the last block to finish resets both to 0,
+  /// so launches in one stream's order share one counter. On the H200 it ran the packed batch of 64k tokens
+  /// (lengths 128-4096) 6% faster than the plain grid non-causal and 2% causal, and causal S 4096 and ALiBi 7%
+  /// slower than the paired and snake orders, whose deal is already even (docs/results/v0.25). JSON "dynamic".
   Dynamic,
 };
 

@@ -131,7 +131,7 @@ struct TuneOptions {
   bool clusters = false;
   /// Also time the sm90 default and its Q-in-registers twin with the dynamic tile scheduler
   /// (SearchOptions::dynamicTiles: "persistent": true, "q_tile_order": "dynamic"), for packed specs and specs
-  /// with a mask_mod. On by default: on the H200 it ran the packed 64k-token batch 4-7% faster than the plain
+  /// with a mask_mod. On by default: on the H200 it ran the packed 64k-token batch 2-6% faster than the plain
   /// grid (non-causal 2.64 against 2.81 ms, causal 1.51 against 1.53) and lost to the static orders on
   /// batched causal, ALiBi and sliding-window specs, where the tuner keeps those (docs/results/v0.25). Off:
   /// for CUDA graphs captured on a stream no kernel has run on yet (tilefuse.h).
