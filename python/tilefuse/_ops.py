@@ -13,8 +13,11 @@
 The fake implementation gives the shapes for ``torch.compile`` (Dynamo, AOTAutograd, Inductor),
 so ``torch.compile(fullgraph=True)`` keeps the call in one graph. The launch goes on the current
 CUDA stream and allocates only ``out`` and ``lse`` (through PyTorch's caching allocator), so it can be
-captured in a CUDA graph once the kernel is built (run it once before capturing). Backward raises
-NotImplementedError.
+captured in a CUDA graph once the kernel is built (run it once before capturing). A tuned kernel with the
+dynamic tile scheduler (``"q_tile_order": "dynamic"``, which the tuner picks for some packed and masked specs)
+also allocates its tile counter on its first launch on each stream, which capture does not allow: run it once
+on the capturing stream first (``torch.cuda.graph(g, stream=s)``), or tune with ``tilefuse tune
+--no-dynamic-tiles`` and use the ``"cache"`` policy. Backward raises NotImplementedError.
 
 Operands are taken as they are when the head dim is contiguous, the address is 16-byte aligned and
 the other strides are multiples of 8 elements; otherwise they are copied (``.contiguous()``) with a
@@ -52,7 +55,8 @@ def set_policy(policy: str, verbose: Optional[bool] = None) -> None:
     * ``"heuristic"`` (default, also env ``TILEFUSE_POLICY``): the generator's default schedule for
       the head dim and GPU; the first call compiles with NVRTC (0.1-1 s), nothing is tuned.
     * ``"tune"``: the tuner's on-disk cache (``$TILEFUSE_CACHE_DIR``, else ``~/.cache/tilefuse``);
-      on a miss it tunes on this GPU (seconds to a minute, once per shape bucket) and records it.
+      on a miss it tunes on this GPU (seconds to a minute, once per shape bucket) and records it
+      (CUDA graphs: see the module's note on the dynamic tile scheduler).
     * ``"cache"``: the cache only; a miss raises TilefuseError (TILEFUSE_ERROR_CACHE_MISS).
 
     ``verbose`` (env ``TILEFUSE_VERBOSE=1``): print to stderr when a kernel is built or tuned.
