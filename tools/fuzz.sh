@@ -58,19 +58,22 @@ options_of() {
     *) echo "-max_len=16384" ;;
   esac
 }
-table="| target | seconds | executions | edges covered | corpus | crashes |\n| --- | --- | --- | --- | --- | --- |\n"
+table="| target | seconds | executions | edges covered | corpus | new crashes |\n| --- | --- | --- | --- | --- | --- |\n"
 status=0
 for t in "${targets[@]}"; do
   corpus="$fbuild/corpus/$t" crashes="$fbuild/crashes/$t"
   mkdir -p "$corpus" "$crashes"
   log="$fbuild/fuzz-$t.log"
+  touch "$log.start"
   # shellcheck disable=SC2046
   "$fbuild/tests/fuzz/tilefuse-fuzz-$t" "$corpus" $(seeds_of "$t") "$root/tests/fuzz/corpus/$t" \
     $(dict_of "$t") $(options_of "$t") -max_total_time="$seconds" -timeout=60 -rss_limit_mb=8192 \
     -artifact_prefix="$crashes/" -print_final_stats=1 > "$log" 2>&1 || status=1
   runs=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$log" | grep -oE "[0-9]+$" || echo "?")
   cov=$(grep -oE "cov: [0-9]+" "$log" | tail -1 | grep -oE "[0-9]+" || echo "?")
-  table+="| $t | $seconds | ${runs:-?} | ${cov:-?} | $(ls "$corpus" | wc -l) | $(ls "$crashes" | wc -l) |\n"
+  # This run's crashes only: the folder keeps earlier runs' until they are fixed and removed.
+  new_crashes=$(find "$crashes" -type f -newer "$log.start" | wc -l)
+  table+="| $t | $seconds | ${runs:-?} | ${cov:-?} | $(ls "$corpus" | wc -l) | $new_crashes (folder: $(ls "$crashes" | wc -l)) |\n"
   echo "fuzz.sh: $t: $(grep -E "^Done" "$log" || echo "stopped early, see $log")"
 done
 
