@@ -155,7 +155,9 @@ codegen::ProblemSizes problemSizes(const AttentionArgs &args);
 /// and launches on two streams, which may run at once, never do. A stream's counter is allocated and zeroed
 /// on its first launch (zeroedDeviceBuffer: one cuCtxSynchronize), under a mutex; later launches find it
 /// without a lock among the first kFast streams (atomics), under the mutex past them.
-/// Not for CUDA graphs: a graph captures the address, and two launches of one graph may overlap.
+/// CUDA graphs (tilefuse.h): the first launch's cuCtxSynchronize is not allowed during stream capture, so a
+/// stream must have launched the kernel before it is captured; a graph then holds that stream's counter, and
+/// replays that overlap (on two streams) would share it.
 class TileCounters {
 public:
   /// The device address of `stream`'s counter (two int32, 0 and 0 between launches). Needs the kernel's context
